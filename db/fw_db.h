@@ -1,0 +1,85 @@
+/* fw_db.h - the SQLite store (DESIGN.md section 8).
+ *
+ * WAL mode, foreign keys on, schema version in PRAGMA user_version with forward migrations (an empty
+ * file is migrated to the newest version on open). The daemon is the only writer; every measurement
+ * is committed in its own transaction before the next one is asked for.
+ *
+ * Results come back as cJSON objects the daemon can put straight into JSON-RPC replies; the field
+ * names are the protocol's (docs/protocol.md). Measurements go in as the worker's JSON measurement
+ * objects (docs/worker-protocol.md).
+ */
+#ifndef FW_DB_H
+#define FW_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define FW_DB_SCHEMA_VERSION 1
+
+typedef struct fw_db fw_db;
+
+/* Open (creating and migrating) the store at path (":memory:" works). */
+int fw_db_open(const char *path, fw_db **out, char *err, size_t errlen);
+void fw_db_close(fw_db *db);
+int fw_db_user_version(fw_db *db);
+/* Last SQLite error text of this connection. */
+const char *fw_db_error(fw_db *db);
+
+/* Devices, keyed by identity string (fw_device_identity()). info is the worker's device object. */
+int fw_db_device_upsert(fw_db *db, const char *identity, const cJSON *info, int64_t *id);
+
+/* Source texts by hash (user kernels, our assembled sources). Idempotent. */
+int fw_db_source_put(fw_db *db, const char *hash, const char *text);
+
+/* Jobs. A new job is 'queued'. States: queued, running, done, failed, cancelled. */
+typedef struct fw_db_job_new {
+    const cJSON *spec;         /* resolved spec */
+    const char *spec_hash;
+    uint64_t seed;
+    const char *family;
+    const char *strategy;
+    int64_t budget;
+    int64_t planned;           /* evaluations in the plan (0 if not known yet) */
+    int64_t parent;            /* rerun parent job, 0 = none */
+    const char *device;        /* requested device selector, e.g. "opencl:0" */
+    const char *source_hash;   /* may be NULL */
+    const char *daemon_version;
+} fw_db_job_new;
+
+int fw_db_job_create(fw_db *db, const fw_db_job_new *job, int64_t *id);
+/* state change; error may be NULL. Sets started_at on 'running', finished_at on terminal states. */
+int fw_db_job_set_state(fw_db *db, int64_t id, const char *state, const char *error);
+int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device_id);
+/* {"id","state","family","strategy","seed","budget","planned","evaluated","parent","device",
+ *  "spec","spec_hash","source_hash","daemon_version","created_at","started_at","finished_at",
+ *  "error","counts":{"ok":n,"verify_failed":n,...}}; -ENOENT if none. */
+int fw_db_job_get(fw_db *db, int64_t id, cJSON **out);
+/* Newest first; state may be NULL for all. Array of job objects without "spec". */
+int fw_db_jobs_list(fw_db *db, const char *state, int limit, cJSON **out);
+/* Jobs in state queued or running, oldest first (for resume after a restart). */
+int fw_db_jobs_unfinished(fw_db *db, int64_t **ids, size_t *n);
+
+/* Store one measurement (worker JSON) for a job in one transaction: the variant row (upserted by
+ * family + key + source hash), the measurement, its samples. A second measurement with the same
+ * (job, seq) is rejected with -EEXIST and changes nothing. */
+int fw_db_measurement_put(fw_db *db, int64_t job, int64_t device_id, const cJSON *m);
+/* Seqs already measured for a job, ascending (malloc'd). */
+int fw_db_measured_seqs(fw_db *db, int64_t job, int64_t **seqs, size_t *n);
+
+/* Ranked verified measurements of a job, fastest median first; shape_key NULL = all shapes
+ * (ranked within each shape). Array of {"rank","seq","shape_key","variant_key","knobs","origin",
+ * "median_ns","mean_ns","min_ns","max_ns","stddev_ns","p95_ns","n","gbps","gflops","compile_ms"}. */
+int fw_db_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
+/* The best verified measurement for (device identity, family, kernel, shape key) over all jobs:
+ * one ranking object plus "job" and "device"; -ENOENT when nothing is stored. kernel may be NULL. */
+int fw_db_best(fw_db *db, const char *device, const char *family, const char *kernel,
+               const char *shape_key, cJSON **out);
+/* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
+ * (for compare). */
+int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out);
+/* Per-iteration samples of one measurement (job, seq), in order. */
+int fw_db_samples(fw_db *db, int64_t job, int64_t seq, cJSON **out);
+
+#endif

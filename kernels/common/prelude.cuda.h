@@ -1,0 +1,1 @@
+/* prelude.cuda.h: portable kernel subset for cuda (to be written) */

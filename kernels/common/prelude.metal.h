@@ -1,0 +1,1 @@
+/* prelude.metal.h: portable kernel subset for metal (to be written) */

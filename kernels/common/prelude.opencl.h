@@ -1,0 +1,1 @@
+/* prelude.opencl.h: portable kernel subset for opencl (to be written) */

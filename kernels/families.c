@@ -1,0 +1,25 @@
+/* The kernel families compiled into fairway. Add a family: declare its table and list it. */
+#include <stddef.h>
+#include <string.h>
+
+#include "fw_family.h"
+
+extern const fw_family fw_family_gemm;
+
+static const fw_family *const families[] = {
+    &fw_family_gemm,
+    NULL,
+};
+
+const fw_family *const *fw_families(void)
+{
+    return families;
+}
+
+const fw_family *fw_family_find(const char *name)
+{
+    for (size_t i = 0; name && families[i]; i++)
+        if (strcmp(families[i]->name, name) == 0)
+            return families[i];
+    return NULL;
+}

@@ -1,0 +1,109 @@
+/* fw_family.h - a kernel family: sources per dialect, default space and presets, and a workload
+ * (seeded inputs for a shape, launch geometry from knobs, CPU reference, byte and flop counts).
+ * DESIGN.md section 7.
+ *
+ * A family never talks to a device. The worker's harness (bench/) allocates the workload's buffers
+ * on the device, binds fw_workload.args in order, launches with the geometry, and verifies the
+ * output buffer against the reference.
+ *
+ * Sources are assembled by the family from the portable body plus the dialect's prelude and entry
+ * points (kernels/common/). Knob values reach the compiler as macros only; the same knob values give
+ * the host geometry through ->geometry(). A variant can never be timed with another's launch shape.
+ */
+#ifndef FW_FAMILY_H
+#define FW_FAMILY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_variants.h"
+
+#define FW_FAMILY_VERSION 1
+
+typedef enum fw_buf_role {
+    FW_BUF_INPUT = 1,    /* host data uploaded once before the first launch */
+    FW_BUF_OUTPUT = 2,   /* poisoned (0xFFFFFFFF) before the checked launch; every element must be written */
+    FW_BUF_ACCUM = 3,    /* zeroed before the checked launch (kernel accumulates into it) */
+    FW_BUF_SCRATCH = 4,  /* zeroed, not checked */
+} fw_buf_role;
+
+typedef enum fw_elem { FW_ELEM_F32 = 1, FW_ELEM_F16, FW_ELEM_U8, FW_ELEM_U16, FW_ELEM_U32, FW_ELEM_I32 } fw_elem;
+
+typedef struct fw_wl_buffer {
+    const char *name;     /* "A", "activations", ... (static string) */
+    fw_buf_role role;
+    fw_elem elem;
+    size_t bytes;
+    void *host;           /* FW_BUF_INPUT: the data (owned by the workload); NULL otherwise */
+} fw_wl_buffer;
+
+typedef struct fw_wl_arg {
+    int buffer;           /* index into buffers, or -1 for a by-value blob */
+    const void *bytes;    /* blob (owned by the workload) when buffer == -1 */
+    size_t size;
+} fw_wl_arg;
+
+typedef struct fw_geometry {
+    uint32_t grid[3];
+    uint32_t group[3];
+    uint32_t dynamic_shared_bytes;
+    int64_t shared_bytes;       /* threadgroup memory the variant needs (static + dynamic), for checks */
+} fw_geometry;
+
+typedef struct fw_workload {
+    char kernel[128];           /* entry point to compile and launch, e.g. "gemm_tiled" */
+    char mode[32];              /* family-specific: "decode", "grouped", "" */
+    fw_wl_buffer *buffers;
+    size_t nbuffers;
+    fw_wl_arg *args;            /* binding order */
+    size_t nargs;
+    int output;                 /* index of the buffer verified against reference */
+    double *reference;          /* expected output elements, computed in double */
+    size_t nreference;
+    double tolerance;           /* max relative L2 error ||out - ref|| / ||ref|| */
+    double bytes;               /* minimum bytes one launch must read + write */
+    double flops;               /* flops one launch does */
+    cJSON *shape_macros;        /* optional {"NAME": int} passed as extra macros (may be NULL) */
+    void *priv;                 /* family-private */
+} fw_workload;
+
+typedef struct fw_family {
+    int version;                /* FW_FAMILY_VERSION */
+    const char *name;           /* "gemm", "moe_swiglu" */
+    const char *description;
+    /* Default space, presets and shapes as JSON text:
+     * {"knobs": {...}, "constraints": [...], "presets": [{...}, ...], "shapes": [{...}, ...]} */
+    const char *defaults_json;
+
+    /* Check a shape object, fill defaults; return -EINVAL with a message for a bad one. */
+    int (*shape_check)(const cJSON *shape, char *err, size_t errlen);
+    /* Canonical shape key ("K=256,M=256,N=256"); the store and "best" queries key on it. */
+    int (*shape_key)(const cJSON *shape, char *buf, size_t len);
+    /* Assemble the full source for a dialect ("opencl", "cuda", "metal"), malloc'd. */
+    int (*source)(const char *dialect, const cJSON *shape, char **text, char *err, size_t errlen);
+    /* Seeded inputs and reference for a shape. The same (shape, seed) gives the same bytes. */
+    int (*workload_new)(const cJSON *shape, uint64_t seed, fw_workload **out, char *err, size_t errlen);
+    void (*workload_free)(fw_workload *wl);
+    /* Launch geometry for a variant: -EINVAL (with why) when the knobs cannot run this shape. */
+    int (*geometry)(const fw_workload *wl, const fw_point *knobs, fw_geometry *out,
+                    char *err, size_t errlen);
+} fw_family;
+
+/* Registry (kernels/families.c). */
+const fw_family *fw_family_find(const char *name);
+const fw_family *const *fw_families(void);   /* NULL-terminated */
+
+/* Helpers every family uses (kernels/common/workload.c). */
+/* Seeded uniform floats in [lo, hi) from PCG32(seed, stream). */
+void fw_fill_uniform_f32(float *dst, size_t n, uint64_t seed, uint64_t stream, float lo, float hi);
+uint16_t fw_f32_to_f16(float f);
+float fw_f16_to_f32(uint16_t h);
+/* Allocate an empty workload with room for nbuffers/nargs (zeroed). */
+fw_workload *fw_workload_alloc(size_t nbuffers, size_t nargs);
+/* Frees buffers' host data, args' blobs (when buffer == -1), reference, shape_macros, the struct;
+ * not priv. */
+void fw_workload_free_common(fw_workload *wl);
+
+#endif

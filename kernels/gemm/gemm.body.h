@@ -1,0 +1,1 @@
+/* gemm.body.h: portable tiled gemm body (to be written) */

@@ -1,0 +1,69 @@
+/* fw_search.h - job specs, strategies and plans.
+ *
+ * A job spec (JSON) names a family, shapes, a space, presets, a strategy, a budget and a seed (see
+ * docs/spec.md). fw_spec_resolve() turns what a user sent (perhaps only {"profile": "..."}) into a
+ * complete spec: profile expanded, family defaults filled in, every knob and constraint name checked.
+ * The resolved spec is what the daemon stores and what it sends to the worker, so a rerun from the
+ * stored spec and seed regenerates the same plan bit for bit.
+ *
+ * A plan is the ordered list of (shape, variant, origin) evaluations the strategy yields:
+ *   for each shape s in spec order:
+ *     points = the space's valid points for s (knobs + shape + device limits), canonical order
+ *     presets first (those valid for s, in listed order, origin "preset"), unless strategy is grid
+ *     then the strategy over the remaining valid points, with PCG32 seeded (seed, stream = s):
+ *       grid:    every valid point in canonical order (origin "grid")
+ *       presets: nothing more (also what --no-explore means)
+ *       random:  seeded sample without replacement (partial Fisher-Yates) (origin "random")
+ *     at most `budget` evaluations per shape in all (budget 0 = no limit: grid / all presets)
+ * Evaluation seq numbers are positions in this list; the daemon resumes a job by skipping the seqs
+ * already stored.
+ */
+#ifndef FW_SEARCH_H
+#define FW_SEARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_pcg32.h"
+#include "fw_variants.h"
+
+#define FW_SPEC_MAX_BUDGET 100000   /* evaluations per shape */
+#define FW_SPEC_MAX_SHAPES 256
+#define FW_SPEC_MAX_SPACE 1000000   /* raw points visited when expanding one shape */
+
+/* Resolve a user spec into a complete one (new object, caller frees with cJSON_Delete).
+ * Fields (all optional except family-or-profile):
+ *   profile, family, shapes[], space{knobs,constraints}, presets[], strategy ("random"|"grid"|
+ *   "presets"), budget, seed, warmup, iters, backend, device, no_explore (= strategy presets),
+ *   aliases{KNOB: MACRO}, source{text, entry, name} (a user kernel: issue 6), options{...}.
+ * Errors are for people: "unknown profile 'x' (known: a, b)", "unknown knob 'X' in preset 2",
+ * "budget 200000 is over the limit of 100000". */
+int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen);
+
+/* Hash of the resolved spec's canonical JSON (cJSON_PrintUnformatted of a key-sorted copy). */
+void fw_spec_hash(const cJSON *resolved, char out[17]);
+
+typedef struct fw_plan_item {
+    int shape;               /* index into spec.shapes */
+    fw_point point;
+    const char *origin;      /* static string: "preset", "grid", "random" */
+} fw_plan_item;
+
+typedef struct fw_plan {
+    size_t n;
+    fw_plan_item *items;
+} fw_plan;
+
+/* Build the plan of a resolved spec for a device (device JSON as in fw_device_env(); NULL = no
+ * device limits known, constraints naming DEVICE_* are then an error). -EINVAL with a message for an
+ * empty space ("no valid variant for shape 0 (M=7): constraint 'M % TILE_M == 0' rejects all 120"). */
+int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
+void fw_plan_release(fw_plan *plan);
+
+/* Strategies on their own (used by fw_plan_build; exposed for tests and benchmarks).
+ * Writes up to `budget` indices into [0, n) to out (room for min(n, budget)), returns count. */
+size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out);
+
+#endif
