@@ -65,6 +65,8 @@ typedef struct fw_env {
 
 void fw_env_clear(fw_env *e);
 int fw_env_set(fw_env *e, const char *name, int64_t value);
+/* Like fw_point_get: 1 and *value (value may be NULL) when present, 0 otherwise. fw_env_set replaces
+ * an existing name; -ENOSPC when full, -EINVAL for a bad name. */
 int fw_env_get(const fw_env *e, const char *name, int64_t *value);
 /* Adds every integer field of a JSON object (a shape); other fields are skipped. */
 int fw_env_add_json_ints(fw_env *e, const cJSON *obj);
@@ -124,7 +126,8 @@ void fw_macros_free(char **m, size_t n);
 
 /* Device limits as constraint names (DEVICE_MAX_THREADS, ...) from a device JSON object as reported
  * by the worker: {"limits": {"max_threads": 1024, "shared_bytes": 49152, "simd_width": 32,
- * "compute_units": 132}}. Missing limits are left out. */
+ * "compute_units": 132}}. Missing limits are left out. Adds to e (does not clear it), so shape
+ * fields and limits can share one environment; -EINVAL when a limit is not an integer. */
 int fw_device_env(const cJSON *device, fw_env *e);
 
 /* Profiles: named, ready job templates (variants/profiles.c). Each is JSON text:
@@ -133,5 +136,12 @@ int fw_device_env(const cJSON *device, fw_env *e);
 const char *fw_profile_json(const char *name);
 /* NULL-terminated list of profile names. */
 const char *const *fw_profile_names(void);
+
+/* Helpers shared with search/ and kernels/ (added by the variants/search work):
+ * 1 when name is a C identifier shorter than FW_NAME_MAX, else 0. */
+int fw_variants_name_ok(const char *name);
+/* 1 and *out when v is a JSON number holding an integer of magnitude <= 2^53 - 1 (the largest that
+ * survives a JSON round trip exactly), else 0. */
+int fw_variants_json_int(const cJSON *v, int64_t *out);
 
 #endif

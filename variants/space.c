@@ -1,0 +1,317 @@
+/* Spaces: strict parsing from JSON, validity under constraints, canonical odometer enumeration. */
+#include "fw_variants.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_util.h"
+
+static int knob_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fw_knob *)a)->name, ((const fw_knob *)b)->name);
+}
+
+int fw_space_from_json(const cJSON *json, fw_space *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!cJSON_IsObject(json))
+        return fw_errf(err, errlen, -EINVAL,
+                       "a space must be a JSON object {\"knobs\": {...}, \"constraints\": [...]}");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, json) {
+        if (strcmp(it->string, "knobs") != 0 && strcmp(it->string, "constraints") != 0)
+            return fw_errf(err, errlen, -EINVAL,
+                           "unknown field '%s' in the space (known: knobs, constraints)", it->string);
+    }
+    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(json, "knobs");
+    if (!cJSON_IsObject(knobs))
+        return fw_errf(err, errlen, -EINVAL,
+                       "the space needs \"knobs\": an object of knob name -> list of integer values");
+    if (!knobs->child)
+        return fw_errf(err, errlen, -EINVAL, "the space is empty: \"knobs\" names no knob");
+    int rc = 0;
+    cJSON_ArrayForEach(it, knobs) {
+        if (!fw_variants_name_ok(it->string)) {
+            rc = fw_errf(err, errlen, -EINVAL,
+                         "'%s' is not a valid knob name (a C identifier of at most %d characters)",
+                         it->string, FW_NAME_MAX - 1);
+            goto fail;
+        }
+        for (size_t k = 0; k < out->nknobs; k++)
+            if (strcmp(out->knobs[k].name, it->string) == 0) {
+                rc = fw_errf(err, errlen, -EINVAL, "knob '%s' is listed twice", it->string);
+                goto fail;
+            }
+        if (out->nknobs >= FW_MAX_KNOBS) {
+            rc = fw_errf(err, errlen, -E2BIG, "the space has more than %d knobs", FW_MAX_KNOBS);
+            goto fail;
+        }
+        if (!cJSON_IsArray(it)) {
+            rc = fw_errf(err, errlen, -EINVAL, "knob '%s' must be a list of integer values", it->string);
+            goto fail;
+        }
+        int nv = cJSON_GetArraySize(it);
+        if (nv == 0) {
+            rc = fw_errf(err, errlen, -EINVAL, "knob '%s' has an empty list of values", it->string);
+            goto fail;
+        }
+        if (nv > FW_MAX_VALUES) {
+            rc = fw_errf(err, errlen, -E2BIG, "knob '%s' has %d values; the limit is %d", it->string, nv,
+                         FW_MAX_VALUES);
+            goto fail;
+        }
+        fw_knob *kn = &out->knobs[out->nknobs];
+        snprintf(kn->name, FW_NAME_MAX, "%s", it->string);
+        kn->nvalues = 0;
+        const cJSON *v;
+        int vi = 0;
+        cJSON_ArrayForEach(v, it) {
+            int64_t x;
+            if (!fw_variants_json_int(v, &x)) {
+                char *t = cJSON_PrintUnformatted(v);
+                rc = fw_errf(err, errlen, -EINVAL, "knob '%s': value %d (%s) is not an integer", it->string,
+                             vi, t ? t : "?");
+                free(t);
+                goto fail;
+            }
+            for (size_t j = 0; j < kn->nvalues; j++)
+                if (kn->values[j] == x) {
+                    rc = fw_errf(err, errlen, -EINVAL, "knob '%s': value %" PRId64 " is listed twice",
+                                 it->string, x);
+                    goto fail;
+                }
+            kn->values[kn->nvalues++] = x;
+            vi++;
+        }
+        out->nknobs++;
+    }
+    qsort(out->knobs, out->nknobs, sizeof out->knobs[0], knob_cmp);
+
+    const cJSON *cons = cJSON_GetObjectItemCaseSensitive(json, "constraints");
+    if (cons && !cJSON_IsNull(cons)) {
+        if (!cJSON_IsArray(cons)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"constraints\" must be a list of expression strings");
+            goto fail;
+        }
+        size_t nc = (size_t)cJSON_GetArraySize(cons);
+        if (nc) {
+            out->constraint_text = calloc(nc, sizeof *out->constraint_text);
+            out->constraints = calloc(nc, sizeof *out->constraints);
+            if (!out->constraint_text || !out->constraints) {
+                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+                goto fail;
+            }
+        }
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cons) {
+            size_t i = out->nconstraints;
+            if (!cJSON_IsString(c)) {
+                rc = fw_errf(err, errlen, -EINVAL, "constraint %zu must be a string expression", i);
+                goto fail;
+            }
+            char perr[256];
+            fw_expr *e;
+            rc = fw_expr_parse(c->valuestring, &e, perr, sizeof perr);
+            if (rc < 0) {
+                fw_errf(err, errlen, rc, "constraint %zu '%s': %s", i, c->valuestring, perr);
+                goto fail;
+            }
+            out->constraints[i] = e;
+            out->constraint_text[i] = fw_strdup(c->valuestring);
+            out->nconstraints++;
+            if (!out->constraint_text[i]) {
+                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+                goto fail;
+            }
+        }
+    }
+    return 0;
+fail:
+    fw_space_release(out);
+    return rc;
+}
+
+cJSON *fw_space_to_json(const fw_space *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *knobs = cJSON_AddObjectToObject(o, "knobs");
+    cJSON *cons = cJSON_AddArrayToObject(o, "constraints");
+    if (!o || !knobs || !cons) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    for (size_t k = 0; k < s->nknobs; k++) {
+        cJSON *arr = cJSON_AddArrayToObject(knobs, s->knobs[k].name);
+        if (!arr) {
+            cJSON_Delete(o);
+            return NULL;
+        }
+        for (size_t j = 0; j < s->knobs[k].nvalues; j++)
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)s->knobs[k].values[j]));
+    }
+    for (size_t i = 0; i < s->nconstraints; i++)
+        cJSON_AddItemToArray(cons, cJSON_CreateString(s->constraint_text[i]));
+    return o;
+}
+
+void fw_space_release(fw_space *s)
+{
+    for (size_t i = 0; i < s->nconstraints; i++) {
+        fw_expr_free(s->constraints[i]);
+        free(s->constraint_text[i]);
+    }
+    free(s->constraints);
+    free(s->constraint_text);
+    s->constraints = NULL;
+    s->constraint_text = NULL;
+    s->nconstraints = 0;
+    s->nknobs = 0;
+}
+
+uint64_t fw_space_size(const fw_space *s)
+{
+    uint64_t n = 1;
+    for (size_t k = 0; k < s->nknobs; k++) {
+        uint64_t v = s->knobs[k].nvalues;
+        if (v && n > UINT64_MAX / v)
+            return UINT64_MAX;
+        n *= v;
+    }
+    return n;
+}
+
+static int value_index(const fw_knob *k, int64_t v)
+{
+    for (size_t j = 0; j < k->nvalues; j++)
+        if (k->values[j] == v)
+            return (int)j;
+    return -1;
+}
+
+int fw_space_check_point(const fw_space *s, const fw_point *p, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const fw_knob *k = NULL;
+        for (size_t j = 0; j < s->nknobs && !k; j++)
+            if (strcmp(s->knobs[j].name, p->kv[i].name) == 0)
+                k = &s->knobs[j];
+        if (!k)
+            return fw_errf(err, errlen, -EINVAL, "unknown knob '%s'", p->kv[i].name);
+        if (value_index(k, p->kv[i].value) < 0)
+            return fw_errf(err, errlen, -EINVAL, "%s=%" PRId64 " is not in the space's list", k->name,
+                           p->kv[i].value);
+    }
+    for (size_t j = 0; j < s->nknobs; j++)
+        if (!fw_point_get(p, s->knobs[j].name, NULL))
+            return fw_errf(err, errlen, -EINVAL, "knob '%s' has no value", s->knobs[j].name);
+    return 0;
+}
+
+int fw_space_valid(const fw_space *s, const fw_point *p, const fw_env *ctx, char *whynot, size_t whylen)
+{
+    fw_env env;
+    if (ctx)
+        env = *ctx;
+    else
+        fw_env_clear(&env);
+    if (fw_env_add_point(&env, p) < 0)
+        return fw_errf(whynot, whylen, -ENOSPC,
+                       "too many names for one constraint environment (the limit is %d)", FW_ENV_MAX);
+    for (size_t i = 0; i < s->nconstraints; i++) {
+        int64_t v;
+        char eerr[200];
+        int rc = fw_expr_eval(s->constraints[i], &env, &v, eerr, sizeof eerr);
+        if (rc < 0)
+            return fw_errf(whynot, whylen, rc, "constraint %zu '%s': %s", i, s->constraint_text[i], eerr);
+        if (!v)
+            return fw_errf(whynot, whylen, 0, "%s", s->constraint_text[i]);
+    }
+    return 1;
+}
+
+/* Point at odometer position idx (last knob fastest). */
+static void point_at(const fw_space *s, const size_t *digits, fw_point *p)
+{
+    p->n = s->nknobs;
+    for (size_t k = 0; k < s->nknobs; k++) {
+        memcpy(p->kv[k].name, s->knobs[k].name, FW_NAME_MAX);
+        p->kv[k].value = s->knobs[k].values[digits[k]];
+    }
+}
+
+static int odometer_step(const fw_space *s, size_t *digits)
+{
+    for (size_t k = s->nknobs; k-- > 0;) {
+        if (++digits[k] < s->knobs[k].nvalues)
+            return 1;
+        digits[k] = 0;
+    }
+    return 0;
+}
+
+int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit, fw_point **pts, size_t *npts,
+                    char *err, size_t errlen)
+{
+    *pts = NULL;
+    *npts = 0;
+    uint64_t size = fw_space_size(s);
+    if (limit && size > limit)
+        return fw_errf(err, errlen, -E2BIG,
+                       "the space has %" PRIu64 " points before constraints, over the limit of %zu: "
+                       "shorten the knobs' value lists", size, limit);
+    if (s->nknobs == 0)
+        return fw_errf(err, errlen, -EINVAL, "the space has no knobs");
+    size_t digits[FW_MAX_KNOBS] = {0};
+    size_t cap = 0, n = 0;
+    fw_point *out = NULL;
+    do {
+        fw_point p;
+        point_at(s, digits, &p);
+        char why[400];
+        int v = fw_space_valid(s, &p, ctx, why, sizeof why);
+        if (v < 0) {
+            char key[FW_KEY_MAX];
+            fw_point_key(&p, key, sizeof key);
+            free(out);
+            return fw_errf(err, errlen, v, "%s (at %s)", why, key);
+        }
+        if (v == 0)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            fw_point *no = realloc(out, nc * sizeof *no);
+            if (!no) {
+                free(out);
+                return fw_errf(err, errlen, -ENOMEM, "out of memory listing the space's points");
+            }
+            out = no;
+            cap = nc;
+        }
+        out[n++] = p;
+    } while (odometer_step(s, digits));
+    *pts = out;
+    *npts = n;
+    return 0;
+}
+
+int64_t fw_space_index(const fw_space *s, const fw_point *p)
+{
+    if (p->n != s->nknobs)
+        return -1;
+    uint64_t idx = 0;
+    for (size_t k = 0; k < s->nknobs; k++) {
+        int64_t v;
+        if (!fw_point_get(p, s->knobs[k].name, &v))
+            return -1;
+        int j = value_index(&s->knobs[k], v);
+        if (j < 0)
+            return -1;
+        if (idx > (uint64_t)INT64_MAX / s->knobs[k].nvalues)
+            return -1;
+        idx = idx * s->knobs[k].nvalues + (uint64_t)j;
+    }
+    return (int64_t)idx;
+}
