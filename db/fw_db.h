@@ -19,13 +19,36 @@
 #define FW_DB_SCHEMA_VERSION 1
 
 typedef struct fw_db fw_db;
+struct sqlite3;
 
-/* Open (creating and migrating) the store at path (":memory:" works). */
+/* Storage conventions of this implementation (db/fw_db.c):
+ *   - timestamps (created_at, started_at, finished_at, ...) are ISO-8601 UTC text with milliseconds,
+ *     "2026-11-25T20:01:38.123Z"; they sort as text.
+ *   - job seeds are stored as decimal TEXT so the full uint64 range survives. In JSON (fw_db_job_get,
+ *     fw_db_jobs_list) "seed" is a number when it is exactly representable as a double (<= 2^53) and
+ *     a decimal string otherwise; "seed_text" is always the decimal string. fw_db_job_seed() gives the
+ *     exact value to C callers (reruns).
+ *   - synchronous=NORMAL in WAL mode: a committed measurement survives a crash or kill -9 of the
+ *     process; a power loss may drop the last commits but never corrupts the file.
+ *   - error codes: -ENOENT no such row, -EEXIST duplicate (job, seq), -EINVAL bad input (message in
+ *     fw_db_error), -ENOSPC disk or database full, -EBUSY locked by another process past the busy
+ *     timeout, -ENOMEM, -EIO any other SQLite failure. fw_db_error() then holds the message. */
+
+/* Open (creating and migrating) the store at path (":memory:" works). An empty file is migrated to
+ * FW_DB_SCHEMA_VERSION, one transaction per version step. A file whose user_version is newer than
+ * this build, or a SQLite file with other tables but no fairway version, is refused (-EPROTO / -EINVAL)
+ * with a message in err. */
 int fw_db_open(const char *path, fw_db **out, char *err, size_t errlen);
 void fw_db_close(fw_db *db);
 int fw_db_user_version(fw_db *db);
 /* Last SQLite error text of this connection. */
 const char *fw_db_error(fw_db *db);
+/* The underlying sqlite3 connection (for tests and maintenance tools; do not close it). */
+struct sqlite3 *fw_db_handle(fw_db *db);
+/* EXPLAIN QUERY PLAN of one of the store's hot queries, lines joined by '\n' (malloc'd, caller frees).
+ * name: "best" (device and kernel given), "best_any_kernel", "best_any_device", "rankings",
+ * "rankings_shape". -EINVAL for an unknown name. Lets tests prove the queries use indexes. */
+int fw_db_explain(fw_db *db, const char *name, char **plan);
 
 /* Devices, keyed by identity string (fw_device_identity()). info is the worker's device object. */
 int fw_db_device_upsert(fw_db *db, const char *identity, const cJSON *info, int64_t *id);
@@ -58,6 +81,8 @@ int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device
 int fw_db_job_get(fw_db *db, int64_t id, cJSON **out);
 /* Newest first; state may be NULL for all. Array of job objects without "spec". */
 int fw_db_jobs_list(fw_db *db, const char *state, int limit, cJSON **out);
+/* The exact stored seed of a job; -ENOENT if none. */
+int fw_db_job_seed(fw_db *db, int64_t id, uint64_t *seed);
 /* Jobs in state queued or running, oldest first (for resume after a restart). */
 int fw_db_jobs_unfinished(fw_db *db, int64_t **ids, size_t *n);
 
@@ -69,11 +94,15 @@ int fw_db_measurement_put(fw_db *db, int64_t job, int64_t device_id, const cJSON
 int fw_db_measured_seqs(fw_db *db, int64_t job, int64_t **seqs, size_t *n);
 
 /* Ranked verified measurements of a job, fastest median first; shape_key NULL = all shapes
- * (ranked within each shape). Array of {"rank","seq","shape_key","variant_key","knobs","origin",
+ * (ranked within each shape, shapes in plan order). Only status 'ok'; rank starts at 1 per shape,
+ * ties on median go to the lower seq. limit > 0 keeps the first `limit` ranks of each shape,
+ * limit <= 0 keeps all. Array of {"rank","seq","shape_key","variant_key","knobs","origin",
  * "median_ns","mean_ns","min_ns","max_ns","stddev_ns","p95_ns","n","gbps","gflops","compile_ms"}. */
 int fw_db_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
 /* The best verified measurement for (device identity, family, kernel, shape key) over all jobs:
- * one ranking object plus "job" and "device"; -ENOENT when nothing is stored. kernel may be NULL. */
+ * one ranking object plus "job", "device" (identity), "family", "kernel"; -ENOENT when nothing is
+ * stored. kernel may be NULL (any kernel); device may be NULL (any device). Ties on median go to the
+ * measurement stored first. */
 int fw_db_best(fw_db *db, const char *device, const char *family, const char *kernel,
                const char *shape_key, cJSON **out);
 /* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
