@@ -1,0 +1,618 @@
+/* Job specs: resolving what a user sent into a complete, validated spec, and hashing it.
+ * The resolved spec is self-contained (seed drawn and stored, defaults written out) so that
+ * resolving it again gives the same spec, and the same plan, bit for bit. */
+#include "fw_search.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_family.h"
+#include "fw_util.h"
+
+#define SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
+#define WARMUP_MAX 10000
+#define ITERS_MAX 100000
+
+static const char *const user_fields[] = {
+    "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
+    "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
+    "options", NULL,
+};
+/* What a profile may set: a template, never a seed or a device. */
+static const char *const profile_fields[] = {
+    "name", "description", "family", "shapes", "space", "presets", "strategy", "budget", "warmup",
+    "iters", "aliases", "macros", "source", "options", NULL,
+};
+static const char *const device_limits[] = {
+    "DEVICE_MAX_THREADS", "DEVICE_SHARED_BYTES", "DEVICE_SIMD_WIDTH", "DEVICE_COMPUTE_UNITS", NULL,
+};
+
+static int in_list(const char *const *list, const char *s)
+{
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(list[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+static void join(const char *const *list, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; list[i] && off < len; i++) {
+        int w = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", list[i]);
+        if (w < 0)
+            break;
+        off += (size_t)w;
+    }
+}
+
+/* Unknown or repeated keys: cJSON keeps duplicates and lookups take the first, so a repeated key
+ * would silently hide what the user wrote second. */
+static int check_fields(const cJSON *obj, const char *const *known, const char *where, char *err,
+                        size_t errlen)
+{
+    const cJSON *it, *jt;
+    cJSON_ArrayForEach(it, obj) {
+        if (!in_list(known, it->string)) {
+            char k[512];
+            join(known, k, sizeof k);
+            return fw_errf(err, errlen, -EINVAL, "unknown field '%s' in %s (known: %s)", it->string, where, k);
+        }
+        for (jt = it->next; jt; jt = jt->next)
+            if (strcmp(it->string, jt->string) == 0)
+                return fw_errf(err, errlen, -EINVAL, "field '%s' appears twice in %s", it->string, where);
+    }
+    return 0;
+}
+
+static int get_int(const cJSON *v, const char *field, int64_t lo, int64_t hi, int64_t *out, char *err,
+                   size_t errlen)
+{
+    int64_t x;
+    if (!fw_variants_json_int(v, &x))
+        return fw_errf(err, errlen, -EINVAL, "\"%s\" must be an integer", field);
+    if (x < lo || x > hi) {
+        if (x > hi && strcmp(field, "budget") == 0)
+            return fw_errf(err, errlen, -EINVAL, "budget %" PRId64 " is over the limit of %" PRId64, x, hi);
+        return fw_errf(err, errlen, -EINVAL, "\"%s\" is %" PRId64 "; it must be between %" PRId64 " and %" PRId64,
+                       field, x, lo, hi);
+    }
+    *out = x;
+    return 0;
+}
+
+static uint64_t draw_seed(void)
+{
+    uint64_t s = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t r = read(fd, &s, sizeof s);
+        close(fd);
+        if (r == (ssize_t)sizeof s)
+            return s & (uint64_t)SEED_MAX;
+    }
+    /* No urandom (a chroot?): still a fresh seed, and it is stored either way. */
+    char buf[64];
+    snprintf(buf, sizeof buf, "%" PRIu64 ":%ld", fw_now_ns(), (long)getpid());
+    return fw_hash64_str(FW_HASH64_INIT, buf) & (uint64_t)SEED_MAX;
+}
+
+typedef struct names_check {
+    const fw_space *space;
+    const cJSON *shapes;
+    size_t ci;
+    int rc;
+    char *err;
+    size_t errlen;
+} names_check;
+
+static void check_name(const char *name, void *vctx)
+{
+    names_check *c = vctx;
+    if (c->rc)
+        return;
+    for (size_t k = 0; k < c->space->nknobs; k++)
+        if (strcmp(c->space->knobs[k].name, name) == 0)
+            return;
+    if (strncmp(name, "DEVICE_", 7) == 0) {
+        if (in_list(device_limits, name))
+            return;
+        char k[256];
+        join(device_limits, k, sizeof k);
+        c->rc = fw_errf(c->err, c->errlen, -EINVAL, "constraint %zu '%s' uses '%s', which is not a device limit (known: %s)",
+                        c->ci, c->space->constraint_text[c->ci], name, k);
+        return;
+    }
+    int si = 0;
+    const cJSON *sh;
+    cJSON_ArrayForEach(sh, c->shapes) {
+        int64_t v;
+        if (!fw_variants_json_int(cJSON_GetObjectItemCaseSensitive(sh, name), &v)) {
+            c->rc = fw_errf(c->err, c->errlen, -EINVAL,
+                            "constraint %zu '%s' uses '%s', which is not a knob, a device limit, or an integer "
+                            "field of every shape (shape %d has no such field)",
+                            c->ci, c->space->constraint_text[c->ci], name, si);
+            return;
+        }
+        si++;
+    }
+}
+
+static const cJSON *pick(const cJSON *user, const cJSON *prof, const char *field)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(user, field);
+    if (v)
+        return v;
+    return prof ? cJSON_GetObjectItemCaseSensitive(prof, field) : NULL;
+}
+
+static int add_dup(cJSON *obj, const char *name, const cJSON *v)
+{
+    cJSON *d = cJSON_Duplicate(v, 1);
+    if (!d || !cJSON_AddItemToObject(obj, name, d)) {
+        cJSON_Delete(d);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen)
+{
+    *resolved = NULL;
+    if (err && errlen)
+        err[0] = '\0';
+    if (!cJSON_IsObject(user))
+        return fw_errf(err, errlen, -EINVAL, "a job spec must be a JSON object (see docs/spec.md)");
+    int rc = check_fields(user, user_fields, "the job spec", err, errlen);
+    if (rc < 0)
+        return rc;
+
+    cJSON *prof = NULL, *defaults = NULL, *out = NULL, *presets = NULL;
+    fw_space space;
+    int have_space = 0;
+    const cJSON *v;
+
+    const cJSON *profile = cJSON_GetObjectItemCaseSensitive(user, "profile");
+    if (profile) {
+        if (!cJSON_IsString(profile)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"profile\" must be a profile name (a string)");
+            goto done;
+        }
+        const char *text = fw_profile_json(profile->valuestring);
+        if (!text) {
+            char k[512];
+            join(fw_profile_names(), k, sizeof k);
+            rc = fw_errf(err, errlen, -EINVAL, "unknown profile '%s' (known: %s)", profile->valuestring, k);
+            goto done;
+        }
+        prof = cJSON_Parse(text);
+        if (!cJSON_IsObject(prof)) {
+            rc = fw_errf(err, errlen, -EIO, "profile '%s' is not a valid JSON object (a build problem: "
+                         "check variants/profiles/)", profile->valuestring);
+            goto done;
+        }
+        char where[128];
+        snprintf(where, sizeof where, "profile '%s'", profile->valuestring);
+        rc = check_fields(prof, profile_fields, where, err, errlen);
+        if (rc < 0)
+            goto done;
+    }
+
+    const cJSON *family = pick(user, prof, "family");
+    if (!family) {
+        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\"");
+        goto done;
+    }
+    if (!cJSON_IsString(family)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"family\" must be a family name (a string)");
+        goto done;
+    }
+    const fw_family *fam = fw_family_find(family->valuestring);
+    if (!fam) {
+        char k[512] = "";
+        const fw_family *const *all = fw_families();
+        const char *nm[32];
+        size_t n = 0;
+        for (; all[n] && n < 31; n++)
+            nm[n] = all[n]->name;
+        nm[n] = NULL;
+        join(nm, k, sizeof k);
+        rc = fw_errf(err, errlen, -EINVAL, "unknown family '%s' (known: %s)", family->valuestring, k);
+        goto done;
+    }
+    if (fam->defaults_json) {
+        defaults = cJSON_Parse(fam->defaults_json);
+        if (!cJSON_IsObject(defaults)) {
+            rc = fw_errf(err, errlen, -EIO, "family '%s' has defaults that are not a JSON object (a bug in "
+                         "kernels/%s)", fam->name, fam->name);
+            goto done;
+        }
+    }
+
+    /* Space: a given space replaces the family's whole default space (knobs and constraints), since
+     * default constraints name default knobs. Family presets only apply to the family's space. */
+    const cJSON *space_json = pick(user, prof, "space");
+    int space_default = 0;
+    cJSON *dspace = NULL;
+    if (!space_json) {
+        const cJSON *dk = cJSON_GetObjectItemCaseSensitive(defaults, "knobs");
+        if (!dk) {
+            rc = fw_errf(err, errlen, -EINVAL, "family '%s' has no default space: give \"space\": "
+                         "{\"knobs\": {...}, \"constraints\": [...]}", fam->name);
+            goto done;
+        }
+        dspace = cJSON_CreateObject();
+        if (!dspace || add_dup(dspace, "knobs", dk) < 0) {
+            cJSON_Delete(dspace);
+            rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+            goto done;
+        }
+        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(defaults, "constraints");
+        if (dc && add_dup(dspace, "constraints", dc) < 0) {
+            cJSON_Delete(dspace);
+            rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+            goto done;
+        }
+        space_json = dspace;
+        space_default = 1;
+    }
+    char serr[400];
+    rc = fw_space_from_json(space_json, &space, serr, sizeof serr);
+    cJSON_Delete(dspace);
+    if (rc < 0) {
+        fw_errf(err, errlen, rc, "space: %s", serr);
+        goto done;
+    }
+    have_space = 1;
+    uint64_t size = fw_space_size(&space);
+    if (size > FW_SPEC_MAX_SPACE) {
+        rc = fw_errf(err, errlen, -E2BIG, "the space has %" PRIu64 " points before constraints, over the "
+                     "limit of %d: shorten the knobs' value lists", size, FW_SPEC_MAX_SPACE);
+        goto done;
+    }
+
+    /* Shapes. */
+    const cJSON *shapes = pick(user, prof, "shapes");
+    if (!shapes)
+        shapes = cJSON_GetObjectItemCaseSensitive(defaults, "shapes");
+    if (!shapes) {
+        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs \"shapes\" (family '%s' has no default shapes)",
+                     fam->name);
+        goto done;
+    }
+    if (!cJSON_IsArray(shapes)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"shapes\" must be a list of shape objects");
+        goto done;
+    }
+    int nshapes = cJSON_GetArraySize(shapes);
+    if (nshapes < 1 || nshapes > FW_SPEC_MAX_SHAPES) {
+        rc = fw_errf(err, errlen, -EINVAL, "the job spec has %d shapes; give between 1 and %d", nshapes,
+                     FW_SPEC_MAX_SHAPES);
+        goto done;
+    }
+    int si = 0;
+    cJSON_ArrayForEach(v, shapes) {
+        if (!cJSON_IsObject(v)) {
+            rc = fw_errf(err, errlen, -EINVAL, "shape %d must be a JSON object of named integers", si);
+            goto done;
+        }
+        if (fam->shape_check) {
+            char cerr[300];
+            rc = fam->shape_check(v, cerr, sizeof cerr);
+            if (rc < 0) {
+                fw_errf(err, errlen, rc, "shape %d: %s", si, cerr);
+                goto done;
+            }
+        }
+        si++;
+    }
+
+    /* Presets: complete points of the space. */
+    const cJSON *pr = pick(user, prof, "presets");
+    if (!pr && space_default)
+        pr = cJSON_GetObjectItemCaseSensitive(defaults, "presets");
+    presets = cJSON_CreateArray();
+    if (!presets) {
+        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+        goto done;
+    }
+    if (pr && !cJSON_IsArray(pr)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"presets\" must be a list of knob objects");
+        goto done;
+    }
+    int pi = 0, npresets = pr ? cJSON_GetArraySize(pr) : 0;
+    if (pr) {
+        cJSON_ArrayForEach(v, pr) {
+            fw_point p;
+            char perr[300];
+            rc = fw_point_from_json(v, &p, perr, sizeof perr);
+            if (rc == 0)
+                rc = fw_space_check_point(&space, &p, perr, sizeof perr);
+            if (rc < 0) {
+                fw_errf(err, errlen, rc, "%s in preset %d", perr, pi);
+                goto done;
+            }
+            cJSON *pj = fw_point_to_json(&p);
+            if (!pj) {
+                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+                goto done;
+            }
+            cJSON_AddItemToArray(presets, pj);
+            pi++;
+        }
+    }
+
+    /* Strategy and budget, with the old tool's flags mapped onto them. */
+    const cJSON *ustrat = cJSON_GetObjectItemCaseSensitive(user, "strategy");
+    const cJSON *noexp = cJSON_GetObjectItemCaseSensitive(user, "no_explore");
+    const cJSON *numr = cJSON_GetObjectItemCaseSensitive(user, "num_random");
+    const cJSON *ubudget = cJSON_GetObjectItemCaseSensitive(user, "budget");
+    if (ustrat && !cJSON_IsString(ustrat)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of grid, presets, random");
+        goto done;
+    }
+    if (noexp && !cJSON_IsBool(noexp)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"no_explore\" must be true or false");
+        goto done;
+    }
+    const char *strategy = NULL;
+    int64_t budget = -1;
+    if (cJSON_IsTrue(noexp)) {
+        if (ustrat && strcmp(ustrat->valuestring, "presets") != 0) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"no_explore\": true means strategy \"presets\", but the spec "
+                         "asks for \"%s\": drop one of them", ustrat->valuestring);
+            goto done;
+        }
+        strategy = "presets";
+    } else if (numr) {
+        int64_t n;
+        rc = get_int(numr, "num_random", 0, FW_SPEC_MAX_BUDGET, &n, err, errlen);
+        if (rc < 0)
+            goto done;
+        if (ustrat && strcmp(ustrat->valuestring, "random") != 0) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"num_random\" means strategy \"random\", but the spec asks "
+                         "for \"%s\": drop one of them", ustrat->valuestring);
+            goto done;
+        }
+        if (ubudget) {
+            rc = fw_errf(err, errlen, -EINVAL, "give either \"num_random\" (random variants after the presets) "
+                         "or \"budget\" (evaluations per shape), not both");
+            goto done;
+        }
+        strategy = "random";
+        budget = n + npresets;
+        if (budget > FW_SPEC_MAX_BUDGET) {
+            rc = fw_errf(err, errlen, -EINVAL, "budget %" PRId64 " (num_random %" PRId64 " + %d presets) is "
+                         "over the limit of %d", budget, n, npresets, FW_SPEC_MAX_BUDGET);
+            goto done;
+        }
+    }
+    if (!strategy) {
+        const cJSON *s = pick(user, prof, "strategy");
+        if (s && !cJSON_IsString(s)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of grid, presets, random");
+            goto done;
+        }
+        strategy = s ? s->valuestring : "random";
+    }
+    if (strcmp(strategy, "grid") != 0 && strcmp(strategy, "presets") != 0 && strcmp(strategy, "random") != 0) {
+        rc = fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: grid, presets, random)", strategy);
+        goto done;
+    }
+    if (budget < 0) {
+        const cJSON *b = pick(user, prof, "budget");
+        budget = 0;
+        if (b) {
+            rc = get_int(b, "budget", 0, FW_SPEC_MAX_BUDGET, &budget, err, errlen);
+            if (rc < 0)
+                goto done;
+        }
+    }
+    if (strcmp(strategy, "presets") == 0 && npresets == 0) {
+        rc = fw_errf(err, errlen, -EINVAL, "strategy \"presets\" (or no_explore) needs at least one preset, "
+                     "and the spec has none");
+        goto done;
+    }
+
+    int64_t seed, warmup = 5, iters = 20, device = 0;
+    v = cJSON_GetObjectItemCaseSensitive(user, "seed");
+    if (v) {
+        rc = get_int(v, "seed", 0, SEED_MAX, &seed, err, errlen);
+        if (rc < 0)
+            goto done;
+    } else {
+        seed = (int64_t)draw_seed();
+    }
+    if ((v = pick(user, prof, "warmup")) && (rc = get_int(v, "warmup", 0, WARMUP_MAX, &warmup, err, errlen)) < 0)
+        goto done;
+    if ((v = pick(user, prof, "iters")) && (rc = get_int(v, "iters", 1, ITERS_MAX, &iters, err, errlen)) < 0)
+        goto done;
+    if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
+        (rc = get_int(v, "device", 0, 1023, &device, err, errlen)) < 0)
+        goto done;
+    const char *backend = "opencl";
+    if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
+                                   strcmp(v->valuestring, "metal") != 0)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal");
+            goto done;
+        }
+        backend = v->valuestring;
+    }
+
+    /* Aliases: knob -> the source's own macro name. */
+    const cJSON *aliases = pick(user, prof, "aliases");
+    if (aliases && !cJSON_IsObject(aliases)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"aliases\" must be an object {\"KNOB\": \"MACRO_NAME\"}");
+        goto done;
+    }
+    cJSON_ArrayForEach(v, aliases) {
+        int known = 0;
+        for (size_t k = 0; k < space.nknobs; k++)
+            known |= strcmp(space.knobs[k].name, v->string) == 0;
+        if (!known) {
+            rc = fw_errf(err, errlen, -EINVAL, "alias for unknown knob '%s' (the space's knobs are the only "
+                         "names that can be aliased)", v->string);
+            goto done;
+        }
+        if (!cJSON_IsString(v) || !fw_variants_name_ok(v->valuestring)) {
+            rc = fw_errf(err, errlen, -EINVAL, "alias of knob '%s' must be a macro name (a C identifier)",
+                         v->string);
+            goto done;
+        }
+        for (const cJSON *w = aliases->child; w != v; w = w->next)
+            if (strcmp(w->valuestring, v->valuestring) == 0) {
+                rc = fw_errf(err, errlen, -EINVAL, "knobs '%s' and '%s' both map to macro '%s'", w->string,
+                             v->string, v->valuestring);
+                goto done;
+            }
+    }
+
+    /* Fixed macros: NAME -> integer, passed to every variant. They must not collide with a knob's
+     * macro, or one of the two -D definitions would silently win. */
+    const cJSON *macros = pick(user, prof, "macros");
+    if (macros && !cJSON_IsObject(macros)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"macros\" must be an object {\"NAME\": integer}");
+        goto done;
+    }
+    cJSON_ArrayForEach(v, macros) {
+        int64_t x;
+        if (!fw_variants_name_ok(v->string) || !fw_variants_json_int(v, &x)) {
+            rc = fw_errf(err, errlen, -EINVAL, "macro '%s' must be a C identifier with an integer value",
+                         v->string);
+            goto done;
+        }
+        for (size_t k = 0; k < space.nknobs; k++) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(aliases, space.knobs[k].name);
+            const char *mname = a ? a->valuestring : space.knobs[k].name;
+            if (strcmp(mname, v->string) == 0) {
+                rc = fw_errf(err, errlen, -EINVAL, "macro '%s' is also the macro of knob '%s': remove it from "
+                             "\"macros\"", v->string, space.knobs[k].name);
+                goto done;
+            }
+        }
+    }
+    const cJSON *source = pick(user, prof, "source");
+    if (source && !cJSON_IsObject(source)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"source\" must be an object {\"text\", \"name\", ...}");
+        goto done;
+    }
+    const cJSON *options = pick(user, prof, "options");
+    if (options && !cJSON_IsObject(options)) {
+        rc = fw_errf(err, errlen, -EINVAL, "\"options\" must be an object");
+        goto done;
+    }
+
+    /* Every name a constraint uses must exist for every shape, before any job starts. */
+    for (size_t ci = 0; ci < space.nconstraints; ci++) {
+        names_check nc = {.space = &space, .shapes = shapes, .ci = ci, .err = err, .errlen = errlen};
+        fw_expr_names(space.constraints[ci], check_name, &nc);
+        if (nc.rc < 0) {
+            rc = nc.rc;
+            goto done;
+        }
+    }
+
+    out = cJSON_CreateObject();
+    cJSON *sj = fw_space_to_json(&space);
+    if (!out || !sj) {
+        cJSON_Delete(sj);
+        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+        goto done;
+    }
+    int ok = 1;
+    if (profile)
+        ok &= add_dup(out, "profile", profile) == 0;
+    ok &= cJSON_AddStringToObject(out, "family", fam->name) != NULL;
+    ok &= add_dup(out, "shapes", shapes) == 0;
+    cJSON_AddItemToObject(out, "space", sj);
+    cJSON_AddItemToObject(out, "presets", presets);
+    presets = NULL;
+    ok &= cJSON_AddStringToObject(out, "strategy", strategy) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "budget", (double)budget) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "seed", (double)seed) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "warmup", (double)warmup) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "iters", (double)iters) != NULL;
+    ok &= cJSON_AddStringToObject(out, "backend", backend) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "device", (double)device) != NULL;
+    if (aliases)
+        ok &= add_dup(out, "aliases", aliases) == 0;
+    else
+        ok &= cJSON_AddObjectToObject(out, "aliases") != NULL;
+    if (macros)
+        ok &= add_dup(out, "macros", macros) == 0;
+    else
+        ok &= cJSON_AddObjectToObject(out, "macros") != NULL;
+    if (source)
+        ok &= add_dup(out, "source", source) == 0;
+    if (options)
+        ok &= add_dup(out, "options", options) == 0;
+    if (!ok) {
+        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+        goto done;
+    }
+    *resolved = out;
+    out = NULL;
+    rc = 0;
+done:
+    cJSON_Delete(out);
+    cJSON_Delete(presets);
+    cJSON_Delete(prof);
+    cJSON_Delete(defaults);
+    if (have_space)
+        fw_space_release(&space);
+    return rc;
+}
+
+/* Stable insertion sort of every object's members by key, recursively. */
+static void sort_keys(cJSON *j)
+{
+    if (!j)
+        return;
+    for (cJSON *c = j->child; c; c = c->next)
+        sort_keys(c);
+    if (!cJSON_IsObject(j) || !j->child)
+        return;
+    cJSON *sorted = NULL;
+    cJSON *c = j->child;
+    while (c) {
+        cJSON *next = c->next;
+        c->prev = c->next = NULL;
+        if (!sorted || strcmp(c->string, sorted->string) < 0) {
+            c->next = sorted;
+            sorted = c;
+        } else {
+            cJSON *p = sorted;
+            while (p->next && strcmp(p->next->string, c->string) <= 0)
+                p = p->next;
+            c->next = p->next;
+            p->next = c;
+        }
+        c = next;
+    }
+    /* cJSON keeps child->prev pointing at the last element. */
+    cJSON *last = NULL;
+    for (cJSON *p = sorted; p; p = p->next) {
+        p->prev = last;
+        last = p;
+    }
+    sorted->prev = last;
+    j->child = sorted;
+}
+
+void fw_spec_hash(const cJSON *resolved, char out[17])
+{
+    cJSON *copy = cJSON_Duplicate(resolved, 1);
+    sort_keys(copy);
+    char *text = copy ? cJSON_PrintUnformatted(copy) : NULL;
+    fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, text ? text : ""), out);
+    free(text);
+    cJSON_Delete(copy);
+}
