@@ -1,0 +1,71 @@
+/* fw_cuda.h - the CUDA backend: NVRTC for compiles, the driver API for everything else.
+ *
+ * fw_cuda_backend implements bench/fw_backend.h. Both libraries are loaded with dlopen at run time,
+ * never linked: the worker built on a machine with the toolkit still starts where there is no
+ * driver (CI), and there device_count() returns 0. The toolkit's headers are used for types only.
+ *
+ * Libraries, first that loads wins:
+ *   libcuda:  $FAIRWAY_LIBCUDA, then libcuda.so.1.
+ *   libnvrtc: $FAIRWAY_LIBNVRTC, then $CUDA_HOME/lib64/libnvrtc.so, the build's toolkit
+ *             (FW_CUDA_ROOT/lib64/libnvrtc.so), then libnvrtc.so.13, .so.12, .so on the loader path.
+ *
+ * Device and limits. arch is "sm_XY" from the compute capability; compiles target exactly that
+ * (--gpu-architecture=sm_XY, a cubin: no PTX JIT at load time). info->shared_bytes is the opt-in
+ * maximum per block (227 KiB on sm_90): launch() raises a function's dynamic shared-memory limit
+ * with cuFuncSetAttribute when a launch asks for more than the 48 KiB default. driver is
+ * "<kernel module version> (CUDA x.y)" where /proc/driver/nvidia/version can be read, else
+ * "CUDA x.y"; compiler is "NVRTC x.y".
+ *
+ * Compile. NVRTC options: --gpu-architecture=sm_XY, -DNAME=VALUE per macro, -I<toolkit>/include
+ * when that folder exists, -lineinfo when $FAIRWAY_CUDA_LINEINFO=1 (for compute-sanitizer reports;
+ * it does not change the code), then `options` split on blanks. The entry must be extern "C"
+ * (kernels/common/prelude.cuda.h's FW_KERNEL does that): names are resolved unmangled. A compile
+ * error returns -EINVAL with the NVRTC log; a missing entry returns -ENOENT.
+ *
+ * Threads. Every call makes the device's primary context current on the calling thread, so the
+ * worker may compile on pool threads while its benchmark thread launches. last_error() is kept per
+ * thread: read it on the thread whose call failed.
+ *
+ * Errors. Driver failures return -EIO with the driver's error name and text, bad arguments
+ * -EINVAL, a geometry over a limit (threads per block, shared memory) -E2BIG before any launch,
+ * allocation failure -ENOMEM. A sticky error (illegal address, illegal instruction, misaligned
+ * address, kernel assert, launch failure, ...) leaves the context unusable: the call returns
+ * -EFAULT and so does every later call on that device, so the worker exits and the daemon records
+ * the variant as crashed.
+ *
+ * Memory is plain device memory (cuMemAlloc), never managed. launch() times with CUDA events
+ * recorded on the device's stream around the one cuLaunchKernel, then waits for the stop event.
+ * program_binary() returns a malloc'd copy of the cubin (free() it); program_load() loads one.
+ */
+#ifndef FW_CUDA_H
+#define FW_CUDA_H
+
+#include <stddef.h>
+
+#include "fw_backend.h"
+
+extern const fw_backend fw_cuda_backend;
+
+/* NVRTC alone, no driver or device needed (the unit tests and the compile cache use it).
+ * Compile `source` for `arch` ("sm_90") with macros ("NAME=VALUE" or "NAME") and extra blank-
+ * separated `options`. On success *cubin is a malloc'd ELF image of *cubin_len bytes. *log (may be
+ * NULL) receives the malloc'd NVRTC log, also on failure; free() it. Returns 0, -EINVAL on a compile
+ * error, -ENOENT when libnvrtc cannot be loaded (the reason is in *log), -ENOMEM. */
+int fw_cuda_nvrtc_compile(const char *source, const char *const *macros, size_t nmacros,
+                          const char *options, const char *arch, int lineinfo,
+                          void **cubin, size_t *cubin_len, char **log);
+
+/* NVRTC version as "NVRTC 13.0" into buf; -ENOENT (reason in buf) when it cannot be loaded. */
+int fw_cuda_nvrtc_version(char *buf, size_t len);
+
+/* Why device_count() is 0 (no driver, stub library, no GPU), as a sentence; "" when devices exist. */
+const char *fw_cuda_why_no_device(void);
+
+/* 1 when a driver error code (CUresult) leaves the context unusable, else 0. */
+int fw_cuda_error_is_sticky(int cuda_result);
+
+/* Split blank-separated options into at most `max` pointers into a malloc'd copy of `options`
+ * (*storage, free() it). Returns the count, or -E2BIG when there are more than max. */
+int fw_cuda_split_options(const char *options, char **storage, const char **argv, int max);
+
+#endif
