@@ -1,0 +1,203 @@
+/* cuda_copy_bw: the device-to-device copy bandwidth a kernel can reach on this GPU, through the
+ * fairway CUDA backend itself (NVRTC compile, events), so the number is the ceiling our tuned
+ * kernels are held to. Bytes counted = bytes read + bytes written. Also the event-timed duration of
+ * an empty kernel (the floor any one launch pays) and copy bandwidth at small sizes (what a decode
+ * shape moving a few MB can hope for).
+ *
+ * usage: cuda_copy_bw [--iters N] [--mib SIZE_OF_EACH_BUFFER]
+ * Prints a table, then one JSON line {"copy_bw": {...}} for scripts. Exit 77 without a device. */
+#include "fw_cuda.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const fw_backend *B = &fw_cuda_backend;
+
+/* 16-byte loads, UNROLL of them in flight per thread before the first store. */
+static const char *src =
+    "extern \"C\" __global__ void copy16(const uint4 *__restrict__ s, uint4 *__restrict__ d,\n"
+    "                                    unsigned long long n) {\n"
+    "    unsigned long long base = (unsigned long long)blockIdx.x * blockDim.x * UNROLL\n"
+    "                              + threadIdx.x;\n"
+    "    uint4 v[UNROLL];\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < UNROLL; u++) {\n"
+    "        unsigned long long i = base + (unsigned long long)u * blockDim.x;\n"
+    "        if (i < n) v[u] = s[i];\n"
+    "    }\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < UNROLL; u++) {\n"
+    "        unsigned long long i = base + (unsigned long long)u * blockDim.x;\n"
+    "        if (i < n) d[i] = v[u];\n"
+    "    }\n"
+    "}\n"
+    "extern \"C\" __global__ void empty(int *p) { if (p == 0) return; }\n";
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *s, int n)
+{
+    qsort(s, (size_t)n, sizeof *s, cmp_u64);
+    return n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+static int die(fw_device *dev, const char *what)
+{
+    fprintf(stderr, "cuda_copy_bw: %s: %s\n", what, dev ? B->last_error(dev) : "");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    int iters = 50;
+    size_t mib = 1024;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--iters") && i + 1 < argc)
+            iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
+            mib = (size_t)atol(argv[++i]);
+        else {
+            fprintf(stderr, "usage: cuda_copy_bw [--iters N] [--mib SIZE_OF_EACH_BUFFER]\n");
+            return 2;
+        }
+    }
+    if (iters < 1 || iters > 10000 || mib < 1)
+        return 2;
+    if (B->device_count() == 0) {
+        printf("no CUDA device: skipping (%s)\n", fw_cuda_why_no_device());
+        return 77;
+    }
+    fw_device *dev = NULL;
+    fw_device_info info;
+    char err[1024];
+    if (B->open(0, &dev, &info, err, sizeof err)) {
+        fprintf(stderr, "cuda_copy_bw: %s\n", err);
+        return 1;
+    }
+    printf("device: %s (%s), driver %s, %s, %lld SMs\n", info.name, info.arch, info.driver,
+           info.compiler, (long long)info.compute_units);
+
+    size_t bytes = mib << 20;
+    fw_buffer *a = NULL, *b = NULL;
+    if (B->buffer_new(dev, bytes, &a) || B->buffer_new(dev, bytes, &b))
+        return die(dev, "alloc");
+    /* Non-zero, position-dependent data, so a copy that skips work cannot pass the check. */
+    if (B->buffer_fill(dev, a, 0x3f800001u, bytes) || B->buffer_fill(dev, b, 0, bytes))
+        return die(dev, "fill");
+    uint32_t marks[4] = {0x11111111u, 0x22222222u, 0x33333333u, 0x44444444u};
+    size_t mark_at[4] = {0, bytes / 3 & ~(size_t)15, bytes / 2 & ~(size_t)15, bytes - 16};
+    for (int i = 0; i < 4; i++)
+        if (B->buffer_write(dev, a, mark_at[i], marks, 16))
+            return die(dev, "write");
+
+    uint64_t *samples = calloc((size_t)iters, sizeof *samples);
+    double best_gbps = 0;
+    int best_unroll = 0, best_threads = 0;
+    uint64_t best_ns = 0;
+    printf("%-8s %-8s %12s %10s\n", "unroll", "threads", "median_us", "GB/s");
+    static const int unrolls[] = {1, 2, 4, 8};
+    static const int threads[] = {128, 256, 512, 1024};
+    fw_program *progs[4] = {0};
+    for (int ui = 0; ui < 4; ui++) {
+        char m[32];
+        snprintf(m, sizeof m, "UNROLL=%d", unrolls[ui]);
+        const char *macros[] = {m};
+        if (B->compile(dev, src, macros, 1, NULL, "copy16", &progs[ui]))
+            return die(dev, "compile");
+        for (int ti = 0; ti < 4; ti++) {
+            unsigned long long n = bytes / 16;
+            uint64_t per = (uint64_t)threads[ti] * unrolls[ui];
+            fw_arg args[3] = {{.kind = FW_ARG_BUFFER, .buffer = a}, {.kind = FW_ARG_BUFFER, .buffer = b},
+                              {.kind = FW_ARG_BYTES, .bytes = &n, .size = sizeof n}};
+            fw_launch l = {.grid = {(uint32_t)((n + per - 1) / per), 1, 1},
+                           .group = {(uint32_t)threads[ti], 1, 1}, .args = args, .nargs = 3};
+            for (int w = 0; w < 3; w++)
+                if (B->launch(dev, progs[ui], &l, NULL))
+                    return die(dev, "launch");
+            for (int it = 0; it < iters; it++)
+                if (B->launch(dev, progs[ui], &l, &samples[it]))
+                    return die(dev, "launch");
+            uint64_t med = median(samples, iters);
+            double gbps = 2.0 * (double)bytes / (double)med;
+            printf("%-8d %-8d %12.1f %10.1f\n", unrolls[ui], threads[ti], med / 1e3, gbps);
+            if (gbps > best_gbps) {
+                best_gbps = gbps;
+                best_unroll = unrolls[ui];
+                best_threads = threads[ti];
+                best_ns = med;
+            }
+        }
+    }
+    /* The copy really happened. */
+    for (int i = 0; i < 4; i++) {
+        uint32_t got[4];
+        if (B->buffer_read(dev, b, mark_at[i], got, 16))
+            return die(dev, "read");
+        if (memcmp(got, marks, 16) != 0) {
+            fprintf(stderr, "cuda_copy_bw: the copy is wrong at byte %zu\n", mark_at[i]);
+            return 1;
+        }
+    }
+
+    /* Small sizes with the best kernel shape: what a few-MB decode launch can reach. */
+    int bu = 0;
+    while (unrolls[bu] != best_unroll)
+        bu++;
+    static const size_t small_kib[] = {256, 1024, 4096, 16384, 65536};
+    double small_gbps[5] = {0};
+    uint64_t small_ns[5] = {0};
+    for (int si = 0; si < 5; si++) {
+        size_t sb = small_kib[si] << 10;
+        if (sb > bytes)
+            break;
+        unsigned long long n = sb / 16;
+        uint64_t per = (uint64_t)best_threads * best_unroll;
+        fw_arg args[3] = {{.kind = FW_ARG_BUFFER, .buffer = a}, {.kind = FW_ARG_BUFFER, .buffer = b},
+                          {.kind = FW_ARG_BYTES, .bytes = &n, .size = sizeof n}};
+        fw_launch l = {.grid = {(uint32_t)((n + per - 1) / per), 1, 1},
+                       .group = {(uint32_t)best_threads, 1, 1}, .args = args, .nargs = 3};
+        for (int it = 0; it < iters; it++)
+            if (B->launch(dev, progs[bu], &l, &samples[it]))
+                return die(dev, "launch");
+        small_ns[si] = median(samples, iters);
+        small_gbps[si] = 2.0 * (double)sb / (double)small_ns[si];
+        printf("small copy %6zu KiB: %8.2f us %8.1f GB/s (L2-resident when it fits)\n",
+               small_kib[si], small_ns[si] / 1e3, small_gbps[si]);
+    }
+
+    fw_program *pe = NULL;
+    if (B->compile(dev, src, NULL, 0, "-DUNROLL=1", "empty", &pe))
+        return die(dev, "compile empty");
+    fw_arg ea = {.kind = FW_ARG_BUFFER, .buffer = a};
+    fw_launch el = {.grid = {1, 1, 1}, .group = {32, 1, 1}, .args = &ea, .nargs = 1};
+    for (int it = 0; it < iters; it++)
+        if (B->launch(dev, pe, &el, &samples[it]))
+            return die(dev, "launch empty");
+    uint64_t empty_ns = median(samples, iters);
+    printf("empty kernel (event-timed): %.2f us\n", empty_ns / 1e3);
+    printf("best copy: %.1f GB/s (read + write) with UNROLL=%d, %d threads, %zu MiB each way, "
+           "median of %d\n", best_gbps, best_unroll, best_threads, mib, iters);
+    printf("{\"copy_bw\": {\"device\": \"%s\", \"arch\": \"%s\", \"driver\": \"%s\", "
+           "\"gbps\": %.1f, \"median_ns\": %llu, \"bytes_each_way\": %zu, \"unroll\": %d, "
+           "\"threads\": %d, \"iters\": %d, \"empty_kernel_ns\": %llu, \"small\": [",
+           info.name, info.arch, info.driver, best_gbps, (unsigned long long)best_ns, bytes,
+           best_unroll, best_threads, iters, (unsigned long long)empty_ns);
+    for (int si = 0; si < 5; si++)
+        printf("%s{\"kib\": %zu, \"ns\": %llu, \"gbps\": %.1f}", si ? ", " : "", small_kib[si],
+               (unsigned long long)small_ns[si], small_gbps[si]);
+    printf("]}}\n");
+    for (int ui = 0; ui < 4; ui++)
+        B->program_free(dev, progs[ui]);
+    B->program_free(dev, pe);
+    B->buffer_free(dev, a);
+    B->buffer_free(dev, b);
+    free(samples);
+    B->close(dev);
+    return 0;
+}
