@@ -1,0 +1,63 @@
+/* The backends compiled into this binary (fw_backend.h: fw_backends / fw_backend_find).
+ *
+ * A backend is listed when fw_config.h says its toolkit was found (FW_HAVE_*). CUDA and Metal are
+ * declared weak: a machine can have the CUDA toolkit while the cuda/ part is not linked into this
+ * build (or not written yet), and the worker must still link and serve OpenCL. A weak symbol that
+ * no library defines has address NULL and is skipped.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "fw_backend.h"
+#include "fw_config.h"
+
+#if FW_HAVE_OPENCL
+extern const fw_backend fw_opencl_backend;
+#endif
+#if FW_HAVE_CUDA
+extern const fw_backend fw_cuda_backend __attribute__((weak));
+#endif
+#if FW_HAVE_METAL
+extern const fw_backend fw_metal_backend __attribute__((weak));
+#endif
+
+static const fw_backend *list[4];
+static int built;
+
+static void build(void)
+{
+    size_t n = 0;
+    const fw_backend *cand[] = {
+#if FW_HAVE_OPENCL
+        &fw_opencl_backend,
+#endif
+#if FW_HAVE_CUDA
+        &fw_cuda_backend,
+#endif
+#if FW_HAVE_METAL
+        &fw_metal_backend,
+#endif
+        NULL,
+    };
+    for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)
+        if (cand[i] && cand[i]->version == FW_BACKEND_VERSION && n + 1 < sizeof list / sizeof list[0])
+            list[n++] = cand[i];
+    list[n] = NULL;
+    built = 1;
+}
+
+const fw_backend *const *fw_backends(void)
+{
+    if (!built)
+        build();
+    return list;
+}
+
+const fw_backend *fw_backend_find(const char *name)
+{
+    const fw_backend *const *b = fw_backends();
+    for (size_t i = 0; name && b[i]; i++)
+        if (strcmp(b[i]->name, name) == 0)
+            return b[i];
+    return NULL;
+}

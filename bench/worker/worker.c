@@ -1,0 +1,658 @@
+/* fairway-worker: the only fairway process that loads a GPU driver (docs/worker-protocol.md).
+ * Standalone (--spec) or driven by fairwayd (--serve). Exit codes are in usage(). */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_backend.h"
+#include "fw_bench.h"
+#include "fw_db.h"
+#include "fw_family.h"
+#include "fw_search.h"
+#include "fw_util.h"
+
+#define EXIT_USAGE 2
+#define EXIT_DEVICE 3
+#define EXIT_STICKY 70
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+"usage: fairway-worker --spec FILE|- [options]     measure a job spec, one JSON record per line\n"
+"       fairway-worker --serve [--backend B] [--device N]   JSON-RPC on stdin/stdout (for fairwayd)\n"
+"       fairway-worker --list-devices              JSON array of every device of every backend\n"
+"       fairway-worker --spec FILE --expand        print the plan as JSON lines, compile nothing\n"
+"\n"
+"  --spec FILE|-     job spec (JSON; '-' reads stdin). A profile is enough: {\"profile\": \"gemm_small\"}\n"
+"  --serve           serve the daemon-worker protocol on stdin/stdout (docs/worker-protocol.md)\n"
+"  --backend NAME    backend to use: opencl, cuda, metal (default: the spec's \"backend\", else opencl)\n"
+"  --device N        device index within the backend (default: the spec's \"device\", else 0)\n"
+"  --db FILE         also store the job and every record in this SQLite file (created if absent)\n"
+"  --list-devices    print the devices of all backends compiled in, then exit\n"
+"  --expand          print the plan items {seq, shape_index, shape_key, variant_key, origin, knobs}\n"
+"                    as JSON lines without compiling anything\n"
+"  --warmup N        untimed launches before timing (overrides the spec)\n"
+"  --iters N         timed launches per variant (overrides the spec)\n"
+"  --budget N        evaluations per shape (overrides the spec; 0 = no limit)\n"
+"  --seed N          job seed: variant order and input data (overrides the spec)\n"
+"  --strategy S      grid, random or presets (overrides the spec)\n"
+"  --help            this text\n"
+"\n"
+"Standalone output: one measurement record per line, then {\"summary\": {...}}.\n"
+"Exit codes: 0 done (whatever the variants' statuses), 1 internal error (store, memory),\n"
+"            2 usage error or bad spec, 3 backend or device unavailable,\n"
+"            70 sticky device error (the device is unusable; the variant in flight counts as crashed).\n"
+"Tests only: FAIRWAY_TEST_FAULT=crash@K[,hang@K...] aborts / hangs when measuring seq K.\n");
+}
+
+typedef struct opts {
+    const char *spec, *backend, *db;
+    int device, have_device;
+    int serve, list, expand;
+    const char *warmup, *iters, *budget, *seed, *strategy;
+} opts;
+
+/* ---- fault injection (tests only) ------------------------------------------------------------ */
+
+static void fault_check(int64_t seq)
+{
+    const char *f = getenv("FAIRWAY_TEST_FAULT");
+    if (!f || !*f)
+        return;
+    char *copy = fw_strdup(f);
+    if (!copy)
+        return;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *at = strchr(tok, '@');
+        if (!at)
+            continue;
+        *at = '\0';
+        char *end;
+        long long k = strtoll(at + 1, &end, 10);
+        if (*end || k != seq)
+            continue;
+        if (strcmp(tok, "crash") == 0) {
+            fflush(stdout);
+            abort();
+        }
+        if (strcmp(tok, "hang") == 0) {
+            fflush(stdout);
+            for (;;)
+                pause();
+        }
+    }
+    free(copy);
+}
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+static int parse_int(const char *s, long long *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    return errno || !*s || *end ? -EINVAL : 0;
+}
+
+static void print_json(const cJSON *o)
+{
+    char *s = cJSON_PrintUnformatted(o);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    fflush(stdout);
+}
+
+static int open_device(const char *bname, int index, const fw_backend **be, fw_device **dev,
+                       fw_device_info *info, char *err, size_t errlen)
+{
+    *be = fw_backend_find(bname);
+    if (!*be) {
+        fw_sbuf b;
+        fw_sbuf_init(&b);
+        const fw_backend *const *all = fw_backends();
+        for (size_t i = 0; all[i]; i++)
+            fw_sbuf_printf(&b, "%s%s", i ? ", " : "", all[i]->name);
+        fw_errf(err, errlen, -ENODEV, "backend '%s' is not compiled into this worker (available: %s)",
+                bname, b.len ? b.data : "none");
+        fw_sbuf_release(&b);
+        return -ENODEV;
+    }
+    return (*be)->open(index, dev, info, err, errlen);
+}
+
+static void choose_device(const opts *o, const cJSON *spec, const char **bname, int *index)
+{
+    *bname = o->backend;
+    *index = o->have_device ? o->device : 0;
+    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(spec, "backend");
+    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(spec, "device");
+    if (!*bname && cJSON_IsString(jb) && *jb->valuestring)
+        *bname = jb->valuestring;
+    if (!o->have_device) {
+        if (cJSON_IsNumber(jd))
+            *index = jd->valueint;
+        else if (cJSON_IsString(jd)) {   /* "opencl:1" or "1" */
+            const char *c = strrchr(jd->valuestring, ':');
+            *index = atoi(c ? c + 1 : jd->valuestring);
+            if (c && !*bname) {
+                static char name[32];
+                size_t n = (size_t)(c - jd->valuestring);
+                if (n < sizeof name) {
+                    memcpy(name, jd->valuestring, n);
+                    name[n] = '\0';
+                    *bname = name;
+                }
+            }
+        }
+    }
+    if (!*bname)
+        *bname = "opencl";
+}
+
+static int list_devices(void)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const fw_backend *const *all = fw_backends();
+    for (size_t i = 0; all[i]; i++) {
+        int n = all[i]->device_count();
+        for (int d = 0; d < n; d++) {
+            fw_device *dev = NULL;
+            fw_device_info info;
+            char err[512];
+            if (all[i]->open(d, &dev, &info, err, sizeof err) < 0) {
+                fprintf(stderr, "fairway-worker: %s device %d: %s\n", all[i]->name, d, err);
+                continue;
+            }
+            cJSON_AddItemToArray(arr, fw_bench_device_json(&info, d));
+            all[i]->close(dev);
+        }
+    }
+    print_json(arr);
+    cJSON_Delete(arr);
+    return 0;
+}
+
+/* ---- standalone ------------------------------------------------------------------------------ */
+
+typedef struct summary {
+    int64_t evaluated, ok;
+    cJSON *by_status;
+    double compile_ms;
+    cJSON *best;          /* overall fastest ok record's essentials */
+    cJSON *best_by_shape; /* shape_key -> the same */
+} summary;
+
+static cJSON *best_entry(const cJSON *rec)
+{
+    cJSON *b = cJSON_CreateObject();
+    const char *keys[] = { "seq", "shape_key", "variant_key", "knobs", "gflops", "gbps" };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, keys[i]);
+        if (v)
+            cJSON_AddItemToObject(b, keys[i], cJSON_Duplicate(v, 1));
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(rec, "stats");
+    cJSON_AddNumberToObject(b, "median_ns", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "median_ns")));
+    return b;
+}
+
+static double best_median(const cJSON *b)
+{
+    return b ? cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(b, "median_ns")) : 0;
+}
+
+static void summary_add(summary *s, const cJSON *rec)
+{
+    s->evaluated++;
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+    if (!status)
+        status = "?";
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(s->by_status, status);
+    if (c)
+        cJSON_SetNumberValue(c, c->valuedouble + 1);
+    else
+        cJSON_AddNumberToObject(s->by_status, status, 1);
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "cached"))) {
+        const cJSON *cm = cJSON_GetObjectItemCaseSensitive(rec, "compile_ms");
+        if (cJSON_IsNumber(cm))
+            s->compile_ms += cm->valuedouble;
+    }
+    if (strcmp(status, "ok") != 0)
+        return;
+    s->ok++;
+    cJSON *e = best_entry(rec);
+    double med = best_median(e);
+    if (!s->best || med < best_median(s->best)) {
+        cJSON_Delete(s->best);
+        s->best = cJSON_Duplicate(e, 1);
+    }
+    const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "shape_key"));
+    if (!sk)
+        sk = "";
+    cJSON *cur = cJSON_GetObjectItemCaseSensitive(s->best_by_shape, sk);
+    if (!cur)
+        cJSON_AddItemToObject(s->best_by_shape, sk, e);
+    else if (med < best_median(cur))
+        cJSON_ReplaceItemInObjectCaseSensitive(s->best_by_shape, sk, e);
+    else
+        cJSON_Delete(e);
+}
+
+static int apply_overrides(cJSON *user, const opts *o)
+{
+    struct { const char *name, *val; } nums[] = {
+        { "warmup", o->warmup }, { "iters", o->iters }, { "budget", o->budget }, { "seed", o->seed },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (!nums[i].val)
+            continue;
+        long long v;
+        if (parse_int(nums[i].val, &v) < 0 || v < 0) {
+            fprintf(stderr, "fairway-worker: --%s needs a non-negative integer, got '%s'\n", nums[i].name, nums[i].val);
+            return -EINVAL;
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(user, nums[i].name);
+        cJSON_AddNumberToObject(user, nums[i].name, (double)v);
+    }
+    if (o->strategy) {
+        cJSON_DeleteItemFromObjectCaseSensitive(user, "strategy");
+        cJSON_DeleteItemFromObjectCaseSensitive(user, "no_explore");
+        cJSON_AddStringToObject(user, "strategy", o->strategy);
+    }
+    return 0;
+}
+
+static cJSON *expand_item(const cJSON *spec, const fw_plan *plan, size_t seq)
+{
+    const fw_plan_item *it = &plan->items[seq];
+    cJSON *o = cJSON_CreateObject();
+    char key[FW_KEY_MAX] = "", sk[512] = "";
+    fw_point_key(&it->point, key, sizeof key);
+    const cJSON *fam_name = cJSON_GetObjectItemCaseSensitive(spec, "family");
+    const fw_family *fam = fw_family_find(cJSON_GetStringValue(fam_name));
+    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), it->shape);
+    if (fam && fam->shape_key && shape)
+        fam->shape_key(shape, sk, sizeof sk);
+    cJSON_AddNumberToObject(o, "seq", (double)seq);
+    cJSON_AddNumberToObject(o, "shape_index", it->shape);
+    cJSON_AddStringToObject(o, "shape_key", sk);
+    cJSON_AddStringToObject(o, "variant_key", key);
+    cJSON_AddStringToObject(o, "origin", it->origin ? it->origin : "");
+    cJSON_AddItemToObject(o, "knobs", fw_point_to_json(&it->point));
+    return o;
+}
+
+static int standalone(const opts *o)
+{
+    char err[4096];
+    char *text = NULL;
+    size_t len = 0;
+    if (strcmp(o->spec, "-") == 0) {
+        fw_sbuf b;
+        fw_sbuf_init(&b);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+            fw_sbuf_append(&b, buf, n);
+        fw_sbuf_puts(&b, "");
+        text = fw_sbuf_take(&b);
+    } else if (fw_read_file(o->spec, &text, &len, err, sizeof err) < 0) {
+        fprintf(stderr, "fairway-worker: cannot read the spec: %s\n", err);
+        return EXIT_USAGE;
+    }
+    cJSON *user = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!cJSON_IsObject(user)) {
+        fprintf(stderr, "fairway-worker: the spec %s is not a JSON object\n", o->spec);
+        cJSON_Delete(user);
+        return EXIT_USAGE;
+    }
+    if (apply_overrides(user, o) < 0) {
+        cJSON_Delete(user);
+        return EXIT_USAGE;
+    }
+    cJSON *spec = NULL;
+    int rc = fw_spec_resolve(user, &spec, err, sizeof err);
+    cJSON_Delete(user);
+    if (rc < 0) {
+        fprintf(stderr, "fairway-worker: bad spec: %s\n", err);
+        return EXIT_USAGE;
+    }
+
+    const char *bname;
+    int index;
+    choose_device(o, spec, &bname, &index);
+    const fw_backend *be = NULL;
+    fw_device *dev = NULL;
+    fw_device_info info;
+    rc = open_device(bname, index, &be, &dev, &info, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "fairway-worker: device unavailable: %s\n", err);
+        cJSON_Delete(spec);
+        return EXIT_DEVICE;
+    }
+    cJSON *devj = fw_bench_device_json(&info, index);
+    fw_plan plan = { 0 };
+    rc = fw_plan_build(spec, devj, &plan, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "fairway-worker: cannot plan the job: %s\n", err);
+        cJSON_Delete(devj);
+        be->close(dev);
+        cJSON_Delete(spec);
+        return EXIT_USAGE;
+    }
+    int status = 0;
+    if (o->expand) {
+        for (size_t i = 0; i < plan.n; i++) {
+            cJSON *it = expand_item(spec, &plan, i);
+            print_json(it);
+            cJSON_Delete(it);
+        }
+        goto out;
+    }
+
+    fw_db *db = NULL;
+    int64_t job = 0, device_id = 0;
+    if (o->db) {
+        char id[1024], hash[17], sel[64];
+        fw_device_identity(&info, id, sizeof id);
+        fw_spec_hash(spec, hash);
+        snprintf(sel, sizeof sel, "%s:%d", be->name, index);
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(spec, "seed");
+        const cJSON *jb = cJSON_GetObjectItemCaseSensitive(spec, "budget");
+        fw_db_job_new jn = {
+            .spec = spec, .spec_hash = hash,
+            .seed = cJSON_IsNumber(js) ? (uint64_t)js->valuedouble : 0,
+            .family = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")),
+            .strategy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "strategy")),
+            .budget = cJSON_IsNumber(jb) ? (int64_t)jb->valuedouble : 0,
+            .planned = (int64_t)plan.n, .device = sel, .daemon_version = FW_VERSION,
+        };
+        if ((rc = fw_db_open(o->db, &db, err, sizeof err)) < 0 ||
+            (rc = fw_db_device_upsert(db, id, devj, &device_id)) < 0 ||
+            (rc = fw_db_job_create(db, &jn, &job)) < 0 ||
+            (rc = fw_db_job_set_planned(db, job, (int64_t)plan.n, device_id)) < 0 ||
+            (rc = fw_db_job_set_state(db, job, "running", NULL)) < 0) {
+            fprintf(stderr, "fairway-worker: cannot store the job in %s: %s\n", o->db,
+                    db ? fw_db_error(db) : err);
+            fw_db_close(db);
+            status = 1;
+            goto out;
+        }
+    }
+
+    fw_bench *bench = NULL;
+    if (fw_bench_new(be, dev, &info, &bench) < 0) {
+        fprintf(stderr, "fairway-worker: out of memory\n");
+        fw_db_close(db);
+        status = 1;
+        goto out;
+    }
+    summary s = { 0 };
+    s.by_status = cJSON_CreateObject();
+    s.best_by_shape = cJSON_CreateObject();
+    double t0 = fw_wall_s();
+    for (size_t seq = 0; seq < plan.n; seq++) {
+        fault_check((int64_t)seq);
+        cJSON *rec = NULL;
+        rc = fw_bench_measure(bench, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err);
+        if (rc == -EFAULT) {
+            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
+            fflush(stdout);
+            _exit(EXIT_STICKY);   /* the device is gone: write nothing more, free nothing */
+        }
+        if (rc < 0) {
+            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
+            status = 1;
+            break;
+        }
+        print_json(rec);
+        if (db && fw_db_measurement_put(db, job, device_id, rec) < 0) {
+            fprintf(stderr, "fairway-worker: storing seq %zu failed: %s\n", seq, fw_db_error(db));
+            cJSON_Delete(rec);
+            status = 1;
+            break;
+        }
+        summary_add(&s, rec);
+        cJSON_Delete(rec);
+    }
+    if (db)
+        fw_db_job_set_state(db, job, status ? "failed" : "done", status ? "the worker stopped early" : NULL);
+    cJSON *sum = cJSON_CreateObject();
+    cJSON *si = cJSON_AddObjectToObject(sum, "summary");
+    cJSON_AddNumberToObject(si, "evaluated", (double)s.evaluated);
+    cJSON_AddNumberToObject(si, "planned", (double)plan.n);
+    cJSON_AddNumberToObject(si, "ok", (double)s.ok);
+    cJSON_AddItemToObject(si, "by_status", s.by_status);
+    cJSON_AddNumberToObject(si, "wall_s", fw_wall_s() - t0);
+    cJSON_AddNumberToObject(si, "compile_s", s.compile_ms / 1000.0);
+    cJSON_AddItemToObject(si, "best", s.best ? s.best : cJSON_CreateNull());
+    cJSON_AddItemToObject(si, "best_by_shape", s.best_by_shape);
+    if (db)
+        cJSON_AddNumberToObject(si, "job", (double)job);
+    print_json(sum);
+    cJSON_Delete(sum);
+    fw_bench_free(bench);
+    fw_db_close(db);
+out:
+    fw_plan_release(&plan);
+    cJSON_Delete(devj);
+    be->close(dev);
+    cJSON_Delete(spec);
+    return status;
+}
+
+/* ---- serve ----------------------------------------------------------------------------------- */
+
+static void rpc_result(const cJSON *id, cJSON *result)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "result", result);
+    print_json(o);
+    cJSON_Delete(o);
+}
+
+static void rpc_error(const cJSON *id, int code, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddNumberToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    print_json(o);
+    cJSON_Delete(o);
+}
+
+static int serve(const opts *o)
+{
+    char err[4096];
+    const char *bname = o->backend ? o->backend : "opencl";
+    int index = o->have_device ? o->device : 0;
+    const fw_backend *be = NULL;
+    fw_device *dev = NULL;
+    fw_device_info info;
+    if (open_device(bname, index, &be, &dev, &info, err, sizeof err) < 0) {
+        cJSON *n = cJSON_CreateObject();
+        cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+        cJSON_AddStringToObject(n, "method", "failed");
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(n, "params"), "error", err);
+        print_json(n);
+        cJSON_Delete(n);
+        return EXIT_DEVICE;
+    }
+    cJSON *devj = fw_bench_device_json(&info, index);
+    cJSON *ready = cJSON_CreateObject();
+    cJSON_AddStringToObject(ready, "jsonrpc", "2.0");
+    cJSON_AddStringToObject(ready, "method", "ready");
+    cJSON_AddItemToObject(cJSON_AddObjectToObject(ready, "params"), "device", cJSON_Duplicate(devj, 1));
+    print_json(ready);
+    cJSON_Delete(ready);
+
+    fw_bench *bench = NULL;
+    if (fw_bench_new(be, dev, &info, &bench) < 0) {
+        cJSON_Delete(devj);
+        be->close(dev);
+        return 1;
+    }
+    cJSON *spec = NULL;
+    fw_plan plan = { 0 };
+    int have_plan = 0, status = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        cJSON *req = cJSON_Parse(line);
+        if (!cJSON_IsObject(req)) {
+            rpc_error(NULL, -32700, "parse error: each line must be one JSON-RPC 2.0 request object");
+            cJSON_Delete(req);
+            continue;
+        }
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+        const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+        if (!method) {
+            rpc_error(id, -32600, "invalid request: \"method\" must be a string");
+        } else if (strcmp(method, "load") == 0) {
+            const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "spec");
+            if (!cJSON_IsObject(js)) {
+                rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
+            } else {
+                if (have_plan)
+                    fw_plan_release(&plan);
+                have_plan = 0;
+                cJSON_Delete(spec);
+                spec = cJSON_Duplicate(js, 1);
+                if (fw_plan_build(spec, devj, &plan, err, sizeof err) < 0) {
+                    rpc_error(id, -32602, err);
+                } else {
+                    have_plan = 1;
+                    cJSON *r = cJSON_CreateObject();
+                    cJSON_AddNumberToObject(r, "planned", (double)plan.n);
+                    rpc_result(id, r);
+                }
+            }
+        } else if (strcmp(method, "measure") == 0) {
+            const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "seq");
+            if (!have_plan) {
+                rpc_error(id, -32602, "no job is loaded: send load first");
+            } else if (!cJSON_IsNumber(js) || js->valuedouble < 0 || js->valuedouble >= (double)plan.n ||
+                       js->valuedouble != (double)(int64_t)js->valuedouble) {
+                snprintf(err, sizeof err, "params.seq must be an integer in 0..%zu", plan.n ? plan.n - 1 : 0);
+                rpc_error(id, -32602, err);
+            } else {
+                int64_t seq = (int64_t)js->valuedouble;
+                fault_check(seq);
+                cJSON *rec = NULL;
+                int rc = fw_bench_measure(bench, spec, &plan.items[seq], seq, &rec, err, sizeof err);
+                if (rc == -EFAULT) {
+                    fprintf(stderr, "fairway-worker: seq %" PRId64 ": %s\n", seq, err);
+                    fflush(stdout);
+                    _exit(EXIT_STICKY);
+                }
+                if (rc < 0)
+                    rpc_error(id, -32603, err);
+                else
+                    rpc_result(id, rec);
+            }
+        } else if (strcmp(method, "device") == 0) {
+            rpc_result(id, cJSON_Duplicate(devj, 1));
+        } else if (strcmp(method, "shutdown") == 0) {
+            rpc_result(id, cJSON_CreateObject());
+            cJSON_Delete(req);
+            break;
+        } else {
+            snprintf(err, sizeof err, "unknown method '%s' (known: load, measure, device, shutdown)", method);
+            rpc_error(id, -32601, err);
+        }
+        cJSON_Delete(req);
+    }
+    free(line);
+    if (have_plan)
+        fw_plan_release(&plan);
+    cJSON_Delete(spec);
+    fw_bench_free(bench);
+    cJSON_Delete(devj);
+    be->close(dev);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **val = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--serve") == 0) {
+            o.serve = 1;
+        } else if (strcmp(a, "--list-devices") == 0) {
+            o.list = 1;
+        } else if (strcmp(a, "--expand") == 0) {
+            o.expand = 1;
+        } else if (strcmp(a, "--spec") == 0) {
+            val = &o.spec;
+        } else if (strcmp(a, "--backend") == 0) {
+            val = &o.backend;
+        } else if (strcmp(a, "--db") == 0) {
+            val = &o.db;
+        } else if (strcmp(a, "--warmup") == 0) {
+            val = &o.warmup;
+        } else if (strcmp(a, "--iters") == 0) {
+            val = &o.iters;
+        } else if (strcmp(a, "--budget") == 0) {
+            val = &o.budget;
+        } else if (strcmp(a, "--seed") == 0) {
+            val = &o.seed;
+        } else if (strcmp(a, "--strategy") == 0) {
+            val = &o.strategy;
+        } else if (strcmp(a, "--device") == 0) {
+            long long v;
+            if (i + 1 >= argc || parse_int(argv[i + 1], &v) < 0 || v < 0 || v > 1000000) {
+                fprintf(stderr, "fairway-worker: --device needs a device index (0, 1, ...)\n");
+                return EXIT_USAGE;
+            }
+            o.device = (int)v;
+            o.have_device = 1;
+            i++;
+        } else {
+            fprintf(stderr, "fairway-worker: unknown argument '%s' (see --help)\n", a);
+            return EXIT_USAGE;
+        }
+        if (val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "fairway-worker: %s needs a value (see --help)\n", a);
+                return EXIT_USAGE;
+            }
+            *val = argv[++i];
+        }
+    }
+    if (o.list)
+        return list_devices();
+    if (o.serve)
+        return serve(&o);
+    if (!o.spec) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    return standalone(&o);
+}
