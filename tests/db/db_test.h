@@ -47,19 +47,19 @@
 
 static char test_dir[256];
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+static inline int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb; (void)flag; (void)ftw;
     return remove(p);
 }
 
-static void rm_test_dir(void)
+static inline void rm_test_dir(void)
 {
     if (test_dir[0]) nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A fresh temp folder (removed at exit); returns dir/name in buf. */
-static const char *test_path(const char *name, char *buf, size_t len)
+static inline const char *test_path(const char *name, char *buf, size_t len)
 {
     if (!test_dir[0]) {
         const char *tmp = getenv("TMPDIR");
@@ -71,14 +71,14 @@ static const char *test_path(const char *name, char *buf, size_t len)
     return buf;
 }
 
-static double jget_num(const cJSON *o, const char *k)
+static inline double jget_num(const cJSON *o, const char *k)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
     CHECK(cJSON_IsNumber(it));
     return it->valuedouble;
 }
 
-static const char *jget_str(const cJSON *o, const char *k)
+static inline const char *jget_str(const cJSON *o, const char *k)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(it) ? it->valuestring : NULL;
@@ -86,7 +86,7 @@ static const char *jget_str(const cJSON *o, const char *k)
 
 /* A measurement record as docs/worker-protocol.md describes it. median < 0: no stats/samples.
  * Samples are median - 2 .. median + nsamp - 3, so the stored samples are checkable. */
-static cJSON *make_rec(int seq, int shape_index, const char *shape_key, const char *family,
+static inline cJSON *make_rec(int seq, int shape_index, const char *shape_key, const char *family,
                        const char *kernel, const char *variant_key, const char *status, double median,
                        int nsamp)
 {
@@ -136,7 +136,7 @@ static cJSON *make_rec(int seq, int shape_index, const char *shape_key, const ch
     return m;
 }
 
-static fw_db_job_new job_template(const cJSON *spec, uint64_t seed)
+static inline fw_db_job_new job_template(const cJSON *spec, uint64_t seed)
 {
     fw_db_job_new j;
     memset(&j, 0, sizeof j);
@@ -155,7 +155,7 @@ static fw_db_job_new job_template(const cJSON *spec, uint64_t seed)
 }
 
 /* Put a record and free it. */
-static int put(fw_db *db, int64_t job, int64_t dev, cJSON *m)
+static inline int put(fw_db *db, int64_t job, int64_t dev, cJSON *m)
 {
     int r = fw_db_measurement_put(db, job, dev, m);
     cJSON_Delete(m);
@@ -164,7 +164,7 @@ static int put(fw_db *db, int64_t job, int64_t dev, cJSON *m)
 
 /* SELECT COUNT(*) of some SQL through the raw handle. */
 #include <sqlite3.h>
-static long long count_sql(fw_db *db, const char *sql)
+static inline long long count_sql(fw_db *db, const char *sql)
 {
     sqlite3_stmt *st;
     CHECK(sqlite3_prepare_v2(fw_db_handle(db), sql, -1, &st, NULL) == SQLITE_OK);
