@@ -1,0 +1,1250 @@
+#include "fw_cli.h"
+#include "fw_util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char fw_cli_exit_help[] =
+    "Exit codes:\n"
+    "  0  ok\n"
+    "  1  the job ended failed or cancelled, or a query found nothing (no such job, nothing stored)\n"
+    "  2  usage error (unknown flag, bad value, missing argument)\n"
+    "  3  cannot reach or start the daemon\n"
+    "  4  the daemon returned an error for the request (the message says why)\n";
+
+const char fw_cli_global_help[] =
+    "Global options (accepted before or after the subcommand):\n"
+    "  --socket PATH   the daemon's socket (default: $FAIRWAY_SOCKET, else\n"
+    "                  $XDG_RUNTIME_DIR/fairway/fairwayd.sock, else ~/.local/state/fairway/fairwayd.sock)\n"
+    "  --json          machine-readable JSON on stdout instead of tables\n"
+    "  --no-start      never start fairwayd; fail with exit code 3 when none answers\n"
+    "  -h, --help      this help\n"
+    "When no daemon answers, fairway starts fairwayd in the background (FAIRWAY_DAEMON, else next to\n"
+    "this binary, else PATH), logging to ~/.local/state/fairway/fairwayd.log (or beside --socket).\n";
+
+/* ---- argument parsing ---------------------------------------------------------------------- */
+
+typedef int (*opt_fn)(void *ctx, const char *name, const char *arg, char *err, size_t errlen);
+
+enum { PARSE_OK = 0, PARSE_HELP = 1, PARSE_USAGE = 2 };
+
+static int usage_error(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "fairway %s: %s\nTry 'fairway %s --help'.\n", cmd, msg, cmd);
+    return FW_CLI_EXIT_USAGE;
+}
+
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && (p = strstr(p, name)); p += n) {
+        if (p > list && p[-1] == '|' && p[n] == '|')
+            return 1;
+    }
+    return 0;
+}
+
+static void print_help(const fw_cli_command *cmd)
+{
+    fputs(cmd->help, stdout);
+    fputc('\n', stdout);
+    fputs(fw_cli_global_help, stdout);
+    fputc('\n', stdout);
+    fputs(fw_cli_exit_help, stdout);
+}
+
+/* Options of a subcommand: with_arg and flags are "|name|name|" lists of long names. Global options
+ * are handled here, anywhere on the line. Positionals are collected in order. */
+static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, char **argv,
+                      const char *with_arg, const char *flags, opt_fn on, void *ctx,
+                      char **pos, int maxpos, int *npos)
+{
+    *npos = 0;
+    int only_pos = 0;
+    char msg[1024];
+    for (int i = 1; i < argc; i++) {
+        char *a = argv[i];
+        if (!only_pos && !strcmp(a, "--")) {
+            only_pos = 1;
+            continue;
+        }
+        if (!only_pos && (!strcmp(a, "-h") || !strcmp(a, "--help"))) {
+            print_help(cmd);
+            return PARSE_HELP;
+        }
+        if (!only_pos && a[0] == '-' && a[1] == '-') {
+            char name[64];
+            const char *eq = strchr(a + 2, '=');
+            size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (nl == 0 || nl >= sizeof name) {
+                snprintf(msg, sizeof msg, "'%s' is not an option", a);
+                usage_error(cmd->name, msg);
+                return PARSE_USAGE;
+            }
+            memcpy(name, a + 2, nl);
+            name[nl] = 0;
+            int takes = in_list("|socket|", name) || in_list(with_arg, name);
+            int flag = in_list("|json|no-start|", name) || in_list(flags, name);
+            if (!takes && !flag) {
+                snprintf(msg, sizeof msg, "unknown option --%s", name);
+                usage_error(cmd->name, msg);
+                return PARSE_USAGE;
+            }
+            const char *arg = NULL;
+            if (takes) {
+                if (eq) {
+                    arg = eq + 1;
+                } else if (i + 1 < argc) {
+                    arg = argv[++i];
+                } else {
+                    snprintf(msg, sizeof msg, "--%s needs a value", name);
+                    usage_error(cmd->name, msg);
+                    return PARSE_USAGE;
+                }
+            } else if (eq) {
+                snprintf(msg, sizeof msg, "--%s takes no value", name);
+                usage_error(cmd->name, msg);
+                return PARSE_USAGE;
+            }
+            if (!strcmp(name, "socket")) {
+                if (!*arg) {
+                    usage_error(cmd->name, "--socket needs a path");
+                    return PARSE_USAGE;
+                }
+                snprintf(g->socket, sizeof g->socket, "%s", arg);
+                g->socket_explicit = 1;
+            } else if (!strcmp(name, "json")) {
+                g->json = 1;
+            } else if (!strcmp(name, "no-start")) {
+                g->no_start = 1;
+            } else {
+                char err[1024] = "";
+                int rc = on ? on(ctx, name, arg, err, sizeof err) : 0;
+                if (rc <= 0) {
+                    usage_error(cmd->name, err[0] ? err : "bad option");
+                    return PARSE_USAGE;
+                }
+            }
+            continue;
+        }
+        if (!only_pos && a[0] == '-' && a[1]) {
+            snprintf(msg, sizeof msg, "unknown option %s (options are spelled --name)", a);
+            usage_error(cmd->name, msg);
+            return PARSE_USAGE;
+        }
+        if (*npos >= maxpos) {
+            snprintf(msg, sizeof msg, "unexpected argument '%s'", a);
+            usage_error(cmd->name, msg);
+            return PARSE_USAGE;
+        }
+        pos[(*npos)++] = a;
+    }
+    return PARSE_OK;
+}
+
+static int parse_job_id(const char *cmd, const char *s, long long *id)
+{
+    char *end;
+    errno = 0;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    if (!s || errno || *end || end == s || v <= 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "'%s' is not a job id (a positive integer, as `fairway jobs` lists)", s ? s : "");
+        usage_error(cmd, msg);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+static int parse_count(const char *name, const char *arg, long long min, long long *out, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(arg, &end, 10);
+    if (errno || *end || end == arg || v < min)
+        return fw_errf(err, errlen, -EINVAL, "--%s expects an integer >= %lld, not '%s'", name, min, arg);
+    *out = v;
+    return 1;
+}
+
+/* ---- shared helpers ------------------------------------------------------------------------ */
+
+static void print_json(const cJSON *j)
+{
+    char *s = cJSON_Print(j);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+    fflush(stdout);
+}
+
+static int open_or_fail(fw_cli_global *g, fw_cli_conn *c)
+{
+    char err[2048];
+    if (fw_cli_open(g, c, err, sizeof err) < 0) {
+        fprintf(stderr, "fairway: %s\n", err);
+        return FW_CLI_EXIT_NODAEMON;
+    }
+    return 0;
+}
+
+/* One request; on failure print the daemon's message and return the exit code (result NULL). */
+static int call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result)
+{
+    char err[2048];
+    int rc = fw_cli_call(c, method, params, result, NULL, NULL, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "fairway %s: %s\n", method, err);
+        return fw_cli_exit_for(c, rc);
+    }
+    return 0;
+}
+
+static double num(const cJSON *o, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+static const char *str(const cJSON *o, const char *k, const char *dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+/* A scalar field as text (numbers, strings, null), for the key: value views. */
+static void field_text(const cJSON *o, const char *k, char *out, size_t len)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (cJSON_IsString(v))
+        snprintf(out, len, "%s", v->valuestring);
+    else if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+        snprintf(out, len, "%lld", (long long)v->valuedouble);
+    else if (cJSON_IsNumber(v))
+        snprintf(out, len, "%g", v->valuedouble);
+    else if (cJSON_IsBool(v))
+        snprintf(out, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
+    else
+        snprintf(out, len, "-");
+}
+
+static cJSON *job_params(long long id)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "job", (double)id);
+    return p;
+}
+
+static int terminal_state(const char *s)
+{
+    return s && (!strcmp(s, "done") || !strcmp(s, "failed") || !strcmp(s, "cancelled"));
+}
+
+static void print_counts(FILE *out, const cJSON *counts)
+{
+    const cJSON *it;
+    int first = 1;
+    cJSON_ArrayForEach(it, counts) {
+        if (!cJSON_IsNumber(it))
+            continue;
+        fprintf(out, "%s%s %lld", first ? "" : ", ", it->string, (long long)it->valuedouble);
+        first = 0;
+    }
+    if (first)
+        fputs("none yet", out);
+}
+
+static void print_job(FILE *out, const cJSON *job)
+{
+    char id[32], seed[32], planned[32], evaluated[32], parent[32];
+    field_text(job, "id", id, sizeof id);
+    field_text(job, "seed", seed, sizeof seed);
+    field_text(job, "planned", planned, sizeof planned);
+    field_text(job, "evaluated", evaluated, sizeof evaluated);
+    field_text(job, "parent", parent, sizeof parent);
+    fprintf(out, "job %s: %s\n", id, str(job, "state", "?"));
+    fprintf(out, "  family %s, strategy %s, seed %s, budget ", str(job, "family", "?"), str(job, "strategy", "?"), seed);
+    char b[32];
+    field_text(job, "budget", b, sizeof b);
+    fprintf(out, "%s\n", b);
+    fprintf(out, "  evaluated %s of %s planned: ", evaluated, planned);
+    print_counts(out, cJSON_GetObjectItemCaseSensitive(job, "counts"));
+    fputc('\n', out);
+    if (strcmp(parent, "-") && strcmp(parent, "0"))
+        fprintf(out, "  rerun of job %s\n", parent);
+    char t1[64], t2[64], t3[64], dev[256];
+    field_text(job, "device", dev, sizeof dev);
+    field_text(job, "created_at", t1, sizeof t1);
+    field_text(job, "started_at", t2, sizeof t2);
+    field_text(job, "finished_at", t3, sizeof t3);
+    fprintf(out, "  device %s; created %s, started %s, finished %s\n", dev, t1, t2, t3);
+    const char *e = str(job, "error", NULL);
+    if (e && *e)
+        fprintf(out, "  error: %s\n", e);
+}
+
+/* ---- following a job (tune, rerun, watch) -------------------------------------------------- */
+
+typedef struct follow_ctx {
+    fw_cli_progress prog;
+    int show;
+    long long job;
+    int final;
+    char state[32];
+} follow_ctx;
+
+static int on_progress(const char *method, const cJSON *params, void *vctx)
+{
+    follow_ctx *f = vctx;
+    if (strcmp(method, "progress") || (long long)num(params, "job", (double)f->job) != f->job)
+        return 0;
+    if (f->show)
+        fw_cli_progress_show(&f->prog, params);
+    snprintf(f->state, sizeof f->state, "%s", str(params, "state", f->state));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "final")))
+        f->final = 1;
+    return f->final;
+}
+
+/* Follow a job to its end, then report it (table or one JSON object). extra (may be NULL) is merged
+ * into the JSON object (e.g. the submit reply). */
+static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSON *extra)
+{
+    follow_ctx f;
+    memset(&f, 0, sizeof f);
+    f.job = job;
+    FILE *pout = g->json ? stderr : stdout;
+    f.show = !g->json || isatty(2);
+    fw_cli_progress_init(&f.prog, pout, isatty(fileno(pout)));
+
+    cJSON *st = NULL;
+    int ec = call(c, "status", job_params(job), &st);
+    if (ec)
+        return ec;
+    snprintf(f.state, sizeof f.state, "%s", str(st, "state", "?"));
+    cJSON_Delete(st);
+    st = NULL;
+
+    if (!terminal_state(f.state)) {
+        char err[2048];
+        cJSON *res = NULL;
+        int rc = fw_cli_call(c, "watch", job_params(job), &res, on_progress, &f, err, sizeof err);
+        cJSON_Delete(res);
+        while (rc == 0 && !f.final) {
+            cJSON *msg;
+            rc = fw_cli_read_message(c, &msg, err, sizeof err);
+            if (rc < 0)
+                break;
+            const char *m = str(msg, "method", NULL);
+            if (m)
+                on_progress(m, cJSON_GetObjectItemCaseSensitive(msg, "params"), &f);
+            cJSON_Delete(msg);
+        }
+        fw_cli_progress_end(&f.prog);
+        if (rc < 0) {
+            if (rc == -EREMOTEIO) {
+                fprintf(stderr, "fairway watch: %s\n", err);
+                return fw_cli_exit_for(c, rc);
+            }
+            fprintf(stderr, "fairway: lost fairwayd while following job %lld (%s); the job may still run: "
+                    "`fairway status %lld`\n", job, err, job);
+            return FW_CLI_EXIT_NODAEMON;
+        }
+    }
+
+    ec = call(c, "status", job_params(job), &st);
+    if (ec)
+        return ec;
+    cJSON *rp = job_params(job);
+    cJSON_AddNumberToObject(rp, "limit", 1000);
+    cJSON *rk = NULL;
+    ec = call(c, "rankings", rp, &rk);
+    if (ec) {
+        cJSON_Delete(st);
+        return ec;
+    }
+    const char *state = str(st, "state", "?");
+    int code = !strcmp(state, "done") ? FW_CLI_EXIT_OK : FW_CLI_EXIT_NOTFOUND;
+    cJSON *rankings = cJSON_GetObjectItemCaseSensitive(rk, "rankings");
+    if (g->json) {
+        cJSON *o = cJSON_CreateObject();
+        if (extra) {
+            const cJSON *it;
+            cJSON_ArrayForEach(it, extra) cJSON_AddItemToObject(o, it->string, cJSON_Duplicate(it, 1));
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "job");
+        cJSON_AddItemToObject(o, "job", cJSON_Duplicate(st, 1));
+        cJSON_AddItemToObject(o, "rankings", rankings ? cJSON_Duplicate(rankings, 1) : cJSON_CreateArray());
+        cJSON *best = cJSON_AddArrayToObject(o, "best");
+        const cJSON *r;
+        cJSON_ArrayForEach(r, rankings) if (num(r, "rank", 0) == 1) cJSON_AddItemToArray(best, cJSON_Duplicate(r, 1));
+        print_json(o);
+        cJSON_Delete(o);
+    } else {
+        char ev[32], pl[32];
+        field_text(st, "evaluated", ev, sizeof ev);
+        field_text(st, "planned", pl, sizeof pl);
+        printf("job %lld %s: %s of %s evaluated (", job, state, ev, pl);
+        print_counts(stdout, cJSON_GetObjectItemCaseSensitive(st, "counts"));
+        printf(")\n");
+        const char *e = str(st, "error", NULL);
+        if (e && *e)
+            printf("error: %s\n", e);
+        printf("\n");
+        fw_cli_print_rankings(stdout, rankings, top);
+        printf("\n");
+        fw_cli_print_best_per_shape(stdout, rankings);
+        if (!strcmp(state, "done"))
+            printf("\nreproduce: fairway rerun %lld; details: fairway rankings %lld\n", job, job);
+    }
+    cJSON_Delete(st);
+    cJSON_Delete(rk);
+    return code;
+}
+
+/* ---- tune / expand ------------------------------------------------------------------------- */
+
+#define SPEC_WITH_ARG "|spec|profile|family|strategy|backend|source|entry|num-random|random-seed|warmup|iters|device|budget|shape|knob|constraint|alias|macro|"
+
+typedef struct tune_opts {
+    fw_cli_spec_flags spec;
+    long long top;
+    long long limit;
+    int detach;
+    int print_spec;
+} tune_opts;
+
+static int tune_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
+{
+    tune_opts *t = vctx;
+    if (!strcmp(name, "top"))
+        return parse_count(name, arg, 1, &t->top, err, errlen);
+    if (!strcmp(name, "limit"))
+        return parse_count(name, arg, 0, &t->limit, err, errlen);
+    if (!strcmp(name, "detach")) {
+        t->detach = 1;
+        return 1;
+    }
+    if (!strcmp(name, "print-spec")) {
+        t->print_spec = 1;
+        return 1;
+    }
+    return fw_cli_spec_flag(&t->spec, name, arg, err, errlen);
+}
+
+/* --num-random N means N random variants on top of the presets (optimize_kernel.py). The spec's
+ * budget counts presets too, so ask the daemon how many presets each shape keeps and add N. */
+static int num_random_budget(fw_cli_conn *c, const cJSON *spec, long long n, long long *budget)
+{
+    cJSON *probe = cJSON_Duplicate(spec, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(probe, "strategy");
+    cJSON_DeleteItemFromObjectCaseSensitive(probe, "budget");
+    cJSON_AddStringToObject(probe, "strategy", "presets");
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddItemToObject(p, "spec", probe);
+    cJSON_AddNumberToObject(p, "limit", 100000);
+    cJSON *res = NULL;
+    int ec = call(c, "expand", p, &res);
+    if (ec)
+        return ec;
+    long long counts[256] = {0}, most = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "items")) {
+        long long s = (long long)num(it, "shape_index", 0);
+        if (s >= 0 && s < 256 && ++counts[s] > most)
+            most = counts[s];
+    }
+    cJSON_Delete(res);
+    *budget = most + n;
+    return 0;
+}
+
+static int cmd_tune(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("tune");
+    tune_opts t;
+    memset(&t, 0, sizeof t);
+    fw_cli_spec_flags_init(&t.spec);
+    t.top = 10;
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, SPEC_WITH_ARG "top|", "|no-explore|detach|print-spec|", tune_opt, &t,
+                        pos, 0, &npos);
+    if (pr != PARSE_OK) {
+        fw_cli_spec_flags_release(&t.spec);
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    }
+    char err[2048];
+    cJSON *spec = NULL;
+    if (fw_cli_spec_build(&t.spec, &spec, err, sizeof err) < 0) {
+        fw_cli_spec_flags_release(&t.spec);
+        return usage_error("tune", err);
+    }
+    long long num_random = t.spec.no_explore ? -1 : t.spec.num_random;
+    int budget_given = t.spec.budget >= 0;
+    fw_cli_spec_flags_release(&t.spec);
+    if (t.print_spec && !(num_random >= 0 && !budget_given)) {
+        print_json(spec);
+        cJSON_Delete(spec);
+        return FW_CLI_EXIT_OK;
+    }
+
+    fw_cli_conn c;
+    int ec = open_or_fail(g, &c);
+    if (ec) {
+        cJSON_Delete(spec);
+        return ec;
+    }
+    if (num_random >= 0 && !budget_given) {
+        long long budget;
+        ec = num_random_budget(&c, spec, num_random, &budget);
+        if (ec)
+            goto out;
+        cJSON_AddNumberToObject(spec, "budget", (double)budget);
+    }
+    if (t.print_spec) {
+        print_json(spec);
+        goto out;
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddItemToObject(p, "spec", spec);
+    spec = NULL;
+    cJSON *sub = NULL;
+    ec = call(&c, "submit", p, &sub);
+    if (ec)
+        goto out;
+    long long job = (long long)num(sub, "job", 0);
+    if (t.detach) {
+        if (g->json)
+            print_json(sub);
+        else
+            printf("submitted job %lld (%lld evaluations planned); follow it with `fairway watch %lld`\n", job,
+                   (long long)num(sub, "planned", 0), job);
+        cJSON_Delete(sub);
+        goto out;
+    }
+    if (!g->json)
+        printf("submitted job %lld: %lld evaluations planned\n", job, (long long)num(sub, "planned", 0));
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "submitted", sub);
+    ec = follow(g, &c, job, (int)t.top, extra);
+    cJSON_Delete(extra);
+out:
+    cJSON_Delete(spec);
+    fw_cli_close(&c);
+    return ec;
+}
+
+static int cmd_expand(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("expand");
+    tune_opts t;
+    memset(&t, 0, sizeof t);
+    fw_cli_spec_flags_init(&t.spec);
+    t.limit = 1000;
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, SPEC_WITH_ARG "limit|", "|no-explore|", tune_opt, &t, pos, 0, &npos);
+    if (pr != PARSE_OK) {
+        fw_cli_spec_flags_release(&t.spec);
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    }
+    char err[2048];
+    cJSON *spec = NULL;
+    if (fw_cli_spec_build(&t.spec, &spec, err, sizeof err) < 0) {
+        fw_cli_spec_flags_release(&t.spec);
+        return usage_error("expand", err);
+    }
+    long long num_random = t.spec.no_explore ? -1 : t.spec.num_random;
+    int budget_given = t.spec.budget >= 0;
+    char devsel[96] = "";
+    if (t.spec.backend || t.spec.device >= 0)
+        snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : "opencl",
+                 t.spec.device >= 0 ? t.spec.device : 0);
+    fw_cli_spec_flags_release(&t.spec);
+
+    fw_cli_conn c;
+    int ec = open_or_fail(g, &c);
+    if (ec) {
+        cJSON_Delete(spec);
+        return ec;
+    }
+    if (num_random >= 0 && !budget_given) {
+        long long budget;
+        ec = num_random_budget(&c, spec, num_random, &budget);
+        if (ec) {
+            cJSON_Delete(spec);
+            fw_cli_close(&c);
+            return ec;
+        }
+        cJSON_AddNumberToObject(spec, "budget", (double)budget);
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddItemToObject(p, "spec", spec);
+    if (devsel[0])
+        cJSON_AddStringToObject(p, "device", devsel);
+    cJSON_AddNumberToObject(p, "limit", (double)t.limit);
+    cJSON *res = NULL;
+    ec = call(&c, "expand", p, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+    } else {
+        const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
+        printf("%lld evaluations planned", (long long)num(res, "planned", 0));
+        if (cJSON_GetArraySize(items) < (int)num(res, "planned", 0))
+            printf(" (first %d shown; raise --limit for more)", cJSON_GetArraySize(items));
+        printf("\n");
+        static const char *const head[] = {"seq", "shape", "knobs", "origin"};
+        fw_cli_table tb;
+        fw_cli_table_init(&tb, 4, head);
+        tb.right[0] = 1;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, items) {
+            char seq[32];
+            field_text(it, "seq", seq, sizeof seq);
+            const char *row[] = {seq, str(it, "shape_key", "?"), str(it, "variant_key", "?"), str(it, "origin", "?")};
+            fw_cli_table_add(&tb, row);
+        }
+        fw_cli_table_print(&tb, stdout);
+        fw_cli_table_release(&tb);
+    }
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+/* ---- job subcommands ----------------------------------------------------------------------- */
+
+typedef struct job_opts {
+    long long top, limit;
+    int detach;
+    const char *shape, *state;
+} job_opts;
+
+static int job_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
+{
+    job_opts *o = vctx;
+    if (!strcmp(name, "top"))
+        return parse_count(name, arg, 1, &o->top, err, errlen);
+    if (!strcmp(name, "limit"))
+        return parse_count(name, arg, 1, &o->limit, err, errlen);
+    if (!strcmp(name, "detach")) {
+        o->detach = 1;
+        return 1;
+    }
+    if (!strcmp(name, "shape")) {
+        o->shape = arg;
+        return 1;
+    }
+    if (!strcmp(name, "state")) {
+        if (strcmp(arg, "queued") && strcmp(arg, "running") && strcmp(arg, "done") && strcmp(arg, "failed") &&
+            strcmp(arg, "cancelled"))
+            return fw_errf(err, errlen, -EINVAL, "--state '%s' is not a job state (queued, running, done, failed, cancelled)", arg);
+        o->state = arg;
+        return 1;
+    }
+    return 0;
+}
+
+/* Parse "CMD JOB [opts]": exactly one job id. Returns -1 with the exit code in *ec on failure. */
+static int one_job(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
+                   const char *flags, job_opts *o, long long *job, int *ec)
+{
+    const fw_cli_command *cmd = fw_cli_command_find(name);
+    char *pos[2];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, with_arg, flags, job_opt, o, pos, 1, &npos);
+    if (pr != PARSE_OK) {
+        *ec = pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+        return -1;
+    }
+    if (npos != 1) {
+        *ec = usage_error(name, "give one job id (see `fairway jobs`)");
+        return -1;
+    }
+    if (parse_job_id(name, pos[0], job) < 0) {
+        *ec = FW_CLI_EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int cmd_status(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {0};
+    long long job;
+    int ec;
+    if (one_job(g, "status", argc, argv, "", "", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *st = NULL;
+    ec = call(&c, "status", job_params(job), &st);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(st);
+    } else {
+        print_job(stdout, st);
+        const cJSON *pg = cJSON_GetObjectItemCaseSensitive(st, "progress");
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "best");
+        if (cJSON_IsObject(b)) {
+            char med[32];
+            fw_cli_fmt_ns(num(b, "median_ns", -1), med, sizeof med);
+            printf("  best so far: %s on %s, median %s\n", str(b, "variant_key", "?"), str(b, "shape_key", "?"), med);
+        }
+        const cJSON *eta = cJSON_GetObjectItemCaseSensitive(pg, "eta_s");
+        if (cJSON_IsNumber(eta) && !terminal_state(str(st, "state", NULL))) {
+            char e[32];
+            fw_cli_fmt_secs(eta->valuedouble, e, sizeof e);
+            printf("  estimated time left: %s\n", e);
+        }
+    }
+    cJSON_Delete(st);
+    return FW_CLI_EXIT_OK;
+}
+
+static int cmd_watch(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {.top = 10};
+    long long job;
+    int ec;
+    if (one_job(g, "watch", argc, argv, "|top|", "", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    ec = follow(g, &c, job, (int)o.top, NULL);
+    fw_cli_close(&c);
+    return ec;
+}
+
+static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {.top = 10};
+    long long job;
+    int ec;
+    if (one_job(g, "rerun", argc, argv, "|top|", "|detach|", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *sub = NULL;
+    ec = call(&c, "rerun", job_params(job), &sub);
+    if (ec) {
+        fw_cli_close(&c);
+        return ec;
+    }
+    long long nj = (long long)num(sub, "job", 0);
+    if (o.detach) {
+        if (g->json)
+            print_json(sub);
+        else
+            printf("submitted job %lld, a rerun of job %lld; follow it with `fairway watch %lld`\n", nj, job, nj);
+        cJSON_Delete(sub);
+        fw_cli_close(&c);
+        return FW_CLI_EXIT_OK;
+    }
+    if (!g->json)
+        printf("submitted job %lld, a rerun of job %lld (same spec and seed): %lld evaluations planned\n", nj, job,
+               (long long)num(sub, "planned", 0));
+    cJSON *extra = cJSON_CreateObject();
+    cJSON_AddItemToObject(extra, "submitted", sub);
+    ec = follow(g, &c, nj, (int)o.top, extra);
+    cJSON_Delete(extra);
+    fw_cli_close(&c);
+    return ec;
+}
+
+static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {0};
+    long long job;
+    int ec;
+    if (one_job(g, "cancel", argc, argv, "", "", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *res = NULL;
+    ec = call(&c, "cancel", job_params(job), &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json)
+        print_json(res);
+    else
+        printf("job %lld %s\n", job, str(res, "state", "cancelled"));
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {.limit = 10};
+    long long job;
+    int ec;
+    if (one_job(g, "rankings", argc, argv, "|shape|limit|", "", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *p = job_params(job);
+    if (o.shape)
+        cJSON_AddStringToObject(p, "shape", o.shape);
+    cJSON_AddNumberToObject(p, "limit", (double)o.limit);
+    cJSON *res = NULL;
+    ec = call(&c, "rankings", p, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "rankings");
+    int n = cJSON_GetArraySize(r);
+    if (g->json) {
+        print_json(res);
+    } else if (n > 0) {
+        fw_cli_print_rankings(stdout, r, 0);
+        printf("\n");
+        fw_cli_print_best_per_shape(stdout, r);
+    } else {
+        printf("job %lld has no verified measurement%s%s yet\n", job, o.shape ? " for shape " : "", o.shape ? o.shape : "");
+    }
+    cJSON_Delete(res);
+    return n > 0 ? FW_CLI_EXIT_OK : FW_CLI_EXIT_NOTFOUND;
+}
+
+static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("jobs");
+    job_opts o = {.limit = 50};
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos);
+    if (pr != PARSE_OK)
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    fw_cli_conn c;
+    int ec;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *p = cJSON_CreateObject();
+    if (o.state)
+        cJSON_AddStringToObject(p, "state", o.state);
+    cJSON_AddNumberToObject(p, "limit", (double)o.limit);
+    cJSON *res = NULL;
+    ec = call(&c, "jobs", p, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+    } else {
+        static const char *const head[] = {"job", "state", "family", "strategy", "seed", "progress", "parent", "created"};
+        fw_cli_table t;
+        fw_cli_table_init(&t, 8, head);
+        t.right[0] = 1;
+        const cJSON *j;
+        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(res, "jobs")) {
+            char id[32], seed[32], prog[64], ev[32], pl[32], parent[32], created[64];
+            field_text(j, "id", id, sizeof id);
+            field_text(j, "seed", seed, sizeof seed);
+            field_text(j, "evaluated", ev, sizeof ev);
+            field_text(j, "planned", pl, sizeof pl);
+            snprintf(prog, sizeof prog, "%s/%s", ev, pl);
+            field_text(j, "parent", parent, sizeof parent);
+            if (!strcmp(parent, "0"))
+                snprintf(parent, sizeof parent, "-");
+            field_text(j, "created_at", created, sizeof created);
+            const char *row[] = {id, str(j, "state", "?"), str(j, "family", "?"), str(j, "strategy", "?"), seed,
+                                 prog, parent, created};
+            fw_cli_table_add(&t, row);
+        }
+        if (t.nrows == 1)
+            printf("no jobs%s%s\n", o.state ? " in state " : "", o.state ? o.state : "");
+        else
+            fw_cli_table_print(&t, stdout);
+        fw_cli_table_release(&t);
+    }
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+/* ---- best / compare / profiles / devices --------------------------------------------------- */
+
+typedef struct best_opts {
+    const char *family, *shape, *device, *kernel;
+} best_opts;
+
+static int best_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
+{
+    best_opts *b = vctx;
+    (void)err;
+    (void)errlen;
+    if (!strcmp(name, "family"))
+        b->family = arg;
+    else if (!strcmp(name, "shape"))
+        b->shape = arg;
+    else if (!strcmp(name, "device"))
+        b->device = arg;
+    else if (!strcmp(name, "kernel"))
+        b->kernel = arg;
+    else
+        return 0;
+    return 1;
+}
+
+static int cmd_best(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("best");
+    best_opts b = {0};
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos);
+    if (pr != PARSE_OK)
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    if (!b.family || !b.shape)
+        return usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
+    char err[1024];
+    cJSON *shape;
+    if (fw_cli_parse_kv_object(b.shape, &shape, err, sizeof err) < 0)
+        return usage_error("best", err);
+    fw_cli_conn c;
+    int ec;
+    if ((ec = open_or_fail(g, &c))) {
+        cJSON_Delete(shape);
+        return ec;
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "family", b.family);
+    cJSON_AddItemToObject(p, "shape", shape);
+    if (b.device)
+        cJSON_AddStringToObject(p, "device", b.device);
+    if (b.kernel)
+        cJSON_AddStringToObject(p, "kernel", b.kernel);
+    cJSON *res = NULL;
+    ec = call(&c, "best", p, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+        cJSON_Delete(res);
+        return FW_CLI_EXIT_OK;
+    }
+    char med[32], job[32];
+    fw_cli_fmt_ns(num(res, "median_ns", -1), med, sizeof med);
+    field_text(res, "job", job, sizeof job);
+    printf("best %s for %s: median %s (job %s, %s)\n", b.family, str(res, "shape_key", b.shape), med, job,
+           str(res, "device", "?"));
+    printf("knobs:  %s\n", str(res, "variant_key", "?"));
+    /* The daemon's macro list is authoritative (it applies the job's aliases); without one, the
+     * knob names are the macro names. */
+    printf("macros:");
+    const cJSON *macros = cJSON_GetObjectItemCaseSensitive(res, "macros");
+    const cJSON *it;
+    if (cJSON_IsArray(macros)) {
+        cJSON_ArrayForEach(it, macros) if (cJSON_IsString(it)) printf(" -D%s", it->valuestring);
+    } else if (cJSON_IsObject(macros)) {
+        cJSON_ArrayForEach(it, macros) {
+            char v[64];
+            field_text(macros, it->string, v, sizeof v);
+            printf(" -D%s=%s", it->string, v);
+        }
+    } else {
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "knobs")) {
+            char v[64];
+            field_text(cJSON_GetObjectItemCaseSensitive(res, "knobs"), it->string, v, sizeof v);
+            printf(" -D%s=%s", it->string, v);
+        }
+    }
+    printf("\n");
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+static int cmd_compare(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("compare");
+    char *pos[2];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 2, &npos);
+    if (pr != PARSE_OK)
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    if (npos != 2)
+        return usage_error("compare", "give two job ids, e.g. `fairway compare 3 4`");
+    long long a, b;
+    if (parse_job_id("compare", pos[0], &a) < 0 || parse_job_id("compare", pos[1], &b) < 0)
+        return FW_CLI_EXIT_USAGE;
+    fw_cli_conn c;
+    int ec;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "a", (double)a);
+    cJSON_AddNumberToObject(p, "b", (double)b);
+    cJSON *res = NULL;
+    ec = call(&c, "compare", p, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+    } else {
+        const cJSON *same = cJSON_GetObjectItemCaseSensitive(res, "same_variants");
+        char tau[32], common[32], top5[32];
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(res, "kendall_tau");
+        if (cJSON_IsNumber(t))
+            snprintf(tau, sizeof tau, "%.3f", t->valuedouble);
+        else
+            snprintf(tau, sizeof tau, "-");
+        field_text(res, "common_verified", common, sizeof common);
+        field_text(res, "top5_overlap", top5, sizeof top5);
+        printf("jobs %lld and %lld\n", a, b);
+        printf("  same variant sequence: %s\n", cJSON_IsTrue(same) ? "yes" : "no");
+        printf("  variants verified in both: %s\n", common);
+        printf("  ranking stability (Kendall's tau): %s\n", tau);
+        printf("  top-5 overlap: %s of 5\n", top5);
+        const cJSON *mr = cJSON_GetObjectItemCaseSensitive(res, "median_ratio");
+        if (cJSON_IsObject(mr))
+            printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", num(mr, "min", 0),
+                   num(mr, "median", 0), num(mr, "max", 0));
+    }
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("profiles");
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 0, &npos);
+    if (pr != PARSE_OK)
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    fw_cli_conn c;
+    int ec;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *res = NULL;
+    ec = call(&c, "profiles", NULL, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+    } else {
+        static const char *const head[] = {"profile", "family", "shapes", "description"};
+        fw_cli_table t;
+        fw_cli_table_init(&t, 4, head);
+        t.right[2] = 1;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "profiles")) {
+            char n[32];
+            field_text(it, "shapes", n, sizeof n);
+            const char *row[] = {str(it, "name", "?"), str(it, "family", "?"), n, str(it, "description", "")};
+            fw_cli_table_add(&t, row);
+        }
+        fw_cli_table_print(&t, stdout);
+        fw_cli_table_release(&t);
+    }
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+static int cmd_devices(fw_cli_global *g, int argc, char **argv)
+{
+    const fw_cli_command *cmd = fw_cli_command_find("devices");
+    char *pos[1];
+    int npos;
+    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 0, &npos);
+    if (pr != PARSE_OK)
+        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    fw_cli_conn c;
+    int ec;
+    if ((ec = open_or_fail(g, &c)))
+        return ec;
+    cJSON *res = NULL;
+    ec = call(&c, "devices", NULL, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json) {
+        print_json(res);
+    } else {
+        static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
+        fw_cli_table t;
+        fw_cli_table_init(&t, 7, head);
+        t.right[2] = t.right[3] = t.right[4] = t.right[5] = 1;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
+            char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
+            field_text(d, "index", idx, sizeof idx);
+            snprintf(sel, sizeof sel, "%s:%s", str(d, "backend", "?"), idx);
+            const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
+            field_text(l, "max_threads", th, sizeof th);
+            field_text(l, "shared_bytes", sh, sizeof sh);
+            field_text(l, "simd_width", simd, sizeof simd);
+            field_text(l, "compute_units", cu, sizeof cu);
+            const char *row[] = {sel, str(d, "name", "?"), th, sh, simd, cu, str(d, "identity", "?")};
+            fw_cli_table_add(&t, row);
+        }
+        if (t.nrows == 1)
+            printf("no devices reported yet (a worker reports its device once it starts)\n");
+        else
+            fw_cli_table_print(&t, stdout);
+        fw_cli_table_release(&t);
+    }
+    cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+/* ---- the command table and help texts ------------------------------------------------------ */
+
+#define SPEC_FLAGS_HELP                                                                                    \
+    "What to tune (flags override --spec):\n"                                                             \
+    "  --profile NAME         a named profile (see `fairway profiles`), e.g. mixed_bpw_fairway_glm47\n"   \
+    "  --family F             a kernel family (gemm, moe_swiglu, ...)\n"                                  \
+    "  --shape K=V,...        a problem shape, repeatable (e.g. --shape M=256,N=256,K=256)\n"             \
+    "  --knob NAME=v1,v2,...  an ad-hoc space: the values of one knob, repeatable\n"                      \
+    "  --constraint EXPR      a constraint over knobs, shape and DEVICE_* limits, repeatable\n"           \
+    "  --spec FILE            a JSON job spec (docs/spec.md) to start from\n"                             \
+    "  --source FILE          a user kernel source (its text is sent to the daemon)\n"                    \
+    "  --entry NAME           the kernel function in --source\n"                                          \
+    "  --alias KNOB=MACRO     map a knob to the source's own macro name, repeatable\n"                    \
+    "  --macro NAME=V         a fixed extra macro for the source, repeatable\n"                           \
+    "How to search and measure:\n"                                                                        \
+    "  --strategy S           random, grid or presets\n"                                                  \
+    "  --num-random N         N random variants on top of the presets (sets strategy random)\n"           \
+    "  --random-seed N        the job's seed (same seed, same variants, same inputs)\n"                   \
+    "  --no-explore           presets only (a deterministic control run)\n"                               \
+    "  --budget N             at most N evaluations per shape, presets included\n"                        \
+    "  --warmup N             untimed launches before timing each variant\n"                              \
+    "  --iters N              timed launches per variant\n"                                               \
+    "  --backend B            opencl, cuda or metal\n"                                                    \
+    "  --device N             device index within the backend (see `fairway devices`)\n"
+
+static const fw_cli_command commands[] = {
+    {"tune", "submit a tuning job and follow it to the end", cmd_tune,
+     "Usage: fairway tune [options]\n"
+     "Submit a tuning job built from the flags and follow it: a live progress bar on a terminal (plain\n"
+     "progress lines otherwise), then the top variants of each shape (rank, shape, knobs, median, GB/s,\n"
+     "GFLOP/s, origin) and the best config per shape. With --json, prints one object with \"job\",\n"
+     "\"rankings\", \"best\" and \"submitted\" once the job ends. Interrupting tune stops following only:\n"
+     "the job goes on in the daemon (`fairway watch JOB`, `fairway cancel JOB`).\n\n" SPEC_FLAGS_HELP
+     "Output:\n"
+     "  --top N                rows per shape in the table (default 10)\n"
+     "  --detach               submit, print the job id and return without following\n"
+     "  --print-spec           print the spec that would be submitted and stop\n\n"
+     "Examples:\n"
+     "  fairway tune --profile mixed_bpw_fairway_glm47 --num-random 40 --random-seed 7\n"
+     "  fairway tune --profile mixed_bpw_fairway_glm47 --no-explore --warmup 10 --iters 50\n"
+     "  fairway tune --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid --json\n"},
+    {"status", "show one job's state and counts", cmd_status,
+     "Usage: fairway status JOB\n"
+     "Show a job: state, family, strategy, seed, evaluated of planned, results by status, parent job,\n"
+     "times, error, and the best so far.\n\n"
+     "Examples:\n"
+     "  fairway status 12\n"
+     "  fairway status 12 --json\n"},
+    {"watch", "follow a job's progress until it ends", cmd_watch,
+     "Usage: fairway watch JOB [--top N]\n"
+     "Follow a queued or running job (progress bar on a terminal, plain lines otherwise) and print its\n"
+     "rankings when it ends; for a finished job, print them at once.\n"
+     "  --top N                rows per shape in the table (default 10)\n\n"
+     "Examples:\n"
+     "  fairway watch 12\n"},
+    {"cancel", "cancel a queued or running job", cmd_cancel,
+     "Usage: fairway cancel JOB\n"
+     "Cancel a job. Measurements already stored are kept; a finished job keeps its state (the daemon\n"
+     "says so and the exit code is 4).\n\n"
+     "Examples:\n"
+     "  fairway cancel 12\n"},
+    {"jobs", "list jobs, newest first", cmd_jobs,
+     "Usage: fairway jobs [--state S] [--limit N]\n"
+     "List jobs, newest first.\n"
+     "  --state S              only jobs in state S (queued, running, done, failed, cancelled)\n"
+     "  --limit N              at most N jobs (default 50)\n\n"
+     "Examples:\n"
+     "  fairway jobs\n"
+     "  fairway jobs --state running --json\n"},
+    {"rankings", "the ranked verified variants of a job", cmd_rankings,
+     "Usage: fairway rankings JOB [--shape KEY] [--limit N]\n"
+     "The job's verified variants, fastest median first, ranked within each shape. Exit code 1 when\n"
+     "nothing is ranked yet.\n"
+     "  --shape KEY            one shape only, by its key as printed (e.g. K=256,M=256,N=256)\n"
+     "  --limit N              at most N rows (default 10)\n\n"
+     "Examples:\n"
+     "  fairway rankings 12\n"
+     "  fairway rankings 12 --shape K=256,M=256,N=256 --limit 3 --json\n"},
+    {"best", "the best stored config for a family and shape", cmd_best,
+     "Usage: fairway best --family F --shape K=V,... [--device D] [--kernel NAME]\n"
+     "The fastest verified config ever measured for (device, family, kernel, shape), over all jobs:\n"
+     "its knobs and the preprocessor macros to paste (-DNAME=V). Exit code 1 when nothing is stored.\n"
+     "  --family F             the kernel family\n"
+     "  --shape K=V,...        the shape\n"
+     "  --device D             a device selector (opencl:0) or identity; default the daemon's default\n"
+     "  --kernel NAME          a kernel of the family, when it has several\n\n"
+     "Examples:\n"
+     "  fairway best --family gemm --shape M=256,N=256,K=256\n"
+     "  fairway best --family gemm --shape M=256,N=256,K=256 --device opencl:0 --json\n"},
+    {"rerun", "rerun a job from its spec and seed, and follow it", cmd_rerun,
+     "Usage: fairway rerun JOB [--top N] [--detach]\n"
+     "Make a new job with the same resolved spec and seed as JOB (linked to it as its parent) and\n"
+     "follow it like tune. Compare the two with `fairway compare JOB NEW`.\n"
+     "  --top N                rows per shape in the table (default 10)\n"
+     "  --detach               submit and return without following\n\n"
+     "Examples:\n"
+     "  fairway rerun 12\n"
+     "  fairway rerun 12 --json\n"},
+    {"compare", "compare two jobs: same variants? how stable is the ranking?", cmd_compare,
+     "Usage: fairway compare A B\n"
+     "Whether both jobs produced the same variant sequence (same_variants), how stable the ranking is\n"
+     "over the variants both verified (Kendall's tau, top-5 overlap), and the spread of per-variant\n"
+     "median ratios (B over A).\n\n"
+     "Examples:\n"
+     "  fairway compare 12 13\n"
+     "  fairway compare 12 13 --json\n"},
+    {"expand", "dry run: the variants a spec would produce", cmd_expand,
+     "Usage: fairway expand [options] [--limit N]\n"
+     "Resolve a spec built from the same flags as tune and list the evaluations it would run (seq,\n"
+     "shape, knobs, origin), without compiling or running anything.\n"
+     "  --limit N              list at most N items (default 1000)\n\n" SPEC_FLAGS_HELP "\n"
+     "Examples:\n"
+     "  fairway expand --profile mixed_bpw_fairway_glm47 --num-random 20 --random-seed 1\n"
+     "  fairway expand --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid\n"},
+    {"profiles", "list the named profiles", cmd_profiles,
+     "Usage: fairway profiles\n"
+     "List the profiles the daemon knows: name, family, number of shapes, description.\n\n"
+     "Examples:\n"
+     "  fairway profiles\n"
+     "  fairway profiles --json\n"},
+    {"devices", "list the devices the workers report", cmd_devices,
+     "Usage: fairway devices\n"
+     "List devices: backend:index, name, limits (threads per group, shared memory bytes, SIMD width,\n"
+     "compute units) and the identity that keys every measurement.\n\n"
+     "Examples:\n"
+     "  fairway devices\n"
+     "  fairway devices --json\n"},
+};
+
+const fw_cli_command *fw_cli_commands(size_t *n)
+{
+    *n = sizeof commands / sizeof commands[0];
+    return commands;
+}
+
+const fw_cli_command *fw_cli_command_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    return NULL;
+}

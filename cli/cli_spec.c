@@ -1,0 +1,441 @@
+#include "fw_cli.h"
+#include "fw_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* JSON numbers are doubles: integers beyond 2^53 would silently change on the way to the daemon. */
+#define MAX_EXACT_INT 9007199254740992LL
+
+static int parse_ll(const char *s, long long *out)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 0);
+    if (errno || *end || end == s)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int fw_cli_split_assign(const char *text, char *name, size_t namelen, const char **value,
+                        char *err, size_t errlen)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || !eq[1])
+        return fw_errf(err, errlen, -EINVAL, "'%s' should look like NAME=VALUE", text);
+    size_t n = (size_t)(eq - text);
+    if (n >= namelen)
+        return fw_errf(err, errlen, -EINVAL, "the name in '%s' is longer than %zu characters", text, namelen - 1);
+    memcpy(name, text, n);
+    name[n] = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!(isalnum((unsigned char)name[i]) || name[i] == '_'))
+            return fw_errf(err, errlen, -EINVAL, "'%s' is not a valid name (letters, digits and _ only)", name);
+    }
+    *value = eq + 1;
+    return 0;
+}
+
+/* A value of a K=V list: a JSON array/object runs to its matching bracket, anything else to the next
+ * comma. */
+static const char *value_end(const char *p)
+{
+    if (*p == '[' || *p == '{') {
+        int depth = 0;
+        int instr = 0;
+        for (; *p; p++) {
+            if (instr) {
+                if (*p == '\\' && p[1])
+                    p++;
+                else if (*p == '"')
+                    instr = 0;
+                continue;
+            }
+            if (*p == '"')
+                instr = 1;
+            else if (*p == '[' || *p == '{')
+                depth++;
+            else if ((*p == ']' || *p == '}') && --depth == 0)
+                return p + 1;
+        }
+        return p;
+    }
+    const char *c = strchr(p, ',');
+    return c ? c : p + strlen(p);
+}
+
+int fw_cli_parse_kv_object(const char *text, cJSON **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!text || !*text)
+        return fw_errf(err, errlen, -EINVAL, "an empty shape: write it as K=V,... (for example M=256,N=256,K=256)");
+    cJSON *obj = cJSON_CreateObject();
+    const char *p = text;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        const char *comma = strchr(p, ',');
+        if (!eq || (comma && comma < eq) || eq == p) {
+            cJSON_Delete(obj);
+            return fw_errf(err, errlen, -EINVAL, "'%s': each entry should be NAME=VALUE, separated by commas", text);
+        }
+        char name[64];
+        size_t nl = (size_t)(eq - p);
+        if (nl >= sizeof name) {
+            cJSON_Delete(obj);
+            return fw_errf(err, errlen, -EINVAL, "'%s': a name is too long", text);
+        }
+        memcpy(name, p, nl);
+        name[nl] = 0;
+        const char *v = eq + 1;
+        const char *ve = value_end(v);
+        if (ve == v) {
+            cJSON_Delete(obj);
+            return fw_errf(err, errlen, -EINVAL, "'%s': %s has no value", text, name);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(obj, name)) {
+            cJSON_Delete(obj);
+            return fw_errf(err, errlen, -EINVAL, "'%s': %s is given twice", text, name);
+        }
+        char *vs = strndup(v, (size_t)(ve - v));
+        long long iv;
+        cJSON *item;
+        if (parse_ll(vs, &iv) == 0) {
+            if (iv > MAX_EXACT_INT || iv < -MAX_EXACT_INT) {
+                free(vs);
+                cJSON_Delete(obj);
+                return fw_errf(err, errlen, -ERANGE, "'%s': %s is too large", text, name);
+            }
+            item = cJSON_CreateNumber((double)iv);
+        } else if (vs[0] == '[' || vs[0] == '{') {
+            item = cJSON_Parse(vs);
+            if (!item) {
+                cJSON_Delete(obj);
+                fw_errf(err, errlen, -EINVAL, "'%s': the value of %s is not valid JSON", text, name);
+                free(vs);
+                return -EINVAL;
+            }
+        } else {
+            item = cJSON_CreateString(vs);
+        }
+        free(vs);
+        cJSON_AddItemToObject(obj, name, item);
+        p = ve;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                cJSON_Delete(obj);
+                return fw_errf(err, errlen, -EINVAL, "'%s' ends with a comma", text);
+            }
+        } else if (*p) {
+            cJSON_Delete(obj);
+            return fw_errf(err, errlen, -EINVAL, "'%s': expected a comma after the value of %s", text, name);
+        }
+    }
+    *out = obj;
+    return 0;
+}
+
+int fw_cli_parse_knob(const char *text, char *name, size_t namelen, cJSON **values,
+                      char *err, size_t errlen)
+{
+    *values = NULL;
+    const char *v;
+    int rc = fw_cli_split_assign(text, name, namelen, &v, err, errlen);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "--knob '%s' should look like NAME=v1,v2,... (for example TILE_N=32,64,128)", text);
+    cJSON *arr = cJSON_CreateArray();
+    const char *p = v;
+    while (*p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        char buf[32];
+        long long iv;
+        if (n == 0 || n >= sizeof buf) {
+            cJSON_Delete(arr);
+            return fw_errf(err, errlen, -EINVAL, "--knob '%s': empty or overlong value", text);
+        }
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        if (parse_ll(buf, &iv) < 0 || iv > MAX_EXACT_INT || iv < -MAX_EXACT_INT) {
+            cJSON_Delete(arr);
+            return fw_errf(err, errlen, -EINVAL, "--knob '%s': '%s' is not an integer (knobs take integer values)", text, buf);
+        }
+        cJSON *it;
+        cJSON_ArrayForEach(it, arr) {
+            if ((long long)it->valuedouble == iv) {
+                cJSON_Delete(arr);
+                return fw_errf(err, errlen, -EINVAL, "--knob '%s': %lld is listed twice", text, iv);
+            }
+        }
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)iv));
+        p += n;
+        if (*p == ',') {
+            p++;
+            if (!*p) {
+                cJSON_Delete(arr);
+                return fw_errf(err, errlen, -EINVAL, "--knob '%s' ends with a comma", text);
+            }
+        }
+    }
+    *values = arr;
+    return 0;
+}
+
+void fw_cli_spec_flags_init(fw_cli_spec_flags *f)
+{
+    memset(f, 0, sizeof *f);
+    f->num_random = f->random_seed = f->warmup = f->iters = f->device = f->budget = -1;
+}
+
+void fw_cli_spec_flags_release(fw_cli_spec_flags *f)
+{
+    cJSON_Delete(f->shapes);
+    cJSON_Delete(f->knobs);
+    cJSON_Delete(f->constraints);
+    cJSON_Delete(f->aliases);
+    cJSON_Delete(f->macros);
+    fw_cli_spec_flags_init(f);
+}
+
+static int count_flag(const char *name, const char *arg, long long min, long long max, long long *out,
+                      char *err, size_t errlen)
+{
+    long long v;
+    if (parse_ll(arg, &v) < 0)
+        return fw_errf(err, errlen, -EINVAL, "--%s expects an integer, not '%s'", name, arg ? arg : "");
+    if (v < min || v > max)
+        return fw_errf(err, errlen, -ERANGE, "--%s %lld is out of range (%lld to %lld)", name, v, min, max);
+    *out = v;
+    return 0;
+}
+
+static cJSON *ensure_object(cJSON **slot)
+{
+    if (!*slot)
+        *slot = cJSON_CreateObject();
+    return *slot;
+}
+
+int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, char *err, size_t errlen)
+{
+    int rc;
+    if (!strcmp(name, "spec")) {
+        f->spec_file = arg;
+    } else if (!strcmp(name, "profile")) {
+        f->profile = arg;
+    } else if (!strcmp(name, "family")) {
+        f->family = arg;
+    } else if (!strcmp(name, "strategy")) {
+        if (strcmp(arg, "random") && strcmp(arg, "grid") && strcmp(arg, "presets"))
+            return fw_errf(err, errlen, -EINVAL,
+                           "--strategy '%s' is not known here (use random, grid or presets; the daemon may know more: pass it with --spec)", arg);
+        f->strategy = arg;
+    } else if (!strcmp(name, "backend")) {
+        f->backend = arg;
+    } else if (!strcmp(name, "source")) {
+        f->source_file = arg;
+    } else if (!strcmp(name, "entry")) {
+        f->entry = arg;
+    } else if (!strcmp(name, "num-random")) {
+        return count_flag(name, arg, 0, 100000, &f->num_random, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "random-seed")) {
+        return count_flag(name, arg, 0, MAX_EXACT_INT, &f->random_seed, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "warmup")) {
+        return count_flag(name, arg, 0, 1000000, &f->warmup, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "iters")) {
+        return count_flag(name, arg, 1, 1000000, &f->iters, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "device")) {
+        return count_flag(name, arg, 0, 4096, &f->device, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "budget")) {
+        return count_flag(name, arg, 0, MAX_EXACT_INT, &f->budget, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "no-explore")) {
+        f->no_explore = 1;
+    } else if (!strcmp(name, "shape")) {
+        cJSON *shape;
+        rc = fw_cli_parse_kv_object(arg, &shape, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (!f->shapes)
+            f->shapes = cJSON_CreateArray();
+        cJSON_AddItemToArray(f->shapes, shape);
+    } else if (!strcmp(name, "knob")) {
+        char kn[64];
+        cJSON *vals;
+        rc = fw_cli_parse_knob(arg, kn, sizeof kn, &vals, err, errlen);
+        if (rc < 0)
+            return rc;
+        cJSON *k = ensure_object(&f->knobs);
+        if (cJSON_GetObjectItemCaseSensitive(k, kn)) {
+            cJSON_Delete(vals);
+            return fw_errf(err, errlen, -EINVAL, "--knob %s is given twice; list all its values in one flag", kn);
+        }
+        cJSON_AddItemToObject(k, kn, vals);
+    } else if (!strcmp(name, "constraint")) {
+        if (!arg || !*arg)
+            return fw_errf(err, errlen, -EINVAL, "--constraint needs an expression, e.g. 'TILE_N %% 32 == 0'");
+        if (!f->constraints)
+            f->constraints = cJSON_CreateArray();
+        cJSON_AddItemToArray(f->constraints, cJSON_CreateString(arg));
+    } else if (!strcmp(name, "alias") || !strcmp(name, "macro")) {
+        char kn[64];
+        const char *v;
+        rc = fw_cli_split_assign(arg, kn, sizeof kn, &v, err, errlen);
+        if (rc < 0)
+            return fw_errf(err, errlen, rc, "--%s '%s' should look like %s", name, arg,
+                           name[0] == 'a' ? "KNOB=MACRO (e.g. TILE_N=MOE_TILE_N)" : "NAME=VALUE (e.g. HIDDEN=2048)");
+        cJSON **slot = name[0] == 'a' ? &f->aliases : &f->macros;
+        cJSON *o = ensure_object(slot);
+        cJSON_DeleteItemFromObjectCaseSensitive(o, kn);
+        cJSON_AddStringToObject(o, kn, v);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen)
+{
+    /* HOOK (include inlining): a user kernel that #includes its own headers must reach the daemon as
+     * one text, because the daemon and worker never read the user's files. Resolving
+     * #include "..." relative to `path` (once per file, keeping #line markers) goes here; until then
+     * the file is sent as is and an unresolved include shows up as a compile_error with the log. */
+    size_t n;
+    char rerr[256];
+    int rc = fw_read_file(path, text, &n, rerr, sizeof rerr);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot read --source %s: %s", path, rerr);
+    return 0;
+}
+
+static void set_item(cJSON *o, const char *key, cJSON *v)
+{
+    if (cJSON_GetObjectItemCaseSensitive(o, key))
+        cJSON_ReplaceItemInObjectCaseSensitive(o, key, v);
+    else
+        cJSON_AddItemToObject(o, key, v);
+}
+
+static cJSON *child_object(cJSON *o, const char *key)
+{
+    cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsObject(c)) {
+        c = cJSON_CreateObject();
+        set_item(o, key, c);
+    }
+    return c;
+}
+
+static void merge_object(cJSON *dst, const cJSON *src)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, src) set_item(dst, it->string, cJSON_Duplicate(it, 1));
+}
+
+int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    cJSON *spec;
+    if (f->spec_file) {
+        char *text = NULL;
+        size_t n;
+        char rerr[256];
+        int rc = fw_read_file(f->spec_file, &text, &n, rerr, sizeof rerr);
+        if (rc < 0)
+            return fw_errf(err, errlen, rc, "cannot read --spec %s: %s", f->spec_file, rerr);
+        spec = cJSON_ParseWithLength(text, n);
+        free(text);
+        if (!cJSON_IsObject(spec)) {
+            cJSON_Delete(spec);
+            return fw_errf(err, errlen, -EINVAL, "--spec %s is not a JSON object", f->spec_file);
+        }
+    } else {
+        spec = cJSON_CreateObject();
+    }
+
+    if (f->no_explore && f->strategy && strcmp(f->strategy, "presets")) {
+        cJSON_Delete(spec);
+        return fw_errf(err, errlen, -EINVAL,
+                       "--no-explore keeps only the presets, which contradicts --strategy %s; drop one of them", f->strategy);
+    }
+    if (f->profile)
+        set_item(spec, "profile", cJSON_CreateString(f->profile));
+    if (f->family)
+        set_item(spec, "family", cJSON_CreateString(f->family));
+    if (f->shapes)
+        set_item(spec, "shapes", cJSON_Duplicate(f->shapes, 1));
+    if (f->knobs || f->constraints) {
+        cJSON *space = child_object(spec, "space");
+        if (f->knobs)
+            merge_object(child_object(space, "knobs"), f->knobs);
+        if (f->constraints) {
+            cJSON *cs = cJSON_GetObjectItemCaseSensitive(space, "constraints");
+            if (!cJSON_IsArray(cs)) {
+                cs = cJSON_CreateArray();
+                set_item(space, "constraints", cs);
+            }
+            const cJSON *it;
+            cJSON_ArrayForEach(it, f->constraints) cJSON_AddItemToArray(cs, cJSON_Duplicate(it, 1));
+        }
+    }
+    if (f->no_explore) {
+        /* As in optimize_kernel.py: deterministic presets only, random count forced to 0. */
+        set_item(spec, "no_explore", cJSON_CreateTrue());
+        set_item(spec, "strategy", cJSON_CreateString("presets"));
+    } else if (f->strategy) {
+        set_item(spec, "strategy", cJSON_CreateString(f->strategy));
+    } else if (f->num_random >= 0) {
+        set_item(spec, "strategy", cJSON_CreateString("random"));
+    }
+    if (f->budget >= 0)
+        set_item(spec, "budget", cJSON_CreateNumber((double)f->budget));
+    if (f->random_seed >= 0)
+        set_item(spec, "seed", cJSON_CreateNumber((double)f->random_seed));
+    if (f->warmup >= 0)
+        set_item(spec, "warmup", cJSON_CreateNumber((double)f->warmup));
+    if (f->iters >= 0)
+        set_item(spec, "iters", cJSON_CreateNumber((double)f->iters));
+    if (f->backend)
+        set_item(spec, "backend", cJSON_CreateString(f->backend));
+    if (f->device >= 0)
+        set_item(spec, "device", cJSON_CreateNumber((double)f->device));
+    if (f->source_file) {
+        char *text;
+        int rc = fw_cli_source_load(f->source_file, &text, err, errlen);
+        if (rc < 0) {
+            cJSON_Delete(spec);
+            return rc;
+        }
+        cJSON *src = cJSON_CreateObject();
+        cJSON_AddStringToObject(src, "text", text);
+        free(text);
+        const char *base = strrchr(f->source_file, '/');
+        cJSON_AddStringToObject(src, "name", base ? base + 1 : f->source_file);
+        set_item(spec, "source", src);
+    }
+    if (f->entry) {
+        cJSON *src = cJSON_GetObjectItemCaseSensitive(spec, "source");
+        if (!cJSON_IsObject(src)) {
+            cJSON_Delete(spec);
+            return fw_errf(err, errlen, -EINVAL, "--entry names a kernel of a user source: give --source FILE too");
+        }
+        set_item(src, "entry", cJSON_CreateString(f->entry));
+    }
+    if (f->aliases)
+        merge_object(child_object(spec, "aliases"), f->aliases);
+    if (f->macros)
+        merge_object(child_object(spec, "macros"), f->macros);
+
+    if (!cJSON_GetObjectItemCaseSensitive(spec, "profile") && !cJSON_GetObjectItemCaseSensitive(spec, "family") &&
+        !cJSON_GetObjectItemCaseSensitive(spec, "source")) {
+        cJSON_Delete(spec);
+        return fw_errf(err, errlen, -EINVAL,
+                       "nothing says what to tune: give --profile NAME (see `fairway profiles`), --family F with --shape, or --spec FILE");
+    }
+    *out = spec;
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* fw_cli.h - the parts of the `fairway` command-line client (cli/).
+ *
+ * The CLI is a thin JSON-RPC 2.0 client of fairwayd (docs/protocol.md). It is split so the pieces
+ * can be read and tested on their own:
+ *   cli_conn.c    socket path rules, connecting, one request / many notifications, starting fairwayd
+ *   cli_spec.c    turning tune / expand flags into a job spec (docs/spec.md)
+ *   cli_render.c  human output: tables, durations, the progress bar / progress lines
+ *   cli_cmds.c    the subcommands
+ *   fairway.c     main(): global flags and dispatch
+ *
+ * Exit codes of every subcommand (also printed by --help):
+ *   0 ok; 1 the job ended failed or cancelled, or a query found nothing; 2 usage error;
+ *   3 cannot reach or start the daemon; 4 the daemon returned an error for the request.
+ */
+#ifndef FW_CLI_H
+#define FW_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+enum {
+    FW_CLI_EXIT_OK = 0,
+    FW_CLI_EXIT_NOTFOUND = 1,   /* job failed / cancelled, or nothing found */
+    FW_CLI_EXIT_USAGE = 2,
+    FW_CLI_EXIT_NODAEMON = 3,
+    FW_CLI_EXIT_DAEMON = 4,
+};
+
+/* Protocol error codes (docs/protocol.md) the CLI treats specially. */
+#define FW_CLI_RPC_NO_SUCH_JOB (-32001)
+#define FW_CLI_RPC_NOTHING_STORED (-32002)
+
+/* ---- global options ------------------------------------------------------------------------ */
+
+typedef struct fw_cli_global {
+    char socket[512];     /* resolved socket path (flag > FAIRWAY_SOCKET > default rules) */
+    int socket_explicit;  /* chosen by --socket or FAIRWAY_SOCKET (the daemon log then goes beside it) */
+    int json;             /* --json: machine-readable JSON on stdout */
+    int no_start;         /* --no-start: never start fairwayd */
+    const char *argv0;    /* for locating fairwayd next to this binary */
+} fw_cli_global;
+
+/* The default socket path, the daemon's rules (issue 3 item 1):
+ * $XDG_RUNTIME_DIR/fairway/fairwayd.sock, else $HOME/.local/state/fairway/fairwayd.sock. */
+int fw_cli_default_socket(char *out, size_t len, char *err, size_t errlen);
+/* Where an auto-started daemon logs: beside the socket when the socket was chosen explicitly,
+ * else $XDG_STATE_HOME/fairway/fairwayd.log, else $HOME/.local/state/fairway/fairwayd.log. */
+int fw_cli_log_path(const fw_cli_global *g, char *out, size_t len, char *err, size_t errlen);
+/* The fairwayd binary: $FAIRWAY_DAEMON, else next to this executable, else <dir>/../daemon/fairwayd
+ * (the build tree), else the first fairwayd on PATH. -ENOENT with the places tried. */
+int fw_cli_find_daemon(const fw_cli_global *g, char *out, size_t len, char *err, size_t errlen);
+
+/* ---- connection ---------------------------------------------------------------------------- */
+
+typedef struct fw_cli_conn {
+    int fd;
+    char *buf;            /* bytes read but not yet returned as lines */
+    size_t len, cap;
+    int next_id;
+    int rpc_code;         /* JSON-RPC error code of the last failed call (0 if none) */
+    cJSON *rpc_data;      /* its error.data (owned; may be NULL) */
+} fw_cli_conn;
+
+/* Connect to the socket. -ENOENT / -ECONNREFUSED when no daemon answers there. */
+int fw_cli_connect(const char *path, fw_cli_conn *c, char *err, size_t errlen);
+void fw_cli_close(fw_cli_conn *c);
+/* Connect; if no daemon answers and starting is allowed, start fairwayd (detached, logging to
+ * fw_cli_log_path, told --ready-fd and waited on through it), then connect. Returns 0, or
+ * -EHOSTDOWN (and a sentence in err) when the daemon can neither be reached nor started. */
+int fw_cli_open(const fw_cli_global *g, fw_cli_conn *c, char *err, size_t errlen);
+/* Start fairwayd for g->socket and wait until it is listening. *pid gets its pid. */
+int fw_cli_start_daemon(const fw_cli_global *g, int *pid, char *err, size_t errlen);
+
+/* Called for each notification that arrives (method name, params). Return nonzero to stop. */
+typedef int (*fw_cli_notify_fn)(const char *method, const cJSON *params, void *ctx);
+
+/* Send one request (params is consumed; NULL = {}) and wait for its response. Notifications that
+ * arrive meanwhile go to fn (may be NULL). On success *result is the response's result (caller
+ * frees). Returns -EREMOTEIO when the daemon answered with an error: its message is in err and its
+ * code in c->rpc_code; -ECONNRESET when the connection ended; -EPROTO for a reply that is not
+ * JSON-RPC. */
+int fw_cli_call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result,
+                fw_cli_notify_fn fn, void *ctx, char *err, size_t errlen);
+/* Read the next message (a notification or a response) as a JSON object. */
+int fw_cli_read_message(fw_cli_conn *c, cJSON **msg, char *err, size_t errlen);
+
+/* The exit code for a failed call's return value (3 for connection trouble, 4 for a daemon error,
+ * 1 for "no such job" / "nothing stored"). */
+int fw_cli_exit_for(const fw_cli_conn *c, int rc);
+
+/* ---- specs from flags ---------------------------------------------------------------------- */
+
+/* "M=256,N=256,K=128" -> {"M":256,"N":256,"K":128}. Values that are integers become numbers, values
+ * starting with '[' or '{' are parsed as JSON, anything else stays a string. */
+int fw_cli_parse_kv_object(const char *text, cJSON **out, char *err, size_t errlen);
+/* "TILE_N=32,64,128" -> name "TILE_N", values [32,64,128] (integers, no duplicates). */
+int fw_cli_parse_knob(const char *text, char *name, size_t namelen, cJSON **values,
+                      char *err, size_t errlen);
+/* "KNOB=MACRO" or "NAME=VALUE" split at the first '=' (both sides non-empty). */
+int fw_cli_split_assign(const char *text, char *name, size_t namelen, const char **value,
+                        char *err, size_t errlen);
+
+/* Flags of `tune` / `expand` that shape a spec. Strings point into argv; lists are owned cJSON. */
+typedef struct fw_cli_spec_flags {
+    const char *spec_file, *profile, *family, *strategy, *backend;
+    const char *source_file, *entry;
+    long long num_random, random_seed, warmup, iters, device, budget;   /* -1 = not given */
+    int no_explore;
+    cJSON *shapes;        /* array of shape objects, or NULL */
+    cJSON *knobs;         /* object NAME -> [values], or NULL */
+    cJSON *constraints;   /* array of strings, or NULL */
+    cJSON *aliases;       /* object KNOB -> MACRO, or NULL */
+    cJSON *macros;        /* object NAME -> "VALUE", or NULL */
+} fw_cli_spec_flags;
+
+void fw_cli_spec_flags_init(fw_cli_spec_flags *f);
+void fw_cli_spec_flags_release(fw_cli_spec_flags *f);
+/* Parse one spec-shaping option (its long name without "--", and its argument). Returns 1 when the
+ * option was one of them, 0 when it is not a spec flag, < 0 with a message for a bad value. */
+int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, char *err, size_t errlen);
+/* Build the user spec: --spec FILE first, then every flag given overrides it. --num-random is
+ * returned in *num_random (the caller turns it into a budget once it knows the preset count).
+ * Fails with a message when nothing names a family or profile. */
+int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **spec, char *err, size_t errlen);
+/* Read a user kernel source for --source. This is the hook for include inlining: today it returns
+ * the file's text as is; resolving #include "..." relative to the file belongs here. */
+int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen);
+
+/* ---- rendering ----------------------------------------------------------------------------- */
+
+/* "812 ns", "81.23 us", "1.234 ms", "2.50 s". */
+void fw_cli_fmt_ns(double ns, char *out, size_t len);
+/* "0:07", "12:03", "1:02:03"; "?" for a negative value. */
+void fw_cli_fmt_secs(double s, char *out, size_t len);
+
+/* A simple text table: add a header row, then rows of cells; printed with aligned columns. */
+typedef struct fw_cli_table {
+    size_t ncols, nrows;
+    char **cells;         /* nrows * ncols, row 0 is the header */
+    int right[16];        /* right-align this column */
+} fw_cli_table;
+void fw_cli_table_init(fw_cli_table *t, size_t ncols, const char *const *header);
+void fw_cli_table_add(fw_cli_table *t, const char *const *row);
+void fw_cli_table_print(const fw_cli_table *t, FILE *out);
+void fw_cli_table_release(fw_cli_table *t);
+
+/* Progress of a job being followed: a bar redrawn in place on a terminal, plain lines otherwise. */
+typedef struct fw_cli_progress {
+    FILE *out;
+    int tty;              /* redraw in place */
+    int drawn;            /* a bar is on screen (needs a newline before other output) */
+    long long last_evaluated;
+    char last_state[32];
+} fw_cli_progress;
+void fw_cli_progress_init(fw_cli_progress *p, FILE *out, int tty);
+/* Show one `progress` notification's params. */
+void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params);
+void fw_cli_progress_end(fw_cli_progress *p);
+
+/* The rankings table (rank, shape, knobs, median, GB/s, GFLOP/s, origin), at most top rows per
+ * shape; then the best config of each shape. */
+void fw_cli_print_rankings(FILE *out, const cJSON *rankings, int top);
+void fw_cli_print_best_per_shape(FILE *out, const cJSON *rankings);
+
+/* ---- subcommands --------------------------------------------------------------------------- */
+
+/* Each takes the arguments after the subcommand name (argv[0] is the subcommand) and returns an
+ * exit code. */
+typedef int (*fw_cli_cmd_fn)(fw_cli_global *g, int argc, char **argv);
+typedef struct fw_cli_command {
+    const char *name;
+    const char *summary;
+    fw_cli_cmd_fn run;
+    const char *help;     /* full --help text */
+} fw_cli_command;
+
+const fw_cli_command *fw_cli_commands(size_t *n);
+const fw_cli_command *fw_cli_command_find(const char *name);
+/* The exit code paragraph shared by every --help. */
+extern const char fw_cli_exit_help[];
+/* The global options paragraph shared by every --help. */
+extern const char fw_cli_global_help[];
+
+#endif
