@@ -76,6 +76,11 @@ void fw_bench_free(fw_bench *b);
  * family, bad shape, a workload the family cannot make, out of memory) carry a message in err. */
 int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, int64_t seq,
                      cJSON **record, char *err, size_t errlen);
+/* The same with the family given (NULL: looked up by the spec's "family"); tests use it to measure
+ * a family that is not in the registry. */
+struct fw_family;
+int fw_bench_measure_family(fw_bench *b, const struct fw_family *fam, const cJSON *spec,
+                            const fw_plan_item *item, int64_t seq, cJSON **record, char *err, size_t errlen);
 
 /* Verification of a read-back output against a reference, exposed for tests. `poison` is the
  * bit pattern the output was filled with (element-sized: 0xFFFFFFFF for 4-byte elements, 0xFFFF for

@@ -381,13 +381,23 @@ static int launch(fw_bench *b, fw_program *prog, const fw_launch *l, uint64_t *n
 int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, int64_t seq,
                      cJSON **record, char *err, size_t errlen)
 {
+    return fw_bench_measure_family(b, NULL, spec, item, seq, record, err, errlen);
+}
+
+int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec,
+                            const fw_plan_item *item, int64_t seq, cJSON **record, char *err, size_t errlen)
+{
     *record = NULL;
-    const cJSON *jfam = cJSON_GetObjectItemCaseSensitive(spec, "family");
-    if (!cJSON_IsString(jfam))
-        return fw_errf(err, errlen, -EINVAL, "the spec names no family");
-    const fw_family *fam = fw_family_find(jfam->valuestring);
-    if (!fam || !fam->workload_new || !fam->geometry)
-        return fw_errf(err, errlen, -EINVAL, "unknown or incomplete kernel family '%s'", jfam->valuestring);
+    if (!fam) {
+        const cJSON *jfam = cJSON_GetObjectItemCaseSensitive(spec, "family");
+        if (!cJSON_IsString(jfam))
+            return fw_errf(err, errlen, -EINVAL, "the spec names no family");
+        fam = fw_family_find(jfam->valuestring);
+        if (!fam)
+            return fw_errf(err, errlen, -EINVAL, "unknown kernel family '%s'", jfam->valuestring);
+    }
+    if (!fam->workload_new || !fam->workload_free || !fam->geometry)
+        return fw_errf(err, errlen, -EINVAL, "kernel family '%s' has no workload or geometry", fam->name);
     const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
     const cJSON *shape = cJSON_GetArrayItem(shapes, item->shape);
     if (!cJSON_IsObject(shape))

@@ -1,9 +1,9 @@
 /* The backends compiled into this binary (fw_backend.h: fw_backends / fw_backend_find).
  *
- * A backend is listed when fw_config.h says its toolkit was found (FW_HAVE_*). CUDA and Metal are
- * declared weak: a machine can have the CUDA toolkit while the cuda/ part is not linked into this
- * build (or not written yet), and the worker must still link and serve OpenCL. A weak symbol that
- * no library defines has address NULL and is skipped.
+ * A backend is listed when fw_config.h says its toolkit was found (FW_HAVE_*); each backend's
+ * meson.build then appends its library to fw_backend_deps, which the worker links. The references
+ * are strong on purpose: a weak reference would not pull the backend out of its static library.
+ * A backend built against a different FW_BACKEND_VERSION is left out rather than called.
  */
 #include <stddef.h>
 #include <string.h>
@@ -15,10 +15,10 @@
 extern const fw_backend fw_opencl_backend;
 #endif
 #if FW_HAVE_CUDA
-extern const fw_backend fw_cuda_backend __attribute__((weak));
+extern const fw_backend fw_cuda_backend;
 #endif
 #if FW_HAVE_METAL
-extern const fw_backend fw_metal_backend __attribute__((weak));
+extern const fw_backend fw_metal_backend;
 #endif
 
 static const fw_backend *list[4];
