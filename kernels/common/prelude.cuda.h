@@ -61,7 +61,8 @@
 #define FW_CONSTANT
 #define FW_CONSTANT_DATA __constant__
 #define FW_LOCAL_ARRAY(type, name, count) __shared__ type name[count]
-#define FW_INLINE static __device__ __forceinline__
+/* unused: helpers a kernel does not call would each warn "declared but never referenced" */
+#define FW_INLINE static __device__ __forceinline__ __attribute__((unused))
 #define FW_RESTRICT __restrict__
 #define FW_BARRIER() __syncthreads()
 
