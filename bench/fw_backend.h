@@ -35,6 +35,10 @@ typedef struct fw_device_info {
     int64_t compute_units;
     int64_t global_mem_bytes;
     int64_t max_grid[3];          /* max threadgroups per dimension (0 = unknown) */
+    /* CUDA: the most shared memory one block may use once a kernel opts in to more dynamic shared
+     * memory than shared_bytes (227 KiB on sm_90; launch() opts in). shared_bytes stays the
+     * default per-block limit, which static __shared__ arrays can never exceed. 0 elsewhere. */
+    int64_t shared_optin_bytes;
 } fw_device_info;
 
 /* Identity = backend + vendor + name + driver/compiler version (DESIGN.md section 5). Writes a

@@ -414,7 +414,10 @@ static int cuda_open(int index, fw_device **out, fw_device_info *info, char *err
     if (fw_cuda_nvrtc_version(in.compiler, sizeof in.compiler) < 0)
         snprintf(in.compiler, sizeof in.compiler, "NVRTC unavailable");
     in.max_threads = d->max_threads;
-    in.shared_bytes = d->shared_optin;
+    /* Static __shared__ arrays (the portable FW_LOCAL_ARRAY) stop at the default, so that is the
+     * limit families' constraints must see; the opt-in maximum only serves dynamic memory. */
+    in.shared_bytes = d->shared_default;
+    in.shared_optin_bytes = d->shared_optin;
     attr(d, CU_DEVICE_ATTRIBUTE_WARP_SIZE, &v);
     in.simd_width = v;
     attr(d, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &v);

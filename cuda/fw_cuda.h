@@ -10,9 +10,10 @@
  *             (FW_CUDA_ROOT/lib64/libnvrtc.so), then libnvrtc.so.13, .so.12, .so on the loader path.
  *
  * Device and limits. arch is "sm_XY" from the compute capability; compiles target exactly that
- * (--gpu-architecture=sm_XY, a cubin: no PTX JIT at load time). info->shared_bytes is the opt-in
- * maximum per block (227 KiB on sm_90): launch() raises a function's dynamic shared-memory limit
- * with cuFuncSetAttribute when a launch asks for more than the 48 KiB default. driver is
+ * (--gpu-architecture=sm_XY, a cubin: no PTX JIT at load time). info->shared_bytes is the default
+ * per-block limit (48 KiB), the most static __shared__ arrays can have; info->shared_optin_bytes is
+ * the opt-in maximum (227 KiB on sm_90): launch() raises a function's dynamic shared-memory limit
+ * with cuFuncSetAttribute when a launch asks for more than the default. driver is
  * "<kernel module version> (CUDA x.y)" where /proc/driver/nvidia/version can be read, else
  * "CUDA x.y"; compiler is "NVRTC x.y".
  *

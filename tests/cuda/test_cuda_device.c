@@ -89,10 +89,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "open failed: %s\n", err);
         return 1;
     }
-    printf("device: %s, %s, driver %s, %s, %lld SMs, %lld threads/block, %lld B shared opt-in, "
+    printf("device: %s, %s, driver %s, %s, %lld SMs, %lld threads/block, %lld B shared (%lld opt-in), "
            "%.1f GiB\n", info.name, info.arch, info.driver, info.compiler,
            (long long)info.compute_units, (long long)info.max_threads,
-           (long long)info.shared_bytes, info.global_mem_bytes / 1073741824.0);
+           (long long)info.shared_bytes, (long long)info.shared_optin_bytes,
+           info.global_mem_bytes / 1073741824.0);
     if (argc > 1 && strcmp(argv[1], "--sticky") == 0) {
         sticky(dev);
         B->close(dev);
@@ -104,6 +105,8 @@ int main(int argc, char **argv)
     CHECK(info.simd_width == 32, "warp size %lld", (long long)info.simd_width);
     CHECK(info.max_threads >= 1024 && info.compute_units > 0 && info.global_mem_bytes > 0, "limits");
     CHECK(info.shared_bytes >= 48 * 1024, "shared %lld", (long long)info.shared_bytes);
+    CHECK(info.shared_optin_bytes >= info.shared_bytes, "opt-in %lld",
+          (long long)info.shared_optin_bytes);
 
     /* Compile with a macro, launch with a by-value struct, check every element. */
     const char *macros[] = {"BIAS=0.5f"};
@@ -185,7 +188,7 @@ int main(int argc, char **argv)
     fw_program *pd = NULL;
     rc = B->compile(dev, src, macros, 1, NULL, "with_dynamic", &pd);
     CHECK(rc == 0, "with_dynamic: %s", B->last_error(dev));
-    if (pd && info.shared_bytes >= 100 * 1024) {
+    if (pd && info.shared_optin_bytes >= 100 * 1024) {
         unsigned words = 100 * 1024 / 4;
         fw_buffer *bo = NULL;
         CHECK(B->buffer_new(dev, 4 * 256 * 4, &bo) == 0, "alloc out");
@@ -203,7 +206,7 @@ int main(int argc, char **argv)
             for (unsigned t = 0; t < 256; t++)
                 bad += got[b * 256 + t] != (words - 1 - t) * 3u + b;
         CHECK(bad == 0, "%d dynamic-shared results wrong", bad);
-        dl.dynamic_shared_bytes = (uint32_t)info.shared_bytes + 4;
+        dl.dynamic_shared_bytes = (uint32_t)info.shared_optin_bytes + 4;
         CHECK(B->launch(dev, pd, &dl, NULL) == -E2BIG, "over the opt-in max must be -E2BIG");
         B->buffer_free(dev, bo);
     }
