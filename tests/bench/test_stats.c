@@ -1,0 +1,121 @@
+/* Statistics on known samples and output verification (no device needed). */
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fw_bench.h"
+#include "fw_family.h"
+#include "test_util.h"
+
+static void test_odd(void)
+{
+    const uint64_t s[] = { 50, 10, 40, 20, 30 };   /* unsorted on purpose */
+    fw_bench_stats st;
+    CHECK(fw_bench_stats_compute(s, 5, &st) == 0);
+    CHECK(st.n == 5);
+    CHECK(st.median == 30.0);
+    CHECK(st.mean == 30.0);
+    CHECK(st.min == 10 && st.max == 50);
+    /* sample stddev: sqrt((400+100+0+100+400)/4) = sqrt(250) */
+    CHECK(NEAR(st.stddev, 15.811388300841896, 1e-9));
+    /* p95: h = 4 * 0.95 = 3.8 -> 40 + 0.8 * 10 = 48 */
+    CHECK(NEAR(st.p95, 48.0, 1e-9));
+    CHECK(s[0] == 50);   /* input untouched */
+}
+
+static void test_even(void)
+{
+    const uint64_t s[] = { 4, 1, 3, 2 };
+    fw_bench_stats st;
+    CHECK(fw_bench_stats_compute(s, 4, &st) == 0);
+    CHECK(st.median == 2.5);          /* mean of the two middle samples */
+    CHECK(st.mean == 2.5);
+    CHECK(NEAR(st.stddev, 1.2909944487358056, 1e-12));
+    CHECK(NEAR(st.p95, 3.85, 1e-12));  /* h = 2.85 -> 3 + 0.85 * 1 */
+}
+
+static void test_p95_twenty(void)
+{
+    uint64_t s[20];
+    for (int i = 0; i < 20; i++)
+        s[i] = (uint64_t)(100 * (i + 1));   /* 100..2000 */
+    fw_bench_stats st;
+    CHECK(fw_bench_stats_compute(s, 20, &st) == 0);
+    /* h = 19 * 0.95 = 18.05 -> 1900 + 0.05 * 100 = 1905 (numpy.percentile(..., 95) agrees) */
+    CHECK(NEAR(st.p95, 1905.0, 1e-6));
+    CHECK(st.median == 1050.0);
+    CHECK(NEAR(fw_bench_percentile(s, 20, 0.0), 100.0, 0));
+    CHECK(NEAR(fw_bench_percentile(s, 20, 1.0), 2000.0, 0));
+}
+
+static void test_edges(void)
+{
+    fw_bench_stats st;
+    const uint64_t one = 7;
+    CHECK(fw_bench_stats_compute(&one, 1, &st) == 0);
+    CHECK(st.median == 7.0 && st.p95 == 7.0 && st.stddev == 0.0 && st.min == 7 && st.max == 7);
+    CHECK(fw_bench_stats_compute(&one, 0, &st) < 0);
+    /* large, close samples: the two-pass variance does not cancel to garbage */
+    const uint64_t big[] = { 1000000000001ULL, 1000000000003ULL };
+    CHECK(fw_bench_stats_compute(big, 2, &st) == 0);
+    CHECK(NEAR(st.stddev, 1.4142135623730951, 1e-6));
+}
+
+static void test_verify(void)
+{
+    float out[4] = { 1.0f, 2.0f, 3.0f, 4.0f };
+    double ref[4] = { 1.0, 2.0, 3.0, 4.0 };
+    fw_bench_verify v;
+    CHECK(fw_bench_verify_output(FW_ELEM_F32, out, 4, ref, &v) == 0);
+    CHECK(v.unwritten == 0 && v.nonfinite == 0 && v.rel_err == 0.0);
+
+    uint32_t poison = 0xFFFFFFFFu;
+    memcpy(&out[1], &poison, 4);       /* left as poisoned: unwritten, not "NaN" */
+    out[2] = NAN;
+    out[3] = 5.0f;                     /* error 1 against a norm of sqrt(1 + 16) over the rest */
+    CHECK(fw_bench_verify_output(FW_ELEM_F32, out, 4, ref, &v) == 0);
+    CHECK(v.unwritten == 1);
+    CHECK(v.nonfinite == 1);
+    CHECK(NEAR(v.rel_err, 1.0 / sqrt(17.0), 1e-12));
+
+    uint16_t h[2] = { fw_f32_to_f16(1.5f), 0xFFFFu };
+    double href[2] = { 1.5, 2.0 };
+    CHECK(fw_bench_verify_output(FW_ELEM_F16, h, 2, href, &v) == 0);
+    CHECK(v.unwritten == 1 && v.rel_err == 0.0);
+}
+
+static void test_seed_and_identity(void)
+{
+    CHECK(fw_bench_workload_seed(42, 0) == fw_bench_workload_seed(42, 0));
+    CHECK(fw_bench_workload_seed(42, 0) != fw_bench_workload_seed(42, 1));
+    CHECK(fw_bench_workload_seed(42, 0) != fw_bench_workload_seed(43, 0));
+    fw_device_info info;
+    memset(&info, 0, sizeof info);
+    strcpy(info.backend, "opencl");
+    strcpy(info.vendor, "V");
+    strcpy(info.name, "N");
+    strcpy(info.driver, "1.0");
+    strcpy(info.compiler, "OpenCL C 1.2");
+    char id[256];
+    CHECK(fw_device_identity(&info, id, sizeof id) == 0);
+    CHECK(strcmp(id, "opencl|V|N|1.0|OpenCL C 1.2") == 0);
+    CHECK(fw_device_identity(&info, id, 5) == -ENOSPC);
+    cJSON *j = fw_bench_device_json(&info, 3);
+    CHECK(j);
+    CHECK(cJSON_GetObjectItem(j, "index")->valueint == 3);
+    CHECK(strcmp(cJSON_GetObjectItem(j, "identity")->valuestring, "opencl|V|N|1.0|OpenCL C 1.2") == 0);
+    CHECK(cJSON_IsObject(cJSON_GetObjectItem(j, "limits")));
+    cJSON_Delete(j);
+}
+
+int main(void)
+{
+    test_odd();
+    test_even();
+    test_p95_twenty();
+    test_edges();
+    test_verify();
+    test_seed_and_identity();
+    puts("stats ok");
+    return 0;
+}
