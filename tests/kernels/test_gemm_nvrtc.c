@@ -8,7 +8,9 @@
 #include <nvrtc.h>
 
 #include "fw_family.h"
+#include "fw_kernel_text.h"
 #include "fw_variants.h"
+#include "prelude_selftest.h"
 
 static int failures;
 
@@ -53,7 +55,8 @@ static nvrtcResult compile(const char *src, const fw_point *p, const char *extra
         CHECK(ptx > 100, "no PTX");
         char *text = malloc(ptx);
         if (text && nvrtcGetPTX(prog, text) == NVRTC_SUCCESS)
-            CHECK(strstr(text, ".entry gemm_tiled") != NULL, "PTX lacks the unmangled entry gemm_tiled");
+            CHECK(strstr(text, ".entry gemm_tiled") || strstr(text, ".entry selftest"),
+                  "PTX lacks an unmangled entry (gemm_tiled or selftest)");
         free(text);
     }
     nvrtcDestroyProgram(&prog);
@@ -120,6 +123,24 @@ int main(void)
     r = compile(src, &p, "-DTILE_K=abc", &log);
     CHECK(r == NVRTC_ERROR_COMPILATION && log && log[0], "TILE_K=abc gave %s", nvrtcGetErrorString(r));
     free(log);
+
+    /* The prelude self-test kernel (run on PoCL by test_prelude_opencl) compiles for CUDA too. */
+    static const char entry[] =
+        "FW_KERNEL void selftest(const fw_half *h, const uchar *u8, float *out, float *acc, fw_half *hout)\n"
+        "{\n"
+        "    FW_LOCAL_ARRAY(float, scratch, 64);\n"
+        "    selftest_body(h, u8, out, acc, hout, scratch, threadIdx.x, blockIdx.x);\n"
+        "}\n";
+    const char *prelude = fw_kernel_text("prelude.cuda.h");
+    size_t len = strlen(prelude) + strlen(FW_PRELUDE_SELFTEST_BODY) + strlen(entry) + 1;
+    char *self = malloc(len);
+    snprintf(self, len, "%s%s%s", prelude, FW_PRELUDE_SELFTEST_BODY, entry);
+    fw_point_clear(&p);
+    r = compile(self, &p, NULL, &log);
+    CHECK(r == NVRTC_SUCCESS && !strstr(log, "warning"), "prelude self-test: %s\n%s",
+          nvrtcGetErrorString(r), log);
+    free(log);
+    free(self);
 
     printf("compiled %d presets and 3 corner variants with NVRTC; broken values refused\n", compiled);
     free(src);
