@@ -86,7 +86,7 @@ static int explain_empty(const fw_space *s, const fw_env *env, const fw_family *
     shape_desc(fam, shape, sd, sizeof sd);
     int rc = fw_errf(err, errlen, -EINVAL,
                      "no valid variant for shape %d (%s): the constraints reject all %" PRIu64 " points "
-                     "(constraint '%s' alone rejects %zu)",
+                     "(constraint '%s' is the first to fail for %zu of them)",
                      si, sd, raw, s->nconstraints ? s->constraint_text[best] : "", count ? count[best] : 0);
     free(count);
     return rc;
