@@ -96,7 +96,9 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
             if (takes) {
                 if (eq) {
                     arg = eq + 1;
-                } else if (i + 1 < argc) {
+                } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                    /* "--profile --json" is a forgotten value, not a profile named "--json";
+                     * a value that really starts with "--" can be given as --name=VALUE. */
                     arg = argv[++i];
                 } else {
                     snprintf(msg, sizeof msg, "--%s needs a value", name);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -294,6 +295,15 @@ int fw_cli_start_daemon(const fw_cli_global *g, int *pid_out, char *err, size_t 
     if (gl == 0) {
         char tail[600];
         int status = 0;
+        /* EOF comes as the process closes its files on exit, a moment before it can be reaped:
+         * wait for the exit on a pidfd, bounded, in case it closed the pipe and lives on. */
+        int pfd = (int)syscall(SYS_pidfd_open, (int)pid, 0);
+        if (pfd >= 0) {
+            struct pollfd xp = {.fd = pfd, .events = POLLIN};
+            while (poll(&xp, 1, 5000) < 0 && errno == EINTR)
+                ;
+            close(pfd);
+        }
         pid_t w = waitpid(pid, &status, WNOHANG);
         log_tail(log, tail, sizeof tail);
         if (timed_out)

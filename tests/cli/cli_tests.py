@@ -1,0 +1,448 @@
+#!/usr/bin/env python3
+"""Tests of the `fairway` CLI (suite 'cli'). Usage: cli_tests.py CASE FAIRWAY [FAIRWAYD] [FAKE_DAEMON]
+
+Every case runs in its own mkdtemp folder with its own socket, database, HOME and XDG folders, so
+nothing touches the user's real state and cases can run in parallel. Daemons are waited on through
+their readiness pipe (--ready-fd) and their exit through a pidfd: no sleeps.
+Exit 77 = skipped (meson counts it as such).
+"""
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+CASE = sys.argv[1]
+FAIRWAY = os.path.abspath(sys.argv[2])
+FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
+FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
+
+COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
+            'profiles', 'devices']
+FLAGS = {
+    'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
+             '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
+             '--source', '--entry', '--alias', '--macro', '--top', '--detach'],
+    'status': [], 'watch': ['--top'], 'cancel': [], 'jobs': ['--state', '--limit'],
+    'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
+    'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
+    'profiles': [], 'devices': [],
+}
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what, out=None):
+    if not cond:
+        raise Fail(what + ('' if out is None else '\n--- output ---\n' + str(out)))
+
+
+class Env:
+    """A private folder: socket, db, HOME, XDG dirs; tracks daemons to stop."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='fwcli-')
+        self.sock = os.path.join(self.dir, 's.sock')
+        self.db = os.path.join(self.dir, 'fw.db')
+        home = os.path.join(self.dir, 'home')
+        os.makedirs(home)
+        self.env = dict(os.environ)
+        for k in ('FAIRWAY_SOCKET', 'FAIRWAY_DAEMON', 'XDG_STATE_HOME'):
+            self.env.pop(k, None)
+        self.env.update(HOME=home, XDG_RUNTIME_DIR=os.path.join(self.dir, 'run'), FAIRWAY_DB=self.db)
+        self.pids = []
+        self.procs = []
+
+    def fw(self, *args, rc=None, env=None, timeout=600):
+        p = subprocess.run([FAIRWAY, '--socket', self.sock] + list(args), capture_output=True, text=True,
+                           env=env or self.env, timeout=timeout, stdin=subprocess.DEVNULL)
+        for m in re.finditer(r'started fairwayd \(pid (\d+)\)', p.stderr):
+            self.pids.append(int(m.group(1)))
+        if rc is not None:
+            check(p.returncode == rc, 'fairway %s: exit %d, expected %d' % (' '.join(args), p.returncode, rc),
+                  p.stdout + p.stderr)
+        return p
+
+    def start_daemon(self, binary):
+        """Run the daemon ourselves and wait on its --ready-fd."""
+        r, w = os.pipe()
+        log = open(os.path.join(self.dir, 'daemon.log'), 'ab')
+        p = subprocess.Popen([binary, '--socket', self.sock, '--db', self.db, '--ready-fd', str(w)],
+                             pass_fds=(w,), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.env)
+        os.close(w)
+        log.close()
+        data = b''
+        while True:
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        os.close(r)
+        check(data.strip() != b'', 'the daemon exited before it was ready:\n' + self.log('daemon.log'))
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        try:
+            with open(os.path.join(self.dir, name)) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return '(no log)'
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        for pid in self.pids:
+            stop_pid(pid)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def stop_pid(pid):
+    """SIGTERM a daemon that is not our child and wait for it to exit, on a pidfd (no polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+        if not select.select([fd], [], [], 120)[0]:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def alive(pid):
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return False
+    ready = select.select([fd], [], [], 0)[0]
+    os.close(fd)
+    return not ready
+
+
+# ---- cases without a daemon ------------------------------------------------------------------
+
+
+def case_help(e):
+    p = e.fw('--help', rc=0)
+    for c in COMMANDS:
+        check(c in p.stdout, 'fairway --help does not list %s' % c, p.stdout)
+    for c in COMMANDS:
+        p = e.fw(c, '--help', rc=0)
+        out = p.stdout
+        check(out.startswith('Usage: fairway ' + c), '%s --help has no usage line' % c, out)
+        for f in FLAGS[c] + ['--socket', '--json', '--no-start']:
+            check(f in out, '%s --help does not mention %s' % (c, f), out)
+        check('Exit codes' in out and '3  cannot reach or start the daemon' in out,
+              '%s --help does not document the exit codes' % c, out)
+        check('Examples' in out, '%s --help has no examples' % c, out)
+        check(p.stderr == '', '%s --help wrote to stderr' % c, p.stderr)
+    e.fw('help', 'tune', rc=0)
+
+
+def case_usage(e):
+    cases = [
+        ([], 'Usage'),
+        (['frobnicate'], "unknown command 'frobnicate'"),
+        (['tune', '--bogus'], 'unknown option --bogus'),
+        (['tune', '--warmup', 'ten', '--profile', 'x'], '--warmup expects an integer'),
+        (['tune', '--iters', '0', '--profile', 'x'], 'out of range'),
+        (['tune', '--profile'], '--profile needs a value'),
+        (['tune'], 'nothing says what to tune'),
+        (['tune', '--family', 'gemm', '--shape', 'M=1,,N=2'], 'NAME=VALUE'),
+        (['tune', '--family', 'gemm', '--knob', 'TILE_N=32,x'], "'x' is not an integer"),
+        (['tune', '--family', 'gemm', '--knob', 'TILE_N=32,32'], 'listed twice'),
+        (['tune', '--family', 'gemm', '--knob', 'TILE_N'], 'NAME=v1,v2'),
+        (['tune', '--family', 'gemm', '--no-explore', '--strategy', 'grid'], 'contradicts'),
+        (['tune', '--family', 'gemm', '--entry', 'k'], 'give --source FILE'),
+        (['tune', '--family', 'gemm', '--source', '/nonexistent/k.cl'], 'cannot read --source'),
+        (['tune', '--spec', '/nonexistent/spec.json'], 'cannot read --spec'),
+        (['tune', '--family', 'gemm', '--strategy', 'annealing'], 'not known here'),
+        (['tune', '--profile', 'p', 'extra'], "unexpected argument 'extra'"),
+        (['tune', '--profile', 'p', '-x'], 'unknown option -x'),
+        (['status'], 'give one job id'),
+        (['status', 'abc'], 'not a job id'),
+        (['status', '0'], 'not a job id'),
+        (['status', '1', '2'], "unexpected argument '2'"),
+        (['watch', '-3'], 'unknown option -3'),
+        (['compare', '1'], 'give two job ids'),
+        (['jobs', '--state', 'sleeping'], 'not a job state'),
+        (['jobs', '--limit', '0'], 'expects an integer >= 1'),
+        (['best', '--family', 'gemm'], 'give --family F and --shape'),
+        (['best', '--family', 'gemm', '--shape', 'M'], 'NAME=VALUE'),
+        (['profiles', '--json=yes'], 'takes no value'),
+        (['profiles', 'x'], "unexpected argument 'x'"),
+    ]
+    for args, msg in cases:
+        p = e.fw(*args, '--no-start')
+        check(p.returncode == 2, 'fairway %s: exit %d, expected 2' % (' '.join(args), p.returncode),
+              p.stdout + p.stderr)
+        check(msg in p.stderr, 'fairway %s: stderr lacks %r' % (' '.join(args), msg), p.stderr)
+        check(p.stdout == '' or not args, 'fairway %s: a usage error printed to stdout' % ' '.join(args), p.stdout)
+    check(not os.path.exists(e.sock), 'a usage error started a daemon')
+
+
+def case_nodaemon(e):
+    for args in (['profiles'], ['status', '1'], ['tune', '--profile', 'gemm_small'], ['--json', 'jobs']):
+        p = e.fw('--no-start', *args, rc=3)
+        check('no fairwayd answers on ' + e.sock in p.stderr and '--no-start' in p.stderr,
+              'the exit-3 message does not say what happened', p.stderr)
+    # FAIRWAY_SOCKET is honoured the same way as --socket.
+    env = dict(e.env, FAIRWAY_SOCKET=os.path.join(e.dir, 'other.sock'))
+    p = subprocess.run([FAIRWAY, '--no-start', 'profiles'], capture_output=True, text=True, env=env)
+    check(p.returncode == 3 and 'other.sock' in p.stderr, 'FAIRWAY_SOCKET is not used', p.stderr)
+    # Without --socket or FAIRWAY_SOCKET the socket is under XDG_RUNTIME_DIR.
+    p = subprocess.run([FAIRWAY, '--no-start', 'profiles'], capture_output=True, text=True, env=e.env)
+    check(p.returncode == 3 and os.path.join(e.dir, 'run', 'fairway', 'fairwayd.sock') in p.stderr,
+          'the default socket is not $XDG_RUNTIME_DIR/fairway/fairwayd.sock', p.stderr)
+    env = dict(e.env)
+    env.pop('XDG_RUNTIME_DIR')
+    p = subprocess.run([FAIRWAY, '--no-start', 'profiles'], capture_output=True, text=True, env=env)
+    check(p.returncode == 3 and os.path.join(env['HOME'], '.local/state/fairway/fairwayd.sock') in p.stderr,
+          'the fallback socket is not ~/.local/state/fairway/fairwayd.sock', p.stderr)
+    # A daemon binary that cannot be found is exit 3 with the places tried.
+    env = dict(e.env, FAIRWAY_DAEMON=os.path.join(e.dir, 'missing-fairwayd'))
+    p = e.fw('profiles', env=env, rc=3)
+    check('FAIRWAY_DAEMON' in p.stderr, 'a missing daemon binary is not explained', p.stderr)
+    # A daemon that exits before it is ready: exit 3, its log is quoted, no waiting forever.
+    bad = os.path.join(e.dir, 'bad-fairwayd')
+    with open(bad, 'w') as f:
+        f.write('#!/bin/sh\necho "cannot open database: disk on fire" >&2\nexit 5\n')
+    os.chmod(bad, 0o755)
+    p = e.fw('profiles', env=dict(e.env, FAIRWAY_DAEMON=bad), rc=3)
+    check('status 5' in p.stderr and 'disk on fire' in p.stderr, 'a failed start is not explained', p.stderr)
+    check(os.path.exists(os.path.join(e.dir, 'fairwayd.log')), 'the daemon log is not beside the socket')
+
+
+def case_spec(e):
+    """--print-spec: what tune would submit, built from flags over a --spec file."""
+    spec_file = os.path.join(e.dir, 'spec.json')
+    with open(spec_file, 'w') as f:
+        json.dump({"family": "gemm", "shapes": [{"M": 1, "N": 1, "K": 1}], "space": {"knobs": {"TILE_K": [8]},
+                   "constraints": ["TILE_K > 0"]}, "warmup": 1, "seed": 3}, f)
+    src = os.path.join(e.dir, 'my_kernel.cl')
+    with open(src, 'w') as f:
+        f.write('#ifndef MY_TILE\n#define MY_TILE 8\n#endif\n__kernel void k(void) {}\n')
+    p = e.fw('tune', '--spec', spec_file, '--shape', 'M=256,N=128,K=64', '--shape', 'M=1,N=2,K=3,mode=decode',
+             '--knob', 'TILE_N=32,64', '--constraint', 'TILE_N % 32 == 0', '--warmup', '10', '--iters', '50',
+             '--random-seed', '42', '--budget', '30', '--strategy', 'random', '--backend', 'opencl', '--device', '0',
+             '--source', src, '--entry', 'k', '--alias', 'TILE_N=MY_TILE', '--macro', 'HIDDEN=2048',
+             '--print-spec', rc=0)
+    s = json.loads(p.stdout)
+    check(s['family'] == 'gemm', 'family from --spec lost', s)
+    check(s['shapes'] == [{"M": 256, "N": 128, "K": 64}, {"M": 1, "N": 2, "K": 3, "mode": "decode"}],
+          '--shape does not replace the spec file shapes', s)
+    check(s['space']['knobs'] == {"TILE_K": [8], "TILE_N": [32, 64]}, '--knob does not merge', s)
+    check(s['space']['constraints'] == ["TILE_K > 0", "TILE_N % 32 == 0"], '--constraint does not append', s)
+    check((s['warmup'], s['iters'], s['seed'], s['budget']) == (10, 50, 42, 30), 'counts not set', s)
+    check((s['strategy'], s['backend'], s['device']) == ('random', 'opencl', 0), 'strategy/backend/device', s)
+    check(s['source']['text'].startswith('#ifndef MY_TILE') and s['source']['entry'] == 'k'
+          and s['source']['name'] == 'my_kernel.cl', '--source/--entry', s)
+    check(s['aliases'] == {"TILE_N": "MY_TILE"} and s['macros'] == {"HIDDEN": "2048"}, '--alias/--macro', s)
+    p = e.fw('tune', '--profile', 'mixed_bpw_fairway_glm47', '--no-explore', '--print-spec', rc=0)
+    s = json.loads(p.stdout)
+    check(s == {"profile": "mixed_bpw_fairway_glm47", "no_explore": True, "strategy": "presets"},
+          '--no-explore is not a presets-only spec', s)
+    check(not os.path.exists(e.sock), '--print-spec without --num-random contacted a daemon')
+
+
+# ---- cases against the fake daemon (the CLI's own logic) ---------------------------------------
+
+
+def fake_env(e):
+    e.env['FAIRWAY_DAEMON'] = FAKE
+    return e
+
+
+def case_fake(e):
+    fake_env(e)
+    # Auto-start: the first call starts the daemon, reports its pid on stderr, answers on stdout.
+    p = e.fw('--json', 'profiles', rc=0)
+    check(len(e.pids) == 1, 'the first call did not start a daemon', p.stderr)
+    check(json.loads(p.stdout)['profiles'][0]['name'] == 'fake_profile', 'profiles --json', p.stdout)
+    check(os.path.exists(os.path.join(e.dir, 'fairwayd.log')), 'no daemon log beside the socket')
+    p = e.fw('profiles', rc=0)
+    check(len(e.pids) == 1 and 'started' not in p.stderr, 'the second call started another daemon', p.stderr)
+    check('fake_profile' in p.stdout and 'description' in p.stdout, 'profiles table', p.stdout)
+    check(alive(e.pids[0]), 'the started daemon died')
+
+    # tune --json: one object with the job and its rankings, nothing else on stdout.
+    p = e.fw('--json', 'tune', '--profile', 'fake_profile', rc=0)
+    o = json.loads(p.stdout)
+    check(o['job']['state'] == 'done' and o['job']['id'] == 1, 'tune --json job', o)
+    check([r['rank'] for r in o['rankings']] == [1, 2] and o['best'][0]['variant_key'] == 'TILE_N=32',
+          'tune --json rankings/best', o)
+    # Plain tune (not a terminal): progress lines, the table, the best config per shape.
+    p = e.fw('tune', '--profile', 'fake_profile', '--budget', '3', rc=0)
+    out = p.stdout
+    check(out.count('progress: job 2 running') == 3 and 'progress: job 2 done 3/3' in out, 'progress lines', out)
+    check(re.search(r'rank\s+shape\s+knobs\s+median\s+GB/s\s+GFLOP/s\s+origin', out), 'table header', out)
+    check(re.search(r'1\s+K=64,M=64,N=64\s+TILE_N=32\s+81\.23 us\s+12\.5\s+410\.2\s+random', out), 'table row', out)
+    check('best config per shape:\n  K=64,M=64,N=64: TILE_N=32' in out, 'best per shape', out)
+    check('\r' not in out and '\033' not in out, 'terminal codes in non-tty output', out)
+
+    # --num-random N: budget = presets per shape (2 from expand) + N, strategy random.
+    p = e.fw('tune', '--profile', 'fake_profile', '--num-random', '5', '--print-spec', rc=0)
+    s = json.loads(p.stdout)
+    check(s['budget'] == 7 and s['strategy'] == 'random', '--num-random budget', s)
+
+    # best: knobs and macros to paste; nothing stored is exit 1.
+    p = e.fw('best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
+    check('knobs:  TILE_N=32' in p.stdout and 'macros: -DTILE_N=32' in p.stdout, 'best output', p.stdout)
+    p = e.fw('best', '--family', 'gemm', '--shape', 'M=65,N=64,K=64', rc=1)
+    check('tune it first' in p.stderr, 'best: nothing stored message', p.stderr)
+
+    # rerun follows the new job; compare renders.
+    p = e.fw('--json', 'rerun', '1', rc=0)
+    o = json.loads(p.stdout)
+    check(o['job']['parent'] == 1 and o['job']['id'] == 3, 'rerun --json', o)
+    p = e.fw('compare', '1', '3', rc=0)
+    check('same variant sequence: yes' in p.stdout and "Kendall's tau): 0.800" in p.stdout
+          and 'top-5 overlap: 4 of 5' in p.stdout and 'min 0.970, median 1.000, max 1.050' in p.stdout,
+          'compare output', p.stdout)
+    p = e.fw('compare', '1', '3', '--json', rc=0)
+    check(json.loads(p.stdout)['same_variants'] is True, 'compare --json', p.stdout)
+
+    # Exit codes: no such job is 1; a refused request is 4 with the daemon's sentence; failed job 1.
+    p = e.fw('status', '99', rc=1)
+    check('no job 99' in p.stderr, 'status of a missing job', p.stderr)
+    p = e.fw('tune', '--profile', 'bad', rc=4)
+    check("unknown profile 'bad'" in p.stderr, 'a daemon error is not shown', p.stderr)
+    p = e.fw('tune', '--profile', 'fake_profile', '--random-seed', '13', rc=1)
+    check('job 4 failed' in p.stdout and 'could not open device' in p.stdout, 'failed job report', p.stdout)
+    p = e.fw('--json', 'tune', '--profile', 'fake_profile', '--detach', rc=0)
+    check(json.loads(p.stdout)['job'] == 5, 'tune --detach --json', p.stdout)
+    p = e.fw('cancel', '5', rc=0)
+    check('job 5 cancelled' in p.stdout, 'cancel', p.stdout)
+    p = e.fw('cancel', '5', rc=4)
+    check('already ended' in p.stderr, 'cancel of an ended job', p.stderr)
+    p = e.fw('watch', '5', rc=1)
+    check('job 5 cancelled' in p.stdout, 'watch of a cancelled job', p.stdout)
+    p = e.fw('jobs', rc=0)
+    check(re.search(r'5\s+cancelled\s+gemm', p.stdout) and re.search(r'3\s+done\s+gemm.*\s1\s', p.stdout),
+          'jobs table', p.stdout)
+    p = e.fw('rankings', '1', rc=0)
+    check('TILE_N=16' in p.stdout, 'rankings table', p.stdout)
+    p = e.fw('rankings', '5', rc=1)
+    p = e.fw('status', '1', rc=0)
+    check('job 1: done' in p.stdout and 'ok 3, compile_error 1' in p.stdout, 'status', p.stdout)
+    p = e.fw('expand', '--profile', 'fake_profile', rc=0)
+    check('3 evaluations planned' in p.stdout and 'TILE_N=64' in p.stdout, 'expand', p.stdout)
+    p = e.fw('devices', rc=0)
+    check('opencl:0' in p.stdout and 'fake cpu' in p.stdout, 'devices', p.stdout)
+    check(len(e.pids) == 1, 'more daemons were started: %r' % e.pids)
+
+
+# ---- cases against the real daemon ---------------------------------------------------------------
+
+TINY_GEMM = ['--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--knob', 'TILE_N=32', '--knob', 'SIMDGROUPS_PER_TG=4',
+             '--knob', 'SG_M_TILES=1,2', '--knob', 'SG_N_TILES=2', '--knob', 'NUM_BUFFERS=1,2', '--knob', 'TILE_K=16',
+             '--strategy', 'grid', '--warmup', '1', '--iters', '3', '--random-seed', '5']
+
+
+def need_daemon():
+    if not FAIRWAYD or not os.access(FAIRWAYD, os.X_OK):
+        print('SKIP: fairwayd is not built yet (%s)' % FAIRWAYD)
+        sys.exit(SKIP)
+
+
+def case_autostart(e):
+    need_daemon()
+    e.env['FAIRWAY_DAEMON'] = FAIRWAYD
+    p = e.fw('--json', 'profiles', rc=0)
+    check(len(e.pids) == 1, 'no daemon was started', p.stderr)
+    names = [x['name'] for x in json.loads(p.stdout)['profiles']]
+    check('gemm_small' in names, 'profiles from the real daemon', p.stdout)
+    p = e.fw('--json', 'profiles', rc=0)
+    check(len(e.pids) == 1 and 'started' not in p.stderr, 'the second call did not reuse the daemon', p.stderr)
+    check(alive(e.pids[0]), 'the auto-started daemon is gone')
+
+
+def case_e2e(e):
+    need_daemon()
+    e.start_daemon(FAIRWAYD)
+    p = e.fw('--no-start', '--json', 'tune', *TINY_GEMM)
+    check(p.returncode == 0, 'tune --json exit %d' % p.returncode, p.stdout + p.stderr + e.log('daemon.log'))
+    o = json.loads(p.stdout)
+    check(o['job']['state'] == 'done', 'the tune job did not end done', o['job'])
+    rk = o['rankings']
+    check(len(rk) >= 1, 'no rankings', o)
+    check(all(r.get('status', 'ok') == 'ok' for r in rk), 'a ranked entry is not ok', rk)
+    meds = [r['median_ns'] for r in rk]
+    check(meds == sorted(meds), 'rankings are not sorted by median', meds)
+    job = o['job']['id']
+    top = rk[0]
+
+    # plain output
+    p = e.fw('--no-start', 'tune', *TINY_GEMM, rc=0)
+    check('progress: job' in p.stdout, 'no progress lines', p.stdout)
+    check(re.search(r'rank\s+shape\s+knobs\s+median', p.stdout) and top['shape_key'] in p.stdout, 'no table',
+          p.stdout)
+
+    # best returns the rank-1 knobs of what was stored (over both jobs: the fastest overall)
+    p = e.fw('--no-start', '--json', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
+    b = json.loads(p.stdout)
+    p2 = e.fw('--no-start', '--json', 'rankings', str(job + 1), '--limit', '1', rc=0)
+    second = json.loads(p2.stdout)['rankings'][0]
+    fastest = min((top, second), key=lambda r: r['median_ns'])
+    check(b['variant_key'] == fastest['variant_key'], 'best is not the rank-1 variant', (b, fastest))
+    p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
+    check('-DTILE_N=32' in p.stdout, 'best does not print macros', p.stdout)
+    e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', rc=1)
+
+    # rerun + compare
+    p = e.fw('--no-start', '--json', 'rerun', str(job), rc=0)
+    r = json.loads(p.stdout)
+    check(r['job']['parent'] == job, 'rerun has no parent link', r['job'])
+    p = e.fw('--no-start', '--json', 'compare', str(job), str(r['job']['id']), rc=0)
+    c = json.loads(p.stdout)
+    check(c['same_variants'] is True, 'rerun did not give the same variants', c)
+    check('kendall_tau' in c, 'compare reports no tau', c)
+    p = e.fw('--no-start', 'compare', str(job), str(r['job']['id']), rc=0)
+    check('same variant sequence: yes' in p.stdout, 'compare text', p.stdout)
+
+    # the rest answer
+    e.fw('--no-start', 'status', str(job), rc=0)
+    e.fw('--no-start', 'status', '999', rc=1)
+    e.fw('--no-start', 'jobs', rc=0)
+    e.fw('--no-start', 'devices', rc=0)
+    e.fw('--no-start', 'expand', *TINY_GEMM, rc=0)
+    p = e.fw('--no-start', 'tune', '--profile', 'no_such_profile', rc=4)
+    check('no_such_profile' in p.stderr, 'unknown profile message', p.stderr)
+
+
+def main():
+    fn = globals().get('case_' + CASE)
+    if not fn:
+        print('unknown case', CASE)
+        return 2
+    e = Env()
+    try:
+        fn(e)
+    except Fail as f:
+        print('FAIL:', f)
+        return 1
+    finally:
+        e.close()
+    print('ok', CASE)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
