@@ -5,9 +5,11 @@
 #include "fw_family.h"
 
 extern const fw_family fw_family_gemm;
+extern const fw_family fw_family_moe_swiglu;
 
 static const fw_family *const families[] = {
     &fw_family_gemm,
+    &fw_family_moe_swiglu,
     NULL,
 };
 

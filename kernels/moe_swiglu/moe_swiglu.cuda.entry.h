@@ -1,0 +1,51 @@
+/* moe_swiglu.cuda.entry.h - CUDA entry points; parameter i = metal-marlin buffer index i. */
+#define MOE_CU_LOCALS(M) \
+    __shared__ float hbuf[2 * (M) * TILE_N]; \
+    __shared__ float xring[MOE_XRING(M)]; \
+    __shared__ moe_u32 wring[NUM_BUFFERS * MOE_WSLOT]; \
+    __shared__ float gridl[64]; \
+    __shared__ int toks[M]; \
+    __shared__ float tprob[M]; \
+    __shared__ int ctl[2];
+
+#define MOE_CU_COMMON_ARGS \
+    const moe_u16 *__restrict__ act, const moe_u32 *__restrict__ gw, const moe_u16 *__restrict__ gs, \
+    const moe_u32 *__restrict__ uw, const moe_u16 *__restrict__ us, const moe_u32 *__restrict__ dw, \
+    const moe_u16 *__restrict__ ds, const moe_u16 *__restrict__ gsu, const moe_u16 *__restrict__ gsv, \
+    const moe_u16 *__restrict__ usu, const moe_u16 *__restrict__ usv, const moe_u16 *__restrict__ dsu, \
+    const moe_u16 *__restrict__ dsv, const moe_u16 *__restrict__ grid
+
+#define MOE_CU_TOKEN_ENTRY(NAME, MODE, M) \
+extern "C" __global__ void __launch_bounds__(MOE_THREADS) NAME(MOE_CU_COMMON_ARGS, \
+    const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out, \
+    MoEParams p, const moe_u32 *__restrict__ meta) \
+{ \
+    MOE_CU_LOCALS(M) \
+    moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
+                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xring, wring, gridl, \
+                   toks, tprob, ctl, threadIdx.x, blockIdx.x, blockIdx.y); \
+}
+
+#if !defined(MOE_MODE) || MOE_MODE == 0
+MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)
+#endif
+#if !defined(MOE_MODE) || MOE_MODE == 1
+MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_prefill4, MOE_MODE_SMALL, MOE_MBLK)
+#endif
+#if !defined(MOE_MODE) || MOE_MODE == 2
+MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu, MOE_MODE_BASE, MOE_MBLK)
+#endif
+#if !defined(MOE_MODE) || MOE_MODE == 3
+MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_large_batch, MOE_MODE_LARGE, MOE_MBLK)
+#endif
+#if !defined(MOE_MODE) || MOE_MODE == 4
+extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_grouped(MOE_CU_COMMON_ARGS,
+    const moe_u32 *__restrict__ sorted_token_ids, const moe_u32 *__restrict__ expert_offsets,
+    const moe_u16 *__restrict__ sorted_probs, float *out, MoEParams p, const moe_u32 *__restrict__ meta)
+{
+    MOE_CU_LOCALS(MOE_MBLK)
+    moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,
+                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xring, wring,
+                   gridl, toks, tprob, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
+}
+#endif

@@ -1,0 +1,138 @@
+/* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4).
+ *
+ * COMPUTATION
+ *   For each token t and each of its top_k routed experts e with probability p:
+ *     out[t] += p * down_e( silu(gate_e(x_t)) * up_e(x_t) )
+ *   x_t: half [hidden]; gate_e, up_e: [hidden -> intermediate]; down_e: [intermediate -> hidden].
+ *   Output: float [tokens, hidden], an ACCUM buffer (zeroed before the checked launch; the kernel
+ *   adds into it with float atomics).
+ *
+ * WEIGHT FORMAT (metal-marlin trellis, reference/metal-marlin-notes.md 5.3)
+ *   A projection W maps K inputs to N outputs (gate/up: K = hidden, N = intermediate; down:
+ *   K = intermediate, N = hidden); y[n] = sum_k x[k] * W[k][n].
+ *   - 16x16 tiles of `bits`-bit codes; a tile is 32*bits bytes; tiles laid out tile_k * tiles_n + tile_n.
+ *   - Inside a tile the code index is n-major (transposed, as metal-marlin): i = n_in*16 + k_in.
+ *   - Bit order: code i occupies bits [i*bits, i*bits + bits) of the tile's little-endian bit stream
+ *     (bit j of the stream is bit j%8 of byte j/8); a code may straddle two bytes (or two 32-bit words).
+ *     Every bit pattern is a valid code (code < 2^bits), so no clamping is needed.
+ *   - W[k][n] = grid[code] * scales[e][k/128][n] * su[e][k] * sv[e][n]
+ *     grid: half [64], one codebook shared by the three projections, a b-bit projection uses grid[0 .. 2^b);
+ *     scales: half [experts][K/128][N] (group 128 along K); su: half [experts][K]; sv: half [experts][N]
+ *     (signs +-1; per expert, as each expert's weight carries its own Hadamard signs).
+ *   - Each expert has its own (gate, up, down) bits, 2..6. The three weight buffers are the experts'
+ *     blocks back to back; per-expert byte offsets and bits come in the meta buffer (below). An expert
+ *     no token is routed to has an empty block (its weights are never generated or read).
+ *
+ * BINDINGS (argument i = Metal buffer i = OpenCL arg i = CUDA param i), metal-marlin's layout:
+ *   0 activations half[tokens][hidden]   1 gate w   2 gate scales   3 up w   4 up scales
+ *   5 down w   6 down scales   7 gate su   8 gate sv   9 up su   10 up sv   11 down su   12 down sv
+ *   13 grid half[64]
+ *   per-token modes: 14 expert_ids uint[tokens][top_k]  15 expert_probs half  16 output float
+ *                    17 MoEParams (by value)  18 meta
+ *   grouped:         14 sorted_token_ids uint[n]  15 expert_offsets uint[experts+1]
+ *                    16 sorted_probs half[n]  17 output float  18 MoEParams (by value)  19 meta
+ *   MoEParams = 12 x uint32 (batch, hidden, intermediate, num_experts, top_k, gate_bits, up_bits,
+ *   down_bits, tile_size=128, gate/up/down n_levels). DEVIATION from metal-marlin's single-tuple params:
+ *   the bits fields hold the layer's tuple only when every expert shares it (0 when mixed), and the
+ *   extra buffer `meta` (uint[experts][8]: gate_bits, up_bits, down_bits, 0, gate_off, up_off,
+ *   down_off, 0; offsets in bytes, multiples of 4) placed AFTER the params index carries per-expert bits
+ *   and weight offsets, so one launch serves every bit tuple of a layer.
+ *
+ * SHAPE JSON (all integers except mode and bits)
+ *   tokens (1..4096), hidden and intermediate (multiples of 128, <= 16384), experts (1..256),
+ *   top_k (1..experts), mode (optional: "decode" | "small" | "base" | "large" | "grouped"; default
+ *   from tokens: 1 decode, 2-16 small, 17-32 base, >= 33 large; "decode" needs tokens == 1),
+ *   bits: [g,u,d] for every expert, or [[g,u,d], ...] given to experts round robin, or "glm47"
+ *   (experts must be 64): (6,2,3)x42, (6,2,2)x8, (6,3,3)x6, (6,3,4)x4, (6,2,4)x3, (6,3,2)x1 assigned to
+ *   experts by a fixed seeded shuffle (the layer is part of the shape, not of the job seed).
+ *   Shape key: "bits=glm47,experts=64,hidden=2048,intermediate=1536,mode=grouped,tokens=6,top_k=4";
+ *   bits written 6-2-3, or 6-2-3/2-3-4 for a round-robin list.
+ *
+ * MODES AND ENTRY POINTS (one threadgroup = one expert x one chunk of TILE_N intermediate columns)
+ *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
+ *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, tokens*top_k)
+ *   base    moe_trellis_swiglu              same grid
+ *   large   moe_trellis_swiglu_large_batch  same grid
+ *   grouped moe_trellis_swiglu_grouped      grid (intermediate/TILE_N, experts), tokens sorted by expert
+ *   small/base/large share one body path: the group of the first slot routed to expert e gathers
+ *   every token of e (the other groups of e leave at once), so e's weights are read once per block of
+ *   8*SG_M_TILES tokens; they differ in entry name and in the policy presets that pick them. grouped
+ *   reads the host's sorted lists (every expert and every bit tuple in ONE launch).
+ *   Phase 1 computes gate and up for the group's TILE_N columns over the whole hidden K (weights read
+ *   once), applies SwiGLU into threadgroup memory; phase 2 multiplies by the matching TILE_N rows of
+ *   down over all hidden columns and atomically adds p * result into the output. Nothing is recomputed
+ *   per output tile (metal-marlin's decode recomputes gate/up 32x at hidden 2048).
+ *
+ * KNOBS (every mode unless said)
+ *   TILE_N             intermediate columns per threadgroup (gate/up output columns; down K rows).
+ *                      Larger: fewer groups and fewer output atomics (intermediate/TILE_N adds per
+ *                      output element and token), more threadgroup memory.
+ *   SIMDGROUPS_PER_TG  threads per group = 32 * SIMDGROUPS_PER_TG.
+ *   SG_M_TILES         batched modes: token rows per pass = 8 * SG_M_TILES (registers: 2 accumulators
+ *                      per row and column); decode: one row, constrained to 1.
+ *   SG_N_TILES         one SIMD group covers 8 * SG_N_TILES columns; the 32 lanes split K
+ *                      4 / SG_N_TILES ways per column (1, 2, 4 -> 4, 2, 1 lanes per column). When the
+ *                      group has more column slots than TILE_N, the extra SIMD groups split K further;
+ *                      when fewer, each thread loops over TILE_N / slots columns.
+ *   NUM_BUFFERS        ring depth of the threadgroup-memory stages of phase 1 (32 K rows each:
+ *                      activations, su signs, gate and up weight words): 1 = load, barrier, compute,
+ *                      barrier; >= 2 = stage s + NUM_BUFFERS - 1 is loaded while stage s is computed,
+ *                      one barrier per stage.
+ *   GATE_BITS/UP_BITS/DOWN_BITS (optional, not in the default space): compile-time bit widths
+ *                      (0 = per-expert run-time bits). Only correct for a layer whose experts all
+ *                      share that width; a mismatched variant fails verification.
+ *   MOE_TEST_DROP_LAST_K (tests only): skips the last K stage, a deliberately broken variant.
+ *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-thread
+ *   accumulators <= 128; threads and threadgroup memory within the device limits.
+ */
+#ifndef FW_MOE_SWIGLU_H
+#define FW_MOE_SWIGLU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_family.h"
+
+#define FW_MOE_MAX_EXPERTS 256
+#define FW_MOE_GROUP 128            /* scale group along K */
+#define FW_MOE_GRID_LEVELS 64       /* codebook entries (2^6) */
+
+enum { FW_MOE_DECODE = 0, FW_MOE_SMALL = 1, FW_MOE_BASE = 2, FW_MOE_LARGE = 3, FW_MOE_GROUPED = 4 };
+
+extern const fw_family fw_family_moe_swiglu;
+
+typedef struct fw_moe_shape {
+    int tokens, hidden, intermediate, experts, top_k;
+    int mode;                                   /* FW_MOE_* */
+    char bits_key[1024];                        /* canonical bits text ("glm47", "6-2-3", ...) */
+    uint8_t bits[FW_MOE_MAX_EXPERTS][3];        /* per expert: gate, up, down */
+} fw_moe_shape;
+
+/* Parse and check a shape object (see SHAPE JSON above). */
+int fw_moe_shape_parse(const cJSON *shape, fw_moe_shape *out, char *err, size_t errlen);
+const char *fw_moe_mode_name(int mode);
+const char *fw_moe_kernel_name(int mode);
+
+/* Bytes of one projection's packed codes: (K/16)*(N/16)*32*bits. */
+size_t fw_moe_proj_bytes(int bits, int K, int N);
+/* Pack codes[k*N + n] (each < 2^bits) into the tile format; out must hold fw_moe_proj_bytes(). */
+void fw_moe_pack(const uint8_t *codes, int bits, int K, int N, uint8_t *out);
+/* The code of W[k][n] in packed data. */
+unsigned fw_moe_code(const uint8_t *packed, int bits, int N, int k, int n);
+/* Dequantize one expert's projection into out[k*N + n] (double): grid[code]*scale*su*sv. scales is
+ * the expert's [K/128][N] block, su [K], sv [N], all IEEE half bits. */
+void fw_moe_dequant(const uint8_t *packed, int bits, int K, int N, const uint16_t *scales,
+                    const uint16_t *su, const uint16_t *sv, const uint16_t *grid, double *out);
+/* One expert on one token, in double: y[h] = sum_i Wd[i][h] * silu(g[i]) * u[i], g = x.Wg, u = x.Wu.
+ * Wg, Wu: [H][I]; Wd: [I][H]. */
+void fw_moe_expert_ffn(const double *x, const double *wg, const double *wu, const double *wd,
+                       int H, int I, double *y);
+
+/* For tests: the number of (token, slot) assignments routed to expert e in a workload of this
+ * family, and its weight block's byte size in the gate buffer (0 when no token is routed to it). */
+int fw_moe_workload_expert_tokens(const fw_workload *wl, int e);
+size_t fw_moe_workload_gate_bytes(const fw_workload *wl, int e);
+
+#endif
