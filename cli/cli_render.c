@@ -130,10 +130,12 @@ void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
     const cJSON *it;
     cJSON_ArrayForEach(it, fl) if (cJSON_IsNumber(it)) failures += (long long)it->valuedouble;
 
-    char best[96] = "-";
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "best");
-    if (cJSON_IsObject(b))
-        fw_cli_fmt_ns(num(b, "median_ns", -1), best, sizeof best);
+    if (cJSON_IsObject(b)) {
+        fw_cli_fmt_ns(num(b, "median_ns", -1), p->best, sizeof p->best);
+        snprintf(p->best_key, sizeof p->best_key, "%s", str(b, "variant_key", "?"));
+    }
+    const char *best = p->best[0] ? p->best : "-";
     char eta[32] = "?", el[32];
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(params, "eta_s");
     if (cJSON_IsNumber(e))
@@ -146,7 +148,7 @@ void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
         char tail[200];
         snprintf(tail, sizeof tail, " %lld/%lld  best %s  failed %lld  %s %s", ev, planned, best, failures,
                  final ? "took" : "ETA", final ? el : eta);
-        int barw = width - (int)strlen(tail) - 3;
+        int barw = width - 56; /* fixed, so the bar does not jump as the tail changes */
         if (barw > 40)
             barw = 40;
         if (barw < 5)
@@ -167,8 +169,8 @@ void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
     } else if (ev != p->last_evaluated || strcmp(state, p->last_state) || final) {
         /* Plain lines (a log, a pipe, CI): one per change, greppable. */
         char bv[600] = "";
-        if (cJSON_IsObject(b))
-            snprintf(bv, sizeof bv, " (%s)", str(b, "variant_key", "?"));
+        if (p->best_key[0])
+            snprintf(bv, sizeof bv, " (%s)", p->best_key);
         fprintf(p->out, "progress: job %lld %s %lld/%lld evaluated, best %s%s, %lld failed, elapsed %s, eta %s\n",
                 (long long)num(params, "job", 0), state, ev, planned, best, bv, failures, el, final ? "0:00" : eta);
         fflush(p->out);

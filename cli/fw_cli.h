@@ -153,6 +153,8 @@ typedef struct fw_cli_progress {
     int drawn;            /* a bar is on screen (needs a newline before other output) */
     long long last_evaluated;
     char last_state[32];
+    char best[32];        /* best median so far, kept when a later notification has none */
+    char best_key[512];
 } fw_cli_progress;
 void fw_cli_progress_init(fw_cli_progress *p, FILE *out, int tty);
 /* Show one `progress` notification's params. */
