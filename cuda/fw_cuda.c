@@ -293,7 +293,8 @@ static int cuda_device_count(void)
 }
 
 /* The kernel module's version ("580.159.04") says more than the CUDA API level, and identity
- * should change when the driver does. */
+ * should change when the driver does. The line reads "NVRM version: NVIDIA UNIX [Open] Kernel
+ * Module [for x86_64]  580.159.04  Release Build ...": take the first token shaped N.N[.N]. */
 static void module_version(char *buf, size_t len)
 {
     buf[0] = '\0';
@@ -302,15 +303,12 @@ static void module_version(char *buf, size_t len)
         return;
     char line[512];
     if (fgets(line, sizeof line, f)) {
-        char *p = strstr(line, "Kernel Module");
-        if (p) {
-            p += strlen("Kernel Module");
-            while (*p == ' ' || *p == '\t')
-                p++;
-            size_t n = strcspn(p, " \t\n");
-            if (n > 0 && n < len) {
-                memcpy(buf, p, n);
-                buf[n] = '\0';
+        char *save = NULL;
+        for (char *t = strtok_r(line, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+            size_t n = strlen(t), digits = strspn(t, "0123456789.");
+            if (n > 2 && digits == n && t[0] != '.' && strchr(t, '.') && n < len) {
+                memcpy(buf, t, n + 1);
+                break;
             }
         }
     }
