@@ -82,24 +82,26 @@ static const char *const q_sql[Q__N] = {
         "?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,"
         FW_DB_NOW ")",
     [Q_SAMPLE_INSERT] = "INSERT INTO samples(measurement, idx, ns) VALUES(?1, ?2, ?3)",
-    [Q_BEST] = BEST_SELECT
-        "WHERE m.family = ?1 AND m.shape_key = ?2 AND m.device_id = ?3 AND m.kernel = ?4 "
-        "AND m.status = 'ok' ORDER BY m.median_ns, m.id LIMIT 1",
-    [Q_BEST_ANY_KERNEL] = BEST_SELECT
-        "WHERE m.family = ?1 AND m.shape_key = ?2 AND m.device_id = ?3 "
-        "AND m.status = 'ok' ORDER BY m.median_ns, m.id LIMIT 1",
-    [Q_BEST_ANY_DEVICE] = BEST_SELECT
-        "WHERE m.family = ?1 AND m.shape_key = ?2 AND m.kernel = ?4 "
-        "AND m.status = 'ok' ORDER BY m.median_ns, m.id LIMIT 1",
-    [Q_BEST_ANY_BOTH] = BEST_SELECT
-        "WHERE m.family = ?1 AND m.shape_key = ?2 "
-        "AND m.status = 'ok' ORDER BY m.median_ns, m.id LIMIT 1",
+    /* The inner select runs on the covering index alone (no table rows, no joins) and only the
+     * winner is joined: with kernel or device left open it sorts index entries, not joined rows. */
+    [Q_BEST] = BEST_SELECT "WHERE m.id = (SELECT id FROM measurements "
+        "WHERE family = ?1 AND shape_key = ?2 AND device_id = ?3 AND kernel = ?4 "
+        "AND status = 'ok' ORDER BY median_ns, id LIMIT 1)",
+    [Q_BEST_ANY_KERNEL] = BEST_SELECT "WHERE m.id = (SELECT id FROM measurements "
+        "WHERE family = ?1 AND shape_key = ?2 AND device_id = ?3 "
+        "AND status = 'ok' ORDER BY median_ns, id LIMIT 1)",
+    [Q_BEST_ANY_DEVICE] = BEST_SELECT "WHERE m.id = (SELECT id FROM measurements "
+        "WHERE family = ?1 AND shape_key = ?2 AND kernel = ?4 "
+        "AND status = 'ok' ORDER BY median_ns, id LIMIT 1)",
+    [Q_BEST_ANY_BOTH] = BEST_SELECT "WHERE m.id = (SELECT id FROM measurements "
+        "WHERE family = ?1 AND shape_key = ?2 "
+        "AND status = 'ok' ORDER BY median_ns, id LIMIT 1)",
     /* ROW_NUMBER over (shape, median, seq): the index measurements_rank delivers rows in exactly
-     * that order, so the window needs no sort. */
+     * that order, so the window needs no sort. Within one job a shape key has one shape index, so
+     * the final order is plan order of shapes. */
     [Q_RANKINGS] =
         "SELECT * FROM (SELECT ROW_NUMBER() OVER (PARTITION BY m.shape_key "
-        "ORDER BY m.median_ns, m.seq) AS rank, " RANK_COLS ", "
-        "MIN(m.shape_index) OVER (PARTITION BY m.shape_key) AS si "
+        "ORDER BY m.median_ns, m.seq) AS rank, " RANK_COLS ", m.shape_index AS si "
         "FROM measurements m JOIN variants v ON v.id = m.variant_id "
         "WHERE m.job = ?1 AND m.status = 'ok') WHERE ?2 <= 0 OR rank <= ?2 "
         "ORDER BY si, shape_key, rank",

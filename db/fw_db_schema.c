@@ -70,9 +70,11 @@ static const char *const migrations[] = {
     "  record TEXT,"                            /* the worker's record without samples_ns */
     "  created_at TEXT NOT NULL,"
     "  UNIQUE (job, seq));"
-    /* best: equality on family, shape, device, kernel, then already in median order. Partial, so
-     * only ranked rows cost index space and the index is exactly the candidate set. */
-    "CREATE INDEX measurements_best ON measurements(family, shape_key, device_id, kernel, median_ns)"
+    /* best: equality on family, shape, device, kernel, status, then already in median order, and
+     * covering (status is a column so SQLite need not read table rows to check it): with kernel or
+     * device left open it sorts index entries only. Partial, so only ranked rows cost space. */
+    "CREATE INDEX measurements_best ON measurements(family, shape_key, device_id, kernel, status,"
+    "  median_ns)"
     "  WHERE status = 'ok';"
     /* rankings: one job's verified rows grouped by shape, in rank order. */
     "CREATE INDEX measurements_rank ON measurements(job, shape_key, median_ns, seq)"
