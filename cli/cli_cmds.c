@@ -439,33 +439,6 @@ static int tune_opt(void *vctx, const char *name, const char *arg, char *err, si
     return fw_cli_spec_flag(&t->spec, name, arg, err, errlen);
 }
 
-/* --num-random N means N random variants on top of the presets (optimize_kernel.py). The spec's
- * budget counts presets too, so ask the daemon how many presets each shape keeps and add N. */
-static int num_random_budget(fw_cli_conn *c, const cJSON *spec, long long n, long long *budget)
-{
-    cJSON *probe = cJSON_Duplicate(spec, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(probe, "strategy");
-    cJSON_DeleteItemFromObjectCaseSensitive(probe, "budget");
-    cJSON_AddStringToObject(probe, "strategy", "presets");
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddItemToObject(p, "spec", probe);
-    cJSON_AddNumberToObject(p, "limit", 100000);
-    cJSON *res = NULL;
-    int ec = call(c, "expand", p, &res);
-    if (ec)
-        return ec;
-    long long counts[256] = {0}, most = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "items")) {
-        long long s = (long long)num(it, "shape_index", 0);
-        if (s >= 0 && s < 256 && ++counts[s] > most)
-            most = counts[s];
-    }
-    cJSON_Delete(res);
-    *budget = most + n;
-    return 0;
-}
-
 static int cmd_tune(fw_cli_global *g, int argc, char **argv)
 {
     const fw_cli_command *cmd = fw_cli_command_find("tune");
@@ -487,10 +460,8 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
         fw_cli_spec_flags_release(&t.spec);
         return usage_error("tune", err);
     }
-    long long num_random = t.spec.no_explore ? -1 : t.spec.num_random;
-    int budget_given = t.spec.budget >= 0;
     fw_cli_spec_flags_release(&t.spec);
-    if (t.print_spec && !(num_random >= 0 && !budget_given)) {
+    if (t.print_spec) {
         print_json(spec);
         cJSON_Delete(spec);
         return FW_CLI_EXIT_OK;
@@ -501,17 +472,6 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
     if (ec) {
         cJSON_Delete(spec);
         return ec;
-    }
-    if (num_random >= 0 && !budget_given) {
-        long long budget;
-        ec = num_random_budget(&c, spec, num_random, &budget);
-        if (ec)
-            goto out;
-        cJSON_AddNumberToObject(spec, "budget", (double)budget);
-    }
-    if (t.print_spec) {
-        print_json(spec);
-        goto out;
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToObject(p, "spec", spec);
@@ -562,8 +522,6 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         fw_cli_spec_flags_release(&t.spec);
         return usage_error("expand", err);
     }
-    long long num_random = t.spec.no_explore ? -1 : t.spec.num_random;
-    int budget_given = t.spec.budget >= 0;
     char devsel[96] = "";
     if (t.spec.backend || t.spec.device >= 0)
         snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : "opencl",
@@ -575,16 +533,6 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
     if (ec) {
         cJSON_Delete(spec);
         return ec;
-    }
-    if (num_random >= 0 && !budget_given) {
-        long long budget;
-        ec = num_random_budget(&c, spec, num_random, &budget);
-        if (ec) {
-            cJSON_Delete(spec);
-            fw_cli_close(&c);
-            return ec;
-        }
-        cJSON_AddNumberToObject(spec, "budget", (double)budget);
     }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToObject(p, "spec", spec);
@@ -1121,10 +1069,10 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
     "  --source FILE          a user kernel source (its text is sent to the daemon)\n"                    \
     "  --entry NAME           the kernel function in --source\n"                                          \
     "  --alias KNOB=MACRO     map a knob to the source's own macro name, repeatable\n"                    \
-    "  --macro NAME=V         a fixed extra macro for the source, repeatable\n"                           \
+    "  --macro NAME=V         a fixed extra integer macro for every variant, repeatable\n"                           \
     "How to search and measure:\n"                                                                        \
     "  --strategy S           random, grid or presets\n"                                                  \
-    "  --num-random N         N random variants on top of the presets (sets strategy random)\n"           \
+    "  --num-random N         N random variants after the presets (strategy random, budget presets+N)\n"           \
     "  --random-seed N        the job's seed (same seed, same variants, same inputs)\n"                   \
     "  --no-explore           presets only (a deterministic control run)\n"                               \
     "  --budget N             at most N evaluations per shape, presets included\n"                        \

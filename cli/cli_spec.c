@@ -244,15 +244,15 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
     } else if (!strcmp(name, "num-random")) {
         return count_flag(name, arg, 0, 100000, &f->num_random, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "random-seed")) {
-        return count_flag(name, arg, 0, MAX_EXACT_INT, &f->random_seed, err, errlen) < 0 ? -EINVAL : 1;
+        return count_flag(name, arg, 0, MAX_EXACT_INT - 1, &f->random_seed, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "warmup")) {
-        return count_flag(name, arg, 0, 1000000, &f->warmup, err, errlen) < 0 ? -EINVAL : 1;
+        return count_flag(name, arg, 0, 10000, &f->warmup, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "iters")) {
-        return count_flag(name, arg, 1, 1000000, &f->iters, err, errlen) < 0 ? -EINVAL : 1;
+        return count_flag(name, arg, 1, 100000, &f->iters, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "device")) {
-        return count_flag(name, arg, 0, 4096, &f->device, err, errlen) < 0 ? -EINVAL : 1;
+        return count_flag(name, arg, 0, 1023, &f->device, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "budget")) {
-        return count_flag(name, arg, 0, MAX_EXACT_INT, &f->budget, err, errlen) < 0 ? -EINVAL : 1;
+        return count_flag(name, arg, 0, 100000, &f->budget, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "no-explore")) {
         f->no_explore = 1;
     } else if (!strcmp(name, "shape")) {
@@ -288,10 +288,17 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         if (rc < 0)
             return fw_errf(err, errlen, rc, "--%s '%s' should look like %s", name, arg,
                            name[0] == 'a' ? "KNOB=MACRO (e.g. TILE_N=MOE_TILE_N)" : "NAME=VALUE (e.g. HIDDEN=2048)");
-        cJSON **slot = name[0] == 'a' ? &f->aliases : &f->macros;
-        cJSON *o = ensure_object(slot);
+        cJSON *o = ensure_object(name[0] == 'a' ? &f->aliases : &f->macros);
         cJSON_DeleteItemFromObjectCaseSensitive(o, kn);
-        cJSON_AddStringToObject(o, kn, v);
+        if (name[0] == 'a') {
+            cJSON_AddStringToObject(o, kn, v);
+        } else {
+            /* Fixed macros are integers in the spec (docs/spec.md). */
+            long long iv;
+            if (parse_ll(v, &iv) < 0 || iv > MAX_EXACT_INT - 1 || iv < -(MAX_EXACT_INT - 1))
+                return fw_errf(err, errlen, -EINVAL, "--macro %s: '%s' is not an integer (fixed macros take integer values)", kn, v);
+            cJSON_AddNumberToObject(o, kn, (double)iv);
+        }
     } else {
         return 0;
     }
@@ -357,6 +364,16 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         spec = cJSON_CreateObject();
     }
 
+    if (!f->no_explore && f->num_random >= 0 && f->budget >= 0) {
+        cJSON_Delete(spec);
+        return fw_errf(err, errlen, -EINVAL,
+                       "give either --num-random (random variants after the presets) or --budget (evaluations per shape), not both");
+    }
+    if (!f->no_explore && f->num_random >= 0 && f->strategy && strcmp(f->strategy, "random")) {
+        cJSON_Delete(spec);
+        return fw_errf(err, errlen, -EINVAL, "--num-random means strategy random, which contradicts --strategy %s; drop one of them",
+                       f->strategy);
+    }
     if (f->no_explore && f->strategy && strcmp(f->strategy, "presets")) {
         cJSON_Delete(spec);
         return fw_errf(err, errlen, -EINVAL,
@@ -386,10 +403,12 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         /* As in optimize_kernel.py: deterministic presets only, random count forced to 0. */
         set_item(spec, "no_explore", cJSON_CreateTrue());
         set_item(spec, "strategy", cJSON_CreateString("presets"));
-    } else if (f->strategy) {
-        set_item(spec, "strategy", cJSON_CreateString(f->strategy));
-    } else if (f->num_random >= 0) {
-        set_item(spec, "strategy", cJSON_CreateString("random"));
+    } else {
+        if (f->strategy)
+            set_item(spec, "strategy", cJSON_CreateString(f->strategy));
+        /* The resolver turns it into strategy random with budget = presets + N (docs/spec.md). */
+        if (f->num_random >= 0)
+            set_item(spec, "num_random", cJSON_CreateNumber((double)f->num_random));
     }
     if (f->budget >= 0)
         set_item(spec, "budget", cJSON_CreateNumber((double)f->budget));

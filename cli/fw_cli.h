@@ -120,9 +120,10 @@ void fw_cli_spec_flags_release(fw_cli_spec_flags *f);
 /* Parse one spec-shaping option (its long name without "--", and its argument). Returns 1 when the
  * option was one of them, 0 when it is not a spec flag, < 0 with a message for a bad value. */
 int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, char *err, size_t errlen);
-/* Build the user spec: --spec FILE first, then every flag given overrides it. --num-random is
- * returned in *num_random (the caller turns it into a budget once it knows the preset count).
- * Fails with a message when nothing names a family or profile. */
+/* Build the user spec (docs/spec.md): --spec FILE first, then every flag given overrides it.
+ * --num-random N becomes "num_random" (the resolver makes it strategy random, budget presets + N);
+ * --no-explore becomes "no_explore" and strategy presets, and wins over --num-random as in the old
+ * tool. Flags that contradict each other, or nothing naming a family or profile, fail with a message. */
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **spec, char *err, size_t errlen);
 /* Read a user kernel source for --source. This is the hook for include inlining: today it returns
  * the file's text as is; resolving #include "..." relative to the file belongs here. */

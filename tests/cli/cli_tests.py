@@ -171,6 +171,10 @@ def case_usage(e):
         (['tune', '--family', 'gemm', '--knob', 'TILE_N'], 'NAME=v1,v2'),
         (['tune', '--family', 'gemm', '--no-explore', '--strategy', 'grid'], 'contradicts'),
         (['tune', '--family', 'gemm', '--entry', 'k'], 'give --source FILE'),
+        (['tune', '--profile', 'p', '--num-random', '4', '--budget', '9'], 'not both'),
+        (['tune', '--profile', 'p', '--num-random', '4', '--strategy', 'grid'], 'contradicts --strategy grid'),
+        (['tune', '--profile', 'p', '--macro', 'HIDDEN=big'], 'not an integer'),
+        (['tune', '--profile', 'p', '--random-seed', '9007199254740992'], 'out of range'),
         (['tune', '--family', 'gemm', '--source', '/nonexistent/k.cl'], 'cannot read --source'),
         (['tune', '--spec', '/nonexistent/spec.json'], 'cannot read --spec'),
         (['tune', '--family', 'gemm', '--strategy', 'annealing'], 'not known here'),
@@ -254,12 +258,19 @@ def case_spec(e):
     check((s['strategy'], s['backend'], s['device']) == ('random', 'opencl', 0), 'strategy/backend/device', s)
     check(s['source']['text'].startswith('#ifndef MY_TILE') and s['source']['entry'] == 'k'
           and s['source']['name'] == 'my_kernel.cl', '--source/--entry', s)
-    check(s['aliases'] == {"TILE_N": "MY_TILE"} and s['macros'] == {"HIDDEN": "2048"}, '--alias/--macro', s)
+    check(s['aliases'] == {"TILE_N": "MY_TILE"} and s['macros'] == {"HIDDEN": 2048}, '--alias/--macro', s)
     p = e.fw('tune', '--profile', 'mixed_bpw_fairway_glm47', '--no-explore', '--print-spec', rc=0)
     s = json.loads(p.stdout)
     check(s == {"profile": "mixed_bpw_fairway_glm47", "no_explore": True, "strategy": "presets"},
           '--no-explore is not a presets-only spec', s)
-    check(not os.path.exists(e.sock), '--print-spec without --num-random contacted a daemon')
+    p = e.fw('tune', '--profile', 'mixed_bpw_fairway_glm47', '--num-random', '40', '--random-seed', '7',
+             '--print-spec', rc=0)
+    s = json.loads(p.stdout)
+    check(s == {"profile": "mixed_bpw_fairway_glm47", "num_random": 40, "seed": 7}, '--num-random spec', s)
+    # --no-explore wins over --num-random, as in optimize_kernel.py.
+    p = e.fw('tune', '--profile', 'x', '--num-random', '40', '--no-explore', '--print-spec', rc=0)
+    check('num_random' not in json.loads(p.stdout), '--no-explore did not drop --num-random', p.stdout)
+    check(not os.path.exists(e.sock), '--print-spec contacted a daemon')
 
 
 # ---- cases against the fake daemon (the CLI's own logic) ---------------------------------------
@@ -297,10 +308,6 @@ def case_fake(e):
     check('best config per shape:\n  K=64,M=64,N=64: TILE_N=32' in out, 'best per shape', out)
     check('\r' not in out and '\033' not in out, 'terminal codes in non-tty output', out)
 
-    # --num-random N: budget = presets per shape (2 from expand) + N, strategy random.
-    p = e.fw('tune', '--profile', 'fake_profile', '--num-random', '5', '--print-spec', rc=0)
-    s = json.loads(p.stdout)
-    check(s['budget'] == 7 and s['strategy'] == 'random', '--num-random budget', s)
 
     # best: knobs and macros to paste; nothing stored is exit 1.
     p = e.fw('best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
