@@ -1,0 +1,298 @@
+/* fw_daemon.h - fairwayd internals (DESIGN.md sections 1 and 9; client protocol in docs/protocol.md,
+ * worker protocol in docs/worker-protocol.md).
+ *
+ * One libuv loop owns everything: the listening Unix socket, the clients, the job table, one
+ * fairway-worker child per device selector ("opencl:0") and the SQLite store. Nothing here blocks on
+ * a device: GPU work happens only in the workers, so a variant that kills or hangs its worker costs
+ * that worker and that one variant, never the daemon.
+ *
+ * Invariants the rest of the code relies on:
+ *   - the daemon is the only writer of the store, and every finished measurement is committed
+ *     (fw_db_measurement_put) before the next seq is sent to a worker;
+ *   - at most one job per device is "current", and a device's jobs run in id (= submission) order;
+ *   - a worker has at most one request in flight (load or measure), so a reply is always for the
+ *     request we remember, and a death or a timeout names exactly one seq;
+ *   - a client that goes away is unlinked from every watch list and every parked request before its
+ *     memory is freed, so nothing ever writes to a closed client.
+ */
+#ifndef FW_DAEMON_H
+#define FW_DAEMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+#include <cjson/cJSON.h>
+
+#include "fw_db.h"
+#include "fw_search.h"
+
+#define FW_DAEMON_LINE_MAX (1024 * 1024)          /* bytes in one protocol line, without '\n' */
+#define FW_DAEMON_WRITE_QUEUE_MAX (64u << 20)      /* a client that never reads is dropped past this */
+
+/* JSON-RPC error codes (docs/protocol.md). */
+#define FW_RPC_PARSE_ERROR -32700
+#define FW_RPC_INVALID_REQUEST -32600
+#define FW_RPC_METHOD_NOT_FOUND -32601
+#define FW_RPC_INVALID_PARAMS -32602
+#define FW_RPC_INTERNAL_ERROR -32603
+#define FW_RPC_NO_SUCH_JOB -32001
+#define FW_RPC_NOTHING_STORED -32002
+#define FW_RPC_LINE_TOO_LONG -32003
+#define FW_RPC_TOO_MANY_CLIENTS -32004
+#define FW_RPC_DEVICE_UNAVAILABLE -32005
+#define FW_RPC_SHUTTING_DOWN -32006
+
+/* ---- line framing (daemon/linebuf.c): pure, unit-tested ---------------------------------------- */
+
+/* Splits a byte stream into '\n'-terminated lines of at most max bytes. A trailing '\r' is dropped. */
+typedef struct fw_daemon_linebuf {
+    char *data;
+    size_t len, cap;
+    size_t pos;      /* start of the first unconsumed byte */
+    size_t scan;     /* bytes after pos already known to hold no '\n' */
+    size_t max;
+} fw_daemon_linebuf;
+
+void fw_daemon_linebuf_init(fw_daemon_linebuf *lb, size_t max);
+void fw_daemon_linebuf_release(fw_daemon_linebuf *lb);
+/* Append bytes: 0 or -ENOMEM. */
+int fw_daemon_linebuf_feed(fw_daemon_linebuf *lb, const char *p, size_t n);
+/* 1: *line points at the next line (NUL-terminated, valid until the next feed/next call), *len its
+ * length; 0: no complete line yet; -E2BIG: a line (complete or still arriving) is longer than max.
+ * After -E2BIG the stream cannot be resynchronised: the caller answers and closes. */
+int fw_daemon_linebuf_next(fw_daemon_linebuf *lb, char **line, size_t *len);
+
+/* ---- compare statistics (daemon/compare.c): pure, unit-tested ---------------------------------- */
+
+/* Kendall's tau-b of paired values, in parts so several strata (shapes) can be pooled:
+ *   tau_b = (concordant - discordant) / sqrt((n0 - ties_x) * (n0 - ties_y)),  n0 = n(n-1)/2.
+ * Computed in O(n log n) (Knight's merge-sort method), so a 100000-variant job compares fast. */
+typedef struct fw_daemon_tau {
+    int64_t n;
+    int64_t num;        /* concordant - discordant pairs */
+    int64_t pairs_x;    /* n0 - pairs tied in x */
+    int64_t pairs_y;    /* n0 - pairs tied in y */
+} fw_daemon_tau;
+
+int fw_daemon_tau_compute(const double *x, const double *y, size_t n, fw_daemon_tau *out);
+/* tau_b of one stratum or of a pooled sum; returns 0 and stores NAN-free value, or -EDOM when it is
+ * undefined (fewer than two pairs, or every value tied in x or y). */
+int fw_daemon_tau_value(const fw_daemon_tau *t, double *tau);
+/* Pool b into a (sums of num, pairs_x, pairs_y, n). */
+void fw_daemon_tau_pool(fw_daemon_tau *a, const fw_daemon_tau *b);
+/* min / median / max of n values (the array is sorted in place). -EDOM when n == 0. */
+int fw_daemon_spread(double *v, size_t n, double *min, double *median, double *max);
+
+/* Compare two jobs' stored sequences (fw_db_job_sequence arrays). Result object as documented in
+ * docs/protocol.md (compare). -EINVAL with a message on malformed input. */
+int fw_daemon_compare(const cJSON *seq_a, const cJSON *seq_b, cJSON **out, char *err, size_t errlen);
+
+/* ---- the daemon ------------------------------------------------------------------------------- */
+
+typedef struct fw_daemon fw_daemon;
+typedef struct fw_daemon_client fw_daemon_client;
+typedef struct fw_daemon_job fw_daemon_job;
+typedef struct fw_daemon_device fw_daemon_device;
+typedef struct fw_daemon_worker fw_daemon_worker;
+typedef struct fw_daemon_req fw_daemon_req;
+
+typedef struct fw_daemon_options {
+    const char *socket_path;
+    const char *db_path;
+    const char *worker_path;
+    const char *log_path;
+    int ready_fd;                 /* -1 = none */
+    int max_clients;
+    double variant_timeout_s;
+} fw_daemon_options;
+
+struct fw_daemon_client {
+    uv_pipe_t pipe;
+    fw_daemon *d;
+    fw_daemon_linebuf lb;
+    int closing;
+    fw_daemon_client *prev, *next;
+};
+
+/* A request, as dispatched. Requests that need a device the daemon has not met yet are parked
+ * (copied) on that device and dispatched again once its worker reports ready or fails. */
+struct fw_daemon_req {
+    fw_daemon_client *client;     /* NULL once the client went away: the reply is dropped */
+    cJSON *id;                    /* NULL for a notification (no reply is sent) */
+    char method[32];
+    cJSON *params;                /* always an object */
+    const char *device_error;     /* set when re-dispatched after the device failed to open */
+    fw_daemon_req *next;
+};
+
+typedef enum fw_daemon_wstate {
+    FW_W_NONE = 0,     /* no worker process */
+    FW_W_STARTING,     /* spawned, waiting for "ready" */
+    FW_W_IDLE,         /* ready, nothing in flight */
+    FW_W_LOADING,      /* "load" in flight */
+    FW_W_MEASURING,    /* "measure" in flight, variant timer armed */
+} fw_daemon_wstate;
+
+/* One fairway-worker process. Owned by its device while current; a worker that was killed or died
+ * is detached (dev = NULL) and frees itself once its three handles are closed. */
+struct fw_daemon_worker {
+    fw_daemon *d;
+    fw_daemon_device *dev;
+    uv_process_t proc;
+    uv_pipe_t in, out;
+    int open_handles;
+    int exited;
+    int64_t exit_status;
+    int term_signal;
+    fw_daemon_linebuf lb;
+    char failed_msg[1024];        /* from a "failed" notification */
+};
+
+struct fw_daemon_device {
+    fw_daemon *d;
+    char sel[64];                 /* "opencl:0" */
+    char backend[32];
+    int index;
+    cJSON *info;                  /* device object from the last "ready" (kept across restarts) */
+    char identity[512];
+    int64_t db_id;
+
+    fw_daemon_worker *w;
+    fw_daemon_wstate wstate;
+    int64_t req_id;               /* id of the request in flight */
+    int64_t req_seq;              /* seq being measured */
+    int64_t loaded_job;           /* job the worker has loaded, 0 = none */
+    uv_timer_t timer;             /* start-up / load / per-variant limit */
+    char last_error[2048];        /* why the last worker could not open the device */
+
+    fw_daemon_job *current;       /* job this device is running */
+    int restarts;                 /* worker deaths without progress (crash loop guard) */
+    fw_daemon_req *parked;        /* requests waiting for this device */
+    fw_daemon_device *next;
+};
+
+typedef struct fw_daemon_watch {
+    fw_daemon_client *client;
+} fw_daemon_watch;
+
+#define FW_DAEMON_NSTATUS 8
+extern const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS];
+int fw_daemon_status_index(const char *status);
+
+/* What the worker's records said about a shape's kernel, reused for the records the daemon writes
+ * itself (crashed, timeout) so they name the same variant rows. */
+typedef struct fw_daemon_shape_info {
+    char kernel[128];
+    char mode[32];
+    char source_hash[80];
+} fw_daemon_shape_info;
+
+struct fw_daemon_job {
+    int64_t id;
+    char device_sel[64];
+    cJSON *spec;                  /* resolved, as stored (may carry "variant_timeout_s") */
+    cJSON *wspec;                 /* what the worker gets: spec without the daemon's own fields */
+    fw_daemon_shape_info *shape_info;
+    size_t nshapes;
+    const char *family;           /* inside spec */
+    double variant_timeout_s;
+
+    int running;                  /* state 'running' in the store */
+    int cancelled;                /* cancel asked: stop before the next variant */
+    int plan_built;
+    fw_plan plan;
+    unsigned char *done;          /* done[seq] = stored */
+    size_t planned, evaluated, next_seq;
+
+    size_t evaluated_this_run;
+    uint64_t run_started_ns;
+    int64_t counts[FW_DAEMON_NSTATUS];
+    int have_best;
+    double best_median;
+    char best_variant[512], best_shape[256];
+
+    fw_daemon_watch *watchers;
+    size_t nwatchers, capwatchers;
+    fw_daemon_job *prev, *next;
+};
+
+struct fw_daemon {
+    uv_loop_t *loop;
+    fw_daemon_options opt;
+    char socket_path[108];
+    char db_path[4096];
+    char worker_path[4096];
+    uv_pipe_t listener;
+    int listening;
+    uv_signal_t sigterm, sigint;
+    fw_db *db;
+    int stopping;
+    int exit_code;
+
+    fw_daemon_client *clients;
+    int nclients;
+    fw_daemon_device *devices;
+    fw_daemon_job *jobs;          /* unfinished jobs, ascending id */
+    fw_daemon_job *jobs_tail;
+};
+
+/* main.c */
+void fw_daemon_log(fw_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* server.c */
+int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen);
+void fw_daemon_stop(fw_daemon *d);
+/* Send one JSON object as a line (takes no ownership). */
+void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
+/* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */
+void fw_daemon_reply(fw_daemon_req *req, cJSON *result);
+void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req);
+void fw_daemon_req_free(fw_daemon_req *req);
+
+/* methods.c */
+typedef void (*fw_daemon_method_fn)(fw_daemon *d, fw_daemon_req *req);
+fw_daemon_method_fn fw_daemon_method_find(const char *name);
+const char *fw_daemon_method_names(void);
+
+/* jobs.c: job table and scheduler */
+int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen);
+/* Register a freshly created (queued) job and start it when its device is free. */
+int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen);
+fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id);
+/* Cancel: 0 when done (or will stop before the next variant), -ENOENT when not unfinished. */
+int fw_daemon_job_cancel(fw_daemon *d, int64_t id);
+/* Progress object (docs/protocol.md) of an unfinished job, or from the store for a finished one. */
+cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job);
+cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id);
+int fw_daemon_job_watch(fw_daemon_job *job, fw_daemon_client *c);
+void fw_daemon_jobs_free(fw_daemon *d);
+/* Send a progress notification to the job's watchers. */
+void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
+/* Store the terminal state, send the final notification, drop the job from the table (freed). */
+void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
+/* Build the plan for the device, read which seqs are stored, mark the job running. */
+int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
+/* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
+cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error);
+/* Commit one record and update progress (notifies watchers). < 0 when the store refused it. */
+int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
+void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c);
+/* Parse "backend:index" (or a bare backend = index 0). */
+int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
+/* The device selector a resolved spec asks for ("opencl:0" by default). */
+void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len);
+
+/* worker.c: device / worker supervision */
+fw_daemon_device *fw_daemon_device_get(fw_daemon *d, const char *sel);
+/* 1: the device is ready (info set); 0: req was parked and will be dispatched again (copied: the
+ * caller keeps ownership of req); < 0: cannot even try (message in err). */
+int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, char *err, size_t errlen);
+/* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
+void fw_daemon_device_pump(fw_daemon_device *dev);
+void fw_daemon_devices_stop(fw_daemon *d);
+int fw_daemon_devices_alive(fw_daemon *d);
+
+#endif

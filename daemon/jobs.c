@@ -1,0 +1,509 @@
+/* jobs.c - the table of unfinished jobs, their progress, and what watchers are told. */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_family.h"
+#include "fw_util.h"
+
+const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
+    "ok", "compile_error", "invalid", "verify_failed", "runtime_error", "pruned", "crashed", "timeout",
+};
+
+int fw_daemon_status_index(const char *status)
+{
+    for (int i = 0; status && i < FW_DAEMON_NSTATUS; i++)
+        if (strcmp(status, fw_daemon_statuses[i]) == 0)
+            return i;
+    return -1;
+}
+
+int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index)
+{
+    const char *colon = strchr(sel, ':');
+    size_t n = colon ? (size_t)(colon - sel) : strlen(sel);
+    if (n == 0 || n >= blen)
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!((sel[i] >= 'a' && sel[i] <= 'z') || (sel[i] >= '0' && sel[i] <= '9')))
+            return -EINVAL;
+    memcpy(backend, sel, n);
+    backend[n] = '\0';
+    *index = 0;
+    if (colon) {
+        char *end;
+        long v = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || *end || v < 0 || v > 1023)
+            return -EINVAL;
+        *index = (int)v;
+    }
+    return 0;
+}
+
+void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len)
+{
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "backend");
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(spec, "device");
+    snprintf(out, len, "%s:%d", cJSON_IsString(b) ? b->valuestring : "opencl",
+             cJSON_IsNumber(i) ? (int)i->valuedouble : 0);
+}
+
+fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id)
+{
+    for (fw_daemon_job *j = d->jobs; j; j = j->next)
+        if (j->id == id)
+            return j;
+    return NULL;
+}
+
+static void job_free(fw_daemon_job *job)
+{
+    cJSON_Delete(job->spec);
+    cJSON_Delete(job->wspec);
+    if (job->plan_built)
+        fw_plan_release(&job->plan);
+    free(job->done);
+    free(job->watchers);
+    free(job->shape_info);
+    free(job);
+}
+
+static void job_unlink(fw_daemon *d, fw_daemon_job *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        d->jobs = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        d->jobs_tail = job->prev;
+    job->prev = job->next = NULL;
+}
+
+void fw_daemon_jobs_free(fw_daemon *d)
+{
+    while (d->jobs) {
+        fw_daemon_job *j = d->jobs;
+        job_unlink(d, j);
+        job_free(j);
+    }
+}
+
+static double num_field(const cJSON *o, const char *name, double dflt)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(f) ? f->valuedouble : dflt;
+}
+
+int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
+{
+    if (fw_daemon_job_find(d, id))
+        return 0;
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 " from the store: %s", id, fw_db_error(d->db));
+    fw_daemon_job *job = calloc(1, sizeof(*job));
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(row, "spec");
+    if (!job || !cJSON_IsObject(spec)) {
+        free(job);
+        cJSON_Delete(row);
+        return fw_errf(err, errlen, job ? -EINVAL : -ENOMEM, "job %" PRId64 " has no stored spec", id);
+    }
+    job->id = id;
+    job->spec = cJSON_Duplicate(spec, 1);
+    /* The worker gets the spec without the daemon's own fields: it resolves and hashes exactly what
+     * fw_spec_resolve produced. */
+    job->wspec = cJSON_Duplicate(spec, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "variant_timeout_s");
+    job->variant_timeout_s = num_field(spec, "variant_timeout_s", d->opt.variant_timeout_s);
+    const cJSON *fam = cJSON_GetObjectItemCaseSensitive(job->spec, "family");
+    job->family = cJSON_IsString(fam) ? fam->valuestring : "";
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(row, "device");
+    if (cJSON_IsString(dev) && *dev->valuestring)
+        snprintf(job->device_sel, sizeof(job->device_sel), "%s", dev->valuestring);
+    else
+        fw_daemon_spec_selector(spec, job->device_sel, sizeof(job->device_sel));
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "state");
+    job->running = cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0;
+    job->planned = (size_t)num_field(row, "planned", 0);
+    job->evaluated = (size_t)num_field(row, "evaluated", 0);
+    const cJSON *counts = cJSON_GetObjectItemCaseSensitive(row, "counts");
+    for (int i = 0; i < FW_DAEMON_NSTATUS; i++)
+        job->counts[i] = (int64_t)num_field(counts, fw_daemon_statuses[i], 0);
+    cJSON *rk = NULL;
+    if (fw_db_rankings(d->db, id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
+        const cJSON *b = cJSON_GetArrayItem(rk, 0);
+        const cJSON *vk = cJSON_GetObjectItemCaseSensitive(b, "variant_key");
+        const cJSON *sk = cJSON_GetObjectItemCaseSensitive(b, "shape_key");
+        if (cJSON_IsString(vk) && cJSON_IsString(sk)) {
+            job->have_best = 1;
+            job->best_median = num_field(b, "median_ns", 0);
+            snprintf(job->best_variant, sizeof(job->best_variant), "%s", vk->valuestring);
+            snprintf(job->best_shape, sizeof(job->best_shape), "%s", sk->valuestring);
+        }
+    }
+    cJSON_Delete(rk);
+    cJSON_Delete(row);
+    if (!job->spec || !job->wspec) {
+        job_free(job);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory loading job %" PRId64, id);
+    }
+    /* Keep the table in id order: the scheduler takes a device's lowest id first. */
+    fw_daemon_job *after = d->jobs_tail;
+    while (after && after->id > id)
+        after = after->prev;
+    job->prev = after;
+    job->next = after ? after->next : d->jobs;
+    if (job->next)
+        job->next->prev = job;
+    else
+        d->jobs_tail = job;
+    if (after)
+        after->next = job;
+    else
+        d->jobs = job;
+    fw_daemon_device *device = fw_daemon_device_get(d, job->device_sel);
+    if (device)
+        fw_daemon_device_pump(device);
+    return 0;
+}
+
+int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen)
+{
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = fw_db_jobs_unfinished(d->db, &ids, &n);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot list unfinished jobs: %s", fw_db_error(d->db));
+    for (size_t i = 0; i < n; i++) {
+        char e[1024];
+        if (fw_daemon_job_add(d, ids[i], e, sizeof(e)) < 0) {
+            /* One unreadable job must not keep the others from running. */
+            fw_daemon_log(d, "job %" PRId64 " cannot be resumed and is marked failed: %s", ids[i], e);
+            fw_db_job_set_state(d->db, ids[i], "failed", e);
+        } else {
+            fw_daemon_log(d, "job %" PRId64 " resumes", ids[i]);
+        }
+    }
+    free(ids);
+    return 0;
+}
+
+static cJSON *notification(cJSON *params)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddStringToObject(o, "method", "progress");
+    cJSON_AddItemToObject(o, "params", params);
+    return o;
+}
+
+static cJSON *failures_object(const int64_t *counts)
+{
+    cJSON *f = cJSON_CreateObject();
+    for (int i = 1; i < FW_DAEMON_NSTATUS; i++)
+        cJSON_AddNumberToObject(f, fw_daemon_statuses[i], (double)counts[i]);
+    return f;
+}
+
+cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
+{
+    (void)d;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "job", (double)job->id);
+    cJSON_AddStringToObject(p, "state", job->running ? "running" : "queued");
+    cJSON_AddNumberToObject(p, "evaluated", (double)job->evaluated);
+    cJSON_AddNumberToObject(p, "planned", (double)job->planned);
+    if (job->have_best) {
+        cJSON *b = cJSON_AddObjectToObject(p, "best");
+        cJSON_AddStringToObject(b, "variant_key", job->best_variant);
+        cJSON_AddStringToObject(b, "shape_key", job->best_shape);
+        cJSON_AddNumberToObject(b, "median_ns", job->best_median);
+    } else {
+        cJSON_AddNullToObject(p, "best");
+    }
+    cJSON_AddItemToObject(p, "failures", failures_object(job->counts));
+    double elapsed = job->run_started_ns ? (double)(fw_now_ns() - job->run_started_ns) / 1e9 : 0.0;
+    cJSON_AddNumberToObject(p, "elapsed_s", elapsed);
+    /* The rate of this run only: a resumed job's earlier runs may have been on another machine. */
+    if (job->evaluated_this_run > 0 && job->planned >= job->evaluated) {
+        double per = elapsed / (double)job->evaluated_this_run;
+        cJSON_AddNumberToObject(p, "eta_s", per * (double)(job->planned - job->evaluated));
+    } else {
+        cJSON_AddNullToObject(p, "eta_s");
+    }
+    cJSON_AddBoolToObject(p, "final", 0);
+    return p;
+}
+
+cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id)
+{
+    cJSON *row = NULL;
+    if (fw_db_job_get(d->db, id, &row) < 0)
+        return NULL;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "job", (double)id);
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "state");
+    cJSON_AddStringToObject(p, "state", cJSON_IsString(st) ? st->valuestring : "unknown");
+    cJSON_AddNumberToObject(p, "evaluated", num_field(row, "evaluated", 0));
+    cJSON_AddNumberToObject(p, "planned", num_field(row, "planned", 0));
+    cJSON *rk = NULL;
+    if (fw_db_rankings(d->db, id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
+        const cJSON *b = cJSON_GetArrayItem(rk, 0);
+        cJSON *best = cJSON_AddObjectToObject(p, "best");
+        cJSON_AddItemToObject(best, "variant_key",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "variant_key"), 1));
+        cJSON_AddItemToObject(best, "shape_key",
+                              cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "shape_key"), 1));
+        cJSON_AddNumberToObject(best, "median_ns", num_field(b, "median_ns", 0));
+    } else {
+        cJSON_AddNullToObject(p, "best");
+    }
+    cJSON_Delete(rk);
+    int64_t counts[FW_DAEMON_NSTATUS];
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(row, "counts");
+    for (int i = 0; i < FW_DAEMON_NSTATUS; i++)
+        counts[i] = (int64_t)num_field(c, fw_daemon_statuses[i], 0);
+    cJSON_AddItemToObject(p, "failures", failures_object(counts));
+    cJSON_AddNumberToObject(p, "elapsed_s", 0);
+    cJSON_AddNullToObject(p, "eta_s");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "error");
+    if (cJSON_IsString(e))
+        cJSON_AddStringToObject(p, "error", e->valuestring);
+    int terminal = cJSON_IsString(st) && (strcmp(st->valuestring, "done") == 0 ||
+                                          strcmp(st->valuestring, "failed") == 0 ||
+                                          strcmp(st->valuestring, "cancelled") == 0);
+    cJSON_AddBoolToObject(p, "final", terminal);
+    cJSON_Delete(row);
+    return p;
+}
+
+static void notify_all(fw_daemon_job *job, const cJSON *msg)
+{
+    for (size_t i = 0; i < job->nwatchers; i++)
+        fw_daemon_client_send(job->watchers[i].client, msg);
+}
+
+void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job)
+{
+    if (job->nwatchers == 0)
+        return;
+    cJSON *msg = notification(fw_daemon_job_progress(d, job));
+    notify_all(job, msg);
+    cJSON_Delete(msg);
+}
+
+int fw_daemon_job_watch(fw_daemon_job *job, fw_daemon_client *c)
+{
+    for (size_t i = 0; i < job->nwatchers; i++)
+        if (job->watchers[i].client == c)
+            return 0;
+    if (job->nwatchers == job->capwatchers) {
+        size_t cap = job->capwatchers ? job->capwatchers * 2 : 4;
+        fw_daemon_watch *w = realloc(job->watchers, cap * sizeof(*w));
+        if (!w)
+            return -ENOMEM;
+        job->watchers = w;
+        job->capwatchers = cap;
+    }
+    job->watchers[job->nwatchers++].client = c;
+    return 0;
+}
+
+void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c)
+{
+    for (fw_daemon_job *j = d->jobs; j; j = j->next) {
+        size_t k = 0;
+        for (size_t i = 0; i < j->nwatchers; i++)
+            if (j->watchers[i].client != c)
+                j->watchers[k++] = j->watchers[i];
+        j->nwatchers = k;
+    }
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
+        for (fw_daemon_req *r = dev->parked; r; r = r->next)
+            if (r->client == c)
+                r->client = NULL;
+}
+
+void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error)
+{
+    if (fw_db_job_set_state(d->db, job->id, state, error) < 0)
+        fw_daemon_log(d, "job %" PRId64 ": cannot store state '%s': %s", job->id, state, fw_db_error(d->db));
+    fw_daemon_log(d, "job %" PRId64 " %s (%zu of %zu evaluated)%s%s", job->id, state, job->evaluated,
+                  job->planned, error ? ": " : "", error ? error : "");
+    if (job->nwatchers) {
+        cJSON *p = fw_daemon_progress_from_db(d, job->id);
+        if (!p) {
+            p = fw_daemon_job_progress(d, job);
+            cJSON_ReplaceItemInObjectCaseSensitive(p, "state", cJSON_CreateString(state));
+            cJSON_ReplaceItemInObjectCaseSensitive(p, "final", cJSON_CreateTrue());
+        }
+        /* The run's own timing is what the watcher has been reading; keep it in the last message. */
+        double elapsed = job->run_started_ns ? (double)(fw_now_ns() - job->run_started_ns) / 1e9 : 0.0;
+        cJSON_ReplaceItemInObjectCaseSensitive(p, "elapsed_s", cJSON_CreateNumber(elapsed));
+        cJSON_ReplaceItemInObjectCaseSensitive(p, "eta_s", cJSON_CreateNumber(0));
+        cJSON_ReplaceItemInObjectCaseSensitive(p, "final", cJSON_CreateTrue());
+        cJSON *msg = notification(p);
+        notify_all(job, msg);
+        cJSON_Delete(msg);
+    }
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
+        if (dev->current == job)
+            dev->current = NULL;
+    job_unlink(d, job);
+    job_free(job);
+}
+
+int fw_daemon_job_cancel(fw_daemon *d, int64_t id)
+{
+    fw_daemon_job *job = fw_daemon_job_find(d, id);
+    if (!job)
+        return -ENOENT;
+    job->cancelled = 1;
+    fw_daemon_device *dev = fw_daemon_device_get(d, job->device_sel);
+    if (dev && dev->current == job && dev->wstate == FW_W_MEASURING) {
+        /* Stops once the variant in flight is stored: the pump sees the flag before the next seq.
+         * The state is stored now so that status and jobs say so at once. */
+        fw_db_job_set_state(d->db, job->id, "cancelled", NULL);
+        return 0;
+    }
+    fw_daemon_job_finish(d, job, "cancelled", NULL);
+    if (dev)
+        fw_daemon_device_pump(dev);
+    return 0;
+}
+
+int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
+{
+    if (job->plan_built)
+        return 0;
+    int rc = fw_plan_build(job->wspec, dev->info, &job->plan, err, errlen);
+    if (rc < 0)
+        return rc;
+    job->plan_built = 1;
+    job->planned = job->plan.n;
+    job->done = calloc(job->planned ? job->planned : 1, 1);
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
+    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
+    job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
+    if (!job->done || !job->shape_info)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
+    int64_t *seqs = NULL;
+    size_t n = 0;
+    if ((rc = fw_db_measured_seqs(d->db, job->id, &seqs, &n)) < 0)
+        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id,
+                       fw_db_error(d->db));
+    job->evaluated = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (seqs[i] >= 0 && (size_t)seqs[i] < job->planned && !job->done[seqs[i]]) {
+            job->done[seqs[i]] = 1;
+            job->evaluated++;
+        }
+    }
+    free(seqs);
+    job->next_seq = 0;
+    if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
+        return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));
+    if (!job->running) {
+        if ((rc = fw_db_job_set_state(d->db, job->id, "running", NULL)) < 0)
+            return fw_errf(err, errlen, rc, "cannot start job %" PRId64 ": %s", job->id, fw_db_error(d->db));
+        job->running = 1;
+    }
+    job->run_started_ns = fw_now_ns();
+    job->evaluated_this_run = 0;
+    if (n)
+        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu of %zu already stored", job->id, dev->sel,
+                      job->evaluated, job->planned);
+    else
+        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu planned", job->id, dev->sel, job->planned);
+    return 0;
+}
+
+cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "seq", (double)seq);
+    cJSON_AddStringToObject(m, "family", job->family);
+    if (job->plan_built && seq >= 0 && (size_t)seq < job->plan.n) {
+        const fw_plan_item *it = &job->plan.items[seq];
+        const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(job->spec, "shapes"), it->shape);
+        const fw_family *fam = fw_family_find(job->family);
+        char key[FW_KEY_MAX];
+        cJSON_AddNumberToObject(m, "shape_index", it->shape);
+        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(m, "shape_key", key);
+        if (shape)
+            cJSON_AddItemToObject(m, "shape", cJSON_Duplicate(shape, 1));
+        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(m, "variant_key", key);
+        cJSON_AddItemToObject(m, "knobs", fw_point_to_json(&it->point));
+        cJSON_AddStringToObject(m, "origin", it->origin);
+        /* Name the variant as the worker's records of this shape did, so a crashed variant is the
+         * same variant row as it would have been had it run. */
+        if ((size_t)it->shape < job->nshapes) {
+            const fw_daemon_shape_info *si = &job->shape_info[it->shape];
+            if (si->kernel[0])
+                cJSON_AddStringToObject(m, "kernel", si->kernel);
+            if (si->mode[0])
+                cJSON_AddStringToObject(m, "mode", si->mode);
+            if (si->source_hash[0])
+                cJSON_AddStringToObject(m, "source_hash", si->source_hash);
+        }
+    }
+    cJSON_AddStringToObject(m, "status", status);
+    cJSON_AddStringToObject(m, "error", error);
+    return m;
+}
+
+static void copy_str(char *dst, size_t len, const cJSON *o, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    if (cJSON_IsString(f))
+        snprintf(dst, len, "%s", f->valuestring);
+}
+
+int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
+{
+    const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+    int64_t seq = cJSON_IsNumber(sq) ? (int64_t)sq->valuedouble : -1;
+    int rc = fw_db_measurement_put(d->db, job->id, dev->db_id, m);
+    if (rc == -EEXIST) {
+        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " was already stored; keeping the first", job->id, seq);
+    } else if (rc < 0) {
+        return rc;
+    }
+    if (seq >= 0 && (size_t)seq < job->planned && !job->done[seq]) {
+        job->done[seq] = 1;
+        job->evaluated++;
+        job->evaluated_this_run++;
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "status");
+    int si = fw_daemon_status_index(cJSON_IsString(st) ? st->valuestring : NULL);
+    if (rc == 0 && si >= 0)
+        job->counts[si]++;
+    const cJSON *shi = cJSON_GetObjectItemCaseSensitive(m, "shape_index");
+    if (cJSON_IsNumber(shi) && shi->valuedouble >= 0 && (size_t)shi->valuedouble < job->nshapes) {
+        fw_daemon_shape_info *info = &job->shape_info[(size_t)shi->valuedouble];
+        copy_str(info->kernel, sizeof(info->kernel), m, "kernel");
+        copy_str(info->mode, sizeof(info->mode), m, "mode");
+        copy_str(info->source_hash, sizeof(info->source_hash), m, "source_hash");
+    }
+    if (rc == 0 && si == 0) {
+        const cJSON *stats = cJSON_GetObjectItemCaseSensitive(m, "stats");
+        double med = num_field(stats, "median_ns", 0);
+        if (med > 0 && (!job->have_best || med < job->best_median)) {
+            job->have_best = 1;
+            job->best_median = med;
+            copy_str(job->best_variant, sizeof(job->best_variant), m, "variant_key");
+            copy_str(job->best_shape, sizeof(job->best_shape), m, "shape_key");
+        }
+    }
+    fw_daemon_job_notify(d, job);
+    return 0;
+}

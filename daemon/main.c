@@ -1,0 +1,311 @@
+/* main.c - fairwayd: options, default paths, logging, start-up and clean exit. */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fw_util.h"
+
+static const char usage_text[] =
+    "Usage: fairwayd [OPTIONS]\n"
+    "\n"
+    "The fairway tuning daemon. It takes tuning jobs over a Unix socket (JSON-RPC 2.0, one object\n"
+    "per line; see docs/protocol.md), runs them one at a time per device through fairway-worker\n"
+    "children, and keeps every measurement in SQLite. Clients: the `fairway` CLI, or any program\n"
+    "that writes JSON lines to the socket. The daemon itself never loads a GPU driver.\n"
+    "\n"
+    "Options:\n"
+    "  --socket PATH         Unix socket to listen on (mode 0600; parent folders are created 0700).\n"
+    "                        Default: $FAIRWAY_SOCKET, else $XDG_RUNTIME_DIR/fairway/fairwayd.sock,\n"
+    "                        else ~/.local/state/fairway/fairwayd.sock. fairwayd refuses to start\n"
+    "                        when another daemon answers there, and removes a stale socket file.\n"
+    "  --db PATH             SQLite store. Default: $FAIRWAY_DB, else ~/.local/state/fairway/fairway.db.\n"
+    "  --worker PATH         The fairway-worker program. Default: $FAIRWAY_WORKER, else\n"
+    "                        fairway-worker next to fairwayd, else <dir>/../bench/worker/fairway-worker\n"
+    "                        (the build tree), else fairway-worker on $PATH.\n"
+    "  --ready-fd N          Once listening, write the socket path and a newline to file descriptor N\n"
+    "                        and close it (for supervisors and tests: wait for EOF, no polling).\n"
+    "  --max-clients N       Open client connections at most (default 256); one more is told so\n"
+    "                        (error -32004) and closed.\n"
+    "  --variant-timeout S   Seconds one variant may take in a worker (compile + verify + timing)\n"
+    "                        before the worker is killed and the variant stored as 'timeout'\n"
+    "                        (default 300). A job spec's \"variant_timeout_s\" overrides it per job.\n"
+    "  --log FILE            Append the log to FILE instead of standard error.\n"
+    "  -h, --help            Show this help and exit.\n"
+    "  --version             Show the version and exit.\n"
+    "\n"
+    "Jobs persist: after a crash, kill -9 or SIGTERM, the next start resumes every queued or running\n"
+    "job from the first variant not yet stored (none is measured twice). SIGTERM and SIGINT stop\n"
+    "cleanly: no new connections or variants, the variant in flight is dropped (it is measured again\n"
+    "on the next start), the store is closed, exit status 0.\n"
+    "\n"
+    "Exit status: 0 clean stop, 1 could not start (the message says why), 2 bad command line.\n";
+
+static FILE *log_file;
+
+void fw_daemon_log(fw_daemon *d, const char *fmt, ...)
+{
+    (void)d;
+    FILE *f = log_file ? log_file : stderr;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+    fprintf(f, "%s.%03ldZ fairwayd[%ld]: ", stamp, ts.tv_nsec / 1000000, (long)getpid());
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fflush(f);
+}
+
+/* mkdir -p for the parent folder of path, new folders 0700: the socket and the store hold a user's
+ * work and must not be reachable by others. */
+static int make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+        return fw_errf(err, errlen, -ENAMETOOLONG, "path '%s' is too long", path);
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf)
+        return 0;
+    *slash = '\0';
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+                return fw_errf(err, errlen, -errno, "cannot create folder '%s': %s", buf, strerror(errno));
+            *p = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    return 0;
+}
+
+static int default_state_path(const char *name, char *out, size_t len, char *err, size_t errlen)
+{
+    const char *home = getenv("HOME");
+    if (!home || !*home)
+        return fw_errf(err, errlen, -ENOENT,
+                       "HOME is not set, so there is no default for the %s; pass it explicitly", name);
+    snprintf(out, len, "%s/.local/state/fairway/%s", home, name);
+    return 0;
+}
+
+static int is_executable(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+}
+
+static void find_worker(const char *given, char *out, size_t len)
+{
+    if (given && *given) {
+        snprintf(out, len, "%s", given);
+        return;
+    }
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            if (snprintf(out, len, "%s/fairway-worker", self) < (int)len && is_executable(out))
+                return;
+            if (snprintf(out, len, "%s/../bench/worker/fairway-worker", self) < (int)len &&
+                is_executable(out))
+                return;
+        }
+    }
+    /* uv_spawn searches $PATH for a name without a slash. */
+    snprintf(out, len, "fairway-worker");
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_VT, O_LOG, O_VERSION };
+    static const struct option longopts[] = {
+        {"socket", required_argument, NULL, O_SOCKET},
+        {"db", required_argument, NULL, O_DB},
+        {"worker", required_argument, NULL, O_WORKER},
+        {"ready-fd", required_argument, NULL, O_READY},
+        {"max-clients", required_argument, NULL, O_MAXC},
+        {"variant-timeout", required_argument, NULL, O_VT},
+        {"log", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, O_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    fw_daemon_options opt = {
+        .socket_path = getenv("FAIRWAY_SOCKET"),
+        .db_path = getenv("FAIRWAY_DB"),
+        .worker_path = getenv("FAIRWAY_WORKER"),
+        .ready_fd = -1,
+        .max_clients = 256,
+        .variant_timeout_s = 300,
+    };
+    int c;
+    long v;
+    char *endp;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case O_SOCKET: opt.socket_path = optarg; break;
+        case O_DB: opt.db_path = optarg; break;
+        case O_WORKER: opt.worker_path = optarg; break;
+        case O_LOG: opt.log_path = optarg; break;
+        case O_READY:
+            if (parse_int(optarg, 0, INT_MAX, &v) < 0) {
+                fprintf(stderr, "fairwayd: --ready-fd wants a file descriptor number, not '%s'\n", optarg);
+                return 2;
+            }
+            opt.ready_fd = (int)v;
+            break;
+        case O_MAXC:
+            if (parse_int(optarg, 1, 100000, &v) < 0) {
+                fprintf(stderr, "fairwayd: --max-clients wants a number from 1 to 100000, not '%s'\n", optarg);
+                return 2;
+            }
+            opt.max_clients = (int)v;
+            break;
+        case O_VT:
+            errno = 0;
+            opt.variant_timeout_s = strtod(optarg, &endp);
+            if (errno || endp == optarg || *endp || !(opt.variant_timeout_s > 0) ||
+                opt.variant_timeout_s > 7 * 86400) {
+                fprintf(stderr, "fairwayd: --variant-timeout wants seconds (> 0, at most a week), not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        case O_VERSION: printf("fairwayd %s\n", FW_VERSION); return 0;
+        default:
+            fprintf(stderr, "Try 'fairwayd --help' for the options.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "fairwayd: unexpected argument '%s'; try 'fairwayd --help'\n", argv[optind]);
+        return 2;
+    }
+    if (opt.ready_fd >= 0 && fcntl(opt.ready_fd, F_GETFD) < 0) {
+        fprintf(stderr, "fairwayd: --ready-fd %d is not an open file descriptor\n", opt.ready_fd);
+        return 2;
+    }
+    if (opt.log_path) {
+        log_file = fopen(opt.log_path, "a");
+        if (!log_file) {
+            fprintf(stderr, "fairwayd: cannot open log file '%s': %s\n", opt.log_path, strerror(errno));
+            return 1;
+        }
+        /* Workers inherit fd 2: their messages land in the same log. */
+        fflush(stderr);
+        dup2(fileno(log_file), 2);
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    static fw_daemon d;
+    char err[2048];
+    d.opt = opt;
+    d.loop = uv_default_loop();
+
+    char path[4096];
+    if (opt.socket_path && *opt.socket_path) {
+        snprintf(path, sizeof(path), "%s", opt.socket_path);
+    } else {
+        const char *xdg = getenv("XDG_RUNTIME_DIR");
+        if (xdg && *xdg)
+            snprintf(path, sizeof(path), "%s/fairway/fairwayd.sock", xdg);
+        else if (default_state_path("fairwayd.sock", path, sizeof(path), err, sizeof(err)) < 0)
+            goto fail;
+    }
+    if (strlen(path) >= sizeof(d.socket_path)) {
+        fw_errf(err, sizeof(err), -ENAMETOOLONG,
+                "socket path '%s' is longer than the %zu bytes a Unix socket allows; pass a shorter --socket",
+                path, sizeof(d.socket_path) - 1);
+        goto fail;
+    }
+    snprintf(d.socket_path, sizeof(d.socket_path), "%s", path);
+    if (opt.db_path && *opt.db_path)
+        snprintf(d.db_path, sizeof(d.db_path), "%s", opt.db_path);
+    else if (default_state_path("fairway.db", d.db_path, sizeof(d.db_path), err, sizeof(err)) < 0)
+        goto fail;
+    find_worker(opt.worker_path, d.worker_path, sizeof(d.worker_path));
+
+    if (make_parent_dirs(d.socket_path, err, sizeof(err)) < 0)
+        goto fail;
+    if (strcmp(d.db_path, ":memory:") != 0 && make_parent_dirs(d.db_path, err, sizeof(err)) < 0)
+        goto fail;
+
+    /* Listen before opening the store: a second daemon must be turned away before it touches the
+     * file the first one is writing. */
+    if (fw_daemon_listen(&d, err, sizeof(err)) < 0)
+        goto fail;
+    char dberr[1024];
+    if (fw_db_open(d.db_path, &d.db, dberr, sizeof(dberr)) < 0) {
+        fw_errf(err, sizeof(err), -EIO, "cannot open the store '%s': %s", d.db_path, dberr);
+        fw_daemon_stop(&d);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        goto fail;
+    }
+    if (fw_daemon_jobs_resume(&d, err, sizeof(err)) < 0) {
+        fw_daemon_stop(&d);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        fw_db_close(d.db);
+        goto fail;
+    }
+    fw_daemon_log(&d, "listening on %s (store %s, worker %s)", d.socket_path, d.db_path, d.worker_path);
+
+    if (opt.ready_fd >= 0) {
+        char line[160];
+        int n = snprintf(line, sizeof(line), "%s\n", d.socket_path);
+        ssize_t w = write(opt.ready_fd, line, (size_t)n);
+        (void)w;
+        close(opt.ready_fd);
+    }
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    fw_db_close(d.db);
+    d.db = NULL;
+    int rc = uv_loop_close(d.loop);
+    if (rc != 0)
+        fw_daemon_log(&d, "event loop closed with handles still open (%s)", uv_strerror(rc));
+    fw_daemon_log(&d, "stopped");
+    if (log_file)
+        fclose(log_file);
+    return d.exit_code;
+
+fail:
+    fprintf(stderr, "fairwayd: %s\n", err);
+    if (log_file && log_file != stderr)
+        fw_daemon_log(&d, "cannot start: %s", err);
+    return 1;
+}

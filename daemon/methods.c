@@ -1,0 +1,752 @@
+/* methods.c - the client protocol's methods (docs/protocol.md). Each handler validates its params
+ * first and answers with an error a person can act on; nothing a client sends can fail a job or stop
+ * the daemon. */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_family.h"
+#include "fw_util.h"
+
+#define JOBS_LIMIT_MAX 10000
+#define EXPAND_LIMIT_MAX 100000
+
+/* ---- params --------------------------------------------------------------------------------- */
+
+/* Unknown parameter names are an error: a misspelt "limt" silently ignored is a wrong answer. */
+static int check_params(fw_daemon_req *req, const char *const *known)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, req->params) {
+        int ok = 0;
+        for (size_t i = 0; known[i]; i++)
+            ok |= strcmp(known[i], it->string) == 0;
+        if (!ok) {
+            char list[256] = "";
+            size_t off = 0;
+            for (size_t i = 0; known[i] && off < sizeof(list); i++)
+                off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s", i ? ", " : "", known[i]);
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL,
+                                  "unknown parameter '%s' for method '%s' (known: %s)", it->string,
+                                  req->method, known[0] ? list : "none");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static cJSON *field_data(const char *field)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "field", field);
+    return d;
+}
+
+static int json_int(const cJSON *v, int64_t *out)
+{
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble != floor(v->valuedouble) ||
+        fabs(v->valuedouble) > 9007199254740992.0)
+        return 0;
+    *out = (int64_t)v->valuedouble;
+    return 1;
+}
+
+static int p_job(fw_daemon_req *req, const char *name, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->params, name);
+    if (!v) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name),
+                              "missing parameter '%s': the id of a job (see the jobs method)", name);
+        return -1;
+    }
+    if (!json_int(v, out) || *out <= 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name),
+                              "parameter '%s' must be a job id (a positive integer)", name);
+        return -1;
+    }
+    return 0;
+}
+
+static int p_int(fw_daemon_req *req, const char *name, int64_t lo, int64_t hi, int64_t dflt, int64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->params, name);
+    *out = dflt;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!json_int(v, out) || *out < lo || *out > hi) {
+        cJSON *data = field_data(name);
+        cJSON_AddNumberToObject(data, "limit", (double)hi);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, data,
+                              "parameter '%s' must be an integer from %" PRId64 " to %" PRId64, name, lo, hi);
+        return -1;
+    }
+    return 0;
+}
+
+static int p_str(fw_daemon_req *req, const char *name, int required, const char **out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->params, name);
+    *out = NULL;
+    if (!v || cJSON_IsNull(v)) {
+        if (!required)
+            return 0;
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name), "missing parameter '%s' (a string)",
+                              name);
+        return -1;
+    }
+    if (!cJSON_IsString(v)) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name), "parameter '%s' must be a string",
+                              name);
+        return -1;
+    }
+    *out = v->valuestring;
+    return 0;
+}
+
+static void reply_no_job(fw_daemon_req *req, int64_t id)
+{
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddNumberToObject(data, "job", (double)id);
+    fw_daemon_reply_error(req, FW_RPC_NO_SUCH_JOB, data,
+                          "no job %" PRId64 " in this store; list the jobs with the jobs method", id);
+}
+
+static void reply_db_error(fw_daemon *d, fw_daemon_req *req, const char *what)
+{
+    fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "the store failed %s: %s", what, fw_db_error(d->db));
+}
+
+/* ---- submit / rerun ------------------------------------------------------------------------- */
+
+/* The user spec minus the daemon's own fields, which fw_spec_resolve does not know. */
+static int take_spec(fw_daemon_req *req, cJSON **user, double *vt)
+{
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req->params, "spec");
+    if (!cJSON_IsObject(spec)) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"),
+                              "parameter 'spec' must be a job spec object (docs/spec.md); "
+                              "{\"profile\": \"gemm_small\"} is enough (see the profiles method)");
+        return -1;
+    }
+    *user = cJSON_Duplicate(spec, 1);
+    *vt = 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(*user, "variant_timeout_s");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 7 * 86400) {
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("variant_timeout_s"),
+                                  "\"variant_timeout_s\" must be a number of seconds above 0 and at most a week");
+            cJSON_Delete(*user);
+            return -1;
+        }
+        *vt = v->valuedouble;
+        cJSON_DeleteItemFromObjectCaseSensitive(*user, "variant_timeout_s");
+    }
+    return 0;
+}
+
+static int resolve(fw_daemon_req *req, const cJSON *user, cJSON **resolved)
+{
+    char err[2048];
+    if (fw_spec_resolve(user, resolved, err, sizeof(err)) < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static const char *str_of(const cJSON *o, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(f) ? f->valuestring : NULL;
+}
+
+static double num_of(const cJSON *o, const char *name, double dflt)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(f) ? f->valuedouble : dflt;
+}
+
+/* Create a job row, register it with the scheduler and answer. spec is the stored spec. */
+static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
+                       int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
+                       const char *fail_error)
+{
+    fw_db_job_new nj = {
+        .spec = spec,
+        .spec_hash = spec_hash,
+        .seed = seed,
+        .family = str_of(spec, "family"),
+        .strategy = str_of(spec, "strategy"),
+        .budget = (int64_t)num_of(spec, "budget", 0),
+        .planned = planned,
+        .parent = parent,
+        .device = device_sel,
+        .source_hash = source_hash,
+        .daemon_version = FW_VERSION,
+    };
+    int64_t id = 0;
+    if (fw_db_job_create(d->db, &nj, &id) < 0) {
+        reply_db_error(d, req, "to create the job");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "job", (double)id);
+    cJSON_AddNumberToObject(res, "planned", (double)planned);
+    cJSON_AddStringToObject(res, "spec_hash", spec_hash);
+    cJSON_AddNumberToObject(res, "seed", (double)seed);
+    cJSON_AddStringToObject(res, "device", device_sel);
+    if (parent)
+        cJSON_AddNumberToObject(res, "parent", (double)parent);
+    if (fail_error) {
+        /* The job exists and says why it could not run: the daemon itself goes on. */
+        fw_db_job_set_state(d->db, id, "failed", fail_error);
+        cJSON_AddStringToObject(res, "state", "failed");
+        cJSON_AddStringToObject(res, "error", fail_error);
+        fw_daemon_log(d, "job %" PRId64 " failed at submission: %s", id, fail_error);
+        fw_daemon_reply(req, res);
+        return;
+    }
+    char err[1024];
+    if (fw_daemon_job_add(d, id, err, sizeof(err)) < 0) {
+        fw_db_job_set_state(d->db, id, "failed", err);
+        cJSON_AddStringToObject(res, "state", "failed");
+        cJSON_AddStringToObject(res, "error", err);
+        fw_daemon_reply(req, res);
+        return;
+    }
+    fw_daemon_log(d, "job %" PRId64 " queued on %s: %" PRId64 " planned", id, device_sel, planned);
+    fw_daemon_job *job = fw_daemon_job_find(d, id);
+    cJSON_AddStringToObject(res, "state", job && job->running ? "running" : job ? "queued" : "done");
+    fw_daemon_reply(req, res);
+}
+
+static void m_submit(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"spec", NULL};
+    if (check_params(req, known) < 0)
+        return;
+    cJSON *user = NULL, *resolved = NULL;
+    double vt;
+    if (take_spec(req, &user, &vt) < 0)
+        return;
+    if (resolve(req, user, &resolved) < 0) {
+        cJSON_Delete(user);
+        return;
+    }
+    cJSON_Delete(user);
+    char sel[64], err[2048];
+    fw_daemon_spec_selector(resolved, sel, sizeof(sel));
+    int ready = fw_daemon_device_need(d, sel, req, err, sizeof(err));
+    if (ready == 0) {
+        cJSON_Delete(resolved);   /* resolved again when the device has answered */
+        return;
+    }
+    char hash[17];
+    fw_spec_hash(resolved, hash);
+    uint64_t seed = (uint64_t)num_of(resolved, "seed", 0);
+    if (vt > 0)
+        cJSON_AddNumberToObject(resolved, "variant_timeout_s", vt);
+    char source_hash[17] = "";
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(resolved, "source");
+    const char *text = str_of(src, "text");
+    if (text) {
+        fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, text), source_hash);
+        if (fw_db_source_put(d->db, source_hash, text) < 0) {
+            reply_db_error(d, req, "to store the kernel source");
+            cJSON_Delete(resolved);
+            return;
+        }
+    }
+    fw_daemon_device *dev = fw_daemon_device_get(d, sel);
+    if (ready < 0) {
+        create_job(d, req, resolved, hash, seed, 0, 0, dev ? dev->sel : sel, source_hash[0] ? source_hash : NULL,
+                   err);
+        cJSON_Delete(resolved);
+        return;
+    }
+    fw_plan plan;
+    cJSON *wspec = cJSON_Duplicate(resolved, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(wspec, "variant_timeout_s");
+    int rc = fw_plan_build(wspec, dev->info, &plan, err, sizeof(err));
+    cJSON_Delete(wspec);
+    if (rc < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
+        cJSON_Delete(resolved);
+        return;
+    }
+    int64_t planned = (int64_t)plan.n;
+    fw_plan_release(&plan);
+    if (planned == 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"),
+                              "the spec yields no variant to measure on %s; widen the space or the budget", dev->sel);
+        cJSON_Delete(resolved);
+        return;
+    }
+    create_job(d, req, resolved, hash, seed, planned, 0, dev->sel, source_hash[0] ? source_hash : NULL, NULL);
+    cJSON_Delete(resolved);
+}
+
+static void m_rerun(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", NULL};
+    int64_t id;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+        return;
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    if (rc == -ENOENT) {
+        reply_no_job(req, id);
+        return;
+    }
+    if (rc < 0) {
+        reply_db_error(d, req, "to read the job");
+        return;
+    }
+    uint64_t seed = 0;
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(row, "spec");
+    if (!cJSON_IsObject(spec) || fw_db_job_seed(d->db, id, &seed) < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL,
+                              "job %" PRId64 " has no stored spec or seed, so it cannot be rerun", id);
+        cJSON_Delete(row);
+        return;
+    }
+    /* Same resolved spec, same seed: the plan is the same list, and so is its length. */
+    const char *sel = str_of(row, "device");
+    char selbuf[64];
+    if (!sel || !*sel) {
+        fw_daemon_spec_selector(spec, selbuf, sizeof(selbuf));
+        sel = selbuf;
+    }
+    const char *hash = str_of(row, "spec_hash");
+    create_job(d, req, spec, hash ? hash : "", seed, (int64_t)num_of(row, "planned", 0), id, sel,
+               str_of(row, "source_hash"), NULL);
+    cJSON_Delete(row);
+}
+
+/* ---- status / watch / cancel / jobs --------------------------------------------------------- */
+
+static void m_status(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", NULL};
+    int64_t id;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+        return;
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    if (rc == -ENOENT) {
+        reply_no_job(req, id);
+        return;
+    }
+    if (rc < 0) {
+        reply_db_error(d, req, "to read the job");
+        return;
+    }
+    fw_daemon_job *job = fw_daemon_job_find(d, id);
+    cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
+    if (p)
+        cJSON_AddItemToObject(row, "progress", p);
+    fw_daemon_reply(req, row);
+}
+
+static void m_watch(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", NULL};
+    int64_t id;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+        return;
+    fw_daemon_job *job = fw_daemon_job_find(d, id);
+    cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
+    if (!p) {
+        reply_no_job(req, id);
+        return;
+    }
+    if (!req->client) {
+        cJSON_Delete(p);
+        return;
+    }
+    if (job && fw_daemon_job_watch(job, req->client) < 0) {
+        cJSON_Delete(p);
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "out of memory adding a watcher");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "job", (double)id);
+    cJSON_AddBoolToObject(res, "watching", 1);
+    fw_daemon_reply(req, res);
+    /* The current state at once, so a watcher of a finished job gets its final message too. */
+    cJSON *n = cJSON_CreateObject();
+    cJSON_AddStringToObject(n, "jsonrpc", "2.0");
+    cJSON_AddStringToObject(n, "method", "progress");
+    cJSON_AddItemToObject(n, "params", p);
+    fw_daemon_client_send(req->client, n);
+    cJSON_Delete(n);
+}
+
+static void m_cancel(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", NULL};
+    int64_t id;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+        return;
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    if (rc == -ENOENT) {
+        reply_no_job(req, id);
+        return;
+    }
+    if (rc < 0) {
+        reply_db_error(d, req, "to read the job");
+        return;
+    }
+    if (fw_daemon_job_cancel(d, id) < 0) {
+        const char *st = str_of(row, "state");
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddStringToObject(data, "state", st ? st : "unknown");
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, data,
+                              "job %" PRId64 " already finished (state %s); there is nothing to cancel", id,
+                              st ? st : "unknown");
+        cJSON_Delete(row);
+        return;
+    }
+    cJSON_Delete(row);
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "job", (double)id);
+    cJSON_AddStringToObject(res, "state", "cancelled");
+    fw_daemon_reply(req, res);
+}
+
+static void m_jobs(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"state", "limit", NULL};
+    static const char *const states[] = {"queued", "running", "done", "failed", "cancelled", NULL};
+    const char *state;
+    int64_t limit;
+    if (check_params(req, known) < 0 || p_str(req, "state", 0, &state) < 0 ||
+        p_int(req, "limit", 1, JOBS_LIMIT_MAX, 50, &limit) < 0)
+        return;
+    if (state) {
+        int ok = 0;
+        for (size_t i = 0; states[i]; i++)
+            ok |= strcmp(states[i], state) == 0;
+        if (!ok) {
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("state"),
+                                  "unknown job state '%s' (known: queued, running, done, failed, cancelled)", state);
+            return;
+        }
+    }
+    cJSON *list = NULL;
+    if (fw_db_jobs_list(d->db, state, (int)limit, &list) < 0) {
+        reply_db_error(d, req, "to list jobs");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "jobs", list);
+    fw_daemon_reply(req, res);
+}
+
+/* ---- results ------------------------------------------------------------------------------- */
+
+static int job_exists(fw_daemon *d, fw_daemon_req *req, int64_t id)
+{
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    cJSON_Delete(row);
+    if (rc == -ENOENT) {
+        reply_no_job(req, id);
+        return 0;
+    }
+    if (rc < 0) {
+        reply_db_error(d, req, "to read the job");
+        return 0;
+    }
+    return 1;
+}
+
+static void m_rankings(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", "shape", "limit", NULL};
+    int64_t id, limit;
+    const char *shape;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0 || p_str(req, "shape", 0, &shape) < 0 ||
+        p_int(req, "limit", 0, 1000000, 10, &limit) < 0)
+        return;
+    if (!job_exists(d, req, id))
+        return;
+    cJSON *list = NULL;
+    if (fw_db_rankings(d->db, id, shape, (int)limit, &list) < 0) {
+        reply_db_error(d, req, "to rank the job");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "job", (double)id);
+    cJSON_AddItemToObject(res, "rankings", list);
+    fw_daemon_reply(req, res);
+}
+
+static void m_best(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"family", "shape", "device", "kernel", NULL};
+    const char *family, *device, *kernel;
+    if (check_params(req, known) < 0 || p_str(req, "family", 1, &family) < 0 ||
+        p_str(req, "device", 0, &device) < 0 || p_str(req, "kernel", 0, &kernel) < 0)
+        return;
+    const fw_family *fam = fw_family_find(family);
+    if (!fam) {
+        char names[256] = "";
+        size_t off = 0;
+        for (const fw_family *const *f = fw_families(); *f && off < sizeof(names); f++)
+            off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", off ? ", " : "", (*f)->name);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("family"), "unknown family '%s' (known: %s)",
+                              family, names);
+        return;
+    }
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(req->params, "shape");
+    char key[512], err[1024];
+    if (cJSON_IsString(shape)) {
+        snprintf(key, sizeof(key), "%s", shape->valuestring);
+    } else if (cJSON_IsObject(shape)) {
+        if ((fam->shape_check && fam->shape_check(shape, err, sizeof(err)) < 0) || !fam->shape_key ||
+            fam->shape_key(shape, key, sizeof(key)) < 0) {
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("shape"), "bad %s shape: %s", family,
+                                  fam->shape_check ? err : "the family cannot key shapes");
+            return;
+        }
+    } else {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("shape"),
+                              "parameter 'shape' must be a shape object (e.g. {\"M\":256,\"N\":256,\"K\":256}) "
+                              "or a shape key (\"K=256,M=256,N=256\")");
+        return;
+    }
+    const char *identity = NULL;
+    if (device && strchr(device, '|')) {
+        identity = device;
+    } else if (device) {
+        int rc = fw_daemon_device_need(d, device, req, err, sizeof(err));
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            fw_daemon_reply_error(req, rc == -ENODEV ? FW_RPC_DEVICE_UNAVAILABLE : FW_RPC_INVALID_PARAMS,
+                                  field_data("device"), "%s", err);
+            return;
+        }
+        identity = fw_daemon_device_get(d, device)->identity;
+    }
+    cJSON *best = NULL;
+    int rc = fw_db_best(d->db, identity, family, kernel, key, &best);
+    if (rc == -ENOENT) {
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddStringToObject(data, "shape_key", key);
+        fw_daemon_reply_error(req, FW_RPC_NOTHING_STORED, data,
+                              "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)",
+                              family, key, identity ? " on " : "", identity ? identity : "");
+        return;
+    }
+    if (rc < 0) {
+        reply_db_error(d, req, "to find the best variant");
+        return;
+    }
+    /* The macros to build with, as the job spelled them (aliases included). */
+    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(best, "knobs");
+    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(best, "job");
+    fw_point pt;
+    cJSON *row = NULL;
+    if (cJSON_IsObject(knobs) && fw_point_from_json(knobs, &pt, err, sizeof(err)) == 0) {
+        const cJSON *aliases = NULL;
+        if (cJSON_IsNumber(jid) && fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row) == 0)
+            aliases = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "aliases");
+        char **macros = NULL;
+        size_t n = 0;
+        if (fw_point_macros(&pt, aliases, &macros, &n) == 0) {
+            cJSON *arr = cJSON_AddArrayToObject(best, "macros");
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(macros[i]));
+            fw_macros_free(macros, n);
+        }
+    }
+    cJSON_Delete(row);
+    fw_daemon_reply(req, best);
+}
+
+static void m_compare(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"a", "b", NULL};
+    int64_t a, b;
+    if (check_params(req, known) < 0 || p_job(req, "a", &a) < 0 || p_job(req, "b", &b) < 0)
+        return;
+    if (!job_exists(d, req, a) || !job_exists(d, req, b))
+        return;
+    cJSON *sa = NULL, *sb = NULL, *res = NULL;
+    char err[512];
+    if (fw_db_job_sequence(d->db, a, &sa) < 0 || fw_db_job_sequence(d->db, b, &sb) < 0) {
+        cJSON_Delete(sa);
+        reply_db_error(d, req, "to read the jobs' measurements");
+        return;
+    }
+    if (fw_daemon_compare(sa, sb, &res, err, sizeof(err)) < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "%s", err);
+    } else {
+        cJSON_AddNumberToObject(res, "a", (double)a);
+        cJSON_AddNumberToObject(res, "b", (double)b);
+        fw_daemon_reply(req, res);
+    }
+    cJSON_Delete(sa);
+    cJSON_Delete(sb);
+}
+
+/* ---- dry runs and catalogues ---------------------------------------------------------------- */
+
+static void m_expand(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"spec", "device", "limit", NULL};
+    const char *device;
+    int64_t limit;
+    if (check_params(req, known) < 0 || p_str(req, "device", 0, &device) < 0 ||
+        p_int(req, "limit", 0, EXPAND_LIMIT_MAX, 1000, &limit) < 0)
+        return;
+    cJSON *user = NULL, *resolved = NULL;
+    double vt;
+    if (take_spec(req, &user, &vt) < 0)
+        return;
+    int rc = resolve(req, user, &resolved);
+    cJSON_Delete(user);
+    if (rc < 0)
+        return;
+    char sel[64], err[2048];
+    if (device)
+        snprintf(sel, sizeof(sel), "%s", device);
+    else
+        fw_daemon_spec_selector(resolved, sel, sizeof(sel));
+    rc = fw_daemon_device_need(d, sel, req, err, sizeof(err));
+    if (rc <= 0) {
+        if (rc < 0)
+            fw_daemon_reply_error(req, rc == -ENODEV ? FW_RPC_DEVICE_UNAVAILABLE : FW_RPC_INVALID_PARAMS,
+                                  field_data("device"), "%s", err);
+        cJSON_Delete(resolved);
+        return;
+    }
+    fw_daemon_device *dev = fw_daemon_device_get(d, sel);
+    fw_plan plan;
+    if (fw_plan_build(resolved, dev->info, &plan, err, sizeof(err)) < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
+        cJSON_Delete(resolved);
+        return;
+    }
+    const fw_family *fam = fw_family_find(str_of(resolved, "family"));
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(resolved, "shapes");
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < plan.n && (int64_t)i < limit; i++) {
+        const fw_plan_item *it = &plan.items[i];
+        cJSON *o = cJSON_CreateObject();
+        char key[FW_KEY_MAX];
+        cJSON_AddNumberToObject(o, "seq", (double)i);
+        cJSON_AddNumberToObject(o, "shape_index", it->shape);
+        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
+        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(o, "shape_key", key);
+        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(o, "variant_key", key);
+        cJSON_AddStringToObject(o, "origin", it->origin);
+        cJSON_AddItemToArray(items, o);
+    }
+    cJSON *res = cJSON_CreateObject();
+    char hash[17];
+    fw_spec_hash(resolved, hash);
+    cJSON_AddStringToObject(res, "spec_hash", hash);
+    cJSON_AddStringToObject(res, "device", dev->sel);
+    cJSON_AddNumberToObject(res, "planned", (double)plan.n);
+    cJSON_AddBoolToObject(res, "truncated", (int64_t)plan.n > limit);
+    cJSON_AddItemToObject(res, "spec", resolved);
+    cJSON_AddItemToObject(res, "items", items);
+    fw_plan_release(&plan);
+    fw_daemon_reply(req, res);
+}
+
+static void m_profiles(fw_daemon *d, fw_daemon_req *req)
+{
+    (void)d;
+    static const char *const known[] = {NULL};
+    if (check_params(req, known) < 0)
+        return;
+    cJSON *arr = cJSON_CreateArray();
+    for (const char *const *n = fw_profile_names(); n && *n; n++) {
+        cJSON *p = cJSON_Parse(fw_profile_json(*n));
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", *n);
+        const char *fam = str_of(p, "family"), *desc = str_of(p, "description");
+        cJSON_AddStringToObject(o, "family", fam ? fam : "");
+        cJSON_AddStringToObject(o, "description", desc ? desc : "");
+        cJSON_AddNumberToObject(o, "shapes", cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "shapes")));
+        cJSON_AddItemToArray(arr, o);
+        cJSON_Delete(p);
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "profiles", arr);
+    fw_daemon_reply(req, res);
+}
+
+static void m_devices(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"device", NULL};
+    const char *device;
+    if (check_params(req, known) < 0 || p_str(req, "device", 0, &device) < 0)
+        return;
+    /* With nothing known yet, open the default device, so the first `fairway devices` shows one. */
+    int any = 0;
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
+        any |= dev->info != NULL;
+    const char *probe = device ? device : any ? NULL : "opencl:0";
+    char err[2048];
+    if (probe) {
+        int rc = fw_daemon_device_need(d, probe, req, err, sizeof(err));
+        if (rc == 0)
+            return;
+        if (rc < 0 && rc != -ENODEV) {
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("device"), "%s", err);
+            return;
+        }
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next) {
+        cJSON *o = dev->info ? cJSON_Duplicate(dev->info, 1) : cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "selector", dev->sel);
+        cJSON_AddStringToObject(o, "worker", dev->w ? "running" : "stopped");
+        if (!dev->info && dev->last_error[0])
+            cJSON_AddStringToObject(o, "error", dev->last_error);
+        if (dev->info || dev->last_error[0])
+            cJSON_AddItemToArray(arr, o);
+        else
+            cJSON_Delete(o);
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddItemToObject(res, "devices", arr);
+    fw_daemon_reply(req, res);
+}
+
+/* ---- table ---------------------------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    fw_daemon_method_fn fn;
+} methods[] = {
+    {"submit", m_submit},   {"status", m_status},     {"watch", m_watch},       {"cancel", m_cancel},
+    {"jobs", m_jobs},       {"rankings", m_rankings}, {"best", m_best},         {"rerun", m_rerun},
+    {"compare", m_compare}, {"expand", m_expand},     {"profiles", m_profiles}, {"devices", m_devices},
+};
+
+fw_daemon_method_fn fw_daemon_method_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(methods[i].name, name) == 0)
+            return methods[i].fn;
+    return NULL;
+}
+
+const char *fw_daemon_method_names(void)
+{
+    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices";
+}

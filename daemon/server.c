@@ -1,0 +1,394 @@
+/* server.c - the Unix socket, client connections, line framing and JSON-RPC dispatch. */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fw_util.h"
+
+typedef struct write_req {
+    uv_write_t req;
+    uv_buf_t buf;
+} write_req;
+
+static void on_write(uv_write_t *req, int status)
+{
+    (void)status;   /* a client that went away is noticed by its read callback */
+    write_req *wr = (write_req *)req;
+    free(wr->buf.base);
+    free(wr);
+}
+
+static void on_client_closed(uv_handle_t *h)
+{
+    fw_daemon_client *c = h->data;
+    fw_daemon_linebuf_release(&c->lb);
+    free(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    uv_close((uv_handle_t *)req->handle, on_client_closed);
+    free(req);
+}
+
+/* Unlink the client from everything that could write to it, then close once queued replies (an
+ * error that explains why, say) have been flushed. */
+static void client_close(fw_daemon_client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    fw_daemon *d = c->d;
+    uv_read_stop((uv_stream_t *)&c->pipe);
+    if (c->prev || c->next || d->clients == c) {
+        fw_daemon_client_gone(d, c);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            d->clients = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        d->nclients--;
+    }
+    uv_shutdown_t *sr = malloc(sizeof(*sr));
+    if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->pipe, on_shutdown) != 0) {
+        free(sr);
+        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+    }
+}
+
+void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
+{
+    if (!c || c->closing)
+        return;
+    char *text = cJSON_PrintUnformatted(msg);
+    if (!text)
+        return;
+    size_t n = strlen(text);
+    char *buf = realloc(text, n + 2);
+    write_req *wr = malloc(sizeof(*wr));
+    if (!buf || !wr) {
+        free(buf ? buf : text);
+        free(wr);
+        client_close(c);
+        return;
+    }
+    buf[n] = '\n';
+    buf[n + 1] = '\0';
+    wr->buf = uv_buf_init(buf, (unsigned)(n + 1));
+    if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &wr->buf, 1, on_write) != 0) {
+        free(buf);
+        free(wr);
+        client_close(c);
+        return;
+    }
+    /* A watcher that stops reading must not make the daemon hold its notifications forever. */
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FW_DAEMON_WRITE_QUEUE_MAX) {
+        fw_daemon_log(c->d, "dropping a client that has not read %u bytes of replies",
+                      (unsigned)FW_DAEMON_WRITE_QUEUE_MAX);
+        client_close(c);
+    }
+}
+
+static void send_error(fw_daemon_client *c, const cJSON *id, int code, cJSON *data, const char *msg)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddNumberToObject(e, "code", code);
+    cJSON_AddStringToObject(e, "message", msg);
+    if (data)
+        cJSON_AddItemToObject(e, "data", data);
+    fw_daemon_client_send(c, o);
+    cJSON_Delete(o);
+}
+
+void fw_daemon_reply(fw_daemon_req *req, cJSON *result)
+{
+    if (!req->client || !req->id) {
+        cJSON_Delete(result);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddItemToObject(o, "id", cJSON_Duplicate(req->id, 1));
+    cJSON_AddItemToObject(o, "result", result ? result : cJSON_CreateObject());
+    fw_daemon_client_send(req->client, o);
+    cJSON_Delete(o);
+}
+
+void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
+{
+    if (!req->client || !req->id) {
+        cJSON_Delete(data);
+        return;
+    }
+    char msg[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    send_error(req->client, req->id, code, data, msg);
+}
+
+void fw_daemon_req_free(fw_daemon_req *req)
+{
+    if (!req)
+        return;
+    cJSON_Delete(req->id);
+    cJSON_Delete(req->params);
+    free(req);
+}
+
+void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req)
+{
+    if (d->stopping) {
+        fw_daemon_reply_error(req, FW_RPC_SHUTTING_DOWN, NULL,
+                              "fairwayd is shutting down; retry once it is started again");
+        return;
+    }
+    fw_daemon_method_fn fn = fw_daemon_method_find(req->method);
+    if (!fn) {
+        fw_daemon_reply_error(req, FW_RPC_METHOD_NOT_FOUND, NULL, "unknown method '%s' (known: %s)",
+                              req->method, fw_daemon_method_names());
+        return;
+    }
+    fn(d, req);
+}
+
+static int is_blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static void handle_line(fw_daemon_client *c, const char *line, size_t len)
+{
+    if (is_blank(line, len))
+        return;
+    cJSON *msg = cJSON_ParseWithLength(line, len);
+    if (!msg) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
+        char m[256];
+        snprintf(m, sizeof(m),
+                 "the line is not valid JSON (error at byte %zu); send one JSON-RPC 2.0 object per line",
+                 off);
+        send_error(c, NULL, FW_RPC_PARSE_ERROR, NULL, m);
+        return;
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+    if (cJSON_IsArray(msg)) {
+        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL,
+                   "batch requests (JSON arrays) are not supported; send one request object per line");
+    } else if (!cJSON_IsObject(msg)) {
+        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL,
+                   "a request must be a JSON object with \"jsonrpc\", \"id\", \"method\" and \"params\"");
+    } else if (id && !cJSON_IsNumber(id) && !cJSON_IsString(id) && !cJSON_IsNull(id)) {
+        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL, "\"id\" must be a number or a string");
+    } else if (!cJSON_IsString(jr) || strcmp(jr->valuestring, "2.0") != 0) {
+        send_error(c, id, FW_RPC_INVALID_REQUEST, NULL, "set \"jsonrpc\": \"2.0\" in every request");
+    } else if (!cJSON_IsString(method) || !*method->valuestring) {
+        send_error(c, id, FW_RPC_INVALID_REQUEST, NULL,
+                   "\"method\" must be a string naming a method (see docs/protocol.md)");
+    } else if (params && !cJSON_IsObject(params) && !cJSON_IsNull(params)) {
+        send_error(c, id, FW_RPC_INVALID_PARAMS, NULL,
+                   "\"params\" must be an object of named parameters (see docs/protocol.md)");
+    } else if (strlen(method->valuestring) >= sizeof(((fw_daemon_req *)0)->method)) {
+        char m[160];
+        snprintf(m, sizeof(m), "unknown method '%.40s...' (known: %s)", method->valuestring,
+                 fw_daemon_method_names());
+        send_error(c, id, FW_RPC_METHOD_NOT_FOUND, NULL, m);
+    } else {
+        fw_daemon_req req = {.client = c};
+        req.id = id ? cJSON_Duplicate(id, 1) : NULL;
+        snprintf(req.method, sizeof(req.method), "%s", method->valuestring);
+        req.params = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+        fw_daemon_dispatch(c->d, &req);
+        cJSON_Delete(req.id);
+        cJSON_Delete(req.params);
+    }
+    cJSON_Delete(msg);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    if (suggested > 65536)
+        suggested = 65536;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    fw_daemon_client *c = s->data;
+    if (nread < 0) {
+        free(buf->base);
+        client_close(c);
+        return;
+    }
+    if (nread > 0 && fw_daemon_linebuf_feed(&c->lb, buf->base, (size_t)nread) < 0) {
+        free(buf->base);
+        client_close(c);
+        return;
+    }
+    free(buf->base);
+    for (;;) {
+        if (c->closing)
+            return;
+        char *line;
+        size_t len;
+        int rc = fw_daemon_linebuf_next(&c->lb, &line, &len);
+        if (rc == 0)
+            return;
+        if (rc < 0) {
+            cJSON *data = cJSON_CreateObject();
+            cJSON_AddNumberToObject(data, "limit", FW_DAEMON_LINE_MAX);
+            send_error(c, NULL, FW_RPC_LINE_TOO_LONG, data,
+                       "request line longer than 1 MiB (1048576 bytes); the connection is closed. "
+                       "Send smaller requests (a spec with a kernel source of its own may be at most that size)");
+            client_close(c);
+            return;
+        }
+        handle_line(c, line, len);
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    fw_daemon *d = server->data;
+    if (status < 0) {
+        fw_daemon_log(d, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    fw_daemon_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->d = d;
+    fw_daemon_linebuf_init(&c->lb, FW_DAEMON_LINE_MAX);
+    uv_pipe_init(d->loop, &c->pipe, 0);
+    c->pipe.data = c;
+    if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {
+        uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+        return;
+    }
+    if (d->nclients >= d->opt.max_clients) {
+        cJSON *data = cJSON_CreateObject();
+        cJSON_AddNumberToObject(data, "limit", d->opt.max_clients);
+        char m[256];
+        snprintf(m, sizeof(m),
+                 "too many connections: fairwayd serves at most %d clients at once (--max-clients); "
+                 "close idle ones or retry later", d->opt.max_clients);
+        send_error(c, NULL, FW_RPC_TOO_MANY_CLIENTS, data, m);
+        client_close(c);
+        return;
+    }
+    c->next = d->clients;
+    if (d->clients)
+        d->clients->prev = c;
+    d->clients = c;
+    d->nclients++;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_client_read);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    fw_daemon *d = s->data;
+    fw_daemon_log(d, "received %s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    fw_daemon_stop(d);
+}
+
+/* Is another daemon answering on path? 1 yes, 0 no (stale or absent), < 0 error. */
+static int socket_alive(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    int e = errno;
+    close(fd);
+    if (rc == 0)
+        return 1;
+    return e == ECONNREFUSED || e == ENOENT ? 0 : -e;
+}
+
+int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen)
+{
+    const char *path = d->socket_path;
+    struct stat st;
+    if (lstat(path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return fw_errf(err, errlen, -EEXIST,
+                           "'%s' exists and is not a socket; remove it or pass another --socket", path);
+        int alive = socket_alive(path);
+        if (alive > 0)
+            return fw_errf(err, errlen, -EADDRINUSE,
+                           "another fairwayd is already answering on %s; stop it first or pass another --socket",
+                           path);
+        if (alive < 0)
+            return fw_errf(err, errlen, alive, "cannot check the socket %s: %s", path, strerror(-alive));
+        /* Nobody answers: a daemon died without removing it. */
+        if (unlink(path) != 0 && errno != ENOENT)
+            return fw_errf(err, errlen, -errno, "cannot remove the stale socket %s: %s", path, strerror(errno));
+    }
+    uv_pipe_init(d->loop, &d->listener, 0);
+    d->listener.data = d;
+    d->listening = 1;
+    /* The umask makes the socket 0600 from the moment it exists; chmod below only confirms it. */
+    mode_t old = umask(0177);
+    int rc = uv_pipe_bind(&d->listener, path);
+    umask(old);
+    if (rc == 0 && chmod(path, 0600) != 0)
+        rc = -errno;
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&d->listener, 511, on_connection);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&d->listener, NULL);
+        d->listening = 0;
+        return fw_errf(err, errlen, rc, "cannot listen on %s: %s", path, uv_strerror(rc));
+    }
+    uv_signal_init(d->loop, &d->sigterm);
+    uv_signal_init(d->loop, &d->sigint);
+    d->sigterm.data = d->sigint.data = d;
+    uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&d->sigint, on_signal, SIGINT);
+    return 0;
+}
+
+void fw_daemon_stop(fw_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    if (d->listening) {
+        uv_close((uv_handle_t *)&d->listener, NULL);
+        unlink(d->socket_path);
+        uv_close((uv_handle_t *)&d->sigterm, NULL);
+        uv_close((uv_handle_t *)&d->sigint, NULL);
+        d->listening = 0;
+    }
+    while (d->clients)
+        client_close(d->clients);
+    fw_daemon_devices_stop(d);
+    fw_daemon_jobs_free(d);
+}

@@ -1,0 +1,622 @@
+/* worker.c - one fairway-worker child per device, driven seq by seq (docs/worker-protocol.md).
+ *
+ * The device's state machine (wstate) is the only thing that decides what is sent next; every event
+ * (ready, reply, death, timer) updates it and calls fw_daemon_device_pump(), which is idempotent.
+ * A worker that dies or is killed is detached from its device at once and frees itself once libuv
+ * has closed its handles, so a late callback from an old worker can never touch a new one.
+ */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_util.h"
+
+#define STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
+#define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
+
+static void worker_release_handle(uv_handle_t *h)
+{
+    fw_daemon_worker *w = h->data;
+    if (--w->open_handles == 0) {
+        fw_daemon_linebuf_release(&w->lb);
+        free(w);
+    }
+}
+
+/* Cut the worker loose from its device: kill it (if still alive) and close its pipes. Its exit
+ * callback then only closes the process handle. */
+static void worker_detach(fw_daemon_device *dev, int signum)
+{
+    fw_daemon_worker *w = dev->w;
+    uv_timer_stop(&dev->timer);
+    dev->w = NULL;
+    dev->wstate = FW_W_NONE;
+    dev->loaded_job = 0;
+    if (!w)
+        return;
+    w->dev = NULL;
+    if (!w->exited && signum)
+        uv_process_kill(&w->proc, signum);
+    if (!uv_is_closing((uv_handle_t *)&w->in))
+        uv_close((uv_handle_t *)&w->in, worker_release_handle);
+    if (!uv_is_closing((uv_handle_t *)&w->out))
+        uv_close((uv_handle_t *)&w->out, worker_release_handle);
+    if (w->exited && !uv_is_closing((uv_handle_t *)&w->proc))
+        uv_close((uv_handle_t *)&w->proc, worker_release_handle);
+}
+
+typedef struct wwrite {
+    uv_write_t req;
+    uv_buf_t buf;
+} wwrite;
+
+static void on_worker_write(uv_write_t *req, int status)
+{
+    (void)status;   /* a worker that cannot read dies, and its exit is handled */
+    wwrite *ww = (wwrite *)req;
+    free(ww->buf.base);
+    free(ww);
+}
+
+static int worker_request(fw_daemon_device *dev, const char *method, cJSON *params)
+{
+    if (!dev->w) {
+        cJSON_Delete(params);
+        return -EPIPE;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
+    cJSON_AddNumberToObject(o, "id", (double)++dev->req_id);
+    cJSON_AddStringToObject(o, "method", method);
+    cJSON_AddItemToObject(o, "params", params);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    wwrite *ww = malloc(sizeof(*ww));
+    size_t n = text ? strlen(text) : 0;
+    char *buf = text ? realloc(text, n + 2) : NULL;
+    if (!ww || !buf) {
+        free(ww);
+        free(buf ? buf : text);
+        return -ENOMEM;
+    }
+    buf[n] = '\n';
+    buf[n + 1] = '\0';
+    ww->buf = uv_buf_init(buf, (unsigned)(n + 1));
+    int rc = uv_write(&ww->req, (uv_stream_t *)&dev->w->in, &ww->buf, 1, on_worker_write);
+    if (rc != 0) {
+        free(buf);
+        free(ww);
+    }
+    return rc;
+}
+
+static void arm_timer(fw_daemon_device *dev, double seconds);
+
+/* Parked requests get their turn now that the device is known (or known to be unavailable). */
+static void dispatch_parked(fw_daemon_device *dev, const char *device_error)
+{
+    fw_daemon_req *list = dev->parked;
+    dev->parked = NULL;
+    while (list) {
+        fw_daemon_req *r = list;
+        list = r->next;
+        r->next = NULL;
+        r->device_error = device_error;
+        if (r->client)
+            fw_daemon_dispatch(dev->d, r);
+        fw_daemon_req_free(r);
+    }
+}
+
+static fw_daemon_job *next_job(fw_daemon_device *dev)
+{
+    if (dev->current)
+        return dev->current;
+    for (fw_daemon_job *j = dev->d->jobs; j; j = j->next)
+        if (strcmp(j->device_sel, dev->sel) == 0)
+            return dev->current = j;
+    return NULL;
+}
+
+/* The device could not be opened: the job that asked fails with the worker's own words, and so does
+ * every request parked on it. The daemon goes on. */
+static void device_failed(fw_daemon_device *dev, const char *why)
+{
+    fw_daemon *d = dev->d;
+    snprintf(dev->last_error, sizeof(dev->last_error), "%s", why);
+    fw_daemon_log(d, "device %s unavailable: %s", dev->sel, why);
+    worker_detach(dev, SIGKILL);
+    dev->restarts = 0;
+    fw_daemon_job *job = dev->current;
+    if (job) {
+        char msg[1400];
+        snprintf(msg, sizeof(msg), "device %s could not be opened: %s", dev->sel, why);
+        fw_daemon_job_finish(d, job, "failed", msg);
+    }
+    dispatch_parked(dev, dev->last_error);
+}
+
+static void worker_died(fw_daemon_device *dev, const char *why)
+{
+    fw_daemon *d = dev->d;
+    fw_daemon_wstate st = dev->wstate;
+    int64_t seq = dev->req_seq;
+    worker_detach(dev, SIGKILL);
+    if (d->stopping)
+        return;
+    fw_daemon_job *job = dev->current;
+    if (st == FW_W_STARTING) {
+        device_failed(dev, why);
+        return;
+    }
+    if (!job) {
+        fw_daemon_log(d, "idle worker for %s went away: %s", dev->sel, why);
+        return;
+    }
+    dev->restarts++;
+    if (st == FW_W_MEASURING) {
+        char msg[1200];
+        snprintf(msg, sizeof(msg), "the worker died measuring this variant: %s", why);
+        cJSON *m = fw_daemon_job_failure_record(job, seq, "crashed", msg);
+        int rc = fw_daemon_job_store(d, job, dev, m);
+        cJSON_Delete(m);
+        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " crashed: %s", job->id, seq, why);
+        if (rc < 0) {
+            char e[1200];
+            snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", seq, fw_db_error(d->db));
+            fw_daemon_job_finish(d, job, "failed", e);
+            return;
+        }
+    } else {
+        fw_daemon_log(d, "worker for %s died while %s job %" PRId64 ": %s", dev->sel,
+                      st == FW_W_LOADING ? "loading" : "idle with", job->id, why);
+    }
+    if (dev->restarts >= CRASH_LOOP_MAX) {
+        char e[1400];
+        snprintf(e, sizeof(e), "the worker died %d times in a row without storing a result (last: %s); "
+                 "check the device and the worker log", dev->restarts, why);
+        dev->restarts = 0;
+        fw_daemon_job_finish(d, job, "failed", e);
+    }
+}
+
+static void describe_exit(const fw_daemon_worker *w, char *buf, size_t len)
+{
+    if (w->term_signal)
+        snprintf(buf, len, "killed by signal %d (%s)", w->term_signal, strsignal(w->term_signal));
+    else
+        snprintf(buf, len, "exited with status %" PRId64, w->exit_status);
+}
+
+/* Death is acted on once the process has exited AND its stdout is drained: the last lines it wrote
+ * (a result, or "failed" with the reason) must be read before deciding what it died of. */
+static void maybe_dead(fw_daemon_worker *w)
+{
+    fw_daemon_device *dev = w->dev;
+    if (!dev || !w->exited || !uv_is_closing((uv_handle_t *)&w->out))
+        return;
+    char why[1200];
+    if (w->failed_msg[0])
+        snprintf(why, sizeof(why), "%s", w->failed_msg);
+    else
+        describe_exit(w, why, sizeof(why));
+    worker_died(dev, why);
+    fw_daemon_device_pump(dev);
+}
+
+static void on_worker_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    fw_daemon_worker *w = p->data;
+    w->exited = 1;
+    w->exit_status = status;
+    w->term_signal = term_signal;
+    uv_close((uv_handle_t *)&w->proc, worker_release_handle);
+    maybe_dead(w);
+}
+
+static void handle_ready(fw_daemon_device *dev, const cJSON *params)
+{
+    fw_daemon *d = dev->d;
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(params, "device");
+    const cJSON *ident = cJSON_GetObjectItemCaseSensitive(info, "identity");
+    if (!cJSON_IsObject(info) || !cJSON_IsString(ident)) {
+        device_failed(dev, "the worker reported ready without a device object with an identity "
+                           "(is fairway-worker from the same build as fairwayd?)");
+        return;
+    }
+    cJSON_Delete(dev->info);
+    dev->info = cJSON_Duplicate(info, 1);
+    snprintf(dev->identity, sizeof(dev->identity), "%s", ident->valuestring);
+    if (fw_db_device_upsert(d->db, dev->identity, dev->info, &dev->db_id) < 0) {
+        char e[1200];
+        snprintf(e, sizeof(e), "cannot store the device in the database: %s", fw_db_error(d->db));
+        device_failed(dev, e);
+        return;
+    }
+    uv_timer_stop(&dev->timer);
+    dev->wstate = FW_W_IDLE;
+    dev->loaded_job = 0;
+    dev->last_error[0] = '\0';
+    fw_daemon_log(d, "worker for %s ready: %s", dev->sel, dev->identity);
+    dispatch_parked(dev, NULL);
+}
+
+static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
+{
+    fw_daemon *d = dev->d;
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    if (!cJSON_IsNumber(id) || (int64_t)id->valuedouble != dev->req_id ||
+        (dev->wstate != FW_W_LOADING && dev->wstate != FW_W_MEASURING)) {
+        fw_daemon_log(d, "worker for %s sent a reply nobody asked for; ignored", dev->sel);
+        return;
+    }
+    uv_timer_stop(&dev->timer);
+    const cJSON *result = cJSON_GetObjectItemCaseSensitive(msg, "result");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(msg, "error");
+    const cJSON *emsg = cJSON_GetObjectItemCaseSensitive(error, "message");
+    const char *etext = cJSON_IsString(emsg) ? emsg->valuestring : "the worker answered with an error";
+    fw_daemon_job *job = dev->current;
+    fw_daemon_wstate st = dev->wstate;
+    dev->wstate = FW_W_IDLE;
+    if (st == FW_W_LOADING) {
+        if (!job || job->id != dev->loaded_job)
+            return;   /* cancelled meanwhile; the pump loads the next one */
+        const cJSON *planned = cJSON_GetObjectItemCaseSensitive(result, "planned");
+        char e[1400];
+        if (!result) {
+            dev->loaded_job = 0;
+            snprintf(e, sizeof(e), "the worker could not load the job: %s", etext);
+            fw_daemon_job_finish(d, job, "failed", e);
+        } else if (!cJSON_IsNumber(planned) || (size_t)planned->valuedouble != job->planned) {
+            dev->loaded_job = 0;
+            snprintf(e, sizeof(e), "the worker planned %.0f evaluations where the daemon planned %zu; "
+                     "are fairwayd and fairway-worker from the same build?",
+                     cJSON_IsNumber(planned) ? planned->valuedouble : -1.0, job->planned);
+            fw_daemon_job_finish(d, job, "failed", e);
+        }
+        return;
+    }
+    /* A measure reply. */
+    if (!job)
+        return;
+    cJSON *m;
+    if (cJSON_IsObject(result)) {
+        m = cJSON_Duplicate(result, 1);
+        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+        const cJSON *status = cJSON_GetObjectItemCaseSensitive(m, "status");
+        if (!cJSON_IsNumber(sq) || (int64_t)sq->valuedouble != dev->req_seq || !cJSON_IsString(status)) {
+            cJSON_Delete(m);
+            char e[256];
+            snprintf(e, sizeof(e), "the worker's record for seq %" PRId64 " has a wrong seq or no status",
+                     dev->req_seq);
+            m = fw_daemon_job_failure_record(job, dev->req_seq, "runtime_error", e);
+        }
+    } else {
+        char e[1200];
+        snprintf(e, sizeof(e), "the worker could not measure this variant: %s", etext);
+        m = fw_daemon_job_failure_record(job, dev->req_seq, "runtime_error", e);
+    }
+    int rc = fw_daemon_job_store(d, job, dev, m);
+    cJSON_Delete(m);
+    dev->restarts = 0;
+    if (rc < 0) {
+        char e[1200];
+        snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", dev->req_seq, fw_db_error(d->db));
+        fw_daemon_job_finish(d, job, "failed", e);
+    }
+}
+
+static void handle_worker_line(fw_daemon_worker *w, const char *line, size_t len)
+{
+    fw_daemon_device *dev = w->dev;
+    if (!dev)
+        return;
+    cJSON *msg = cJSON_ParseWithLength(line, len);
+    if (!cJSON_IsObject(msg)) {
+        fw_daemon_log(dev->d, "worker for %s wrote a line that is not a JSON object; ignored: %.120s",
+                      dev->sel, line);
+        cJSON_Delete(msg);
+        return;
+    }
+    const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+    if (cJSON_IsString(method)) {
+        if (strcmp(method->valuestring, "ready") == 0 && dev->wstate == FW_W_STARTING) {
+            handle_ready(dev, params);
+        } else if (strcmp(method->valuestring, "failed") == 0) {
+            const cJSON *e = cJSON_GetObjectItemCaseSensitive(params, "error");
+            snprintf(w->failed_msg, sizeof(w->failed_msg), "%s",
+                     cJSON_IsString(e) ? e->valuestring : "the worker failed without saying why");
+        }
+    } else {
+        handle_reply(dev, msg);
+    }
+    cJSON_Delete(msg);
+    if (w->dev)
+        fw_daemon_device_pump(w->dev);
+}
+
+static void on_worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)h;
+    if (suggested > 65536)
+        suggested = 65536;
+    buf->base = malloc(suggested);
+    buf->len = buf->base ? suggested : 0;
+}
+
+static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    fw_daemon_worker *w = s->data;
+    if (nread < 0) {
+        free(buf->base);
+        if (!uv_is_closing((uv_handle_t *)&w->out))
+            uv_close((uv_handle_t *)&w->out, worker_release_handle);
+        maybe_dead(w);
+        return;
+    }
+    int rc = nread > 0 ? fw_daemon_linebuf_feed(&w->lb, buf->base, (size_t)nread) : 0;
+    free(buf->base);
+    if (rc < 0)
+        return;
+    for (;;) {
+        char *line;
+        size_t len;
+        rc = fw_daemon_linebuf_next(&w->lb, &line, &len);
+        if (rc <= 0)
+            break;
+        handle_worker_line(w, line, len);
+        if (!w->dev)
+            break;   /* detached while handling: the rest is an old worker's */
+    }
+    if (rc < 0 && w->dev) {
+        fw_daemon_device *dev = w->dev;
+        fw_daemon_log(dev->d, "worker for %s wrote a line over the size limit; restarting it", dev->sel);
+        worker_died(dev, "the worker wrote a line over the size limit");
+        fw_daemon_device_pump(dev);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    fw_daemon_device *dev = t->data;
+    fw_daemon *d = dev->d;
+    fw_daemon_job *job = dev->current;
+    if (dev->wstate == FW_W_MEASURING && job) {
+        int64_t seq = dev->req_seq;
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the variant ran past the per-variant limit of %g s; the worker was killed",
+                 job->variant_timeout_s);
+        worker_detach(dev, SIGKILL);
+        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 ": timeout after %g s", job->id, seq,
+                      job->variant_timeout_s);
+        cJSON *m = fw_daemon_job_failure_record(job, seq, "timeout", msg);
+        int rc = fw_daemon_job_store(d, job, dev, m);
+        cJSON_Delete(m);
+        if (rc < 0) {
+            char e[1200];
+            snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", seq, fw_db_error(d->db));
+            fw_daemon_job_finish(d, job, "failed", e);
+        }
+        dev->restarts++;
+    } else if (dev->wstate == FW_W_STARTING) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the worker did not report ready within %g s", STARTUP_LIMIT_S);
+        device_failed(dev, msg);
+    } else if (dev->wstate == FW_W_LOADING) {
+        worker_died(dev, "the worker did not finish loading the job in time");
+    }
+    fw_daemon_device_pump(dev);
+}
+
+static void arm_timer(fw_daemon_device *dev, double seconds)
+{
+    uint64_t ms = seconds * 1000.0 > 9e15 ? (uint64_t)9e15 : (uint64_t)(seconds * 1000.0);
+    uv_timer_start(&dev->timer, on_timer, ms ? ms : 1, 0);
+}
+
+static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
+{
+    fw_daemon *d = dev->d;
+    fw_daemon_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory starting a worker");
+    w->d = d;
+    w->dev = dev;
+    fw_daemon_linebuf_init(&w->lb, 64u << 20);
+    uv_pipe_init(d->loop, &w->in, 0);
+    uv_pipe_init(d->loop, &w->out, 0);
+    w->in.data = w->out.data = w->proc.data = w;
+    w->open_handles = 3;
+    char idx[16];
+    snprintf(idx, sizeof(idx), "%d", dev->index);
+    char *args[] = {d->worker_path, "--serve", "--backend", dev->backend, "--device", idx, NULL};
+    uv_stdio_container_t stdio[3];
+    stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
+    stdio[0].data.stream = (uv_stream_t *)&w->in;
+    stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+    stdio[1].data.stream = (uv_stream_t *)&w->out;
+    stdio[2].flags = UV_INHERIT_FD;
+    stdio[2].data.fd = 2;
+    uv_process_options_t po = {
+        .exit_cb = on_worker_exit,
+        .file = d->worker_path,
+        .args = args,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    int rc = uv_spawn(d->loop, &w->proc, &po);
+    if (rc != 0) {
+        w->dev = NULL;
+        uv_close((uv_handle_t *)&w->proc, worker_release_handle);
+        uv_close((uv_handle_t *)&w->in, worker_release_handle);
+        uv_close((uv_handle_t *)&w->out, worker_release_handle);
+        return fw_errf(err, errlen, rc, "cannot start the worker '%s': %s (set --worker or FAIRWAY_WORKER)",
+                       d->worker_path, uv_strerror(rc));
+    }
+    uv_read_start((uv_stream_t *)&w->out, on_worker_alloc, on_worker_read);
+    dev->w = w;
+    dev->wstate = FW_W_STARTING;
+    dev->loaded_job = 0;
+    arm_timer(dev, STARTUP_LIMIT_S);
+    fw_daemon_log(d, "started worker for %s (pid %d)", dev->sel, w->proc.pid);
+    return 0;
+}
+
+fw_daemon_device *fw_daemon_device_get(fw_daemon *d, const char *sel)
+{
+    char backend[32];
+    int index;
+    if (fw_daemon_parse_selector(sel, backend, sizeof(backend), &index) < 0)
+        return NULL;
+    char canon[64];
+    snprintf(canon, sizeof(canon), "%s:%d", backend, index);
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
+        if (strcmp(dev->sel, canon) == 0)
+            return dev;
+    fw_daemon_device *dev = calloc(1, sizeof(*dev));
+    if (!dev)
+        return NULL;
+    dev->d = d;
+    snprintf(dev->sel, sizeof(dev->sel), "%s", canon);
+    snprintf(dev->backend, sizeof(dev->backend), "%s", backend);
+    dev->index = index;
+    uv_timer_init(d->loop, &dev->timer);
+    dev->timer.data = dev;
+    dev->next = d->devices;
+    d->devices = dev;
+    return dev;
+}
+
+int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, char *err, size_t errlen)
+{
+    fw_daemon_device *dev = fw_daemon_device_get(d, sel);
+    if (!dev)
+        return fw_errf(err, errlen, -EINVAL,
+                       "device '%s' is not a device selector; write backend:index, e.g. opencl:0", sel);
+    /* A request dispatched again after its device failed must not park a second time. */
+    if (req->device_error)
+        return fw_errf(err, errlen, -ENODEV, "device %s is unavailable: %s", dev->sel, req->device_error);
+    if (dev->info && dev->wstate != FW_W_STARTING)
+        return 1;
+    fw_daemon_req *copy = calloc(1, sizeof(*copy));
+    if (!copy)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    copy->client = req->client;
+    copy->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
+    memcpy(copy->method, req->method, sizeof(copy->method));
+    copy->params = cJSON_Duplicate(req->params, 1);
+    fw_daemon_req **tail = &dev->parked;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = copy;
+    if (dev->wstate == FW_W_NONE) {
+        int rc = worker_spawn(dev, err, errlen);
+        if (rc < 0) {
+            /* Nothing was started: answer every parked request now, this one included. */
+            snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
+            dispatch_parked(dev, dev->last_error);
+        }
+    }
+    return 0;
+}
+
+void fw_daemon_device_pump(fw_daemon_device *dev)
+{
+    fw_daemon *d = dev->d;
+    for (int guard = 0; guard < 100000; guard++) {
+        if (d->stopping)
+            return;
+        if (dev->wstate == FW_W_STARTING || dev->wstate == FW_W_LOADING || dev->wstate == FW_W_MEASURING)
+            return;
+        fw_daemon_job *job = next_job(dev);
+        if (!job)
+            return;
+        if (job->cancelled) {
+            fw_daemon_job_finish(d, job, "cancelled", NULL);
+            continue;
+        }
+        char err[2048];
+        if (dev->wstate == FW_W_NONE) {
+            if (worker_spawn(dev, err, sizeof(err)) < 0) {
+                snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
+                fw_daemon_job_finish(d, job, "failed", err);
+                dispatch_parked(dev, dev->last_error);
+                continue;
+            }
+            return;
+        }
+        /* Idle worker with a job. */
+        if (fw_daemon_job_prepare(d, job, dev, err, sizeof(err)) < 0) {
+            fw_daemon_job_finish(d, job, "failed", err);
+            continue;
+        }
+        if (dev->loaded_job != job->id) {
+            cJSON *p = cJSON_CreateObject();
+            cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
+            cJSON_AddNumberToObject(p, "job", (double)job->id);
+            if (worker_request(dev, "load", p) != 0) {
+                worker_died(dev, "cannot write to the worker");
+                continue;
+            }
+            dev->wstate = FW_W_LOADING;
+            dev->loaded_job = job->id;
+            arm_timer(dev, STARTUP_LIMIT_S > job->variant_timeout_s ? STARTUP_LIMIT_S : job->variant_timeout_s);
+            return;
+        }
+        while (job->next_seq < job->planned && job->done[job->next_seq])
+            job->next_seq++;
+        if (job->next_seq >= job->planned) {
+            fw_daemon_job_finish(d, job, "done", NULL);
+            continue;
+        }
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "seq", (double)job->next_seq);
+        if (worker_request(dev, "measure", p) != 0) {
+            worker_died(dev, "cannot write to the worker");
+            continue;
+        }
+        dev->wstate = FW_W_MEASURING;
+        dev->req_seq = (int64_t)job->next_seq;
+        arm_timer(dev, job->variant_timeout_s);
+        return;
+    }
+}
+
+static void free_device(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void fw_daemon_devices_stop(fw_daemon *d)
+{
+    while (d->devices) {
+        fw_daemon_device *dev = d->devices;
+        d->devices = dev->next;
+        /* The variant in flight is dropped, not stored: the next start measures it again. */
+        worker_detach(dev, SIGKILL);
+        dev->current = NULL;
+        fw_daemon_req *r = dev->parked;
+        while (r) {
+            fw_daemon_req *n = r->next;
+            fw_daemon_req_free(r);
+            r = n;
+        }
+        cJSON_Delete(dev->info);
+        dev->info = NULL;
+        uv_close((uv_handle_t *)&dev->timer, free_device);
+    }
+}
+
+int fw_daemon_devices_alive(fw_daemon *d)
+{
+    int n = 0;
+    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
+        n += dev->w != NULL;
+    return n;
+}
