@@ -92,7 +92,7 @@ static int explain_empty(const fw_space *s, const fw_env *env, const fw_family *
     return rc;
 }
 
-static int find_index(const int64_t *idx, size_t n, int64_t want)
+static int64_t find_index(const uint64_t *idx, size_t n, uint64_t want)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -102,7 +102,7 @@ static int find_index(const int64_t *idx, size_t n, int64_t want)
         else
             hi = mid;
     }
-    return lo < n && idx[lo] == want ? (int)lo : -1;
+    return lo < n && idx[lo] == want ? (int64_t)lo : -1;
 }
 
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen)
@@ -184,39 +184,50 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
                          FW_ENV_MAX - (int)denv.n);
             break;
         }
-        fw_point *pts;
+        uint64_t *idx;
         size_t n;
         char xerr[500];
-        rc = fw_space_expand(&space, &env, FW_SPEC_MAX_SPACE, &pts, &n, xerr, sizeof xerr);
+        rc = fw_space_expand_indices(&space, &env, FW_SPEC_MAX_SPACE, &idx, &n, xerr, sizeof xerr);
         if (rc < 0) {
             fw_errf(err, errlen, rc, "shape %d: %s", si, xerr);
             break;
         }
         if (n == 0) {
-            free(pts);
+            free(idx);
             rc = explain_empty(&space, &env, fam, shape, si, err, errlen);
             break;
         }
-        int64_t *idx = malloc(n * sizeof *idx);
+        /* Budget 0 means "no limit", but a plan is held in memory: past the per-shape maximum
+         * the user must say how many they want rather than get a silent cut. */
+        if (budget == 0 && (grid || random) && n > FW_SPEC_MAX_BUDGET) {
+            char sd[256];
+            shape_desc(fam, shape, sd, sizeof sd);
+            free(idx);
+            rc = fw_errf(err, errlen, -E2BIG,
+                         "shape %d (%s) has %zu valid variants, and budget 0 (no limit) would plan every one; "
+                         "the most one shape may plan is %d: set \"budget\"", si, sd, n, FW_SPEC_MAX_BUDGET);
+            break;
+        }
         unsigned char *taken = calloc(n, 1);
         size_t *pick = malloc(n * sizeof *pick), *rem = malloc(n * sizeof *rem);
-        if (!idx || !taken || !pick || !rem) {
+        fw_point pt;
+        if (!taken || !pick || !rem) {
             rc = fw_errf(err, errlen, -ENOMEM, "out of memory planning shape %d", si);
         } else {
-            for (size_t i = 0; i < n; i++)
-                idx[i] = fw_space_index(&space, &pts[i]);
             size_t left = budget ? (size_t)budget : SIZE_MAX;
             if (grid) {
-                for (size_t i = 0; i < n && left && rc == 0; i++, left--)
-                    rc = push(plan, &cap, si, &pts[i], "grid");
+                for (size_t i = 0; i < n && left && rc == 0; i++, left--) {
+                    fw_space_point_at(&space, idx[i], &pt);
+                    rc = push(plan, &cap, si, &pt, "grid");
+                }
             } else {
                 for (size_t i = 0; i < npre && left && rc == 0; i++) {
-                    int at = find_index(idx, n, pre_idx[i]);
+                    int64_t at = pre_idx[i] < 0 ? -1 : find_index(idx, n, (uint64_t)pre_idx[i]);
                     if (at < 0 || taken[at])   /* invalid for this shape, or listed twice */
                         continue;
                     taken[at] = 1;
                     left--;
-                    rc = push(plan, &cap, si, &pts[at], "preset");
+                    rc = push(plan, &cap, si, &pre[i], "preset");
                 }
                 if (random && left && rc == 0) {
                     size_t nrem = 0;
@@ -226,8 +237,10 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
                     size_t k = fw_search_random((uint64_t)seed, (uint64_t)si, nrem, left, pick);
                     if (k == 0 && nrem > 0)
                         rc = -ENOMEM;
-                    for (size_t i = 0; i < k && rc == 0; i++)
-                        rc = push(plan, &cap, si, &pts[rem[pick[i]]], "random");
+                    for (size_t i = 0; i < k && rc == 0; i++) {
+                        fw_space_point_at(&space, idx[rem[pick[i]]], &pt);
+                        rc = push(plan, &cap, si, &pt, "random");
+                    }
                 }
             }
             if (rc < 0)
@@ -237,7 +250,6 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
         free(taken);
         free(pick);
         free(rem);
-        free(pts);
         si++;
     }
     free(pre);

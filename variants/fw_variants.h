@@ -117,6 +117,12 @@ int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit,
                     fw_point **pts, size_t *npts, char *err, size_t errlen);
 /* Index of p in the odometer order (for stable ordering); -1 if not a point of the space. */
 int64_t fw_space_index(const fw_space *s, const fw_point *p);
+/* The point at odometer index idx (the inverse of fw_space_index); -ERANGE when idx >= size. */
+int fw_space_point_at(const fw_space *s, uint64_t idx, fw_point *p);
+/* Like fw_space_expand, but lists the valid points' odometer indices (ascending), 8 bytes a point
+ * instead of a whole fw_point: what plans over large spaces use. *idx is malloc'd (free()). */
+int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit,
+                            uint64_t **idx, size_t *n, char *err, size_t errlen);
 
 /* Rendering a point to preprocessor macros. aliases maps a knob name to the source's own macro name
  * ({"TILE_N": "MOE_TILE_N"}); NULL or a missing entry keeps the knob name. Each entry is written as

@@ -232,16 +232,6 @@ int fw_space_valid(const fw_space *s, const fw_point *p, const fw_env *ctx, char
     return 1;
 }
 
-/* Point at odometer position idx (last knob fastest). */
-static void point_at(const fw_space *s, const size_t *digits, fw_point *p)
-{
-    p->n = s->nknobs;
-    for (size_t k = 0; k < s->nknobs; k++) {
-        memcpy(p->kv[k].name, s->knobs[k].name, FW_NAME_MAX);
-        p->kv[k].value = s->knobs[k].values[digits[k]];
-    }
-}
-
 static int odometer_step(const fw_space *s, size_t *digits)
 {
     for (size_t k = s->nknobs; k-- > 0;) {
@@ -252,10 +242,26 @@ static int odometer_step(const fw_space *s, size_t *digits)
     return 0;
 }
 
-int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit, fw_point **pts, size_t *npts,
-                    char *err, size_t errlen)
+int fw_space_point_at(const fw_space *s, uint64_t idx, fw_point *p)
 {
-    *pts = NULL;
+    if (idx >= fw_space_size(s))
+        return -ERANGE;
+    p->n = s->nknobs;
+    for (size_t k = s->nknobs; k-- > 0;) {
+        uint64_t nv = s->knobs[k].nvalues;
+        memcpy(p->kv[k].name, s->knobs[k].name, FW_NAME_MAX);
+        p->kv[k].value = s->knobs[k].values[idx % nv];
+        idx /= nv;
+    }
+    return 0;
+}
+
+/* The hot loop of every plan: one environment built once, knob slots updated in place, so a
+ * million-point space costs a million constraint evaluations and no copies. */
+int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit, uint64_t **idx,
+                            size_t *npts, char *err, size_t errlen)
+{
+    *idx = NULL;
     *npts = 0;
     uint64_t size = fw_space_size(s);
     if (limit && size > limit)
@@ -264,34 +270,80 @@ int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit, fw_point
                        "shorten the knobs' value lists", size, limit);
     if (s->nknobs == 0)
         return fw_errf(err, errlen, -EINVAL, "the space has no knobs");
+    fw_env env;
+    if (ctx)
+        env = *ctx;
+    else
+        fw_env_clear(&env);
+    size_t slot[FW_MAX_KNOBS];
+    for (size_t k = 0; k < s->nknobs; k++) {
+        if (fw_env_set(&env, s->knobs[k].name, s->knobs[k].values[0]) < 0)
+            return fw_errf(err, errlen, -ENOSPC,
+                           "too many names for one constraint environment (the limit is %d)", FW_ENV_MAX);
+        for (slot[k] = 0; strcmp(env.kv[slot[k]].name, s->knobs[k].name) != 0; slot[k]++)
+            ;
+    }
     size_t digits[FW_MAX_KNOBS] = {0};
     size_t cap = 0, n = 0;
-    fw_point *out = NULL;
+    uint64_t *out = NULL;
+    uint64_t i = 0;
     do {
-        fw_point p;
-        point_at(s, digits, &p);
-        char why[400];
-        int v = fw_space_valid(s, &p, ctx, why, sizeof why);
-        if (v < 0) {
-            char key[FW_KEY_MAX];
-            fw_point_key(&p, key, sizeof key);
-            free(out);
-            return fw_errf(err, errlen, v, "%s (at %s)", why, key);
-        }
-        if (v == 0)
-            continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            fw_point *no = realloc(out, nc * sizeof *no);
-            if (!no) {
+        for (size_t k = 0; k < s->nknobs; k++)
+            env.kv[slot[k]].value = s->knobs[k].values[digits[k]];
+        int valid = 1;
+        for (size_t c = 0; c < s->nconstraints && valid; c++) {
+            int64_t v;
+            char eerr[200];
+            int rc = fw_expr_eval(s->constraints[c], &env, &v, eerr, sizeof eerr);
+            if (rc < 0) {
+                fw_point p;
+                char key[FW_KEY_MAX];
+                fw_space_point_at(s, i, &p);
+                fw_point_key(&p, key, sizeof key);
                 free(out);
-                return fw_errf(err, errlen, -ENOMEM, "out of memory listing the space's points");
+                return fw_errf(err, errlen, rc, "constraint %zu '%s': %s (at %s)", c, s->constraint_text[c],
+                               eerr, key);
             }
-            out = no;
-            cap = nc;
+            valid = v != 0;
         }
-        out[n++] = p;
+        if (valid) {
+            if (n == cap) {
+                size_t nc = cap ? cap * 2 : 256;
+                uint64_t *no = realloc(out, nc * sizeof *no);
+                if (!no) {
+                    free(out);
+                    return fw_errf(err, errlen, -ENOMEM, "out of memory listing the space's points");
+                }
+                out = no;
+                cap = nc;
+            }
+            out[n++] = i;
+        }
+        i++;
     } while (odometer_step(s, digits));
+    *idx = out;
+    *npts = n;
+    return 0;
+}
+
+int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit, fw_point **pts, size_t *npts,
+                    char *err, size_t errlen)
+{
+    *pts = NULL;
+    *npts = 0;
+    uint64_t *idx;
+    size_t n;
+    int rc = fw_space_expand_indices(s, ctx, limit, &idx, &n, err, errlen);
+    if (rc < 0)
+        return rc;
+    fw_point *out = malloc((n ? n : 1) * sizeof *out);
+    if (!out) {
+        free(idx);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory listing the space's points");
+    }
+    for (size_t i = 0; i < n; i++)
+        fw_space_point_at(s, idx[i], &out[i]);
+    free(idx);
     *pts = out;
     *npts = n;
     return 0;

@@ -394,6 +394,21 @@ static void test_errors(void)
         cJSON_Delete(dev);
     }
     cJSON_Delete(r);
+    /* budget 0 over a huge valid set is refused with a way out, not a silent cut */
+    r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1,2,3,4,5,6,7,8,9,10], \"B\": [1,2,3,4,5,6,7,8,9,10],"
+                   " \"C\": [1,2,3,4,5,6,7,8,9,10], \"D\": [1,2,3,4,5,6,7,8,9,10], \"E\": [1,2,3,4,5,6,7,8,9,10], \"F\": [1,2]}},"
+                   " \"strategy\": \"grid\", \"seed\": 1}");
+    if (r) {
+        CHECK_INT(fw_plan_build(r, NULL, &p, err, sizeof err), -E2BIG);
+        CHECK_HAS(err, "200000 valid variants");
+        CHECK_HAS(err, "set \"budget\"");
+        cJSON_SetNumberValue(cJSON_GetObjectItem(r, "budget"), 3);
+        if (plan_ok(r, NULL, &p) == 0) {
+            CHECK_INT(p.n, 6);
+            fw_plan_release(&p);
+        }
+    }
+    cJSON_Delete(r);
     CHECK_INT(fw_plan_build(NULL, NULL, &p, err, sizeof err), -EINVAL);
     CHECK_HAS(err, "not resolved");
 }

@@ -194,6 +194,32 @@ static void test_space(void)
         CHECK_INT(fw_space_check_point(&s, &p, err, sizeof err), -EINVAL);
         CHECK_HAS(err, "'C'");
     }
+    /* point_at is the inverse of index; expand_indices lists the same points as expand */
+    {
+        for (uint64_t i = 0; i < 24; i++) {
+            fw_point p;
+            CHECK_INT(fw_space_point_at(&s, i, &p), 0);
+            CHECK_INT(fw_space_index(&s, &p), (int64_t)i);
+        }
+        fw_point p;
+        CHECK_INT(fw_space_point_at(&s, 24, &p), -ERANGE);
+        fw_env ctx;
+        fw_env_clear(&ctx);
+        fw_env_set(&ctx, "LIMIT", 96);
+        fw_point *pts;
+        uint64_t *idx;
+        size_t n1, n2;
+        CHECK_INT(fw_space_expand(&s, &ctx, 0, &pts, &n1, err, sizeof err), 0);
+        CHECK_INT(fw_space_expand_indices(&s, &ctx, 0, &idx, &n2, err, sizeof err), 0);
+        CHECK_INT(n1, n2);
+        for (size_t i = 0; i < n1 && i < n2; i++) {
+            CHECK_INT(fw_space_index(&s, &pts[i]), (int64_t)idx[i]);
+            if (i)
+                CHECK(idx[i] > idx[i - 1]);
+        }
+        free(pts);
+        free(idx);
+    }
     /* JSON round trip keeps knobs, values, constraints */
     {
         cJSON *o = fw_space_to_json(&s);
