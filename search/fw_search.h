@@ -37,7 +37,12 @@
  * Fields (all optional except family-or-profile):
  *   profile, family, shapes[], space{knobs,constraints}, presets[], strategy ("random"|"grid"|
  *   "presets"), budget, seed, warmup, iters, backend, device, no_explore (= strategy presets),
- *   aliases{KNOB: MACRO}, source{text, entry, name} (a user kernel: issue 6), options{...}.
+ *   aliases{KNOB: MACRO}, source{text, entry, name} (a user kernel: issue 6), options{...},
+ *   macros{NAME: int} (fixed extra macros for every variant), num_random (= strategy random with
+ *   budget num_random + number of presets). docs/spec.md has every field, default and error.
+ * The resolved spec always has: family, shapes, space, presets, strategy, budget, seed (drawn from
+ *   /dev/urandom and stored when absent), warmup, iters, backend, device, aliases, macros; and
+ *   profile, source, options when given. no_explore and num_random are folded into strategy/budget.
  * Errors are for people: "unknown profile 'x' (known: a, b)", "unknown knob 'X' in preset 2",
  * "budget 200000 is over the limit of 100000". */
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen);
@@ -58,12 +63,15 @@ typedef struct fw_plan {
 
 /* Build the plan of a resolved spec for a device (device JSON as in fw_device_env(); NULL = no
  * device limits known, constraints naming DEVICE_* are then an error). -EINVAL with a message for an
- * empty space ("no valid variant for shape 0 (M=7): constraint 'M % TILE_M == 0' rejects all 120"). */
+ * empty space ("no valid variant for shape 0 (M=7): constraint 'M % TILE_M == 0' rejects all 120").
+ * -E2BIG when budget is 0 and a shape has more than FW_SPEC_MAX_BUDGET valid points (grid/random). */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
 void fw_plan_release(fw_plan *plan);
 
 /* Strategies on their own (used by fw_plan_build; exposed for tests and benchmarks).
- * Writes up to `budget` indices into [0, n) to out (room for min(n, budget)), returns count. */
+ * Writes up to `budget` indices into [0, n) to out (room for min(n, budget)), returns count.
+ * Distinct indices, PCG32(seed, stream) partial Fisher-Yates: a smaller budget gives a prefix of a
+ * larger one. budget 0 returns 0 (here it is a count; plans treat budget 0 as "no limit"). */
 size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out);
 
 #endif
