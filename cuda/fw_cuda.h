@@ -49,7 +49,9 @@ extern const fw_backend fw_cuda_backend;
 
 /* NVRTC alone, no driver or device needed (the unit tests and the compile cache use it).
  * Compile `source` for `arch` ("sm_90") with macros ("NAME=VALUE" or "NAME") and extra blank-
- * separated `options`. On success *cubin is a malloc'd ELF image of *cubin_len bytes. *log (may be
+ * separated `options`. On success *cubin is a malloc'd ELF image of *cubin_len bytes; for a
+ * virtual architecture ("compute_90") it is the PTX text instead, NUL-terminated (inspection tools
+ * read it; launches never use PTX). *log (may be
  * NULL) receives the malloc'd NVRTC log, also on failure; free() it. Returns 0, -EINVAL on a compile
  * error, -ENOENT when libnvrtc cannot be loaded (the reason is in *log), -ENOMEM. */
 int fw_cuda_nvrtc_compile(const char *source, const char *const *macros, size_t nmacros,

@@ -24,6 +24,8 @@ typedef nvrtcResult (*p_nvrtcGetProgramLogSize)(nvrtcProgram, size_t *);
 typedef nvrtcResult (*p_nvrtcGetProgramLog)(nvrtcProgram, char *);
 typedef nvrtcResult (*p_nvrtcGetCUBINSize)(nvrtcProgram, size_t *);
 typedef nvrtcResult (*p_nvrtcGetCUBIN)(nvrtcProgram, char *);
+typedef nvrtcResult (*p_nvrtcGetPTXSize)(nvrtcProgram, size_t *);
+typedef nvrtcResult (*p_nvrtcGetPTX)(nvrtcProgram, char *);
 typedef nvrtcResult (*p_nvrtcDestroyProgram)(nvrtcProgram *);
 typedef const char *(*p_nvrtcGetErrorString)(nvrtcResult);
 
@@ -39,6 +41,8 @@ static struct {
     p_nvrtcGetProgramLog GetProgramLog;
     p_nvrtcGetCUBINSize GetCUBINSize;
     p_nvrtcGetCUBIN GetCUBIN;
+    p_nvrtcGetPTXSize GetPTXSize;
+    p_nvrtcGetPTX GetPTX;
     p_nvrtcDestroyProgram DestroyProgram;
     p_nvrtcGetErrorString GetErrorString;
 } nv;
@@ -103,6 +107,8 @@ static void nv_load(void)
     NV_SYM(GetProgramLog);
     NV_SYM(GetCUBINSize);
     NV_SYM(GetCUBIN);
+    NV_SYM(GetPTXSize);
+    NV_SYM(GetPTX);
     NV_SYM(DestroyProgram);
     NV_SYM(GetErrorString);
 #undef NV_SYM
@@ -251,19 +257,22 @@ int fw_cuda_nvrtc_compile(const char *source, const char *const *macros, size_t 
             *log = strdup(msg);
         }
     } else {
+        /* compute_XY: virtual architecture, the output is PTX text (for inspection tools). */
+        int ptx = strncmp(arch, "compute_", 8) == 0;
         size_t n = 0;
-        if (nv.GetCUBINSize(prog, &n) != NVRTC_SUCCESS || n == 0) {
+        nvrtcResult rs = ptx ? nv.GetPTXSize(prog, &n) : nv.GetCUBINSize(prog, &n);
+        if (rs != NVRTC_SUCCESS || n == 0) {
             rc = -EINVAL;
             if (log) {
                 free(*log);
                 char msg[256];
-                snprintf(msg, sizeof msg, "NVRTC produced no cubin for %s: name a real sm_XY "
-                         "architecture, not a compute_XY one", arch);
+                snprintf(msg, sizeof msg, "NVRTC produced no %s for %s", ptx ? "PTX" : "cubin",
+                         arch);
                 *log = strdup(msg);
             }
         } else if (!(*cubin = malloc(n))) {
             rc = -ENOMEM;
-        } else if (nv.GetCUBIN(prog, *cubin) != NVRTC_SUCCESS) {
+        } else if ((ptx ? nv.GetPTX(prog, *cubin) : nv.GetCUBIN(prog, *cubin)) != NVRTC_SUCCESS) {
             free(*cubin);
             *cubin = NULL;
             rc = -EIO;

@@ -96,6 +96,13 @@ int main(void)
     CHECK(rc == -EINVAL && log && *log, "sm_1 must fail with a log (%d)", rc);
     free(log);
 
+    /* A virtual architecture gives PTX text, for inspection. */
+    rc = fw_cuda_nvrtc_compile(extra_src, NULL, 0, "-DEXTRA=5", "compute_90", 0, &cubin, &len, &log);
+    CHECK(rc == 0 && cubin && strstr((char *)cubin, ".target sm_90") != NULL, "compute_90 PTX (%d)",
+          rc);
+    free(cubin);
+    free(log);
+
     /* Option splitting. */
     char *store = NULL;
     const char *argv[4];
