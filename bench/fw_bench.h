@@ -71,6 +71,9 @@ void fw_bench_free(fw_bench *b);
  *             upload seeded inputs, poison outputs with 0xFFFFFFFF and zero ACCUM/SCRATCH, one
  *             checked launch, verify (verify_failed unless nothing unwritten, nothing non-finite
  *             and rel_err <= tolerance), warmup launches, iters timed launches (every sample kept).
+ * Besides the protocol's fields the record carries "source_hash", "macros" (as compiled) and
+ * "first_launch_ms" (host wall time of the checked launch: drivers such as PoCL finish compiling
+ * there, so compile_ms alone understates the cost of a new variant).
  * Returns 0 with *record set for every variant outcome. Returns -EFAULT (record NULL) after a
  * sticky device error: the worker must exit 70 without writing more. Other negatives (unknown
  * family, bad shape, a workload the family cannot make, out of memory) carry a message in err. */
