@@ -252,8 +252,8 @@ static void print_counts(FILE *out, const cJSON *counts)
     const cJSON *it;
     int first = 1;
     cJSON_ArrayForEach(it, counts) {
-        if (!cJSON_IsNumber(it))
-            continue;
+        if (!cJSON_IsNumber(it) || it->valuedouble == 0)
+            continue; /* eight statuses, mostly zero: show what happened */
         fprintf(out, "%s%s %lld", first ? "" : ", ", it->string, (long long)it->valuedouble);
         first = 0;
     }
@@ -273,7 +273,7 @@ static void print_job(FILE *out, const cJSON *job)
     fprintf(out, "  family %s, strategy %s, seed %s, budget ", str(job, "family", "?"), str(job, "strategy", "?"), seed);
     char b[32];
     field_text(job, "budget", b, sizeof b);
-    fprintf(out, "%s\n", b);
+    fprintf(out, "%s\n", strcmp(b, "0") ? b : "0 (no limit)");
     fprintf(out, "  evaluated %s of %s planned: ", evaluated, planned);
     print_counts(out, cJSON_GetObjectItemCaseSensitive(job, "counts"));
     fputc('\n', out);

@@ -424,6 +424,33 @@ def case_e2e(e):
     p = e.fw('--no-start', 'compare', str(job), str(r['job']['id']), rc=0)
     check('same variant sequence: yes' in p.stdout, 'compare text', p.stdout)
 
+    # --json on every query subcommand is one JSON document on stdout
+    rid = r['job']['id']
+    for args in (['status', str(job)], ['jobs'], ['rankings', str(job)], ['devices'], ['profiles'],
+                 ['expand'] + TINY_GEMM, ['best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64'],
+                 ['compare', str(job), str(rid)], ['watch', str(rid)]):
+        p = e.fw('--no-start', '--json', *args, rc=0)
+        try:
+            json.loads(p.stdout)
+        except ValueError:
+            raise Fail('%s --json is not one JSON document:\n%s' % (args[0], p.stdout))
+    p = e.fw('--no-start', 'rankings', str(job), '--limit', '2', rc=0)
+    check(re.search(r'\n\s+2\s+K=64,M=64,N=64', p.stdout) and not re.search(r'\n\s+3\s+K=64', p.stdout),
+          'rankings --limit 2 table', p.stdout)
+
+    # cancel: a long job holds the device, so the one submitted after it is still queued
+    p = e.fw('--no-start', '--json', 'tune', '--profile', 'gemm_small', '--detach', rc=0)
+    long_job = json.loads(p.stdout)['job']
+    p = e.fw('--no-start', '--json', 'tune', *TINY_GEMM, '--detach', rc=0)
+    queued = json.loads(p.stdout)['job']
+    p = e.fw('--no-start', '--json', 'cancel', str(queued), rc=0)
+    check(json.loads(p.stdout)['state'] == 'cancelled', 'cancel --json', p.stdout)
+    p = e.fw('--no-start', 'watch', str(queued), rc=1)
+    check('job %d cancelled' % queued in p.stdout, 'watch of a cancelled job', p.stdout)
+    e.fw('--no-start', 'cancel', str(long_job), rc=0)
+    p = e.fw('--no-start', 'jobs', '--state', 'cancelled', rc=0)
+    check(re.search(r'\n\s*%d\s+cancelled' % queued, p.stdout), 'jobs --state cancelled', p.stdout)
+
     # the rest answer
     e.fw('--no-start', 'status', str(job), rc=0)
     e.fw('--no-start', 'status', '999', rc=1)
