@@ -445,6 +445,29 @@ static void test_profile(void)
     cJSON_Delete(r);
 }
 
+/* Every embedded profile resolves and plans on a roomy device: a profile that does not is a bug
+ * users would meet at their first command. */
+static void test_all_profiles(void)
+{
+    cJSON *dev = cJSON_Parse("{\"limits\": {\"max_threads\": 1024, \"shared_bytes\": 65536, \"simd_width\": 32,"
+                             " \"compute_units\": 8}}");
+    for (const char *const *n = fw_profile_names(); *n; n++) {
+        char text[200], err[400] = "";
+        snprintf(text, sizeof text, "{\"profile\": \"%s\", \"seed\": 1}", *n);
+        cJSON *r = resolve(text, err, sizeof err);
+        if (!r)
+            fprintf(stderr, "profile %s: %s\n", *n, err);
+        CHECK(r != NULL);
+        fw_plan p;
+        if (r && plan_ok(r, dev, &p) == 0) {
+            CHECK(p.n > 0);
+            fw_plan_release(&p);
+        }
+        cJSON_Delete(r);
+    }
+    cJSON_Delete(dev);
+}
+
 int main(void)
 {
     test_reproducible();
@@ -452,5 +475,6 @@ int main(void)
     test_flags_defaults();
     test_errors();
     test_profile();
+    test_all_profiles();
     return fw_check_done("test_plan");
 }
