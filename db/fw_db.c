@@ -308,6 +308,12 @@ static const char *jstr(const cJSON *o, const char *k)
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+static const char *key_or_empty(const cJSON *o, const char *k)
+{
+    const char *s = jstr(o, k);
+    return s ? s : "";
+}
+
 static int jnum(const cJSON *o, const char *k, double *v)
 {
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -730,16 +736,20 @@ static int check_record(fw_db *db, const cJSON *m, int64_t *seq)
     if (!jnum(m, "seq", &v) || v < 0 || v != floor(v) || v > 9.0e15)
         return fail(db, -EINVAL, "measurement has no valid \"seq\" (a non-negative integer)");
     *seq = (int64_t)v;
-    if (!jstr(m, "shape_key"))
-        return fail(db, -EINVAL, "measurement seq %" PRId64 " has no \"shape_key\" string", *seq);
-    if (!jstr(m, "variant_key"))
-        return fail(db, -EINVAL, "measurement seq %" PRId64 " has no \"variant_key\" string", *seq);
     const char *status = jstr(m, "status");
     if (!valid_status(status))
         return fail(db, -EINVAL, "measurement seq %" PRId64 " has unknown status '%s' (known: ok, "
                     "compile_error, invalid, verify_failed, runtime_error, pruned, crashed, timeout)",
                     *seq, status ? status : "(none)");
     if (strcmp(status, "ok") == 0) {
+        /* A failure record the daemon writes for a seq it could not place may lack the keys (stored
+         * as ''); a ranked one never may. */
+        if (!jstr(m, "shape_key"))
+            return fail(db, -EINVAL, "measurement seq %" PRId64 " is 'ok' but has no \"shape_key\" "
+                        "string", *seq);
+        if (!jstr(m, "variant_key"))
+            return fail(db, -EINVAL, "measurement seq %" PRId64 " is 'ok' but has no \"variant_key\" "
+                        "string", *seq);
         const cJSON *stats = cJSON_GetObjectItemCaseSensitive(m, "stats");
         if (!cJSON_IsObject(stats) || !jnum(stats, "median_ns", &v))
             return fail(db, -EINVAL, "measurement seq %" PRId64 " is 'ok' but has no stats.median_ns, "
@@ -767,7 +777,7 @@ static int put_variant(fw_db *db, const cJSON *m, const char *family, const char
     int r = prep(db, Q_VARIANT_INSERT, &st);
     if (r < 0) return r;
     bind_text(st, 1, family);
-    bind_text(st, 2, jstr(m, "variant_key"));
+    bind_text(st, 2, key_or_empty(m, "variant_key"));
     bind_text(st, 3, source_hash);
     bind_text(st, 4, jstr(m, "variant_hash"));
     r = bind_jtext(st, 5, m, "knobs");
@@ -779,7 +789,7 @@ static int put_variant(fw_db *db, const cJSON *m, const char *family, const char
     r = prep(db, Q_VARIANT_ID, &st);
     if (r < 0) return r;
     bind_text(st, 1, family);
-    bind_text(st, 2, jstr(m, "variant_key"));
+    bind_text(st, 2, key_or_empty(m, "variant_key"));
     bind_text(st, 3, source_hash);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) *vid = sqlite3_column_int64(st, 0);
@@ -806,7 +816,7 @@ static int put_measurement_row(fw_db *db, int64_t job, int64_t device_id, int64_
     else sqlite3_bind_null(st, 3);
     sqlite3_bind_int64(st, 4, vid);
     bind_jnum(st, 5, m, "shape_index");
-    bind_text(st, 6, jstr(m, "shape_key"));
+    bind_text(st, 6, key_or_empty(m, "shape_key"));
     r = bind_jtext(st, 7, m, "shape");
     bind_text(st, 8, family);
     bind_text(st, 9, kernel ? kernel : "");

@@ -88,7 +88,12 @@ int fw_db_jobs_unfinished(fw_db *db, int64_t **ids, size_t *n);
 
 /* Store one measurement (worker JSON) for a job in one transaction: the variant row (upserted by
  * family + key + source hash), the measurement, its samples. A second measurement with the same
- * (job, seq) is rejected with -EEXIST and changes nothing. */
+ * (job, seq) is rejected with -EEXIST and changes nothing. Any failure rolls the whole put back.
+ * Refused with -EINVAL (nothing stored): no integer "seq", an unknown "status", an 'ok' record without
+ * "shape_key", "variant_key" or stats.median_ns, non-numeric samples. A failure record (crashed,
+ * timeout, ...) may lack the keys; they are stored as "". "family" defaults to the job's, the variant's
+ * source hash is the record's "source_hash", else the job's, else "". device_id <= 0 stores none;
+ * an unknown job or device id is -ENOENT. */
 int fw_db_measurement_put(fw_db *db, int64_t job, int64_t device_id, const cJSON *m);
 /* Seqs already measured for a job, ascending (malloc'd). */
 int fw_db_measured_seqs(fw_db *db, int64_t job, int64_t **seqs, size_t *n);

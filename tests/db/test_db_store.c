@@ -218,6 +218,19 @@ static void test_measurement_round_trip(fw_db *db, int64_t dev)
     CHECK(count_sql(db, "SELECT COUNT(*) FROM measurements") == meas);
     CHECK(count_sql(db, "SELECT COUNT(*) FROM samples") == samp);
 
+    /* a daemon failure record for a seq it could not place: no keys, still stored */
+    cJSON *crash = cJSON_Parse("{\"seq\": 9, \"family\": \"gemm\", \"status\": \"crashed\", "
+                               "\"error\": \"the worker died measuring this variant: SIGSEGV\"}");
+    CHECK_RC(db, put(db, job, dev, crash), 0);
+    CHECK(count_sql(db, "SELECT COUNT(*) FROM measurements WHERE seq = 9 AND status = 'crashed' "
+                        "AND shape_key = '' AND error LIKE '%SIGSEGV'") == 1);
+    cJSON *okbad = make_rec(8, 0, "M=64", "gemm", "k", "TILE_N=16", "ok", 5, 1);
+    cJSON_DeleteItemFromObject(okbad, "shape_key");
+    CHECK_RC(db, put(db, job, dev, okbad), -EINVAL);   /* a ranked record must name its shape */
+    CHECK(strstr(fw_db_error(db), "shape_key") != NULL);
+    meas++;
+    vars++;
+
     /* the same variant in a second measurement reuses the variant row */
     CHECK_RC(db, put(db, job, dev, make_rec(5, 1, "M=128", "gemm", "gemm_tiled", "TILE_N=16", "ok",
                                              70000, 2)), 0);
@@ -226,7 +239,7 @@ static void test_measurement_round_trip(fw_db *db, int64_t dev)
     int64_t *seqs = NULL;
     size_t n = 0;
     CHECK_RC(db, fw_db_measured_seqs(db, job, &seqs, &n), 0);
-    CHECK(n == 3 && seqs[0] == 0 && seqs[1] == 1 && seqs[2] == 5);
+    CHECK(n == 4 && seqs[0] == 0 && seqs[1] == 1 && seqs[2] == 5 && seqs[3] == 9);
     free(seqs);
     CHECK_RC(db, fw_db_measured_seqs(db, 424242, &seqs, &n), 0);
     CHECK(n == 0);
@@ -234,7 +247,8 @@ static void test_measurement_round_trip(fw_db *db, int64_t dev)
 
     cJSON *seqarr = NULL;
     CHECK_RC(db, fw_db_job_sequence(db, job, &seqarr), 0);
-    CHECK(cJSON_GetArraySize(seqarr) == 3);
+    CHECK(cJSON_GetArraySize(seqarr) == 4);
+    CHECK_STR(jget_str(cJSON_GetArrayItem(seqarr, 3), "status"), "crashed");
     cJSON *e1 = cJSON_GetArrayItem(seqarr, 1);
     CHECK(jget_num(e1, "seq") == 1);
     CHECK_STR(jget_str(e1, "status"), "compile_error");
