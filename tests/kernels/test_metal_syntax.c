@@ -1,0 +1,100 @@
+/* Syntax-check the gemm family's Metal source and the prelude self-test as C++ with a host compiler
+ * and a stand-in metal_stdlib (tests/kernels/metal_stub): Linux has no Metal compiler, so this is
+ * the check CI can make. Several variants must parse; a broken knob value must fail.
+ * usage: test_metal_syntax CXX STUB_DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fw_family.h"
+#include "fw_kernel_text.h"
+#include "prelude_selftest.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                  \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            failures++;                                                   \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                 \
+            fputc('\n', stderr);                                          \
+        }                                                                 \
+    } while (0)
+
+static const char *cxx, *stub;
+static char dir[] = "/tmp/fw-metal-XXXXXX";
+
+static int check_syntax(const char *text, const char *defines)
+{
+    char path[256], cmd[2048];
+    snprintf(path, sizeof path, "%s/k.metal.cpp", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd,
+             "'%s' -x c++ -std=c++17 -fsyntax-only -Wall -Werror -Wno-unknown-attributes "
+             "-Wno-unused-function -I '%s' %s '%s' 2>&1",
+             cxx, stub, defines, path);
+    int st = system(cmd);
+    unlink(path);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s CXX STUB_DIR\n", argv[0]);
+        return 2;
+    }
+    cxx = argv[1];
+    stub = argv[2];
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    const fw_family *f = fw_family_find("gemm");
+    char err[256], *src = NULL;
+    cJSON *shape = cJSON_Parse("{\"M\": 8, \"N\": 8, \"K\": 8}");
+    CHECK(f && f->source("metal", shape, &src, err, sizeof err) == 0, "%s", err);
+    if (src) {
+        static const char *const ok[] = {
+            "",
+            "-DTILE_N=64 -DSIMDGROUPS_PER_TG=8 -DSG_M_TILES=2 -DSG_N_TILES=2 -DNUM_BUFFERS=2 -DTILE_K=16",
+            "-DTILE_N=128 -DSIMDGROUPS_PER_TG=8 -DSG_M_TILES=1 -DSG_N_TILES=4 -DNUM_BUFFERS=4 -DTILE_K=32",
+            "-DTILE_N=16 -DSIMDGROUPS_PER_TG=2 -DSG_M_TILES=1 -DSG_N_TILES=1 -DNUM_BUFFERS=1 -DTILE_K=8 "
+            "-DFW_GEMM_SKIP_LAST_K_TILE=1",
+        };
+        for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+            CHECK(check_syntax(src, ok[i]) == 0, "the Metal gemm source does not parse with '%s'", ok[i]);
+        CHECK(check_syntax(src, "-DTILE_N=24 -DSG_N_TILES=2") != 0, "TILE_N=24 with SG_N_TILES=2 parsed");
+        free(src);
+    }
+    /* The prelude self-test body with a Metal entry point. */
+    static const char entry[] =
+        "FW_KERNEL void selftest(FW_GLOBAL const fw_half *h [[buffer(0)]],\n"
+        "                        FW_GLOBAL const uchar *u8 [[buffer(1)]],\n"
+        "                        FW_GLOBAL float *out [[buffer(2)]], FW_GLOBAL float *acc [[buffer(3)]],\n"
+        "                        FW_GLOBAL fw_half *hout [[buffer(4)]],\n"
+        "                        uint3 tg [[threadgroup_position_in_grid]],\n"
+        "                        uint tid [[thread_index_in_threadgroup]])\n"
+        "{\n"
+        "    FW_LOCAL_ARRAY(float, scratch, 64);\n"
+        "    selftest_body(h, u8, out, acc, hout, scratch, tid, tg.x);\n"
+        "}\n";
+    const char *prelude = fw_kernel_text("prelude.metal.h");
+    size_t len = strlen(prelude) + strlen(FW_PRELUDE_SELFTEST_BODY) + strlen(entry) + 1;
+    char *self = malloc(len);
+    snprintf(self, len, "%s%s%s", prelude, FW_PRELUDE_SELFTEST_BODY, entry);
+    CHECK(check_syntax(self, "") == 0, "the prelude self-test does not parse as Metal-flavoured C++");
+    free(self);
+    cJSON_Delete(shape);
+    rmdir(dir);
+    if (!failures)
+        printf("Metal sources parse with %s and the metal_stdlib stand-in\n", cxx);
+    return failures ? 1 : 0;
+}
