@@ -12,7 +12,8 @@ const char fw_cli_exit_help[] =
     "  1  the job ended failed or cancelled, or a query found nothing (no such job, nothing stored)\n"
     "  2  usage error (unknown flag, bad value, missing argument)\n"
     "  3  cannot reach or start the daemon\n"
-    "  4  the daemon returned an error for the request (the message says why)\n";
+    "  4  the daemon returned an error for the request (the message says why)\n"
+    "  130  interrupted (Ctrl-C); a job being followed goes on in the daemon\n";
 
 const char fw_cli_global_help[] =
     "Global options (accepted before or after the subcommand):\n"
@@ -200,6 +201,10 @@ static int call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **resul
 {
     char err[2048];
     int rc = fw_cli_call(c, method, params, result, NULL, NULL, err, sizeof err);
+    if (rc == -EINTR) {
+        fprintf(stderr, "fairway %s: interrupted\n", method);
+        return FW_CLI_EXIT_INTERRUPTED;
+    }
     if (rc < 0) {
         fprintf(stderr, "fairway %s: %s\n", method, err);
         return fw_cli_exit_for(c, rc);
@@ -349,6 +354,11 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         }
         fw_cli_progress_end(&f.prog);
         if (rc < 0) {
+            if (rc == -EINTR) {
+                fprintf(stderr, "fairway: stopped following job %lld; it goes on in the daemon: "
+                        "`fairway watch %lld` to follow it again, `fairway cancel %lld` to stop it\n", job, job, job);
+                return FW_CLI_EXIT_INTERRUPTED;
+            }
             if (rc == -EREMOTEIO) {
                 fprintf(stderr, "fairway watch: %s\n", err);
                 return fw_cli_exit_for(c, rc);

@@ -23,6 +23,8 @@
  * binds the socket before that, so this is a guard against a stuck start, not a pacing delay. */
 #define READY_TIMEOUT_MS 60000
 
+volatile int fw_cli_interrupted;
+
 static int home_path(char *out, size_t len, const char *suffix, char *err, size_t errlen)
 {
     const char *home = getenv("HOME");
@@ -371,8 +373,11 @@ static int fill(fw_cli_conn *c, char *err, size_t errlen)
     }
     for (;;) {
         ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
-        if (r < 0 && errno == EINTR)
+        if (r < 0 && errno == EINTR) {
+            if (fw_cli_interrupted)
+                return fw_errf(err, errlen, -EINTR, "interrupted");
             continue;
+        }
         if (r < 0)
             return fw_errf(err, errlen, -ECONNRESET, "reading from fairwayd failed: %s", strerror(errno));
         if (r == 0)
@@ -488,6 +493,8 @@ int fw_cli_call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **resul
 
 int fw_cli_exit_for(const fw_cli_conn *c, int rc)
 {
+    if (rc == -EINTR)
+        return FW_CLI_EXIT_INTERRUPTED;
     if (rc == -EREMOTEIO) {
         if (c && (c->rpc_code == FW_CLI_RPC_NO_SUCH_JOB || c->rpc_code == FW_CLI_RPC_NOTHING_STORED))
             return FW_CLI_EXIT_NOTFOUND;

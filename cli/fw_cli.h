@@ -26,6 +26,7 @@ enum {
     FW_CLI_EXIT_USAGE = 2,
     FW_CLI_EXIT_NODAEMON = 3,
     FW_CLI_EXIT_DAEMON = 4,
+    FW_CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C, as shells report it */
 };
 
 /* Protocol error codes (docs/protocol.md) the CLI treats specially. */
@@ -51,6 +52,10 @@ int fw_cli_log_path(const fw_cli_global *g, char *out, size_t len, char *err, si
 /* The fairwayd binary: $FAIRWAY_DAEMON, else next to this executable, else <dir>/../daemon/fairwayd
  * (the build tree), else the first fairwayd on PATH. -ENOENT with the places tried. */
 int fw_cli_find_daemon(const fw_cli_global *g, char *out, size_t len, char *err, size_t errlen);
+
+/* Set by fairway's SIGINT/SIGTERM handler; a blocked read then returns -EINTR instead of retrying, so
+ * `tune` can say the job goes on in the daemon. */
+extern volatile int fw_cli_interrupted;
 
 /* ---- connection ---------------------------------------------------------------------------- */
 
@@ -83,7 +88,8 @@ typedef int (*fw_cli_notify_fn)(const char *method, const cJSON *params, void *c
  * JSON-RPC. */
 int fw_cli_call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result,
                 fw_cli_notify_fn fn, void *ctx, char *err, size_t errlen);
-/* Read the next message (a notification or a response) as a JSON object. */
+/* Read the next message (a notification or a response) as a JSON object. -EINTR when
+ * fw_cli_interrupted was set while waiting. */
 int fw_cli_read_message(fw_cli_conn *c, cJSON **msg, char *err, size_t errlen);
 
 /* The exit code for a failed call's return value (3 for connection trouble, 4 for a daemon error,

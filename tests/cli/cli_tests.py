@@ -353,6 +353,20 @@ def case_fake(e):
     check('3 evaluations planned' in p.stdout and 'TILE_N=64' in p.stdout, 'expand', p.stdout)
     p = e.fw('devices', rc=0)
     check('opencl:0' in p.stdout and 'fake cpu' in p.stdout, 'devices', p.stdout)
+    # Ctrl-C while following: exit 130, the job is left running and the message says how to resume.
+    # Synchronised on the first progress line, not on time.
+    pr = subprocess.Popen([FAIRWAY, '--socket', e.sock, 'tune', '--profile', 'fake_profile', '--random-seed', '99'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=e.env)
+    first = ''
+    while 'progress:' not in first:
+        first = pr.stdout.readline()
+        check(first != '', 'tune ended before its first progress line')
+    pr.send_signal(signal.SIGINT)
+    out, err = pr.communicate(timeout=60)
+    check(pr.returncode == 130, 'interrupted tune exit %d, expected 130' % pr.returncode, out + err)
+    check('goes on in the daemon' in err and 'fairway watch' in err, 'interrupt message', err)
+    p = e.fw('status', '6', rc=0)
+    check('job 6: running' in p.stdout, 'the interrupted job is not left running', p.stdout)
     check(len(e.pids) == 1, 'more daemons were started: %r' % e.pids)
 
 

@@ -4,7 +4,8 @@
 It lets the CLI tests check what is the CLI's own job (starting a daemon through --ready-fd, reading
 notifications, rendering, exit codes) without GPU work or the real daemon. Jobs stay 'running' until
 someone watches them; a watch then sends one progress notification per evaluation and a final one.
-A spec with "seed": 13 ends 'failed'; profile "bad" is refused with -32602.
+A spec with "seed": 13 ends 'failed'; with "seed": 99 it never gets past its first evaluation;
+profile "bad" is refused with -32602.
 
 Usage: fake_fairwayd.py --socket PATH --ready-fd N [--db FILE]
 It exits by itself after 120 s without a client (a safety net if a test dies before stopping it).
@@ -151,6 +152,12 @@ def serve(conn):
         if isinstance(res, tuple):
             j = res[1]
             send({"jsonrpc": "2.0", "id": rid, "result": {"job": j['id'], "watching": True}})
+            if j['spec'].get('seed') == 99:
+                # a job that never moves past its first evaluation: for interrupting a follower
+                send({"jsonrpc": "2.0", "method": "progress", "params": {
+                    "job": j['id'], "state": "running", "evaluated": 1, "planned": j['planned'], "best": None,
+                    "failures": {}, "elapsed_s": 0.1, "eta_s": None, "final": False}})
+                continue
             failed = j['spec'].get('seed') == 13
             for k in range(1, j['planned'] + 1):
                 j['evaluated'] = k
