@@ -294,8 +294,8 @@ int fw_db_explain(fw_db *db, const char *name, char **plan)
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) { fw_sbuf_release(&b); return fail_sql(db, rc, "explaining a query"); }
-    if (!b.len) fw_sbuf_puts(&b, "");
-    *plan = fw_sbuf_take(&b);
+    *plan = b.len ? fw_sbuf_take(&b) : strdup("");
+    fw_sbuf_release(&b);
     return *plan ? 0 : -ENOMEM;
 }
 
@@ -987,7 +987,7 @@ int fw_db_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJS
     int rc = SQLITE_NOMEM;
     while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        if (!o) break;
+        if (!o) { cJSON_Delete(arr); arr = NULL; break; }
         add_col_num(o, "rank", st, 0);
         rank_fields(o, st, 1);
         cJSON_AddItemToArray(arr, o);
@@ -1062,7 +1062,7 @@ int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)
     int rc = SQLITE_NOMEM;
     while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         cJSON *o = cJSON_CreateObject();
-        if (!o) break;
+        if (!o) { cJSON_Delete(arr); arr = NULL; break; }
         add_col_num(o, "seq", st, 0);
         add_col_str(o, "shape_key", st, 1);
         add_col_str(o, "variant_key", st, 2);
@@ -1092,7 +1092,7 @@ int fw_db_samples(fw_db *db, int64_t job, int64_t seq, cJSON **out)
         rows++;
         if (sqlite3_column_type(st, 1) == SQLITE_NULL) continue;   /* measurement without samples */
         cJSON *v = cJSON_CreateNumber(sqlite3_column_double(st, 1));
-        if (!v) break;
+        if (!v) { cJSON_Delete(arr); arr = NULL; break; }
         cJSON_AddItemToArray(arr, v);
     }
     sqlite3_finalize(st);
