@@ -60,11 +60,13 @@ int fw_bench_new(const fw_backend *be, fw_device *dev, const fw_device_info *inf
 void fw_bench_free(fw_bench *b);
 
 /* Measure plan item `item` (evaluation number seq) of a resolved spec:
- *   source  = spec "source.text" when present (entry = "source.entry" or the workload's kernel),
- *             else family->source(dialect, shape);
+ *   source  = spec "source.text" when present, else family->source(dialect, shape);
+ *   entry   = spec "source.entry", else "source.entries" (a name, or an object keyed by the
+ *             device's dialect or by the workload's kernel name), else the workload's kernel;
  *   macros  = fw_point_macros(point, spec "aliases") + spec "macros" {NAME: int|string}
  *             + the workload's shape_macros;
- *   options = spec "options.compiler" (a string of compiler options), else none;
+ *   options = spec "options.compiler" (a string of extra compiler options, e.g.
+ *             "-cl-fast-relaxed-math"), else none ("options" is the worker's part of a spec);
  *   warmup / iters = spec "warmup" (default 3) / "iters" (default 10);
  *   steps   = geometry (invalid if the family refuses or the threads / shared bytes exceed the
  *             device), compile (compile_error with the full log), resources vs limits (invalid),

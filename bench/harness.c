@@ -418,6 +418,17 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     const cJSON *src_text = cJSON_GetObjectItemCaseSensitive(src, "text");
     const cJSON *src_entry = cJSON_GetObjectItemCaseSensitive(src, "entry");
     const char *entry = cJSON_IsString(src_entry) && *src_entry->valuestring ? src_entry->valuestring : wl->kernel;
+    /* docs/spec.md also allows "entries": one name, or {dialect or family kernel name: entry} */
+    const cJSON *src_entries = cJSON_GetObjectItemCaseSensitive(src, "entries");
+    if (!cJSON_IsString(src_entry) && cJSON_IsString(src_entries) && *src_entries->valuestring)
+        entry = src_entries->valuestring;
+    else if (!cJSON_IsString(src_entry) && cJSON_IsObject(src_entries)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(src_entries, b->info.dialect);
+        if (!cJSON_IsString(e))
+            e = cJSON_GetObjectItemCaseSensitive(src_entries, wl->kernel);
+        if (cJSON_IsString(e) && *e->valuestring)
+            entry = e->valuestring;
+    }
     char *source = NULL;
     if (cJSON_IsString(src_text)) {
         source = fw_strdup(src_text->valuestring);

@@ -120,6 +120,18 @@ static const fw_family vadd_family = {
     .geometry = vadd_geometry,
 };
 
+/* A backend that forwards to OpenCL but can make launches fail, for the runtime_error and
+ * sticky-error paths that PoCL never takes by itself. */
+static int launch_mode;   /* 0 forward, 1 fail (-EINVAL), 2 sticky (-EFAULT) */
+static int faulty_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *ns)
+{
+    if (launch_mode == 1)
+        return -EINVAL;
+    if (launch_mode == 2)
+        return -EFAULT;
+    return fw_opencl_backend.launch(d, p, l, ns);
+}
+
 static fw_plan_item item(int shape, int vpt, int group, int bug)
 {
     fw_plan_item it;
@@ -265,6 +277,42 @@ int main(void)
     CHECK(strstr(err, "no_such_family"));
     cJSON_Delete(spec5);
 
+    /* "entries" keyed by dialect picks the entry of a user kernel */
+    cJSON *spec6 = cJSON_Duplicate(spec, 1);
+    cJSON *src6 = cJSON_CreateObject();
+    char *renamed6 = strdup(vadd_src);
+    memcpy(strstr(renamed6, "void vadd"), "void vdif", 9);
+    cJSON_AddStringToObject(src6, "text", renamed6);
+    cJSON_AddItemToObject(src6, "entries", cJSON_Parse("{\"opencl\": \"vdif\"}"));
+    cJSON_AddItemToObject(spec6, "source", src6);
+    r = measure(b, spec6, item(0, 4, 16, 0), 7);
+    CHECKF(strcmp(status_of(r), "ok") == 0, "%s", cJSON_GetStringValue(cJSON_GetObjectItem(r, "error")));
+    CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(r, "kernel")), "vdif") == 0);
+    cJSON_Delete(r);
+    cJSON_Delete(spec6);
+    free(renamed6);
+
+    cJSON_Delete(spec);
+    fw_bench_free(b);
+
+    /* a launch that fails is runtime_error; a sticky device error gives no record at all */
+    fw_backend faulty = fw_opencl_backend;
+    faulty.launch = faulty_launch;
+    CHECK(fw_bench_new(&faulty, dev, &info, &b) == 0);
+    spec = cJSON_Parse("{\"family\":\"vadd_test\",\"shapes\":[{\"n\":100}],\"seed\":1,\"iters\":2}");
+    launch_mode = 1;
+    r = measure(b, spec, item(0, 1, 32, 0), 0);
+    CHECK(strcmp(status_of(r), "runtime_error") == 0);
+    cJSON_Delete(r);
+    launch_mode = 2;
+    rec = NULL;
+    it = item(0, 1, 32, 0);
+    CHECK(fw_bench_measure_family(b, &vadd_family, spec, &it, 1, &rec, err, sizeof err) == -EFAULT);
+    CHECK(rec == NULL);
+    launch_mode = 0;
+    r = measure(b, spec, item(0, 1, 32, 0), 2);
+    CHECK(strcmp(status_of(r), "ok") == 0);
+    cJSON_Delete(r);
     cJSON_Delete(spec);
     fw_bench_free(b);
     be->close(dev);
