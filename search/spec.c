@@ -314,6 +314,19 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         si++;
     }
 
+    /* A knob named like a shape field would shadow the field in every constraint. */
+    si = 0;
+    cJSON_ArrayForEach(v, shapes) {
+        for (size_t k = 0; k < space.nknobs; k++)
+            if (cJSON_GetObjectItemCaseSensitive(v, space.knobs[k].name)) {
+                rc = fw_errf(err, errlen, -EINVAL, "knob '%s' has the name of a field of shape %d, so constraints "
+                             "could not tell them apart: rename the knob (\"aliases\" keeps its macro name)",
+                             space.knobs[k].name, si);
+                goto done;
+            }
+        si++;
+    }
+
     /* Presets: complete points of the space. */
     const cJSON *pr = pick(user, prof, "presets");
     if (!pr && space_default)

@@ -355,6 +355,7 @@ static void test_errors(void)
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"macros\": {\"TILE_N\": 4}}", "also the macro of knob 'TILE_N'");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"seed\": 1.5}", "\"seed\" must be an integer");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"seed\": 1, \"seed\": 2}", "appears twice");
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"K\": [1, 2]}}}", "knob 'K' has the name of a field of shape 0");
     resolve_err("[1]", "JSON object");
     /* space too big to expand */
     resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1,2,3,4,5,6,7,8,9,10], \"B\": [1,2,3,4,5,6,7,8,9,10],"
