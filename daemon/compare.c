@@ -102,7 +102,7 @@ int fw_daemon_tau_value(const fw_daemon_tau *t, double *tau)
 {
     if (t->pairs_x <= 0 || t->pairs_y <= 0)
         return -EDOM;
-    *tau = (double)t->num / (sqrt((double)t->pairs_x) * sqrt((double)t->pairs_y));
+    *tau = (double)t->num / sqrt((double)t->pairs_x * (double)t->pairs_y);
     return 0;
 }
 

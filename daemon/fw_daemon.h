@@ -226,6 +226,7 @@ struct fw_daemon {
     uv_pipe_t listener;
     int listening;
     uv_signal_t sigterm, sigint;
+    int have_signals;
     fw_db *db;
     int stopping;
     int exit_code;
@@ -242,7 +243,11 @@ void fw_daemon_log(fw_daemon *d, const char *fmt, ...) __attribute__((format(pri
 
 /* server.c */
 int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen);
+/* Stop: no new connections or variants, workers killed (the variant in flight is dropped), clients
+ * closed; uv_run() then returns once every handle is closed, except the signal handlers, which
+ * fw_daemon_close_signals() closes last. */
 void fw_daemon_stop(fw_daemon *d);
+void fw_daemon_close_signals(fw_daemon *d);
 /* Send one JSON object as a line (takes no ownership). */
 void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
 /* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */

@@ -272,11 +272,13 @@ int main(int argc, char **argv)
     if (fw_db_open(d.db_path, &d.db, dberr, sizeof(dberr)) < 0) {
         fw_errf(err, sizeof(err), -EIO, "cannot open the store '%s': %s", d.db_path, dberr);
         fw_daemon_stop(&d);
+        fw_daemon_close_signals(&d);
         uv_run(d.loop, UV_RUN_DEFAULT);
         goto fail;
     }
     if (fw_daemon_jobs_resume(&d, err, sizeof(err)) < 0) {
         fw_daemon_stop(&d);
+        fw_daemon_close_signals(&d);
         uv_run(d.loop, UV_RUN_DEFAULT);
         fw_db_close(d.db);
         goto fail;
@@ -291,6 +293,8 @@ int main(int argc, char **argv)
         close(opt.ready_fd);
     }
 
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    fw_daemon_close_signals(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
 
     fw_db_close(d.db);

@@ -372,7 +372,17 @@ int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen)
     d->sigterm.data = d->sigint.data = d;
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     uv_signal_start(&d->sigint, on_signal, SIGINT);
+    d->have_signals = 1;
     return 0;
+}
+
+void fw_daemon_close_signals(fw_daemon *d)
+{
+    if (!d->have_signals)
+        return;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    d->have_signals = 0;
 }
 
 void fw_daemon_stop(fw_daemon *d)
@@ -383,8 +393,10 @@ void fw_daemon_stop(fw_daemon *d)
     if (d->listening) {
         uv_close((uv_handle_t *)&d->listener, NULL);
         unlink(d->socket_path);
-        uv_close((uv_handle_t *)&d->sigterm, NULL);
-        uv_close((uv_handle_t *)&d->sigint, NULL);
+        /* The handlers stay installed (unreferenced, so the loop can end) until main closes them: a
+         * second SIGTERM while workers are being reaped must not kill the daemon mid-close. */
+        uv_unref((uv_handle_t *)&d->sigterm);
+        uv_unref((uv_handle_t *)&d->sigint);
         d->listening = 0;
     }
     while (d->clients)

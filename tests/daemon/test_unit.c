@@ -1,0 +1,183 @@
+/* Unit tests of the daemon's pure parts: line framing and the compare statistics. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_daemon.h"
+#include "fw_pcg32.h"
+
+static int failures;
+
+#define CHECK(cond, ...)                                                \
+    do {                                                                \
+        if (cond) {                                                     \
+            printf("ok - ");                                            \
+        } else {                                                        \
+            printf("not ok - ");                                        \
+            failures++;                                                 \
+        }                                                               \
+        printf(__VA_ARGS__);                                            \
+        printf("\n");                                                   \
+    } while (0)
+
+/* Reference tau-b by definition, O(n^2). */
+static double tau_brute(const double *x, const double *y, size_t n)
+{
+    double c = 0, dsc = 0, tx = 0, ty = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            double a = x[i] - x[j], b = y[i] - y[j];
+            if (a == 0 && b == 0)
+                continue;
+            if (a == 0)
+                tx++;
+            else if (b == 0)
+                ty++;
+            else if ((a > 0) == (b > 0))
+                c++;
+            else
+                dsc++;
+        }
+    return (c - dsc) / sqrt((c + dsc + tx) * (c + dsc + ty));
+}
+
+static void test_linebuf(void)
+{
+    fw_daemon_linebuf lb;
+    fw_daemon_linebuf_init(&lb, 8);
+    char *line;
+    size_t len;
+    fw_daemon_linebuf_feed(&lb, "ab", 2);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: no line before a newline");
+    fw_daemon_linebuf_feed(&lb, "c\r\nxyz\n\n", 8);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 3 && strcmp(line, "abc") == 0,
+          "linebuf: line split over two feeds, CR dropped");
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && strcmp(line, "xyz") == 0, "linebuf: second line");
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 0, "linebuf: empty line");
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: drained");
+    fw_daemon_linebuf_feed(&lb, "12345678", 8);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: exactly max bytes pending is fine");
+    fw_daemon_linebuf_feed(&lb, "\n", 1);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 8, "linebuf: a line of exactly max bytes");
+    fw_daemon_linebuf_feed(&lb, "123456789", 9);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == -E2BIG, "linebuf: max+1 bytes without newline is too long");
+    fw_daemon_linebuf_release(&lb);
+    fw_daemon_linebuf_init(&lb, 8);
+    fw_daemon_linebuf_feed(&lb, "123456789\nok\n", 13);
+    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == -E2BIG, "linebuf: a complete over-long line is too long");
+    fw_daemon_linebuf_release(&lb);
+}
+
+static void test_tau(void)
+{
+    double x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {10, 20, 30, 40, 50, 60}, r[6] = {6, 5, 4, 3, 2, 1};
+    fw_daemon_tau t;
+    double v;
+    fw_daemon_tau_compute(x, y, 6, &t);
+    CHECK(fw_daemon_tau_value(&t, &v) == 0 && v == 1.0, "tau: same order gives 1 (%g)", v);
+    fw_daemon_tau_compute(x, r, 6, &t);
+    CHECK(fw_daemon_tau_value(&t, &v) == 0 && v == -1.0, "tau: reversed order gives -1 (%g)", v);
+    fw_daemon_tau_compute(x, y, 1, &t);
+    CHECK(fw_daemon_tau_value(&t, &v) == -EDOM, "tau: undefined for one pair");
+    double same[3] = {5, 5, 5};
+    fw_daemon_tau_compute(x, same, 3, &t);
+    CHECK(fw_daemon_tau_value(&t, &v) == -EDOM, "tau: undefined when every y is tied");
+
+    /* Random data with many ties against the definition. */
+    fw_pcg32 rng;
+    fw_pcg32_seed(&rng, 42, 54);
+    int agree = 1;
+    for (int round = 0; round < 50; round++) {
+        size_t n = 2 + fw_pcg32_bounded(&rng, 200);
+        double *a = malloc(n * sizeof(double)), *b = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) {
+            a[i] = fw_pcg32_bounded(&rng, 12);
+            b[i] = a[i] * (round % 3) + fw_pcg32_bounded(&rng, 9);
+        }
+        double want = tau_brute(a, b, n);
+        fw_daemon_tau_compute(a, b, n, &t);
+        if (fw_daemon_tau_value(&t, &v) != 0 || fabs(v - want) > 1e-12) {
+            agree = 0;
+            printf("# n=%zu got %.15g want %.15g\n", n, v, want);
+        }
+        free(a);
+        free(b);
+    }
+    CHECK(agree, "tau: O(n log n) tau-b equals the O(n^2) definition on 50 random tied samples");
+
+    /* Pooling two strata sums their numerators and pair counts. */
+    fw_daemon_tau p = {0}, q;
+    fw_daemon_tau_compute(x, y, 6, &q);
+    fw_daemon_tau_pool(&p, &q);
+    fw_daemon_tau_compute(x, r, 6, &q);
+    fw_daemon_tau_pool(&p, &q);
+    CHECK(fw_daemon_tau_value(&p, &v) == 0 && v == 0.0, "tau: pooling +1 and -1 strata of equal size gives 0");
+
+    double s[4] = {4, 1, 3, 2}, mn, md, mx;
+    CHECK(fw_daemon_spread(s, 4, &mn, &md, &mx) == 0 && mn == 1 && md == 2.5 && mx == 4, "spread: min/median/max");
+    CHECK(fw_daemon_spread(s, 0, &mn, &md, &mx) == -EDOM, "spread: empty is undefined");
+}
+
+static cJSON *seq_item(int seq, const char *shape, const char *variant, const char *status, double median)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", seq);
+    cJSON_AddStringToObject(o, "shape_key", shape);
+    cJSON_AddStringToObject(o, "variant_key", variant);
+    cJSON_AddStringToObject(o, "status", status);
+    if (median > 0)
+        cJSON_AddNumberToObject(o, "median_ns", median);
+    else
+        cJSON_AddNullToObject(o, "median_ns");
+    return o;
+}
+
+static void test_compare(void)
+{
+    cJSON *a = cJSON_CreateArray(), *b = cJSON_CreateArray();
+    const char *vs[] = {"T=1", "T=2", "T=3", "T=4", "T=5", "T=6", "T=7"};
+    for (int i = 0; i < 7; i++) {
+        /* Shape S1: same order in both; shape S2: reversed in b. seq 3 crashed in b. */
+        const char *shape = i < 4 ? "S1" : "S2";
+        cJSON_AddItemToArray(a, seq_item(i, shape, vs[i], "ok", 100 + i));
+        double mb = i < 4 ? 200 + 2 * i : 300 - i;
+        cJSON_AddItemToArray(b, seq_item(i, shape, vs[i], i == 3 ? "crashed" : "ok", i == 3 ? 0 : mb));
+    }
+    cJSON *res = NULL;
+    char err[256];
+    CHECK(fw_daemon_compare(a, b, &res, err, sizeof(err)) == 0, "compare: runs");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(res, "same_variants")), "compare: same sequence -> same_variants");
+    CHECK(cJSON_GetObjectItem(res, "common_verified")->valuedouble == 6, "compare: 6 variants verified in both");
+    /* S1: 3 common, all concordant (num 3, pairs 3); S2: 3 common, all discordant (num -3, pairs 3). */
+    CHECK(cJSON_GetObjectItem(res, "kendall_tau")->valuedouble == 0.0, "compare: pooled tau of +1 and -1 shapes is 0");
+    cJSON *shapes = cJSON_GetObjectItem(res, "shapes");
+    CHECK(cJSON_GetArraySize(shapes) == 2 &&
+          cJSON_GetObjectItem(cJSON_GetArrayItem(shapes, 0), "kendall_tau")->valuedouble == 1.0 &&
+          cJSON_GetObjectItem(cJSON_GetArrayItem(shapes, 1), "kendall_tau")->valuedouble == -1.0,
+          "compare: per-shape tau 1 and -1");
+    cJSON *mr = cJSON_GetObjectItem(res, "median_ratio");
+    CHECK(fabs(cJSON_GetObjectItem(mr, "min")->valuedouble - 2.0) < 1e-12 &&
+          fabs(cJSON_GetObjectItem(mr, "median")->valuedouble - 0.5 * (2.0 + 294.0 / 106)) < 1e-12 &&
+          fabs(cJSON_GetObjectItem(mr, "max")->valuedouble - 296.0 / 104) < 1e-12,
+          "compare: median ratio spread B/A");
+    CHECK(cJSON_GetObjectItem(res, "top5_overlap")->valuedouble == 6, "compare: top-5 overlap counts each shape");
+    cJSON_Delete(res);
+
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(b, 5), "variant_key", cJSON_CreateString("T=9"));
+    CHECK(fw_daemon_compare(a, b, &res, err, sizeof(err)) == 0 &&
+          cJSON_IsFalse(cJSON_GetObjectItem(res, "same_variants")), "compare: a different variant -> not same");
+    cJSON_Delete(res);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
+int main(void)
+{
+    test_linebuf();
+    test_tau();
+    test_compare();
+    printf("%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
