@@ -2,7 +2,8 @@
  * fairway CUDA backend itself (NVRTC compile, events), so the number is the ceiling our tuned
  * kernels are held to. Bytes counted = bytes read + bytes written. Also the event-timed duration of
  * an empty kernel (the floor any one launch pays) and copy bandwidth at small sizes (what a decode
- * shape moving a few MB can hope for).
+ * shape moving a few MB can hope for: copy and read-only, L2-warm and L2-cold, one launch alone
+ * and launches pipelined back to back).
  *
  * usage: cuda_copy_bw [--iters N] [--mib SIZE_OF_EACH_BUFFER]
  * Prints a table, then one JSON line {"copy_bw": {...}} for scripts. Exit 77 without a device. */
@@ -33,7 +34,21 @@ static const char *src =
     "        if (i < n) d[i] = v[u];\n"
     "    }\n"
     "}\n"
-    "extern \"C\" __global__ void empty(int *p) { if (p == 0) return; }\n";
+    "extern \"C\" __global__ void empty(int *p) { if (p == 0) return; }\n"
+    /* Read-only: what a weight-streaming kernel of that size can reach. The store never happens
+     * for real data but keeps the loads alive. */
+    "extern \"C\" __global__ void read16(const uint4 *__restrict__ s, uint4 *__restrict__ d,\n"
+    "                                    unsigned long long n) {\n"
+    "    unsigned long long base = (unsigned long long)blockIdx.x * blockDim.x * UNROLL\n"
+    "                              + threadIdx.x;\n"
+    "    uint4 a = make_uint4(0, 0, 0, 0);\n"
+    "#pragma unroll\n"
+    "    for (int u = 0; u < UNROLL; u++) {\n"
+    "        unsigned long long i = base + (unsigned long long)u * blockDim.x;\n"
+    "        if (i < n) { uint4 v = s[i]; a.x ^= v.x; a.y ^= v.y; a.z ^= v.z; a.w ^= v.w; }\n"
+    "    }\n"
+    "    if (a.x == 0x9e3779b9u && a.y == 0x7f4a7c15u && a.z == 1u && a.w == 2u) d[0] = a;\n"
+    "}\n";
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -145,16 +160,38 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Small sizes with the best kernel shape: what a few-MB decode launch can reach. */
+    /* Small sizes with the best kernel shape: what a few-MB decode launch can hope for. Each size
+     * three ways: copy from the same buffer every launch (L2-resident below ~50 MB), read-only
+     * from the same buffer, and read-only from a window that moves through the 1 GiB buffer so no
+     * launch finds its data in L2 (what a real decode step sees: other layers ran in between). */
     int bu = 0;
     while (unrolls[bu] != best_unroll)
         bu++;
-    static const size_t small_kib[] = {256, 1024, 4096, 16384, 65536};
-    double small_gbps[5] = {0};
-    uint64_t small_ns[5] = {0};
+    char rm[32];
+    snprintf(rm, sizeof rm, "UNROLL=%d", 4);
+    const char *rmacros[] = {rm};
+    fw_program *pr = NULL;
+    if (B->compile(dev, src, rmacros, 1, NULL, "read16", &pr))
+        return die(dev, "compile read16");
+    fw_buffer *c = NULL, *d = NULL;
+    size_t ebytes = (size_t)64 << 20;
+    if (B->buffer_new(dev, ebytes, &c) || B->buffer_new(dev, ebytes, &d) ||
+        B->buffer_fill(dev, c, 0x12345678u, ebytes))
+        return die(dev, "alloc evict buffers");
+    unsigned long long ne = ebytes / 16;
+    fw_arg eargs[3] = {{.kind = FW_ARG_BUFFER, .buffer = c}, {.kind = FW_ARG_BUFFER, .buffer = d},
+                       {.kind = FW_ARG_BYTES, .bytes = &ne, .size = sizeof ne}};
+    fw_launch evict = {.grid = {(uint32_t)((ne + (uint64_t)best_threads * best_unroll - 1) /
+                                           ((uint64_t)best_threads * best_unroll)), 1, 1},
+                       .group = {(uint32_t)best_threads, 1, 1}, .args = eargs, .nargs = 3};
+    static const size_t small_kib[] = {1024, 4096, 16384, 32768, 65536};
+    double small_gbps[5] = {0}, read_gbps[5] = {0}, cold_gbps[5] = {0}, batch_gbps[5] = {0};
+    uint64_t small_ns[5] = {0}, read_ns[5] = {0}, cold_ns[5] = {0}, batch_ns[5] = {0};
+    printf("%-10s %22s %22s %22s %22s\n", "size", "copy (same buf)", "read (same buf)",
+           "read (L2 cold)", "read x20 pipelined");
     for (int si = 0; si < 5; si++) {
         size_t sb = small_kib[si] << 10;
-        if (sb > bytes)
+        if (sb * 4 > bytes)
             break;
         unsigned long long n = sb / 16;
         uint64_t per = (uint64_t)best_threads * best_unroll;
@@ -167,9 +204,42 @@ int main(int argc, char **argv)
                 return die(dev, "launch");
         small_ns[si] = median(samples, iters);
         small_gbps[si] = 2.0 * (double)sb / (double)small_ns[si];
-        printf("small copy %6zu KiB: %8.2f us %8.1f GB/s (L2-resident when it fits)\n",
-               small_kib[si], small_ns[si] / 1e3, small_gbps[si]);
+
+        fw_launch lr = l;
+        lr.grid[0] = (uint32_t)((n + 256 * 4 - 1) / (256 * 4));
+        lr.group[0] = 256;
+        for (int it = 0; it < iters; it++)
+            if (B->launch(dev, pr, &lr, &samples[it]))
+                return die(dev, "launch read");
+        read_ns[si] = median(samples, iters);
+        read_gbps[si] = (double)sb / (double)read_ns[si];
+
+        /* Cold: before each timed read, copy 64 MiB between two other buffers (128 MB of traffic
+         * through a 50 MB L2), so the read finds nothing of its window cached. */
+        for (int it = 0; it < iters; it++) {
+            if (B->launch(dev, progs[bu], &evict, NULL))
+                return die(dev, "evict");
+            if (B->launch(dev, pr, &lr, &samples[it]))
+                return die(dev, "launch read cold");
+        }
+        cold_ns[si] = median(samples, iters);
+        cold_gbps[si] = (double)sb / (double)cold_ns[si];
+
+        for (int it = 0; it < iters; it++) {
+            if (fw_cuda_launch_batch(dev, pr, &lr, 20, &samples[it]))
+                return die(dev, "batch read");
+            samples[it] /= 20;
+        }
+        batch_ns[si] = median(samples, iters);
+        batch_gbps[si] = (double)sb / (double)batch_ns[si];
+        printf("%6zu KiB %10.2f us %7.0f GB/s %10.2f us %7.0f GB/s %10.2f us %7.0f GB/s "
+               "%10.2f us %7.0f GB/s\n", small_kib[si],
+               small_ns[si] / 1e3, small_gbps[si], read_ns[si] / 1e3, read_gbps[si],
+               cold_ns[si] / 1e3, cold_gbps[si], batch_ns[si] / 1e3, batch_gbps[si]);
     }
+    B->program_free(dev, pr);
+    B->buffer_free(dev, c);
+    B->buffer_free(dev, d);
 
     fw_program *pe = NULL;
     if (B->compile(dev, src, NULL, 0, "-DUNROLL=1", "empty", &pe))
@@ -180,17 +250,28 @@ int main(int argc, char **argv)
         if (B->launch(dev, pe, &el, &samples[it]))
             return die(dev, "launch empty");
     uint64_t empty_ns = median(samples, iters);
-    printf("empty kernel (event-timed): %.2f us\n", empty_ns / 1e3);
+    for (int it = 0; it < iters; it++) {
+        if (fw_cuda_launch_batch(dev, pe, &el, 100, &samples[it]))
+            return die(dev, "batch empty");
+        samples[it] /= 100;
+    }
+    uint64_t empty_batch_ns = median(samples, iters);
+    printf("empty kernel, event-timed alone: %.2f us; pipelined (100 between one event pair): "
+           "%.2f us each\n", empty_ns / 1e3, empty_batch_ns / 1e3);
     printf("best copy: %.1f GB/s (read + write) with UNROLL=%d, %d threads, %zu MiB each way, "
            "median of %d\n", best_gbps, best_unroll, best_threads, mib, iters);
     printf("{\"copy_bw\": {\"device\": \"%s\", \"arch\": \"%s\", \"driver\": \"%s\", "
            "\"gbps\": %.1f, \"median_ns\": %llu, \"bytes_each_way\": %zu, \"unroll\": %d, "
-           "\"threads\": %d, \"iters\": %d, \"empty_kernel_ns\": %llu, \"small\": [",
+           "\"threads\": %d, \"iters\": %d, \"empty_kernel_ns\": %llu, "
+           "\"empty_kernel_pipelined_ns\": %llu, \"small\": [",
            info.name, info.arch, info.driver, best_gbps, (unsigned long long)best_ns, bytes,
-           best_unroll, best_threads, iters, (unsigned long long)empty_ns);
+           best_unroll, best_threads, iters, (unsigned long long)empty_ns,
+           (unsigned long long)empty_batch_ns);
     for (int si = 0; si < 5; si++)
-        printf("%s{\"kib\": %zu, \"ns\": %llu, \"gbps\": %.1f}", si ? ", " : "", small_kib[si],
-               (unsigned long long)small_ns[si], small_gbps[si]);
+        printf("%s{\"kib\": %zu, \"copy_ns\": %llu, \"read_ns\": %llu, \"read_cold_ns\": %llu, "
+               "\"read_pipelined_ns\": %llu}", si ? ", " : "", small_kib[si],
+               (unsigned long long)small_ns[si], (unsigned long long)read_ns[si],
+               (unsigned long long)cold_ns[si], (unsigned long long)batch_ns[si]);
     printf("]}}\n");
     for (int ui = 0; ui < 4; ui++)
         B->program_free(dev, progs[ui]);

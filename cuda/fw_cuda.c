@@ -661,7 +661,8 @@ static void cuda_buffer_free(fw_device *d, fw_buffer *b)
 
 #define MAX_ARGS 64
 
-static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *elapsed_ns)
+/* Checks and argument marshalling shared by launch() and fw_cuda_launch_batch(). */
+static int prepare(fw_device *d, fw_program *p, const fw_launch *l, void **params)
 {
     int rc = enter(d);
     if (rc)
@@ -693,8 +694,6 @@ static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t
     pthread_mutex_unlock(&p->lock);
     if (rc)
         return rc;
-
-    void *params[MAX_ARGS];
     static const CUdeviceptr null_ptr = 0;
     for (size_t i = 0; i < l->nargs; i++) {
         const fw_arg *a = &l->args[i];
@@ -706,11 +705,17 @@ static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t
             return seterr(-EINVAL, "launch argument %zu is neither a buffer nor a by-value blob",
                           i);
     }
+    return 0;
+}
 
-    pthread_mutex_lock(&d->launch_lock);
+/* count launches, timed as a whole when elapsed_ns is set; the caller holds launch_lock. */
+static int run_launches(fw_device *d, fw_program *p, const fw_launch *l, void **params, int count,
+                        uint64_t *elapsed_ns)
+{
+    int rc = 0;
     if (elapsed_ns)
         rc = check(d, cu.EventRecord(d->ev_start, d->stream), "cuEventRecord");
-    if (!rc)
+    for (int i = 0; !rc && i < count; i++)
         rc = check(d, cu.LaunchKernel(p->fn, l->grid[0], l->grid[1], l->grid[2], l->group[0],
                                       l->group[1], l->group[2], l->dynamic_shared_bytes,
                                       d->stream, l->nargs ? params : NULL, NULL),
@@ -728,6 +733,32 @@ static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t
     } else if (!rc) {
         rc = check(d, cu.StreamSynchronize(d->stream), "the kernel (cuStreamSynchronize)");
     }
+    return rc;
+}
+
+static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *elapsed_ns)
+{
+    void *params[MAX_ARGS];
+    int rc = prepare(d, p, l, params);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&d->launch_lock);
+    rc = run_launches(d, p, l, params, 1, elapsed_ns);
+    pthread_mutex_unlock(&d->launch_lock);
+    return rc;
+}
+
+int fw_cuda_launch_batch(fw_device *d, fw_program *p, const fw_launch *l, int count,
+                         uint64_t *elapsed_ns)
+{
+    if (count < 1)
+        return seterr(-EINVAL, "a batch needs at least one launch");
+    void *params[MAX_ARGS];
+    int rc = prepare(d, p, l, params);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&d->launch_lock);
+    rc = run_launches(d, p, l, params, count, elapsed_ns);
     pthread_mutex_unlock(&d->launch_lock);
     return rc;
 }

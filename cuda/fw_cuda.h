@@ -42,10 +42,17 @@
 #define FW_CUDA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fw_backend.h"
 
 extern const fw_backend fw_cuda_backend;
+
+/* CUDA only (benchmarks): `count` back-to-back launches of the same geometry between one pair of
+ * events, then wait. *elapsed_ns is the total; divided by count it is the cost of a launch when
+ * launches are pipelined (as in an inference engine), against launch()'s isolated one. */
+int fw_cuda_launch_batch(fw_device *dev, fw_program *prog, const fw_launch *l, int count,
+                         uint64_t *elapsed_ns);
 
 /* NVRTC alone, no driver or device needed (the unit tests and the compile cache use it).
  * Compile `source` for `arch` ("sm_90") with macros ("NAME=VALUE" or "NAME") and extra blank-

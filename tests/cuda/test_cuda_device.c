@@ -174,13 +174,26 @@ int main(int argc, char **argv)
         B->program_free(dev, prog2);
     }
 
-    /* Static shared memory is reported. */
+    /* Static shared memory is reported; a batch of launches runs them all (idempotent kernel). */
     fw_program *ps = NULL;
     rc = B->compile(dev, src, macros, 1, NULL, "with_static", &ps);
     CHECK(rc == 0, "with_static: %s", B->last_error(dev));
     if (ps) {
         CHECK(B->resources(dev, ps, &res) == 0 && res.static_shared_bytes == 4096,
               "static shared %lld", (long long)res.static_shared_bytes);
+        CHECK(B->buffer_fill(dev, by, 0xFFFFFFFFu, 4 * 256 * 4) == 0, "poison");
+        fw_arg sa = {.kind = FW_ARG_BUFFER, .buffer = by};
+        fw_launch sl = {.grid = {4, 1, 1}, .group = {256, 1, 1}, .args = &sa, .nargs = 1};
+        uint64_t total = 0;
+        CHECK(fw_cuda_launch_batch(dev, ps, &sl, 5, &total) == 0, "batch: %s", B->last_error(dev));
+        CHECK(total > 0, "a batch of 5 launches took 0 ns");
+        CHECK(fw_cuda_launch_batch(dev, ps, &sl, 0, &total) == -EINVAL, "empty batch refused");
+        float got4[1024];
+        CHECK(B->buffer_read(dev, by, 0, got4, sizeof got4) == 0, "read");
+        bad = 0;
+        for (int i = 0; i < 1024; i++)
+            bad += got4[i] != (float)(1023 - i % 256);
+        CHECK(bad == 0, "%d results of the batched kernel wrong", bad);
         B->program_free(dev, ps);
     }
 
