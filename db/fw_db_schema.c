@@ -70,12 +70,13 @@ static const char *const migrations[] = {
     "  record TEXT,"                            /* the worker's record without samples_ns */
     "  created_at TEXT NOT NULL,"
     "  UNIQUE (job, seq));"
-    /* best: equality on family, shape, device, kernel, status, then already in median order, and
-     * covering (status is a column so SQLite need not read table rows to check it): with kernel or
-     * device left open it sorts index entries only. Partial, so only ranked rows cost space. */
-    "CREATE INDEX measurements_best ON measurements(family, shape_key, device_id, kernel, status,"
-    "  median_ns)"
-    "  WHERE status = 'ok';"
+    /* best: equality on family, shape, device, status, then median order, then kernel. Covering
+     * (status is a column so SQLite need not read table rows to check it). With kernel open (the
+     * common call) the first entry is the answer; with kernel given, entries are read in median
+     * order until one of that kernel matches, on the index alone. Partial: only ranked rows cost
+     * space. */
+    "CREATE INDEX measurements_best ON measurements(family, shape_key, device_id, status, median_ns,"
+    "  kernel) WHERE status = 'ok';"
     /* rankings: one job's verified rows grouped by shape, in rank order. */
     "CREATE INDEX measurements_rank ON measurements(job, shape_key, median_ns, seq)"
     "  WHERE status = 'ok';"
