@@ -24,6 +24,32 @@
 #define READY_TIMEOUT_MS 60000
 
 volatile int fw_cli_interrupted;
+static int intr_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    fw_cli_interrupted = 1;
+    if (intr_pipe[1] >= 0) {
+        ssize_t w = write(intr_pipe[1], "x", 1);
+        (void)w; /* a full pipe already says "interrupted" */
+    }
+    errno = saved;
+}
+
+int fw_cli_install_signals(void)
+{
+    if (pipe2(intr_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+        return -errno;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return 0;
+}
 
 static int home_path(char *out, size_t len, const char *suffix, char *err, size_t errlen)
 {
@@ -277,7 +303,7 @@ int fw_cli_start_daemon(const fw_cli_global *g, int *pid_out, char *err, size_t 
     for (;;) {
         struct pollfd pfd = {.fd = ready[0], .events = POLLIN};
         int pr = poll(&pfd, 1, READY_TIMEOUT_MS);
-        if (pr < 0 && errno == EINTR)
+        if (pr < 0 && errno == EINTR && !fw_cli_interrupted)
             continue;
         if (pr <= 0) {
             timed_out = pr == 0;
@@ -294,6 +320,9 @@ int fw_cli_start_daemon(const fw_cli_global *g, int *pid_out, char *err, size_t 
     }
     close(ready[0]);
     got[gl] = 0;
+    if (gl == 0 && fw_cli_interrupted)
+        return fw_errf(err, errlen, -EINTR, "interrupted while fairwayd (pid %d) was starting; it may still "
+                       "come up (log %s)", (int)pid, log);
     if (gl == 0) {
         char tail[600];
         int status = 0;
@@ -372,12 +401,17 @@ static int fill(fw_cli_conn *c, char *err, size_t errlen)
         c->cap = ncap;
     }
     for (;;) {
+        struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = intr_pipe[0], .events = POLLIN}};
+        if (fw_cli_interrupted)
+            return fw_errf(err, errlen, -EINTR, "interrupted");
+        int pr = poll(pf, intr_pipe[0] >= 0 ? 2 : 1, -1);
+        if (pr < 0 && errno != EINTR)
+            return fw_errf(err, errlen, -ECONNRESET, "waiting for fairwayd failed: %s", strerror(errno));
+        if (pr <= 0 || (pf[1].revents & POLLIN) || !pf[0].revents)
+            continue; /* the interrupted check above decides */
         ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
-        if (r < 0 && errno == EINTR) {
-            if (fw_cli_interrupted)
-                return fw_errf(err, errlen, -EINTR, "interrupted");
+        if (r < 0 && errno == EINTR)
             continue;
-        }
         if (r < 0)
             return fw_errf(err, errlen, -ECONNRESET, "reading from fairwayd failed: %s", strerror(errno));
         if (r == 0)

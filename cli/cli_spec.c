@@ -288,17 +288,16 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         if (rc < 0)
             return fw_errf(err, errlen, rc, "--%s '%s' should look like %s", name, arg,
                            name[0] == 'a' ? "KNOB=MACRO (e.g. TILE_N=MOE_TILE_N)" : "NAME=VALUE (e.g. HIDDEN=2048)");
+        /* Fixed macros are integers in the spec (docs/spec.md); check before touching the object. */
+        long long iv = 0;
+        if (name[0] == 'm' && (parse_ll(v, &iv) < 0 || iv > MAX_EXACT_INT - 1 || iv < -(MAX_EXACT_INT - 1)))
+            return fw_errf(err, errlen, -EINVAL, "--macro %s: '%s' is not an integer (fixed macros take integer values)", kn, v);
         cJSON *o = ensure_object(name[0] == 'a' ? &f->aliases : &f->macros);
         cJSON_DeleteItemFromObjectCaseSensitive(o, kn);
-        if (name[0] == 'a') {
+        if (name[0] == 'a')
             cJSON_AddStringToObject(o, kn, v);
-        } else {
-            /* Fixed macros are integers in the spec (docs/spec.md). */
-            long long iv;
-            if (parse_ll(v, &iv) < 0 || iv > MAX_EXACT_INT - 1 || iv < -(MAX_EXACT_INT - 1))
-                return fw_errf(err, errlen, -EINVAL, "--macro %s: '%s' is not an integer (fixed macros take integer values)", kn, v);
+        else
             cJSON_AddNumberToObject(o, kn, (double)iv);
-        }
     } else {
         return 0;
     }

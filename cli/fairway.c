@@ -6,12 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    fw_cli_interrupted = 1;
-}
-
 static void usage(FILE *out)
 {
     size_t n;
@@ -29,14 +23,8 @@ int main(int argc, char **argv)
 {
     /* A daemon that goes away mid-write must give an error message, not kill us silently. */
     signal(SIGPIPE, SIG_IGN);
-    /* No SA_RESTART: a read blocked on the daemon returns EINTR, so tune can stop following and
-     * say that the job goes on. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* Ctrl-C while waiting on the daemon: stop following and say that the job goes on. */
+    fw_cli_install_signals();
 
     fw_cli_global g;
     memset(&g, 0, sizeof g);

@@ -53,9 +53,12 @@ int fw_cli_log_path(const fw_cli_global *g, char *out, size_t len, char *err, si
  * (the build tree), else the first fairwayd on PATH. -ENOENT with the places tried. */
 int fw_cli_find_daemon(const fw_cli_global *g, char *out, size_t len, char *err, size_t errlen);
 
-/* Set by fairway's SIGINT/SIGTERM handler; a blocked read then returns -EINTR instead of retrying, so
- * `tune` can say the job goes on in the daemon. */
+/* SIGINT/SIGTERM handling: after fw_cli_install_signals(), a signal sets fw_cli_interrupted and
+ * writes a byte to a self-pipe that every wait on the daemon also polls, so a read waiting for the
+ * daemon returns -EINTR however the signal and the read interleave, and `tune` can say the job goes
+ * on in the daemon. */
 extern volatile int fw_cli_interrupted;
+int fw_cli_install_signals(void);
 
 /* ---- connection ---------------------------------------------------------------------------- */
 
