@@ -249,22 +249,24 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
                 accg[cp][m] = 0.0f;
                 accu[cp][m] = 0.0f;
             }
-        for (moe_u32 s = 0; s + 1u < NUM_BUFFERS && s < nstages; s++)
-            moe_load_stage(s, s, M, tid, e, H, I, n0, gb, ub, goff, uoff, mcount, act, gw, uw, gsu, usu,
-                           xring, wring, toks);
-        for (moe_u32 s = 0; s < nstages; s++) {
+        /* One loop, one load site: iteration it loads stage it + NUM_BUFFERS - 1 into its ring slot
+         * and computes stage it (the first NUM_BUFFERS - 1 iterations only load). With one buffer
+         * the load must finish before the compute (two barriers per stage); with more, the slot
+         * being loaded was last read an iteration ago, behind that iteration's closing barrier. */
+        for (int it = 1 - NUM_BUFFERS; it < (int)nstages; it++) {
+            const int ls = it + NUM_BUFFERS - 1;
+            if (ls < (int)nstages)
+                moe_load_stage((moe_u32)ls, (moe_u32)ls % NUM_BUFFERS, M, tid, e, H, I, n0, gb, ub, goff, uoff,
+                               mcount, act, gw, uw, gsu, usu, xring, wring, toks);
 #if NUM_BUFFERS == 1
-            moe_load_stage(s, 0u, M, tid, e, H, I, n0, gb, ub, goff, uoff, mcount, act, gw, uw, gsu, usu,
-                           xring, wring, toks);
             MOE_BARRIER();
-            const moe_u32 q = 0u;
-#else
-            MOE_BARRIER();   /* slot (s-1) % NUM_BUFFERS was last read in stage s-1 */
-            if (s + NUM_BUFFERS - 1u < nstages)
-                moe_load_stage(s + NUM_BUFFERS - 1u, (s + NUM_BUFFERS - 1u) % NUM_BUFFERS, M, tid, e, H, I,
-                               n0, gb, ub, goff, uoff, mcount, act, gw, uw, gsu, usu, xring, wring, toks);
-            const moe_u32 q = s % NUM_BUFFERS;
 #endif
+            if (it < 0) {
+                MOE_BARRIER();
+                continue;
+            }
+            const moe_u32 s = (moe_u32)it;
+            const moe_u32 q = s % NUM_BUFFERS;
             MOE_L const float *xs = xring + q * (moe_u32)MOE_XSLOT(M);
             MOE_L const float *sug = xs + M * MOE_KC;
             MOE_L const float *suu = sug + MOE_KC;
@@ -291,9 +293,7 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
                     }
                 }
             }
-#if NUM_BUFFERS == 1
             MOE_BARRIER();
-#endif
         }
         /* Reduce the K parts in threadgroup memory, one part at a time (no atomics needed). */
         for (moe_u32 part = 0; part < MOE_KSPLIT; part++) {
