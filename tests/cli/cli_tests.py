@@ -393,6 +393,16 @@ def case_autostart(e):
     p = e.fw('--json', 'profiles', rc=0)
     check(len(e.pids) == 1 and 'started' not in p.stderr, 'the second call did not reuse the daemon', p.stderr)
     check(alive(e.pids[0]), 'the auto-started daemon is gone')
+    # With no --socket: the default socket under XDG_RUNTIME_DIR, the log in the state folder.
+    p = subprocess.run([FAIRWAY, '--json', 'devices'], capture_output=True, text=True, env=e.env, timeout=300)
+    m = re.search(r'started fairwayd \(pid (\d+)\), log (\S+)', p.stderr)
+    if m:
+        e.pids.append(int(m.group(1)))
+    check(p.returncode == 0 and m, 'no daemon on the default socket: exit %d' % p.returncode, p.stdout + p.stderr)
+    check(m.group(2) == os.path.join(e.env['HOME'], '.local/state/fairway/fairwayd.log') and os.path.exists(m.group(2)),
+          'the log is not in the state folder', p.stderr)
+    check(os.path.exists(os.path.join(e.env['XDG_RUNTIME_DIR'], 'fairway', 'fairwayd.sock')), 'no default socket')
+    check(json.loads(p.stdout)['devices'][0]['backend'] == 'opencl', 'devices --json', p.stdout)
 
 
 def case_e2e(e):
