@@ -373,7 +373,8 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
     if (ec)
         return ec;
     cJSON *rp = job_params(job);
-    cJSON_AddNumberToObject(rp, "limit", 1000);
+    /* The limit counts per shape; --json gets every ranked variant (0 = no limit). */
+    cJSON_AddNumberToObject(rp, "limit", g->json ? 0 : top);
     cJSON *rk = NULL;
     ec = call(c, "rankings", rp, &rk);
     if (ec) {
@@ -584,6 +585,7 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
 
 typedef struct job_opts {
     long long top, limit;
+    int limit_min;        /* 0 where "no limit" makes sense (rankings) */
     int detach;
     const char *shape, *state;
 } job_opts;
@@ -594,7 +596,7 @@ static int job_opt(void *vctx, const char *name, const char *arg, char *err, siz
     if (!strcmp(name, "top"))
         return parse_count(name, arg, 1, &o->top, err, errlen);
     if (!strcmp(name, "limit"))
-        return parse_count(name, arg, 1, &o->limit, err, errlen);
+        return parse_count(name, arg, o->limit_min, &o->limit, err, errlen);
     if (!strcmp(name, "detach")) {
         o->detach = 1;
         return 1;
@@ -750,7 +752,7 @@ static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
 
 static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
 {
-    job_opts o = {.limit = 10};
+    job_opts o = {.limit = 10, .limit_min = 0};
     long long job;
     int ec;
     if (one_job(g, "rankings", argc, argv, "|shape|limit|", "", &o, &job, &ec) < 0)
@@ -785,7 +787,7 @@ static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
 static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
 {
     const fw_cli_command *cmd = fw_cli_command_find("jobs");
-    job_opts o = {.limit = 50};
+    job_opts o = {.limit = 50, .limit_min = 1};
     char *pos[1];
     int npos;
     int pr = parse_args(g, cmd, argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos);
@@ -1140,7 +1142,7 @@ static const fw_cli_command commands[] = {
      "The job's verified variants, fastest median first, ranked within each shape. Exit code 1 when\n"
      "nothing is ranked yet.\n"
      "  --shape KEY            one shape only, by its key as printed (e.g. K=256,M=256,N=256)\n"
-     "  --limit N              at most N rows (default 10)\n\n"
+     "  --limit N              at most N rows per shape (default 10; 0 = all)\n\n"
      "Examples:\n"
      "  fairway rankings 12\n"
      "  fairway rankings 12 --shape K=256,M=256,N=256 --limit 3 --json\n"},
