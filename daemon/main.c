@@ -219,8 +219,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "fairwayd: --ready-fd %d is not an open file descriptor\n", opt.ready_fd);
         return 2;
     }
+    /* Workers must not inherit the readiness pipe: a child holding it open would keep the waiting
+     * supervisor from ever seeing EOF. */
+    if (opt.ready_fd >= 0)
+        fcntl(opt.ready_fd, F_SETFD, FD_CLOEXEC);
+    /* Start-up failures are told to whoever started us, even when the log goes to a file. */
+    int start_err = dup(2);
+    if (start_err >= 0)
+        fcntl(start_err, F_SETFD, FD_CLOEXEC);
     if (opt.log_path) {
-        log_file = fopen(opt.log_path, "a");
+        log_file = fopen(opt.log_path, "ae");
         if (!log_file) {
             fprintf(stderr, "fairwayd: cannot open log file '%s': %s\n", opt.log_path, strerror(errno));
             return 1;
@@ -308,8 +316,9 @@ int main(int argc, char **argv)
     return d.exit_code;
 
 fail:
-    fprintf(stderr, "fairwayd: %s\n", err);
-    if (log_file && log_file != stderr)
+    if (start_err >= 0)
+        dprintf(start_err, "fairwayd: %s\n", err);
+    if (log_file)
         fw_daemon_log(&d, "cannot start: %s", err);
     return 1;
 }

@@ -1,0 +1,51 @@
+"""A worker that crashes (crash@2) or hangs (hang@3) on a chosen variant: those seqs are stored as
+crashed / timeout, a fresh worker takes over, and the job completes with every seq stored once."""
+from fwtest import SMALL_GEMM, Daemon, check, finish
+
+# FAIRWAY_TEST_FAULT goes to the daemon and is inherited by every worker it starts. The per-variant
+# limit comes from the spec (variant_timeout_s overrides the daemon's --variant-timeout 300): long
+# enough for a PoCL compile on a busy machine, short enough for the test.
+d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@2,hang@3"}, args=["--variant-timeout", "300"])
+try:
+    d.start()
+    c = d.client()
+    spec = dict(SMALL_GEMM, budget=6, variant_timeout_s=15)
+    sub = c.call("submit", {"spec": spec})
+    job = sub["job"]
+    check(sub["planned"] >= 5, "plan is long enough to go on after seq 3 (%d)" % sub["planned"])
+    seen = c.watch(job)
+    last = seen[-1]
+    check(last["state"] == "done", "the job completes despite a crash and a hang (%s)" % last["state"])
+    check(last["evaluated"] == sub["planned"], "every seq evaluated")
+    check(last["failures"]["crashed"] == 1 and last["failures"]["timeout"] == 1,
+          "progress counts one crashed and one timeout (%s)" % last["failures"])
+    rows = dict((s, (st, err)) for s, st, err in
+                d.sql("SELECT seq, status, error FROM measurements WHERE job = ?", (job,)))
+    check(rows.get(2, ("",))[0] == "crashed", "seq 2 stored as crashed")
+    check("signal 6" in (rows.get(2, ("", ""))[1] or ""), "crash error names the signal: %s" % (rows.get(2),))
+    check(rows.get(3, ("",))[0] == "timeout", "seq 3 stored as timeout")
+    check("15 s" in (rows.get(3, ("", ""))[1] or ""), "timeout error names the limit: %s" % (rows.get(3),))
+    check(all(rows[s][0] == "ok" for s in rows if s not in (2, 3)), "the other seqs measured normally")
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
+    check(n[0] == n[1] == sub["planned"], "each seq stored exactly once")
+    crashed = [r for r in c.call("rankings", {"job": job, "limit": 0})["rankings"] if r["seq"] in (2, 3)]
+    check(not crashed, "crashed and timed-out variants are not ranked")
+    log = d.read_log()
+    check(log.count("started worker for opencl:0") == 3, "a fresh worker after the crash and after the hang")
+
+    # A worker that cannot open its device fails that job, not the daemon.
+    bad = c.call("submit", {"spec": dict(SMALL_GEMM, device=7)})
+    fin = c.watch(bad["job"])[-1] if bad["state"] != "failed" else {"state": "failed"}
+    st = c.call("status", {"job": bad["job"]})
+    check(st["state"] == "failed" and "opencl:7" in (st.get("error") or ""),
+          "unopenable device fails the job with the worker's error: %s" % st.get("error"))
+    check(c.call("jobs", {"limit": 1})["jobs"][0]["id"] == bad["job"], "the daemon goes on")
+    c.close()
+    check(d.terminate() == 0, "clean exit")
+except Exception as e:
+    import traceback
+    traceback.print_exc()
+    check(False, "unexpected %r\n%s" % (e, d.read_log()))
+finally:
+    d.cleanup()
+finish()

@@ -1,0 +1,54 @@
+"""kill -9 of the daemon in the middle of a job; a restart on the same store and socket resumes it,
+and the job completes with every seq measured exactly once. Also: a second daemon on a live socket is
+refused, a stale socket file is replaced."""
+from fwtest import SMALL_GEMM, Daemon, check, finish
+
+d = Daemon()
+try:
+    d.start()
+    # Another daemon on the same socket is turned away while the first answers.
+    other = Daemon(socket_path=d.socket)
+    path = other.start(expect_fail=True)
+    rc = other.proc.wait(timeout=60)
+    err = other.proc.stderr.read().decode()
+    other.proc.stderr.close()
+    other.cleanup()
+    check(path == "" and rc == 1, "a second daemon on a live socket exits 1 without readiness")
+    check("already answering" in err, "and says another fairwayd answers there: %s" % err.strip())
+
+    c = d.client()
+    spec = dict(SMALL_GEMM, budget=16, iters=5)
+    sub = c.call("submit", {"spec": spec})
+    job, planned = sub["job"], sub["planned"]
+    queued = c.call("submit", {"spec": dict(SMALL_GEMM, seed=99)})["job"]   # waits behind the first
+    seen = c.watch(job, until=lambda p: p["evaluated"] >= 2)
+    at_kill = seen[-1]["evaluated"]
+    check(2 <= at_kill < planned, "killed mid-job (%d of %d evaluated)" % (at_kill, planned))
+    d.kill9()
+    c.close()
+    stored = d.sql("SELECT COUNT(*) FROM measurements WHERE job = ?", (job,))[0][0]
+    check(stored >= at_kill, "what progress reported was committed before kill -9 (%d >= %d)" % (stored, at_kill))
+    states = dict(d.sql("SELECT id, state FROM jobs"))
+    check(states[job] == "running" and states[queued] == "queued", "jobs left unfinished in the store")
+
+    # Same store, same socket: the stale socket file is removed and the job resumes.
+    d.start()
+    c = d.client()
+    fin = c.watch(job)[-1]
+    check(fin["state"] == "done" and fin["evaluated"] == planned, "the resumed job completes (%s)" % fin)
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq), MIN(seq), MAX(seq) FROM measurements WHERE job = ?", (job,))[0]
+    check(n == (planned, planned, 0, planned - 1), "every seq 0..%d measured exactly once: %s" % (planned - 1, n))
+    st = c.call("status", {"job": job})
+    check(st["evaluated"] == planned and sum(st["counts"].values()) == planned, "status counts agree")
+    check(c.watch(queued)[-1]["state"] == "done", "the queued job runs after it")
+    check("job %d resumes" % job in d.read_log(), "the log says the job resumed")
+    c.close()
+    check(d.terminate() == 0, "clean exit")
+    check(d.sql("PRAGMA integrity_check") == [("ok",)], "store passes integrity_check")
+except Exception as e:
+    import traceback
+    traceback.print_exc()
+    check(False, "unexpected %r\n%s" % (e, d.read_log()))
+finally:
+    d.cleanup()
+finish()
