@@ -96,20 +96,20 @@ static const char *const q_sql[Q__N] = {
     [Q_BEST_ANY_BOTH] = BEST_SELECT "WHERE m.id = (SELECT id FROM measurements "
         "WHERE family = ?1 AND shape_key = ?2 "
         "AND status = 'ok' ORDER BY median_ns, id LIMIT 1)",
-    /* ROW_NUMBER over (shape, median, seq): the index measurements_rank delivers rows in exactly
-     * that order, so the window needs no sort. Within one job a shape key has one shape index, so
-     * the final order is plan order of shapes. */
+    /* Ranks are numbered on the covering index measurements_rank alone (it delivers one job's
+     * verified rows by shape in (median, seq) order, so the window needs no sort); only the rows
+     * within the limit are then joined to their table rows. A shape key has one shape index within
+     * a job, so the final order is the plan order of shapes. */
     [Q_RANKINGS] =
-        "SELECT * FROM (SELECT ROW_NUMBER() OVER (PARTITION BY m.shape_key "
-        "ORDER BY m.median_ns, m.seq) AS rank, " RANK_COLS ", m.shape_index AS si "
-        "FROM measurements m JOIN variants v ON v.id = m.variant_id "
-        "WHERE m.job = ?1 AND m.status = 'ok') WHERE ?2 <= 0 OR rank <= ?2 "
-        "ORDER BY si, shape_key, rank",
+        "SELECT r.rank, " RANK_COLS " FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY shape_key "
+        "ORDER BY median_ns, seq) AS rank FROM measurements WHERE job = ?1 AND status = 'ok') r "
+        "JOIN measurements m ON m.id = r.id JOIN variants v ON v.id = m.variant_id "
+        "WHERE ?2 <= 0 OR r.rank <= ?2 ORDER BY m.shape_index, m.shape_key, r.rank",
     [Q_RANKINGS_SHAPE] =
-        "SELECT ROW_NUMBER() OVER (ORDER BY m.median_ns, m.seq) AS rank, " RANK_COLS " "
-        "FROM measurements m JOIN variants v ON v.id = m.variant_id "
-        "WHERE m.job = ?1 AND m.status = 'ok' AND m.shape_key = ?3 "
-        "ORDER BY m.median_ns, m.seq LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END",
+        "SELECT r.rank, " RANK_COLS " FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY median_ns, seq) "
+        "AS rank FROM measurements WHERE job = ?1 AND status = 'ok' AND shape_key = ?3 "
+        "ORDER BY median_ns, seq LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END) r "
+        "JOIN measurements m ON m.id = r.id JOIN variants v ON v.id = m.variant_id ORDER BY r.rank",
     [Q_COUNTS] = "SELECT status, COUNT(*) FROM measurements WHERE job = ?1 GROUP BY status",
 };
 

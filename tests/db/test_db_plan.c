@@ -38,8 +38,8 @@ static void check_all_plans(fw_db *db)
         free(plan);
     }
     check_plan(db, "best_any_device", "COVERING INDEX measurements_best (family=? AND shape_key=?)");
-    check_plan(db, "rankings", "INDEX measurements_rank (job=?)");
-    check_plan(db, "rankings_shape", "INDEX measurements_rank (job=? AND shape_key=?)");
+    check_plan(db, "rankings", "COVERING INDEX measurements_rank (job=? AND status=?)");
+    check_plan(db, "rankings_shape", "COVERING INDEX measurements_rank (job=? AND status=? AND shape_key=?)");
 }
 
 #define NDEV 3
