@@ -41,7 +41,8 @@ struct sqlite3;
 int fw_db_open(const char *path, fw_db **out, char *err, size_t errlen);
 void fw_db_close(fw_db *db);
 int fw_db_user_version(fw_db *db);
-/* Last SQLite error text of this connection. */
+/* Last error text of this connection: SQLite's message (copied before any rollback) or the store's
+ * own sentence for input it refused. */
 const char *fw_db_error(fw_db *db);
 /* The underlying sqlite3 connection (for tests and maintenance tools; do not close it). */
 struct sqlite3 *fw_db_handle(fw_db *db);
@@ -72,14 +73,20 @@ typedef struct fw_db_job_new {
 } fw_db_job_new;
 
 int fw_db_job_create(fw_db *db, const fw_db_job_new *job, int64_t *id);
-/* state change; error may be NULL. Sets started_at on 'running', finished_at on terminal states. */
+/* state change; error may be NULL (clears a stored error). Sets started_at on the first 'running'
+ * (a resumed job keeps it), finished_at on terminal states (cleared again on queued/running).
+ * -EINVAL for an unknown state, -ENOENT for an unknown job. */
 int fw_db_job_set_state(fw_db *db, int64_t id, const char *state, const char *error);
+/* device_id <= 0 keeps the stored device. */
 int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device_id);
 /* {"id","state","family","strategy","seed","budget","planned","evaluated","parent","device",
  *  "spec","spec_hash","source_hash","daemon_version","created_at","started_at","finished_at",
- *  "error","counts":{"ok":n,"verify_failed":n,...}}; -ENOENT if none. */
+ *  "error","counts":{"ok":n,"verify_failed":n,...}}; -ENOENT if none. Also "seed_text" (see above),
+ *  "device_id" and "device_identity" (the device set by fw_db_job_set_planned, null before). "counts"
+ *  lists every known status, zeros included; "evaluated" is the number of stored measurements. */
 int fw_db_job_get(fw_db *db, int64_t id, cJSON **out);
-/* Newest first; state may be NULL for all. Array of job objects without "spec". */
+/* Newest first; state may be NULL for all; limit <= 0 = no limit. Array of job objects without
+ * "spec" (with "evaluated" and "counts"). */
 int fw_db_jobs_list(fw_db *db, const char *state, int limit, cJSON **out);
 /* The exact stored seed of a job; -ENOENT if none. */
 int fw_db_job_seed(fw_db *db, int64_t id, uint64_t *seed);
