@@ -188,6 +188,7 @@ typedef struct summary {
     int64_t evaluated, ok;
     cJSON *by_status;
     double compile_ms;
+    double first_launch_ms;
     cJSON *best;          /* overall fastest ok record's essentials */
     cJSON *best_by_shape; /* shape_key -> the same */
 } summary;
@@ -227,6 +228,9 @@ static void summary_add(summary *s, const cJSON *rec)
         if (cJSON_IsNumber(cm))
             s->compile_ms += cm->valuedouble;
     }
+    const cJSON *fl = cJSON_GetObjectItemCaseSensitive(rec, "first_launch_ms");
+    if (cJSON_IsNumber(fl))
+        s->first_launch_ms += fl->valuedouble;
     if (strcmp(status, "ok") != 0)
         return;
     s->ok++;
@@ -436,6 +440,8 @@ static int standalone(const opts *o)
     cJSON_AddItemToObject(si, "by_status", s.by_status);
     cJSON_AddNumberToObject(si, "wall_s", fw_wall_s() - t0);
     cJSON_AddNumberToObject(si, "compile_s", s.compile_ms / 1000.0);
+    /* checked launches' wall time: includes drivers' lazy JIT (PoCL), see fw_bench.h */
+    cJSON_AddNumberToObject(si, "first_launch_s", s.first_launch_ms / 1000.0);
     cJSON_AddItemToObject(si, "best", s.best ? s.best : cJSON_CreateNull());
     cJSON_AddItemToObject(si, "best_by_shape", s.best_by_shape);
     if (db)
