@@ -46,7 +46,7 @@
 #define MOE_MODE_GROUPED 4
 
 #define MOE_THREADS (32 * SIMDGROUPS_PER_TG)
-#define MOE_KC 32                                   /* K rows per pipeline stage: two trellis tiles */
+#define MOE_KC 16                                   /* K rows per pipeline stage: one trellis tile row */
 #define MOE_MBLK (8 * SG_M_TILES)                   /* token rows per pass (batched modes) */
 #define MOE_LPC (4 / SG_N_TILES)                    /* lanes sharing one column (split K) */
 #define MOE_SLOTS (MOE_THREADS / MOE_LPC)           /* distinct column slots in a threadgroup */
@@ -62,15 +62,15 @@
 #define MOE_KROWS (MOE_KC / MOE_KSPLIT)             /* rows of a stage one K part reduces */
 #define MOE_GB_MAX (GATE_BITS ? GATE_BITS : 6)
 #define MOE_UB_MAX (UP_BITS ? UP_BITS : 6)
-#define MOE_GSLOT (TILE_N * MOE_GB_MAX)             /* words of gate weights per stage */
-#define MOE_USLOT (TILE_N * MOE_UB_MAX)
+#define MOE_GSLOT (TILE_N * MOE_GB_MAX / 2)         /* words of gate weights per stage (TILE_N/16 tiles) */
+#define MOE_USLOT (TILE_N * MOE_UB_MAX / 2)
 #define MOE_WSLOT (MOE_GSLOT + MOE_USLOT)
 #define MOE_XSLOT(m) ((m) * MOE_KC + 2 * MOE_KC)    /* floats per stage: x[m][KC], su_gate, su_up */
 /* The ring also holds down's su for the chunk in phase 2, so it is at least TILE_N floats. */
 #define MOE_XRING(m) (NUM_BUFFERS * MOE_XSLOT(m) > TILE_N ? NUM_BUFFERS * MOE_XSLOT(m) : TILE_N)
 
 #if (TILE_N % 16) != 0 || (MOE_KC % MOE_KSPLIT) != 0
-#error "moe_swiglu: TILE_N must be a multiple of 16 and the K split must divide 32"
+#error "moe_swiglu: TILE_N must be a multiple of 16 and the K split must divide 16"
 #endif
 
 /* The by-value params block: metal-marlin's MoEParams (12 x uint32), same order. */
@@ -96,7 +96,7 @@ typedef struct MoEParams {
       ((((pos) & 31u) + (nb) > 32u) ? ((w)[((pos) >> 5) + 1u] << (32u - ((pos) & 31u))) : 0u)) & \
      ((1u << (nb)) - 1u))
 
-/* Stage s of the hidden dimension (rows s*KC..) into ring slot q: activations (the su signs stay
+/* Stage s of the hidden dimension (rows s*KC.., one 16-row tile row) into ring slot q: activations (the su signs stay
  * separate because gate and up have their own), su of gate and up, and the gate/up
  * weight words of this threadgroup's TILE_N columns (contiguous per 16-row tile: tiles are laid out
  * tile_k * tiles_n + tile_n). */
@@ -123,14 +123,12 @@ MOE_FN void moe_load_stage(const moe_u32 s, const moe_u32 q, const int M, const 
     const moe_u32 tiles_n = I / 16u;
     const moe_u32 gper = TILE_N * gb / 2u;   /* words per 16-row tile row of TILE_N columns */
     const moe_u32 uper = TILE_N * ub / 2u;
-    for (moe_u32 i = tid; i < 2u * gper; i += MOE_THREADS) {
-        moe_u32 kt = i / gper, j = i % gper;
-        ws[i] = gw[goff + ((k0 / 16u + kt) * tiles_n + n0 / 16u) * 8u * gb + j];
-    }
-    for (moe_u32 i = tid; i < 2u * uper; i += MOE_THREADS) {
-        moe_u32 kt = i / uper, j = i % uper;
-        ws[MOE_GSLOT + i] = uw[uoff + ((k0 / 16u + kt) * tiles_n + n0 / 16u) * 8u * ub + j];
-    }
+    MOE_G const moe_u32 *gsrc = gw + goff + ((k0 / 16u) * tiles_n + n0 / 16u) * 8u * gb;
+    MOE_G const moe_u32 *usrc = uw + uoff + ((k0 / 16u) * tiles_n + n0 / 16u) * 8u * ub;
+    for (moe_u32 i = tid; i < gper; i += MOE_THREADS)
+        ws[i] = gsrc[i];
+    for (moe_u32 i = tid; i < uper; i += MOE_THREADS)
+        ws[MOE_GSLOT + i] = usrc[i];
 }
 
 MOE_FN void moe_swiglu_run(const int mode, const int M,
@@ -287,6 +285,8 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
                     const float vg = gridl[MOE_EXTRACT(wg, pg, gb)] * sug[kk] * scg;
                     const float vu = gridl[MOE_EXTRACT(wu, pu, ub)] * suu[kk] * scu;
                     for (int m = 0; m < M; m++) {
+                        if (m >= mcount)
+                            break;   /* a partial token block does no work on its empty rows */
                         const float x = xs[m * MOE_KC + (int)kk];
                         accg[cp][m] += x * vg;
                         accu[cp][m] += x * vu;
@@ -314,7 +314,7 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
             MOE_BARRIER();
         }
         /* SwiGLU in place; the ring is free now: stage down's su rows of this chunk there. */
-        for (moe_u32 i = tid; i < (moe_u32)(M * TILE_N); i += MOE_THREADS) {
+        for (moe_u32 i = tid; i < (moe_u32)(mcount * TILE_N); i += MOE_THREADS) {
             const moe_u32 n = n0 + i % TILE_N;
             const float g = hg[i] * moe_h2f(gsv[e * I + n]);
             const float u = hu[i] * moe_h2f(usv[e * I + n]);
@@ -338,8 +338,11 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
                 for (moe_u32 kin = 0; kin < 16u; kin++) {
                     const moe_u32 pos = base + kin * db;
                     const float w = gridl[MOE_EXTRACT(wt, pos, db)] * xring[kt * 16u + kin] * sc;
-                    for (int m = 0; m < M; m++)
+                    for (int m = 0; m < M; m++) {
+                        if (m >= mcount)
+                            break;
                         acc[m] += hg[m * TILE_N + (int)(kt * 16u + kin)] * w;
+                    }
                 }
             }
             const float sv = moe_h2f(dsv[e * H + n]);

@@ -624,13 +624,13 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
         return fw_errf(err, errlen, -EINVAL, "TILE_N=%lld and %lld column slots must divide one another",
                        (long long)tn, (long long)slots);
     int64_t ksplit = slots >= tn ? (slots / tn) * lpc : lpc;
-    if (32 % ksplit)
-        return fw_errf(err, errlen, -EINVAL, "the K split (%lld) must divide the 32-row stage", (long long)ksplit);
+    if (16 % ksplit)
+        return fw_errf(err, errlen, -EINVAL, "the K split (%lld) must divide the 16-row stage", (long long)ksplit);
     int64_t M = s->mode == FW_MOE_DECODE ? 1 : 8 * sgm;
-    int64_t xring = nbuf * (M * 32 + 64);
+    int64_t xring = nbuf * (M * 16 + 32);
     if (xring < tn)
         xring = tn;
-    int64_t wslot = tn * (gbits ? gbits : 6) + tn * (ubits ? ubits : 6);
+    int64_t wslot = tn * (gbits ? gbits : 6) / 2 + tn * (ubits ? ubits : 6) / 2;
     g->shared_bytes = 4 * (2 * M * tn + xring + nbuf * wslot + 64 + 2 * M + 2);
     g->dynamic_shared_bytes = 0;
     g->grid[0] = (uint32_t)(s->intermediate / tn);
@@ -651,13 +651,13 @@ static const char moe_defaults[] =
     " \"tokens > 1 || SG_M_TILES == 1\","
     " \"TILE_N * SG_M_TILES <= 64 * SIMDGROUPS_PER_TG * SG_N_TILES\","
     " \"32 * SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\","
-    " \"4 * (16 * SG_M_TILES * TILE_N + NUM_BUFFERS * (256 * SG_M_TILES + 64 + 12 * TILE_N) + 66 + 16 * SG_M_TILES)"
+    " \"4 * (16 * SG_M_TILES * TILE_N + NUM_BUFFERS * (128 * SG_M_TILES + 32 + 6 * TILE_N) + 66 + 16 * SG_M_TILES)"
     " <= DEVICE_SHARED_BYTES\"],"
     " \"presets\": ["
     "{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2},"
     " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2},"
     " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 4, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2},"
-    " {\"TILE_N\": 128, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 4, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2}],"
+    " {\"TILE_N\": 128, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 2, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2}],"
     " \"shapes\": ["
     "{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2, \"bits\": [6, 2, 3]},"
     " {\"tokens\": 6, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2, \"mode\": \"grouped\","

@@ -74,7 +74,7 @@
  *                      4 / SG_N_TILES ways per column (1, 2, 4 -> 4, 2, 1 lanes per column). When the
  *                      group has more column slots than TILE_N, the extra SIMD groups split K further;
  *                      when fewer, each thread loops over TILE_N / slots columns.
- *   NUM_BUFFERS        ring depth of the threadgroup-memory stages of phase 1 (32 K rows each:
+ *   NUM_BUFFERS        ring depth of the threadgroup-memory stages of phase 1 (16 K rows each:
  *                      activations, su signs, gate and up weight words): 1 = load, barrier, compute,
  *                      barrier; >= 2 = stage s + NUM_BUFFERS - 1 is loaded while stage s is computed,
  *                      one barrier per stage.
