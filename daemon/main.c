@@ -63,12 +63,13 @@ void fw_daemon_log(fw_daemon *d, const char *fmt, ...)
     gmtime_r(&ts.tv_sec, &tm);
     char stamp[32];
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(f, "%s.%03ldZ fairwayd[%ld]: ", stamp, ts.tv_nsec / 1000000, (long)getpid());
+    /* One write per line, so lines of the daemon and its workers (same fd 2) do not interleave. */
+    char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', f);
+    fprintf(f, "%s.%03ldZ fairwayd[%ld]: %s\n", stamp, ts.tv_nsec / 1000000, (long)getpid(), msg);
     fflush(f);
 }
 

@@ -138,6 +138,7 @@ class Daemon:
         if env:
             self.env.update(env)
         self.proc = None
+        self.pids = []
 
     def start(self, expect_fail=False):
         r, w = os.pipe()
@@ -146,6 +147,7 @@ class Daemon:
         self.proc = subprocess.Popen(cmd, pass_fds=(w,), env=self.env, stdin=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE if expect_fail else None)
         os.close(w)
+        self.pids.append(self.proc.pid)
         data = b""
         while True:
             ready, _, _ = select.select([r], [], [], READY_TIMEOUT)
@@ -185,10 +187,23 @@ class Daemon:
         self.proc.send_signal(signal.SIGKILL)
         return self.proc.wait(timeout=30)
 
+    def sanitizer_findings(self):
+        """Sanitizer reports of the daemon itself in its log (workers share the log; their reports
+        name their own pid and files)."""
+        out = []
+        for line in self.read_log().splitlines():
+            if "runtime error:" in line and "daemon/" in line:
+                out.append(line)
+            elif any(("==%d==" % pid) in line for pid in self.pids) and "Sanitizer" in line:
+                out.append(line)
+        return out
+
     def cleanup(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        found = self.sanitizer_findings()
+        check(not found, "no sanitizer report from fairwayd" + ("".join("\n# " + f for f in found)))
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def sql(self, query, args=()):

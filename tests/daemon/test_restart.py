@@ -42,9 +42,23 @@ try:
     check(st["evaluated"] == planned and sum(st["counts"].values()) == planned, "status counts agree")
     check(c.watch(queued)[-1]["state"] == "done", "the queued job runs after it")
     check("job %d resumes" % job in d.read_log(), "the log says the job resumed")
+
+    # SIGTERM in the middle of a job: exit 0, store consistent, the job resumes on the next start.
+    third = c.call("submit", {"spec": dict(SMALL_GEMM, seed=5, budget=16, iters=5)})
+    c.watch(third["job"], until=lambda p: p["evaluated"] >= 1)
+    c.close()
+    check(d.terminate() == 0, "SIGTERM mid-job: exit status 0")
+    check(d.sql("PRAGMA integrity_check") == [("ok",)], "store passes integrity_check")
+    state = d.sql("SELECT state FROM jobs WHERE id = ?", (third["job"],))[0][0]
+    check(state == "running", "the interrupted job stays unfinished (%s)" % state)
+    d.start()
+    c = d.client()
+    fin = c.watch(third["job"])[-1]
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (third["job"],))[0]
+    check(fin["state"] == "done" and n == (third["planned"], third["planned"]),
+          "after SIGTERM and restart the job completes, each seq once: %s" % (n,))
     c.close()
     check(d.terminate() == 0, "clean exit")
-    check(d.sql("PRAGMA integrity_check") == [("ok",)], "store passes integrity_check")
 except Exception as e:
     import traceback
     traceback.print_exc()
