@@ -96,6 +96,8 @@ static int gemm_shape_check(const cJSON *shape, char *err, size_t errlen)
             strcmp(f->string, "name"))
             return fw_errf(err, errlen, -EINVAL,
                            "unknown gemm shape field \"%s\" (known: M, N, K, name)", f->string);
+        if (strcmp(f->string, "name") == 0 && !cJSON_IsString(f))
+            return fw_errf(err, errlen, -EINVAL, "gemm shape field \"name\" must be a string");
     }
     if (m * k >= GEMM_MATRIX_MAX || k * n >= GEMM_MATRIX_MAX || m * n >= GEMM_MATRIX_MAX)
         return fw_errf(err, errlen, -EINVAL,

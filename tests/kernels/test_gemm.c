@@ -60,7 +60,7 @@ static void test_shapes(const fw_family *f)
     const char *bad[] = {"{\"M\": 4, \"N\": 4}", "{\"M\": 0, \"N\": 4, \"K\": 4}",
                          "{\"M\": 4.5, \"N\": 4, \"K\": 4}", "{\"M\": \"4\", \"N\": 4, \"K\": 4}",
                          "{\"M\": 65536, \"N\": 65536, \"K\": 1}", "{\"M\": 4096, \"N\": 4096, \"K\": 4096}",
-                         "[1, 2, 3]"};
+                         "{\"M\": 4, \"N\": 4, \"K\": 4, \"name\": 5}", "[1, 2, 3]"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         cJSON *b = cJSON_Parse(bad[i]);
         err[0] = '\0';
