@@ -298,6 +298,5 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
 /* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
 void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
-int fw_daemon_devices_alive(fw_daemon *d);
 
 #endif

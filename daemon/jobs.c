@@ -471,7 +471,7 @@ static void copy_str(char *dst, size_t len, const cJSON *o, const char *name)
 int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
 {
     const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
-    int64_t seq = cJSON_IsNumber(sq) ? (int64_t)sq->valuedouble : -1;
+    int64_t seq = cJSON_IsNumber(sq) && sq->valuedouble >= 0 && sq->valuedouble < 1e15 ? (int64_t)sq->valuedouble : -1;
     int rc = fw_db_measurement_put(d->db, job->id, dev->db_id, m);
     if (rc == -EEXIST) {
         fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " was already stored; keeping the first", job->id, seq);

@@ -272,7 +272,8 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
             dev->loaded_job = 0;
             snprintf(e, sizeof(e), "the worker could not load the job: %s", etext);
             fw_daemon_job_finish(d, job, "failed", e);
-        } else if (!cJSON_IsNumber(planned) || (size_t)planned->valuedouble != job->planned) {
+        } else if (!cJSON_IsNumber(planned) || planned->valuedouble < 0 || planned->valuedouble > 1e15 ||
+                   (size_t)planned->valuedouble != job->planned) {
             dev->loaded_job = 0;
             snprintf(e, sizeof(e), "the worker planned %.0f evaluations where the daemon planned %zu; "
                      "are fairwayd and fairway-worker from the same build?",
@@ -289,7 +290,7 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
         m = cJSON_Duplicate(result, 1);
         const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
         const cJSON *status = cJSON_GetObjectItemCaseSensitive(m, "status");
-        if (!cJSON_IsNumber(sq) || (int64_t)sq->valuedouble != dev->req_seq || !cJSON_IsString(status)) {
+        if (!cJSON_IsNumber(sq) || sq->valuedouble != (double)dev->req_seq || !cJSON_IsString(status)) {
             cJSON_Delete(m);
             char e[256];
             snprintf(e, sizeof(e), "the worker's record for seq %" PRId64 " has a wrong seq or no status",
@@ -449,6 +450,9 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
         .args = args,
         .stdio_count = 3,
         .stdio = stdio,
+        /* Its own session: a Ctrl-C meant for a foreground daemon must not kill the worker first
+         * (its death would be stored as a crash); the daemon stops its workers itself. */
+        .flags = UV_PROCESS_DETACHED,
     };
     int rc = uv_spawn(d->loop, &w->proc, &po);
     if (rc != 0) {
@@ -552,10 +556,13 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             return;
         }
         /* Idle worker with a job. */
+        int fresh = !job->plan_built;
         if (fw_daemon_job_prepare(d, job, dev, err, sizeof(err)) < 0) {
             fw_daemon_job_finish(d, job, "failed", err);
             continue;
         }
+        if (fresh)
+            fw_daemon_job_notify(d, job);   /* watchers of a queued job see it start */
         if (dev->loaded_job != job->id) {
             cJSON *p = cJSON_CreateObject();
             cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
@@ -611,12 +618,4 @@ void fw_daemon_devices_stop(fw_daemon *d)
         dev->info = NULL;
         uv_close((uv_handle_t *)&dev->timer, free_device);
     }
-}
-
-int fw_daemon_devices_alive(fw_daemon *d)
-{
-    int n = 0;
-    for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
-        n += dev->w != NULL;
-    return n;
 }

@@ -91,6 +91,16 @@ try:
     check(res["state"] == "cancelled", "cancel answers cancelled")
     check(c.watch(b)[-1]["state"] == "cancelled", "a cancelled job ends cancelled")
     check(c.watch(a)[-1]["state"] == "done", "the job before it still completes")
+
+    # A running job cancelled: it stops between variants, the variant in flight is stored.
+    run = c.call("submit", {"spec": dict(SMALL_GEMM, seed=77, budget=16, iters=5)})
+    c.watch(run["job"], until=lambda p: p["evaluated"] >= 1)
+    c.call("cancel", {"job": run["job"]})
+    fin = c.watch(run["job"])[-1]
+    n = d.sql("SELECT COUNT(*) FROM measurements WHERE job = ?", (run["job"],))[0][0]
+    check(fin["state"] == "cancelled" and 1 <= fin["evaluated"] < run["planned"],
+          "a running job cancelled stops early (%d of %d)" % (fin["evaluated"], run["planned"]))
+    check(n == fin["evaluated"], "what it measured is stored (%d)" % n)
     c.close()
 
     rc = d.terminate()
