@@ -124,7 +124,8 @@ class Client:
 
 
 class Daemon:
-    def __init__(self, tmp=None, args=(), env=None, socket_path=None, db_path=None):
+    def __init__(self, tmp=None, args=(), env=None, socket_path=None, db_path=None, default_paths=False):
+        self.default_paths = default_paths
         self.tmp = tmp or tempfile.mkdtemp(prefix="fwd-")
         self.socket = socket_path or os.path.join(self.tmp, "d.sock")
         self.db = db_path or os.path.join(self.tmp, "fairway.db")
@@ -142,8 +143,8 @@ class Daemon:
 
     def start(self, expect_fail=False):
         r, w = os.pipe()
-        cmd = [FAIRWAYD, "--socket", self.socket, "--db", self.db, "--ready-fd", str(w),
-               "--log", self.log] + self.args
+        paths = [] if self.default_paths else ["--socket", self.socket, "--db", self.db]
+        cmd = [FAIRWAYD] + paths + ["--ready-fd", str(w), "--log", self.log] + self.args
         self.proc = subprocess.Popen(cmd, pass_fds=(w,), env=self.env, stdin=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE if expect_fail else None)
         os.close(w)
