@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fw_family.h"
+#include "fw_source.h"
 #include "fw_util.h"
 
 #define SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
@@ -206,6 +207,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     }
 
     const cJSON *family = pick(user, prof, "family");
+    if (!family)   /* a user kernel names the family whose binding layout it follows (issue 6) */
+        family = cJSON_GetObjectItemCaseSensitive(pick(user, prof, "source"), "workload");
     if (!family) {
         rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\"");
         goto done;
@@ -516,6 +519,25 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     if (source && !cJSON_IsObject(source)) {
         rc = fw_errf(err, errlen, -EINVAL, "\"source\" must be an object {\"text\", \"name\", ...}");
         goto done;
+    }
+    if (source) {
+        /* A user kernel (issue 6): it must follow the job family's binding layout, and every knob's
+         * macro (after aliases) must be #ifndef-guarded, or the knob would not reach the code. */
+        const cJSON *stext = cJSON_GetObjectItemCaseSensitive(source, "text");
+        const cJSON *sname = cJSON_GetObjectItemCaseSensitive(source, "name");
+        const cJSON *swl = cJSON_GetObjectItemCaseSensitive(source, "workload");
+        if (swl && (!cJSON_IsString(swl) || strcmp(swl->valuestring, fam->name) != 0)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"source\".\"workload\" must name the job's family '%s' (the "
+                         "family whose buffers, launch geometry and reference the kernel follows)", fam->name);
+            goto done;
+        }
+        if (stext && !cJSON_IsString(stext)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
+            goto done;
+        }
+        if (stext && (rc = fw_source_check_knobs(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
+                                                 : NULL, &space, aliases, err, errlen)) < 0)
+            goto done;
     }
     const cJSON *options = pick(user, prof, "options");
     if (options && !cJSON_IsObject(options)) {

@@ -312,7 +312,8 @@ static void test_flags_defaults(void)
     /* user fields win; fixed macros and aliases pass through */
     r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"warmup\": 0, \"iters\": 3, \"backend\": \"cuda\","
                    " \"device\": 1, \"aliases\": {\"TILE_N\": \"MY_TN\"}, \"macros\": {\"FW_SKIP_K\": 1}, \"seed\": 0,"
-                   " \"source\": {\"text\": \"x\", \"name\": \"k.cl\"}}");
+                   " \"source\": {\"text\": \"#ifndef MY_TN\\n#endif\\n#ifndef TILE_M\\n#endif\\n#ifndef NUM_BUFFERS\\n#endif\\n\","
+                   " \"name\": \"k.cl\"}}");
     if (r) {
         CHECK_INT(cJSON_GetObjectItem(r, "warmup")->valuedouble, 0);
         CHECK_INT(cJSON_GetObjectItem(r, "iters")->valuedouble, 3);
