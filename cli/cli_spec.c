@@ -1,5 +1,6 @@
 #include "fw_cli.h"
 #include "fw_util.h"
+#include "fw_source.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -306,15 +307,13 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
 
 int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen)
 {
-    /* HOOK (include inlining): a user kernel that #includes its own headers must reach the daemon as
-     * one text, because the daemon and worker never read the user's files. Resolving
-     * #include "..." relative to `path` (once per file, keeping #line markers) goes here; until then
-     * the file is sent as is and an unresolved include shows up as a compile_error with the log. */
-    size_t n;
-    char rerr[256];
-    int rc = fw_read_file(path, text, &n, rerr, sizeof rerr);
+    /* A user kernel that #includes its own headers must reach the daemon as one text, because the
+     * daemon and worker never read the user's files: local includes are inlined relative to the
+     * including file, with #line markers, and the files on disk are only read (fw_source.h). */
+    char ierr[768];
+    int rc = fw_source_inline_file(path, text, ierr, sizeof ierr);
     if (rc < 0)
-        return fw_errf(err, errlen, rc, "cannot read --source %s: %s", path, rerr);
+        return fw_errf(err, errlen, rc, "cannot read --source %s: %s", path, ierr);
     return 0;
 }
 
