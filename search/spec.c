@@ -453,14 +453,21 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
         (rc = get_int(v, "device", 0, 1023, &device, err, errlen)) < 0)
         goto done;
+    /* The platform's own GPU API when the spec does not name one (or says "auto"): Metal on macOS
+     * (docs/metal.md), OpenCL elsewhere (PoCL runs it on any CPU). */
+#if defined(__APPLE__)
+    const char *backend = "metal";
+#else
     const char *backend = "opencl";
+#endif
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
         if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
-                                   strcmp(v->valuestring, "metal") != 0)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal");
+                                   strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal, auto");
             goto done;
         }
-        backend = v->valuestring;
+        if (strcmp(v->valuestring, "auto") != 0)
+            backend = v->valuestring;
     }
 
     /* Aliases: knob -> the source's own macro name. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fw_search.h"
 #include "fw_source.h"
 #include "fw_util.h"
 
@@ -205,6 +206,40 @@ static void test_guards(void)
     cJSON_Delete(aliases3);
 }
 
+/* fw_spec_resolve wires the guard check in, takes the family from source.workload, and says which
+ * backend "auto" means here. */
+static void test_resolve(void)
+{
+    const char *good =
+        "{\"source\": {\"text\": \"#ifndef MY_TN\\n#define MY_TN 8\\n#endif\\n\", \"name\": \"k.cl\","
+        " \"workload\": \"gemm\"}, \"aliases\": {\"TILE_N\": \"MY_TN\"}, \"backend\": \"auto\","
+        " \"space\": {\"knobs\": {\"TILE_N\": [16, 32]}}, \"shapes\": [{\"M\": 8, \"N\": 8, \"K\": 8}], \"seed\": 1}";
+    cJSON *user = cJSON_Parse(good), *res = NULL;
+    char err[1024] = "";
+    CHECK(user && fw_spec_resolve(user, &res, err, sizeof err) == 0 && res, "resolve: %s", err);
+    if (res) {
+        CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(res, "family")), "gemm") == 0, "family from workload");
+#if defined(__APPLE__)
+        CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(res, "backend")), "metal") == 0, "auto is metal on macOS");
+#else
+        CHECK(strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(res, "backend")), "opencl") == 0, "auto is opencl here");
+#endif
+    }
+    cJSON_Delete(res);
+    res = NULL;
+    /* the same without the alias: TILE_N is not in the text */
+    cJSON_DeleteItemFromObject(user, "aliases");
+    CHECK(fw_spec_resolve(user, &res, err, sizeof err) == -EINVAL && !res, "unmentioned knob refused");
+    CHECK(strstr(err, "knob TILE_N") && strstr(err, "k.cl"), "message: %s", err);
+    cJSON_Delete(user);
+
+    const char *bad_wl = "{\"family\": \"moe_swiglu\", \"source\": {\"text\": \"x\", \"workload\": \"gemm\"}}";
+    user = cJSON_Parse(bad_wl);
+    CHECK(user && fw_spec_resolve(user, &res, err, sizeof err) == -EINVAL && !res, "workload vs family");
+    CHECK(strstr(err, "workload") && strstr(err, "moe_swiglu"), "message: %s", err);
+    cJSON_Delete(user);
+}
+
 static void cleanup(void)
 {
     char cmd[600];
@@ -224,6 +259,7 @@ int main(void)
     test_nested();
     test_errors();
     test_guards();
+    test_resolve();
     cleanup();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
