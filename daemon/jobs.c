@@ -407,6 +407,34 @@ int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *de
         }
     }
     free(seqs);
+    /* Resuming trusts that seq k still means the same variant. A device with other limits (the store
+     * copied to another machine, a driver update) can yield another plan; measuring on would mix two
+     * plans under one job, so the job stops with the reason instead. */
+    if (n > 0) {
+        cJSON *stored = NULL;
+        if ((rc = fw_db_job_sequence(d->db, job->id, &stored)) < 0)
+            return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id,
+                           fw_db_error(d->db));
+        const cJSON *m;
+        cJSON_ArrayForEach(m, stored) {
+            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+            const cJSON *vk = cJSON_GetObjectItemCaseSensitive(m, "variant_key");
+            char key[FW_KEY_MAX];
+            if (!cJSON_IsNumber(sq) || !cJSON_IsString(vk) || sq->valuedouble < 0 ||
+                sq->valuedouble >= (double)job->plan.n)
+                continue;
+            size_t s = (size_t)sq->valuedouble;
+            if (fw_point_key(&job->plan.items[s].point, key, sizeof(key)) >= 0 && strcmp(key, vk->valuestring)) {
+                rc = fw_errf(err, errlen, -ESTALE,
+                             "job %" PRId64 " cannot resume on %s: its stored seq %zu is %s but this device's plan "
+                             "has %s there (other device limits?); rerun it instead", job->id, dev->sel, s,
+                             vk->valuestring, key);
+                cJSON_Delete(stored);
+                return rc;
+            }
+        }
+        cJSON_Delete(stored);
+    }
     job->next_seq = 0;
     if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
         return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));

@@ -210,6 +210,8 @@ class Daemon:
     def sql(self, query, args=()):
         con = sqlite3.connect(self.db, timeout=30)
         try:
-            return con.execute(query, args).fetchall()
+            rows = con.execute(query, args).fetchall()
+            con.commit()
+            return rows
         finally:
             con.close()

@@ -59,6 +59,31 @@ try:
           "after SIGTERM and restart the job completes, each seq once: %s" % (n,))
     c.close()
     check(d.terminate() == 0, "clean exit")
+
+    # A stored seq that no longer matches the plan (here: tampered with) stops the resume with the
+    # reason instead of mixing two plans under one job.
+    t = Daemon()
+    try:
+        t.start()
+        c = t.client()
+        r = c.call("submit", {"spec": dict(SMALL_GEMM, seed=11, budget=16, iters=5)})
+        c.watch(r["job"], until=lambda p: p["evaluated"] >= 1)
+        t.kill9()
+        c.close()
+        t.sql("UPDATE variants SET key = 'TILE_N=1' WHERE id = "
+              "(SELECT variant_id FROM measurements WHERE job = ? AND seq = 0)", (r["job"],))
+        con_ok = t.sql("SELECT v.key FROM measurements m JOIN variants v ON v.id = m.variant_id "
+                       "WHERE m.job = ? AND m.seq = 0", (r["job"],))
+        t.start()
+        c = t.client()
+        fin = c.watch(r["job"])[-1]
+        err = c.call("status", {"job": r["job"]}).get("error") or ""
+        check(con_ok == [("TILE_N=1",)] and fin["state"] == "failed" and "cannot resume" in err,
+              "a plan that no longer matches the stored seqs fails the job: %s" % err)
+        c.close()
+        check(t.terminate() == 0, "clean exit")
+    finally:
+        t.cleanup()
 except Exception as e:
     import traceback
     traceback.print_exc()
