@@ -36,7 +36,8 @@ _Static_assert(!__OBJC_BOOL_IS_BOOL, "x86_64 macOS: BOOL is signed char");
 #define SEND(type) ((type)fw_metal_objc_send)
 
 static id rt_create_device(void) { return MTLCreateSystemDefaultDevice(); }
-static Class rt_get_class(const char *name) { return objc_getClass(name); }
+/* Older SDKs declare objc_getClass as returning id: the cast keeps both spellings warning-free. */
+static Class rt_get_class(const char *name) { return (Class)objc_getClass(name); }
 static SEL rt_sel(const char *name) { return sel_registerName(name); }
 static void *rt_pool_push(void) { return objc_autoreleasePoolPush(); }
 static void rt_pool_pop(void *pool) { objc_autoreleasePoolPop(pool); }
