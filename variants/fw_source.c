@@ -72,9 +72,10 @@ static int next_line(scan *s, const char **b, const char **e, int *directive)
     return 1;
 }
 
+/* '\r' too: a file saved with CRLF line ends keeps its directives. */
 static const char *skip_ws(const char *p, const char *e)
 {
-    while (p < e && (*p == ' ' || *p == '\t'))
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r'))
         p++;
     return p;
 }

@@ -70,7 +70,7 @@ static void test_nested(void)
         "kernel void k() { MAIN_BODY; }\n");
     put("inc/b.h", "#define FROM_B 1\n#include \"c.h\"\n#define AFTER_C 1\n");
     put("inc/c.h", "#define FROM_C 1\n");
-    put("inc/once.h", "#pragma once\n#define ONCE_ONLY 1\n");
+    put("inc/once.h", "#pragma once\r\n#define ONCE_ONLY 1\r\n");
     const char *before = "#define FROM_B 1\n#include \"c.h\"\n#define AFTER_C 1\n";
     char *text = NULL;
     char err[512] = "";
@@ -178,6 +178,7 @@ static void test_guards(void)
     CHECK(fw_source_has_guard(src, "COMMENTED") == 0, "guard inside a comment does not count");
     CHECK(fw_source_has_guard(src, "TILE_NN") == 0, "a guard of TILE_N is not one of TILE_NN");
     CHECK(fw_source_has_guard("#if !defined(A) && B\n", "A") == 1, "first operand guards");
+    CHECK(fw_source_has_guard("#ifndef CRLF\r\n#define CRLF 1\r\n#endif\r\n", "CRLF") == 1, "CRLF line ends");
 
     char err[512] = "";
     fw_space s = space_of("{\"knobs\": {\"TILE_N\": [32, 64], \"SIMDGROUPS_PER_TG\": [2, 4]}}");
