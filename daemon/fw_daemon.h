@@ -76,8 +76,8 @@ typedef struct fw_daemon_tau {
 } fw_daemon_tau;
 
 int fw_daemon_tau_compute(const double *x, const double *y, size_t n, fw_daemon_tau *out);
-/* tau_b of one stratum or of a pooled sum; returns 0 and stores NAN-free value, or -EDOM when it is
- * undefined (fewer than two pairs, or every value tied in x or y). */
+/* tau_b of one stratum or of a pooled sum: 0 and *tau in [-1, 1], or -EDOM when it is undefined
+ * (fewer than two values, or every pair tied in x or in y). */
 int fw_daemon_tau_value(const fw_daemon_tau *t, double *tau);
 /* Pool b into a (sums of num, pairs_x, pairs_y, n). */
 void fw_daemon_tau_pool(fw_daemon_tau *a, const fw_daemon_tau *b);

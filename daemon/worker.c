@@ -567,6 +567,11 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             cJSON *p = cJSON_CreateObject();
             cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
             cJSON_AddNumberToObject(p, "job", (double)job->id);
+            /* stored seqs: the worker's compile threads skip them (a resumed job) */
+            cJSON *measured = cJSON_AddArrayToObject(p, "measured");
+            for (size_t i = 0; job->done && i < job->planned; i++)
+                if (job->done[i])
+                    cJSON_AddItemToArray(measured, cJSON_CreateNumber((double)i));
             if (worker_request(dev, "load", p) != 0) {
                 worker_died(dev, "cannot write to the worker");
                 continue;
@@ -584,6 +589,20 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         }
         cJSON *p = cJSON_CreateObject();
         cJSON_AddNumberToObject(p, "seq", (double)job->next_seq);
+        /* the job's best stored median per shape: the worker's early stop compares against it,
+         * and a restarted worker would otherwise have forgotten it */
+        cJSON *rk = NULL;
+        if (fw_db_rankings(d->db, job->id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
+            cJSON *best = cJSON_AddObjectToObject(p, "best_ns");
+            const cJSON *r;
+            cJSON_ArrayForEach(r, rk) {
+                const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "shape_key"));
+                const cJSON *med = cJSON_GetObjectItemCaseSensitive(r, "median_ns");
+                if (sk && cJSON_IsNumber(med) && !cJSON_GetObjectItemCaseSensitive(best, sk))
+                    cJSON_AddNumberToObject(best, sk, med->valuedouble);
+            }
+        }
+        cJSON_Delete(rk);
         if (worker_request(dev, "measure", p) != 0) {
             worker_died(dev, "cannot write to the worker");
             continue;
