@@ -75,6 +75,18 @@ try:
     check(mr["min"] <= mr["median"] <= mr["max"] and mr["min"] > 0, "compare median ratio spread")
     check(0 <= cmp["top5_overlap"] <= 5, "compare top-5 overlap")
 
+    # Two shapes (the profile's own): ranked per shape, best per shape, compare per shape.
+    two = c.call("submit", {"spec": {"profile": "gemm_small", "budget": 2, "seed": 3, "iters": 3}})
+    check(c.watch(two["job"])[-1]["state"] == "done", "a two-shape job completes")
+    ranked = c.call("rankings", {"job": two["job"], "limit": 1})["rankings"]
+    check(len({r["shape_key"] for r in ranked}) == len(ranked) == 2, "limit 1 gives one winner per shape")
+    b2 = c.call("best", {"family": "gemm", "shape": {"M": 200, "N": 136, "K": 72}})
+    check(b2["shape_key"] == "K=72,M=200,N=136" and b2["job"] == two["job"], "best for the second shape")
+    two_b = c.call("rerun", {"job": two["job"]})
+    c.watch(two_b["job"])
+    cmp2 = c.call("compare", {"a": two["job"], "b": two_b["job"]})
+    check(cmp2["same_variants"] and len(cmp2["shapes"]) == 2, "compare reports each shape")
+
     devs = c.call("devices", {})["devices"]
     check(any(x.get("selector") == "opencl:0" and "identity" in x for x in devs), "devices lists opencl:0")
 
