@@ -30,6 +30,10 @@ try:
     check(n[0] == n[1] == sub["planned"], "each seq stored exactly once")
     crashed = [r for r in c.call("rankings", {"job": job, "limit": 0})["rankings"] if r["seq"] in (2, 3)]
     check(not crashed, "crashed and timed-out variants are not ranked")
+    with open("/proc/%d/maps" % d.proc.pid) as f:
+        maps = f.read().lower()
+    check(not any(lib in maps for lib in ("libopencl", "libpocl", "libcuda", "libnvrtc", "metal")),
+          "the daemon itself never loaded a GPU runtime (DESIGN.md section 1)")
     log = d.read_log()
     check(log.count("started worker for opencl:0") == 3, "a fresh worker after the crash and after the hang")
 
