@@ -98,4 +98,94 @@ typedef struct fw_bench_verify {
 int fw_bench_verify_output(int elem /* fw_elem */, const void *out, size_t nelem, const double *ref,
                            fw_bench_verify *v);
 
+/* ---- tuning throughput (issue 7) ------------------------------------------------------------- */
+
+/* Persistent compile cache. Content-addressed: the key hashes (compile-cache format, device identity
+ * [backend|vendor|name|driver|compiler version], arch, compiler options, entry, the macros sorted,
+ * the source), so any change to what the compiler sees or to the compiler itself is a new entry.
+ * Entries hold program binaries (OpenCL CL_PROGRAM_BINARIES, CUDA cubins) from the backend's
+ * program_binary, loaded back with program_load. Each file starts with a 64-byte header (magic
+ * "FWCCACHE", format, payload length, FNV-1a 64 checksum of the payload, the key); a file whose
+ * header, length or checksum disagree is deleted and reported as a miss (-EBADMSG), so the caller
+ * compiles again and stores a fresh entry. Writes go to a temporary file renamed into place (readers
+ * in other processes never see half an entry). When the entries exceed max_bytes (0 = no bound) the
+ * least recently used (file mtime, refreshed on every hit) are deleted down to 90 % of the bound.
+ * Thread-safe: one fw_ccache may be shared by the compile threads. */
+#define FW_CCACHE_KEY_LEN 32
+#define FW_CCACHE_FORMAT 1
+#define FW_CCACHE_DEFAULT_MB 512
+typedef struct fw_ccache fw_ccache;
+typedef struct fw_ccache_stats {
+    uint64_t hits, misses, stores, dropped /* damaged entries deleted */, evicted, bytes;
+} fw_ccache_stats;
+/* $XDG_CACHE_HOME/fairway/compile, else $HOME/.cache/fairway/compile; -ENOENT with neither. */
+int fw_ccache_default_dir(char *buf, size_t len);
+/* Creates dir (and parents, mode 0700) when absent. */
+int fw_ccache_open(const char *dir, uint64_t max_bytes, fw_ccache **out, char *err, size_t errlen);
+void fw_ccache_close(fw_ccache *c);
+const char *fw_ccache_dir(const fw_ccache *c);
+int fw_ccache_key(const char *identity, const char *arch, const char *source, const char *const *macros,
+                  size_t nmacros, const char *options, const char *entry, char out[FW_CCACHE_KEY_LEN + 1]);
+/* 0 and a malloc'd copy of the payload on a hit; -ENOENT on a miss; -EBADMSG when the entry was
+ * damaged (it is deleted: the next put stores a good one). */
+int fw_ccache_get(fw_ccache *c, const char *key, void **data, size_t *len);
+int fw_ccache_put(fw_ccache *c, const char *key, const void *data, size_t len);
+void fw_ccache_get_stats(fw_ccache *c, fw_ccache_stats *out);
+
+/* Use a compile cache (not owned; NULL = none). With one, a compile first looks the variant up:
+ * a hit is loaded with program_load and its record says "cached": true with the load's time as
+ * compile_ms; a miss compiles, then stores program_binary's bytes. Backends without
+ * program_binary/program_load compile as before. */
+void fw_bench_set_cache(fw_bench *b, fw_ccache *c);
+
+/* Early stop (DESIGN.md section 6.5). Spec "options.early_stop": false turns it off; an object
+ * {"after": 5, "ratio": 2.0} tunes it (these are the defaults; it is on by default). After `after`
+ * timed samples, a variant whose running median exceeds ratio x the best median known for its shape
+ * stops being timed and is recorded as status "pruned" with the statistics and samples it has. The
+ * best known is the smallest of: every ok record this harness produced for that shape key, and what
+ * fw_bench_note_best was told (the daemon passes its stored best, since a worker may restart). A
+ * variant never prunes against itself, so the best is never pruned. */
+int fw_bench_note_best(fw_bench *b, const char *shape_key, double median_ns);
+
+/* Input rotation and cache flushing, spec "options": "rotate_buffers": N (N >= 2: N copies of every
+ * input buffer, the launches cycle through them, so a kernel cannot keep its inputs warm in caches
+ * from the previous launch), "flush_cache_mb": M (M > 0: between timed launches the harness fills an
+ * M MiB scratch buffer on the device, larger than the last-level cache, evicting the inputs). Both
+ * apply to every timed launch, the finalists' included; warm-up launches rotate too. */
+
+/* Compile pool. `threads` compile threads (>= 1) compile the plan's variants ahead of the measuring
+ * thread, in plan order, at most `depth` seqs ahead of the last seq measured (depth <= 0: 2 x threads
+ * + 2). Each thread opens its own handle to the device (be->open(device_index)): the backends'
+ * error text lives in the device (OpenCL) or the thread (CUDA, which also makes its context current
+ * per call), so separate handles keep one thread's build log from overwriting another's. A thread
+ * compiles into its handle, takes program_binary's bytes (and stores them in the compile cache),
+ * and the measuring thread loads them with program_load into the timing device: only the measuring
+ * thread ever launches, so timing never overlaps another kernel. OpenCL allows clBuildProgram on
+ * separate contexts from separate threads; CUDA (NVRTC) compiles are thread-safe and the driver
+ * calls of cuda/ make the context current on the calling thread.
+ * `skip` lists seqs already measured (never compiled ahead). fw_bench_measure of a seq the pool has
+ * not reached yet compiles inline as before; a later seq moves the pool's start forward (the daemon
+ * asks seq by seq, and a restarted job starts wherever it stopped). Records carry "compile_ms" (the
+ * compile thread's time) and "load_ms" (program_load in the timing thread). Needs program_binary and
+ * program_load: -ENOTSUP otherwise (the caller then runs without a pool). */
+int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int device_index,
+                        int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen);
+/* Stops and joins the threads, frees what was compiled ahead and not used. Safe without a pool. */
+void fw_bench_pool_stop(fw_bench *b);
+/* 1 while a pool runs. */
+int fw_bench_pool_active(const fw_bench *b);
+/* The default number of compile threads: online cores minus one, at least 1. */
+int fw_bench_default_compile_threads(void);
+
+/* Finalists (DESIGN.md section 6.5). For each shape, the given ok records' top `k` by median
+ * are re-timed interleaved: `rounds` rounds, each launching every finalist `iters` times in turn
+ * (A..A B..B C..C, then again), after `warmup` launches each; rotation and flushing as above.
+ * `records` are ok records of this spec (fw_bench_measure's output; not modified). *out is an array
+ * with one object per finalist: {"seq","shape_key","variant_key","knobs","rank","first_rank",
+ * "stats":{n,median_ns,...},"samples_ns":[...]} ranked per shape by the finalist median ("rank",
+ * 1 = the winner) where "first_rank" is the rank of the first pass. Returns -EFAULT on a sticky
+ * device error, like fw_bench_measure. */
+int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+                       int rounds, int iters, int warmup, cJSON **out, char *err, size_t errlen);
+
 #endif

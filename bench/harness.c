@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fw_family.h"
 #include "fw_util.h"
@@ -20,6 +22,8 @@ typedef struct wl_entry {
     const fw_family *fam;
     fw_workload *wl;
     fw_buffer **bufs;
+    int nrot;             /* copies of the inputs for options.rotate_buffers (1 = none) */
+    fw_buffer **rot;      /* (nrot - 1) x nbuffers: extra copies of the input buffers, NULL elsewhere */
 } wl_entry;
 
 typedef struct prog_entry {
@@ -28,8 +32,14 @@ typedef struct prog_entry {
     fw_program *prog;     /* NULL: the compile failed, log holds why (failures are cached too) */
     char *log;
     double compile_ms;
+    double load_ms;       /* program_load of a compile-cache hit or a compile thread's binary */
     int compile_rc;
+    int from_disk;        /* loaded from the persistent compile cache */
 } prog_entry;
+
+typedef struct best_entry { char *shape_key; double ns; } best_entry;
+
+typedef struct fw_pool fw_pool;
 
 struct fw_bench {
     const fw_backend *be;
@@ -38,6 +48,13 @@ struct fw_bench {
     uint64_t clock;
     wl_entry wl[FW_BENCH_WL_CACHE];
     prog_entry prog[FW_BENCH_PROG_CACHE];
+    fw_ccache *cache;
+    char identity[1024];
+    best_entry *best;
+    size_t nbest;
+    fw_buffer *flush;     /* options.flush_cache_mb scratch buffer */
+    size_t flush_bytes;
+    fw_pool *pool;
 };
 
 static void wl_entry_release(fw_bench *b, wl_entry *e)
@@ -49,6 +66,12 @@ static void wl_entry_release(fw_bench *b, wl_entry *e)
             if (e->bufs[i])
                 b->be->buffer_free(b->dev, e->bufs[i]);
         free(e->bufs);
+    }
+    if (e->rot) {
+        for (size_t i = 0; i < (size_t)(e->nrot - 1) * e->wl->nbuffers; i++)
+            if (e->rot[i])
+                b->be->buffer_free(b->dev, e->rot[i]);
+        free(e->rot);
     }
     if (e->fam && e->fam->workload_free)
         e->fam->workload_free(e->wl);
@@ -76,14 +99,28 @@ int fw_bench_new(const fw_backend *be, fw_device *dev, const fw_device_info *inf
     b->be = be;
     b->dev = dev;
     b->info = *info;
+    if (fw_device_identity(info, b->identity, sizeof b->identity) < 0)
+        b->identity[0] = '\0';
     *out = b;
     return 0;
+}
+
+void fw_bench_set_cache(fw_bench *b, fw_ccache *c)
+{
+    if (b)
+        b->cache = c;
 }
 
 void fw_bench_free(fw_bench *b)
 {
     if (!b)
         return;
+    fw_bench_pool_stop(b);
+    for (size_t i = 0; i < b->nbest; i++)
+        free(b->best[i].shape_key);
+    free(b->best);
+    if (b->flush)
+        b->be->buffer_free(b->dev, b->flush);
     for (int i = 0; i < FW_BENCH_WL_CACHE; i++)
         wl_entry_release(b, &b->wl[i]);
     for (int i = 0; i < FW_BENCH_PROG_CACHE; i++)
@@ -230,6 +267,7 @@ static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *sh
     victim->fam = fam;
     victim->wl = wl;
     victim->bufs = bufs;
+    victim->nrot = 1;
     *rc = 0;
     return victim;
 }
@@ -258,8 +296,88 @@ static uint64_t program_key(const char *source, char **macros, size_t n, const c
     return fw_hash64_str(h, entry);
 }
 
+/* Compile through the persistent cache on `dev` (the timing device, or a compile thread's own
+ * handle). With prog != NULL the result is a loaded program; with prog == NULL only the binary's
+ * bytes are wanted (a compile thread hands them to the timing thread). On a compile failure *log
+ * gets the build log (malloc'd) and the backend's code is returned. */
+static int cached_compile(const fw_backend *be, fw_device *dev, fw_ccache *cache, const char *identity,
+                          const char *arch, const char *source, char **macros, size_t n, const char *options,
+                          const char *entry, fw_program **prog, void **bytes, size_t *len, int *from_disk,
+                          char **log)
+{
+    *from_disk = 0;
+    *log = NULL;
+    if (prog)
+        *prog = NULL;
+    if (bytes) {
+        *bytes = NULL;
+        *len = 0;
+    }
+    int can_bin = be->program_binary && be->program_load;
+    char key[FW_CCACHE_KEY_LEN + 1];
+    int have_key = cache && can_bin &&
+        fw_ccache_key(identity, arch, source, (const char *const *)macros, n, options, entry, key) == 0;
+    if (have_key) {
+        void *data = NULL;
+        size_t dlen = 0;
+        if (fw_ccache_get(cache, key, &data, &dlen) == 0) {
+            if (!prog) {
+                *bytes = data;
+                *len = dlen;
+                *from_disk = 1;
+                return 0;
+            }
+            int rc = be->program_load(dev, data, dlen, entry, prog);
+            free(data);
+            if (rc == 0) {
+                *from_disk = 1;
+                return 0;
+            }
+            /* the driver refused the bytes (an entry from another driver build under the same version
+             * string, say): compile, and the put below replaces the entry */
+        }
+    }
+    fw_program *p = NULL;
+    int rc = be->compile(dev, source, (const char *const *)macros, n, options, entry, &p);
+    if (rc < 0) {
+        const char *l = be->last_error(dev);
+        *log = fw_strdup(l && *l ? l : "the compiler failed without a message");
+        return rc;
+    }
+    void *data = NULL;
+    size_t dlen = 0;
+    if ((have_key || !prog) && can_bin && be->program_binary(dev, p, &data, &dlen) == 0) {
+        if (have_key)
+            fw_ccache_put(cache, key, data, dlen);
+    }
+    if (prog) {
+        free(data);
+        *prog = p;
+        return 0;
+    }
+    be->program_free(dev, p);
+    if (!data) {
+        *log = fw_strdup("the backend gave no program binary to hand over");
+        return -ENOTSUP;
+    }
+    *bytes = data;
+    *len = dlen;
+    return 0;
+}
+
+/* A compile thread's result for one seq (fw_pool below). */
+typedef struct pool_result {
+    uint64_t key;
+    void *bytes;
+    size_t len;
+    double ms;
+    int from_disk, rc;
+    char *log;
+} pool_result;
+static int pool_take(fw_pool *p, int64_t seq, uint64_t key, pool_result *out);
+
 static prog_entry *program_get(fw_bench *b, const char *source, char **macros, size_t n,
-                               const char *options, const char *entry, int *cached)
+                               const char *options, const char *entry, int64_t seq, int *cached)
 {
     uint64_t key = program_key(source, macros, n, options, entry);
     prog_entry *victim = &b->prog[0];
@@ -275,21 +393,40 @@ static prog_entry *program_get(fw_bench *b, const char *source, char **macros, s
     }
     *cached = 0;
     prog_entry_release(b, victim);
-    uint64_t t0 = fw_now_ns();
-    fw_program *prog = NULL;
-    int rc = b->be->compile(b->dev, source, (const char *const *)macros, n, options, entry, &prog);
-    victim->compile_ms = (double)(fw_now_ns() - t0) / 1e6;
     victim->used = 1;
     victim->key = key;
     victim->stamp = ++b->clock;
-    victim->compile_rc = rc;
-    if (rc < 0) {
-        const char *log = b->be->last_error(b->dev);
-        victim->log = fw_strdup(log && *log ? log : "the compiler failed without a message");
-        victim->prog = NULL;
-    } else {
-        victim->prog = prog;
+    pool_result r;
+    if (b->pool && seq >= 0 && pool_take(b->pool, seq, key, &r) == 1) {
+        victim->compile_ms = r.ms;
+        victim->from_disk = r.from_disk;
+        if (r.rc < 0) {
+            victim->compile_rc = r.rc;
+            victim->log = r.log;
+            return victim;
+        }
+        free(r.log);
+        uint64_t t0 = fw_now_ns();
+        fw_program *prog = NULL;
+        int rc = b->be->program_load(b->dev, r.bytes, r.len, entry, &prog);
+        victim->load_ms = (double)(fw_now_ns() - t0) / 1e6;
+        free(r.bytes);
+        if (rc == 0) {
+            victim->prog = prog;
+            return victim;
+        }
+        /* fall through: compile here as if there were no pool */
     }
+    uint64_t t0 = fw_now_ns();
+    fw_program *prog = NULL;
+    char *log = NULL;
+    int rc = cached_compile(b->be, b->dev, b->cache, b->identity, b->info.arch, source, macros, n, options,
+                            entry, &prog, NULL, NULL, &victim->from_disk, &log);
+    victim->compile_ms = (double)(fw_now_ns() - t0) / 1e6;
+    victim->load_ms = 0;
+    victim->compile_rc = rc;
+    victim->prog = rc < 0 ? NULL : prog;
+    victim->log = log;
     return victim;
 }
 
@@ -348,6 +485,75 @@ static int add_macro_object(const cJSON *obj, char ***macros, size_t *n, char *e
     return 0;
 }
 
+/* What the compiler sees for one plan item: shared by the timing thread and the compile threads,
+ * so both compile exactly the same text with the same macros (and so share cache keys). */
+typedef struct compile_in {
+    char *source;
+    char source_hash[17];
+    const char *entry, *options;
+    char **macros;
+    size_t nmacros;
+} compile_in;
+
+static void compile_in_release(compile_in *c)
+{
+    fw_macros_free(c->macros, c->nmacros);
+    free(c->source);
+    memset(c, 0, sizeof *c);
+}
+
+static int compile_inputs(const char *dialect, const fw_family *fam, const cJSON *spec, const fw_plan_item *item,
+                          const fw_workload *wl, compile_in *c, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), item->shape);
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(spec, "source");
+    const cJSON *src_text = cJSON_GetObjectItemCaseSensitive(src, "text");
+    const cJSON *src_entry = cJSON_GetObjectItemCaseSensitive(src, "entry");
+    const char *entry = cJSON_IsString(src_entry) && *src_entry->valuestring ? src_entry->valuestring : wl->kernel;
+    /* docs/spec.md also allows "entries": one name, or {dialect or family kernel name: entry} */
+    const cJSON *src_entries = cJSON_GetObjectItemCaseSensitive(src, "entries");
+    if (!cJSON_IsString(src_entry) && cJSON_IsString(src_entries) && *src_entries->valuestring)
+        entry = src_entries->valuestring;
+    else if (!cJSON_IsString(src_entry) && cJSON_IsObject(src_entries)) {
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(src_entries, dialect);
+        if (!cJSON_IsString(e))
+            e = cJSON_GetObjectItemCaseSensitive(src_entries, wl->kernel);
+        if (cJSON_IsString(e) && *e->valuestring)
+            entry = e->valuestring;
+    }
+    c->entry = entry;
+    int rc;
+    if (cJSON_IsString(src_text)) {
+        c->source = fw_strdup(src_text->valuestring);
+        if (!c->source)
+            return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    } else {
+        if (!fam->source)
+            return fw_errf(err, errlen, -EINVAL, "family '%s' has no source", fam->name);
+        rc = fam->source(dialect, shape, &c->source, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, c->source), c->source_hash);
+    rc = fw_point_macros(&item->point, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &c->macros, &c->nmacros);
+    if (rc < 0) {
+        compile_in_release(c);
+        return fw_errf(err, errlen, rc, "cannot render the variant's macros");
+    }
+    rc = add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &c->macros, &c->nmacros, err, errlen);
+    if (rc == 0)
+        rc = add_macro_object(wl->shape_macros, &c->macros, &c->nmacros, err, errlen);
+    if (rc < 0) {
+        compile_in_release(c);
+        return rc;
+    }
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(spec, "options");
+    const cJSON *copt = cJSON_GetObjectItemCaseSensitive(opts, "compiler");
+    c->options = cJSON_IsString(copt) ? copt->valuestring : NULL;
+    return 0;
+}
+
 static cJSON *geometry_json(const fw_geometry *g)
 {
     cJSON *o = cJSON_CreateObject();
@@ -370,6 +576,182 @@ static cJSON *resources_json(const fw_resources *r)
     cJSON_AddNumberToObject(o, "local_bytes", (double)r->local_bytes);
     cJSON_AddNumberToObject(o, "simd_width", (double)r->simd_width);
     return o;
+}
+
+/* ---- timing options: early stop, input rotation, cache flush ------------------------------ */
+
+typedef struct run_opts {
+    int es_on, es_after;
+    double es_ratio;
+    int nrot;
+    size_t flush_bytes;
+} run_opts;
+
+static void parse_run_opts(const cJSON *spec, run_opts *o)
+{
+    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(spec, "options");
+    const cJSON *es = cJSON_GetObjectItemCaseSensitive(opts, "early_stop");
+    o->es_on = !cJSON_IsFalse(es);
+    o->es_after = 5;
+    o->es_ratio = 2.0;
+    if (cJSON_IsObject(es)) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(es, "after");
+        if (cJSON_IsNumber(v) && v->valueint >= 1)
+            o->es_after = v->valueint;
+        v = cJSON_GetObjectItemCaseSensitive(es, "ratio");
+        if (cJSON_IsNumber(v) && v->valuedouble > 1.0)
+            o->es_ratio = v->valuedouble;
+        v = cJSON_GetObjectItemCaseSensitive(es, "enabled");
+        if (cJSON_IsFalse(v))
+            o->es_on = 0;
+    }
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(opts, "rotate_buffers");
+    o->nrot = cJSON_IsNumber(r) && r->valueint > 1 ? (r->valueint > 64 ? 64 : r->valueint) : 1;
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(opts, "flush_cache_mb");
+    o->flush_bytes = cJSON_IsNumber(f) && f->valuedouble > 0 ? (size_t)(f->valuedouble * 1048576.0) : 0;
+}
+
+static double best_for(fw_bench *b, const char *shape_key)
+{
+    for (size_t i = 0; i < b->nbest; i++)
+        if (strcmp(b->best[i].shape_key, shape_key) == 0)
+            return b->best[i].ns;
+    return 0;
+}
+
+int fw_bench_note_best(fw_bench *b, const char *shape_key, double median_ns)
+{
+    if (!b || !shape_key || !(median_ns > 0))
+        return -EINVAL;
+    for (size_t i = 0; i < b->nbest; i++)
+        if (strcmp(b->best[i].shape_key, shape_key) == 0) {
+            if (median_ns < b->best[i].ns)
+                b->best[i].ns = median_ns;
+            return 0;
+        }
+    best_entry *e = realloc(b->best, (b->nbest + 1) * sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    b->best = e;
+    if (!(e[b->nbest].shape_key = fw_strdup(shape_key)))
+        return -ENOMEM;
+    e[b->nbest++].ns = median_ns;
+    return 0;
+}
+
+/* Extra copies of the workload's input buffers for rotation, written with the same bytes. */
+static int ensure_rotation(fw_bench *b, wl_entry *we, int nrot)
+{
+    if (we->nrot >= nrot || nrot <= 1)
+        return 0;
+    size_t nb = we->wl->nbuffers;
+    fw_buffer **rot = calloc((size_t)(nrot - 1) * (nb ? nb : 1), sizeof *rot);
+    if (!rot)
+        return -ENOMEM;
+    int rc = 0;
+    for (int c = 0; c < nrot - 1 && rc == 0; c++)
+        for (size_t i = 0; i < nb && rc == 0; i++) {
+            const fw_wl_buffer *wb = &we->wl->buffers[i];
+            if (wb->role != FW_BUF_INPUT || !wb->host)
+                continue;
+            fw_buffer **slot = &rot[(size_t)c * nb + i];
+            if (c < we->nrot - 1 && we->rot) {   /* keep the copies made for a smaller rotation */
+                *slot = we->rot[(size_t)c * nb + i];
+                we->rot[(size_t)c * nb + i] = NULL;
+                continue;
+            }
+            rc = b->be->buffer_new(b->dev, wb->bytes, slot);
+            if (rc == 0)
+                rc = b->be->buffer_write(b->dev, *slot, 0, wb->host, wb->bytes);
+        }
+    if (we->rot) {
+        for (size_t i = 0; i < (size_t)(we->nrot - 1) * nb; i++)
+            if (we->rot[i])
+                b->be->buffer_free(b->dev, we->rot[i]);
+        free(we->rot);
+    }
+    we->rot = rot;
+    we->nrot = nrot;
+    return rc;
+}
+
+/* warmup untimed launches, then up to n timed ones into samples; *taken says how many. With early
+ * stop on, stops after es_after samples once the running median exceeds es_ratio x the shape's best
+ * (best_out / med_out then say by how much). Returns 0, -ENOMEM, or the backend's code (-EFAULT
+ * sticky) with *failed pointing at a message when the failure was not a launch. */
+static int timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, wl_entry *we, const run_opts *ro,
+                          int warmup, size_t n, uint64_t *samples, const char *shape_key, size_t *taken,
+                          double *best_out, double *med_out, const char **failed)
+{
+    *taken = 0;
+    *failed = NULL;
+    int nrot = ro->nrot;
+    size_t nb = we->wl->nbuffers;
+    if (nrot > 1 && ensure_rotation(b, we, nrot) < 0) {
+        *failed = "cannot allocate the rotated copies of the input buffers (options.rotate_buffers): "
+                  "the device is out of memory";
+        return -ENOSPC;
+    }
+    if (ro->flush_bytes && (!b->flush || b->flush_bytes != ro->flush_bytes)) {
+        if (b->flush)
+            b->be->buffer_free(b->dev, b->flush);
+        b->flush = NULL;
+        if (b->be->buffer_new(b->dev, ro->flush_bytes, &b->flush) < 0) {
+            b->flush = NULL;
+            *failed = "cannot allocate the cache-flush buffer (options.flush_cache_mb): lower it";
+            return -ENOSPC;
+        }
+        b->flush_bytes = ro->flush_bytes;
+    }
+    /* one argument list per input copy: copy c swaps in the c-th rotated buffer of each input */
+    fw_arg *args = calloc((size_t)nrot * (base->nargs ? base->nargs : 1), sizeof *args);
+    uint64_t *sorted = calloc(n ? n : 1, sizeof *sorted);
+    if (!args || !sorted) {
+        free(args);
+        free(sorted);
+        return -ENOMEM;
+    }
+    for (int c = 0; c < nrot; c++)
+        for (size_t i = 0; i < base->nargs; i++) {
+            fw_arg *a = &args[(size_t)c * base->nargs + i];
+            *a = base->args[i];
+            int bi = we->wl->args[i].buffer;
+            if (c > 0 && bi >= 0 && (size_t)bi < nb && we->rot[(size_t)(c - 1) * nb + (size_t)bi])
+                a->buffer = we->rot[(size_t)(c - 1) * nb + (size_t)bi];
+        }
+    fw_launch l = *base;
+    int rc = 0;
+    size_t k = 0;
+    for (int i = 0; i < warmup && rc == 0; i++, k++) {
+        l.args = &args[(k % (size_t)nrot) * base->nargs];
+        rc = b->be->launch(b->dev, prog, &l, NULL);
+    }
+    double best = ro->es_on ? best_for(b, shape_key) : 0;
+    for (size_t i = 0; i < n && rc == 0; i++, k++) {
+        if (b->flush) {
+            rc = b->be->buffer_fill(b->dev, b->flush, (uint32_t)(0x9e3779b9u * (uint32_t)(k + 1)), b->flush_bytes);
+            if (rc < 0)
+                break;
+        }
+        l.args = &args[(k % (size_t)nrot) * base->nargs];
+        rc = b->be->launch(b->dev, prog, &l, &samples[i]);
+        if (rc < 0)
+            break;
+        *taken = i + 1;
+        if (best > 0 && *taken >= (size_t)ro->es_after && *taken < n) {
+            memcpy(sorted, samples, *taken * sizeof *sorted);
+            fw_bench_stats st;
+            fw_bench_stats_compute(sorted, *taken, &st);
+            if (st.median > ro->es_ratio * best) {
+                *best_out = best;
+                *med_out = st.median;
+                break;
+            }
+        }
+    }
+    free(args);
+    free(sorted);
+    return rc;
 }
 
 /* Launch once; returns 0, -EFAULT (sticky) or another negative with text in the device error. */
@@ -413,36 +795,16 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         return rc;
     fw_workload *wl = we->wl;
 
-    /* source and entry */
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(spec, "source");
-    const cJSON *src_text = cJSON_GetObjectItemCaseSensitive(src, "text");
-    const cJSON *src_entry = cJSON_GetObjectItemCaseSensitive(src, "entry");
-    const char *entry = cJSON_IsString(src_entry) && *src_entry->valuestring ? src_entry->valuestring : wl->kernel;
-    /* docs/spec.md also allows "entries": one name, or {dialect or family kernel name: entry} */
-    const cJSON *src_entries = cJSON_GetObjectItemCaseSensitive(src, "entries");
-    if (!cJSON_IsString(src_entry) && cJSON_IsString(src_entries) && *src_entries->valuestring)
-        entry = src_entries->valuestring;
-    else if (!cJSON_IsString(src_entry) && cJSON_IsObject(src_entries)) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(src_entries, b->info.dialect);
-        if (!cJSON_IsString(e))
-            e = cJSON_GetObjectItemCaseSensitive(src_entries, wl->kernel);
-        if (cJSON_IsString(e) && *e->valuestring)
-            entry = e->valuestring;
-    }
-    char *source = NULL;
-    if (cJSON_IsString(src_text)) {
-        source = fw_strdup(src_text->valuestring);
-        if (!source)
-            return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    } else {
-        if (!fam->source)
-            return fw_errf(err, errlen, -EINVAL, "family '%s' has no source", fam->name);
-        rc = fam->source(b->info.dialect, shape, &source, err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    char source_hash[17], vhash[17], key[FW_KEY_MAX];
-    fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, source), source_hash);
+    compile_in ci;
+    rc = compile_inputs(b->info.dialect, fam, spec, item, wl, &ci, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *entry = ci.entry, *options = ci.options;
+    char *source = ci.source;
+    char **macros = ci.macros;
+    size_t nmacros = ci.nmacros;
+    char *source_hash = ci.source_hash;
+    char vhash[17], key[FW_KEY_MAX];
     if (fw_point_key(&item->point, key, sizeof key) < 0)
         key[0] = '\0';
     uint64_t vh = fw_hash64_str(FW_HASH64_INIT, fam->name);
@@ -450,26 +812,6 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     vh = fw_hash64_str(vh, source_hash);
     vh = fw_hash64(vh, "|", 1);
     fw_hash64_hex(fw_hash64_str(vh, key), vhash);
-
-    /* macros */
-    char **macros = NULL;
-    size_t nmacros = 0;
-    rc = fw_point_macros(&item->point, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &macros, &nmacros);
-    if (rc < 0) {
-        free(source);
-        return fw_errf(err, errlen, rc, "cannot render the variant's macros");
-    }
-    rc = add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &macros, &nmacros, err, errlen);
-    if (rc == 0)
-        rc = add_macro_object(wl->shape_macros, &macros, &nmacros, err, errlen);
-    if (rc < 0) {
-        fw_macros_free(macros, nmacros);
-        free(source);
-        return rc;
-    }
-    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(spec, "options");
-    const cJSON *copt = cJSON_GetObjectItemCaseSensitive(opts, "compiler");
-    const char *options = cJSON_IsString(copt) ? copt->valuestring : NULL;
     int warmup = spec_int(spec, "warmup", 3);
     int iters = spec_int(spec, "iters", 10);
     if (warmup < 0)
@@ -536,9 +878,11 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
 
     /* 2. compile (or reuse this process's compiled program) */
     int cached = 0;
-    prog_entry *pe = program_get(b, source, macros, nmacros, options, entry, &cached);
-    cJSON_ReplaceItemInObject(rec, "compile_ms", cJSON_CreateNumber(pe->compile_ms));
-    cJSON_ReplaceItemInObject(rec, "cached", cJSON_CreateBool(cached));
+    prog_entry *pe = program_get(b, source, macros, nmacros, options, entry, seq, &cached);
+    cJSON_ReplaceItemInObject(rec, "compile_ms", cJSON_CreateNumber(pe->compile_ms + pe->load_ms));
+    cJSON_ReplaceItemInObject(rec, "cached", cJSON_CreateBool(cached || pe->from_disk));
+    if (pe->load_ms > 0)
+        cJSON_AddNumberToObject(rec, "load_ms", pe->load_ms);
     if (!pe->prog) {
         set_status(rec, "compile_error", pe->log);
         goto done;
@@ -660,30 +1004,31 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
 
-    /* 6. warmup, then every timed sample on the device clock */
-    for (int i = 0; i < warmup; i++) {
-        rc = launch(b, pe->prog, &l, NULL);
-        if (rc < 0) {
-            fatal = rc == -EFAULT;
-            set_status(rec, "runtime_error", b->be->last_error(b->dev));
-            goto done;
-        }
-    }
+    /* 6. warmup, then every timed sample on the device clock (rotating inputs, flushing caches and
+     * stopping early as the options say) */
+    run_opts ro;
+    parse_run_opts(spec, &ro);
     samples = calloc((size_t)iters, sizeof *samples);
     if (!samples) {
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
         goto fail;
     }
-    for (int i = 0; i < iters; i++) {
-        rc = launch(b, pe->prog, &l, &samples[i]);
-        if (rc < 0) {
-            fatal = rc == -EFAULT;
-            set_status(rec, "runtime_error", b->be->last_error(b->dev));
-            goto done;
+    size_t taken = 0;
+    double prune_best = 0, prune_med = 0;
+    const char *failed = NULL;
+    rc = timed_launches(b, pe->prog, &l, we, &ro, warmup, (size_t)iters, samples, shape_key, &taken,
+                        &prune_best, &prune_med, &failed);
+    if (rc < 0) {
+        fatal = rc == -EFAULT;
+        if (rc == -ENOMEM) {
+            rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+            goto fail;
         }
+        set_status(rec, "runtime_error", failed ? failed : b->be->last_error(b->dev));
+        goto done;
     }
     fw_bench_stats st;
-    fw_bench_stats_compute(samples, (size_t)iters, &st);
+    fw_bench_stats_compute(samples, taken, &st);
     cJSON *js = cJSON_AddObjectToObject(rec, "stats");
     cJSON_AddNumberToObject(js, "n", (double)st.n);
     cJSON_AddNumberToObject(js, "median_ns", st.median);
@@ -698,9 +1043,17 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNumberToObject(rec, "bytes", wl->bytes);
     cJSON_AddNumberToObject(rec, "flops", wl->flops);
     cJSON *jsamp = cJSON_AddArrayToObject(rec, "samples_ns");
-    for (int i = 0; i < iters; i++)
+    for (size_t i = 0; i < taken; i++)
         cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)samples[i]));
-    set_status(rec, "ok", NULL);
+    if (taken < (size_t)iters) {
+        snprintf(why, sizeof why, "stopped early after %zu of %d timed launches: running median %.0f ns "
+                 "is %.2fx the best so far for this shape (%.0f ns; options.early_stop.ratio %.3g)",
+                 taken, iters, prune_med, prune_med / prune_best, prune_best, ro.es_ratio);
+        set_status(rec, "pruned", why);
+    } else {
+        set_status(rec, "ok", NULL);
+        fw_bench_note_best(b, shape_key, st.median);
+    }
 
 done:
     free(samples);
@@ -723,4 +1076,497 @@ fail:
     free(source);
     cJSON_Delete(rec);
     return rc < 0 ? rc : -EINVAL;
+}
+
+/* ---- compile pool ---------------------------------------------------------------------------- */
+
+enum { S_EMPTY, S_SKIP, S_CLAIMED, S_DONE, S_NONE, S_TAKEN };
+
+typedef struct pool_slot {
+    int state;
+    pool_result r;
+} pool_slot;
+
+typedef struct pool_wl {
+    fw_workload *wl;
+    int refs;
+} pool_wl;
+
+struct fw_pool {
+    fw_bench *b;
+    const cJSON *spec;
+    const fw_plan *plan;
+    const fw_family *fam;
+    int nthreads, ndevs, depth, stop;
+    pthread_t *th;
+    fw_device **devs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    pool_slot *slots;
+    size_t n, next, pos;
+    pthread_mutex_t wl_mu;       /* the compile threads' own host workloads, per shape */
+    pool_wl *wls;
+    size_t nshapes;
+};
+
+typedef struct pool_arg { fw_pool *p; int idx; } pool_arg;
+
+int fw_bench_default_compile_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 1 ? (int)(n - 1) : 1;
+}
+
+/* The compile threads need the workload's kernel name, shape macros and geometry, not its device
+ * buffers: a host-only workload per shape, created once and freed when no thread uses it and the
+ * pool has moved past the shape (plans are shape-major). */
+static fw_workload *pool_wl_get(fw_pool *p, int shape)
+{
+    if (shape < 0 || (size_t)shape >= p->nshapes)
+        return NULL;
+    pthread_mutex_lock(&p->wl_mu);
+    pool_wl *w = &p->wls[shape];
+    if (!w->wl) {
+        const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p->spec, "shapes"), shape);
+        char err[256];
+        uint64_t seed = fw_bench_workload_seed(spec_seed(p->spec), shape);
+        if (p->fam->workload_new(js, seed, &w->wl, err, sizeof err) < 0)
+            w->wl = NULL;
+    }
+    if (w->wl)
+        w->refs++;
+    fw_workload *wl = w->wl;
+    pthread_mutex_unlock(&p->wl_mu);
+    return wl;
+}
+
+static void pool_wl_put(fw_pool *p, int shape, size_t next_seq)
+{
+    pthread_mutex_lock(&p->wl_mu);
+    pool_wl *w = &p->wls[shape];
+    w->refs--;
+    int still = next_seq < p->n && p->plan->items[next_seq].shape == shape;
+    if (w->refs == 0 && !still && w->wl) {
+        p->fam->workload_free(w->wl);
+        w->wl = NULL;
+    }
+    pthread_mutex_unlock(&p->wl_mu);
+}
+
+/* One seq on compile thread idx: S_DONE with bytes or a compile error, or S_NONE when the timing
+ * thread has to handle it itself (the geometry makes it invalid: nothing to compile). */
+static int pool_compile(fw_pool *p, int idx, size_t seq, pool_result *r)
+{
+    memset(r, 0, sizeof *r);
+    fw_bench *b = p->b;
+    const fw_plan_item *item = &p->plan->items[seq];
+    fw_workload *wl = pool_wl_get(p, item->shape);
+    if (!wl)
+        return S_NONE;
+    int state = S_NONE;
+    fw_geometry geo;
+    memset(&geo, 0, sizeof geo);
+    char why[512];
+    if (p->fam->geometry(wl, &item->point, &geo, why, sizeof why) < 0)
+        goto out;
+    int64_t threads = (int64_t)geo.group[0] * geo.group[1] * geo.group[2];
+    if ((b->info.max_threads > 0 && threads > b->info.max_threads) ||
+        (b->info.shared_bytes > 0 && geo.shared_bytes > b->info.shared_bytes))
+        goto out;
+    compile_in ci;
+    char err[512];
+    if (compile_inputs(b->info.dialect, p->fam, p->spec, item, wl, &ci, err, sizeof err) < 0)
+        goto out;
+    r->key = program_key(ci.source, ci.macros, ci.nmacros, ci.options, ci.entry);
+    uint64_t t0 = fw_now_ns();
+    r->rc = cached_compile(b->be, p->devs[idx], b->cache, b->identity, b->info.arch, ci.source, ci.macros,
+                           ci.nmacros, ci.options, ci.entry, NULL, &r->bytes, &r->len, &r->from_disk, &r->log);
+    r->ms = (double)(fw_now_ns() - t0) / 1e6;
+    compile_in_release(&ci);
+    if (r->rc == -ENOTSUP) {   /* no binary to hand over: the timing thread compiles it */
+        free(r->log);
+        r->log = NULL;
+    } else {
+        state = S_DONE;
+    }
+out:;
+    pthread_mutex_lock(&p->mu);
+    size_t next = p->next;
+    pthread_mutex_unlock(&p->mu);
+    pool_wl_put(p, item->shape, next);
+    return state;
+}
+
+static void *pool_main(void *arg)
+{
+    pool_arg *a = arg;
+    fw_pool *p = a->p;
+    int idx = a->idx;
+    free(a);
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->stop) {
+            while (p->next < p->n && p->slots[p->next].state != S_EMPTY)
+                p->next++;
+            if (p->next < p->n && p->next <= p->pos + (size_t)p->depth)
+                break;
+            pthread_cond_wait(&p->cv_work, &p->mu);
+        }
+        if (p->stop)
+            break;
+        size_t seq = p->next++;
+        p->slots[seq].state = S_CLAIMED;
+        pthread_mutex_unlock(&p->mu);
+        pool_result r;
+        int state = pool_compile(p, idx, seq, &r);
+        pthread_mutex_lock(&p->mu);
+        p->slots[seq].r = r;
+        p->slots[seq].state = state;
+        pthread_cond_broadcast(&p->cv_done);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* The timing thread reaching seq: 1 with the compile thread's result, 0 when it must compile itself
+ * (not compiled ahead, nothing to compile, or the code differs from what was compiled). */
+static int pool_take(fw_pool *p, int64_t seq, uint64_t key, pool_result *out)
+{
+    if (seq < 0 || (size_t)seq >= p->n)
+        return 0;
+    size_t s = (size_t)seq;
+    pthread_mutex_lock(&p->mu);
+    p->pos = s;
+    if (p->next <= s)
+        p->next = s + 1;    /* the caller jumped ahead: compile ahead of it, not behind */
+    pthread_cond_broadcast(&p->cv_work);
+    while (p->slots[s].state == S_CLAIMED)
+        pthread_cond_wait(&p->cv_done, &p->mu);
+    int got = 0;
+    pool_slot *sl = &p->slots[s];
+    if (sl->state == S_DONE && sl->r.key == key) {
+        *out = sl->r;
+        got = 1;
+    } else if (sl->state == S_DONE) {
+        free(sl->r.bytes);
+        free(sl->r.log);
+    }
+    memset(&sl->r, 0, sizeof sl->r);
+    sl->state = S_TAKEN;
+    pthread_mutex_unlock(&p->mu);
+    return got;
+}
+
+int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int device_index,
+                        int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen)
+{
+    if (!b || !spec || !plan || threads < 1)
+        return fw_errf(err, errlen, -EINVAL, "the compile pool needs a spec, a plan and at least one thread");
+    fw_bench_pool_stop(b);
+    if (!b->be->program_binary || !b->be->program_load)
+        return fw_errf(err, errlen, -ENOTSUP, "backend '%s' cannot hand compiled programs between threads "
+                       "(no program_binary/program_load): compiling in the timing thread", b->be->name);
+    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
+    if (!fam || !fam->workload_new || !fam->workload_free || !fam->geometry)
+        return fw_errf(err, errlen, -EINVAL, "the spec's family has no workload: no compile pool");
+    fw_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    p->b = b;
+    p->spec = spec;
+    p->plan = plan;
+    p->fam = fam;
+    p->n = plan->n;
+    p->depth = depth > 0 ? depth : 2 * threads + 2;
+    p->nshapes = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "shapes"));
+    p->slots = calloc(p->n ? p->n : 1, sizeof *p->slots);
+    p->wls = calloc(p->nshapes ? p->nshapes : 1, sizeof *p->wls);
+    p->devs = calloc((size_t)threads, sizeof *p->devs);
+    p->th = calloc((size_t)threads, sizeof *p->th);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->wl_mu, NULL);
+    pthread_cond_init(&p->cv_work, NULL);
+    pthread_cond_init(&p->cv_done, NULL);
+    b->pool = p;
+    if (!p->slots || !p->wls || !p->devs || !p->th) {
+        fw_bench_pool_stop(b);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nskip; i++)
+        if (skip[i] >= 0 && (size_t)skip[i] < p->n)
+            p->slots[skip[i]].state = S_SKIP;
+    while (p->pos < p->n && p->slots[p->pos].state == S_SKIP)
+        p->pos++;
+    p->next = p->pos;
+    for (int i = 0; i < threads; i++) {
+        fw_device_info info;
+        int rc = b->be->open(device_index, &p->devs[i], &info, err, errlen);
+        if (rc < 0) {
+            p->devs[i] = NULL;
+            fw_bench_pool_stop(b);
+            return rc;
+        }
+        p->ndevs = i + 1;
+    }
+    for (int i = 0; i < threads; i++) {
+        pool_arg *a = malloc(sizeof *a);
+        if (a) {
+            a->p = p;
+            a->idx = i;
+        }
+        if (!a || pthread_create(&p->th[i], NULL, pool_main, a) != 0) {
+            free(a);
+            fw_bench_pool_stop(b);
+            return fw_errf(err, errlen, -EAGAIN, "cannot start compile thread %d", i + 1);
+        }
+        p->nthreads = i + 1;
+    }
+    return 0;
+}
+
+int fw_bench_pool_active(const fw_bench *b)
+{
+    return b && b->pool;
+}
+
+void fw_bench_pool_stop(fw_bench *b)
+{
+    fw_pool *p = b ? b->pool : NULL;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_cond_broadcast(&p->cv_work);
+    pthread_mutex_unlock(&p->mu);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->th[i], NULL);
+    for (size_t i = 0; p->slots && i < p->n; i++) {
+        free(p->slots[i].r.bytes);
+        free(p->slots[i].r.log);
+    }
+    for (size_t i = 0; p->wls && i < p->nshapes; i++)
+        if (p->wls[i].wl)
+            p->fam->workload_free(p->wls[i].wl);
+    for (int i = 0; p->devs && i < p->ndevs; i++)
+        b->be->close(p->devs[i]);
+    b->pool = NULL;
+    pthread_cond_destroy(&p->cv_work);
+    pthread_cond_destroy(&p->cv_done);
+    pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->wl_mu);
+    free(p->slots);
+    free(p->wls);
+    free(p->th);
+    free(p->devs);
+    free(p);
+}
+
+/* ---- finalists ------------------------------------------------------------------------------- */
+
+typedef struct finalist {
+    const cJSON *rec;
+    int64_t seq;
+    double first_median;
+    int first_rank;
+    fw_program *prog;
+    fw_launch l;
+    fw_arg *args;
+    uint64_t *samples;
+    size_t n;
+    double median;
+} finalist;
+
+static int cmp_fin_first(const void *a, const void *b)
+{
+    const finalist *x = a, *y = b;
+    if (x->first_median != y->first_median)
+        return x->first_median < y->first_median ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_fin_final(const void *a, const void *b)
+{
+    const finalist *x = a, *y = b;
+    if (x->median != y->median)
+        return x->median < y->median ? -1 : 1;
+    return x->first_rank - y->first_rank;
+}
+
+static double rec_median(const cJSON *rec)
+{
+    return cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rec, "stats"),
+                                                                 "median_ns"));
+}
+
+/* Re-time one shape's finalists: programs and launches prepared first, then round-robin rounds. */
+static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec, const fw_plan *plan, int shape,
+                           finalist *f, size_t nf, int rounds, int iters, int warmup, const run_opts *ro,
+                           char *err, size_t errlen)
+{
+    const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), shape);
+    int rc = 0;
+    wl_entry *we = workload_get(b, fam, js, fw_bench_workload_seed(spec_seed(spec), shape), err, errlen, &rc);
+    if (!we)
+        return rc;
+    fw_workload *wl = we->wl;
+    /* inputs as the first pass had them (a variant measured on another shape may have left others) */
+    for (size_t i = 0; i < wl->nbuffers; i++) {
+        const fw_wl_buffer *wb = &wl->buffers[i];
+        if (wb->role == FW_BUF_INPUT && wb->host)
+            rc = b->be->buffer_write(b->dev, we->bufs[i], 0, wb->host, wb->bytes);
+        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
+            rc = b->be->buffer_fill(b->dev, we->bufs[i], 0, wb->bytes);
+        if (rc < 0)
+            return fw_errf(err, errlen, rc, "preparing the finalists' buffers failed: %s", b->be->last_error(b->dev));
+    }
+    for (size_t k = 0; k < nf; k++) {
+        const fw_plan_item *item = &plan->items[f[k].seq];
+        compile_in ci;
+        rc = compile_inputs(b->info.dialect, fam, spec, item, wl, &ci, err, errlen);
+        if (rc < 0)
+            return rc;
+        int cached = 0;
+        prog_entry *pe = program_get(b, ci.source, ci.macros, ci.nmacros, ci.options, ci.entry, -1, &cached);
+        compile_in_release(&ci);
+        if (!pe->prog)
+            return fw_errf(err, errlen, -EIO, "finalist seq %" PRId64 " no longer compiles: %s", f[k].seq,
+                           pe->log ? pe->log : "?");
+        f[k].prog = pe->prog;
+        fw_geometry geo;
+        memset(&geo, 0, sizeof geo);
+        char why[256];
+        if (fam->geometry(wl, &item->point, &geo, why, sizeof why) < 0)
+            return fw_errf(err, errlen, -EINVAL, "finalist seq %" PRId64 ": %s", f[k].seq, why);
+        f[k].args = calloc(wl->nargs ? wl->nargs : 1, sizeof *f[k].args);
+        f[k].samples = calloc((size_t)rounds * (size_t)iters, sizeof *f[k].samples);
+        if (!f[k].args || !f[k].samples)
+            return fw_errf(err, errlen, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < wl->nargs; i++) {
+            if (wl->args[i].buffer >= 0) {
+                f[k].args[i].kind = FW_ARG_BUFFER;
+                f[k].args[i].buffer = we->bufs[wl->args[i].buffer];
+            } else {
+                f[k].args[i].kind = FW_ARG_BYTES;
+                f[k].args[i].bytes = wl->args[i].bytes;
+                f[k].args[i].size = wl->args[i].size;
+            }
+        }
+        memcpy(f[k].l.grid, geo.grid, sizeof f[k].l.grid);
+        memcpy(f[k].l.group, geo.group, sizeof f[k].l.group);
+        f[k].l.dynamic_shared_bytes = geo.dynamic_shared_bytes;
+        f[k].l.args = f[k].args;
+        f[k].l.nargs = wl->nargs;
+    }
+    run_opts nro = *ro;
+    nro.es_on = 0;     /* finalists are never pruned */
+    for (int r = 0; r < rounds; r++)
+        for (size_t k = 0; k < nf; k++) {
+            size_t taken = 0;
+            double bo = 0, mo = 0;
+            const char *failed = NULL;
+            rc = timed_launches(b, f[k].prog, &f[k].l, we, &nro, r == 0 ? warmup : 0, (size_t)iters,
+                                f[k].samples + f[k].n, "", &taken, &bo, &mo, &failed);
+            f[k].n += taken;
+            if (rc < 0)
+                return rc == -EFAULT ? rc : fw_errf(err, errlen, rc, "timing finalist seq %" PRId64 " failed: %s",
+                                                    f[k].seq, failed ? failed : b->be->last_error(b->dev));
+        }
+    for (size_t k = 0; k < nf; k++) {
+        fw_bench_stats st;
+        fw_bench_stats_compute(f[k].samples, f[k].n, &st);
+        f[k].median = st.median;
+    }
+    return 0;
+}
+
+int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+                       int rounds, int iters, int warmup, cJSON **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!b || !spec || !plan || !cJSON_IsArray(records) || k < 1 || rounds < 1 || iters < 1)
+        return fw_errf(err, errlen, -EINVAL, "finalists need ok records, k >= 1, rounds >= 1 and iters >= 1");
+    /* all of a shape's finalists stay in the program cache while they are timed */
+    if (k > FW_BENCH_PROG_CACHE / 2)
+        k = FW_BENCH_PROG_CACHE / 2;
+    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
+    if (!fam)
+        return fw_errf(err, errlen, -EINVAL, "the spec names no known family");
+    run_opts ro;
+    parse_run_opts(spec, &ro);
+    int nshapes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "shapes"));
+    cJSON *arr = cJSON_CreateArray();
+    int rc = 0;
+    size_t nrec = (size_t)cJSON_GetArraySize(records);
+    finalist *f = calloc(nrec ? nrec : 1, sizeof *f);
+    if (!arr || !f) {
+        cJSON_Delete(arr);
+        free(f);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    for (int s = 0; s < nshapes && rc == 0; s++) {
+        size_t nf = 0;
+        const cJSON *rec;
+        cJSON_ArrayForEach(rec, records) {
+            const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(rec, "seq");
+            if (!st || strcmp(st, "ok") != 0 || !cJSON_IsNumber(sq) || sq->valuedouble < 0 ||
+                sq->valuedouble >= (double)plan->n || plan->items[(size_t)sq->valuedouble].shape != s)
+                continue;
+            memset(&f[nf], 0, sizeof f[nf]);
+            f[nf].rec = rec;
+            f[nf].seq = (int64_t)sq->valuedouble;
+            f[nf].first_median = rec_median(rec);
+            nf++;
+        }
+        if (nf == 0)
+            continue;
+        qsort(f, nf, sizeof *f, cmp_fin_first);
+        for (size_t i = 0; i < nf; i++)
+            f[i].first_rank = (int)i + 1;
+        if (nf > (size_t)k)
+            nf = (size_t)k;
+        rc = finalists_shape(b, fam, spec, plan, s, f, nf, rounds, iters, warmup, &ro, err, errlen);
+        if (rc == 0) {
+            qsort(f, nf, sizeof *f, cmp_fin_final);
+            for (size_t i = 0; i < nf; i++) {
+                cJSON *o = cJSON_CreateObject();
+                const char *keys[] = { "seq", "shape_index", "shape_key", "variant_key", "knobs" };
+                for (size_t j = 0; j < sizeof keys / sizeof keys[0]; j++) {
+                    const cJSON *v = cJSON_GetObjectItemCaseSensitive(f[i].rec, keys[j]);
+                    if (v)
+                        cJSON_AddItemToObject(o, keys[j], cJSON_Duplicate(v, 1));
+                }
+                cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
+                cJSON_AddNumberToObject(o, "first_rank", f[i].first_rank);
+                cJSON_AddNumberToObject(o, "first_median_ns", f[i].first_median);
+                fw_bench_stats st;
+                fw_bench_stats_compute(f[i].samples, f[i].n, &st);
+                cJSON *js = cJSON_AddObjectToObject(o, "stats");
+                cJSON_AddNumberToObject(js, "n", (double)st.n);
+                cJSON_AddNumberToObject(js, "median_ns", st.median);
+                cJSON_AddNumberToObject(js, "mean_ns", st.mean);
+                cJSON_AddNumberToObject(js, "min_ns", (double)st.min);
+                cJSON_AddNumberToObject(js, "max_ns", (double)st.max);
+                cJSON_AddNumberToObject(js, "stddev_ns", st.stddev);
+                cJSON_AddNumberToObject(js, "p95_ns", st.p95);
+                cJSON *jsamp = cJSON_AddArrayToObject(o, "samples_ns");
+                for (size_t j = 0; j < f[i].n; j++)
+                    cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)f[i].samples[j]));
+                cJSON_AddItemToArray(arr, o);
+            }
+        }
+        for (size_t i = 0; i < nrec && i < nf + (size_t)k; i++) {
+            free(f[i].args);
+            free(f[i].samples);
+            f[i].args = NULL;
+            f[i].samples = NULL;
+        }
+    }
+    free(f);
+    if (rc < 0) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
 }

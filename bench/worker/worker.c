@@ -42,6 +42,17 @@ static void usage(FILE *f)
 "  --budget N        evaluations per shape (overrides the spec; 0 = no limit)\n"
 "  --seed N          job seed: variant order and input data (overrides the spec)\n"
 "  --strategy S      grid, random or presets (overrides the spec)\n"
+"  --compile-threads N  compile threads ahead of the timing thread (default: spec\n"
+"                    options.compile_threads, else online cores minus one, at least 1);\n"
+"                    0 compiles in the timing thread, one variant after another\n"
+"  --cache-dir DIR   persistent compile cache (default $XDG_CACHE_HOME/fairway/compile,\n"
+"                    else ~/.cache/fairway/compile)\n"
+"  --no-cache        no persistent compile cache\n"
+"  --cache-max-mb N  bound of the compile cache; least recently used entries go first (default 512)\n"
+"  --no-early-stop   time every variant fully (default: stop timing a variant whose running median\n"
+"                    is over 2x the shape's best after 5 samples; spec options.early_stop)\n"
+"  --finalists K     standalone: re-time the top K per shape interleaved at the end (default: spec\n"
+"                    options.finalists, else 5; 0 = off)\n"
 "  --help            this text\n"
 "\n"
 "Standalone output: one measurement record per line, then {\"summary\": {...}}.\n"
@@ -56,6 +67,8 @@ typedef struct opts {
     int device, have_device;
     int serve, list, expand;
     const char *warmup, *iters, *budget, *seed, *strategy;
+    const char *compile_threads, *cache_dir, *cache_max_mb, *finalists;
+    int no_cache, no_early_stop;
 } opts;
 
 /* ---- fault injection (tests only) ------------------------------------------------------------ */
@@ -182,10 +195,95 @@ static int list_devices(void)
     return 0;
 }
 
+/* ---- throughput options (compile pool, compile cache, early stop, finalists) ------------------ */
+
+static int opt_int(const char *name, const char *val, long long lo, long long hi, long long *out)
+{
+    if (parse_int(val, out) < 0 || *out < lo || *out > hi) {
+        fprintf(stderr, "fairway-worker: --%s needs an integer in %lld..%lld, got '%s'\n", name, lo, hi, val);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* Opens the compile cache unless --no-cache; a cache that cannot be opened is a warning, not an
+ * error: tuning works without it. */
+static fw_ccache *open_cache(const opts *o)
+{
+    if (o->no_cache)
+        return NULL;
+    char dir[4096];
+    if (o->cache_dir)
+        snprintf(dir, sizeof dir, "%s", o->cache_dir);
+    else if (fw_ccache_default_dir(dir, sizeof dir) < 0) {
+        fprintf(stderr, "fairway-worker: no compile cache: neither XDG_CACHE_HOME nor HOME is set "
+                "(give --cache-dir DIR)\n");
+        return NULL;
+    }
+    long long mb = FW_CCACHE_DEFAULT_MB;
+    if (o->cache_max_mb)
+        opt_int("cache-max-mb", o->cache_max_mb, 0, 1LL << 40, &mb);
+    fw_ccache *c = NULL;
+    char err[1024];
+    if (fw_ccache_open(dir, (uint64_t)mb << 20, &c, err, sizeof err) < 0) {
+        fprintf(stderr, "fairway-worker: no compile cache: %s\n", err);
+        return NULL;
+    }
+    return c;
+}
+
+/* Compile threads: --compile-threads, else spec options.compile_threads, else cores - 1. */
+static int compile_threads(const opts *o, const cJSON *spec)
+{
+    long long n;
+    if (o->compile_threads && parse_int(o->compile_threads, &n) == 0 && n >= 0)
+        return (int)(n > 256 ? 256 : n);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"),
+                                                      "compile_threads");
+    if (cJSON_IsNumber(v) && v->valueint >= 0)
+        return v->valueint > 256 ? 256 : v->valueint;
+    return fw_bench_default_compile_threads();
+}
+
+/* --no-early-stop writes options.early_stop = false into the spec (so records and the stored spec
+ * say how the job was measured). */
+static void apply_early_stop(cJSON *spec, const opts *o)
+{
+    if (!o->no_early_stop)
+        return;
+    cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
+    if (!cJSON_IsObject(op)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(spec, "options");
+        op = cJSON_AddObjectToObject(spec, "options");
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(op, "early_stop");
+    cJSON_AddFalseToObject(op, "early_stop");
+}
+
+/* Threads the pool really runs (0 when it could not start). */
+static int bench_pool_threads(int asked, fw_bench *b)
+{
+    return fw_bench_pool_active(b) ? asked : 0;
+}
+
+/* --finalists, else spec options.finalists, else 5. */
+static int finalist_count(const opts *o, const cJSON *spec)
+{
+    long long n;
+    if (o->finalists && parse_int(o->finalists, &n) == 0 && n >= 0)
+        return (int)n;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "finalists");
+    if (cJSON_IsNumber(v) && v->valueint >= 0)
+        return v->valueint;
+    if (cJSON_IsFalse(v))
+        return 0;
+    return 5;
+}
+
 /* ---- standalone ------------------------------------------------------------------------------ */
 
 typedef struct summary {
-    int64_t evaluated, ok;
+    int64_t evaluated, ok, cached, pruned;
     cJSON *by_status;
     double compile_ms;
     double first_launch_ms;
@@ -223,6 +321,10 @@ static void summary_add(summary *s, const cJSON *rec)
         cJSON_SetNumberValue(c, c->valuedouble + 1);
     else
         cJSON_AddNumberToObject(s->by_status, status, 1);
+    if (strcmp(status, "pruned") == 0)
+        s->pruned++;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "cached")))
+        s->cached++;
     if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "cached"))) {
         const cJSON *cm = cJSON_GetObjectItemCaseSensitive(rec, "compile_ms");
         if (cJSON_IsNumber(cm))
@@ -328,6 +430,8 @@ static int standalone(const opts *o)
     cJSON *spec = NULL;
     int rc = fw_spec_resolve(user, &spec, err, sizeof err);
     cJSON_Delete(user);
+    if (rc == 0)
+        apply_early_stop(spec, o);
     if (rc < 0) {
         fprintf(stderr, "fairway-worker: bad spec: %s\n", err);
         return EXIT_USAGE;
@@ -402,10 +506,18 @@ static int standalone(const opts *o)
         status = 1;
         goto out;
     }
+    fw_ccache *cache = open_cache(o);
+    fw_bench_set_cache(bench, cache);
+    double t0 = fw_wall_s();
+    int nthreads = compile_threads(o, spec);
+    if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, NULL, 0, err, sizeof err) < 0) {
+        fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
+        nthreads = 0;
+    }
     summary s = { 0 };
     s.by_status = cJSON_CreateObject();
     s.best_by_shape = cJSON_CreateObject();
-    double t0 = fw_wall_s();
+    cJSON *oks = cJSON_CreateArray();   /* ok records without samples: the finalists' candidates */
     for (size_t seq = 0; seq < plan.n; seq++) {
         fault_check((int64_t)seq);
         cJSON *rec = NULL;
@@ -428,7 +540,42 @@ static int standalone(const opts *o)
             break;
         }
         summary_add(&s, rec);
-        cJSON_Delete(rec);
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")), "ok") == 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(rec, "samples_ns");
+            cJSON_AddItemToArray(oks, rec);
+        } else {
+            cJSON_Delete(rec);
+        }
+    }
+    fw_bench_pool_stop(bench);
+    double tuned_s = fw_wall_s() - t0;
+    cJSON *fin = NULL;
+    int nfin = finalist_count(o, spec);
+    if (status == 0 && nfin > 0 && cJSON_GetArraySize(oks) > 0) {
+        const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
+        const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
+        const cJSON *ji = cJSON_GetObjectItemCaseSensitive(op, "finalist_iters");
+        const cJSON *jw = cJSON_GetObjectItemCaseSensitive(spec, "warmup");
+        const cJSON *jit = cJSON_GetObjectItemCaseSensitive(spec, "iters");
+        int rounds = cJSON_IsNumber(jr) && jr->valueint > 0 ? jr->valueint : 5;
+        int fiters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint
+                   : (cJSON_IsNumber(jit) && jit->valueint > 0 ? jit->valueint : 10);
+        int fwarm = cJSON_IsNumber(jw) && jw->valueint >= 0 ? jw->valueint : 3;
+        rc = fw_bench_finalists(bench, spec, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
+        if (rc == -EFAULT) {
+            fprintf(stderr, "fairway-worker: finalists: %s\n", err);
+            fflush(stdout);
+            _exit(EXIT_STICKY);
+        }
+        if (rc < 0) {
+            fprintf(stderr, "fairway-worker: finalists: %s\n", err);
+            status = 1;
+        } else {
+            cJSON *line = cJSON_CreateObject();
+            cJSON_AddItemToObject(line, "finalists", cJSON_Duplicate(fin, 1));
+            print_json(line);
+            cJSON_Delete(line);
+        }
     }
     if (db)
         fw_db_job_set_state(db, job, status ? "failed" : "done", status ? "the worker stopped early" : NULL);
@@ -444,11 +591,43 @@ static int standalone(const opts *o)
     cJSON_AddNumberToObject(si, "first_launch_s", s.first_launch_ms / 1000.0);
     cJSON_AddItemToObject(si, "best", s.best ? s.best : cJSON_CreateNull());
     cJSON_AddItemToObject(si, "best_by_shape", s.best_by_shape);
+    cJSON_AddNumberToObject(si, "compile_threads", nthreads);
+    cJSON_AddNumberToObject(si, "tuned_s", tuned_s);   /* the plan's variants, finalists not included */
+    cJSON_AddNumberToObject(si, "variants_per_min", tuned_s > 0 ? 60.0 * (double)s.evaluated / tuned_s : 0);
+    cJSON_AddNumberToObject(si, "cached", (double)s.cached);
+    cJSON_AddNumberToObject(si, "pruned", (double)s.pruned);
+    if (cache) {
+        fw_ccache_stats cs;
+        fw_ccache_get_stats(cache, &cs);
+        cJSON *jc = cJSON_AddObjectToObject(si, "compile_cache");
+        cJSON_AddStringToObject(jc, "dir", fw_ccache_dir(cache));
+        cJSON_AddNumberToObject(jc, "hits", (double)cs.hits);
+        cJSON_AddNumberToObject(jc, "misses", (double)cs.misses);
+        cJSON_AddNumberToObject(jc, "stores", (double)cs.stores);
+        cJSON_AddNumberToObject(jc, "dropped", (double)cs.dropped);
+        cJSON_AddNumberToObject(jc, "evicted", (double)cs.evicted);
+    }
+    /* the winners by the finalists' interleaved samples (rank 1 of each shape) */
+    cJSON *wins = cJSON_AddObjectToObject(si, "winner_by_shape");
+    const cJSON *fe;
+    cJSON_ArrayForEach(fe, fin) {
+        if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fe, "rank")) != 1)
+            continue;
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddItemToObject(w, "seq", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "seq"), 1));
+        cJSON_AddItemToObject(w, "variant_key", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "variant_key"), 1));
+        cJSON_AddItemToObject(w, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(fe, "stats"), "median_ns"), 1));
+        cJSON_AddItemToObject(wins, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fe, "shape_key")), w);
+    }
     if (db)
         cJSON_AddNumberToObject(si, "job", (double)job);
     print_json(sum);
     cJSON_Delete(sum);
+    cJSON_Delete(fin);
+    cJSON_Delete(oks);
     fw_bench_free(bench);
+    fw_ccache_close(cache);
     fw_db_close(db);
 out:
     fw_plan_release(&plan);
@@ -513,6 +692,8 @@ static int serve(const opts *o)
         be->close(dev);
         return 1;
     }
+    fw_ccache *cache = open_cache(o);
+    fw_bench_set_cache(bench, cache);
     cJSON *spec = NULL;
     fw_plan plan = { 0 };
     int have_plan = 0, status = 0;
@@ -540,17 +721,36 @@ static int serve(const opts *o)
             if (!cJSON_IsObject(js)) {
                 rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
             } else {
+                fw_bench_pool_stop(bench);   /* it reads the old spec and plan */
                 if (have_plan)
                     fw_plan_release(&plan);
                 have_plan = 0;
                 cJSON_Delete(spec);
                 spec = cJSON_Duplicate(js, 1);
+                apply_early_stop(spec, o);
                 if (fw_plan_build(spec, devj, &plan, err, sizeof err) < 0) {
                     rpc_error(id, -32602, err);
                 } else {
                     have_plan = 1;
+                    /* compile ahead from the first seq not measured yet ("measured": the seqs the
+                     * daemon has stored, so a restarted worker does not compile them again) */
+                    int64_t *skip = NULL;
+                    size_t nskip = 0;
+                    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(params, "measured");
+                    if (cJSON_IsArray(jm) && (skip = calloc((size_t)cJSON_GetArraySize(jm) + 1, sizeof *skip))) {
+                        const cJSON *v;
+                        cJSON_ArrayForEach(v, jm)
+                            if (cJSON_IsNumber(v))
+                                skip[nskip++] = (int64_t)v->valuedouble;
+                    }
+                    int nthreads = compile_threads(o, spec);
+                    if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, skip, nskip,
+                                                            err, sizeof err) < 0)
+                        fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
+                    free(skip);
                     cJSON *r = cJSON_CreateObject();
                     cJSON_AddNumberToObject(r, "planned", (double)plan.n);
+                    cJSON_AddNumberToObject(r, "compile_threads", bench_pool_threads(nthreads, bench));
                     rpc_result(id, r);
                 }
             }
@@ -564,6 +764,14 @@ static int serve(const opts *o)
                 rpc_error(id, -32602, err);
             } else {
                 int64_t seq = (int64_t)js->valuedouble;
+                /* the daemon's best median per shape key so far (early stop survives restarts) */
+                const cJSON *jb = cJSON_GetObjectItemCaseSensitive(params, "best_ns");
+                if (cJSON_IsObject(jb)) {
+                    const cJSON *bv;
+                    cJSON_ArrayForEach(bv, jb)
+                        if (cJSON_IsNumber(bv) && bv->string)
+                            fw_bench_note_best(bench, bv->string, bv->valuedouble);
+                }
                 fault_check(seq);
                 cJSON *rec = NULL;
                 int rc = fw_bench_measure(bench, spec, &plan.items[seq], seq, &rec, err, sizeof err);
@@ -590,10 +798,12 @@ static int serve(const opts *o)
         cJSON_Delete(req);
     }
     free(line);
+    fw_bench_pool_stop(bench);
     if (have_plan)
         fw_plan_release(&plan);
     cJSON_Delete(spec);
     fw_bench_free(bench);
+    fw_ccache_close(cache);
     cJSON_Delete(devj);
     be->close(dev);
     return status;
@@ -631,6 +841,18 @@ int main(int argc, char **argv)
             val = &o.seed;
         } else if (strcmp(a, "--strategy") == 0) {
             val = &o.strategy;
+        } else if (strcmp(a, "--compile-threads") == 0) {
+            val = &o.compile_threads;
+        } else if (strcmp(a, "--cache-dir") == 0) {
+            val = &o.cache_dir;
+        } else if (strcmp(a, "--cache-max-mb") == 0) {
+            val = &o.cache_max_mb;
+        } else if (strcmp(a, "--finalists") == 0) {
+            val = &o.finalists;
+        } else if (strcmp(a, "--no-cache") == 0) {
+            o.no_cache = 1;
+        } else if (strcmp(a, "--no-early-stop") == 0) {
+            o.no_early_stop = 1;
         } else if (strcmp(a, "--device") == 0) {
             long long v;
             if (i + 1 >= argc || parse_int(argv[i + 1], &v) < 0 || v < 0 || v > 1000000) {
@@ -652,6 +874,11 @@ int main(int argc, char **argv)
             *val = argv[++i];
         }
     }
+    long long chk;
+    if ((o.compile_threads && opt_int("compile-threads", o.compile_threads, 0, 256, &chk) < 0) ||
+        (o.cache_max_mb && opt_int("cache-max-mb", o.cache_max_mb, 0, 1LL << 40, &chk) < 0) ||
+        (o.finalists && opt_int("finalists", o.finalists, 0, FW_BENCH_PROG_CACHE / 2, &chk) < 0))
+        return EXIT_USAGE;
     if (o.list)
         return list_devices();
     if (o.serve)

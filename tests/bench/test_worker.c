@@ -147,7 +147,10 @@ static void check_ok_record(const cJSON *rec, size_t seq, int iters)
 
 static const char *spec_e2e =
     "{\"family\":\"gemm\",\"shapes\":[{\"M\":64,\"N\":48,\"K\":40}],\"strategy\":\"random\",\"budget\":7,"
-    "\"seed\":11,\"warmup\":1,\"iters\":3}";
+    "\"seed\":11,\"warmup\":1,\"iters\":3,"
+    /* every record ok and fully timed, no finalists line: the pruning and finalists paths are
+     * tested in tests/throughput */
+    "\"options\":{\"early_stop\":false,\"finalists\":0}}";
 
 static void test_standalone(void)
 {
@@ -229,7 +232,7 @@ static void test_wrong_gemm(void)
     write_file("noskip.json",
         "{\"family\":\"gemm\",\"shapes\":[{\"M\":64,\"N\":48,\"K\":40}],\"strategy\":\"random\",\"budget\":5,"
         "\"seed\":3,\"warmup\":0,\"iters\":2}", spec, sizeof spec);
-    run b = run_worker(NULL, (const char *[]){ "--spec", spec, NULL });
+    run b = run_worker(NULL, (const char *[]){ "--spec", spec, "--no-early-stop", "--finalists", "0", NULL });
     CHECK(exit_code(&b) == 0 && b.nlines == 6);
     for (size_t i = 0; i < 5; i++) {
         check_ok_record(b.lines[i], i, 2);
@@ -458,6 +461,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     snprintf(tmpdir, sizeof tmpdir, "/tmp/fw-test-worker-XXXXXX");
     CHECK(mkdtemp(tmpdir));
+    setenv("XDG_CACHE_HOME", tmpdir, 1);   /* the workers' compile cache stays in the temp dir */
     test_cli_errors();
     test_invalid();
     test_standalone();
