@@ -169,6 +169,14 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
             if (ids[s2] == e)
                 return;
     }
+#if GATE_BITS || UP_BITS || DOWN_BITS
+    /* A tuple-specialised kernel cannot walk another width's blocks: leave an expert whose bits
+     * differ (the output then fails verification) instead of reading past the end of its block. */
+    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) ||
+        (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
+        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
+        return;
+#endif
     const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
     const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
     const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
