@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@ static const char usage_text[] =
     "                        else ~/.local/state/fairway/fairwayd.sock. fairwayd refuses to start\n"
     "                        when another daemon answers there, and removes a stale socket file.\n"
     "  --db PATH             SQLite store. Default: $FAIRWAY_DB, else ~/.local/state/fairway/fairway.db.\n"
+    "                        One daemon per store (PATH.lock is held while it runs).\n"
     "  --worker PATH         The fairway-worker program. Default: $FAIRWAY_WORKER, else\n"
     "                        fairway-worker next to fairwayd, else <dir>/../bench/worker/fairway-worker\n"
     "                        (the build tree), else fairway-worker on $PATH.\n"
@@ -277,6 +279,26 @@ int main(int argc, char **argv)
      * file the first one is writing. */
     if (fw_daemon_listen(&d, err, sizeof(err)) < 0)
         goto fail;
+    /* One daemon per store: two would resume the same jobs and measure every seq twice. The lock
+     * lives as long as the process, so a kill -9 releases it. */
+    if (strcmp(d.db_path, ":memory:") != 0) {
+        char lock[4200];
+        snprintf(lock, sizeof(lock), "%s.lock", d.db_path);
+        int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            fw_errf(err, sizeof(err), -e,
+                    e == EWOULDBLOCK ? "another fairwayd already uses the store %s; stop it or pass another --db"
+                                     : "cannot lock the store %s: %s",
+                    d.db_path, strerror(e));
+            if (lfd >= 0)
+                close(lfd);
+            fw_daemon_stop(&d);
+            fw_daemon_close_signals(&d);
+            uv_run(d.loop, UV_RUN_DEFAULT);
+            goto fail;
+        }
+    }
     char dberr[1024];
     if (fw_db_open(d.db_path, &d.db, dberr, sizeof(dberr)) < 0) {
         fw_errf(err, sizeof(err), -EIO, "cannot open the store '%s': %s", d.db_path, dberr);

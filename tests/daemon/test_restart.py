@@ -15,6 +15,15 @@ try:
     other.cleanup()
     check(path == "" and rc == 1, "a second daemon on a live socket exits 1 without readiness")
     check("already answering" in err, "and says another fairwayd answers there: %s" % err.strip())
+    # Another socket but the same store: refused too (both would resume the same jobs).
+    other = Daemon(db_path=d.db)
+    path = other.start(expect_fail=True)
+    rc = other.proc.wait(timeout=60)
+    err = other.proc.stderr.read().decode()
+    other.proc.stderr.close()
+    other.cleanup()
+    check(path == "" and rc == 1 and "already uses the store" in err,
+          "a second daemon on the same store exits 1 and says so: %s" % err.strip())
 
     c = d.client()
     spec = dict(SMALL_GEMM, budget=16, iters=5)
