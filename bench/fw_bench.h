@@ -172,6 +172,9 @@ int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int
                         int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen);
 /* Stops and joins the threads, frees what was compiled ahead and not used. Safe without a pool. */
 void fw_bench_pool_stop(fw_bench *b);
+/* Tests: block until the pool has finished seq (compiled ahead: 1) or will never compile it (skipped,
+ * taken by the timing thread, no pool: 0). Never needed for correctness: measure waits itself. */
+int fw_bench_pool_wait(fw_bench *b, int64_t seq);
 /* 1 while a pool runs. */
 int fw_bench_pool_active(const fw_bench *b);
 /* The default number of compile threads: online cores minus one, at least 1. */

@@ -1324,6 +1324,20 @@ int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int
     return 0;
 }
 
+int fw_bench_pool_wait(fw_bench *b, int64_t seq)
+{
+    fw_pool *p = b ? b->pool : NULL;
+    if (!p || seq < 0 || (size_t)seq >= p->n)
+        return 0;
+    pthread_mutex_lock(&p->mu);
+    while (!p->stop && (p->slots[seq].state == S_EMPTY || p->slots[seq].state == S_CLAIMED) &&
+           (size_t)seq >= p->pos && (size_t)seq <= p->pos + (size_t)p->depth)
+        pthread_cond_wait(&p->cv_done, &p->mu);
+    int st = p->slots[seq].state;
+    pthread_mutex_unlock(&p->mu);
+    return st == S_DONE || st == S_NONE;
+}
+
 int fw_bench_pool_active(const fw_bench *b)
 {
     return b && b->pool;
