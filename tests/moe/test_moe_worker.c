@@ -29,6 +29,10 @@ static int failures;
 static const char *worker;
 static char dir[] = "/tmp/fw-moe-XXXXXX";
 
+static cJSON *finalists;   /* the last run's {"finalists": [...]} line, if any */
+
+/* Records (lines with a "seq" and a "variant_key") go to *records; the summary and finalists lines
+ * are kept apart. */
 static int run_worker(const char *spec, cJSON **records, cJSON **summary)
 {
     char path[256], cmd[1024];
@@ -44,6 +48,8 @@ static int run_worker(const char *spec, cJSON **records, cJSON **summary)
         return -errno;
     *records = cJSON_CreateArray();
     *summary = NULL;
+    cJSON_Delete(finalists);
+    finalists = NULL;
     char *line = NULL;
     size_t cap = 0;
     while (getline(&line, &cap, p) > 0) {
@@ -54,8 +60,13 @@ static int run_worker(const char *spec, cJSON **records, cJSON **summary)
         if (cJSON_GetObjectItem(j, "summary")) {
             cJSON_Delete(*summary);
             *summary = j;
-        } else {
+        } else if (cJSON_GetObjectItem(j, "finalists")) {
+            cJSON_Delete(finalists);
+            finalists = j;
+        } else if (cJSON_GetObjectItem(j, "seq") && cJSON_GetObjectItem(j, "variant_key")) {
             cJSON_AddItemToArray(*records, j);
+        } else {
+            cJSON_Delete(j);
         }
     }
     free(line);
@@ -140,7 +151,9 @@ static void test_only_verified_ranked(void)
     int ok = 0, failed = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, recs) {
-        int gb = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "knobs"), "GATE_BITS")->valueint;
+        const cJSON *gbj = cJSON_GetObjectItem(cJSON_GetObjectItem(r, "knobs"), "GATE_BITS");
+        CHECK(cJSON_IsNumber(gbj), "record without GATE_BITS");
+        int gb = cJSON_IsNumber(gbj) ? gbj->valueint : -1;
         const char *st = str(r, "status");
         if (gb == 0)
             CHECK(strcmp(st, "ok") == 0, "generic variant %s: %s", str(r, "variant_key"), st);
@@ -156,6 +169,11 @@ static void test_only_verified_ranked(void)
     cJSON_ArrayForEach(b, best)
         CHECK(strstr(str(b, "variant_key"), "GATE_BITS=0") != NULL, "ranked a failed variant: %s",
               str(b, "variant_key"));
+    /* the worker's interleaved re-timing of the top variants takes verified ones only */
+    const cJSON *f;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItem(finalists, "finalists"))
+        CHECK(strstr(str(f, "variant_key"), "GATE_BITS=0") != NULL, "a failed variant among the finalists: %s",
+              str(f, "variant_key"));
     printf("ranking: %d verified, %d verify_failed never ranked\n", ok, failed);
     cJSON_Delete(recs);
     cJSON_Delete(sum);
@@ -209,6 +227,7 @@ int main(int argc, char **argv)
     test_profile(fw_family_find("moe_swiglu"));
     test_only_verified_ranked();
     test_drop_last_k();
+    cJSON_Delete(finalists);
     rmdir(dir);
     return failures ? 1 : 0;
 }
