@@ -62,6 +62,11 @@
  *   once), applies SwiGLU into threadgroup memory; phase 2 multiplies by the matching TILE_N rows of
  *   down over all hidden columns and atomically adds p * result into the output. Nothing is recomputed
  *   per output tile (metal-marlin's decode recomputes gate/up 32x at hidden 2048).
+ *   Weight traffic: every byte of a routed expert is read once per block of 8*SG_M_TILES of its
+ *   tokens (once in all when the expert has no more tokens than that); activations are re-read once
+ *   per TILE_N chunk; the output takes intermediate/TILE_N atomic adds per element and assignment.
+ *   The workload passes MOE_MODE (0..4, the modes above in order) as a shape macro so a variant
+ *   compiles only its mode's entry; without it every entry is built.
  *
  * KNOBS (every mode unless said)
  *   TILE_N             intermediate columns per threadgroup (gate/up output columns; down K rows).
