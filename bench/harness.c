@@ -35,6 +35,7 @@ typedef struct prog_entry {
     double load_ms;       /* program_load of a compile-cache hit or a compile thread's binary */
     int compile_rc;
     int from_disk;        /* loaded from the persistent compile cache */
+    int restored;         /* binary stored again after the first launch (see measure) */
 } prog_entry;
 
 typedef struct best_entry { char *shape_key; double ns; } best_entry;
@@ -963,6 +964,20 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         fatal = rc == -EFAULT;
         set_status(rec, "runtime_error", b->be->last_error(b->dev));
         goto done;
+    }
+    /* PoCL finishes compiling at the first launch (the kernel specialised for its work-group size)
+     * and its program binary then carries that code too: storing the binary again now lets a warm
+     * cache skip the first-launch compile as well. Other backends' binaries are final at build. */
+    if (b->cache && !pe->from_disk && !pe->restored && strcmp(b->be->name, "opencl") == 0 &&
+        b->be->program_binary) {
+        void *bin = NULL;
+        size_t blen = 0;
+        char ck[FW_CCACHE_KEY_LEN + 1];
+        if (fw_ccache_key(b->identity, b->info.arch, source, (const char *const *)macros, nmacros, options, entry,
+                          ck) == 0 && b->be->program_binary(b->dev, pe->prog, &bin, &blen) == 0)
+            fw_ccache_put(b->cache, ck, bin, blen);
+        free(bin);
+        pe->restored = 1;
     }
     if (wl->output < 0 || (size_t)wl->output >= wl->nbuffers) {
         rc = fw_errf(err, errlen, -EINVAL, "family '%s' names no output buffer", fam->name);

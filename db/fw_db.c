@@ -1105,3 +1105,98 @@ int fw_db_samples(fw_db *db, int64_t job, int64_t seq, cJSON **out)
     *out = arr;
     return 0;
 }
+
+/* ---- finalists (schema 2) -------------------------------------------------------------------- */
+
+int fw_db_finalists_put(fw_db *db, int64_t job, const cJSON *finalists)
+{
+    if (!cJSON_IsArray(finalists))
+        return fail(db, -EINVAL, "finalists must be an array of finalist objects");
+    int r = exec(db, "BEGIN IMMEDIATE", "starting finalists transaction");
+    if (r < 0) return r;
+    sqlite3_stmt *del = NULL, *ins = NULL;
+    r = prep_once(db, "DELETE FROM finalists WHERE job = ?1", &del);
+    if (r == 0)
+        r = prep_once(db, "INSERT INTO finalists (job, seq, shape_key, rank, first_rank, n, median_ns, mean_ns,"
+                          " min_ns, max_ns, stddev_ns, p95_ns, samples, created_at)"
+                          " SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, " FW_DB_NOW
+                          " WHERE EXISTS (SELECT 1 FROM measurements WHERE job = ?1 AND seq = ?2)", &ins);
+    if (r == 0) {
+        sqlite3_bind_int64(del, 1, job);
+        int rc = sqlite3_step(del);
+        if (rc != SQLITE_DONE) r = fail_sql(db, rc, "clearing finalists");
+    }
+    const cJSON *f;
+    cJSON_ArrayForEach(f, finalists) {
+        if (r < 0) break;
+        double seq = 0, rank = 0;
+        const cJSON *stats = cJSON_GetObjectItemCaseSensitive(f, "stats");
+        if (jnum(f, "seq", &seq) < 0 || jnum(f, "rank", &rank) < 0 || !jstr(f, "shape_key") || !cJSON_IsObject(stats)) {
+            r = fail(db, -EINVAL, "a finalist needs \"seq\", \"rank\", \"shape_key\" and \"stats\"");
+            break;
+        }
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+        sqlite3_bind_int64(ins, 1, job);
+        sqlite3_bind_int64(ins, 2, (int64_t)seq);
+        bind_text(ins, 3, jstr(f, "shape_key"));
+        sqlite3_bind_int64(ins, 4, (int64_t)rank);
+        bind_jnum(ins, 5, f, "first_rank");
+        const char *cols[] = { "n", "median_ns", "mean_ns", "min_ns", "max_ns", "stddev_ns", "p95_ns" };
+        for (int i = 0; i < 7; i++)
+            bind_jnum(ins, 6 + i, stats, cols[i]);
+        const cJSON *smp = cJSON_GetObjectItemCaseSensitive(f, "samples_ns");
+        char *txt = cJSON_IsArray(smp) ? cJSON_PrintUnformatted(smp) : NULL;
+        if (txt) sqlite3_bind_text(ins, 13, txt, -1, SQLITE_TRANSIENT);
+        free(txt);
+        int rc = sqlite3_step(ins);
+        if (rc != SQLITE_DONE) r = fail_sql(db, rc, "storing a finalist");
+        else if (sqlite3_changes(db->h) == 0)
+            r = fail(db, -ENOENT, "finalist seq %" PRId64 " is not a stored measurement of job %" PRId64,
+                     (int64_t)seq, job);
+    }
+    if (del) sqlite3_finalize(del);
+    if (ins) sqlite3_finalize(ins);
+    if (r == 0) r = exec(db, "COMMIT", "committing finalists");
+    if (r < 0) rollback(db);
+    return r;
+}
+
+int fw_db_finalists(fw_db *db, int64_t job, const char *shape_key, cJSON **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    int r = prep_once(db, "SELECT f.rank, f.first_rank, f.seq, f.shape_key, v.key, v.knobs, f.median_ns, f.mean_ns,"
+                          " f.min_ns, f.max_ns, f.stddev_ns, f.p95_ns, f.n, m.median_ns, f.samples"
+                          " FROM finalists f JOIN measurements m ON m.job = f.job AND m.seq = f.seq"
+                          " JOIN variants v ON v.id = m.variant_id"
+                          " WHERE f.job = ?1 AND (?2 IS NULL OR f.shape_key = ?2)"
+                          " ORDER BY (SELECT MIN(seq) FROM finalists g WHERE g.job = f.job AND g.shape_key = f.shape_key),"
+                          " f.rank", &st);
+    if (r < 0) return r;
+    sqlite3_bind_int64(st, 1, job);
+    bind_text(st, 2, shape_key);
+    cJSON *arr = cJSON_CreateArray();
+    int rc = SQLITE_NOMEM;
+    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cJSON *o = cJSON_CreateObject();
+        if (!o) { rc = SQLITE_NOMEM; break; }
+        add_col_num(o, "rank", st, 0);
+        add_col_num(o, "first_rank", st, 1);
+        add_col_num(o, "seq", st, 2);
+        add_col_str(o, "shape_key", st, 3);
+        add_col_str(o, "variant_key", st, 4);
+        add_col_json(o, "knobs", st, 5);
+        const char *cols[] = { "median_ns", "mean_ns", "min_ns", "max_ns", "stddev_ns", "p95_ns", "n",
+                               "first_median_ns" };
+        for (int i = 0; i < 8; i++)
+            add_col_num(o, cols[i], st, 6 + i);
+        add_col_json(o, "samples_ns", st, 14);
+        cJSON_AddItemToArray(arr, o);
+    }
+    sqlite3_finalize(st);
+    if (!arr) return -ENOMEM;
+    if (rc != SQLITE_DONE) { cJSON_Delete(arr); return fail_sql(db, rc, "reading finalists"); }
+    *out = arr;
+    return 0;
+}

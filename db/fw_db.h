@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#define FW_DB_SCHEMA_VERSION 1
+#define FW_DB_SCHEMA_VERSION 2
 
 typedef struct fw_db fw_db;
 struct sqlite3;
@@ -120,6 +120,15 @@ int fw_db_best(fw_db *db, const char *device, const char *family, const char *ke
 /* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
  * (for compare). */
 int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out);
+/* Finalists (schema 2, issue 7): the interleaved re-timing of a job's top variants per shape.
+ * put replaces the job's finalists with `finalists`, an array of the worker's finalist objects
+ * {"seq","shape_key","rank","first_rank","stats":{n,median_ns,...},"samples_ns":[...]}, in one
+ * transaction; each seq must be a stored measurement of the job (-ENOENT otherwise, nothing stored).
+ * get: the job's finalists (shape_key NULL = all shapes) ordered by shape then rank, each
+ * {"rank","first_rank","seq","shape_key","variant_key","knobs","median_ns","mean_ns","min_ns",
+ *  "max_ns","stddev_ns","p95_ns","n","first_median_ns","samples_ns"}; an empty array when none. */
+int fw_db_finalists_put(fw_db *db, int64_t job, const cJSON *finalists);
+int fw_db_finalists(fw_db *db, int64_t job, const char *shape_key, cJSON **out);
 /* Per-iteration samples of one measurement (job, seq), in order. */
 int fw_db_samples(fw_db *db, int64_t job, int64_t seq, cJSON **out);
 

@@ -88,6 +88,22 @@ static const char *const migrations[] = {
     "  idx INTEGER NOT NULL,"
     "  ns REAL NOT NULL,"
     "  PRIMARY KEY (measurement, idx)) WITHOUT ROWID;",
+
+    /* 1 -> 2: finalists (issue 7). At the end of a job the top K variants of each shape are
+     * re-timed interleaved; their ranking and samples are kept here, beside the first pass's
+     * measurements (which stay as they were). samples is a JSON array of device ns. */
+    "CREATE TABLE finalists ("
+    "  job INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  shape_key TEXT NOT NULL,"
+    "  rank INTEGER NOT NULL,"
+    "  first_rank INTEGER,"
+    "  n INTEGER, median_ns REAL, mean_ns REAL, min_ns REAL, max_ns REAL, stddev_ns REAL, p95_ns REAL,"
+    "  samples TEXT,"
+    "  created_at TEXT NOT NULL,"
+    "  PRIMARY KEY (job, seq),"
+    "  FOREIGN KEY (job, seq) REFERENCES measurements(job, seq) ON DELETE CASCADE);"
+    "CREATE INDEX finalists_rank ON finalists(job, shape_key, rank);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FW_DB_SCHEMA_VERSION,

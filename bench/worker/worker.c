@@ -575,6 +575,10 @@ static int standalone(const opts *o)
             cJSON_AddItemToObject(line, "finalists", cJSON_Duplicate(fin, 1));
             print_json(line);
             cJSON_Delete(line);
+            if (db && fw_db_finalists_put(db, job, fin) < 0) {
+                fprintf(stderr, "fairway-worker: storing the finalists failed: %s\n", fw_db_error(db));
+                status = 1;
+            }
         }
     }
     if (db)

@@ -353,7 +353,10 @@ static void test_cache_and_finalists(void)
     fw_bench_free(b);
     fw_ccache_stats st;
     fw_ccache_get_stats(c, &st);
-    CHECK(st.stores == 1 && st.hits == 0);
+    /* OpenCL stores the binary again after the first launch (PoCL's binary then holds the
+     * work-group-specialised code too): one or two stores of the one entry */
+    CHECK(st.stores >= 1 && st.hits == 0);
+    uint64_t stores_cold = st.stores;
 
     /* warm: a new harness (a new worker process, as far as memory goes) loads it from disk */
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
@@ -376,7 +379,7 @@ static void test_cache_and_finalists(void)
     CHECK(strcmp(str(rebuilt, "status"), "ok") == 0 && cJSON_IsFalse(cJSON_GetObjectItem(rebuilt, "cached")));
     fw_bench_free(b);
     fw_ccache_get_stats(c, &st);
-    CHECK(st.dropped == 1 && st.stores == 2);
+    CHECK(st.dropped == 1 && st.stores > stores_cold);
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     fw_bench_set_cache(b, c);
     cJSON *again = NULL;
@@ -387,8 +390,6 @@ static void test_cache_and_finalists(void)
     CHECK(fw_bench_pool_start(b, spec, &plan, 0, 2, 0, NULL, 0, err, sizeof err) == 0);
     cJSON *recs = run_plan(b, spec, &plan);
     fw_bench_pool_stop(b);
-    fw_ccache_get_stats(c, &st);
-    CHECK(st.stores >= 2);
 
     /* finalists: top 3 of each shape, 4 rounds of 2 launches, interleaved */
     cJSON *fin = NULL;
