@@ -50,7 +50,7 @@ for line in open(sys.argv[1]):
     if not line: continue
     o = json.loads(line)
     if "summary" in o: summ = o["summary"]
-    else: recs.append(o)
+    elif "seq" in o and "status" in o: recs.append(o)   # not the "finalists" line
 prof = json.load(open(sys.argv[4]))
 policy = prof.get("options", {}).get("policy", {})
 copy = None

@@ -38,7 +38,7 @@ python3 - "$O/wide.jsonl" <<'PY' | tee "$O/wide.txt"
 import json, sys, collections
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 summ = next((r["summary"] for r in recs if "summary" in r), None)
-recs = [r for r in recs if "summary" not in r]
+recs = [r for r in recs if "seq" in r and "status" in r]   # not the summary or finalists lines
 by = collections.OrderedDict()
 for r in recs: by.setdefault(r["shape_key"], []).append(r)
 for k, rs in by.items():
@@ -63,7 +63,7 @@ python3 - "$O/memcheck.jsonl" <<'PY'
 import json, sys, collections
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 summ = next((r["summary"] for r in recs if "summary" in r), None)
-recs = [r for r in recs if "summary" not in r]
+recs = [r for r in recs if "seq" in r and "status" in r]   # not the summary or finalists lines
 print(len(recs), "records:", dict(collections.Counter(r["status"] for r in recs)), "summary:", bool(summ))
 for r in recs:
     if r["status"] != "ok": print("  not ok:", r["shape_key"], r["variant_key"], r["status"], (r.get("error") or "")[:300])
