@@ -177,8 +177,12 @@ void fw_bench_pool_stop(fw_bench *b);
 int fw_bench_pool_wait(fw_bench *b, int64_t seq);
 /* 1 while a pool runs. */
 int fw_bench_pool_active(const fw_bench *b);
-/* The default number of compile threads: online cores minus one, at least 1. */
-int fw_bench_default_compile_threads(void);
+/* The default number of compile threads: online cores minus one, at least 1; but 0 (compile in the
+ * timing thread) when the device runs on this machine's CPU cores (PoCL and other CPU OpenCL
+ * devices: name "pthread-..."/"cpu-..." or as many compute units as online cores), where compile
+ * threads take the cores the kernels and the driver's first-launch JIT run on (BENCHMARKS.md,
+ * "Tuning throughput", measured a loss there). */
+int fw_bench_default_compile_threads(const fw_device_info *info);
 
 /* Finalists (DESIGN.md section 6.5). For each shape, the given ok records' top `k` by median
  * are re-timed interleaved: `rounds` rounds, each launching every finalist `iters` times in turn

@@ -1126,9 +1126,12 @@ struct fw_pool {
 
 typedef struct pool_arg { fw_pool *p; int idx; } pool_arg;
 
-int fw_bench_default_compile_threads(void)
+int fw_bench_default_compile_threads(const fw_device_info *info)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (info && (strncmp(info->name, "pthread", 7) == 0 || strncmp(info->name, "cpu", 3) == 0 ||
+                 (n > 0 && info->compute_units == n)))
+        return 0;
     return n > 1 ? (int)(n - 1) : 1;
 }
 

@@ -43,7 +43,8 @@ static void usage(FILE *f)
 "  --seed N          job seed: variant order and input data (overrides the spec)\n"
 "  --strategy S      grid, random or presets (overrides the spec)\n"
 "  --compile-threads N  compile threads ahead of the timing thread (default: spec\n"
-"                    options.compile_threads, else online cores minus one, at least 1);\n"
+"                    options.compile_threads, else online cores minus one, at least 1, but 0\n"
+"                    on a CPU device such as PoCL, whose kernels use those cores);\n"
 "                    0 compiles in the timing thread, one variant after another\n"
 "  --cache-dir DIR   persistent compile cache (default $XDG_CACHE_HOME/fairway/compile,\n"
 "                    else ~/.cache/fairway/compile)\n"
@@ -233,7 +234,7 @@ static fw_ccache *open_cache(const opts *o)
 }
 
 /* Compile threads: --compile-threads, else spec options.compile_threads, else cores - 1. */
-static int compile_threads(const opts *o, const cJSON *spec)
+static int compile_threads(const opts *o, const cJSON *spec, const fw_device_info *info)
 {
     long long n;
     if (o->compile_threads && parse_int(o->compile_threads, &n) == 0 && n >= 0)
@@ -242,7 +243,7 @@ static int compile_threads(const opts *o, const cJSON *spec)
                                                       "compile_threads");
     if (cJSON_IsNumber(v) && v->valueint >= 0)
         return v->valueint > 256 ? 256 : v->valueint;
-    return fw_bench_default_compile_threads();
+    return fw_bench_default_compile_threads(info);
 }
 
 /* --no-early-stop writes options.early_stop = false into the spec (so records and the stored spec
@@ -509,7 +510,7 @@ static int standalone(const opts *o)
     fw_ccache *cache = open_cache(o);
     fw_bench_set_cache(bench, cache);
     double t0 = fw_wall_s();
-    int nthreads = compile_threads(o, spec);
+    int nthreads = compile_threads(o, spec, &info);
     if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, NULL, 0, err, sizeof err) < 0) {
         fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
         nthreads = 0;
@@ -747,7 +748,7 @@ static int serve(const opts *o)
                             if (cJSON_IsNumber(v))
                                 skip[nskip++] = (int64_t)v->valuedouble;
                     }
-                    int nthreads = compile_threads(o, spec);
+                    int nthreads = compile_threads(o, spec, &info);
                     if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, skip, nskip,
                                                             err, sizeof err) < 0)
                         fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
