@@ -21,19 +21,22 @@ warn=(-std=c11 -Wall -Wextra -Wpedantic -Werror)
 
 case "$mode" in
 native)
-    compilers=("$@")
-    [ -n "$clang" ] && compilers+=("$clang")
-    [ ${#compilers[@]} -gt 0 ] || { echo "SKIP: no C compiler given" >&2; exit 77; }
-    for c in "${compilers[@]}"; do
+    # The build's compiler is one command (it may be "ccache cc"); clang is a second, when present.
+    [ $# -gt 0 ] || { echo "SKIP: no C compiler given" >&2; exit 77; }
+    build_cc=("$@")
+    check_with() {
+        local name=$1; shift
         for o in -O0 -O2; do
             for s in "${srcs[@]}"; do
-                "$c" "${warn[@]}" "$o" "${inc[@]}" -c "$s" -o "$tmp/out.o" 2>"$tmp/log" ||
-                    bad "$(basename "$c") $o $(basename "$s"): $(cat "$tmp/log")"
+                "$@" "${warn[@]}" "$o" "${inc[@]}" -c "$s" -o "$tmp/out.o" 2>"$tmp/log" ||
+                    bad "$name $o $(basename "$s"): $(cat "$tmp/log")"
             done
         done
-        echo "native: $(basename "$c") -O0/-O2 clean"
-    done
-    [ -n "$clang" ] || echo "note: clang not found, only ${compilers[*]} checked (Debian package: clang)"
+        echo "native: $name -O0/-O2 checked"
+    }
+    check_with "$(basename "${build_cc[-1]}")" "${build_cc[@]}"
+    if [ -n "$clang" ]; then check_with "$(basename "$clang")" "$clang"
+    else echo "note: clang not found, only ${build_cc[*]} checked (Debian package: clang)"; fi
     ;;
 cross)
     [ -n "$clang" ] || { echo "SKIP: clang is not installed (Debian package: clang), so no Mach-O cross-compile" >&2; exit 77; }
