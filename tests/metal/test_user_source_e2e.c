@@ -164,7 +164,8 @@ int main(int argc, char **argv)
     for (char *line = strtok_r(r.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         cJSON *j = cJSON_Parse(line);
         CHECK(j != NULL, "not JSON: %s", line);
-        if (!j || cJSON_GetObjectItemCaseSensitive(j, "summary")) {
+        /* measurement records only: the worker also prints "finalists" and "summary" lines */
+        if (!j || !cJSON_GetObjectItemCaseSensitive(j, "seq") || !cJSON_GetObjectItemCaseSensitive(j, "status")) {
             cJSON_Delete(j);
             continue;
         }
@@ -220,9 +221,15 @@ int main(int argc, char **argv)
         r = run_spec(spec);
         CHECK(r.code == 0, "control: worker exit %d: %s", r.code, r.err);
         int ctl_ok = 0, ctl_n = 0;
-        for (char *p = r.out; (p = strstr(p, "\"status\":")) != NULL; p++) {
-            ctl_n++;
-            ctl_ok += strncmp(p, "\"status\":\"ok\"", 13) == 0;
+        char *csave = NULL;
+        for (char *line = strtok_r(r.out, "\n", &csave); line; line = strtok_r(NULL, "\n", &csave)) {
+            cJSON *j = cJSON_Parse(line);
+            const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status"));
+            if (st && cJSON_GetObjectItemCaseSensitive(j, "seq")) {
+                ctl_n++;
+                ctl_ok += strcmp(st, "ok") == 0;
+            }
+            cJSON_Delete(j);
         }
         CHECK(ctl_n == 5 && ctl_ok == 0, "control: %d records, %d ok (want 5, 0)", ctl_n, ctl_ok);
         printf("control: with the tile width forced in the source, %d of %d variants verify\n", ctl_ok, ctl_n);
