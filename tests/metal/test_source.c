@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fw_cli.h"
 #include "fw_search.h"
 #include "fw_source.h"
 #include "fw_util.h"
@@ -96,6 +97,15 @@ static void test_nested(void)
     CHECK(strstr(text, marker) != NULL, "back in main.metal at line 5:\n%s", text);
     CHECK(strstr(text, "kernel void k() { MAIN_BODY; }\n") != NULL, "body kept");
     free(text);
+    /* the CLI's --source FILE sends the same inlined text */
+    char *cli_text = NULL;
+    CHECK(fw_cli_source_load(path_of("main.metal"), &cli_text, err, sizeof err) == 0 && cli_text &&
+          strstr(cli_text, "#define FROM_C 1") && !strstr(cli_text, "#include \"inc/b.h\""),
+          "fw_cli_source_load inlines: %s", err);
+    free(cli_text);
+    cli_text = NULL;
+    CHECK(fw_cli_source_load(path_of("nope.metal"), &cli_text, err, sizeof err) < 0 && !cli_text &&
+          strstr(err, "--source") && strstr(err, "nope.metal"), "CLI error: %s", err);
     /* the files on disk are unchanged */
     char *b = NULL;
     size_t n;
