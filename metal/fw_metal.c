@@ -398,8 +398,10 @@ static int compile_in_pool(fw_device *d, const char *source, const char *const *
         return rc;
     id src = nsstring(d, source);
     id name = nsstring(d, entry);
+    /* stringWithUTF8String: answers nil for bytes that are not UTF-8 (and when memory runs out). */
     if (!src || !name)
-        return set_err(d, -ENOMEM, "out of memory for the Metal source text");
+        return set_err(d, -EINVAL, "the %s is not valid UTF-8 text, which Metal requires",
+                       !src ? "kernel source" : "entry name");
     id opts = rt->send_id(d->c.MTLCompileOptions, d->s.new_);   /* +1 */
     if (!opts)
         return set_err(d, -ENOMEM, "MTLCompileOptions could not be created");
