@@ -427,6 +427,8 @@ static id f_id_cstr(id self, SEL s, const char *a)
     if (o && o->kind == K_CLASS && strcmp(o->cls, "NSString") == 0 && is(s, "stringWithUTF8String:")) {
         if (!a)
             violation("stringWithUTF8String: with NULL (Foundation raises an exception)");
+        if (a && strchr(a, '\xff'))
+            return NULL;   /* Foundation answers nil for bytes that are not UTF-8 (0xFF never is) */
         return (id)mkstr(a, 0);
     }
     unexpected(o, s, "id (id, SEL, const char *)");

@@ -235,6 +235,9 @@ static void test_compile_paths(void)
     const char *bad[] = {"=5"};
     CHECK(be->compile(d, src_ok, bad, 1, NULL, "gemm_tiled", &p) == -EINVAL, "macro without a name");
     CHECK(be->compile(d, src_ok, NULL, 0, NULL, "", &p) == -EINVAL, "empty entry");
+    CHECK(be->compile(d, "kernel void gemm_tiled() { /* \xff */ }", NULL, 0, NULL, "gemm_tiled", &p) == -EINVAL && !p,
+          "source that is not UTF-8");
+    CHECK(strstr(be->last_error(d), "UTF-8") != NULL, "message: %s", be->last_error(d));
     be->close(d);
     check_clean("function missing / options");
 
