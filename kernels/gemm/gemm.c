@@ -25,7 +25,9 @@
 #define GEMM_WORK_MAX ((int64_t)1 << 34)
 
 /* The constraints spell TILE_M out as SIMDGROUPS_PER_TG * 64 * SG_M_TILES * SG_N_TILES / TILE_N
- * (exact once the first two hold), and avoid dividing by an expression that can be 0. */
+ * (exact once the first two hold), and avoid dividing by an expression that can be 0. Tiles more
+ * than twice the matrix are pruned, but the smallest tiles (TILE_M 8, TILE_N 16) always stay, so a
+ * GEMV-like shape (M = 1) still has variants. */
 static const char gemm_defaults[] =
     "{\n"
     "  \"knobs\": {\n"
@@ -42,8 +44,8 @@ static const char gemm_defaults[] =
     "    \"32 * SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\",\n"
     "    \"4 * NUM_BUFFERS * TILE_K * (SIMDGROUPS_PER_TG * 64 * SG_M_TILES * SG_N_TILES / TILE_N + TILE_N) <= DEVICE_SHARED_BYTES\",\n"
     "    \"SIMDGROUPS_PER_TG * 64 * SG_M_TILES * SG_N_TILES / TILE_N <= 256\",\n"
-    "    \"TILE_N < 2 * N\",\n"
-    "    \"SIMDGROUPS_PER_TG * 64 * SG_M_TILES * SG_N_TILES / TILE_N < 2 * M\",\n"
+    "    \"TILE_N < 2 * N + 16\",\n"
+    "    \"SIMDGROUPS_PER_TG * 64 * SG_M_TILES * SG_N_TILES / TILE_N < 2 * M + 8\",\n"
     "    \"(NUM_BUFFERS - 1) * TILE_K < K + TILE_K\"\n"
     "  ],\n"
     "  \"presets\": [\n"

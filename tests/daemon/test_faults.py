@@ -32,7 +32,7 @@ try:
     check(not crashed, "crashed and timed-out variants are not ranked")
     with open("/proc/%d/maps" % d.proc.pid) as f:
         maps = f.read().lower()
-    check(not any(lib in maps for lib in ("libopencl", "libpocl", "libcuda", "libnvrtc", "metal")),
+    check(not any(lib in maps for lib in ("libopencl", "libpocl", "libcuda", "libnvrtc", "/metal.framework", "libmtl")),
           "the daemon itself never loaded a GPU runtime (DESIGN.md section 1)")
     log = d.read_log()
     check(log.count("started worker for opencl:0") == 3, "a fresh worker after the crash and after the hang")

@@ -56,8 +56,10 @@ static int run_worker(const char *spec, cJSON **records, cJSON **summary)
         if (cJSON_GetObjectItem(j, "summary")) {
             cJSON_Delete(*summary);
             *summary = j;
-        } else {
+        } else if (cJSON_GetObjectItem(j, "seq")) {
             cJSON_AddItemToArray(*records, j);
+        } else {
+            cJSON_Delete(j);   /* other lines (the finalists' re-timing) are not plan records */
         }
     }
     free(line);
