@@ -146,6 +146,8 @@ void fw_bench_set_cache(fw_bench *b, fw_ccache *c);
  * fw_bench_note_best was told (the daemon passes its stored best, since a worker may restart). A
  * variant never prunes against itself, so the best is never pruned. */
 int fw_bench_note_best(fw_bench *b, const char *shape_key, double median_ns);
+/* Forget every best (a new job: another job's medians say nothing about this one's). */
+void fw_bench_reset_best(fw_bench *b);
 
 /* Input rotation and cache flushing, spec "options": "rotate_buffers": N (N >= 2: N copies of every
  * input buffer, the launches cycle through them, so a kernel cannot keep its inputs warm in caches

@@ -624,6 +624,17 @@ static double best_for(fw_bench *b, const char *shape_key)
     return 0;
 }
 
+void fw_bench_reset_best(fw_bench *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nbest; i++)
+        free(b->best[i].shape_key);
+    free(b->best);
+    b->best = NULL;
+    b->nbest = 0;
+}
+
 int fw_bench_note_best(fw_bench *b, const char *shape_key, double median_ns)
 {
     if (!b || !shape_key || !(median_ns > 0))

@@ -727,6 +727,7 @@ static int serve(const opts *o)
                 rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
             } else {
                 fw_bench_pool_stop(bench);   /* it reads the old spec and plan */
+                fw_bench_reset_best(bench);  /* early stop compares within one job */
                 if (have_plan)
                     fw_plan_release(&plan);
                 have_plan = 0;
