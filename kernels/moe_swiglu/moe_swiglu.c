@@ -644,12 +644,13 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
 }
 
 static const char moe_defaults[] =
-    "{\"knobs\": {\"TILE_N\": [32, 64, 128], \"SIMDGROUPS_PER_TG\": [1, 2, 4], \"SG_M_TILES\": [1, 2, 4],"
+    "{\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SIMDGROUPS_PER_TG\": [1, 2, 4, 8], \"SG_M_TILES\": [1, 2, 4],"
     " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3, 4]},"
     " \"constraints\": ["
     "\"intermediate % TILE_N == 0\","
     " \"tokens > 1 || SG_M_TILES == 1\","
     " \"TILE_N * SG_M_TILES <= 64 * SIMDGROUPS_PER_TG * SG_N_TILES\","
+    " \"2 * SIMDGROUPS_PER_TG <= TILE_N\","
     " \"32 * SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\","
     " \"4 * (16 * SG_M_TILES * TILE_N + NUM_BUFFERS * (128 * SG_M_TILES + 32 + 6 * TILE_N) + 66 + 16 * SG_M_TILES)"
     " <= DEVICE_SHARED_BYTES\"],"

@@ -88,7 +88,8 @@
  *                      share that width; a mismatched variant fails verification.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K stage, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-thread
- *   accumulators <= 128; threads and threadgroup memory within the device limits.
+ *   accumulators <= 128; K split <= 16 parts (2 * SIMDGROUPS_PER_TG <= TILE_N); threads and
+ *   threadgroup memory within the device limits.
  */
 #ifndef FW_MOE_SWIGLU_H
 #define FW_MOE_SWIGLU_H

@@ -109,6 +109,8 @@ int main(void)
     expect_ok(SHAPE(1, ""), 32, 1, 1, 1, 1);
     expect_ok(SHAPE(1, ""), 128, 2, 1, 4, 3);
     expect_ok(SHAPE(1, ""), 64, 1, 1, 2, 4);
+    expect_ok(SHAPE(1, ""), 16, 8, 1, 4, 2);   /* K split 16 ways: one row per part */
+    expect_ok(SHAPE(1, ""), 16, 8, 1, 1, 3);
     /* small (2-16), base (17-32), large (>= 33): token counts that divide no 8-row block */
     expect_ok(SHAPE(3, ""), 64, 4, 1, 2, 2);
     expect_ok(SHAPE(13, ""), 32, 2, 2, 1, 3);
@@ -119,6 +121,7 @@ int main(void)
     expect_ok(SHAPE(5, ", \"mode\": \"grouped\""), 64, 4, 1, 1, 2);
     expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), 128, 4, 2, 2, 4);
     expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), 32, 1, 4, 4, 3);
+    expect_ok(SHAPE(21, ", \"mode\": \"grouped\""), 16, 8, 2, 4, 2);
     /* a grouped layer where most experts are empty */
     expect_ok("{\"tokens\": 2, \"hidden\": 256, \"intermediate\": 128, \"experts\": 16, \"top_k\": 1,"
               " \"mode\": \"grouped\", \"bits\": " ALL_BITS "}", 64, 2, 1, 2, 2);
