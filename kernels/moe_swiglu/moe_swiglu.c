@@ -192,6 +192,12 @@ int fw_moe_shape_parse(const cJSON *shape, fw_moe_shape *s, char *err, size_t er
         s->mode = s->tokens == 1 ? FW_MOE_DECODE : s->tokens <= 16 ? FW_MOE_SMALL
                 : s->tokens <= 32 ? FW_MOE_BASE : FW_MOE_LARGE;
     }
+    const cJSON *lay = cJSON_GetObjectItemCaseSensitive(shape, "layout");
+    if (lay && !cJSON_IsNull(lay)) {
+        if (!cJSON_IsString(lay) || (strcmp(lay->valuestring, "dense") && strcmp(lay->valuestring, "routed")))
+            return fw_errf(err, errlen, -EINVAL, "moe_swiglu 'layout' must be \"routed\" or \"dense\"");
+        s->dense = strcmp(lay->valuestring, "dense") == 0;
+    }
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(shape, "bits");
     if (cJSON_IsString(b)) {
         if (strcmp(b->valuestring, "glm47") != 0)
@@ -237,7 +243,7 @@ int fw_moe_shape_parse(const cJSON *shape, fw_moe_shape *s, char *err, size_t er
         snprintf(s->bits_key, sizeof s->bits_key, "%d-%d-%d", t[0], t[1], t[2]);
     }
     /* Keep memory sane: only routed experts get weights, at most tokens*top_k of them. */
-    double routed = fmin((double)s->experts, (double)s->tokens * s->top_k);
+    double routed = s->dense ? s->experts : fmin((double)s->experts, (double)s->tokens * s->top_k);
     double wbytes = routed * 3.0 * s->hidden * (double)s->intermediate * 6.0 / 8.0;
     if (wbytes > 2e9)
         return fw_errf(err, errlen, -EINVAL, "moe_swiglu shape would need %.1f GB of weights (limit 2 GB)",
@@ -262,9 +268,9 @@ static int moe_shape_key(const cJSON *shape, char *buf, size_t len)
         return -ENOMEM;
     int rc = fw_moe_shape_parse(shape, s, NULL, 0);
     if (rc == 0) {
-        int n = snprintf(buf, len, "bits=%s,experts=%d,hidden=%d,intermediate=%d,mode=%s,tokens=%d,top_k=%d",
+        int n = snprintf(buf, len, "bits=%s,experts=%d,hidden=%d,intermediate=%d,mode=%s,tokens=%d,top_k=%d%s",
                          s->bits_key, s->experts, s->hidden, s->intermediate, mode_names[s->mode], s->tokens,
-                         s->top_k);
+                         s->top_k, s->dense ? ",layout=dense" : "");
         rc = n < 0 || (size_t)n >= len ? -ENOSPC : 0;
     }
     free(s);
@@ -390,7 +396,7 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
         for (int p = 0; p < 3; p++) {
             meta[e * 8 + p] = s->bits[e][p];
             meta[e * 8 + 4 + p] = (uint32_t)woff[p];
-            pv->wbytes[p][e] = pv->counts[e] ? fw_moe_proj_bytes(s->bits[e][p], pk[p], pn[p]) : 0;
+            pv->wbytes[p][e] = pv->counts[e] || s->dense ? fw_moe_proj_bytes(s->bits[e][p], pk[p], pn[p]) : 0;
             woff[p] += pv->wbytes[p][e];
         }
     }

@@ -45,8 +45,12 @@
  *   bits: [g,u,d] for every expert, or [[g,u,d], ...] given to experts round robin, or "glm47"
  *   (experts must be 64): (6,2,3)x42, (6,2,2)x8, (6,3,3)x6, (6,3,4)x4, (6,2,4)x3, (6,3,2)x1 assigned to
  *   experts by a fixed seeded shuffle (the layer is part of the shape, not of the job seed).
+ *   layout (optional): "routed" (default: only routed experts get weight blocks, packed back to back)
+ *   or "dense" (every expert's block is generated and block e sits at e * the block size when the
+ *   layer is uniform: the addressing of metal-marlin's own kernels, which take one tuple and no
+ *   offsets; costs the whole layer's memory).
  *   Shape key: "bits=glm47,experts=64,hidden=2048,intermediate=1536,mode=grouped,tokens=6,top_k=4";
- *   bits written 6-2-3, or 6-2-3/2-3-4 for a round-robin list.
+ *   bits written 6-2-3, or 6-2-3/2-3-4 for a round-robin list; ",layout=dense" appended when dense.
  *
  * MODES AND ENTRY POINTS (one threadgroup = one expert x one chunk of TILE_N intermediate columns)
  *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
@@ -112,6 +116,7 @@ extern const fw_family fw_family_moe_swiglu;
 typedef struct fw_moe_shape {
     int tokens, hidden, intermediate, experts, top_k;
     int mode;                                   /* FW_MOE_* */
+    int dense;                                  /* layout "dense": every expert's block present */
     char bits_key[1024];                        /* canonical bits text ("glm47", "6-2-3", ...) */
     uint8_t bits[FW_MOE_MAX_EXPERTS][3];        /* per expert: gate, up, down */
 } fw_moe_shape;

@@ -254,6 +254,23 @@ static void test_workload(void)
     CHECK(routed == 2, "%d experts have weights, want the 2 routed ones", routed);
     fam->workload_free(w1);
     cJSON_Delete(shape);
+
+    /* dense layout: every expert has its block, at e * block size for a uniform layer */
+    shape = cJSON_Parse("{\"tokens\":1,\"hidden\":256,\"intermediate\":256,\"experts\":8,\"top_k\":2,"
+                        "\"bits\":[6,2,3],\"layout\":\"dense\"}");
+    CHECK(fam->workload_new(shape, 1, &w1, err, sizeof err) == 0, "%s", err);
+    if (w1) {
+        const uint32_t *meta = w1->buffers[17].host;
+        for (int e = 0; e < 8; e++)
+            CHECK(fw_moe_workload_gate_bytes(w1, e) == fw_moe_proj_bytes(6, 256, 256) &&
+                      meta[e * 8 + 4] == (uint32_t)(e * fw_moe_proj_bytes(6, 256, 256)) &&
+                      meta[e * 8 + 6] == (uint32_t)(e * fw_moe_proj_bytes(3, 256, 256)),
+                  "dense expert %d: block at %u", e, meta[e * 8 + 4]);
+        char key[256];
+        CHECK(fam->shape_key(shape, key, sizeof key) == 0 && strstr(key, ",layout=dense"), "key %s", key);
+        fam->workload_free(w1);
+    }
+    cJSON_Delete(shape);
 }
 
 static const char pocl_device[] =

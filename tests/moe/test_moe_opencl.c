@@ -111,6 +111,7 @@ int main(void)
     expect_ok(SHAPE(1, ""), 64, 1, 1, 2, 4);
     expect_ok(SHAPE(1, ""), 16, 8, 1, 4, 2);   /* K split 16 ways: one row per part */
     expect_ok(SHAPE(1, ""), 16, 8, 1, 1, 3);
+    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), 64, 4, 1, 1, 2);   /* every expert's block present */
     /* small (2-16), base (17-32), large (>= 33): token counts that divide no 8-row block */
     expect_ok(SHAPE(3, ""), 64, 4, 1, 2, 2);
     expect_ok(SHAPE(13, ""), 32, 2, 2, 1, 3);
