@@ -152,23 +152,19 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k;
     const moe_u32 nassign = p.batch * p.top_k;
+    /* decode: group y is a routing slot of the one token. Every other mode: group y is expert e,
+     * which gathers all of e's tokens (host-sorted lists in grouped mode, a scan of expert_ids
+     * otherwise), so e's weights are read once per token block instead of once per (token, slot). */
     moe_u32 e;
-    if (mode == MOE_MODE_GROUPED) {
-        e = slot;
-    } else {
+    if (mode == MOE_MODE_DECODE) {
         if (slot >= nassign)
             return;
         e = ids[slot];
+    } else {
+        e = slot;
     }
     if (e >= p.num_experts)
         return;
-    if (mode == MOE_MODE_SMALL || mode == MOE_MODE_BASE || mode == MOE_MODE_LARGE) {
-        /* The first slot routed to e leads; it gathers every token of e, so e's weights are read
-         * once per token block instead of once per (token, slot). The others leave at once. */
-        for (moe_u32 s2 = 0; s2 < slot; s2++)
-            if (ids[s2] == e)
-                return;
-    }
 #if GATE_BITS || UP_BITS || DOWN_BITS
     /* A tuple-specialised kernel cannot walk another width's blocks: leave an expert whose bits
      * differ (the output then fails verification) instead of reading past the end of its block. */
@@ -202,7 +198,7 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     MOE_L float *hg = hbuf;
     MOE_L float *hu = hbuf + M * TILE_N;
 
-    moe_u32 cursor = mode == MOE_MODE_GROUPED ? offs[e] : slot;
+    moe_u32 cursor = mode == MOE_MODE_GROUPED ? offs[e] : mode == MOE_MODE_DECODE ? slot : 0u;
     const moe_u32 end = mode == MOE_MODE_GROUPED ? offs[e + 1u] : nassign;
 #ifdef MOE_TEST_DROP_LAST_K
     const moe_u32 nstages = H / MOE_KC - 1u;   /* test only: a broken variant that skips the last K stage */

@@ -640,8 +640,7 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     g->shared_bytes = 4 * (2 * M * tn + xring + nbuf * wslot + 64 + 2 * M + 2);
     g->dynamic_shared_bytes = 0;
     g->grid[0] = (uint32_t)(s->intermediate / tn);
-    g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k
-                            : s->mode == FW_MOE_GROUPED ? s->experts : s->tokens * s->top_k);
+    g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k : s->experts);
     g->grid[2] = 1;
     g->group[0] = (uint32_t)threads;
     g->group[1] = 1;

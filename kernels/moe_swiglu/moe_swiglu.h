@@ -54,14 +54,14 @@
  *
  * MODES AND ENTRY POINTS (one threadgroup = one expert x one chunk of TILE_N intermediate columns)
  *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
- *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, tokens*top_k)
+ *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, experts)
  *   base    moe_trellis_swiglu              same grid
  *   large   moe_trellis_swiglu_large_batch  same grid
- *   grouped moe_trellis_swiglu_grouped      grid (intermediate/TILE_N, experts), tokens sorted by expert
- *   small/base/large share one body path: the group of the first slot routed to expert e gathers
- *   every token of e (the other groups of e leave at once), so e's weights are read once per block of
- *   8*SG_M_TILES tokens; they differ in entry name and in the policy presets that pick them. grouped
- *   reads the host's sorted lists (every expert and every bit tuple in ONE launch).
+ *   grouped moe_trellis_swiglu_grouped      same grid, tokens sorted by expert
+ *   small/base/large share one body path: the groups of expert e scan expert_ids for e's tokens (an
+ *   expert with none leaves after the scan), so e's weights are read once per block of 8*SG_M_TILES
+ *   tokens; they differ in entry name and in the policy presets that pick them. grouped reads the
+ *   host's sorted lists instead of scanning (every expert and every bit tuple in ONE launch).
  *   Phase 1 computes gate and up for the group's TILE_N columns over the whole hidden K (weights read
  *   once), applies SwiGLU into threadgroup memory; phase 2 multiplies by the matching TILE_N rows of
  *   down over all hidden columns and atomically adds p * result into the output. Nothing is recomputed

@@ -255,6 +255,18 @@ static void test_workload(void)
     fam->workload_free(w1);
     cJSON_Delete(shape);
 
+    /* small/base/large: one group column per expert, whatever the token count */
+    shape = cJSON_Parse("{\"tokens\":40,\"hidden\":256,\"intermediate\":256,\"experts\":8,\"top_k\":2,"
+                        "\"bits\":[6,2,3]}");
+    CHECK(fam->workload_new(shape, 1, &w1, err, sizeof err) == 0, "%s", err);
+    if (w1) {
+        CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 4 && g.grid[1] == 8,
+              "large grid %u x %u", g.grid[0], g.grid[1]);
+        CHECK(strcmp(w1->kernel, "moe_trellis_swiglu_large_batch") == 0, "kernel %s", w1->kernel);
+        fam->workload_free(w1);
+    }
+    cJSON_Delete(shape);
+
     /* dense layout: every expert has its block, at e * block size for a uniform layer */
     shape = cJSON_Parse("{\"tokens\":1,\"hidden\":256,\"intermediate\":256,\"experts\":8,\"top_k\":2,"
                         "\"bits\":[6,2,3],\"layout\":\"dense\"}");
