@@ -983,7 +983,8 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     /* PoCL finishes compiling at the first launch (the kernel specialised for its work-group size)
      * and its program binary then carries that code too: storing the binary again now lets a warm
      * cache skip the first-launch compile as well. Other backends' binaries are final at build. */
-    if (b->cache && !pe->from_disk && !pe->restored && strcmp(b->be->name, "opencl") == 0 &&
+    /* (Not for a program a compile thread built: one created from a binary gives that binary back.) */
+    if (b->cache && !pe->from_disk && !pe->restored && pe->load_ms == 0 && strcmp(b->be->name, "opencl") == 0 &&
         b->be->program_binary) {
         void *bin = NULL;
         size_t blen = 0;
