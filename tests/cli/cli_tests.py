@@ -393,8 +393,11 @@ def case_autostart(e):
     p = e.fw('--json', 'profiles', rc=0)
     check(len(e.pids) == 1 and 'started' not in p.stderr, 'the second call did not reuse the daemon', p.stderr)
     check(alive(e.pids[0]), 'the auto-started daemon is gone')
-    # With no --socket: the default socket under XDG_RUNTIME_DIR, the log in the state folder.
-    p = subprocess.run([FAIRWAY, '--json', 'devices'], capture_output=True, text=True, env=e.env, timeout=300)
+    # With no --socket: the default socket under XDG_RUNTIME_DIR, the log in the state folder. No
+    # FAIRWAY_DB either: the first daemon still holds fw.db, and one store serves one daemon only.
+    env = dict(e.env)
+    env.pop('FAIRWAY_DB')
+    p = subprocess.run([FAIRWAY, '--json', 'devices'], capture_output=True, text=True, env=env, timeout=300)
     m = re.search(r'started fairwayd \(pid (\d+)\), log (\S+)', p.stderr)
     if m:
         e.pids.append(int(m.group(1)))
@@ -403,6 +406,7 @@ def case_autostart(e):
           'the log is not in the state folder', p.stderr)
     check(os.path.exists(os.path.join(e.env['XDG_RUNTIME_DIR'], 'fairway', 'fairwayd.sock')), 'no default socket')
     check(json.loads(p.stdout)['devices'][0]['backend'] == 'opencl', 'devices --json', p.stdout)
+    check(os.path.exists(os.path.join(e.env['HOME'], '.local/state/fairway/fairway.db')), 'no default store')
 
 
 def case_e2e(e):
