@@ -132,6 +132,7 @@ typedef enum fw_daemon_wstate {
     FW_W_IDLE,         /* ready, nothing in flight */
     FW_W_LOADING,      /* "load" in flight */
     FW_W_MEASURING,    /* "measure" in flight, variant timer armed */
+    FW_W_FINALISTS,    /* "finalists" in flight (end of a job), its timer armed */
 } fw_daemon_wstate;
 
 /* One fairway-worker process. Owned by its device while current; a worker that was killed or died
@@ -204,6 +205,13 @@ struct fw_daemon_job {
     fw_plan plan;
     unsigned char *done;          /* done[seq] = stored */
     size_t planned, evaluated, next_seq;
+
+    /* Finalists (issue 7): once every seq is stored, the top `fin_k` verified per shape are re-timed
+     * interleaved by the worker and stored (fw_db_finalists_put replaces, so a re-run after a restart
+     * never stores twice). fin_state: 0 not asked yet, 1 in flight, 2 finished or given up (a worker
+     * death or timeout there is logged and the job ends done on its first-pass rankings). */
+    int fin_k;
+    int fin_state;
 
     size_t evaluated_this_run;
     uint64_t run_started_ns;
@@ -285,6 +293,13 @@ cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char 
 /* Commit one record and update progress (notifies watchers). < 0 when the store refused it. */
 int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
 void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c);
+/* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */
+int fw_daemon_spec_finalists(const cJSON *spec);
+/* Rankings of a job that use the finalists' medians where stored: per shape, the finalists first in
+ * their re-timed order ("timing": "finalist", "median_ns" the finalist median, "first_pass_median_ns"
+ * the first pass's), then the other verified variants in first-pass order ("timing": "first_pass");
+ * ranks renumbered from 1 per shape; limit > 0 keeps that many per shape. */
+int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
 /* Parse "backend:index" (or a bare backend = index 0). */
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
 /* The device selector a resolved spec asks for ("opencl:0" by default). */

@@ -111,6 +111,102 @@ static const cJSON *fastest(const cJSON *rankings)
     return best;
 }
 
+int fw_daemon_spec_finalists(const cJSON *spec)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "finalists");
+    if (!cJSON_IsNumber(f))
+        return 5;
+    return f->valuedouble <= 0 ? 0 : f->valuedouble > 8 ? 8 : (int)f->valuedouble;
+}
+
+static int has_seq(const cJSON *list, double seq)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, list)
+        if (num_field(e, "seq", -1) == seq)
+            return 1;
+    return 0;
+}
+
+static void rank_append(cJSON *out, const cJSON *r, const cJSON *fin, int *rank, int limit)
+{
+    if (limit > 0 && *rank > limit)
+        return;
+    cJSON *e = cJSON_Duplicate(r, 1);
+    double first = num_field(r, "median_ns", 0);
+    cJSON_ReplaceItemInObjectCaseSensitive(e, "rank", cJSON_CreateNumber(*rank));
+    cJSON_AddNumberToObject(e, "first_pass_median_ns", first);
+    if (fin) {
+        static const char *const st[] = {"median_ns", "mean_ns", "min_ns", "max_ns", "stddev_ns", "p95_ns", "n"};
+        for (size_t i = 0; i < sizeof(st) / sizeof(st[0]); i++)
+            cJSON_ReplaceItemInObjectCaseSensitive(e, st[i], cJSON_CreateNumber(num_field(fin, st[i], 0)));
+        double med = num_field(fin, "median_ns", 0);
+        /* bandwidth and throughput follow the median they are reported with */
+        static const char *const rate[] = {"gbps", "gflops"};
+        for (size_t i = 0; i < 2; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, rate[i]);
+            if (cJSON_IsNumber(v) && med > 0)
+                cJSON_ReplaceItemInObjectCaseSensitive(e, rate[i], cJSON_CreateNumber(v->valuedouble * first / med));
+        }
+        cJSON_AddNumberToObject(e, "first_rank", num_field(fin, "first_rank", 0));
+        cJSON_AddStringToObject(e, "timing", "finalist");
+    } else {
+        cJSON_AddStringToObject(e, "timing", "first_pass");
+    }
+    cJSON_AddItemToArray(out, e);
+    (*rank)++;
+}
+
+int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out)
+{
+    *out = NULL;
+    cJSON *all = NULL, *fin = NULL;
+    int rc = fw_db_rankings(db, job, shape_key, 0, &all);
+    if (rc == 0)
+        rc = fw_db_finalists(db, job, shape_key, &fin);
+    if (rc < 0) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    cJSON *res = cJSON_CreateArray();
+    const cJSON *r;
+    const char *cur = NULL;
+    /* rankings come grouped by shape (plan order); each group is rebuilt once, at its first entry */
+    cJSON_ArrayForEach(r, all) {
+        const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "shape_key"));
+        if (!sk || (cur && strcmp(cur, sk) == 0))
+            continue;
+        cur = sk;
+        int rank = 1;
+        cJSON *sfin = cJSON_CreateArray();
+        cJSON *f;
+        cJSON_ArrayForEach(f, fin) {
+            const char *fk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f, "shape_key"));
+            if (fk && strcmp(fk, sk) == 0)
+                cJSON_AddItemReferenceToArray(sfin, f);
+        }
+        cJSON_ArrayForEach(f, sfin) {   /* fw_db_finalists orders them by rank */
+            const cJSON *q;
+            cJSON_ArrayForEach(q, all)
+                if (num_field(q, "seq", -1) == num_field(f, "seq", -2)) {
+                    rank_append(res, q, f, &rank, limit);
+                    break;
+                }
+        }
+        const cJSON *q;
+        cJSON_ArrayForEach(q, all) {
+            const char *qk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(q, "shape_key"));
+            if (qk && strcmp(qk, sk) == 0 && !has_seq(sfin, num_field(q, "seq", -1)))
+                rank_append(res, q, NULL, &rank, limit);
+        }
+        cJSON_Delete(sfin);
+    }
+    cJSON_Delete(all);
+    cJSON_Delete(fin);
+    *out = res;
+    return 0;
+}
+
 int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
 {
     if (fw_daemon_job_find(d, id))
@@ -135,6 +231,7 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
     job->variant_timeout_s = num_field(spec, "variant_timeout_s", d->opt.variant_timeout_s);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(job->spec, "family");
     job->family = cJSON_IsString(fam) ? fam->valuestring : "";
+    job->fin_k = fw_daemon_spec_finalists(spec);
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(row, "device");
     if (cJSON_IsString(dev) && *dev->valuestring)
         snprintf(job->device_sel, sizeof(job->device_sel), "%s", dev->valuestring);
@@ -229,6 +326,8 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
     cJSON *p = cJSON_CreateObject();
     cJSON_AddNumberToObject(p, "job", (double)job->id);
     cJSON_AddStringToObject(p, "state", job->running ? "running" : "queued");
+    /* "measuring" the plan, then "finalists" while the top K per shape are re-timed */
+    cJSON_AddStringToObject(p, "phase", job->fin_state == 1 ? "finalists" : "measuring");
     cJSON_AddNumberToObject(p, "evaluated", (double)job->evaluated);
     cJSON_AddNumberToObject(p, "planned", (double)job->planned);
     if (job->have_best) {
@@ -265,7 +364,7 @@ cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id)
     cJSON_AddNumberToObject(p, "evaluated", num_field(row, "evaluated", 0));
     cJSON_AddNumberToObject(p, "planned", num_field(row, "planned", 0));
     cJSON *rk = NULL;
-    if (fw_db_rankings(d->db, id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
+    if (fw_daemon_rankings(d->db, id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
         const cJSON *b = fastest(rk);
         cJSON *best = cJSON_AddObjectToObject(p, "best");
         cJSON_AddItemToObject(best, "variant_key",
@@ -273,6 +372,9 @@ cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id)
         cJSON_AddItemToObject(best, "shape_key",
                               cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(b, "shape_key"), 1));
         cJSON_AddNumberToObject(best, "median_ns", num_field(b, "median_ns", 0));
+        const cJSON *tm = cJSON_GetObjectItemCaseSensitive(b, "timing");
+        if (cJSON_IsString(tm))
+            cJSON_AddStringToObject(best, "timing", tm->valuestring);
     } else {
         cJSON_AddNullToObject(p, "best");
     }

@@ -478,7 +478,7 @@ static void m_rankings(fw_daemon *d, fw_daemon_req *req)
     if (!job_exists(d, req, id))
         return;
     cJSON *list = NULL;
-    if (fw_db_rankings(d->db, id, shape, (int)limit, &list) < 0) {
+    if (fw_daemon_rankings(d->db, id, shape, (int)limit, &list) < 0) {
         reply_db_error(d, req, "to rank the job");
         return;
     }
@@ -550,6 +550,21 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
         reply_db_error(d, req, "to find the best variant");
         return;
     }
+    /* The store's best is by first-pass median over all jobs; within that job, the finalists'
+     * interleaved re-timing (when stored) decides, so best names the job's finalist winner. */
+    const cJSON *bj = cJSON_GetObjectItemCaseSensitive(best, "job");
+    cJSON *top = NULL;
+    if (cJSON_IsNumber(bj) && fw_daemon_rankings(d->db, (int64_t)bj->valuedouble, key, 1, &top) == 0 &&
+        cJSON_GetArraySize(top) > 0) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, cJSON_GetArrayItem(top, 0)) {
+            if (cJSON_GetObjectItemCaseSensitive(best, e->string))
+                cJSON_ReplaceItemInObjectCaseSensitive(best, e->string, cJSON_Duplicate(e, 1));
+            else
+                cJSON_AddItemToObject(best, e->string, cJSON_Duplicate(e, 1));
+        }
+    }
+    cJSON_Delete(top);
     /* The macros to build with, as the job spelled them (aliases included). */
     const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(best, "knobs");
     const cJSON *jid = cJSON_GetObjectItemCaseSensitive(best, "job");

@@ -96,6 +96,7 @@ static int worker_request(fw_daemon_device *dev, const char *method, cJSON *para
 }
 
 static void arm_timer(fw_daemon_device *dev, double seconds);
+static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
 
 /* Parked requests get their turn now that the device is known (or known to be unavailable). */
 static void dispatch_parked(fw_daemon_device *dev, const char *device_error)
@@ -156,6 +157,11 @@ static void worker_died(fw_daemon_device *dev, const char *why)
     }
     if (!job) {
         fw_daemon_log(d, "idle worker for %s went away: %s", dev->sel, why);
+        return;
+    }
+    if (st == FW_W_FINALISTS) {
+        if (job->fin_state == 1)
+            finalists_failed(dev, job, why);
         return;
     }
     dev->restarts++;
@@ -251,7 +257,7 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
     fw_daemon *d = dev->d;
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
     if (!cJSON_IsNumber(id) || (int64_t)id->valuedouble != dev->req_id ||
-        (dev->wstate != FW_W_LOADING && dev->wstate != FW_W_MEASURING)) {
+        (dev->wstate != FW_W_LOADING && dev->wstate != FW_W_MEASURING && dev->wstate != FW_W_FINALISTS)) {
         fw_daemon_log(d, "worker for %s sent a reply nobody asked for; ignored", dev->sel);
         return;
     }
@@ -280,6 +286,22 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
                      cJSON_IsNumber(planned) ? planned->valuedouble : -1.0, job->planned);
             fw_daemon_job_finish(d, job, "failed", e);
         }
+        return;
+    }
+    if (st == FW_W_FINALISTS) {
+        if (!job || job->fin_state != 1)
+            return;
+        const cJSON *fin = cJSON_GetObjectItemCaseSensitive(result, "finalists");
+        if (!cJSON_IsArray(fin)) {
+            finalists_failed(dev, job, result ? "the worker's reply has no finalists array" : etext);
+            return;
+        }
+        job->fin_state = 2;
+        /* put replaces the job's finalists: a re-run after a restart never stores them twice */
+        if (fw_db_finalists_put(d->db, job->id, fin) < 0)
+            fw_daemon_log(d, "job %" PRId64 ": cannot store the finalists: %s", job->id, fw_db_error(d->db));
+        else
+            fw_daemon_log(d, "job %" PRId64 ": %d finalists stored", job->id, cJSON_GetArraySize(fin));
         return;
     }
     /* A measure reply. */
@@ -405,6 +427,9 @@ static void on_timer(uv_timer_t *t)
             fw_daemon_job_finish(d, job, "failed", e);
         }
         dev->restarts++;
+    } else if (dev->wstate == FW_W_FINALISTS && job) {
+        worker_detach(dev, SIGKILL);
+        finalists_failed(dev, job, "the worker ran past the finalists' time limit and was killed");
     } else if (dev->wstate == FW_W_STARTING) {
         char msg[256];
         snprintf(msg, sizeof(msg), "the worker did not report ready within %g s", STARTUP_LIMIT_S);
@@ -530,13 +555,69 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
     return 0;
 }
 
+/* The end of a job: ask the worker to re-time the top fin_k verified variants of each shape
+ * interleaved (candidates from the store, so a resumed job asks again from what it stored). 1 when
+ * the request is in flight; 0 when there is nothing to ask (off, nothing verified, or the request
+ * could not be written), and the job may end. */
+static int start_finalists(fw_daemon_device *dev, fw_daemon_job *job)
+{
+    fw_daemon *d = dev->d;
+    job->fin_state = 2;
+    if (job->fin_k <= 0)
+        return 0;
+    cJSON *rk = NULL;
+    if (fw_db_rankings(d->db, job->id, NULL, job->fin_k, &rk) < 0) {
+        fw_daemon_log(d, "job %" PRId64 ": no finalists, the rankings cannot be read: %s", job->id,
+                      fw_db_error(d->db));
+        return 0;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(rk);
+    if (n == 0) {
+        cJSON_Delete(rk);
+        return 0;
+    }
+    cJSON *p = cJSON_CreateObject();
+    cJSON *cand = cJSON_AddArrayToObject(p, "candidates");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, rk) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddItemToObject(c, "seq", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "seq"), 1));
+        cJSON_AddItemToObject(c, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "median_ns"), 1));
+        cJSON_AddItemToArray(cand, c);
+    }
+    cJSON_Delete(rk);
+    cJSON_AddNumberToObject(p, "k", job->fin_k);
+    if (worker_request(dev, "finalists", p) != 0) {
+        fw_daemon_log(d, "job %" PRId64 ": no finalists, cannot write to the worker", job->id);
+        return 0;
+    }
+    job->fin_state = 1;
+    dev->wstate = FW_W_FINALISTS;
+    /* each candidate is launched about as often as in its first pass (rounds x iters by default
+     * 5 x iters), plus its load: a per-variant limit each, with the start-up limit as a floor */
+    double limit = job->variant_timeout_s * (double)(n + 1);
+    arm_timer(dev, limit > STARTUP_LIMIT_S ? limit : STARTUP_LIMIT_S);
+    fw_daemon_log(d, "job %" PRId64 ": re-timing %zu finalists (top %d per shape)", job->id, n, job->fin_k);
+    fw_daemon_job_notify(d, job);
+    return 1;
+}
+
+/* The finalists could not be had (worker death, timeout, error reply): the job keeps its first-pass
+ * rankings and ends done; the reason goes to the log. */
+static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why)
+{
+    job->fin_state = 2;
+    fw_daemon_log(dev->d, "job %" PRId64 ": finalists failed, ranking by the first pass: %s", job->id, why);
+}
+
 void fw_daemon_device_pump(fw_daemon_device *dev)
 {
     fw_daemon *d = dev->d;
     for (int guard = 0; guard < 100000; guard++) {
         if (d->stopping)
             return;
-        if (dev->wstate == FW_W_STARTING || dev->wstate == FW_W_LOADING || dev->wstate == FW_W_MEASURING)
+        if (dev->wstate == FW_W_STARTING || dev->wstate == FW_W_LOADING || dev->wstate == FW_W_MEASURING ||
+            dev->wstate == FW_W_FINALISTS)
             return;
         fw_daemon_job *job = next_job(dev);
         if (!job)
@@ -584,6 +665,8 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         while (job->next_seq < job->planned && job->done[job->next_seq])
             job->next_seq++;
         if (job->next_seq >= job->planned) {
+            if (job->fin_state == 0 && start_finalists(dev, job))
+                return;
             fw_daemon_job_finish(d, job, "done", NULL);
             continue;
         }

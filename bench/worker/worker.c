@@ -74,7 +74,9 @@ typedef struct opts {
 
 /* ---- fault injection (tests only) ------------------------------------------------------------ */
 
-static void fault_check(int64_t seq)
+/* `where` is the seq being measured ("12") or a phase ("finalists"): crash@finalists aborts when the
+ * daemon asks for the finalists' re-timing. */
+static void fault_check_at(const char *where)
 {
     const char *f = getenv("FAIRWAY_TEST_FAULT");
     if (!f || !*f)
@@ -88,9 +90,7 @@ static void fault_check(int64_t seq)
         if (!at)
             continue;
         *at = '\0';
-        char *end;
-        long long k = strtoll(at + 1, &end, 10);
-        if (*end || k != seq)
+        if (strcmp(at + 1, where) != 0)
             continue;
         if (strcmp(tok, "crash") == 0) {
             fflush(stdout);
@@ -103,6 +103,13 @@ static void fault_check(int64_t seq)
         }
     }
     free(copy);
+}
+
+static void fault_check(int64_t seq)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, seq);
+    fault_check_at(buf);
 }
 
 /* ---- helpers --------------------------------------------------------------------------------- */
@@ -265,6 +272,21 @@ static void apply_early_stop(cJSON *spec, const opts *o)
 static int bench_pool_threads(int asked, fw_bench *b)
 {
     return fw_bench_pool_active(b) ? asked : 0;
+}
+
+/* Spec options.finalist_rounds (default 5), options.finalist_iters (default the spec's iters, else 10),
+ * and the spec's warmup (default 3): the same for the standalone run and the daemon's finalists. */
+static void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup)
+{
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
+    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(op, "finalist_iters");
+    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(spec, "warmup");
+    const cJSON *jit = cJSON_GetObjectItemCaseSensitive(spec, "iters");
+    *rounds = cJSON_IsNumber(jr) && jr->valueint > 0 ? jr->valueint : 5;
+    *iters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint
+           : (cJSON_IsNumber(jit) && jit->valueint > 0 ? jit->valueint : 10);
+    *warmup = cJSON_IsNumber(jw) && jw->valueint >= 0 ? jw->valueint : 3;
 }
 
 /* --finalists, else spec options.finalists, else 5. */
@@ -553,15 +575,8 @@ static int standalone(const opts *o)
     cJSON *fin = NULL;
     int nfin = finalist_count(o, spec);
     if (status == 0 && nfin > 0 && cJSON_GetArraySize(oks) > 0) {
-        const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
-        const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
-        const cJSON *ji = cJSON_GetObjectItemCaseSensitive(op, "finalist_iters");
-        const cJSON *jw = cJSON_GetObjectItemCaseSensitive(spec, "warmup");
-        const cJSON *jit = cJSON_GetObjectItemCaseSensitive(spec, "iters");
-        int rounds = cJSON_IsNumber(jr) && jr->valueint > 0 ? jr->valueint : 5;
-        int fiters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint
-                   : (cJSON_IsNumber(jit) && jit->valueint > 0 ? jit->valueint : 10);
-        int fwarm = cJSON_IsNumber(jw) && jw->valueint >= 0 ? jw->valueint : 3;
+        int rounds, fiters, fwarm;
+        finalist_params(spec, &rounds, &fiters, &fwarm);
         rc = fw_bench_finalists(bench, spec, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
         if (rc == -EFAULT) {
             fprintf(stderr, "fairway-worker: finalists: %s\n", err);
@@ -664,6 +679,50 @@ static void rpc_error(const cJSON *id, int code, const char *msg)
     cJSON_AddStringToObject(e, "message", msg);
     print_json(o);
     cJSON_Delete(o);
+}
+
+/* The finalists request names candidates by seq and first-pass median (the daemon reads them from
+ * its store); the harness wants ok records, so they are rebuilt from the loaded plan: the same seq is
+ * the same variant and shape in the daemon's plan and ours. */
+static int serve_finalist_records(const cJSON *spec, const fw_plan *plan, const cJSON *params, cJSON **out,
+                                  int *k, char *err, size_t errlen)
+{
+    *out = NULL;
+    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(params, "candidates");
+    const cJSON *jk = cJSON_GetObjectItemCaseSensitive(params, "k");
+    if (!cJSON_IsArray(jc))
+        return fw_errf(err, errlen, -EINVAL, "finalists needs params.candidates, an array of {\"seq\", \"median_ns\"}");
+    *k = cJSON_IsNumber(jk) && jk->valuedouble >= 1 ? (int)jk->valuedouble : 5;
+    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
+    cJSON *recs = cJSON_CreateArray();
+    const cJSON *c;
+    cJSON_ArrayForEach(c, jc) {
+        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(c, "seq");
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(c, "median_ns");
+        if (!cJSON_IsNumber(sq) || sq->valuedouble < 0 || sq->valuedouble >= (double)plan->n ||
+            sq->valuedouble != (double)(int64_t)sq->valuedouble || !cJSON_IsNumber(md)) {
+            cJSON_Delete(recs);
+            return fw_errf(err, errlen, -EINVAL, "each finalist candidate needs an integer seq in 0..%zu and a "
+                           "number median_ns", plan->n ? plan->n - 1 : 0);
+        }
+        const fw_plan_item *it = &plan->items[(size_t)sq->valuedouble];
+        cJSON *r = cJSON_CreateObject();
+        char key[FW_KEY_MAX];
+        cJSON_AddNumberToObject(r, "seq", sq->valuedouble);
+        cJSON_AddStringToObject(r, "status", "ok");
+        cJSON_AddNumberToObject(r, "shape_index", it->shape);
+        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
+        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof key) >= 0)
+            cJSON_AddStringToObject(r, "shape_key", key);
+        if (fw_point_key(&it->point, key, sizeof key) >= 0)
+            cJSON_AddStringToObject(r, "variant_key", key);
+        cJSON_AddItemToObject(r, "knobs", fw_point_to_json(&it->point));
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "stats"), "median_ns", md->valuedouble);
+        cJSON_AddItemToArray(recs, r);
+    }
+    *out = recs;
+    return 0;
 }
 
 static int serve(const opts *o)
@@ -791,6 +850,40 @@ static int serve(const opts *o)
                 else
                     rpc_result(id, rec);
             }
+        } else if (strcmp(method, "finalists") == 0) {
+            if (!have_plan) {
+                rpc_error(id, -32602, "no job is loaded: send load first");
+            } else {
+                cJSON *recs = NULL;
+                int k = 0;
+                if (serve_finalist_records(spec, &plan, params, &recs, &k, err, sizeof err) < 0) {
+                    rpc_error(id, -32602, err);
+                } else {
+                    fault_check_at("finalists");
+                    fw_bench_pool_stop(bench);   /* nothing is left to compile ahead */
+                    int rounds, fiters, fwarm;
+                    finalist_params(spec, &rounds, &fiters, &fwarm);
+                    cJSON *fin = NULL;
+                    int rc = cJSON_GetArraySize(recs) == 0 ? 0
+                           : fw_bench_finalists(bench, spec, &plan, recs, k, rounds, fiters, fwarm, &fin, err,
+                                                sizeof err);
+                    cJSON_Delete(recs);
+                    if (rc == -EFAULT) {
+                        fprintf(stderr, "fairway-worker: finalists: %s\n", err);
+                        fflush(stdout);
+                        _exit(EXIT_STICKY);
+                    }
+                    if (rc < 0) {
+                        rpc_error(id, -32603, err);
+                    } else {
+                        cJSON *r = cJSON_CreateObject();
+                        cJSON_AddItemToObject(r, "finalists", fin ? fin : cJSON_CreateArray());
+                        cJSON_AddNumberToObject(r, "rounds", rounds);
+                        cJSON_AddNumberToObject(r, "iters", fiters);
+                        rpc_result(id, r);
+                    }
+                }
+            }
         } else if (strcmp(method, "device") == 0) {
             rpc_result(id, cJSON_Duplicate(devj, 1));
         } else if (strcmp(method, "shutdown") == 0) {
@@ -798,7 +891,7 @@ static int serve(const opts *o)
             cJSON_Delete(req);
             break;
         } else {
-            snprintf(err, sizeof err, "unknown method '%s' (known: load, measure, device, shutdown)", method);
+            snprintf(err, sizeof err, "unknown method '%s' (known: load, measure, finalists, device, shutdown)", method);
             rpc_error(id, -32601, err);
         }
         cJSON_Delete(req);
