@@ -45,7 +45,7 @@ recs, summ = [], None
 for line in open(sys.argv[1]):
     o = json.loads(line)
     if "summary" in o: summ = o["summary"]
-    else: recs.append(o)
+    elif "seq" in o: recs.append(o)   # measurement records only (not the {"finalists": ...} line)
 by = collections.defaultdict(list)
 for r in recs: by[r["shape_key"]].append(r)
 print(f"{'shape':26} {'n':>4} {'ok':>4} {'best_us':>9} {'GFLOP/s':>8} {'worst_us':>9} {'preset1_us':>10}  best variant")

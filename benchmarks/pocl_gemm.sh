@@ -37,7 +37,7 @@ for line in open(sys.argv[1]):
     o = json.loads(line)
     if "summary" in o:
         summary = o["summary"]
-    else:
+    elif "seq" in o:   # measurement records only: the worker also prints {"finalists": [...]}
         recs.append(o)
 s = summary
 wall, comp = s["wall_s"], s["compile_s"]

@@ -15,8 +15,17 @@
 # env:   SEED (1) WARMUP (1) ITERS (5) M N K (128 128 128; cuda: 1024 1024 1024) NOISE (0.05)
 #        EXTRA='"options": {...},' adds spec fields. PoCL's own kernel cache is off
 #        (POCL_KERNEL_CACHE=0) unless POCL_CACHE=1, so every cold compile is a real one.
+#        RUN_LIMIT (seconds for the sequential run; the pool run gets half, the warm run a third;
+#        default 110 on cuda, so the three stay within 4 minutes; 0 = none, the default elsewhere):
+#        a run cut there is reported from the records it wrote (variants/min over its wall time).
+# Output folder (records, stores, the compile cache): --keep DIR, else $OUT when set (the device
+# machine's folder that comes back), else a temporary one. On the GPU machine the libraries the
+# binaries need are taken from .device/lib, as benchmarks/h100_profile.sh does:
+#     benchmarks/throughput.sh --backend cuda --build build-dev        (about 2 minutes on an H100)
+# The last lines are a short table: run, variants, variants/min, ratio to sequential, winner.
 set -eu
-BACKEND=opencl BUILD=build BUDGET=200 THREADS="" KEEP=""
+BACKEND=opencl BUILD="" BUDGET=200 THREADS="" KEEP="${OUT:-}"
+export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 while [ $# -gt 0 ]; do
     case "$1" in
         --backend) BACKEND=$2; shift 2 ;;
@@ -28,9 +37,13 @@ while [ $# -gt 0 ]; do
         *) echo "throughput.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
+if [ -z "$BUILD" ]; then
+    if [ "$BACKEND" = cuda ] && [ -d build-dev ]; then BUILD=build-dev; else BUILD=build; fi
+fi
 WORKER="$BUILD/bench/worker/fairway-worker"
 [ -x "$WORKER" ] || { echo "throughput.sh: $WORKER not found: meson setup $BUILD && ninja -C $BUILD" >&2; exit 2; }
-if [ "$BACKEND" = cuda ]; then DM=1024; else DM=128; fi
+if [ "$BACKEND" = cuda ]; then DM=1024 DL=110; else DM=128 DL=0; fi
+RUN_LIMIT=${RUN_LIMIT:-$DL}
 SEED=${SEED:-1} WARMUP=${WARMUP:-1} ITERS=${ITERS:-5} M=${M:-$DM} N=${N:-$DM} K=${K:-$DM} NOISE=${NOISE:-0.05}
 [ "${POCL_CACHE:-0}" = 1 ] || export POCL_KERNEL_CACHE=0
 
@@ -47,13 +60,22 @@ echo "device:  $("$WORKER" --list-devices | python3 -c "import json,sys; d=[x fo
 echo "spec:    $(tr -d '\n' < "$tmp/spec.json")"
 echo "cores:   $(nproc)  pocl kernel cache: ${POCL_KERNEL_CACHE:-on}"
 
-run() {  # name, worker args...
-    name=$1; shift
-    "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" --db "$tmp/$name.db" "$@" > "$tmp/$name.jsonl"
+run() {  # name, time limit (0 = none), worker args...
+    name=$1 limit=$2; shift 2
+    t0=$(date +%s.%N)
+    rc=0
+    if [ "$limit" -gt 0 ]; then
+        timeout "$limit" "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" --db "$tmp/$name.db" "$@" \
+            > "$tmp/$name.jsonl" || rc=$?
+    else
+        "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" --db "$tmp/$name.db" "$@" > "$tmp/$name.jsonl" || rc=$?
+    fi
+    echo "$t0 $(date +%s.%N) $rc" > "$tmp/$name.wall"
+    echo "run $name: worker exit $rc, $(grep -c '"seq"' "$tmp/$name.jsonl" || true) records" >&2
 }
-run sequential --compile-threads 0 --no-cache
-run pool $threads_arg --cache-dir "$tmp/cache"
-run warm $threads_arg --cache-dir "$tmp/cache"
+run sequential "$RUN_LIMIT" --compile-threads 0 --no-cache
+run pool $((RUN_LIMIT / 2)) $threads_arg --cache-dir "$tmp/cache"
+run warm $((RUN_LIMIT / 3)) $threads_arg --cache-dir "$tmp/cache"
 
 python3 - "$tmp" "$NOISE" <<'PY'
 import json, sqlite3, sys
@@ -61,10 +83,24 @@ tmp, noise = sys.argv[1], float(sys.argv[2])
 runs = ["sequential", "pool", "warm"]
 summ, fin, rank = {}, {}, {}
 for r in runs:
+    recs = []
     for line in open(f"{tmp}/{r}.jsonl"):
-        o = json.loads(line)
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue   # a line cut by RUN_LIMIT
         if "summary" in o: summ[r] = o["summary"]
-        if "finalists" in o: fin[r] = o["finalists"]
+        elif "finalists" in o: fin[r] = o["finalists"]
+        elif "seq" in o: recs.append(o)
+    if r not in summ:   # cut by RUN_LIMIT (or the worker died): count what it wrote in its own wall time
+        t0, t1, rc = open(f"{tmp}/{r}.wall").read().split()
+        wall = float(t1) - float(t0)
+        summ[r] = {"evaluated": len(recs), "ok": sum(x["status"] == "ok" for x in recs),
+                   "pruned": sum(x["status"] == "pruned" for x in recs),
+                   "cached": sum(bool(x.get("cached")) for x in recs), "compile_threads": -1,
+                   "tuned_s": wall, "variants_per_min": 60.0 * len(recs) / wall if wall > 0 else 0,
+                   "compile_s": sum(x.get("compile_ms") or 0 for x in recs) / 1e3,
+                   "first_launch_s": sum(x.get("first_launch_ms") or 0 for x in recs) / 1e3, "cut": int(rc)}
     db = sqlite3.connect(f"{tmp}/{r}.db")
     rank[r] = {k: (m, sd) for k, m, sd in db.execute(
         "SELECT v.key, m.median_ns, m.stddev_ns FROM measurements m JOIN variants v ON v.id = m.variant_id "
@@ -77,16 +113,20 @@ for r in runs:
     print(f"{r:<11} {s['evaluated']:>8} {s['ok']:>4} {s.get('pruned', 0):>6} {s.get('cached', 0):>6} "
           f"{s.get('compile_threads', 0):>7} {s['tuned_s']:>8.1f} {s['variants_per_min']:>8.1f} "
           f"{s['compile_s']:>9.1f} {s['first_launch_s']:>12.1f}")
-base = summ["sequential"]["variants_per_min"]
+base = summ["sequential"]["variants_per_min"] or 1e-9
 print(f"pool / sequential: {summ['pool']['variants_per_min'] / base:.2f}x   "
       f"warm / sequential: {summ['warm']['variants_per_min'] / base:.2f}x   "
       f"warm / pool: {summ['warm']['variants_per_min'] / summ['pool']['variants_per_min']:.2f}x")
 win = {r: min(rank[r].items(), key=lambda kv: kv[1][0])[0] for r in runs if rank[r]}
-agree = True
+agree = len(win) == len(runs)
 for r in runs:
+    if r not in win:
+        print(f"run {r}: no verified variant"); continue
     k = win[r]
     line = []
     for o in runs:
+        if o not in win:
+            continue
         best = rank[o][win[o]][0]
         if k not in rank[o]:
             line.append(f"{o}: not ok there"); agree = False; continue
@@ -102,4 +142,11 @@ for r in runs:
     if w:
         print(f"finalists' winner ({r}): {w[0]['variant_key']} (first-pass rank {w[0]['first_rank']}, "
               f"median {w[0]['stats']['median_ns'] / 1e3:.1f} us over {w[0]['stats']['n']} interleaved samples)")
+print()
+print(f"{'run':<11} {'variants':>8} {'var/min':>8} {'vs seq':>7}  winner (first pass){'  CUT' if any('cut' in summ[r] for r in runs) else ''}")
+for r in runs:
+    s = summ[r]
+    print(f"{r:<11} {s['evaluated']:>8} {s['variants_per_min']:>8.1f} {s['variants_per_min'] / base:>6.2f}x  "
+          f"{win.get(r, '-')}{'  (cut after %.0f s)' % s['tuned_s'] if 'cut' in s else ''}")
+print(f"winner agreement within noise: {'yes' if agree else 'no'}")
 PY
