@@ -110,6 +110,17 @@ typedef struct fw_backend {
      * A sticky device error (CUDA illegal address) returns -EFAULT: the worker must exit, and the
      * daemon records the variant as crashed. */
     int (*launch)(fw_device *dev, fw_program *prog, const fw_launch *l, uint64_t *elapsed_ns);
+
+    /* Optional (NULL if unsupported; added after version 1 without changing it, so a backend that
+     * does not set it keeps working): n launches back to back, ls[i] the i-th (same program and
+     * geometry, the arguments may differ: rotated input copies), on one in-order queue/stream with
+     * no host wait between them, then wait. *elapsed_ns is the device time from the first launch's
+     * start to the last one's end (OpenCL: START of the first event to END of the last; CUDA: one
+     * event pair around the batch; Metal: one command buffer's GPUStartTime/GPUEndTime). It lets
+     * the harness time kernels shorter than one launch's overhead (options.launches_per_sample).
+     * Returns like launch; -ENOTSUP when this batch cannot be done (the harness then times each
+     * launch with launch() and adds them up). */
+    int (*launch_batch)(fw_device *dev, fw_program *prog, const fw_launch *ls, size_t n, uint64_t *elapsed_ns);
 } fw_backend;
 
 /* The backends compiled into this binary (bench/backends.c); NULL-terminated. */

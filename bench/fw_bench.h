@@ -155,6 +155,25 @@ void fw_bench_reset_best(fw_bench *b);
  * M MiB scratch buffer on the device, larger than the last-level cache, evicting the inputs). Both
  * apply to every timed launch, the finalists' included; warm-up launches rotate too. */
 
+/* Launch-overhead-free timing of small kernels (issue 5), spec "options":
+ *   "launches_per_sample": N (default 1, at most FW_BENCH_LPS_MAX): each timed sample is N launches
+ *      back to back divided by N. With the backend's launch_batch (fw_backend.h) the N launches
+ *      share one device-time window (first start to last end), so one launch's overhead (>= 6.6 us
+ *      on the H100 with event timing) is not in every sample; a backend without it (or answering
+ *      -ENOTSUP) has each launch timed alone and the N times added (no overhead saved, the record
+ *      says so). Warm-up stays single launches; flush_cache_mb flushes once per sample.
+ *   "rotate_bytes": B (default 0 = off): the inputs get enough copies (rotate_buffers or more, at
+ *      most FW_BENCH_ROTATE_MAX) that all copies together exceed B bytes, and consecutive launches,
+ *      within a batch too, use the next copy, so with B over the last-level cache (50 MB on the
+ *      H100) no launch in a window reads inputs the previous one left in L2. Copies hold the same
+ *      bytes as the original.
+ * Every ok/pruned record then carries "timing": {"launches_per_sample": N, "rotate_copies": C,
+ * "rotate_bytes": B, "window": "launch"|"batch"|"sum_of_launches"}. */
+#define FW_BENCH_LPS_MAX 1024
+#define FW_BENCH_ROTATE_MAX 1024
+/* Launches made inside multi-launch samples by this harness so far (tests count them). */
+uint64_t fw_bench_batch_launches(const fw_bench *b);
+
 /* Compile pool. `threads` compile threads (>= 1) compile the plan's variants ahead of the measuring
  * thread, in plan order, at most `depth` seqs ahead of the last seq measured (depth <= 0: 2 x threads
  * + 2). Each thread opens its own handle to the device (be->open(device_index)): the backends'

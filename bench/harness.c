@@ -56,6 +56,9 @@ struct fw_bench {
     fw_buffer *flush;     /* options.flush_cache_mb scratch buffer */
     size_t flush_bytes;
     fw_pool *pool;
+    /* how the last timed_launches timed its samples (options.launches_per_sample, rotation) */
+    int last_lps, last_nrot, last_window;
+    uint64_t batch_launches;   /* launches made inside batched samples (tests count them) */
 };
 
 static void wl_entry_release(fw_bench *b, wl_entry *e)
@@ -590,6 +593,8 @@ typedef struct run_opts {
     double es_ratio;
     int nrot;
     size_t flush_bytes;
+    int lps;              /* options.launches_per_sample */
+    double rotate_bytes;  /* options.rotate_bytes */
 } run_opts;
 
 static void parse_run_opts(const cJSON *spec, run_opts *o)
@@ -614,6 +619,37 @@ static void parse_run_opts(const cJSON *spec, run_opts *o)
     o->nrot = cJSON_IsNumber(r) && r->valueint > 1 ? (r->valueint > 64 ? 64 : r->valueint) : 1;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(opts, "flush_cache_mb");
     o->flush_bytes = cJSON_IsNumber(f) && f->valuedouble > 0 ? (size_t)(f->valuedouble * 1048576.0) : 0;
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(opts, "launches_per_sample");
+    o->lps = cJSON_IsNumber(n) && n->valuedouble >= 1
+           ? (n->valuedouble > FW_BENCH_LPS_MAX ? FW_BENCH_LPS_MAX : (int)n->valuedouble) : 1;
+    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(opts, "rotate_bytes");
+    o->rotate_bytes = cJSON_IsNumber(rb) && rb->valuedouble > 0 ? rb->valuedouble : 0;
+}
+
+/* Copies of the inputs a timing needs: rotate_buffers, or enough that all copies together exceed
+ * rotate_bytes (so a batch that walks through them re-reads none from a cache of that size). */
+static int rotation_copies(const run_opts *ro, const fw_workload *wl)
+{
+    int nrot = ro->nrot;
+    if (ro->rotate_bytes > 0) {
+        double in = 0;
+        for (size_t i = 0; i < wl->nbuffers; i++)
+            if (wl->buffers[i].role == FW_BUF_INPUT && wl->buffers[i].host)
+                in += (double)wl->buffers[i].bytes;
+        if (in > 0) {
+            double need = floor(ro->rotate_bytes / in) + 1;
+            if (need > FW_BENCH_ROTATE_MAX)
+                need = FW_BENCH_ROTATE_MAX;
+            if ((int)need > nrot)
+                nrot = (int)need;
+        }
+    }
+    return nrot;
+}
+
+uint64_t fw_bench_batch_launches(const fw_bench *b)
+{
+    return b ? b->batch_launches : 0;
 }
 
 static double best_for(fw_bench *b, const char *shape_key)
@@ -701,8 +737,12 @@ static int timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, 
 {
     *taken = 0;
     *failed = NULL;
-    int nrot = ro->nrot;
+    int nrot = rotation_copies(ro, we->wl);
+    int lps = ro->lps;
     size_t nb = we->wl->nbuffers;
+    b->last_lps = lps;
+    b->last_nrot = nrot;
+    b->last_window = lps > 1 && b->be->launch_batch ? 1 : 0;
     if (nrot > 1 && ensure_rotation(b, we, nrot) < 0) {
         *failed = "cannot allocate the rotated copies of the input buffers (options.rotate_buffers): "
                   "the device is out of memory";
@@ -722,9 +762,11 @@ static int timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, 
     /* one argument list per input copy: copy c swaps in the c-th rotated buffer of each input */
     fw_arg *args = calloc((size_t)nrot * (base->nargs ? base->nargs : 1), sizeof *args);
     uint64_t *sorted = calloc(n ? n : 1, sizeof *sorted);
-    if (!args || !sorted) {
+    fw_launch *batch = lps > 1 ? calloc((size_t)lps, sizeof *batch) : NULL;
+    if (!args || !sorted || (lps > 1 && !batch)) {
         free(args);
         free(sorted);
+        free(batch);
         return -ENOMEM;
     }
     for (int c = 0; c < nrot; c++)
@@ -749,8 +791,32 @@ static int timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, 
             if (rc < 0)
                 break;
         }
-        l.args = &args[(k % (size_t)nrot) * base->nargs];
-        rc = b->be->launch(b->dev, prog, &l, &samples[i]);
+        if (lps == 1) {
+            l.args = &args[(k % (size_t)nrot) * base->nargs];
+            rc = b->be->launch(b->dev, prog, &l, &samples[i]);
+        } else {
+            /* lps launches in one sample, each on the next input copy, divided by lps: the launch
+             * overhead is paid once per window, not once per kernel */
+            for (int j = 0; j < lps; j++) {
+                batch[j] = *base;
+                batch[j].args = &args[((k + (size_t)j) % (size_t)nrot) * base->nargs];
+            }
+            uint64_t total = 0;
+            rc = b->last_window ? b->be->launch_batch(b->dev, prog, batch, (size_t)lps, &total) : -ENOTSUP;
+            if (rc == -ENOTSUP) {
+                b->last_window = 0;   /* this backend times each launch: add them up */
+                rc = 0;
+                total = 0;
+                for (int j = 0; j < lps && rc == 0; j++) {
+                    uint64_t one = 0;
+                    rc = b->be->launch(b->dev, prog, &batch[j], &one);
+                    total += one;
+                }
+            }
+            k += (size_t)lps - 1;
+            b->batch_launches += (uint64_t)lps;
+            samples[i] = (total + (uint64_t)lps / 2) / (uint64_t)lps;
+        }
         if (rc < 0)
             break;
         *taken = i + 1;
@@ -767,6 +833,7 @@ static int timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, 
     }
     free(args);
     free(sorted);
+    free(batch);
     return rc;
 }
 
@@ -1073,6 +1140,11 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNumberToObject(rec, "gflops", wl->flops / med);
     cJSON_AddNumberToObject(rec, "bytes", wl->bytes);
     cJSON_AddNumberToObject(rec, "flops", wl->flops);
+    cJSON *jt = cJSON_AddObjectToObject(rec, "timing");
+    cJSON_AddNumberToObject(jt, "launches_per_sample", b->last_lps);
+    cJSON_AddNumberToObject(jt, "rotate_copies", b->last_nrot);
+    cJSON_AddNumberToObject(jt, "rotate_bytes", ro.rotate_bytes);
+    cJSON_AddStringToObject(jt, "window", b->last_lps == 1 ? "launch" : b->last_window ? "batch" : "sum_of_launches");
     cJSON *jsamp = cJSON_AddArrayToObject(rec, "samples_ns");
     for (size_t i = 0; i < taken; i++)
         cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)samples[i]));
