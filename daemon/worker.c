@@ -427,9 +427,11 @@ static void on_timer(uv_timer_t *t)
             fw_daemon_job_finish(d, job, "failed", e);
         }
         dev->restarts++;
-    } else if (dev->wstate == FW_W_FINALISTS && job) {
+    } else if (dev->wstate == FW_W_FINALISTS) {
+        /* job is NULL when it was cancelled meanwhile: the worker still has to go */
         worker_detach(dev, SIGKILL);
-        finalists_failed(dev, job, "the worker ran past the finalists' time limit and was killed");
+        if (job)
+            finalists_failed(dev, job, "the worker ran past the finalists' time limit and was killed");
     } else if (dev->wstate == FW_W_STARTING) {
         char msg[256];
         snprintf(msg, sizeof(msg), "the worker did not report ready within %g s", STARTUP_LIMIT_S);
