@@ -1,15 +1,24 @@
-/* moe_swiglu.body.h - portable body of the mixed-bit trellis MoE SwiGLU kernels.
+/* moe_swiglu.body.h - portable body of the mixed-bit trellis MoE SwiGLU kernels (v2).
  *
  * Written once in the portable subset of kernels/common/prelude.<dialect>.h, through the short
- * names of moe_swiglu.names.h (MOE_G, MOE_L, MOE_FN, MOE_BARRIER, moe_h2f, ...). The entry points
- * (moe_swiglu.<dialect>.entry.h) declare the threadgroup arrays and call moe_swiglu_run().
+ * names of moe_swiglu.names.h (MOE_G, MOE_L, MOE_FN, MOE_BARRIER, moe_h2f, moe_ld64, ...). The entry
+ * points (moe_swiglu.<dialect>.entry.h) declare the threadgroup arrays and call moe_swiglu_run().
  * Format, bindings and what each knob does per mode: kernels/moe_swiglu/moe_swiglu.h.
  *
- * Work split: one threadgroup = (expert e, chunk of TILE_N intermediate columns). Phase 1 computes
- * gate and up for its TILE_N columns over the full hidden K for a block of up to MOE_MBLK tokens
- * routed to e (each gate/up weight byte is read once per token block), applies SwiGLU into
- * threadgroup memory; phase 2 multiplies by the TILE_N matching rows of down over all hidden columns
- * and atomically adds prob * result into the float output.
+ * Work split: one threadgroup = (expert e or decode slot, chunk of TILE_N intermediate columns).
+ * Every mode runs the same structure (the H100 prototype's, benchmarks/h100_proto.sh):
+ *   - Activations (for up to MOE_MBLK tokens) and the su signs are staged in threadgroup memory,
+ *     one slab of MOE_SLAB hidden rows at a time (two barriers per slab, none per K tile).
+ *   - Phase 1: a lane owns one column of a 16x16 tile, i.e. 16 codes = 16*bits contiguous bits,
+ *     which always lie inside two aligned 64-bit words (moe_ld64). Half-warps and warps split the
+ *     slab's K tile rows; a lane issues the loads of MOE_CH1 tile rows x its column tiles x
+ *     (gate, up) before decoding any, so many independent loads are in flight per lane. Codes are
+ *     decoded in registers and multiplied against every token of the block (weights read once per
+ *     token block). The K parts are summed in threadgroup memory once, at the end.
+ *   - Phase 2: the TILE_N matching rows of down times every hidden column; a lane owns one output
+ *     column of a tile, loads MOE_CH2 output tiles x TILE_N/16 K tiles before decoding, and does
+ *     one atomic add per token and output column.
+ * Register arrays are indexed only by loop counters with compile-time bounds (all unrolled).
  */
 
 /* ---- knobs (macros; defaults when a variant does not set them) ---- */
@@ -45,32 +54,35 @@
 #define MOE_MODE_LARGE 3
 #define MOE_MODE_GROUPED 4
 
-#define MOE_THREADS (32 * SIMDGROUPS_PER_TG)
-#define MOE_KC 16                                   /* K rows per pipeline stage: one trellis tile row */
+#define MOE_NW SIMDGROUPS_PER_TG
+#define MOE_THREADS (32 * MOE_NW)
 #define MOE_MBLK (8 * SG_M_TILES)                   /* token rows per pass (batched modes) */
-#define MOE_LPC (4 / SG_N_TILES)                    /* lanes sharing one column (split K) */
-#define MOE_SLOTS (MOE_THREADS / MOE_LPC)           /* distinct column slots in a threadgroup */
-#if MOE_SLOTS >= TILE_N
+#define MOE_CT (TILE_N / 16)                        /* 16-column tiles per threadgroup */
+#define MOE_SGN (SG_N_TILES < MOE_CT ? SG_N_TILES : MOE_CT)   /* column tiles one warp takes at once */
+#define MOE_CG (MOE_CT / MOE_SGN)                   /* column groups of the threadgroup */
+#if MOE_NW >= MOE_CG
+#define MOE_KP (MOE_NW / MOE_CG)                    /* warps splitting K within a column group */
 #define MOE_CPASS 1
-#define MOE_KSPLIT ((MOE_SLOTS / TILE_N) * MOE_LPC)
-#define MOE_CSTRIDE 0
 #else
-#define MOE_CPASS (TILE_N / MOE_SLOTS)
-#define MOE_KSPLIT MOE_LPC
-#define MOE_CSTRIDE MOE_SLOTS
+#define MOE_KP 1
+#define MOE_CPASS (MOE_CG / MOE_NW)                 /* column groups one warp walks in turn */
 #endif
-#define MOE_KROWS (MOE_KC / MOE_KSPLIT)             /* rows of a stage one K part reduces */
-#define MOE_GB_MAX (GATE_BITS ? GATE_BITS : 6)
-#define MOE_UB_MAX (UP_BITS ? UP_BITS : 6)
-#define MOE_GSLOT (TILE_N * MOE_GB_MAX / 2)         /* words of gate weights per stage (TILE_N/16 tiles) */
-#define MOE_USLOT (TILE_N * MOE_UB_MAX / 2)
-#define MOE_WSLOT (MOE_GSLOT + MOE_USLOT)
-#define MOE_XSLOT(m) ((m) * MOE_KC + 2 * MOE_KC)    /* floats per stage: x[m][KC], su_gate, su_up */
-/* The ring also holds down's su for the chunk in phase 2, so it is at least TILE_N floats. */
-#define MOE_XRING(m) (NUM_BUFFERS * MOE_XSLOT(m) > TILE_N ? NUM_BUFFERS * MOE_XSLOT(m) : TILE_N)
+#define MOE_NCT (MOE_CPASS * MOE_SGN)               /* column tiles per lane (accumulators per token) */
+/* Tiles in flight per lane: phase 1 loads MOE_CH1 K tile rows x MOE_NCT column tiles x (gate, up);
+ * phase 2 loads MOE_CH2 output tiles x MOE_CT K tiles. NUM_BUFFERS scales both. */
+#define MOE_CH1 (2 * NUM_BUFFERS / MOE_NCT > 0 ? 2 * NUM_BUFFERS / MOE_NCT : 1)
+#define MOE_CH2 (4 * NUM_BUFFERS / MOE_CT > 0 ? 4 * NUM_BUFFERS / MOE_CT : 1)
+/* Hidden rows staged per slab: x[m][SLAB] plus the gate and up su rows, within 6144 floats for
+ * decode and 4096 for the batched modes (a power of two, 16..2048). */
+#define MOE_XBUDGET(m) ((m) == 1 ? 6144 : 4096)
+#define MOE_SLAB(m) (((m) + 2) * 2048 <= MOE_XBUDGET(m) ? 2048 : ((m) + 2) * 1024 <= MOE_XBUDGET(m) ? 1024 : \
+                     ((m) + 2) * 512 <= MOE_XBUDGET(m) ? 512 : ((m) + 2) * 256 <= MOE_XBUDGET(m) ? 256 : \
+                     ((m) + 2) * 128 <= MOE_XBUDGET(m) ? 128 : ((m) + 2) * 64 <= MOE_XBUDGET(m) ? 64 : \
+                     ((m) + 2) * 32 <= MOE_XBUDGET(m) ? 32 : 16)
+#define MOE_XFLOATS(m) (((m) + 2) * MOE_SLAB(m))
 
-#if (TILE_N % 16) != 0 || (MOE_KC % MOE_KSPLIT) != 0
-#error "moe_swiglu: TILE_N must be a multiple of 16 and the K split must divide 16"
+#if (TILE_N % 16) != 0 || (MOE_CT % MOE_SGN) != 0 || (MOE_NW % MOE_CG != 0 && MOE_CG % MOE_NW != 0)
+#error "moe_swiglu: TILE_N must be a multiple of 16, and SIMDGROUPS_PER_TG and the column groups must divide one another"
 #endif
 
 /* The by-value params block: metal-marlin's MoEParams (12 x uint32), same order. */
@@ -89,47 +101,34 @@ typedef struct MoEParams {
     moe_u32 down_n_levels;
 } MoEParams;
 
-/* bits [pos, pos+nb) of a little-endian word stream; a code straddles at most two words, and the
- * second word is read only when it does (it then lies inside the same tile). */
-#define MOE_EXTRACT(w, pos, nb) \
-    ((((w)[(pos) >> 5] >> ((pos) & 31u)) | \
-      ((((pos) & 31u) + (nb) > 32u) ? ((w)[((pos) >> 5) + 1u] << (32u - ((pos) & 31u))) : 0u)) & \
-     ((1u << (nb)) - 1u))
+/* Column c (0..15) of a b-bit tile is bits [c*16*b, c*16*b + 16*b) of the tile's stream. Those
+ * bits lie inside the two 64-bit words from bit (c*16*b) & ~63: c*16*b mod 64 is 0 or 32 for even
+ * b and a multiple of 16 for odd b, and (pos mod 64) + 16*b <= 128 for every b in 2..6. The second
+ * word is read only when the bits reach it (then it lies inside the same tile, so nothing past a
+ * block is read). Tiles are 32*b bytes and blocks start at multiples of 32 bytes, so the words are
+ * 8-byte aligned. LO/HI receive the raw words, SH the shift. */
+#define MOE_WIN(LO, HI, SH, TILEP, C, B, VALID) \
+    do { \
+        const moe_u32 pos_ = (C) * 16u * (B); \
+        (SH) = pos_ & 63u; \
+        (LO) = (VALID) ? moe_ld64((TILEP), pos_ >> 6) : (moe_u64)0; \
+        (HI) = ((VALID) && (SH) + 16u * (B) > 64u) ? moe_ld64((TILEP), (pos_ >> 6) + 1u) : (moe_u64)0; \
+    } while (0)
 
-/* Stage s of the hidden dimension (rows s*KC.., one 16-row tile row) into ring slot q: activations (the su signs stay
- * separate because gate and up have their own), su of gate and up, and the gate/up
- * weight words of this threadgroup's TILE_N columns (contiguous per 16-row tile: tiles are laid out
- * tile_k * tiles_n + tile_n). */
-MOE_FN void moe_load_stage(const moe_u32 s, const moe_u32 q, const int M, const moe_u32 tid,
-                           const moe_u32 e, const moe_u32 H, const moe_u32 I, const moe_u32 n0,
-                           const moe_u32 gb, const moe_u32 ub, const moe_u32 goff, const moe_u32 uoff,
-                           const int mcount,
-                           MOE_G const moe_u16 *act, MOE_G const moe_u32 *gw, MOE_G const moe_u32 *uw,
-                           MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *usu,
-                           MOE_L float *xring, MOE_L moe_u32 *wring, MOE_L int *toks)
-{
-    MOE_L float *xs = xring + q * (moe_u32)MOE_XSLOT(M);
-    MOE_L moe_u32 *ws = wring + q * (moe_u32)MOE_WSLOT;
-    const moe_u32 k0 = s * MOE_KC;
-    for (moe_u32 i = tid; i < (moe_u32)(M * MOE_KC); i += MOE_THREADS) {
-        int m = (int)(i / MOE_KC);
-        moe_u32 kk = i % MOE_KC;
-        xs[i] = m < mcount ? moe_h2f(act[(moe_u32)toks[m] * H + k0 + kk]) : 0.0f;
-    }
-    for (moe_u32 i = tid; i < MOE_KC; i += MOE_THREADS) {
-        xs[M * MOE_KC + i] = moe_h2f(gsu[e * H + k0 + i]);
-        xs[M * MOE_KC + MOE_KC + i] = moe_h2f(usu[e * H + k0 + i]);
-    }
-    const moe_u32 tiles_n = I / 16u;
-    const moe_u32 gper = TILE_N * gb / 2u;   /* words per 16-row tile row of TILE_N columns */
-    const moe_u32 uper = TILE_N * ub / 2u;
-    MOE_G const moe_u32 *gsrc = gw + goff + ((k0 / 16u) * tiles_n + n0 / 16u) * 8u * gb;
-    MOE_G const moe_u32 *usrc = uw + uoff + ((k0 / 16u) * tiles_n + n0 / 16u) * 8u * ub;
-    for (moe_u32 i = tid; i < gper; i += MOE_THREADS)
-        ws[i] = gsrc[i];
-    for (moe_u32 i = tid; i < uper; i += MOE_THREADS)
-        ws[MOE_GSLOT + i] = usrc[i];
-}
+/* Align the window: V0 holds the next codes from bit 0, V1 the bits above 64. */
+#define MOE_ALIGN(V0, V1, LO, HI, SH) \
+    do { \
+        (V0) = (SH) ? (((LO) >> (SH)) | ((HI) << (64u - (SH)))) : (LO); \
+        (V1) = (HI) >> (SH); \
+    } while (0)
+
+/* Pop one b-bit code from the (V0, V1) 128-bit window. */
+#define MOE_POP(CODE, V0, V1, B) \
+    do { \
+        (CODE) = (moe_u32)((V0) & (moe_u64)((1u << (B)) - 1u)); \
+        (V0) = ((V0) >> (B)) | ((V1) << (64u - (B))); \
+        (V1) = (V1) >> (B); \
+    } while (0)
 
 MOE_FN void moe_swiglu_run(const int mode, const int M,
     MOE_G const moe_u16 *act,
@@ -146,7 +145,7 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     MOE_G float *out,
     const MoEParams p,
     MOE_G const moe_u32 *meta,       /* per expert: gate/up/down bits, pad, gate/up/down byte offsets, pad */
-    MOE_L float *hbuf, MOE_L float *xring, MOE_L moe_u32 *wring, MOE_L float *gridl,
+    MOE_L float *hbuf, MOE_L float *xs, MOE_L float *gridl,
     MOE_L int *toks, MOE_L float *tprob, MOE_L int *ctl,
     const moe_u32 tid, const moe_u32 chunk, const moe_u32 slot)
 {
@@ -176,38 +175,36 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
     const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
     const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
-    const moe_u32 goff = meta[e * 8u + 4u] / 4u;
-    const moe_u32 uoff = meta[e * 8u + 5u] / 4u;
-    const moe_u32 doff = meta[e * 8u + 6u] / 4u;
+    MOE_G const moe_u32 *gwe = gw + meta[e * 8u + 4u] / 4u;
+    MOE_G const moe_u32 *uwe = uw + meta[e * 8u + 5u] / 4u;
+    MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;
     const moe_u32 n0 = chunk * TILE_N;
+    const moe_u32 SLAB = (moe_u32)MOE_SLAB(M);
+    MOE_L float *sug = xs + M * MOE_SLAB(M);
+    MOE_L float *suu = sug + MOE_SLAB(M);
 
     for (moe_u32 i = tid; i < 64u; i += MOE_THREADS)
         gridl[i] = moe_h2f(grid[i]);
 
-    /* Thread -> (column, K part) map of phase 1 (moe_swiglu.h: SG_N_TILES, SIMDGROUPS_PER_TG). */
-    const moe_u32 lane = tid & 31u, sg = tid >> 5;
-    const moe_u32 cslot = sg * (8u * SG_N_TILES) + lane / MOE_LPC;
-    const moe_u32 sub = lane % MOE_LPC;
-#if MOE_SLOTS >= TILE_N
-    const moe_u32 col0 = cslot % TILE_N;
-    const moe_u32 kpart = (cslot / TILE_N) * MOE_LPC + sub;
+    /* Thread map (moe_swiglu.h): lane = (hw, nin); warp w = (column group, K part). */
+    const moe_u32 lane = tid & 31u, w = tid >> 5;
+    const moe_u32 hw = lane >> 4, nin = lane & 15u;   /* half-warp, column in the tile */
+#if MOE_NW >= MOE_CG
+    const moe_u32 cg0 = w % (moe_u32)MOE_CG, kpart = w / (moe_u32)MOE_CG;
 #else
-    const moe_u32 col0 = cslot;
-    const moe_u32 kpart = sub;
+    const moe_u32 cg0 = w, kpart = 0u;
 #endif
+    const moe_u32 np1 = 2u * MOE_KP;                 /* K parts of phase 1 */
+    const moe_u32 part = kpart * 2u + hw;
     MOE_L float *hg = hbuf;
     MOE_L float *hu = hbuf + M * TILE_N;
+    const moe_u32 tiles_n = I / 16u, tiles_nd = H / 16u;
 
     moe_u32 cursor = mode == MOE_MODE_GROUPED ? offs[e] : mode == MOE_MODE_DECODE ? slot : 0u;
     const moe_u32 end = mode == MOE_MODE_GROUPED ? offs[e + 1u] : nassign;
-#ifdef MOE_TEST_DROP_LAST_K
-    const moe_u32 nstages = H / MOE_KC - 1u;   /* test only: a broken variant that skips the last K stage */
-#else
-    const moe_u32 nstages = H / MOE_KC;
-#endif
 
     for (;;) {
-        MOE_BARRIER();   /* the previous pass is done with toks, hbuf and the ring */
+        MOE_BARRIER();   /* the previous pass is done with toks, hbuf and the slab */
         if (tid == 0u) {
             int m = 0;
             if (mode == MOE_MODE_DECODE) {
@@ -243,115 +240,175 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
         if (mcount == 0)
             break;
 
-        /* ---- phase 1: gate and up for TILE_N columns, pipelined over NUM_BUFFERS stages ---- */
-        float accg[MOE_CPASS][MOE_MBLK];
-        float accu[MOE_CPASS][MOE_MBLK];
-        for (int cp = 0; cp < MOE_CPASS; cp++)
+        /* ---- phase 1: gate and up for TILE_N columns over the whole hidden K ---- */
+        float accg[MOE_NCT][MOE_MBLK];
+        float accu[MOE_NCT][MOE_MBLK];
+MOE_UNROLL
+        for (int t = 0; t < MOE_NCT; t++)
+MOE_UNROLL
             for (int m = 0; m < M; m++) {
-                accg[cp][m] = 0.0f;
-                accu[cp][m] = 0.0f;
+                accg[t][m] = 0.0f;
+                accu[t][m] = 0.0f;
             }
-        /* One loop, one load site: iteration it loads stage it + NUM_BUFFERS - 1 into its ring slot
-         * and computes stage it (the first NUM_BUFFERS - 1 iterations only load). With one buffer
-         * the load must finish before the compute (two barriers per stage); with more, the slot
-         * being loaded was last read an iteration ago, behind that iteration's closing barrier. */
-        for (int it = 1 - NUM_BUFFERS; it < (int)nstages; it++) {
-            const int ls = it + NUM_BUFFERS - 1;
-            if (ls < (int)nstages)
-                moe_load_stage((moe_u32)ls, (moe_u32)ls % NUM_BUFFERS, M, tid, e, H, I, n0, gb, ub, goff, uoff,
-                               mcount, act, gw, uw, gsu, usu, xring, wring, toks);
-#if NUM_BUFFERS == 1
+        for (moe_u32 ks = 0; ks < H; ks += SLAB) {
+            const moe_u32 rows = H - ks < SLAB ? H - ks : SLAB;
+            MOE_BARRIER();   /* every lane is done with the previous slab */
+            for (moe_u32 i = tid; i < (moe_u32)mcount * rows; i += MOE_THREADS) {
+                const moe_u32 m = i / rows, k = i % rows;
+                xs[m * SLAB + k] = moe_h2f(act[(moe_u32)toks[m] * H + ks + k]);
+            }
+            for (moe_u32 k = tid; k < rows; k += MOE_THREADS) {
+                sug[k] = moe_h2f(gsu[e * H + ks + k]);
+                suu[k] = moe_h2f(usu[e * H + ks + k]);
+            }
             MOE_BARRIER();
+            moe_u32 nkt = rows / 16u;
+#ifdef MOE_TEST_DROP_LAST_K
+            if (ks + rows == H)
+                nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
 #endif
-            if (it < 0) {
-                MOE_BARRIER();
-                continue;
-            }
-            const moe_u32 s = (moe_u32)it;
-            const moe_u32 q = s % NUM_BUFFERS;
-            MOE_L const float *xs = xring + q * (moe_u32)MOE_XSLOT(M);
-            MOE_L const float *sug = xs + M * MOE_KC;
-            MOE_L const float *suu = sug + MOE_KC;
-            MOE_L const moe_u32 *wg = wring + q * (moe_u32)MOE_WSLOT;
-            MOE_L const moe_u32 *wu = wg + MOE_GSLOT;
-            const moe_u32 k0 = s * MOE_KC;
-            for (int cp = 0; cp < MOE_CPASS; cp++) {
-                const moe_u32 c = col0 + (moe_u32)cp * MOE_CSTRIDE;
-                const moe_u32 n = n0 + c;
-                const float scg = moe_h2f(gs[(e * (H / 128u) + k0 / 128u) * I + n]);
-                const float scu = moe_h2f(us[(e * (H / 128u) + k0 / 128u) * I + n]);
-                for (moe_u32 r = 0; r < MOE_KROWS; r++) {
-                    const moe_u32 kk = kpart * MOE_KROWS + r;
-                    const moe_u32 tile = (kk / 16u) * (TILE_N / 16u) + c / 16u;
-                    const moe_u32 idx = (c % 16u) * 16u + kk % 16u;   /* n-major inside the tile */
-                    const moe_u32 pg = tile * 256u * gb + idx * gb;
-                    const moe_u32 pu = tile * 256u * ub + idx * ub;
-                    const float vg = gridl[MOE_EXTRACT(wg, pg, gb)] * sug[kk] * scg;
-                    const float vu = gridl[MOE_EXTRACT(wu, pu, ub)] * suu[kk] * scu;
-                    for (int m = 0; m < M; m++) {
-                        if (m >= mcount)
-                            break;   /* a partial token block does no work on its empty rows */
-                        const float x = xs[m * MOE_KC + (int)kk];
-                        accg[cp][m] += x * vg;
-                        accu[cp][m] += x * vu;
+            /* Part `part` takes the slab's tile rows part, part + np1, ...; MOE_CH1 at a time. */
+            for (moe_u32 r0 = part; r0 < nkt; r0 += np1 * (moe_u32)MOE_CH1) {
+                moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT];
+                moe_u64 ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
+                moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
+                float gsc[MOE_CH1][MOE_NCT], usc[MOE_CH1][MOE_NCT];
+                /* every load of the chunk first ... */
+MOE_UNROLL
+                for (int i = 0; i < MOE_CH1; i++) {
+                    const moe_u32 r = r0 + (moe_u32)i * np1;
+                    const int valid = r < nkt;
+                    const moe_u32 kt = ks / 16u + r;
+MOE_UNROLL
+                    for (int t = 0; t < MOE_NCT; t++) {
+                        const moe_u32 ct = (cg0 + (moe_u32)(t / MOE_SGN) * MOE_NW) * MOE_SGN + (moe_u32)(t % MOE_SGN);
+                        const moe_u32 tile = kt * tiles_n + n0 / 16u + ct;
+                        const moe_u32 n = n0 + ct * 16u + nin;
+                        MOE_WIN(glo[i][t], ghi[i][t], gsh[i][t], gwe + tile * 8u * gb, nin, gb, valid);
+                        MOE_WIN(ulo[i][t], uhi[i][t], ush[i][t], uwe + tile * 8u * ub, nin, ub, valid);
+                        const moe_u32 si = (e * (H / 128u) + kt / 8u) * I + n;
+                        gsc[i][t] = valid ? moe_h2f(gs[si]) : 0.0f;
+                        usc[i][t] = valid ? moe_h2f(us[si]) : 0.0f;
+                    }
+                }
+                /* ... then decode in registers against the staged activations. */
+MOE_UNROLL
+                for (int i = 0; i < MOE_CH1; i++) {
+                    const moe_u32 r = r0 + (moe_u32)i * np1;
+                    if (r >= nkt)
+                        break;
+MOE_UNROLL
+                    for (int t = 0; t < MOE_NCT; t++) {
+                        moe_u64 g0, g1, u0, u1;
+                        MOE_ALIGN(g0, g1, glo[i][t], ghi[i][t], gsh[i][t]);
+                        MOE_ALIGN(u0, u1, ulo[i][t], uhi[i][t], ush[i][t]);
+MOE_UNROLL
+                        for (int j = 0; j < 16; j++) {
+                            const moe_u32 k = r * 16u + (moe_u32)j;
+                            moe_u32 cg, cu;
+                            MOE_POP(cg, g0, g1, gb);
+                            MOE_POP(cu, u0, u1, ub);
+                            const float vg = gridl[cg] * sug[k] * gsc[i][t];
+                            const float vu = gridl[cu] * suu[k] * usc[i][t];
+MOE_UNROLL
+                            for (int m = 0; m < M; m++) {
+                                if (m >= mcount)
+                                    break;   /* a partial token block does no work on its empty rows */
+                                const float x = xs[(moe_u32)m * SLAB + k];
+                                accg[t][m] += x * vg;
+                                accu[t][m] += x * vu;
+                            }
+                        }
                     }
                 }
             }
-            MOE_BARRIER();
         }
-        /* Reduce the K parts in threadgroup memory, one part at a time (no atomics needed). */
-        for (moe_u32 part = 0; part < MOE_KSPLIT; part++) {
-            if (kpart == part) {
-                for (int cp = 0; cp < MOE_CPASS; cp++) {
-                    const moe_u32 c = col0 + (moe_u32)cp * MOE_CSTRIDE;
+        /* Sum the K parts in threadgroup memory, one part at a time (no atomics needed). */
+        for (moe_u32 q = 0; q < np1; q++) {
+            if (part == q) {
+MOE_UNROLL
+                for (int t = 0; t < MOE_NCT; t++) {
+                    const moe_u32 ct = (cg0 + (moe_u32)(t / MOE_SGN) * MOE_NW) * MOE_SGN + (moe_u32)(t % MOE_SGN);
+                    const moe_u32 c = ct * 16u + nin;
+MOE_UNROLL
                     for (int m = 0; m < M; m++) {
-                        if (part == 0u) {
-                            hg[m * TILE_N + (int)c] = accg[cp][m];
-                            hu[m * TILE_N + (int)c] = accu[cp][m];
+                        if (m >= mcount)
+                            break;
+                        if (q == 0u) {
+                            hg[m * TILE_N + (int)c] = accg[t][m];
+                            hu[m * TILE_N + (int)c] = accu[t][m];
                         } else {
-                            hg[m * TILE_N + (int)c] += accg[cp][m];
-                            hu[m * TILE_N + (int)c] += accu[cp][m];
+                            hg[m * TILE_N + (int)c] += accg[t][m];
+                            hu[m * TILE_N + (int)c] += accu[t][m];
                         }
                     }
                 }
             }
             MOE_BARRIER();
         }
-        /* SwiGLU in place; the ring is free now: stage down's su rows of this chunk there. */
-        for (moe_u32 i = tid; i < (moe_u32)(mcount * TILE_N); i += MOE_THREADS) {
+        /* SwiGLU in place, with down's su of the row folded in. */
+        for (moe_u32 i = tid; i < (moe_u32)mcount * TILE_N; i += MOE_THREADS) {
             const moe_u32 n = n0 + i % TILE_N;
             const float g = hg[i] * moe_h2f(gsv[e * I + n]);
             const float u = hu[i] * moe_h2f(usv[e * I + n]);
-            hg[i] = g / (1.0f + MOE_EXP(-g)) * u;
+            hg[i] = g / (1.0f + MOE_EXP(-g)) * u * moe_h2f(dsu[e * I + n]);
         }
-        for (moe_u32 i = tid; i < TILE_N; i += MOE_THREADS)
-            xring[i] = moe_h2f(dsu[e * I + n0 + i]);
         MOE_BARRIER();
 
         /* ---- phase 2: down rows n0..n0+TILE_N over every hidden column ---- */
-        const moe_u32 tiles_nd = H / 16u;
-        for (moe_u32 n = tid; n < H; n += MOE_THREADS) {
-            float acc[MOE_MBLK];
-            for (int m = 0; m < M; m++)
-                acc[m] = 0.0f;
-            for (moe_u32 kt = 0; kt < TILE_N / 16u; kt++) {
-                const moe_u32 k0 = n0 + kt * 16u;
-                const float sc = moe_h2f(ds[(e * (I / 128u) + k0 / 128u) * H + n]);
-                MOE_G const moe_u32 *wt = dw + doff + ((k0 / 16u) * tiles_nd + n / 16u) * 8u * db;
-                const moe_u32 base = (n % 16u) * 16u * db;
-                for (moe_u32 kin = 0; kin < 16u; kin++) {
-                    const moe_u32 pos = base + kin * db;
-                    const float w = gridl[MOE_EXTRACT(wt, pos, db)] * xring[kt * 16u + kin] * sc;
-                    for (int m = 0; m < M; m++) {
-                        if (m >= mcount)
-                            break;
-                        acc[m] += hg[m * TILE_N + (int)(kt * 16u + kin)] * w;
+        /* Lane (hw, nin) of warp w takes output tiles w*2 + half, + 2*NW, ...; MOE_CH2 at a time. */
+        const moe_u32 np2 = 2u * MOE_NW;
+        const moe_u32 dsrow = (e * (I / 128u) + n0 / 128u) * H;   /* TILE_N <= 128 divides 128 */
+        for (moe_u32 t0 = w * 2u + hw; t0 < tiles_nd; t0 += np2 * (moe_u32)MOE_CH2) {
+            moe_u64 dlo[MOE_CH2][MOE_CT], dhi[MOE_CH2][MOE_CT];
+            moe_u32 dsh[MOE_CH2][MOE_CT];
+            float dsc[MOE_CH2];
+MOE_UNROLL
+            for (int i = 0; i < MOE_CH2; i++) {
+                const moe_u32 tn = t0 + (moe_u32)i * np2;
+                const int valid = tn < tiles_nd;
+                const moe_u32 n = tn * 16u + nin;
+MOE_UNROLL
+                for (int kt = 0; kt < MOE_CT; kt++) {
+                    const moe_u32 tile = (n0 / 16u + (moe_u32)kt) * tiles_nd + tn;
+                    MOE_WIN(dlo[i][kt], dhi[i][kt], dsh[i][kt], dwe + tile * 8u * db, nin, db, valid);
+                }
+                dsc[i] = valid ? moe_h2f(ds[dsrow + n]) * moe_h2f(dsv[e * H + n]) : 0.0f;
+            }
+MOE_UNROLL
+            for (int i = 0; i < MOE_CH2; i++) {
+                const moe_u32 tn = t0 + (moe_u32)i * np2;
+                if (tn >= tiles_nd)
+                    break;
+                float acc[MOE_MBLK];
+MOE_UNROLL
+                for (int m = 0; m < M; m++)
+                    acc[m] = 0.0f;
+MOE_UNROLL
+                for (int kt = 0; kt < MOE_CT; kt++) {
+                    moe_u64 v0, v1;
+                    MOE_ALIGN(v0, v1, dlo[i][kt], dhi[i][kt], dsh[i][kt]);
+MOE_UNROLL
+                    for (int j = 0; j < 16; j++) {
+                        moe_u32 c;
+                        MOE_POP(c, v0, v1, db);
+                        const float wv = gridl[c];
+MOE_UNROLL
+                        for (int m = 0; m < M; m++) {
+                            if (m >= mcount)
+                                break;
+                            acc[m] += hg[m * TILE_N + kt * 16 + j] * wv;
+                        }
                     }
                 }
+                const moe_u32 n = tn * 16u + nin;
+MOE_UNROLL
+                for (int m = 0; m < M; m++) {
+                    if (m >= mcount)
+                        break;
+                    moe_atomic_add_f32(out + (moe_u32)toks[m] * H + n, tprob[m] * acc[m] * dsc[i]);
+                }
             }
-            const float sv = moe_h2f(dsv[e * H + n]);
-            for (int m = 0; m < mcount; m++)
-                moe_atomic_add_f32(out + (moe_u32)toks[m] * H + n, tprob[m] * acc[m] * sv);
         }
         if (mode == MOE_MODE_DECODE)
             break;

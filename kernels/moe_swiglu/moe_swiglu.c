@@ -616,28 +616,27 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     int64_t tn = fw_point_value(k, "TILE_N", 64), sgs = fw_point_value(k, "SIMDGROUPS_PER_TG", 4);
     int64_t sgm = fw_point_value(k, "SG_M_TILES", 1), sgn = fw_point_value(k, "SG_N_TILES", 1);
     int64_t nbuf = fw_point_value(k, "NUM_BUFFERS", 2);
-    int64_t gbits = fw_point_value(k, "GATE_BITS", 0), ubits = fw_point_value(k, "UP_BITS", 0);
-    if (tn < 16 || tn % 16 || s->intermediate % tn)
-        return fw_errf(err, errlen, -EINVAL, "TILE_N=%lld must be a multiple of 16 dividing intermediate %d",
+    if (tn < 16 || tn % 16 || 128 % tn || s->intermediate % tn)
+        return fw_errf(err, errlen, -EINVAL,
+                       "TILE_N=%lld must be 16, 32, 64 or 128 and divide intermediate %d",
                        (long long)tn, s->intermediate);
     if (sgs < 1 || sgs > 32 || sgm < 1 || sgm > 8 || nbuf < 1 || nbuf > 8)
         return fw_errf(err, errlen, -EINVAL,
                        "SIMDGROUPS_PER_TG must be 1..32, SG_M_TILES 1..8 and NUM_BUFFERS 1..8");
     if (sgn != 1 && sgn != 2 && sgn != 4)
-        return fw_errf(err, errlen, -EINVAL, "SG_N_TILES must be 1, 2 or 4 (lanes per column 4, 2, 1)");
-    int64_t threads = 32 * sgs, lpc = 4 / sgn, slots = threads / lpc;
-    if ((slots >= tn && slots % tn) || (slots < tn && tn % slots))
-        return fw_errf(err, errlen, -EINVAL, "TILE_N=%lld and %lld column slots must divide one another",
-                       (long long)tn, (long long)slots);
-    int64_t ksplit = slots >= tn ? (slots / tn) * lpc : lpc;
-    if (16 % ksplit)
-        return fw_errf(err, errlen, -EINVAL, "the K split (%lld) must divide the 16-row stage", (long long)ksplit);
+        return fw_errf(err, errlen, -EINVAL, "SG_N_TILES must be 1, 2 or 4 (column tiles per warp)");
+    int64_t threads = 32 * sgs, ct = tn / 16, sgn_e = sgn < ct ? sgn : ct, cg = ct / sgn_e;
+    if (sgs % cg && cg % sgs)
+        return fw_errf(err, errlen, -EINVAL,
+                       "SIMDGROUPS_PER_TG=%lld and the %lld column groups (TILE_N/16/SG_N_TILES) must divide "
+                       "one another", (long long)sgs, (long long)cg);
     int64_t M = s->mode == FW_MOE_DECODE ? 1 : 8 * sgm;
-    int64_t xring = nbuf * (M * 16 + 32);
-    if (xring < tn)
-        xring = tn;
-    int64_t wslot = tn * (gbits ? gbits : 6) / 2 + tn * (ubits ? ubits : 6) / 2;
-    g->shared_bytes = 4 * (2 * M * tn + xring + nbuf * wslot + 64 + 2 * M + 2);
+    /* MOE_SLAB / MOE_XFLOATS of the body: the largest power-of-two slab (16..2048 rows) whose
+     * x[M][slab] + 2 su rows fit 6144 floats (decode) or 4096 floats (batched modes). */
+    int64_t budget = M == 1 ? 6144 : 4096, slab = 2048;
+    while (slab > 16 && (M + 2) * slab > budget)
+        slab /= 2;
+    g->shared_bytes = 4 * (2 * M * tn + (M + 2) * slab + 64 + 2 * M + 2);
     g->dynamic_shared_bytes = 0;
     g->grid[0] = (uint32_t)(s->intermediate / tn);
     g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k : s->experts);
@@ -654,11 +653,11 @@ static const char moe_defaults[] =
     " \"constraints\": ["
     "\"intermediate % TILE_N == 0\","
     " \"tokens > 1 || SG_M_TILES == 1\","
-    " \"TILE_N * SG_M_TILES <= 64 * SIMDGROUPS_PER_TG * SG_N_TILES\","
-    " \"2 * SIMDGROUPS_PER_TG <= TILE_N\","
+    " \"TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG\","
+    " \"SG_N_TILES * SG_M_TILES <= 8\","
     " \"32 * SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\","
-    " \"4 * (16 * SG_M_TILES * TILE_N + NUM_BUFFERS * (128 * SG_M_TILES + 32 + 6 * TILE_N) + 66 + 16 * SG_M_TILES)"
-    " <= DEVICE_SHARED_BYTES\"],"
+    " \"tokens > 1 || 4 * (2 * TILE_N + 6212) <= DEVICE_SHARED_BYTES\","
+    " \"tokens == 1 || 4 * (16 * SG_M_TILES * TILE_N + 2690) <= DEVICE_SHARED_BYTES\"],"
     " \"presets\": ["
     "{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2},"
     " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2},"

@@ -1,8 +1,7 @@
 /* moe_swiglu.cuda.entry.h - CUDA entry points; parameter i = metal-marlin buffer index i. */
 #define MOE_CU_LOCALS(M) \
     __shared__ float hbuf[2 * (M) * TILE_N]; \
-    __shared__ float xring[MOE_XRING(M)]; \
-    __shared__ moe_u32 wring[NUM_BUFFERS * MOE_WSLOT]; \
+    __shared__ float xs[MOE_XFLOATS(M)]; \
     __shared__ float gridl[64]; \
     __shared__ int toks[M]; \
     __shared__ float tprob[M]; \
@@ -22,7 +21,7 @@ extern "C" __global__ void __launch_bounds__(MOE_THREADS) NAME(MOE_CU_COMMON_ARG
 { \
     MOE_CU_LOCALS(M) \
     moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
-                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xring, wring, gridl, \
+                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xs, gridl, \
                    toks, tprob, ctl, threadIdx.x, blockIdx.x, blockIdx.y); \
 }
 
@@ -45,7 +44,7 @@ extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_gro
 {
     MOE_CU_LOCALS(MOE_MBLK)
     moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,
-                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xring, wring,
+                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xs,
                    gridl, toks, tprob, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
 }
 #endif

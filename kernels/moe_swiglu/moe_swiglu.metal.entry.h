@@ -1,8 +1,7 @@
 /* moe_swiglu.metal.entry.h - Metal entry points with metal-marlin's buffer indices. */
 #define MOE_MTL_LOCALS(M) \
     threadgroup float hbuf[2 * (M) * TILE_N]; \
-    threadgroup float xring[MOE_XRING(M)]; \
-    threadgroup uint wring[NUM_BUFFERS * MOE_WSLOT]; \
+    threadgroup float xs[MOE_XFLOATS(M)]; \
     threadgroup float gridl[64]; \
     threadgroup int toks[M]; \
     threadgroup float tprob[M]; \
@@ -26,7 +25,7 @@ kernel void NAME(MOE_MTL_COMMON_ARGS, \
 { \
     MOE_MTL_LOCALS(M) \
     moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
-                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xring, wring, gridl, \
+                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xs, gridl, \
                    toks, tprob, ctl, tid, tg.x, tg.y); \
 }
 
@@ -51,7 +50,7 @@ kernel void moe_trellis_swiglu_grouped(MOE_MTL_COMMON_ARGS,
 {
     MOE_MTL_LOCALS(MOE_MBLK)
     moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,
-                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xring, wring,
+                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xs,
                    gridl, toks, tprob, ctl, tid, tg.x, tg.y);
 }
 #endif

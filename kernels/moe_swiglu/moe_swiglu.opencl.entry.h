@@ -3,8 +3,7 @@
  * a variant compiles one kernel; without it every entry is built. */
 #define MOE_CL_LOCALS(M) \
     local float hbuf[2 * (M) * TILE_N]; \
-    local float xring[MOE_XRING(M)]; \
-    local uint wring[NUM_BUFFERS * MOE_WSLOT]; \
+    local float xs[MOE_XFLOATS(M)]; \
     local float gridl[64]; \
     local int toks[M]; \
     local float tprob[M]; \
@@ -24,7 +23,7 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void NAME(MOE_
 { \
     MOE_CL_LOCALS(M) \
     moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
-                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xring, wring, gridl, \
+                   expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xs, gridl, \
                    toks, tprob, ctl, (uint)get_local_id(0), (uint)get_group_id(0), (uint)get_group_id(1)); \
 }
 
@@ -48,7 +47,7 @@ void moe_trellis_swiglu_grouped(MOE_CL_COMMON_ARGS,
 {
     MOE_CL_LOCALS(MOE_MBLK)
     moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,
-                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xring, wring,
+                   grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xs,
                    gridl, toks, tprob, ctl, (uint)get_local_id(0), (uint)get_group_id(0),
                    (uint)get_group_id(1));
 }

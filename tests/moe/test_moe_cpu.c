@@ -224,8 +224,8 @@ static void test_workload(void)
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0, "%s", err);
     CHECK(g.grid[0] == 2 && g.grid[1] == 8 && g.group[0] == 64, "grouped grid %u x %u, group %u", g.grid[0],
           g.grid[1], g.group[0]);
-    /* 2*M*TN + NB*(M*16+32) + NB*TN*6 + 64 + 2M + 2 floats, M = 16 */
-    CHECK(g.shared_bytes == 4 * (2 * 16 * 64 + 3 * (16 * 16 + 32) + 3 * 64 * 6 + 64 + 32 + 2), "shared %lld",
+    /* 2*M*TN + (M+2)*slab + 64 + 2M + 2 floats, M = 16: slab 128 rows (18*128 <= 4096 < 18*256) */
+    CHECK(g.shared_bytes == 4 * (2 * 16 * 64 + 18 * 128 + 64 + 32 + 2), "shared %lld",
           (long long)g.shared_bytes);
     fw_point_set(&p, "TILE_N", 96);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == -EINVAL, "TILE_N 96 accepted");
