@@ -72,6 +72,10 @@
  * phase 2 loads MOE_CH2 output tiles x MOE_CT K tiles. NUM_BUFFERS scales both. */
 #define MOE_CH1 (2 * NUM_BUFFERS / MOE_NCT > 0 ? 2 * NUM_BUFFERS / MOE_NCT : 1)
 #define MOE_CH2 (4 * NUM_BUFFERS / MOE_CT > 0 ? 4 * NUM_BUFFERS / MOE_CT : 1)
+/* The batched modes hold 8 * SG_M_TILES accumulators per column tile, so they keep SG_M_TILES
+ * times fewer tiles in flight (their weights are reused across tokens; registers are the limit). */
+#define MOE_CH1B (MOE_CH1 / SG_M_TILES > 0 ? MOE_CH1 / SG_M_TILES : 1)
+#define MOE_CH2B (MOE_CH2 / SG_M_TILES > 0 ? MOE_CH2 / SG_M_TILES : 1)
 /* Hidden rows staged per slab: x[m][SLAB] plus the gate and up su rows, within 6144 floats for
  * decode and 4096 for the batched modes (a power of two, 16..2048). */
 #define MOE_XBUDGET(m) ((m) == 1 ? 6144 : 4096)
@@ -195,6 +199,7 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     const moe_u32 cg0 = w, kpart = 0u;
 #endif
     const moe_u32 np1 = 2u * MOE_KP;                 /* K parts of phase 1 */
+    const int ch1 = M == 1 ? MOE_CH1 : MOE_CH1B, ch2 = M == 1 ? MOE_CH2 : MOE_CH2B;
     const moe_u32 part = kpart * 2u + hw;
     MOE_L float *hg = hbuf;
     MOE_L float *hu = hbuf + M * TILE_N;
@@ -268,7 +273,7 @@ MOE_UNROLL
                 nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
 #endif
             /* Part `part` takes the slab's tile rows part, part + np1, ...; MOE_CH1 at a time. */
-            for (moe_u32 r0 = part; r0 < nkt; r0 += np1 * (moe_u32)MOE_CH1) {
+            for (moe_u32 r0 = part; r0 < nkt; r0 += np1 * (moe_u32)ch1) {
                 moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT];
                 moe_u64 ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
                 moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
@@ -276,6 +281,8 @@ MOE_UNROLL
                 /* every load of the chunk first ... */
 MOE_UNROLL
                 for (int i = 0; i < MOE_CH1; i++) {
+                    if (i >= ch1)
+                        break;
                     const moe_u32 r = r0 + (moe_u32)i * np1;
                     const int valid = r < nkt;
                     const moe_u32 kt = ks / 16u + r;
@@ -295,14 +302,14 @@ MOE_UNROLL
 MOE_UNROLL
                 for (int i = 0; i < MOE_CH1; i++) {
                     const moe_u32 r = r0 + (moe_u32)i * np1;
-                    if (r >= nkt)
+                    if (i >= ch1 || r >= nkt)
                         break;
 MOE_UNROLL
                     for (int t = 0; t < MOE_NCT; t++) {
                         moe_u64 g0, g1, u0, u1;
                         MOE_ALIGN(g0, g1, glo[i][t], ghi[i][t], gsh[i][t]);
                         MOE_ALIGN(u0, u1, ulo[i][t], uhi[i][t], ush[i][t]);
-MOE_UNROLL
+MOE_UNROLL_J
                         for (int j = 0; j < 16; j++) {
                             const moe_u32 k = r * 16u + (moe_u32)j;
                             moe_u32 cg, cu;
@@ -359,12 +366,14 @@ MOE_UNROLL
         /* Lane (hw, nin) of warp w takes output tiles w*2 + half, + 2*NW, ...; MOE_CH2 at a time. */
         const moe_u32 np2 = 2u * MOE_NW;
         const moe_u32 dsrow = (e * (I / 128u) + n0 / 128u) * H;   /* TILE_N <= 128 divides 128 */
-        for (moe_u32 t0 = w * 2u + hw; t0 < tiles_nd; t0 += np2 * (moe_u32)MOE_CH2) {
+        for (moe_u32 t0 = w * 2u + hw; t0 < tiles_nd; t0 += np2 * (moe_u32)ch2) {
             moe_u64 dlo[MOE_CH2][MOE_CT], dhi[MOE_CH2][MOE_CT];
             moe_u32 dsh[MOE_CH2][MOE_CT];
             float dsc[MOE_CH2];
 MOE_UNROLL
             for (int i = 0; i < MOE_CH2; i++) {
+                if (i >= ch2)
+                    break;
                 const moe_u32 tn = t0 + (moe_u32)i * np2;
                 const int valid = tn < tiles_nd;
                 const moe_u32 n = tn * 16u + nin;
@@ -378,7 +387,7 @@ MOE_UNROLL
 MOE_UNROLL
             for (int i = 0; i < MOE_CH2; i++) {
                 const moe_u32 tn = t0 + (moe_u32)i * np2;
-                if (tn >= tiles_nd)
+                if (i >= ch2 || tn >= tiles_nd)
                     break;
                 float acc[MOE_MBLK];
 MOE_UNROLL
@@ -388,7 +397,7 @@ MOE_UNROLL
                 for (int kt = 0; kt < MOE_CT; kt++) {
                     moe_u64 v0, v1;
                     MOE_ALIGN(v0, v1, dlo[i][kt], dhi[i][kt], dsh[i][kt]);
-MOE_UNROLL
+MOE_UNROLL_J
                     for (int j = 0; j < 16; j++) {
                         moe_u32 c;
                         MOE_POP(c, v0, v1, db);

@@ -17,8 +17,12 @@ typedef ulong moe_u64;
 /* Full unrolling of the loops over register arrays (their indices must be compile-time after it).
  * PoCL's LLVM 15 crashes inlining the fully unrolled body, and a CPU does not need it: OpenCL
  * leaves the choice to the compiler. */
+/* The 16-code loops index no register array: unrolled 4 deep only, which keeps NVRTC's time and
+ * the code size of the batched modes (16 codes x 8..32 tokens) in check. */
 #if FW_DIALECT_OPENCL
 #define MOE_UNROLL
+#define MOE_UNROLL_J
 #else
 #define MOE_UNROLL _Pragma("unroll")
+#define MOE_UNROLL_J _Pragma("unroll 4")
 #endif
