@@ -83,6 +83,7 @@ int main(void)
         "TILE_N=32 SIMDGROUPS_PER_TG=1 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1",
         "TILE_N=128 SIMDGROUPS_PER_TG=2 SG_M_TILES=2 SG_N_TILES=4 NUM_BUFFERS=4",
         "TILE_N=64 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=2 GATE_BITS=6 UP_BITS=2 DOWN_BITS=3",
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=2 SG_N_TILES=1 NUM_BUFFERS=3",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -96,6 +97,25 @@ int main(void)
         printf("nvrtc ok: %s\n", points[i]);
         free(log);
         free(ptx);
+    }
+    /* v2 structure of the decode kernel: weights come in 64-bit loads, NUM_BUFFERS puts more of them
+     * in flight (more load sites in the unrolled chunk), and no register array lands in local memory. */
+    {
+        int nld[2] = {0, 0};
+        const char *nbs[2] = {"TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=1 MOE_MODE=0",
+                              "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=4 MOE_MODE=0"};
+        for (int i = 0; i < 2; i++) {
+            char *log = NULL, *ptx = NULL;
+            CHECK(compile(src, nbs[i], &log, &ptx) == NVRTC_SUCCESS, "%s: %s", nbs[i], log ? log : "");
+            for (const char *q = ptx; q && (q = strstr(q, "ld.global.nc.u64")) != NULL; q++)
+                nld[i]++;
+            CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", nbs[i]);
+            free(log);
+            free(ptx);
+        }
+        CHECK(nld[0] >= 4 && nld[1] >= 4 * nld[0] / 2, "64-bit weight loads: %d at NUM_BUFFERS 1, %d at 4",
+              nld[0], nld[1]);
+        printf("decode ld.global.nc.u64 sites: %d at NUM_BUFFERS=1, %d at NUM_BUFFERS=4\n", nld[0], nld[1]);
     }
     /* one mode only, as the workload's MOE_MODE macro asks */
     {

@@ -127,6 +127,14 @@ int main(void)
     expect_ok("{\"tokens\": 2, \"hidden\": 256, \"intermediate\": 128, \"experts\": 16, \"top_k\": 1,"
               " \"mode\": \"grouped\", \"bits\": " ALL_BITS "}", 64, 2, 1, 2, 2);
 
+    /* v2 paths: a decode hidden of two slabs, the second partial (2176 = 2048 + 128 rows), with the
+     * K split 16 ways and with a warp walking two column groups; batched warps walking 4 column groups */
+    expect_ok("{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 2,"
+              " \"bits\": " ALL_BITS "}", 16, 8, 1, 1, 4);
+    expect_ok("{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 2,"
+              " \"bits\": " ALL_BITS "}", 128, 1, 1, 4, 1);
+    expect_ok(SHAPE(21, ""), 128, 1, 1, 2, 2);
+    expect_ok(SHAPE(6, ", \"mode\": \"grouped\""), 32, 8, 2, 1, 2);
     /* the broken variant: dropping the last K stage must show */
     {
         fw_workload *wl = NULL;
