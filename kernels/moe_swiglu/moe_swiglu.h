@@ -62,38 +62,59 @@
  *   expert with none leaves after the scan), so e's weights are read once per block of 8*SG_M_TILES
  *   tokens; they differ in entry name and in the policy presets that pick them. grouped reads the
  *   host's sorted lists instead of scanning (every expert and every bit tuple in ONE launch).
- *   Phase 1 computes gate and up for the group's TILE_N columns over the whole hidden K (weights read
- *   once), applies SwiGLU into threadgroup memory; phase 2 multiplies by the matching TILE_N rows of
- *   down over all hidden columns and atomically adds p * result into the output. Nothing is recomputed
- *   per output tile (metal-marlin's decode recomputes gate/up 32x at hidden 2048).
+ *   Structure (v2, every mode; the H100 prototype's, benchmarks/h100_proto.sh):
+ *   - The block's tokens' activations and the su signs are staged in threadgroup memory one slab of
+ *     hidden rows at a time (slab: the largest power of two <= 2048 with (M + 2) * slab <= 6144
+ *     floats at decode, 4096 batched; M = token rows per pass): two barriers per slab, none per tile.
+ *   - Phase 1: lane (h = lane / 16, c = lane % 16) owns column c of a 16x16 tile: 16 codes, 16*bits
+ *     contiguous bits, which always lie in two 8-byte-aligned 64-bit words of the tile (the second
+ *     read only when the bits reach it), so no read leaves the expert's block. The slab's K tile
+ *     rows are split over 2 * KP parts (half-warp h of the warps of a column group); a lane issues
+ *     the loads of CH1 tile rows x its column tiles x (gate, up), plus their scales, before
+ *     decoding any; codes are decoded in registers and applied to every token of the block. The K
+ *     parts are summed once in threadgroup memory; SwiGLU (with down's su folded in) follows.
+ *   - Phase 2: the TILE_N matching rows of down over every hidden column: half-warp h of warp w
+ *     takes output tiles 2w + h, + 2*SIMDGROUPS_PER_TG, ...; a lane loads CH2 output tiles x
+ *     TILE_N/16 K tiles before decoding, then does one atomic add per token and output column.
  *   Weight traffic: every byte of a routed expert is read once per block of 8*SG_M_TILES of its
  *   tokens (once in all when the expert has no more tokens than that); activations are re-read once
  *   per TILE_N chunk; the output takes intermediate/TILE_N atomic adds per element and assignment.
+ *   Weight blocks start at multiples of 32 bytes (a tile is 32*bits bytes), so 8- and 16-byte
+ *   alignment always hold; the codes of one lane are not 16-byte aligned for odd widths, which is
+ *   why the loads are 64-bit. Register arrays are indexed only by unrolled compile-time loops.
  *   The workload passes MOE_MODE (0..4, the modes above in order) as a shape macro so a variant
  *   compiles only its mode's entry; without it every entry is built.
  *
  * KNOBS (every mode unless said)
- *   TILE_N             intermediate columns per threadgroup (gate/up output columns; down K rows).
- *                      Larger: fewer groups and fewer output atomics (intermediate/TILE_N adds per
- *                      output element and token), more threadgroup memory.
- *   SIMDGROUPS_PER_TG  threads per group = 32 * SIMDGROUPS_PER_TG.
- *   SG_M_TILES         batched modes: token rows per pass = 8 * SG_M_TILES (registers: 2 accumulators
- *                      per row and column); decode: one row, constrained to 1.
- *   SG_N_TILES         one SIMD group covers 8 * SG_N_TILES columns; the 32 lanes split K
- *                      4 / SG_N_TILES ways per column (1, 2, 4 -> 4, 2, 1 lanes per column). When the
- *                      group has more column slots than TILE_N, the extra SIMD groups split K further;
- *                      when fewer, each thread loops over TILE_N / slots columns.
- *   NUM_BUFFERS        ring depth of the threadgroup-memory stages of phase 1 (16 K rows each:
- *                      activations, su signs, gate and up weight words): 1 = load, barrier, compute,
- *                      barrier; >= 2 = stage s + NUM_BUFFERS - 1 is loaded while stage s is computed,
- *                      one barrier per stage.
+ *   TILE_N             intermediate columns per threadgroup: 16, 32, 64 or 128 (a chunk must not
+ *                      straddle a 128-row scale group of down). Larger: fewer groups and fewer output
+ *                      atomics, more accumulators per lane. At decode the grid is
+ *                      (intermediate/TILE_N) x top_k: TILE_N 16 gives 384 groups at glm47 (~3 per SM
+ *                      of an H100); batched modes have (intermediate/TILE_N) x experts.
+ *   SIMDGROUPS_PER_TG  warps per group (threads = 32 * SIMDGROUPS_PER_TG). Warps beyond the column
+ *                      groups split K (KP = SIMDGROUPS_PER_TG / column groups); fewer warps than
+ *                      column groups walk several in turn (more accumulators per lane). Phase 2
+ *                      spreads the hidden output tiles over all warps.
+ *   SG_M_TILES         batched modes: token rows per pass M = 8 * SG_M_TILES (registers: 2 * M
+ *                      accumulators per column tile); decode: one row, constrained to 1.
+ *   SG_N_TILES         column tiles a warp takes at once (capped at TILE_N/16); column groups =
+ *                      TILE_N / (16 * SG_N_TILES). More: more independent loads per K row, fewer
+ *                      warps left to split K.
+ *   NUM_BUFFERS        tile groups in flight per lane: phase 1 loads CH1 = 2*NUM_BUFFERS / (column
+ *                      tiles per lane) K tile rows of gate and up, phase 2 CH2 = 4*NUM_BUFFERS /
+ *                      (TILE_N/16) output tiles of down (each at least 1), before using any; the
+ *                      batched modes divide both by SG_M_TILES (their accumulators need the
+ *                      registers; they reuse each weight across tokens). Decode, TILE_N 16: 2, 4,
+ *                      6, 8 tile rows x (gate, up) = 4..16 windows of 16*bits bits per lane.
  *   GATE_BITS/UP_BITS/DOWN_BITS (optional, not in the default space): compile-time bit widths
  *                      (0 = per-expert run-time bits). Only correct for a layer whose experts all
  *                      share that width; a mismatched variant fails verification.
- *   MOE_TEST_DROP_LAST_K (tests only): skips the last K stage, a deliberately broken variant.
- *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-thread
- *   accumulators <= 128; K split <= 16 parts (2 * SIMDGROUPS_PER_TG <= TILE_N); threads and
- *   threadgroup memory within the device limits.
+ *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
+ *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
+ *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
+ *   <= 8); threads and threadgroup memory (4 * (2*M*TILE_N + (M+2)*slab + 64 + 2*M + 2) bytes)
+ *   within the device limits. The geometry also rejects SIMDGROUPS_PER_TG and column-group counts
+ *   that do not divide one another.
  */
 #ifndef FW_MOE_SWIGLU_H
 #define FW_MOE_SWIGLU_H
