@@ -973,7 +973,9 @@ static int cmd_compare(fw_cli_global *g, int argc, char **argv)
         printf("  same variant sequence: %s\n", cJSON_IsTrue(same) ? "yes" : "no");
         printf("  variants verified in both: %s\n", common);
         printf("  ranking stability (Kendall's tau): %s\n", tau);
-        printf("  top-5 overlap: %s of 5\n", top5);
+        char possible[32];
+        field_text(res, "top5_possible", possible, sizeof possible);
+        printf("  top-5 overlap: %s of %s\n", top5, possible);
         const cJSON *mr = cJSON_GetObjectItemCaseSensitive(res, "median_ratio");
         if (cJSON_IsObject(mr))
             printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", num(mr, "min", 0),

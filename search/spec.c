@@ -178,6 +178,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     cJSON *prof = NULL, *defaults = NULL, *out = NULL, *presets = NULL;
     fw_space space;
     int have_space = 0;
+    fw_point fixed;   /* family knobs a given space left out, fixed to one value (see Space) */
+    fw_point_clear(&fixed);
     const cJSON *v;
 
     const cJSON *profile = cJSON_GetObjectItemCaseSensitive(user, "profile");
@@ -265,6 +267,34 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         }
         space_json = dspace;
         space_default = 1;
+    } else if (!pick(user, prof, "source") && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(defaults, "knobs")) &&
+               cJSON_IsObject(space_json) &&
+               cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(space_json, "knobs")) > 0) {
+        /* Without a user source, a given space may tune only some of the family's knobs: the family's
+         * geometry and workload read all of them, so each one left out is fixed to its value in the
+         * family's first preset (else the first of its default values) and written into the resolved
+         * space. (A user source brings its own knobs.) */
+        const cJSON *fknobs = cJSON_GetObjectItemCaseSensitive(defaults, "knobs");
+        const cJSON *preset0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(defaults, "presets"), 0);
+        const cJSON *fk;
+        dspace = cJSON_Duplicate(space_json, 1);
+        cJSON *dknobs = cJSON_GetObjectItemCaseSensitive(dspace, "knobs");
+        cJSON_ArrayForEach(fk, fknobs) {
+            if (cJSON_GetObjectItemCaseSensitive(dknobs, fk->string))
+                continue;
+            const cJSON *pv = cJSON_GetObjectItemCaseSensitive(preset0, fk->string);
+            const cJSON *val = cJSON_IsNumber(pv) ? pv : cJSON_GetArrayItem(fk, 0);
+            cJSON *one = cJSON_CreateArray();
+            if (!val || !one || !cJSON_AddItemToArray(one, cJSON_CreateNumber(val->valuedouble)) ||
+                !cJSON_AddItemToObject(dknobs, fk->string, one) ||
+                fw_point_set(&fixed, fk->string, (int64_t)val->valuedouble) < 0) {
+                cJSON_Delete(one);
+                cJSON_Delete(dspace);
+                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+                goto done;
+            }
+        }
+        space_json = dspace;
     }
     char serr[400];
     rc = fw_space_from_json(space_json, &space, serr, sizeof serr);
@@ -349,6 +379,9 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
             fw_point p;
             char perr[300];
             rc = fw_point_from_json(v, &p, perr, sizeof perr);
+            for (size_t f = 0; rc == 0 && f < fixed.n; f++)   /* a preset need not name a fixed knob */
+                if (!fw_point_get(&p, fixed.kv[f].name, NULL))
+                    rc = fw_point_set(&p, fixed.kv[f].name, fixed.kv[f].value);
             if (rc == 0)
                 rc = fw_space_check_point(&space, &p, perr, sizeof perr);
             if (rc < 0) {
@@ -545,6 +578,19 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         if (stext && (rc = fw_source_check_knobs(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
                                                  : NULL, &space, aliases, err, errlen)) < 0)
             goto done;
+    }
+    if (!source && fam->source) {
+        /* The family's own source must take every knob too (GATE_BITS in moe_swiglu is one beyond the
+         * default space): the same guard check as a user kernel's, on the family's OpenCL source, so a
+         * knob that would reach no code is refused before the job instead of changing nothing. */
+        char *text = NULL;
+        char serr2[300];
+        if (fam->source("opencl", cJSON_GetArrayItem(shapes, 0), &text, serr2, sizeof serr2) == 0) {
+            rc = fw_source_check_knobs(text, fam->name, &space, aliases, err, errlen);
+            free(text);
+            if (rc < 0)
+                goto done;
+        }
     }
     const cJSON *options = pick(user, prof, "options");
     if (options && !cJSON_IsObject(options)) {

@@ -8,14 +8,14 @@
 #include "fw_search.h"
 
 #define SPACE                                                                                 \
-    "\"space\": {\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"TILE_M\": [8, 16, 32],"        \
-    " \"NUM_BUFFERS\": [1, 2, 3]}, \"constraints\": [\"M % TILE_M == 0\", \"TILE_N <= N\","  \
-    " \"TILE_M * TILE_N <= 2048\"]}"
+    "\"space\": {\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SG_M_TILES\": [8, 16, 32],"        \
+    " \"NUM_BUFFERS\": [1, 2, 3]}, \"constraints\": [\"M % SG_M_TILES == 0\", \"TILE_N <= N\","  \
+    " \"SG_M_TILES * TILE_N <= 2048\"]}"
 #define SHAPES "\"shapes\": [{\"M\": 64, \"N\": 64, \"K\": 16}, {\"M\": 48, \"N\": 128, \"K\": 16}]"
 #define PRESETS                                                                               \
-    "\"presets\": [{\"TILE_N\": 32, \"TILE_M\": 16, \"NUM_BUFFERS\": 2},"                    \
-    " {\"TILE_N\": 128, \"TILE_M\": 16, \"NUM_BUFFERS\": 1},"                                \
-    " {\"TILE_N\": 16, \"TILE_M\": 32, \"NUM_BUFFERS\": 3}]"
+    "\"presets\": [{\"TILE_N\": 32, \"SG_M_TILES\": 16, \"NUM_BUFFERS\": 2},"                    \
+    " {\"TILE_N\": 128, \"SG_M_TILES\": 16, \"NUM_BUFFERS\": 1},"                                \
+    " {\"TILE_N\": 16, \"SG_M_TILES\": 32, \"NUM_BUFFERS\": 3}]"
 
 static const int64_t TN[] = {16, 32, 64, 128}, TM[] = {8, 16, 32}, NB[] = {1, 2, 3};
 static const int64_t SHAPE_M[] = {64, 48}, SHAPE_N[] = {64, 128};
@@ -33,7 +33,7 @@ static size_t valid_count(int s)
 
 static int is_valid(int s, const fw_point *p)
 {
-    int64_t tm = fw_point_value(p, "TILE_M", -1), tn = fw_point_value(p, "TILE_N", -1);
+    int64_t tm = fw_point_value(p, "SG_M_TILES", -1), tn = fw_point_value(p, "TILE_N", -1);
     return SHAPE_M[s] % tm == 0 && tn <= SHAPE_N[s] && tm * tn <= 2048;
 }
 
@@ -201,7 +201,7 @@ static void test_strategies(void)
         CHECK_INT(count_shape(&p, 0), 5);
         CHECK_INT(count_shape(&p, 1), 5);
         check_distinct_valid(&p);
-        /* shape 1 (M=48): TILE_M=32 does not divide 48, so preset 2 is skipped there */
+        /* shape 1 (M=48): SG_M_TILES=32 does not divide 48, so preset 2 is skipped there */
         size_t first1 = 0;
         while (first1 < p.n && p.items[first1].shape != 1)
             first1++;
@@ -235,7 +235,7 @@ static void test_strategies(void)
         /* canonical order: NUM_BUFFERS first, TILE_N fastest */
         CHECK_STR(p.items[0].point.kv[0].name, "NUM_BUFFERS");
         CHECK_INT(fw_point_value(&p.items[0].point, "NUM_BUFFERS", 0), 1);
-        CHECK_INT(fw_point_value(&p.items[0].point, "TILE_M", 0), 8);
+        CHECK_INT(fw_point_value(&p.items[0].point, "SG_M_TILES", 0), 8);
         CHECK_INT(fw_point_value(&p.items[0].point, "TILE_N", 0), 16);
         CHECK_INT(fw_point_value(&p.items[1].point, "TILE_N", 0), 32);
         fw_space_release(&s);
@@ -312,7 +312,7 @@ static void test_flags_defaults(void)
     /* user fields win; fixed macros and aliases pass through */
     r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"warmup\": 0, \"iters\": 3, \"backend\": \"cuda\","
                    " \"device\": 1, \"aliases\": {\"TILE_N\": \"MY_TN\"}, \"macros\": {\"FW_SKIP_K\": 1}, \"seed\": 0,"
-                   " \"source\": {\"text\": \"#ifndef MY_TN\\n#endif\\n#ifndef TILE_M\\n#endif\\n#ifndef NUM_BUFFERS\\n#endif\\n\","
+                   " \"source\": {\"text\": \"#ifndef MY_TN\\n#endif\\n#ifndef SG_M_TILES\\n#endif\\n#ifndef NUM_BUFFERS\\n#endif\\n\","
                    " \"name\": \"k.cl\"}}");
     if (r) {
         CHECK_INT(cJSON_GetObjectItem(r, "warmup")->valuedouble, 0);
@@ -330,9 +330,9 @@ static void test_errors(void)
 {
     resolve_err("{\"profile\": \"nope\"}", "unknown profile 'nope' (known: ");
     resolve_err("{\"profile\": \"nope\"}", "gemm_small");
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"presets\": [{\"TILE_N\": 32, \"TILE_M\": 16, \"NUM_BUFFERS\": 2},"
-                " {\"TILE_X\": 32, \"TILE_M\": 16, \"NUM_BUFFERS\": 2}]}", "unknown knob 'TILE_X' in preset 1");
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"presets\": [{\"TILE_N\": 48, \"TILE_M\": 16, \"NUM_BUFFERS\": 2}]}",
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"presets\": [{\"TILE_N\": 32, \"SG_M_TILES\": 16, \"NUM_BUFFERS\": 2},"
+                " {\"TILE_X\": 32, \"SG_M_TILES\": 16, \"NUM_BUFFERS\": 2}]}", "unknown knob 'TILE_X' in preset 1");
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"presets\": [{\"TILE_N\": 48, \"SG_M_TILES\": 16, \"NUM_BUFFERS\": 2}]}",
                 "TILE_N=48 is not in the space's list in preset 0");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"presets\": [{\"TILE_N\": 32}]}", "in preset 0");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"budget\": 200000}", "budget 200000 is over the limit of 100000");
@@ -345,9 +345,9 @@ static void test_errors(void)
     resolve_err("{\"family\": \"gemm\", \"shapes\": [{\"M\": 0, \"N\": 1, \"K\": 1}], " SPACE "}", "shape 0:");
     resolve_err("{" SHAPES ", " SPACE "}", "needs a \"family\" or a \"profile\"");
     resolve_err("{\"family\": \"fft\", " SHAPES ", " SPACE "}", "unknown family 'fft' (known: gemm");
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1]}, \"constraints\": [\"A <= Q\"]}}",
-                "constraint 0 'A <= Q' uses 'Q'");
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1]}, \"constraints\": [\"A <= DEVICE_FOO\"]}}",
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_K\": [1]}, \"constraints\": [\"TILE_K <= Q\"]}}",
+                "constraint 0 'TILE_K <= Q' uses 'Q'");
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_K\": [1]}, \"constraints\": [\"TILE_K <= DEVICE_FOO\"]}}",
                 "'DEVICE_FOO', which is not a device limit");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"no_explore\": true, \"strategy\": \"grid\"}", "drop one");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"num_random\": 3, \"budget\": 9}", "not both");
@@ -357,11 +357,14 @@ static void test_errors(void)
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"seed\": 1.5}", "\"seed\" must be an integer");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"seed\": 1, \"seed\": 2}", "appears twice");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"K\": [1, 2]}}}", "knob 'K' has the name of a field of shape 0");
+    /* a given space must name only the family's knobs; the ones it leaves out are fixed to preset 0 */
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"FOO\": [1, 2]}}}",
+                "knob FOO is passed as macro FOO, but gemm never mentions FOO");
     resolve_err("[1]", "JSON object");
     /* space too big to expand */
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1,2,3,4,5,6,7,8,9,10], \"B\": [1,2,3,4,5,6,7,8,9,10],"
-                " \"C\": [1,2,3,4,5,6,7,8,9,10], \"D\": [1,2,3,4,5,6,7,8,9,10], \"E\": [1,2,3,4,5,6,7,8,9,10],"
-                " \"F\": [1,2,3,4,5,6,7,8,9,10], \"G\": [1,2]}}}", "over the limit of 1000000");
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_N\": [1,2,3,4,5,6,7,8,9,10], \"SIMDGROUPS_PER_TG\": [1,2,3,4,5,6,7,8,9,10],"
+                " \"SG_M_TILES\": [1,2,3,4,5,6,7,8,9,10], \"SG_N_TILES\": [1,2,3,4,5,6,7,8,9,10], \"NUM_BUFFERS\": [1,2,3,4,5,6,7,8,9,10],"
+                " \"TILE_K\": [1,2,3,4,5,6,7,8,9,10,11]}}}", "over the limit of 1000000");
 
     /* plan: an empty shape names the shape, the raw count and the constraint */
     char err[400] = "";
@@ -372,14 +375,14 @@ static void test_errors(void)
         CHECK_HAS(err, "no valid variant for shape 1 (");
         CHECK_HAS(err, "M=7");
         CHECK_HAS(err, "all 36 points");
-        CHECK_HAS(err, "'M % TILE_M == 0'");
+        CHECK_HAS(err, "'M % SG_M_TILES == 0'");
         CHECK_INT(p.n, 0);
     }
     cJSON_Delete(r);
 
     /* DEVICE_* constraints need a device */
-    r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"T\": [64, 128, 256, 512]},"
-                   " \"constraints\": [\"T <= DEVICE_MAX_THREADS\"]}, \"strategy\": \"grid\", \"seed\": 1}");
+    r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"SIMDGROUPS_PER_TG\": [64, 128, 256, 512]},"
+                   " \"constraints\": [\"SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\"]}, \"strategy\": \"grid\", \"seed\": 1}");
     if (r) {
         CHECK_INT(fw_plan_build(r, NULL, &p, err, sizeof err), -EINVAL);
         CHECK_HAS(err, "DEVICE_MAX_THREADS");
@@ -397,8 +400,8 @@ static void test_errors(void)
     }
     cJSON_Delete(r);
     /* budget 0 over a huge valid set is refused with a way out, not a silent cut */
-    r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"A\": [1,2,3,4,5,6,7,8,9,10], \"B\": [1,2,3,4,5,6,7,8,9,10],"
-                   " \"C\": [1,2,3,4,5,6,7,8,9,10], \"D\": [1,2,3,4,5,6,7,8,9,10], \"E\": [1,2,3,4,5,6,7,8,9,10], \"F\": [1,2]}},"
+    r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_N\": [1,2,3,4,5,6,7,8,9,10], \"SIMDGROUPS_PER_TG\": [1,2,3,4,5,6,7,8,9,10],"
+                   " \"SG_M_TILES\": [1,2,3,4,5,6,7,8,9,10], \"SG_N_TILES\": [1,2,3,4,5,6,7,8,9,10], \"NUM_BUFFERS\": [1,2,3,4,5,6,7,8,9,10], \"TILE_K\": [1,2]}},"
                    " \"strategy\": \"grid\", \"seed\": 1}");
     if (r) {
         CHECK_INT(fw_plan_build(r, NULL, &p, err, sizeof err), -E2BIG);
