@@ -147,6 +147,18 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
     return PARSE_OK;
 }
 
+/* parse_args for the subcommand called name, with the exit code for help (0) or a usage error
+ * turned into -1 and *ec, the shape every subcommand starts with. */
+static int parse_cmd(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
+                     const char *flags, opt_fn on, void *ctx, char **pos, int maxpos, int *npos, int *ec)
+{
+    int pr = parse_args(g, fw_cli_command_find(name), argc, argv, with_arg, flags, on, ctx, pos, maxpos, npos);
+    if (pr == PARSE_OK)
+        return 0;
+    *ec = pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    return -1;
+}
+
 static int parse_job_id(const char *cmd, const char *s, long long *id)
 {
     char *end;
@@ -209,6 +221,27 @@ static int call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **resul
         fprintf(stderr, "fairway %s: %s\n", method, err);
         return fw_cli_exit_for(c, rc);
     }
+    return 0;
+}
+
+/* The shape of the one-request subcommands: connect (or start) the daemon, send one request
+ * (params is consumed, also when no daemon answers), disconnect. With --json the result is printed
+ * here; the caller renders it otherwise, and frees it either way. Returns the exit code (0: *res set). */
+static int query(fw_cli_global *g, const char *method, cJSON *params, cJSON **res)
+{
+    fw_cli_conn c;
+    int ec = open_or_fail(g, &c);
+    if (ec) {
+        cJSON_Delete(params);
+        return ec;
+    }
+    *res = NULL;
+    ec = call(&c, method, params, res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json)
+        print_json(*res);
     return 0;
 }
 
@@ -450,27 +483,39 @@ static int tune_opt(void *vctx, const char *name, const char *arg, char *err, si
     return fw_cli_spec_flag(&t->spec, name, arg, err, errlen);
 }
 
+/* tune and expand start alike: parse the spec flags, then build the spec from them. On success
+ * t->spec is still held (expand reads the device from it) and the caller releases it; on failure
+ * it is released here and *ec is the exit code. */
+static int parse_spec_cmd(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
+                          const char *flags, tune_opts *t, cJSON **spec, int *ec)
+{
+    char *pos[1];
+    int npos;
+    *spec = NULL;
+    if (parse_cmd(g, name, argc, argv, with_arg, flags, tune_opt, t, pos, 0, &npos, ec) < 0) {
+        fw_cli_spec_flags_release(&t->spec);
+        return -1;
+    }
+    char err[2048];
+    if (fw_cli_spec_build(&t->spec, spec, err, sizeof err) < 0) {
+        fw_cli_spec_flags_release(&t->spec);
+        *ec = usage_error(name, err);
+        return -1;
+    }
+    return 0;
+}
+
 static int cmd_tune(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("tune");
     tune_opts t;
     memset(&t, 0, sizeof t);
     fw_cli_spec_flags_init(&t.spec);
     t.top = 10;
-    char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, SPEC_WITH_ARG "top|", "|no-explore|detach|print-spec|", tune_opt, &t,
-                        pos, 0, &npos);
-    if (pr != PARSE_OK) {
-        fw_cli_spec_flags_release(&t.spec);
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
-    }
-    char err[2048];
-    cJSON *spec = NULL;
-    if (fw_cli_spec_build(&t.spec, &spec, err, sizeof err) < 0) {
-        fw_cli_spec_flags_release(&t.spec);
-        return usage_error("tune", err);
-    }
+    cJSON *spec;
+    int ec;
+    if (parse_spec_cmd(g, "tune", argc, argv, SPEC_WITH_ARG "top|", "|no-explore|detach|print-spec|", &t, &spec,
+                       &ec) < 0)
+        return ec;
     fw_cli_spec_flags_release(&t.spec);
     if (t.print_spec) {
         print_json(spec);
@@ -479,7 +524,7 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
     }
 
     fw_cli_conn c;
-    int ec = open_or_fail(g, &c);
+    ec = open_or_fail(g, &c);
     if (ec) {
         cJSON_Delete(spec);
         return ec;
@@ -515,49 +560,29 @@ out:
 
 static int cmd_expand(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("expand");
     tune_opts t;
     memset(&t, 0, sizeof t);
     fw_cli_spec_flags_init(&t.spec);
     t.limit = 1000;
-    char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, SPEC_WITH_ARG "limit|", "|no-explore|", tune_opt, &t, pos, 0, &npos);
-    if (pr != PARSE_OK) {
-        fw_cli_spec_flags_release(&t.spec);
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
-    }
-    char err[2048];
-    cJSON *spec = NULL;
-    if (fw_cli_spec_build(&t.spec, &spec, err, sizeof err) < 0) {
-        fw_cli_spec_flags_release(&t.spec);
-        return usage_error("expand", err);
-    }
+    cJSON *spec;
+    int ec;
+    if (parse_spec_cmd(g, "expand", argc, argv, SPEC_WITH_ARG "limit|", "|no-explore|", &t, &spec, &ec) < 0)
+        return ec;
     char devsel[96] = "";
     if (t.spec.backend || t.spec.device >= 0)
         snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : "opencl",
                  t.spec.device >= 0 ? t.spec.device : 0);
     fw_cli_spec_flags_release(&t.spec);
 
-    fw_cli_conn c;
-    int ec = open_or_fail(g, &c);
-    if (ec) {
-        cJSON_Delete(spec);
-        return ec;
-    }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToObject(p, "spec", spec);
     if (devsel[0])
         cJSON_AddStringToObject(p, "device", devsel);
     cJSON_AddNumberToObject(p, "limit", (double)t.limit);
-    cJSON *res = NULL;
-    ec = call(&c, "expand", p, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "expand", p, &res)))
         return ec;
-    if (g->json) {
-        print_json(res);
-    } else {
+    if (!g->json) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
         printf("%lld evaluations planned", (long long)num(res, "planned", 0));
         if (cJSON_GetArraySize(items) < (int)num(res, "planned", 0))
@@ -619,14 +644,10 @@ static int job_opt(void *vctx, const char *name, const char *arg, char *err, siz
 static int one_job(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
                    const char *flags, job_opts *o, long long *job, int *ec)
 {
-    const fw_cli_command *cmd = fw_cli_command_find(name);
     char *pos[2];
     int npos;
-    int pr = parse_args(g, cmd, argc, argv, with_arg, flags, job_opt, o, pos, 1, &npos);
-    if (pr != PARSE_OK) {
-        *ec = pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    if (parse_cmd(g, name, argc, argv, with_arg, flags, job_opt, o, pos, 1, &npos, ec) < 0)
         return -1;
-    }
     if (npos != 1) {
         *ec = usage_error(name, "give one job id (see `fairway jobs`)");
         return -1;
@@ -645,17 +666,10 @@ static int cmd_status(fw_cli_global *g, int argc, char **argv)
     int ec;
     if (one_job(g, "status", argc, argv, "", "", &o, &job, &ec) < 0)
         return ec;
-    fw_cli_conn c;
-    if ((ec = open_or_fail(g, &c)))
+    cJSON *st;
+    if ((ec = query(g, "status", job_params(job), &st)))
         return ec;
-    cJSON *st = NULL;
-    ec = call(&c, "status", job_params(job), &st);
-    fw_cli_close(&c);
-    if (ec)
-        return ec;
-    if (g->json) {
-        print_json(st);
-    } else {
+    if (!g->json) {
         print_job(stdout, st);
         const cJSON *pg = cJSON_GetObjectItemCaseSensitive(st, "progress");
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "best");
@@ -734,17 +748,10 @@ static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
     int ec;
     if (one_job(g, "cancel", argc, argv, "", "", &o, &job, &ec) < 0)
         return ec;
-    fw_cli_conn c;
-    if ((ec = open_or_fail(g, &c)))
+    cJSON *res;
+    if ((ec = query(g, "cancel", job_params(job), &res)))
         return ec;
-    cJSON *res = NULL;
-    ec = call(&c, "cancel", job_params(job), &res);
-    fw_cli_close(&c);
-    if (ec)
-        return ec;
-    if (g->json)
-        print_json(res);
-    else
+    if (!g->json)
         printf("job %lld %s\n", job, str(res, "state", "cancelled"));
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;
@@ -757,22 +764,17 @@ static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
     int ec;
     if (one_job(g, "rankings", argc, argv, "|shape|limit|", "", &o, &job, &ec) < 0)
         return ec;
-    fw_cli_conn c;
-    if ((ec = open_or_fail(g, &c)))
-        return ec;
     cJSON *p = job_params(job);
     if (o.shape)
         cJSON_AddStringToObject(p, "shape", o.shape);
     cJSON_AddNumberToObject(p, "limit", (double)o.limit);
-    cJSON *res = NULL;
-    ec = call(&c, "rankings", p, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "rankings", p, &res)))
         return ec;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "rankings");
     int n = cJSON_GetArraySize(r);
     if (g->json) {
-        print_json(res);
+        /* printed by query; the exit code still says whether anything is ranked */
     } else if (n > 0) {
         fw_cli_print_rankings(stdout, r, 0);
         printf("\n");
@@ -786,29 +788,19 @@ static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
 
 static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("jobs");
     job_opts o = {.limit = 50, .limit_min = 1};
     char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos);
-    if (pr != PARSE_OK)
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
-    fw_cli_conn c;
-    int ec;
-    if ((ec = open_or_fail(g, &c)))
+    int npos, ec;
+    if (parse_cmd(g, "jobs", argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos, &ec) < 0)
         return ec;
     cJSON *p = cJSON_CreateObject();
     if (o.state)
         cJSON_AddStringToObject(p, "state", o.state);
     cJSON_AddNumberToObject(p, "limit", (double)o.limit);
-    cJSON *res = NULL;
-    ec = call(&c, "jobs", p, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "jobs", p, &res)))
         return ec;
-    if (g->json) {
-        print_json(res);
-    } else {
+    if (!g->json) {
         static const char *const head[] = {"job", "state", "family", "strategy", "seed", "progress", "parent", "created"};
         fw_cli_table t;
         fw_cli_table_init(&t, 8, head);
@@ -865,25 +857,17 @@ static int best_opt(void *vctx, const char *name, const char *arg, char *err, si
 
 static int cmd_best(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("best");
     best_opts b = {0};
     char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos);
-    if (pr != PARSE_OK)
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    int npos, ec;
+    if (parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos, &ec) < 0)
+        return ec;
     if (!b.family || !b.shape)
         return usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
     char err[1024];
     cJSON *shape;
     if (fw_cli_parse_kv_object(b.shape, &shape, err, sizeof err) < 0)
         return usage_error("best", err);
-    fw_cli_conn c;
-    int ec;
-    if ((ec = open_or_fail(g, &c))) {
-        cJSON_Delete(shape);
-        return ec;
-    }
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "family", b.family);
     cJSON_AddItemToObject(p, "shape", shape);
@@ -891,13 +875,10 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
         cJSON_AddStringToObject(p, "device", b.device);
     if (b.kernel)
         cJSON_AddStringToObject(p, "kernel", b.kernel);
-    cJSON *res = NULL;
-    ec = call(&c, "best", p, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "best", p, &res)))
         return ec;
     if (g->json) {
-        print_json(res);
         cJSON_Delete(res);
         return FW_CLI_EXIT_OK;
     }
@@ -934,32 +915,22 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
 
 static int cmd_compare(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("compare");
     char *pos[2];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 2, &npos);
-    if (pr != PARSE_OK)
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
+    int npos, ec;
+    if (parse_cmd(g, "compare", argc, argv, "", "", NULL, NULL, pos, 2, &npos, &ec) < 0)
+        return ec;
     if (npos != 2)
         return usage_error("compare", "give two job ids, e.g. `fairway compare 3 4`");
     long long a, b;
     if (parse_job_id("compare", pos[0], &a) < 0 || parse_job_id("compare", pos[1], &b) < 0)
         return FW_CLI_EXIT_USAGE;
-    fw_cli_conn c;
-    int ec;
-    if ((ec = open_or_fail(g, &c)))
-        return ec;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddNumberToObject(p, "a", (double)a);
     cJSON_AddNumberToObject(p, "b", (double)b);
-    cJSON *res = NULL;
-    ec = call(&c, "compare", p, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "compare", p, &res)))
         return ec;
-    if (g->json) {
-        print_json(res);
-    } else {
+    if (!g->json) {
         const cJSON *same = cJSON_GetObjectItemCaseSensitive(res, "same_variants");
         char tau[32], common[32], top5[32];
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(res, "kendall_tau");
@@ -987,24 +958,14 @@ static int cmd_compare(fw_cli_global *g, int argc, char **argv)
 
 static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("profiles");
     char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 0, &npos);
-    if (pr != PARSE_OK)
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
-    fw_cli_conn c;
-    int ec;
-    if ((ec = open_or_fail(g, &c)))
+    int npos, ec;
+    if (parse_cmd(g, "profiles", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
         return ec;
-    cJSON *res = NULL;
-    ec = call(&c, "profiles", NULL, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "profiles", NULL, &res)))
         return ec;
-    if (g->json) {
-        print_json(res);
-    } else {
+    if (!g->json) {
         static const char *const head[] = {"profile", "family", "shapes", "description"};
         fw_cli_table t;
         fw_cli_table_init(&t, 4, head);
@@ -1025,24 +986,14 @@ static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
 
 static int cmd_devices(fw_cli_global *g, int argc, char **argv)
 {
-    const fw_cli_command *cmd = fw_cli_command_find("devices");
     char *pos[1];
-    int npos;
-    int pr = parse_args(g, cmd, argc, argv, "", "", NULL, NULL, pos, 0, &npos);
-    if (pr != PARSE_OK)
-        return pr == PARSE_HELP ? FW_CLI_EXIT_OK : FW_CLI_EXIT_USAGE;
-    fw_cli_conn c;
-    int ec;
-    if ((ec = open_or_fail(g, &c)))
+    int npos, ec;
+    if (parse_cmd(g, "devices", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
         return ec;
-    cJSON *res = NULL;
-    ec = call(&c, "devices", NULL, &res);
-    fw_cli_close(&c);
-    if (ec)
+    cJSON *res;
+    if ((ec = query(g, "devices", NULL, &res)))
         return ec;
-    if (g->json) {
-        print_json(res);
-    } else {
+    if (!g->json) {
         static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
         fw_cli_table t;
         fw_cli_table_init(&t, 7, head);
