@@ -245,18 +245,6 @@ static int query(fw_cli_global *g, const char *method, cJSON *params, cJSON **re
     return 0;
 }
 
-static double num(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-static const char *str(const cJSON *o, const char *k, const char *dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-
 /* A scalar field as text (numbers, strings, null), for the key: value views. */
 static void field_text(const cJSON *o, const char *k, char *out, size_t len)
 {
@@ -307,8 +295,8 @@ static void print_job(FILE *out, const cJSON *job)
     field_text(job, "planned", planned, sizeof planned);
     field_text(job, "evaluated", evaluated, sizeof evaluated);
     field_text(job, "parent", parent, sizeof parent);
-    fprintf(out, "job %s: %s\n", id, str(job, "state", "?"));
-    fprintf(out, "  family %s, strategy %s, seed %s, budget ", str(job, "family", "?"), str(job, "strategy", "?"), seed);
+    fprintf(out, "job %s: %s\n", id, fw_cli_str(job, "state", "?"));
+    fprintf(out, "  family %s, strategy %s, seed %s, budget ", fw_cli_str(job, "family", "?"), fw_cli_str(job, "strategy", "?"), seed);
     char b[32];
     field_text(job, "budget", b, sizeof b);
     fprintf(out, "%s\n", strcmp(b, "0") ? b : "0 (no limit)");
@@ -323,7 +311,7 @@ static void print_job(FILE *out, const cJSON *job)
     field_text(job, "started_at", t2, sizeof t2);
     field_text(job, "finished_at", t3, sizeof t3);
     fprintf(out, "  device %s; created %s, started %s, finished %s\n", dev, t1, t2, t3);
-    const char *e = str(job, "error", NULL);
+    const char *e = fw_cli_str(job, "error", NULL);
     if (e && *e)
         fprintf(out, "  error: %s\n", e);
 }
@@ -341,11 +329,11 @@ typedef struct follow_ctx {
 static int on_progress(const char *method, const cJSON *params, void *vctx)
 {
     follow_ctx *f = vctx;
-    if (strcmp(method, "progress") || (long long)num(params, "job", (double)f->job) != f->job)
+    if (strcmp(method, "progress") || (long long)fw_cli_num(params, "job", (double)f->job) != f->job)
         return 0;
     if (f->show)
         fw_cli_progress_show(&f->prog, params);
-    snprintf(f->state, sizeof f->state, "%s", str(params, "state", f->state));
+    snprintf(f->state, sizeof f->state, "%s", fw_cli_str(params, "state", f->state));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "final")))
         f->final = 1;
     return f->final;
@@ -366,7 +354,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
     int ec = call(c, "status", job_params(job), &st);
     if (ec)
         return ec;
-    snprintf(f.state, sizeof f.state, "%s", str(st, "state", "?"));
+    snprintf(f.state, sizeof f.state, "%s", fw_cli_str(st, "state", "?"));
     cJSON_Delete(st);
     st = NULL;
 
@@ -380,7 +368,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
             rc = fw_cli_read_message(c, &msg, err, sizeof err);
             if (rc < 0)
                 break;
-            const char *m = str(msg, "method", NULL);
+            const char *m = fw_cli_str(msg, "method", NULL);
             if (m)
                 on_progress(m, cJSON_GetObjectItemCaseSensitive(msg, "params"), &f);
             cJSON_Delete(msg);
@@ -414,7 +402,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         cJSON_Delete(st);
         return ec;
     }
-    const char *state = str(st, "state", "?");
+    const char *state = fw_cli_str(st, "state", "?");
     int code = !strcmp(state, "done") ? FW_CLI_EXIT_OK : FW_CLI_EXIT_NOTFOUND;
     cJSON *rankings = cJSON_GetObjectItemCaseSensitive(rk, "rankings");
     if (g->json) {
@@ -428,7 +416,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         cJSON_AddItemToObject(o, "rankings", rankings ? cJSON_Duplicate(rankings, 1) : cJSON_CreateArray());
         cJSON *best = cJSON_AddArrayToObject(o, "best");
         const cJSON *r;
-        cJSON_ArrayForEach(r, rankings) if (num(r, "rank", 0) == 1) cJSON_AddItemToArray(best, cJSON_Duplicate(r, 1));
+        cJSON_ArrayForEach(r, rankings) if (fw_cli_num(r, "rank", 0) == 1) cJSON_AddItemToArray(best, cJSON_Duplicate(r, 1));
         print_json(o);
         cJSON_Delete(o);
     } else {
@@ -438,7 +426,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         printf("job %lld %s: %s of %s evaluated (", job, state, ev, pl);
         print_counts(stdout, cJSON_GetObjectItemCaseSensitive(st, "counts"));
         printf(")\n");
-        const char *e = str(st, "error", NULL);
+        const char *e = fw_cli_str(st, "error", NULL);
         if (e && *e)
             printf("error: %s\n", e);
         printf("\n");
@@ -536,18 +524,18 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
     ec = call(&c, "submit", p, &sub);
     if (ec)
         goto out;
-    long long job = (long long)num(sub, "job", 0);
+    long long job = (long long)fw_cli_num(sub, "job", 0);
     if (t.detach) {
         if (g->json)
             print_json(sub);
         else
             printf("submitted job %lld (%lld evaluations planned); follow it with `fairway watch %lld`\n", job,
-                   (long long)num(sub, "planned", 0), job);
+                   (long long)fw_cli_num(sub, "planned", 0), job);
         cJSON_Delete(sub);
         goto out;
     }
     if (!g->json)
-        printf("submitted job %lld: %lld evaluations planned\n", job, (long long)num(sub, "planned", 0));
+        printf("submitted job %lld: %lld evaluations planned\n", job, (long long)fw_cli_num(sub, "planned", 0));
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "submitted", sub);
     ec = follow(g, &c, job, (int)t.top, extra);
@@ -584,8 +572,8 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         return ec;
     if (!g->json) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
-        printf("%lld evaluations planned", (long long)num(res, "planned", 0));
-        if (cJSON_GetArraySize(items) < (int)num(res, "planned", 0))
+        printf("%lld evaluations planned", (long long)fw_cli_num(res, "planned", 0));
+        if (cJSON_GetArraySize(items) < (int)fw_cli_num(res, "planned", 0))
             printf(" (first %d shown; raise --limit for more)", cJSON_GetArraySize(items));
         printf("\n");
         static const char *const head[] = {"seq", "shape", "knobs", "origin"};
@@ -596,7 +584,7 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         cJSON_ArrayForEach(it, items) {
             char seq[32];
             field_text(it, "seq", seq, sizeof seq);
-            const char *row[] = {seq, str(it, "shape_key", "?"), str(it, "variant_key", "?"), str(it, "origin", "?")};
+            const char *row[] = {seq, fw_cli_str(it, "shape_key", "?"), fw_cli_str(it, "variant_key", "?"), fw_cli_str(it, "origin", "?")};
             fw_cli_table_add(&tb, row);
         }
         fw_cli_table_print(&tb, stdout);
@@ -675,11 +663,11 @@ static int cmd_status(fw_cli_global *g, int argc, char **argv)
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "best");
         if (cJSON_IsObject(b)) {
             char med[32];
-            fw_cli_fmt_ns(num(b, "median_ns", -1), med, sizeof med);
-            printf("  best so far: %s on %s, median %s\n", str(b, "variant_key", "?"), str(b, "shape_key", "?"), med);
+            fw_cli_fmt_ns(fw_cli_num(b, "median_ns", -1), med, sizeof med);
+            printf("  best so far: %s on %s, median %s\n", fw_cli_str(b, "variant_key", "?"), fw_cli_str(b, "shape_key", "?"), med);
         }
         const cJSON *eta = cJSON_GetObjectItemCaseSensitive(pg, "eta_s");
-        if (cJSON_IsNumber(eta) && !terminal_state(str(st, "state", NULL))) {
+        if (cJSON_IsNumber(eta) && !terminal_state(fw_cli_str(st, "state", NULL))) {
             char e[32];
             fw_cli_fmt_secs(eta->valuedouble, e, sizeof e);
             printf("  estimated time left: %s\n", e);
@@ -720,7 +708,7 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
         fw_cli_close(&c);
         return ec;
     }
-    long long nj = (long long)num(sub, "job", 0);
+    long long nj = (long long)fw_cli_num(sub, "job", 0);
     if (o.detach) {
         if (g->json)
             print_json(sub);
@@ -732,7 +720,7 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
     }
     if (!g->json)
         printf("submitted job %lld, a rerun of job %lld (same spec and seed): %lld evaluations planned\n", nj, job,
-               (long long)num(sub, "planned", 0));
+               (long long)fw_cli_num(sub, "planned", 0));
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "submitted", sub);
     ec = follow(g, &c, nj, (int)o.top, extra);
@@ -752,7 +740,7 @@ static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
     if ((ec = query(g, "cancel", job_params(job), &res)))
         return ec;
     if (!g->json)
-        printf("job %lld %s\n", job, str(res, "state", "cancelled"));
+        printf("job %lld %s\n", job, fw_cli_str(res, "state", "cancelled"));
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;
 }
@@ -817,7 +805,7 @@ static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
             if (!strcmp(parent, "0"))
                 snprintf(parent, sizeof parent, "-");
             field_text(j, "created_at", created, sizeof created);
-            const char *row[] = {id, str(j, "state", "?"), str(j, "family", "?"), str(j, "strategy", "?"), seed,
+            const char *row[] = {id, fw_cli_str(j, "state", "?"), fw_cli_str(j, "family", "?"), fw_cli_str(j, "strategy", "?"), seed,
                                  prog, parent, created};
             fw_cli_table_add(&t, row);
         }
@@ -883,11 +871,11 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
         return FW_CLI_EXIT_OK;
     }
     char med[32], job[32];
-    fw_cli_fmt_ns(num(res, "median_ns", -1), med, sizeof med);
+    fw_cli_fmt_ns(fw_cli_num(res, "median_ns", -1), med, sizeof med);
     field_text(res, "job", job, sizeof job);
-    printf("best %s for %s: median %s (job %s, %s)\n", b.family, str(res, "shape_key", b.shape), med, job,
-           str(res, "device", "?"));
-    printf("knobs:  %s\n", str(res, "variant_key", "?"));
+    printf("best %s for %s: median %s (job %s, %s)\n", b.family, fw_cli_str(res, "shape_key", b.shape), med, job,
+           fw_cli_str(res, "device", "?"));
+    printf("knobs:  %s\n", fw_cli_str(res, "variant_key", "?"));
     /* The daemon's macro list is authoritative (it applies the job's aliases); without one, the
      * knob names are the macro names. */
     printf("macros:");
@@ -949,8 +937,8 @@ static int cmd_compare(fw_cli_global *g, int argc, char **argv)
         printf("  top-5 overlap: %s of %s\n", top5, possible);
         const cJSON *mr = cJSON_GetObjectItemCaseSensitive(res, "median_ratio");
         if (cJSON_IsObject(mr))
-            printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", num(mr, "min", 0),
-                   num(mr, "median", 0), num(mr, "max", 0));
+            printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", fw_cli_num(mr, "min", 0),
+                   fw_cli_num(mr, "median", 0), fw_cli_num(mr, "max", 0));
     }
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;
@@ -974,7 +962,7 @@ static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "profiles")) {
             char n[32];
             field_text(it, "shapes", n, sizeof n);
-            const char *row[] = {str(it, "name", "?"), str(it, "family", "?"), n, str(it, "description", "")};
+            const char *row[] = {fw_cli_str(it, "name", "?"), fw_cli_str(it, "family", "?"), n, fw_cli_str(it, "description", "")};
             fw_cli_table_add(&t, row);
         }
         fw_cli_table_print(&t, stdout);
@@ -1002,13 +990,13 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
         cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
             char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
             field_text(d, "index", idx, sizeof idx);
-            snprintf(sel, sizeof sel, "%s:%s", str(d, "backend", "?"), idx);
+            snprintf(sel, sizeof sel, "%s:%s", fw_cli_str(d, "backend", "?"), idx);
             const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
             field_text(l, "max_threads", th, sizeof th);
             field_text(l, "shared_bytes", sh, sizeof sh);
             field_text(l, "simd_width", simd, sizeof simd);
             field_text(l, "compute_units", cu, sizeof cu);
-            const char *row[] = {sel, str(d, "name", "?"), th, sh, simd, cu, str(d, "identity", "?")};
+            const char *row[] = {sel, fw_cli_str(d, "name", "?"), th, sh, simd, cu, fw_cli_str(d, "identity", "?")};
             fw_cli_table_add(&t, row);
         }
         if (t.nrows == 1)

@@ -97,13 +97,13 @@ void fw_cli_progress_init(fw_cli_progress *p, FILE *out, int tty)
     p->last_evaluated = -1;
 }
 
-static double num(const cJSON *o, const char *k, double dflt)
+double fw_cli_num(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
 }
 
-static const char *str(const cJSON *o, const char *k, const char *dflt)
+const char *fw_cli_str(const cJSON *o, const char *k, const char *dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsString(v) ? v->valuestring : dflt;
@@ -119,9 +119,9 @@ static int term_width(FILE *out)
 
 void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
 {
-    long long ev = (long long)num(params, "evaluated", 0);
-    long long planned = (long long)num(params, "planned", 0);
-    const char *state = str(params, "state", "running");
+    long long ev = (long long)fw_cli_num(params, "evaluated", 0);
+    long long planned = (long long)fw_cli_num(params, "planned", 0);
+    const char *state = fw_cli_str(params, "state", "running");
     const cJSON *fin = cJSON_GetObjectItemCaseSensitive(params, "final");
     int final = cJSON_IsTrue(fin);
 
@@ -132,15 +132,15 @@ void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
 
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(params, "best");
     if (cJSON_IsObject(b)) {
-        fw_cli_fmt_ns(num(b, "median_ns", -1), p->best, sizeof p->best);
-        snprintf(p->best_key, sizeof p->best_key, "%s", str(b, "variant_key", "?"));
+        fw_cli_fmt_ns(fw_cli_num(b, "median_ns", -1), p->best, sizeof p->best);
+        snprintf(p->best_key, sizeof p->best_key, "%s", fw_cli_str(b, "variant_key", "?"));
     }
     const char *best = p->best[0] ? p->best : "-";
     char eta[32] = "?", el[32];
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(params, "eta_s");
     if (cJSON_IsNumber(e))
         fw_cli_fmt_secs(e->valuedouble, eta, sizeof eta);
-    fw_cli_fmt_secs(num(params, "elapsed_s", 0), el, sizeof el);
+    fw_cli_fmt_secs(fw_cli_num(params, "elapsed_s", 0), el, sizeof el);
 
     if (p->tty) {
         /* Redrawn in place: carriage return, clear to end of line, never wider than the terminal. */
@@ -172,7 +172,7 @@ void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
         if (p->best_key[0])
             snprintf(bv, sizeof bv, " (%s)", p->best_key);
         fprintf(p->out, "progress: job %lld %s %lld/%lld evaluated, best %s%s, %lld failed, elapsed %s, eta %s\n",
-                (long long)num(params, "job", 0), state, ev, planned, best, bv, failures, el, final ? "0:00" : eta);
+                (long long)fw_cli_num(params, "job", 0), state, ev, planned, best, bv, failures, el, final ? "0:00" : eta);
         fflush(p->out);
     }
     p->last_evaluated = ev;
@@ -191,9 +191,9 @@ void fw_cli_progress_end(fw_cli_progress *p)
 static void add_ranking_row(fw_cli_table *t, const cJSON *r)
 {
     char rank[16], med[32], gbps[32], gflops[32];
-    snprintf(rank, sizeof rank, "%lld", (long long)num(r, "rank", 0));
-    fw_cli_fmt_ns(num(r, "median_ns", -1), med, sizeof med);
-    double g = num(r, "gbps", -1), f = num(r, "gflops", -1);
+    snprintf(rank, sizeof rank, "%lld", (long long)fw_cli_num(r, "rank", 0));
+    fw_cli_fmt_ns(fw_cli_num(r, "median_ns", -1), med, sizeof med);
+    double g = fw_cli_num(r, "gbps", -1), f = fw_cli_num(r, "gflops", -1);
     if (g >= 0)
         snprintf(gbps, sizeof gbps, "%.1f", g);
     else
@@ -202,8 +202,8 @@ static void add_ranking_row(fw_cli_table *t, const cJSON *r)
         snprintf(gflops, sizeof gflops, "%.1f", f);
     else
         snprintf(gflops, sizeof gflops, "-");
-    const char *row[] = {rank, str(r, "shape_key", "?"), str(r, "variant_key", "?"), med, gbps, gflops,
-                         str(r, "origin", "?")};
+    const char *row[] = {rank, fw_cli_str(r, "shape_key", "?"), fw_cli_str(r, "variant_key", "?"), med, gbps, gflops,
+                         fw_cli_str(r, "origin", "?")};
     fw_cli_table_add(t, row);
 }
 
@@ -215,7 +215,7 @@ void fw_cli_print_rankings(FILE *out, const cJSON *rankings, int top)
     t.right[0] = t.right[3] = t.right[4] = t.right[5] = 1;
     const cJSON *r;
     cJSON_ArrayForEach(r, rankings) {
-        if (top > 0 && num(r, "rank", 0) > top)
+        if (top > 0 && fw_cli_num(r, "rank", 0) > top)
             continue;
         add_ranking_row(&t, r);
     }
@@ -231,13 +231,13 @@ void fw_cli_print_best_per_shape(FILE *out, const cJSON *rankings)
     const cJSON *r;
     int any = 0;
     cJSON_ArrayForEach(r, rankings) {
-        if (num(r, "rank", 0) != 1)
+        if (fw_cli_num(r, "rank", 0) != 1)
             continue;
         if (!any)
             fprintf(out, "best config per shape:\n");
         any = 1;
         char med[32];
-        fw_cli_fmt_ns(num(r, "median_ns", -1), med, sizeof med);
-        fprintf(out, "  %s: %s  (median %s)\n", str(r, "shape_key", "?"), str(r, "variant_key", "?"), med);
+        fw_cli_fmt_ns(fw_cli_num(r, "median_ns", -1), med, sizeof med);
+        fprintf(out, "  %s: %s  (median %s)\n", fw_cli_str(r, "shape_key", "?"), fw_cli_str(r, "variant_key", "?"), med);
     }
 }

@@ -140,6 +140,11 @@ int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen);
 
 /* ---- rendering ----------------------------------------------------------------------------- */
 
+/* A member of a JSON object when it is a number (fw_cli_num) or a string (fw_cli_str), else dflt:
+ * the reads every view of a daemon reply makes. */
+double fw_cli_num(const cJSON *o, const char *k, double dflt);
+const char *fw_cli_str(const cJSON *o, const char *k, const char *dflt);
+
 /* "812 ns", "81.23 us", "1.234 ms", "2.50 s". */
 void fw_cli_fmt_ns(double ns, char *out, size_t len);
 /* "0:07", "12:03", "1:02:03"; "?" for a negative value. */
