@@ -121,6 +121,30 @@ static void reply_db_error(fw_daemon *d, fw_daemon_req *req, const char *what)
     fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "the store failed %s: %s", what, fw_db_error(d->db));
 }
 
+/* The params of the methods that take only {"job": ID}; -1 when the error is already replied. */
+static int p_only_job(fw_daemon_req *req, int64_t *id)
+{
+    static const char *const known[] = {"job", NULL};
+    return check_params(req, known) < 0 || p_job(req, "job", id) < 0 ? -1 : 0;
+}
+
+/* A job's stored row (the caller deletes it), or -1 with "no such job" or the store's error
+ * already replied. */
+static int get_job(fw_daemon *d, fw_daemon_req *req, int64_t id, cJSON **row)
+{
+    *row = NULL;
+    int rc = fw_db_job_get(d->db, id, row);
+    if (rc == 0)
+        return 0;
+    cJSON_Delete(*row);
+    *row = NULL;
+    if (rc == -ENOENT)
+        reply_no_job(req, id);
+    else
+        reply_db_error(d, req, "to read the job");
+    return -1;
+}
+
 /* ---- submit / rerun ------------------------------------------------------------------------- */
 
 /* The user spec minus the daemon's own fields, which fw_spec_resolve does not know. */
@@ -293,20 +317,12 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
 
 static void m_rerun(fw_daemon *d, fw_daemon_req *req)
 {
-    static const char *const known[] = {"job", NULL};
     int64_t id;
-    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+    if (p_only_job(req, &id) < 0)
         return;
-    cJSON *row = NULL;
-    int rc = fw_db_job_get(d->db, id, &row);
-    if (rc == -ENOENT) {
-        reply_no_job(req, id);
+    cJSON *row;
+    if (get_job(d, req, id, &row) < 0)
         return;
-    }
-    if (rc < 0) {
-        reply_db_error(d, req, "to read the job");
-        return;
-    }
     uint64_t seed = 0;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(row, "spec");
     if (!cJSON_IsObject(spec) || fw_db_job_seed(d->db, id, &seed) < 0) {
@@ -332,20 +348,12 @@ static void m_rerun(fw_daemon *d, fw_daemon_req *req)
 
 static void m_status(fw_daemon *d, fw_daemon_req *req)
 {
-    static const char *const known[] = {"job", NULL};
     int64_t id;
-    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+    if (p_only_job(req, &id) < 0)
         return;
-    cJSON *row = NULL;
-    int rc = fw_db_job_get(d->db, id, &row);
-    if (rc == -ENOENT) {
-        reply_no_job(req, id);
+    cJSON *row;
+    if (get_job(d, req, id, &row) < 0)
         return;
-    }
-    if (rc < 0) {
-        reply_db_error(d, req, "to read the job");
-        return;
-    }
     fw_daemon_job *job = fw_daemon_job_find(d, id);
     cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
     if (p)
@@ -355,9 +363,8 @@ static void m_status(fw_daemon *d, fw_daemon_req *req)
 
 static void m_watch(fw_daemon *d, fw_daemon_req *req)
 {
-    static const char *const known[] = {"job", NULL};
     int64_t id;
-    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+    if (p_only_job(req, &id) < 0)
         return;
     fw_daemon_job *job = fw_daemon_job_find(d, id);
     cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
@@ -389,20 +396,12 @@ static void m_watch(fw_daemon *d, fw_daemon_req *req)
 
 static void m_cancel(fw_daemon *d, fw_daemon_req *req)
 {
-    static const char *const known[] = {"job", NULL};
     int64_t id;
-    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0)
+    if (p_only_job(req, &id) < 0)
         return;
-    cJSON *row = NULL;
-    int rc = fw_db_job_get(d->db, id, &row);
-    if (rc == -ENOENT) {
-        reply_no_job(req, id);
+    cJSON *row;
+    if (get_job(d, req, id, &row) < 0)
         return;
-    }
-    if (rc < 0) {
-        reply_db_error(d, req, "to read the job");
-        return;
-    }
     if (fw_daemon_job_cancel(d, id) < 0) {
         const char *st = str_of(row, "state");
         cJSON *data = cJSON_CreateObject();
@@ -453,17 +452,10 @@ static void m_jobs(fw_daemon *d, fw_daemon_req *req)
 
 static int job_exists(fw_daemon *d, fw_daemon_req *req, int64_t id)
 {
-    cJSON *row = NULL;
-    int rc = fw_db_job_get(d->db, id, &row);
+    cJSON *row;
+    if (get_job(d, req, id, &row) < 0)
+        return 0;
     cJSON_Delete(row);
-    if (rc == -ENOENT) {
-        reply_no_job(req, id);
-        return 0;
-    }
-    if (rc < 0) {
-        reply_db_error(d, req, "to read the job");
-        return 0;
-    }
     return 1;
 }
 
