@@ -256,6 +256,9 @@ int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen);
  * fw_daemon_close_signals() closes last. */
 void fw_daemon_stop(fw_daemon *d);
 void fw_daemon_close_signals(fw_daemon *d);
+/* The libuv read-buffer callback of the client sockets and the worker pipes: a fresh buffer of at
+ * most 64 KiB (len 0 when out of memory); the read callback frees it. */
+void fw_daemon_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* Send one JSON object as a line (takes no ownership). */
 void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
 /* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */

@@ -228,7 +228,7 @@ static void handle_line(fw_daemon_client *c, const char *line, size_t len)
     cJSON_Delete(msg);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+void fw_daemon_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     (void)h;
     if (suggested > 65536)
@@ -306,7 +306,7 @@ static void on_connection(uv_stream_t *server, int status)
         d->clients->prev = c;
     d->clients = c;
     d->nclients++;
-    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_client_read);
+    uv_read_start((uv_stream_t *)&c->pipe, fw_daemon_read_alloc, on_client_read);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

@@ -364,15 +364,6 @@ static void handle_worker_line(fw_daemon_worker *w, const char *line, size_t len
         fw_daemon_device_pump(w->dev);
 }
 
-static void on_worker_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    (void)h;
-    if (suggested > 65536)
-        suggested = 65536;
-    buf->base = malloc(suggested);
-    buf->len = buf->base ? suggested : 0;
-}
-
 static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     fw_daemon_worker *w = s->data;
@@ -490,7 +481,7 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
         return fw_errf(err, errlen, rc, "cannot start the worker '%s': %s (set --worker or FAIRWAY_WORKER)",
                        d->worker_path, uv_strerror(rc));
     }
-    uv_read_start((uv_stream_t *)&w->out, on_worker_alloc, on_worker_read);
+    uv_read_start((uv_stream_t *)&w->out, fw_daemon_read_alloc, on_worker_read);
     dev->w = w;
     dev->wstate = FW_W_STARTING;
     dev->loaded_job = 0;
