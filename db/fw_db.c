@@ -211,6 +211,27 @@ static int prep_once(fw_db *db, const char *sql, sqlite3_stmt **st)
     return 0;
 }
 
+/* Run a one-shot UPDATE of job id (from prep_once) and finalize it: 0, the store's error (what
+ * names the step), or -ENOENT when no job has that id. */
+static int step_job_update(fw_db *db, sqlite3_stmt *st, int64_t id, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fail_sql(db, rc, what);
+    if (sqlite3_changes(db->h) == 0) return fail(db, -ENOENT, "no job %" PRId64, id);
+    return 0;
+}
+
+/* Step a one-shot SELECT of job id (from prep_once) to its row: 0 with st on the row (the caller
+ * finalizes it), else st is finalized and the store's error or -ENOENT (no such job) returned. */
+static int step_job_row(fw_db *db, sqlite3_stmt *st, int64_t id, const char *what)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) return 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? fail(db, -ENOENT, "no job %" PRId64, id) : fail_sql(db, rc, what);
+}
+
 static int exec(fw_db *db, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(db->h, sql, NULL, NULL, NULL);
@@ -503,11 +524,7 @@ int fw_db_job_set_state(fw_db *db, int64_t id, const char *state, const char *er
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, state);
     bind_text(st, 3, error);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail_sql(db, rc, "changing job state");
-    if (sqlite3_changes(db->h) == 0) return fail(db, -ENOENT, "no job %" PRId64, id);
-    return 0;
+    return step_job_update(db, st, id, "changing job state");
 }
 
 int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device_id)
@@ -519,11 +536,7 @@ int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int64(st, 2, planned);
     sqlite3_bind_int64(st, 3, device_id);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return fail_sql(db, rc, "setting planned count of job");
-    if (sqlite3_changes(db->h) == 0) return fail(db, -ENOENT, "no job %" PRId64, id);
-    return 0;
+    return step_job_update(db, st, id, "setting planned count of job");
 }
 
 static int parse_seed(const char *s, uint64_t *out)
@@ -543,12 +556,8 @@ int fw_db_job_seed(fw_db *db, int64_t id, uint64_t *seed)
     int r = prep_once(db, "SELECT seed FROM jobs WHERE id = ?1", &st);
     if (r < 0) return r;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? fail(db, -ENOENT, "no job %" PRId64, id)
-                                 : fail_sql(db, rc, "reading job seed");
-    }
+    r = step_job_row(db, st, id, "reading job seed");
+    if (r < 0) return r;
     r = parse_seed((const char *)sqlite3_column_text(st, 0), seed);
     sqlite3_finalize(st);
     if (r < 0) return fail(db, -EIO, "job %" PRId64 " has a malformed stored seed", id);
@@ -627,12 +636,8 @@ int fw_db_job_get(fw_db *db, int64_t id, cJSON **out)
                           "WHERE j.id = ?1", &st);
     if (r < 0) return r;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return rc == SQLITE_DONE ? fail(db, -ENOENT, "no job %" PRId64, id)
-                                 : fail_sql(db, rc, "reading job");
-    }
+    r = step_job_row(db, st, id, "reading job");
+    if (r < 0) return r;
     cJSON *o = job_row(st, 1);
     sqlite3_finalize(st);
     if (!o) return -ENOMEM;
