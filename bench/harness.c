@@ -446,6 +446,29 @@ static void set_status(cJSON *rec, const char *status, const char *error)
     cJSON_ReplaceItemInObject(rec, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
 }
 
+/* A record's "stats" object from its samples (a measured variant and a finalist report the same
+ * fields); *st gets the stats for the numbers the caller derives from them. */
+static void add_stats(cJSON *o, const uint64_t *samples, size_t n, fw_bench_stats *st)
+{
+    fw_bench_stats_compute(samples, n, st);
+    cJSON *js = cJSON_AddObjectToObject(o, "stats");
+    cJSON_AddNumberToObject(js, "n", (double)st->n);
+    cJSON_AddNumberToObject(js, "median_ns", st->median);
+    cJSON_AddNumberToObject(js, "mean_ns", st->mean);
+    cJSON_AddNumberToObject(js, "min_ns", (double)st->min);
+    cJSON_AddNumberToObject(js, "max_ns", (double)st->max);
+    cJSON_AddNumberToObject(js, "stddev_ns", st->stddev);
+    cJSON_AddNumberToObject(js, "p95_ns", st->p95);
+}
+
+/* A record's "samples_ns": every sample, in the order taken. */
+static void add_samples(cJSON *o, const uint64_t *samples, size_t n)
+{
+    cJSON *jsamp = cJSON_AddArrayToObject(o, "samples_ns");
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)samples[i]));
+}
+
 static uint64_t spec_seed(const cJSON *spec)
 {
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, "seed");
@@ -1126,15 +1149,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
     fw_bench_stats st;
-    fw_bench_stats_compute(samples, taken, &st);
-    cJSON *js = cJSON_AddObjectToObject(rec, "stats");
-    cJSON_AddNumberToObject(js, "n", (double)st.n);
-    cJSON_AddNumberToObject(js, "median_ns", st.median);
-    cJSON_AddNumberToObject(js, "mean_ns", st.mean);
-    cJSON_AddNumberToObject(js, "min_ns", (double)st.min);
-    cJSON_AddNumberToObject(js, "max_ns", (double)st.max);
-    cJSON_AddNumberToObject(js, "stddev_ns", st.stddev);
-    cJSON_AddNumberToObject(js, "p95_ns", st.p95);
+    add_stats(rec, samples, taken, &st);
     double med = st.median > 0 ? st.median : 1.0;   /* a 0 ns median would divide by zero */
     cJSON_AddNumberToObject(rec, "gbps", wl->bytes / med);
     cJSON_AddNumberToObject(rec, "gflops", wl->flops / med);
@@ -1145,9 +1160,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNumberToObject(jt, "rotate_copies", b->last_nrot);
     cJSON_AddNumberToObject(jt, "rotate_bytes", ro.rotate_bytes);
     cJSON_AddStringToObject(jt, "window", b->last_lps == 1 ? "launch" : b->last_window ? "batch" : "sum_of_launches");
-    cJSON *jsamp = cJSON_AddArrayToObject(rec, "samples_ns");
-    for (size_t i = 0; i < taken; i++)
-        cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)samples[i]));
+    add_samples(rec, samples, taken);
     if (taken < (size_t)iters) {
         snprintf(why, sizeof why, "stopped early after %zu of %d timed launches: running median %.0f ns "
                  "is %.2fx the best so far for this shape (%.0f ns; options.early_stop.ratio %.3g)",
@@ -1660,18 +1673,8 @@ int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, cons
                 cJSON_AddNumberToObject(o, "first_rank", f[i].first_rank);
                 cJSON_AddNumberToObject(o, "first_median_ns", f[i].first_median);
                 fw_bench_stats st;
-                fw_bench_stats_compute(f[i].samples, f[i].n, &st);
-                cJSON *js = cJSON_AddObjectToObject(o, "stats");
-                cJSON_AddNumberToObject(js, "n", (double)st.n);
-                cJSON_AddNumberToObject(js, "median_ns", st.median);
-                cJSON_AddNumberToObject(js, "mean_ns", st.mean);
-                cJSON_AddNumberToObject(js, "min_ns", (double)st.min);
-                cJSON_AddNumberToObject(js, "max_ns", (double)st.max);
-                cJSON_AddNumberToObject(js, "stddev_ns", st.stddev);
-                cJSON_AddNumberToObject(js, "p95_ns", st.p95);
-                cJSON *jsamp = cJSON_AddArrayToObject(o, "samples_ns");
-                for (size_t j = 0; j < f[i].n; j++)
-                    cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)f[i].samples[j]));
+                add_stats(o, f[i].samples, f[i].n, &st);
+                add_samples(o, f[i].samples, f[i].n);
                 cJSON_AddItemToArray(arr, o);
             }
         }
