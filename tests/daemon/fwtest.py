@@ -3,6 +3,7 @@
 Each test starts the real daemon in a private mkdtemp folder and waits on --ready-fd (EOF on a pipe),
 never on a sleep. Paths come from the environment meson sets: FAIRWAYD, FAIRWAY_WORKER.
 """
+import contextlib
 import json
 import os
 import select
@@ -13,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import traceback
 
 FAIRWAYD = os.environ.get("FAIRWAYD", "fairwayd")
 WORKER = os.environ.get("FAIRWAY_WORKER")
@@ -38,6 +40,19 @@ def check(cond, what):
 def finish():
     print("%d failure(s)" % failures, flush=True)
     sys.exit(1 if failures else 0)
+
+
+@contextlib.contextmanager
+def guarded(d):
+    """Run one scenario against Daemon d: an unexpected exception prints its traceback and counts as a
+    failure, with the daemon's log; d is cleaned up (killed, temp folder removed) either way."""
+    try:
+        yield d
+    except Exception as e:
+        traceback.print_exc()
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
 
 
 class RpcError(Exception):

@@ -2,11 +2,11 @@
 import json
 import socket
 
-from fwtest import SMALL_GEMM, Daemon, check, finish
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 MAX_CLIENTS = 120
 d = Daemon(args=["--max-clients", str(MAX_CLIENTS)])
-try:
+with guarded(d):
     d.start()
     c = d.client()
     # A job runs through all of it and must come out whole.
@@ -127,10 +127,4 @@ try:
     check(d.terminate() == 0, "clean exit")
     n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
     check(n[0] == n[1] == fin["planned"], "every seq stored exactly once")
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 finish()

@@ -1,12 +1,12 @@
 """A worker that crashes (crash@2) or hangs (hang@3) on a chosen variant: those seqs are stored as
 crashed / timeout, a fresh worker takes over, and the job completes with every seq stored once."""
-from fwtest import SMALL_GEMM, Daemon, check, finish
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 # FAIRWAY_TEST_FAULT goes to the daemon and is inherited by every worker it starts. The per-variant
 # limit comes from the spec (variant_timeout_s overrides the daemon's --variant-timeout 300): long
 # enough for a PoCL compile on a busy machine, short enough for the test.
 d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@2,hang@3"}, args=["--variant-timeout", "300"])
-try:
+with guarded(d):
     d.start()
     c = d.client()
     spec = dict(SMALL_GEMM, budget=6, variant_timeout_s=15)
@@ -46,10 +46,4 @@ try:
     check(c.call("jobs", {"limit": 1})["jobs"][0]["id"] == bad["job"], "the daemon goes on")
     c.close()
     check(d.terminate() == 0, "clean exit")
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 finish()

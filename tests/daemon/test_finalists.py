@@ -7,7 +7,7 @@ import os
 import re
 import signal
 
-from fwtest import SMALL_GEMM, Daemon, check, finish
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 TWO_SHAPES = dict(SMALL_GEMM, shapes=[{"M": 64, "N": 64, "K": 64}, {"M": 32, "N": 64, "K": 64}], budget=5,
                   options={"finalists": 3, "finalist_rounds": 2, "finalist_iters": 2})
@@ -29,7 +29,7 @@ def worker_pids(d):
 
 
 d = Daemon()
-try:
+with guarded(d):
     d.start()
     c = d.client()
     sub = c.call("submit", {"spec": TWO_SHAPES})
@@ -79,16 +79,10 @@ try:
     check(rk and all(r["timing"] == "first_pass" for r in rk), "finalists 0: every ranking is first_pass")
     c.close()
     check(d.terminate() == 0, "clean exit")
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 
 # A worker that crashes during the finalists: the job still ends done, ranked by the first pass.
 d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@finalists"})
-try:
+with guarded(d):
     d.start()
     c = d.client()
     job = c.call("submit", {"spec": dict(SMALL_GEMM, options={"finalists": 3})})["job"]
@@ -101,16 +95,10 @@ try:
     check("finalists failed" in d.read_log() and "signal 6" in d.read_log(), "crash: the log says why")
     c.close()
     check(d.terminate() == 0, "clean exit")
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 
 # kill -9 of the daemon during the finalists: a restart re-runs them and stores them once.
 d = Daemon(env={"FAIRWAY_TEST_FAULT": "hang@finalists"})
-try:
+with guarded(d):
     d.start()
     c = d.client()
     sub = c.call("submit", {"spec": dict(SMALL_GEMM, options={"finalists": 2})})
@@ -136,10 +124,4 @@ try:
     check(m == sub["planned"], "resumed: no seq measured again (%d of %d)" % (m, sub["planned"]))
     c.close()
     check(d.terminate() == 0, "clean exit")
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 finish()

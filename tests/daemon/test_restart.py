@@ -1,10 +1,10 @@
 """kill -9 of the daemon in the middle of a job; a restart on the same store and socket resumes it,
 and the job completes with every seq measured exactly once. Also: a second daemon on a live socket is
 refused, a stale socket file is replaced."""
-from fwtest import SMALL_GEMM, Daemon, check, finish
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 d = Daemon()
-try:
+with guarded(d):
     d.start()
     # Another daemon on the same socket is turned away while the first answers.
     other = Daemon(socket_path=d.socket)
@@ -93,10 +93,4 @@ try:
         check(t.terminate() == 0, "clean exit")
     finally:
         t.cleanup()
-except Exception as e:
-    import traceback
-    traceback.print_exc()
-    check(False, "unexpected %r\n%s" % (e, d.read_log()))
-finally:
-    d.cleanup()
 finish()
