@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fw_family.h"
+#include "fw_test_worker.h"
 
 static int failures;
 
@@ -29,42 +30,16 @@ static int failures;
 static const char *worker;
 static char dir[] = "/tmp/fw-kernels-XXXXXX";
 
-/* Run the worker on spec text; returns the parsed records (a JSON array) and the summary, and the
- * worker's exit status. */
+/* Run the worker on spec text: plan records and the summary (the finalists line kept apart). */
 static int run_worker(const char *spec, cJSON **records, cJSON **summary)
 {
-    char path[256], cmd[1024];
-    snprintf(path, sizeof path, "%s/spec.json", dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return -errno;
-    fputs(spec, f);
-    fclose(f);
-    snprintf(cmd, sizeof cmd, "'%s' --spec '%s' --backend opencl", worker, path);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -errno;
-    *records = cJSON_CreateArray();
-    *summary = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, p) > 0) {
-        cJSON *j = cJSON_Parse(line);
-        CHECK(j != NULL, "the worker printed a line that is not JSON: %.200s", line);
-        if (!j)
-            continue;
-        if (cJSON_GetObjectItem(j, "summary")) {
-            cJSON_Delete(*summary);
-            *summary = j;
-        } else if (cJSON_GetObjectItem(j, "seq")) {
-            cJSON_AddItemToArray(*records, j);
-        } else {
-            cJSON_Delete(j);   /* other lines (the finalists' re-timing) are not plan records */
-        }
-    }
-    free(line);
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    fw_test_run r;
+    int rc = fw_test_worker_run(worker, dir, spec, &r);
+    CHECK(r.bad_lines == 0, "%d worker output lines were not JSON", r.bad_lines);
+    *records = r.records ? r.records : cJSON_CreateArray();
+    *summary = r.summary;
+    cJSON_Delete(r.finalists);
+    return rc;
 }
 
 static const char *str(const cJSON *o, const char *k)
@@ -166,15 +141,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Skip where the worker has no OpenCL device (a machine without an ICD). */
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' --list-devices", worker);
-    FILE *p = popen(cmd, "r");
-    char buf[8192] = "";
-    size_t got = p ? fread(buf, 1, sizeof buf - 1, p) : 0;
-    buf[got] = '\0';
-    if (p)
-        pclose(p);
-    if (!strstr(buf, "\"opencl\"")) {
+    if (!fw_test_worker_has_opencl(worker)) {
         printf("no OpenCL device: skipped\n");
         rmdir(dir);
         return 77;
