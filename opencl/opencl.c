@@ -463,7 +463,9 @@ static void ocl_buffer_free(fw_device *d, fw_buffer *b)
     free(b);
 }
 
-static int ocl_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *elapsed_ns)
+/* Bind l's arguments and enqueue it; the event is the caller's. Arguments are captured at enqueue,
+ * so the next launch may rebind them. */
+static int enqueue(fw_device *d, fw_program *p, const fw_launch *l, cl_event *ev)
 {
     for (size_t i = 0; i < l->nargs; i++) {
         const fw_arg *a = &l->args[i];
@@ -491,35 +493,73 @@ static int ocl_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t 
         local[k] = l->group[k];
         global[k] = (size_t)l->grid[k] * l->group[k];
     }
-    cl_event ev = NULL;
-    cl_int e = clEnqueueNDRangeKernel(d->queue, p->kernel, 3, NULL, global, local, 0, NULL, &ev);
+    cl_int e = clEnqueueNDRangeKernel(d->queue, p->kernel, 3, NULL, global, local, 0, NULL, ev);
     if (e != CL_SUCCESS)
         return set_err(d, -EINVAL, "clEnqueueNDRangeKernel failed: %s (%d)", cl_err_name(e), e);
-    e = clWaitForEvents(1, &ev);
-    cl_int status = CL_COMPLETE;
-    clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
-    if (status < 0 || (e != CL_SUCCESS && e != CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST)) {
-        clReleaseEvent(ev);
-        return set_err(d, -EFAULT, "the kernel failed on the device: %s (%d); the context is no longer usable",
-                       cl_err_name(status < 0 ? status : e), status < 0 ? status : e);
-    }
-    if (e != CL_SUCCESS) {
-        clReleaseEvent(ev);
-        return set_err(d, -EFAULT, "waiting for the kernel failed: %s (%d)", cl_err_name(e), e);
-    }
-    if (elapsed_ns) {
-        cl_ulong t0 = 0, t1 = 0;
-        cl_int e0 = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
-        cl_int e1 = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
-        if (e0 != CL_SUCCESS || e1 != CL_SUCCESS) {
-            clReleaseEvent(ev);
-            return set_err(d, -EIO, "profiling information is not available: %s",
-                           cl_err_name(e0 != CL_SUCCESS ? e0 : e1));
-        }
-        *elapsed_ns = t1 > t0 ? (uint64_t)(t1 - t0) : 0;
-    }
-    clReleaseEvent(ev);
     return 0;
+}
+
+/* Wait for `last` (the in-order queue has then run everything before it), check it, and time the
+ * window from first's start to last's end on the device clock. Releases both events. */
+static int finish(fw_device *d, cl_event first, cl_event last, uint64_t *elapsed_ns)
+{
+    cl_int e = clWaitForEvents(1, &last);
+    cl_int status = CL_COMPLETE;
+    clGetEventInfo(last, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    int rc = 0;
+    if (status < 0 || (e != CL_SUCCESS && e != CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST))
+        rc = set_err(d, -EFAULT, "the kernel failed on the device: %s (%d); the context is no longer usable",
+                     cl_err_name(status < 0 ? status : e), status < 0 ? status : e);
+    else if (e != CL_SUCCESS)
+        rc = set_err(d, -EFAULT, "waiting for the kernel failed: %s (%d)", cl_err_name(e), e);
+    if (!rc && elapsed_ns) {
+        cl_ulong t0 = 0, t1 = 0;
+        cl_int e0 = clGetEventProfilingInfo(first, CL_PROFILING_COMMAND_START, sizeof t0, &t0, NULL);
+        cl_int e1 = clGetEventProfilingInfo(last, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
+        if (e0 != CL_SUCCESS || e1 != CL_SUCCESS)
+            rc = set_err(d, -EIO, "profiling information is not available: %s",
+                         cl_err_name(e0 != CL_SUCCESS ? e0 : e1));
+        else
+            *elapsed_ns = t1 > t0 ? (uint64_t)(t1 - t0) : 0;
+    }
+    if (first != last)
+        clReleaseEvent(first);
+    clReleaseEvent(last);
+    return rc;
+}
+
+static int ocl_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *elapsed_ns)
+{
+    cl_event ev = NULL;
+    int rc = enqueue(d, p, l, &ev);
+    return rc ? rc : finish(d, ev, ev, elapsed_ns);
+}
+
+/* fw_backend.launch_batch: n launches back to back on the in-order queue, timed as one window. */
+static int ocl_launch_batch(fw_device *d, fw_program *p, const fw_launch *ls, size_t n, uint64_t *elapsed_ns)
+{
+    if (n < 1)
+        return set_err(d, -EINVAL, "a batch needs at least one launch");
+    cl_event first = NULL, last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        cl_event ev = NULL;
+        int rc = enqueue(d, p, &ls[i], &ev);
+        if (rc) {
+            if (last) {   /* drain what was enqueued before reporting */
+                clWaitForEvents(1, &last);
+                if (first != last)
+                    clReleaseEvent(first);
+                clReleaseEvent(last);
+            }
+            return rc;
+        }
+        if (!first)
+            first = ev;
+        else if (last != first)
+            clReleaseEvent(last);
+        last = ev;
+    }
+    return finish(d, first, last, elapsed_ns);
 }
 
 const fw_backend fw_opencl_backend = {
@@ -540,4 +580,5 @@ const fw_backend fw_opencl_backend = {
     .buffer_fill = ocl_buffer_fill,
     .buffer_free = ocl_buffer_free,
     .launch = ocl_launch,
+    .launch_batch = ocl_launch_batch,
 };
