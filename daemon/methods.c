@@ -145,6 +145,13 @@ static int get_job(fw_daemon *d, fw_daemon_req *req, int64_t id, cJSON **row)
     return -1;
 }
 
+/* p_only_job() then get_job(): the start of the methods that act on one stored job. */
+static int p_stored_job(fw_daemon *d, fw_daemon_req *req, int64_t *id, cJSON **row)
+{
+    *row = NULL;
+    return p_only_job(req, id) < 0 ? -1 : get_job(d, req, *id, row);
+}
+
 /* ---- submit / rerun ------------------------------------------------------------------------- */
 
 /* The user spec minus the daemon's own fields, which fw_spec_resolve does not know. */
@@ -318,10 +325,8 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
 static void m_rerun(fw_daemon *d, fw_daemon_req *req)
 {
     int64_t id;
-    if (p_only_job(req, &id) < 0)
-        return;
     cJSON *row;
-    if (get_job(d, req, id, &row) < 0)
+    if (p_stored_job(d, req, &id, &row) < 0)
         return;
     uint64_t seed = 0;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(row, "spec");
@@ -346,16 +351,22 @@ static void m_rerun(fw_daemon *d, fw_daemon_req *req)
 
 /* ---- status / watch / cancel / jobs --------------------------------------------------------- */
 
+/* A job's progress: live from the loaded job (*job set), else rebuilt from the store (*job NULL);
+ * NULL when there is no such job. */
+static cJSON *job_progress(fw_daemon *d, int64_t id, fw_daemon_job **job)
+{
+    *job = fw_daemon_job_find(d, id);
+    return *job ? fw_daemon_job_progress(d, *job) : fw_daemon_progress_from_db(d, id);
+}
+
 static void m_status(fw_daemon *d, fw_daemon_req *req)
 {
     int64_t id;
-    if (p_only_job(req, &id) < 0)
-        return;
     cJSON *row;
-    if (get_job(d, req, id, &row) < 0)
+    if (p_stored_job(d, req, &id, &row) < 0)
         return;
-    fw_daemon_job *job = fw_daemon_job_find(d, id);
-    cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
+    fw_daemon_job *job;
+    cJSON *p = job_progress(d, id, &job);
     if (p)
         cJSON_AddItemToObject(row, "progress", p);
     fw_daemon_reply(req, row);
@@ -366,8 +377,8 @@ static void m_watch(fw_daemon *d, fw_daemon_req *req)
     int64_t id;
     if (p_only_job(req, &id) < 0)
         return;
-    fw_daemon_job *job = fw_daemon_job_find(d, id);
-    cJSON *p = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
+    fw_daemon_job *job;
+    cJSON *p = job_progress(d, id, &job);
     if (!p) {
         reply_no_job(req, id);
         return;
@@ -397,10 +408,8 @@ static void m_watch(fw_daemon *d, fw_daemon_req *req)
 static void m_cancel(fw_daemon *d, fw_daemon_req *req)
 {
     int64_t id;
-    if (p_only_job(req, &id) < 0)
-        return;
     cJSON *row;
-    if (get_job(d, req, id, &row) < 0)
+    if (p_stored_job(d, req, &id, &row) < 0)
         return;
     if (fw_daemon_job_cancel(d, id) < 0) {
         const char *st = str_of(row, "state");
