@@ -89,4 +89,25 @@ static inline int fw_test_worker_has_opencl(const char *worker)
     return strstr(buf, "\"opencl\"") != NULL;
 }
 
+/* A worker test's start: the worker from argv[1], a private dir made from dir_template (mkdtemp), and
+ * the skip when the worker sees no OpenCL device. Returns -1 to go on, else main's exit code. */
+static inline int fw_test_worker_start(int argc, char **argv, char *dir_template, const char **worker)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s PATH-TO-fairway-worker\n", argv[0]);
+        return 2;
+    }
+    *worker = argv[1];
+    if (!mkdtemp(dir_template)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    if (!fw_test_worker_has_opencl(*worker)) {
+        printf("no OpenCL device: skipped\n");
+        rmdir(dir_template);
+        return 77;
+    }
+    return -1;
+}
+
 #endif

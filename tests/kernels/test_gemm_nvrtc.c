@@ -9,6 +9,7 @@
 
 #include "fw_family.h"
 #include "fw_kernel_text.h"
+#include "fw_test_nvrtc.h"
 #include "fw_variants.h"
 #include "prelude_selftest.h"
 
@@ -37,29 +38,15 @@ static nvrtcResult compile(const char *src, const fw_point *p, const char *extra
     }
     if (extra)
         opts[n++] = extra;
-    nvrtcProgram prog;
-    nvrtcResult r = nvrtcCreateProgram(&prog, src, "gemm.cu", 0, NULL, NULL);
-    if (r != NVRTC_SUCCESS) {
-        *log = strdup(nvrtcGetErrorString(r));
-        return r;
-    }
-    r = nvrtcCompileProgram(prog, n, opts);
-    size_t len = 0;
-    nvrtcGetProgramLogSize(prog, &len);
-    *log = calloc(1, len + 1);
-    if (*log && len)
-        nvrtcGetProgramLog(prog, *log);
+    char *text = NULL;
+    nvrtcResult r = fw_test_nvrtc(src, "gemm.cu", opts, n, log, &text);
     if (r == NVRTC_SUCCESS) {
-        size_t ptx = 0;
-        nvrtcGetPTXSize(prog, &ptx);
-        CHECK(ptx > 100, "no PTX");
-        char *text = malloc(ptx);
-        if (text && nvrtcGetPTX(prog, text) == NVRTC_SUCCESS)
+        CHECK(text && strlen(text) > 100, "no PTX");
+        if (text)
             CHECK(strstr(text, ".entry gemm_tiled") || strstr(text, ".entry selftest"),
                   "PTX lacks an unmangled entry (gemm_tiled or selftest)");
-        free(text);
     }
-    nvrtcDestroyProgram(&prog);
+    free(text);
     return r;
 }
 

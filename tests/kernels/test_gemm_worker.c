@@ -131,21 +131,9 @@ static void test_skip_last_k_tile(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH-TO-fairway-worker\n", argv[0]);
-        return 2;
-    }
-    worker = argv[1];
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    /* Skip where the worker has no OpenCL device (a machine without an ICD). */
-    if (!fw_test_worker_has_opencl(worker)) {
-        printf("no OpenCL device: skipped\n");
-        rmdir(dir);
-        return 77;
-    }
+    int start = fw_test_worker_start(argc, argv, dir, &worker);
+    if (start >= 0)
+        return start;
     const fw_family *fam = fw_family_find("gemm");
     test_grid(fam);
     test_skip_last_k_tile();

@@ -8,6 +8,7 @@
 
 #include <nvrtc.h>
 
+#include "fw_test_nvrtc.h"
 #include "moe_swiglu.h"
 
 static int failures;
@@ -42,28 +43,7 @@ static nvrtcResult compile(const char *src, const char *macros, char **log, char
         while (*p == ' ')
             p++;
     }
-    nvrtcProgram prog;
-    nvrtcResult r = nvrtcCreateProgram(&prog, src, "moe_swiglu.cu", 0, NULL, NULL);
-    if (r != NVRTC_SUCCESS) {
-        *log = strdup(nvrtcGetErrorString(r));
-        return r;
-    }
-    r = nvrtcCompileProgram(prog, n, opts);
-    size_t len = 0;
-    nvrtcGetProgramLogSize(prog, &len);
-    *log = calloc(1, len + 1);
-    if (*log && len)
-        nvrtcGetProgramLog(prog, *log);
-    *ptx = NULL;
-    if (r == NVRTC_SUCCESS) {
-        size_t pl = 0;
-        nvrtcGetPTXSize(prog, &pl);
-        *ptx = malloc(pl + 1);
-        if (*ptx && nvrtcGetPTX(prog, *ptx) != NVRTC_SUCCESS)
-            (*ptx)[0] = '\0';
-    }
-    nvrtcDestroyProgram(&prog);
-    return r;
+    return fw_test_nvrtc(src, "moe_swiglu.cu", opts, n, log, ptx);
 }
 
 int main(void)

@@ -172,20 +172,9 @@ static void test_drop_last_k(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s PATH-TO-fairway-worker\n", argv[0]);
-        return 2;
-    }
-    worker = argv[1];
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    if (!fw_test_worker_has_opencl(worker)) {
-        printf("no OpenCL device: skipped\n");
-        rmdir(dir);
-        return 77;
-    }
+    int start = fw_test_worker_start(argc, argv, dir, &worker);
+    if (start >= 0)
+        return start;
     test_profile(fw_family_find("moe_swiglu"));
     test_only_verified_ranked();
     test_drop_last_k();
