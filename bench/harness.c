@@ -872,6 +872,20 @@ int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, i
     return fw_bench_measure_family(b, NULL, spec, item, seq, record, err, errlen);
 }
 
+/* Per-stage host wall time of one measurement (issue 20): "stages_ms" in the record says where a
+ * variant's time goes (program lookup, buffer preparation, checked launch, read-back, comparison,
+ * timed launches, statistics). Adds the time since *t0 under `name` and restarts the clock. */
+static void stage_mark(cJSON *rec, const char *name, uint64_t *t0)
+{
+    uint64_t now = fw_now_ns();
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(rec, "stages_ms");
+    if (!st)
+        st = cJSON_AddObjectToObject(rec, "stages_ms");
+    if (st)
+        cJSON_AddNumberToObject(st, name, (double)(now - *t0) / 1e6);
+    *t0 = now;
+}
+
 int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec,
                             const fw_plan_item *item, int64_t seq, cJSON **record, char *err, size_t errlen)
 {
@@ -950,6 +964,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNullToObject(rec, "error");
     cJSON_AddNullToObject(rec, "compile_ms");
     cJSON_AddFalseToObject(rec, "cached");
+    uint64_t tstage = fw_now_ns();
 
     char why[1024];
     fw_buffer **bufs = we->bufs;
@@ -982,6 +997,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
 
+    stage_mark(rec, "setup", &tstage);
     /* 2. compile (or reuse this process's compiled program) */
     int cached = 0;
     prog_entry *pe = program_get(b, source, macros, nmacros, options, entry, seq, &cached);
@@ -994,6 +1010,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
 
+    stage_mark(rec, "program", &tstage);
     /* 3. resources the compiler reports, against the device and the launch */
     fw_resources res;
     memset(&res, 0, sizeof res);
@@ -1060,6 +1077,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     l.args = args;
     l.nargs = wl->nargs;
 
+    stage_mark(rec, "prepare", &tstage);
     /* 5. the checked launch. Its host wall time is reported because some drivers finish compiling
      * at the first launch (PoCL specialises the kernel for the local size there). */
     uint64_t tl0 = fw_now_ns();
@@ -1085,6 +1103,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         free(bin);
         pe->restored = 1;
     }
+    stage_mark(rec, "first_launch", &tstage);
     if (wl->output < 0 || (size_t)wl->output >= wl->nbuffers) {
         rc = fw_errf(err, errlen, -EINVAL, "family '%s' names no output buffer", fam->name);
         goto fail;
@@ -1104,6 +1123,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         set_status(rec, "runtime_error", why);
         goto done;
     }
+    stage_mark(rec, "readback", &tstage);
     if (wl->nreference != nelem || !wl->reference) {
         snprintf(why, sizeof why, "the reference has %zu elements but the output buffer holds %zu",
                  wl->nreference, nelem);
@@ -1125,6 +1145,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
 
+    stage_mark(rec, "verify", &tstage);
     /* 6. warmup, then every timed sample on the device clock (rotating inputs, flushing caches and
      * stopping early as the options say) */
     run_opts ro;
@@ -1148,6 +1169,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         set_status(rec, "runtime_error", failed ? failed : b->be->last_error(b->dev));
         goto done;
     }
+    stage_mark(rec, "timing", &tstage);
     fw_bench_stats st;
     add_stats(rec, samples, taken, &st);
     double med = st.median > 0 ? st.median : 1.0;   /* a 0 ns median would divide by zero */
@@ -1161,6 +1183,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNumberToObject(jt, "rotate_bytes", ro.rotate_bytes);
     cJSON_AddStringToObject(jt, "window", b->last_lps == 1 ? "launch" : b->last_window ? "batch" : "sum_of_launches");
     add_samples(rec, samples, taken);
+    stage_mark(rec, "stats", &tstage);
     if (taken < (size_t)iters) {
         snprintf(why, sizeof why, "stopped early after %zu of %d timed launches: running median %.0f ns "
                  "is %.2fx the best so far for this shape (%.0f ns; options.early_stop.ratio %.3g)",
