@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fw_family.h"
 #include "fw_kernel_text.h"
@@ -136,10 +138,11 @@ static int gemm_source(const char *dialect, const cJSON *shape, char **text, cha
     return fw_kernel_assemble(dialect, parts, text, err, errlen);
 }
 
-/* i-k-j order with a double row accumulator: contiguous inner loop over B and C. */
-static void gemm_reference(const float *a, const float *b, double *c, size_t m, size_t n, size_t k)
+/* i-k-j order with a double row accumulator: contiguous inner loop over B and C. Rows [i0, i1). */
+static void gemm_reference_rows(const float *a, const float *b, double *c, size_t n, size_t k, size_t i0,
+                                size_t i1)
 {
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = i0; i < i1; i++) {
         double *row = c + i * n;
         for (size_t j = 0; j < n; j++)
             row[j] = 0.0;
@@ -150,6 +153,51 @@ static void gemm_reference(const float *a, const float *b, double *c, size_t m, 
                 row[j] += av * (double)brow[j];
         }
     }
+}
+
+typedef struct ref_part {
+    const float *a, *b;
+    double *c;
+    size_t n, k, i0, i1;
+} ref_part;
+
+static void *ref_part_main(void *arg)
+{
+    ref_part *r = arg;
+    gemm_reference_rows(r->a, r->b, r->c, r->n, r->k, r->i0, r->i1);
+    return NULL;
+}
+
+/* Rows split over the host's cores: each row is computed by one thread in the same order as the
+ * single-threaded loop, so the reference is bit-identical whatever the thread count. At 1024^3 the
+ * single-threaded reference was 1.2 s of every job's start on the H200 machine (BENCHMARKS.md). */
+static void gemm_reference(const float *a, const float *b, double *c, size_t m, size_t n, size_t k)
+{
+    enum { MAX_REF_THREADS = 16 };
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > MAX_REF_THREADS)
+        nt = MAX_REF_THREADS;
+    if ((double)m * (double)n * (double)k < 16.0 * 1024 * 1024)
+        nt = 1;   /* small: a thread costs more than it saves */
+    if (nt > m)
+        nt = m ? m : 1;
+    pthread_t th[MAX_REF_THREADS];
+    ref_part part[MAX_REF_THREADS];
+    size_t started = 0;
+    for (size_t t = 0; t < nt; t++) {
+        part[t] = (ref_part){a, b, c, n, k, m * t / nt, m * (t + 1) / nt};
+        if (t == 0 || pthread_create(&th[t], NULL, ref_part_main, &part[t]) != 0) {
+            if (t > 0)
+                ref_part_main(&part[t]);   /* no thread: do it here */
+            continue;
+        }
+        started |= (size_t)1 << t;
+    }
+    ref_part_main(&part[0]);
+    for (size_t t = 1; t < nt; t++)
+        if (started & ((size_t)1 << t))
+            pthread_join(th[t], NULL);
 }
 
 static int gemm_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out, char *err,

@@ -127,6 +127,31 @@ out:
     cJSON_Delete(s);
 }
 
+/* Large enough that the reference is split over threads (rows in uneven parts): every row must be
+ * computed, once, as the triple loop's sum (a tolerance only for compilers that contract to FMA). */
+static void test_threaded_reference(const fw_family *f)
+{
+    char err[256];
+    const int m = 263, n = 257, k = 260;
+    cJSON *s = shape3(m, n, k);
+    fw_workload *wl = NULL;
+    CHECK(f->workload_new(s, 77, &wl, err, sizeof err) == 0, "%s", err);
+    if (wl) {
+        const float *a = wl->buffers[0].host, *b = wl->buffers[1].host;
+        size_t differ = 0;
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                double sum = 0;
+                for (int p = 0; p < k; p++)
+                    sum += (double)a[i * k + p] * (double)b[p * n + j];
+                differ += !(fabs(sum - wl->reference[i * n + j]) <= 1e-9);
+            }
+        CHECK(differ == 0, "%zu reference elements differ from the triple loop", differ);
+    }
+    f->workload_free(wl);
+    cJSON_Delete(s);
+}
+
 static void test_geometry(const fw_family *f)
 {
     char err[256];
@@ -424,6 +449,7 @@ int main(void)
           f->workload_free && f->geometry, "gemm's table has a hole");
     test_shapes(f);
     test_workload(f);
+    test_threaded_reference(f);
     test_geometry(f);
     test_sources(f);
     test_prelude_sets();
