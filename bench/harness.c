@@ -143,13 +143,29 @@ static size_t elem_size(int elem)
     }
 }
 
-/* The f32 case on its own, without the per-element type switch: at 1M outputs it was 3 ms of a warm
- * variant's 7 ms on the H200 (BENCHMARKS.md, per-variant overhead). Same sums, same order. */
-static void verify_f32(const unsigned char *p, size_t nelem, const double *ref, fw_bench_verify *v)
+/* The f32 case on its own, without the per-element type switch, in fixed chunks whose partial sums
+ * are added in chunk order: the result is the same whatever the number of threads, and large outputs
+ * are compared on several cores (at 1M outputs the comparison was 3 ms of a warm variant's 7 ms on
+ * the H200 machine, memory-bound on one core: BENCHMARKS.md, per-variant overhead). */
+enum { VERIFY_CHUNK = 1 << 16, VERIFY_MAX_THREADS = 8 };
+
+typedef struct verify_part {
+    double num, den;
+    size_t unwritten, nonfinite;
+} verify_part;
+
+typedef struct verify_job {
+    const unsigned char *p;
+    const double *ref;
+    size_t nelem, nchunks, stride, first;
+    verify_part *parts;
+} verify_job;
+
+static void verify_f32_chunk(const unsigned char *p, const double *ref, size_t i0, size_t i1, verify_part *r)
 {
     double num = 0.0, den = 0.0;
     size_t unwritten = 0, nonfinite = 0;
-    for (size_t i = 0; i < nelem; i++) {
+    for (size_t i = i0; i < i1; i++) {
         uint32_t u;
         memcpy(&u, p + 4 * i, 4);
         if (u == POISON) {
@@ -166,8 +182,59 @@ static void verify_f32(const unsigned char *p, size_t nelem, const double *ref, 
         num += d * d;
         den += ref[i] * ref[i];
     }
-    v->unwritten = unwritten;
-    v->nonfinite = nonfinite;
+    *r = (verify_part){num, den, unwritten, nonfinite};
+}
+
+static void *verify_main(void *arg)
+{
+    verify_job *j = arg;
+    for (size_t c = j->first; c < j->nchunks; c += j->stride) {
+        size_t i1 = (c + 1) * VERIFY_CHUNK < j->nelem ? (c + 1) * VERIFY_CHUNK : j->nelem;
+        verify_f32_chunk(j->p, j->ref, c * VERIFY_CHUNK, i1, &j->parts[c]);
+    }
+    return NULL;
+}
+
+static void verify_f32(const unsigned char *p, size_t nelem, const double *ref, fw_bench_verify *v)
+{
+    size_t nchunks = (nelem + VERIFY_CHUNK - 1) / VERIFY_CHUNK;
+    verify_part one, *parts = nchunks > 1 ? calloc(nchunks, sizeof *parts) : NULL;
+    if (!parts) {   /* small, or no memory for the partials: one pass (the same sums for one chunk) */
+        verify_f32_chunk(p, ref, 0, nelem, &one);
+        v->unwritten = one.unwritten;
+        v->nonfinite = one.nonfinite;
+        v->rel_err = one.den > 0.0 ? sqrt(one.num / one.den) : sqrt(one.num);
+        return;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cores > 1 ? (size_t)cores : 1;
+    if (nt > VERIFY_MAX_THREADS)
+        nt = VERIFY_MAX_THREADS;
+    if (nt > nchunks)
+        nt = nchunks;
+    pthread_t th[VERIFY_MAX_THREADS];
+    verify_job jobs[VERIFY_MAX_THREADS];
+    int started[VERIFY_MAX_THREADS] = {0};
+    for (size_t t = 0; t < nt; t++) {
+        jobs[t] = (verify_job){p, ref, nelem, nchunks, nt, t, parts};
+        if (t > 0)
+            started[t] = pthread_create(&th[t], NULL, verify_main, &jobs[t]) == 0;
+    }
+    verify_main(&jobs[0]);
+    for (size_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            verify_main(&jobs[t]);   /* no thread: do its chunks here */
+    }
+    double num = 0.0, den = 0.0;
+    for (size_t c = 0; c < nchunks; c++) {
+        num += parts[c].num;
+        den += parts[c].den;
+        v->unwritten += parts[c].unwritten;
+        v->nonfinite += parts[c].nonfinite;
+    }
+    free(parts);
     v->rel_err = den > 0.0 ? sqrt(num / den) : sqrt(num);
 }
 

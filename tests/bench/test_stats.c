@@ -84,6 +84,47 @@ static void test_verify(void)
     CHECK(v.unwritten == 1 && v.rel_err == 0.0);
 }
 
+/* An output of several comparison chunks (compared on several threads): counts add up across chunk
+ * edges and the error is the single-pass one up to rounding. */
+static void test_verify_large(void)
+{
+    const size_t n = 300007;   /* 4 full chunks of 65536 and a partial one */
+    float *out = malloc(n * sizeof *out);
+    double *ref = malloc(n * sizeof *ref);
+    CHECK(out && ref);
+    if (!out || !ref) {
+        free(out);
+        free(ref);
+        return;
+    }
+    double num = 0, den = 0;
+    uint32_t poison = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        ref[i] = (double)(i % 1000) / 7.0 - 50.0;
+        out[i] = (float)(ref[i] * (1.0 + ((i % 3) ? 1e-6 : -2e-6)));
+        if (i == 65535 || i == 65536 || i == n - 1) {
+            memcpy(&out[i], &poison, 4);
+            continue;
+        }
+        if (i == 131072)
+            out[i] = INFINITY;
+        if (i == 131072)
+            continue;
+        double d = (double)out[i] - ref[i];
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    fw_bench_verify v;
+    CHECK(fw_bench_verify_output(FW_ELEM_F32, out, n, ref, &v) == 0);
+    CHECK(v.unwritten == 3 && v.nonfinite == 1);
+    CHECK(NEAR(v.rel_err, sqrt(num / den), 1e-9 * sqrt(num / den)));
+    fw_bench_verify v2;
+    CHECK(fw_bench_verify_output(FW_ELEM_F32, out, n, ref, &v2) == 0);
+    CHECK(v2.rel_err == v.rel_err);   /* fixed chunks: the same sums every time */
+    free(out);
+    free(ref);
+}
+
 static void test_seed_and_identity(void)
 {
     CHECK(fw_bench_workload_seed(42, 0) == fw_bench_workload_seed(42, 0));
@@ -115,6 +156,7 @@ int main(void)
     test_p95_twenty();
     test_edges();
     test_verify();
+    test_verify_large();
     test_seed_and_identity();
     puts("stats ok");
     return 0;
