@@ -71,6 +71,11 @@ int fw_space_from_json(const cJSON *json, fw_space *out, char *err, size_t errle
         cJSON_ArrayForEach(v, it) {
             int64_t x;
             if (!fw_variants_json_int(v, &x)) {
+                if (cJSON_IsNull(v)) {
+                    rc = fw_errf(err, errlen, -EINVAL, "knob '%s': value %d is null, not an integer",
+                                 it->string, vi);
+                    goto fail;
+                }
                 char *t = cJSON_PrintUnformatted(v);
                 rc = fw_errf(err, errlen, -EINVAL, "knob '%s': value %d (%s) is not an integer", it->string,
                              vi, t ? t : "?");

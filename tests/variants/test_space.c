@@ -241,6 +241,7 @@ static void test_strict(void)
     space_error("{\"knobs\": {\"A\": [1, 2.5]}}", -EINVAL, "knob 'A': value 1 (2.5) is not an integer");
     space_error("{\"knobs\": {\"A\": [1, \"2\"]}}", -EINVAL, "not an integer");
     space_error("{\"knobs\": {\"A\": [true]}}", -EINVAL, "not an integer");
+    space_error("{\"knobs\": {\"A\": [2, null]}}", -EINVAL, "knob 'A': value 1 is null, not an integer");
     space_error("{\"knobs\": {\"A\": []}}", -EINVAL, "knob 'A' has an empty list");
     space_error("{\"knobs\": {\"A\": [1, 2, 1]}}", -EINVAL, "value 1 is listed twice");
     space_error("{\"knobs\": {\"A\": [1], \"A\": [2]}}", -EINVAL, "knob 'A' is listed twice");
