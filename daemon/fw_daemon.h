@@ -236,6 +236,7 @@ struct fw_daemon {
     uv_signal_t sigterm, sigint;
     int have_signals;
     fw_db *db;
+    int db_lock_fd;               /* flock on the store file (main.c), -1 = none */
     int stopping;
     int exit_code;
 

@@ -31,7 +31,10 @@ static const char usage_text[] =
     "                        else ~/.local/state/fairway/fairwayd.sock. fairwayd refuses to start\n"
     "                        when another daemon answers there, and removes a stale socket file.\n"
     "  --db PATH             SQLite store. Default: $FAIRWAY_DB, else ~/.local/state/fairway/fairway.db.\n"
-    "                        One daemon per store (PATH.lock is held while it runs).\n"
+    "                        One daemon per store: the file itself is locked while it runs (a\n"
+    "                        second daemon is refused, also through a symlink or hard link).\n"
+    "                        A new store is created 0600 and checked at every start (PRAGMA\n"
+    "                        quick_check): a damaged one is refused.\n"
     "  --worker PATH         The fairway-worker program. Default: $FAIRWAY_WORKER, else\n"
     "                        fairway-worker next to fairwayd, else <dir>/../bench/worker/fairway-worker\n"
     "                        (the build tree), else fairway-worker on $PATH.\n"
@@ -42,7 +45,7 @@ static const char usage_text[] =
     "  --variant-timeout S   Seconds one variant may take in a worker (compile + verify + timing)\n"
     "                        before the worker is killed and the variant stored as 'timeout'\n"
     "                        (default 300). A job spec's \"variant_timeout_s\" overrides it per job.\n"
-    "  --log FILE            Append the log to FILE instead of standard error.\n"
+    "  --log FILE            Append the log to FILE instead of standard error (created 0600).\n"
     "  -h, --help            Show this help and exit.\n"
     "  --version             Show the version and exit.\n"
     "\n"
@@ -140,6 +143,25 @@ static void find_worker(const char *given, char *out, size_t len)
     snprintf(out, len, "fairway-worker");
 }
 
+static int lock_store(fw_daemon *d, char *err, size_t errlen)
+{
+    /* Created 0600 here when new: the store holds users' kernel sources. */
+    int fd = open(d->db_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return fw_errf(err, errlen, -errno, "cannot open the store %s: %s", d->db_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        return fw_errf(err, errlen, -e,
+                       e == EWOULDBLOCK ? "another fairwayd already uses the store %s (the same file, "
+                                          "perhaps through a link); stop it or pass another --db"
+                                        : "cannot lock the store %s: %s",
+                       d->db_path, strerror(e));
+    }
+    d->db_lock_fd = fd;
+    return 0;
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -231,8 +253,12 @@ int main(int argc, char **argv)
     if (start_err >= 0)
         fcntl(start_err, F_SETFD, FD_CLOEXEC);
     if (opt.log_path) {
-        log_file = fopen(opt.log_path, "ae");
+        /* 0600 when new: the log names jobs, kernels and paths of one user. */
+        int lfd = open(opt.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        log_file = lfd >= 0 ? fdopen(lfd, "a") : NULL;
         if (!log_file) {
+            if (lfd >= 0)
+                close(lfd);
             fprintf(stderr, "fairwayd: cannot open log file '%s': %s\n", opt.log_path, strerror(errno));
             return 1;
         }
@@ -245,6 +271,7 @@ int main(int argc, char **argv)
     static fw_daemon d;
     char err[2048];
     d.opt = opt;
+    d.db_lock_fd = -1;
     d.loop = uv_default_loop();
 
     char path[4096];
@@ -279,25 +306,16 @@ int main(int argc, char **argv)
      * file the first one is writing. */
     if (fw_daemon_listen(&d, err, sizeof(err)) < 0)
         goto fail;
-    /* One daemon per store: two would resume the same jobs and measure every seq twice. The lock
-     * lives as long as the process, so a kill -9 releases it. */
-    if (strcmp(d.db_path, ":memory:") != 0) {
-        char lock[4200];
-        snprintf(lock, sizeof(lock), "%s.lock", d.db_path);
-        int lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) != 0) {
-            int e = errno;
-            fw_errf(err, sizeof(err), -e,
-                    e == EWOULDBLOCK ? "another fairwayd already uses the store %s; stop it or pass another --db"
-                                     : "cannot lock the store %s: %s",
-                    d.db_path, strerror(e));
-            if (lfd >= 0)
-                close(lfd);
-            fw_daemon_stop(&d);
-            fw_daemon_close_signals(&d);
-            uv_run(d.loop, UV_RUN_DEFAULT);
-            goto fail;
-        }
+    /* One daemon per store: two would resume the same jobs and measure every seq twice. The lock is
+     * an flock on the store file itself, so a second daemon reaching the same file through a symlink
+     * or a hard link is turned away too (a lock file beside the name would not see it). The
+     * descriptor stays open until exit: closing any descriptor of the file would drop SQLite's own
+     * POSIX locks. flock and SQLite's fcntl locks do not interact on Linux. A kill -9 releases it. */
+    if (strcmp(d.db_path, ":memory:") != 0 && lock_store(&d, err, sizeof(err)) < 0) {
+        fw_daemon_stop(&d);
+        fw_daemon_close_signals(&d);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        goto fail;
     }
     char dberr[1024];
     if (fw_db_open(d.db_path, &d.db, dberr, sizeof(dberr)) < 0) {
@@ -330,6 +348,8 @@ int main(int argc, char **argv)
 
     fw_db_close(d.db);
     d.db = NULL;
+    if (d.db_lock_fd >= 0)
+        close(d.db_lock_fd);
     int rc = uv_loop_close(d.loop);
     if (rc != 0)
         fw_daemon_log(&d, "event loop closed with handles still open (%s)", uv_strerror(rc));

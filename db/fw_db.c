@@ -3,12 +3,14 @@
 #include "fw_db_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -252,6 +254,12 @@ int fw_db_open(const char *path, fw_db **out, char *err, size_t errlen)
 {
     *out = NULL;
     if (!path || !*path) return fw_errf(err, errlen, -EINVAL, "no database path given");
+    /* A store holds users' kernel sources: create it 0600 whatever the umask (SQLite gives its -wal
+     * and -shm files the mode of the database file). An existing file keeps its mode. */
+    if (strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) close(fd);
+    }
     fw_db *db = calloc(1, sizeof *db);
     if (!db) return fw_errf(err, errlen, -ENOMEM, "out of memory opening database %s", path);
     int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);

@@ -148,6 +148,37 @@ static int count_tables(struct sqlite3 *h, int *n)
     return rc;
 }
 
+/* A store with a damaged page would be served as if whole: queries touching it fail and new jobs
+ * go into it. PRAGMA quick_check reads every page (not the index contents, so it stays fast); run
+ * once the file is known to be a SQLite database of a version we understand. */
+static int quick_check(struct sqlite3 *h, const char *path, char *err, size_t errlen)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(h, "PRAGMA quick_check(3)", -1, &st, NULL);
+    fw_sbuf b;
+    fw_sbuf_init(&b);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(st, 0);
+            if (t && strcmp(t, "ok") == 0) continue;
+            if (b.len) fw_sbuf_puts(&b, "; ");
+            for (const char *c = t ? t : "?"; *c; c++) fw_sbuf_append(&b, *c == '\n' ? " " : c, 1);
+        }
+        if (rc != SQLITE_DONE && !b.len) fw_sbuf_puts(&b, sqlite3_errmsg(h));
+        sqlite3_finalize(st);
+    } else {
+        fw_sbuf_puts(&b, sqlite3_errmsg(h));
+    }
+    int bad = b.len > 0;
+    if (bad)
+        fw_errf(err, errlen, -EIO, "database %s is damaged (PRAGMA quick_check: %.300s); fairway will "
+                "not write into it. Restore a copy from a backup, or move it aside and start with a new "
+                "store (`sqlite3 %s .recover | sqlite3 NEW.db` rescues what is still readable)",
+                path, b.data ? b.data : "", path);
+    fw_sbuf_release(&b);
+    return bad ? -EIO : 0;
+}
+
 int fw_db_schema_setup(struct sqlite3 *h, const char *path, char *err, size_t errlen)
 {
     /* Read the version before changing anything: a newer file must be left exactly as it was. */
@@ -162,6 +193,8 @@ int fw_db_schema_setup(struct sqlite3 *h, const char *path, char *err, size_t er
         return fw_errf(err, errlen, -EPROTO, "database %s has schema version %d, newer than this "
                        "fairway understands (%d); use the newer fairway that wrote it, or another "
                        "--db path", path, v, FW_DB_SCHEMA_VERSION);
+    int r = quick_check(h, path, err, errlen);
+    if (r < 0) return r;
 
     /* WAL: readers never block the writer. The mode persists in the file; ":memory:" answers
      * "memory", and a file system without shared memory may keep "delete": both still work. */
