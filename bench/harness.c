@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fw_family.h"
+#include "fw_transform.h"
 #include "fw_util.h"
 #include "fw_variants.h"
 
@@ -665,8 +666,16 @@ static int compile_inputs(const char *dialect, const fw_family *fam, const cJSON
         if (rc < 0)
             return rc;
     }
+    /* Source transforms (spec "binds", variants/fw_transform.h) rewrite this in-memory copy, so the
+     * hash below is the transformed text's; bound knobs are not passed as macros. */
+    fw_point mpoint;
+    rc = fw_transform_render(spec, &item->point, &c->source, &mpoint, err, errlen);
+    if (rc < 0) {
+        compile_in_release(c);
+        return rc;
+    }
     fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, c->source), c->source_hash);
-    rc = fw_point_macros(&item->point, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &c->macros, &c->nmacros);
+    rc = fw_point_macros(&mpoint, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &c->macros, &c->nmacros);
     if (rc < 0) {
         compile_in_release(c);
         return fw_errf(err, errlen, rc, "cannot render the variant's macros");

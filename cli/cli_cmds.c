@@ -443,7 +443,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
 
 /* ---- tune / expand ------------------------------------------------------------------------- */
 
-#define SPEC_WITH_ARG "|spec|profile|family|strategy|backend|source|entry|num-random|random-seed|warmup|iters|device|budget|shape|knob|constraint|alias|macro|"
+#define SPEC_WITH_ARG "|spec|profile|family|strategy|backend|source|entry|num-random|random-seed|warmup|iters|device|budget|shape|knob|constraint|alias|macro|bind|"
 
 typedef struct tune_opts {
     fw_cli_spec_flags spec;
@@ -1023,6 +1023,8 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
     "  --entry NAME           the kernel function in --source\n"                                          \
     "  --alias KNOB=MACRO     map a knob to the source's own macro name, repeatable\n"                    \
     "  --macro NAME=V         a fixed extra integer macro for every variant, repeatable\n"                           \
+    "  --bind KNOB=CONSTANT   the knob's value replaces the literal of that constant (constexpr, const,\n"     \
+    "                         #define) in an in-memory copy of --source, repeatable (docs/transforms.md)\n"  \
     "How to search and measure:\n"                                                                        \
     "  --strategy S           random, grid or presets\n"                                                  \
     "  --num-random N         N random variants after the presets (strategy random, budget presets+N)\n"           \

@@ -200,6 +200,7 @@ void fw_cli_spec_flags_release(fw_cli_spec_flags *f)
     cJSON_Delete(f->constraints);
     cJSON_Delete(f->aliases);
     cJSON_Delete(f->macros);
+    cJSON_Delete(f->binds);
     fw_cli_spec_flags_init(f);
 }
 
@@ -282,6 +283,14 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         if (!f->constraints)
             f->constraints = cJSON_CreateArray();
         cJSON_AddItemToArray(f->constraints, cJSON_CreateString(arg));
+    } else if (!strcmp(name, "bind")) {
+        /* --bind KNOB=CONSTANT: the knob's value replaces that constant's literal (docs/transforms.md). */
+        char kn[64];
+        const char *v;
+        if ((rc = fw_cli_split_assign(arg, kn, sizeof kn, &v, err, errlen)) < 0)
+            return fw_errf(err, errlen, rc, "--bind '%s' should look like KNOB=CONSTANT (e.g. TILE_N=MOE_TILE_N)", arg);
+        cJSON_DeleteItemFromObjectCaseSensitive(ensure_object(&f->binds), kn);
+        cJSON_AddStringToObject(f->binds, kn, v);
     } else if (!strcmp(name, "alias") || !strcmp(name, "macro")) {
         char kn[64];
         const char *v;
@@ -446,6 +455,8 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         merge_object(child_object(spec, "aliases"), f->aliases);
     if (f->macros)
         merge_object(child_object(spec, "macros"), f->macros);
+    if (f->binds)
+        merge_object(child_object(spec, "binds"), f->binds);
 
     if (!cJSON_GetObjectItemCaseSensitive(spec, "profile") && !cJSON_GetObjectItemCaseSensitive(spec, "family") &&
         !cJSON_GetObjectItemCaseSensitive(spec, "source")) {

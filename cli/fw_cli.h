@@ -122,6 +122,7 @@ typedef struct fw_cli_spec_flags {
     cJSON *constraints;   /* array of strings, or NULL */
     cJSON *aliases;       /* object KNOB -> MACRO, or NULL */
     cJSON *macros;        /* object NAME -> "VALUE", or NULL */
+    cJSON *binds;         /* object KNOB -> CONSTANT (--bind), or NULL */
 } fw_cli_spec_flags;
 
 void fw_cli_spec_flags_init(fw_cli_spec_flags *f);

@@ -14,6 +14,7 @@
 
 #include "fw_family.h"
 #include "fw_source.h"
+#include "fw_transform.h"
 #include "fw_util.h"
 
 #define SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
@@ -23,12 +24,12 @@
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
     "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
-    "options", NULL,
+    "options", "binds", NULL,
 };
 /* What a profile may set: a template, never a seed or a device. */
 static const char *const profile_fields[] = {
     "name", "description", "family", "shapes", "space", "presets", "strategy", "budget", "warmup",
-    "iters", "aliases", "macros", "source", "options", NULL,
+    "iters", "aliases", "macros", "source", "options", "binds", NULL,
 };
 static const char *const device_limits[] = {
     "DEVICE_MAX_THREADS", "DEVICE_SHARED_BYTES", "DEVICE_SIMD_WIDTH", "DEVICE_COMPUTE_UNITS", NULL,
@@ -560,6 +561,12 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         rc = fw_errf(err, errlen, -EINVAL, "\"source\" must be an object {\"text\", \"name\", ...}");
         goto done;
     }
+    /* Binds: knob -> a constant of the user source whose literal the knob's value replaces, in an
+     * in-memory copy (issue 13, variants/fw_transform.h); checked against the source below. */
+    const cJSON *binds = pick(user, prof, "binds");
+    if (binds && (!source || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(source, "text"))) &&
+        (rc = fw_binds_check(NULL, NULL, binds, &space, aliases, err, errlen)) < 0)
+        goto done;
     if (source) {
         /* A user kernel (issue 6): it must follow the job family's binding layout, and every knob's
          * macro (after aliases) must be #ifndef-guarded, or the knob would not reach the code. */
@@ -575,8 +582,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
             rc = fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
             goto done;
         }
-        if (stext && (rc = fw_source_check_knobs(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
-                                                 : NULL, &space, aliases, err, errlen)) < 0)
+        if (stext && (rc = fw_source_check_knobs_binds(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
+                                                       : NULL, &space, aliases, binds, err, errlen)) < 0)
             goto done;
     }
     if (!source && fam->source) {
@@ -642,6 +649,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         ok &= add_dup(out, "source", source) == 0;
     if (options)
         ok &= add_dup(out, "options", options) == 0;
+    if (binds)
+        ok &= add_dup(out, "binds", binds) == 0;
     if (!ok) {
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
         goto done;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_transform.h"
 #include "fw_util.h"
 
 /* ---- a line scanner that knows where comments are ---------------------------------------------
@@ -161,11 +162,19 @@ static int mentions(const char *text, const char *macro)
 int fw_source_check_knobs(const char *text, const char *name, const fw_space *space, const cJSON *aliases,
                           char *err, size_t errlen)
 {
+    return fw_source_check_knobs_binds(text, name, space, aliases, NULL, err, errlen);
+}
+
+int fw_source_check_knobs_binds(const char *text, const char *name, const fw_space *space, const cJSON *aliases,
+                                const cJSON *binds, char *err, size_t errlen)
+{
     const char *src = name && *name ? name : "the source";
     if (!text)
         return fw_errf(err, errlen, -EINVAL, "%s has no text", src);
     for (size_t k = 0; k < space->nknobs; k++) {
         const char *knob = space->knobs[k].name;
+        if (fw_binds_has(binds, knob))
+            continue;   /* its value reaches the code through a constant, not a macro */
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(aliases, knob);
         const char *macro = cJSON_IsString(a) && a->valuestring[0] ? a->valuestring : knob;
         char via[FW_NAME_MAX + 64] = "";
@@ -184,7 +193,7 @@ int fw_source_check_knobs(const char *text, const char *name, const fw_space *sp
                            "override every value fairway passes (wrap its #define in #ifndef %s ... #endif)",
                            knob, via, src, macro, macro);
     }
-    return 0;
+    return fw_binds_check(text, name, binds, space, aliases, err, errlen);
 }
 
 /* ---- include inlining ------------------------------------------------------------------------ */

@@ -49,5 +49,10 @@ int fw_source_has_guard(const char *text, const char *macro);
  *    #define in #ifndef MOE_TILE_N ... #endif)` */
 int fw_source_check_knobs(const char *text, const char *name, const fw_space *space, const cJSON *aliases,
                           char *err, size_t errlen);
+/* The same where some knobs are bound to constants ("binds", fw_transform.h): a bound knob needs no
+ * guard (it is not a macro); instead every bind must name exactly one literal declaration
+ * (fw_binds_check). binds may be NULL. */
+int fw_source_check_knobs_binds(const char *text, const char *name, const fw_space *space, const cJSON *aliases,
+                                const cJSON *binds, char *err, size_t errlen);
 
 #endif

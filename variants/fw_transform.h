@@ -1,0 +1,65 @@
+/* fw_transform.h - source transforms on an in-memory copy of a user's kernel (issue 13).
+ *
+ * The user's file is never written. A transform rewrites the text the compiler sees for one
+ * variant; the harness hashes that text, so the variant's stored source hash is the hash of the
+ * transformed text, and the knob values that drove the transform are in the variant's key.
+ *
+ * Constant override ("binds" in a job spec, `--bind KNOB=NAME` on `fairway tune`): a knob bound to a
+ * named constant replaces that constant's integer literal with the knob's value. Recognised
+ * declarations (outside comments; one declarator per statement):
+ *     constant constexpr uint MOE_TILE_N = 64;       (Metal; any type, any qualifiers)
+ *     static constexpr int TILE = 64u;  constexpr ... NAME{64};
+ *     const int TILE_K = 16;  __constant const uint X = 4;
+ *     #define NAME 64                                (the whole replacement is one literal)
+ * Literals: decimal or hex integers, with an optional u/U/l/L suffix, which is kept. A bound knob is
+ * not passed as a macro (its value is in the text). Exactly one declaration must match: none, or
+ * several (say one per #if branch), is an error before the job starts that names the declaration
+ * and the lines.
+ */
+#ifndef FW_TRANSFORM_H
+#define FW_TRANSFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_variants.h"
+
+#define FW_CONST_MAX 16    /* declarations of one name reported */
+
+typedef struct fw_const_decl {
+    int line;              /* from 1 */
+    size_t lit_off;        /* the literal's digits (without suffix) in the text */
+    size_t lit_len;
+    int literal;           /* 1 when the value is an integer literal; 0: a declaration with another value */
+    int64_t value;         /* when literal */
+    const char *style;     /* static: "constexpr", "const", "#define" */
+} fw_const_decl;
+
+/* Every declaration of `name` in `text` (up to max; *n counts all of them). 0, or -EINVAL for a bad
+ * name. */
+int fw_const_find(const char *text, const char *name, fw_const_decl *out, size_t max, size_t *n);
+
+/* Check a spec's "binds" ({"KNOB": "CONSTANT"}) against the source text: each knob must be in the
+ * space and not aliased, each constant declared exactly once with an integer literal. `src` names
+ * the source in messages (may be NULL). Messages, for example:
+ *   `bind TILE_N -> MOE_TILE_N: moe.metal declares MOE_TILE_N 2 times (lines 12, 30), so fairway
+ *    cannot tell which one to override (keep one declaration, or bind another name)`
+ *   `bind TILE_N -> MOE_TILE_M: moe.metal has no declaration of MOE_TILE_M (looked for
+ *    "constant constexpr T MOE_TILE_M = <integer>;", "const T ... = <integer>;" and
+ *    "#define MOE_TILE_M <integer>"); it is mentioned on lines 40, 41` */
+int fw_binds_check(const char *text, const char *src, const cJSON *binds, const fw_space *space,
+                   const cJSON *aliases, char *err, size_t errlen);
+
+/* Is `knob` bound (a key of binds)? */
+int fw_binds_has(const cJSON *binds, const char *knob);
+
+/* The text one variant compiles: *text (malloc'd) is replaced by a new malloc'd text with every
+ * bind of spec "binds" applied for point p, and *macro_point gets p without the bound knobs (what
+ * reaches the compiler as macros). A spec without binds leaves *text as it is. Errors as
+ * fw_binds_check's (the source may have changed since the spec was checked). */
+int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_point *macro_point, char *err,
+                        size_t errlen);
+
+#endif
