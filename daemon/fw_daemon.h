@@ -213,6 +213,13 @@ struct fw_daemon_job {
     int fin_k;
     int fin_state;
 
+    /* A variant whose worker died or ran past the limit is measured once more on a fresh worker
+     * before it is stored as crashed / timeout (the OOM killer or a user may have killed a good
+     * one). retry_seq is that seq (-1: none), retry_why what happened the first time; the record
+     * stored for it says "retried" either way. */
+    int64_t retry_seq;
+    char retry_why[600];
+
     size_t evaluated_this_run;
     uint64_t run_started_ns;
     int64_t counts[FW_DAEMON_NSTATUS];

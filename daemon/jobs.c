@@ -223,6 +223,7 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
         return fw_errf(err, errlen, job ? -EINVAL : -ENOMEM, "job %" PRId64 " has no stored spec", id);
     }
     job->id = id;
+    job->retry_seq = -1;
     job->spec = cJSON_Duplicate(spec, 1);
     /* The worker gets the spec without the daemon's own fields: it resolves and hashes exactly what
      * fw_spec_resolve produced. */

@@ -142,6 +142,50 @@ static void device_failed(fw_daemon_device *dev, const char *why)
     dispatch_parked(dev, dev->last_error);
 }
 
+/* The first crash or timeout of a seq: 1 when it is to be measured again on a fresh worker (the
+ * pump sends the same seq once a new worker is ready), 0 when it was already retried and is stored
+ * as it failed now. */
+static int retry_once(fw_daemon *d, fw_daemon_job *job, int64_t seq, const char *status, const char *why)
+{
+    if (job->retry_seq == seq)
+        return 0;
+    job->retry_seq = seq;
+    snprintf(job->retry_why, sizeof(job->retry_why), "%s: %s", status, why);
+    fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " %s (%s); measuring it once more on a fresh worker",
+                  job->id, seq, status, why);
+    return 1;
+}
+
+/* Mark a record of the seq being retried: "retried": true and what the first attempt ended in. */
+static void mark_retried(fw_daemon_job *job, cJSON *m, int64_t seq)
+{
+    if (job->retry_seq != seq)
+        return;
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "retried");
+    cJSON_DeleteItemFromObjectCaseSensitive(m, "retry_reason");
+    cJSON_AddTrueToObject(m, "retried");
+    cJSON_AddStringToObject(m, "retry_reason", job->retry_why);
+    job->retry_seq = -1;
+}
+
+/* Store the daemon's own record for a seq that crashed or timed out twice. < 0: the job failed. */
+static int store_failure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq, const char *status,
+                         const char *msg)
+{
+    fw_daemon *d = dev->d;
+    char e[1400];
+    snprintf(e, sizeof(e), "%s (also on the retry; first attempt: %s)", msg, job->retry_why);
+    cJSON *m = fw_daemon_job_failure_record(job, seq, status, e);
+    mark_retried(job, m, seq);
+    int rc = fw_daemon_job_store(d, job, dev, m);
+    cJSON_Delete(m);
+    if (rc < 0) {
+        snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", seq, fw_db_error(d->db));
+        fw_daemon_job_finish(d, job, "failed", e);
+    }
+    return rc;
+}
+
 static void worker_died(fw_daemon_device *dev, const char *why)
 {
     fw_daemon *d = dev->d;
@@ -165,20 +209,13 @@ static void worker_died(fw_daemon_device *dev, const char *why)
         return;
     }
     dev->restarts++;
-    if (st == FW_W_MEASURING) {
+    if (st == FW_W_MEASURING && !retry_once(d, job, seq, "crashed", why)) {
         char msg[1200];
         snprintf(msg, sizeof(msg), "the worker died measuring this variant: %s", why);
-        cJSON *m = fw_daemon_job_failure_record(job, seq, "crashed", msg);
-        int rc = fw_daemon_job_store(d, job, dev, m);
-        cJSON_Delete(m);
-        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " crashed: %s", job->id, seq, why);
-        if (rc < 0) {
-            char e[1200];
-            snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", seq, fw_db_error(d->db));
-            fw_daemon_job_finish(d, job, "failed", e);
+        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " crashed again: %s", job->id, seq, why);
+        if (store_failure(dev, job, seq, "crashed", msg) < 0)
             return;
-        }
-    } else {
+    } else if (st != FW_W_MEASURING) {
         fw_daemon_log(d, "worker for %s died while %s job %" PRId64 ": %s", dev->sel,
                       st == FW_W_LOADING ? "loading" : "idle with", job->id, why);
     }
@@ -324,6 +361,7 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
         snprintf(e, sizeof(e), "the worker could not measure this variant: %s", etext);
         m = fw_daemon_job_failure_record(job, dev->req_seq, "runtime_error", e);
     }
+    mark_retried(job, m, dev->req_seq);
     int rc = fw_daemon_job_store(d, job, dev, m);
     cJSON_Delete(m);
     dev->restarts = 0;
@@ -407,15 +445,12 @@ static void on_timer(uv_timer_t *t)
         snprintf(msg, sizeof(msg), "the variant ran past the per-variant limit of %g s; the worker was killed",
                  job->variant_timeout_s);
         worker_detach(dev, SIGKILL);
-        fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 ": timeout after %g s", job->id, seq,
-                      job->variant_timeout_s);
-        cJSON *m = fw_daemon_job_failure_record(job, seq, "timeout", msg);
-        int rc = fw_daemon_job_store(d, job, dev, m);
-        cJSON_Delete(m);
-        if (rc < 0) {
-            char e[1200];
-            snprintf(e, sizeof(e), "cannot store seq %" PRId64 ": %s", seq, fw_db_error(d->db));
-            fw_daemon_job_finish(d, job, "failed", e);
+        char first[64];
+        snprintf(first, sizeof(first), "ran past the limit of %g s", job->variant_timeout_s);
+        if (!retry_once(d, job, seq, "timeout", first)) {
+            fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 ": timeout after %g s, again", job->id, seq,
+                          job->variant_timeout_s);
+            store_failure(dev, job, seq, "timeout", msg);
         }
         dev->restarts++;
     } else if (dev->wstate == FW_W_FINALISTS) {
@@ -603,6 +638,25 @@ static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const ch
     fw_daemon_log(dev->d, "job %" PRId64 ": finalists failed, ranking by the first pass: %s", job->id, why);
 }
 
+/* Tests only: FAIRWAYD_TEST_FAULT=kill-worker@K makes the daemon SIGKILL its worker right after
+ * sending it seq K the first time, as the OOM killer or a user would from outside. */
+static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
+{
+    const char *f = getenv("FAIRWAYD_TEST_FAULT");
+    char want[48];
+    snprintf(want, sizeof(want), "kill-worker@%" PRId64, seq);
+    if (!f || !dev->w || job->retry_seq == seq)
+        return;
+    for (const char *p = strstr(f, want); p; p = strstr(p + 1, want)) {
+        char end = p[strlen(want)];
+        if ((p == f || p[-1] == ',') && (end == '\0' || end == ',')) {
+            fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
+            uv_process_kill(&dev->w->proc, SIGKILL);
+            return;
+        }
+    }
+}
+
 void fw_daemon_device_pump(fw_daemon_device *dev)
 {
     fw_daemon *d = dev->d;
@@ -686,6 +740,7 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         dev->wstate = FW_W_MEASURING;
         dev->req_seq = (int64_t)job->next_seq;
         arm_timer(dev, job->variant_timeout_s);
+        test_fault_sent(dev, job, dev->req_seq);
         return;
     }
 }

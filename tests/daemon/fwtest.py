@@ -148,7 +148,8 @@ class Daemon:
         self.args = list(args)
         self.env = dict(os.environ)
         self.env["HOME"] = self.tmp
-        self.env.pop("FAIRWAY_TEST_FAULT", None)
+        for k in ("FAIRWAY_TEST_FAULT", "FAIRWAYD_TEST_FAULT", "FAIRWAY_TEST_DB_FULL"):
+            self.env.pop(k, None)
         if WORKER:
             self.env["FAIRWAY_WORKER"] = WORKER
         if env:

@@ -1,5 +1,8 @@
-"""A worker that crashes (crash@2) or hangs (hang@3) on a chosen variant: those seqs are stored as
-crashed / timeout, a fresh worker takes over, and the job completes with every seq stored once."""
+"""A worker that crashes (crash@2) or hangs (hang@3) on a chosen variant: each is tried once more on a
+fresh worker, then stored as crashed / timeout (the record says it was retried); a fresh worker takes
+over, and the job completes with every seq stored once."""
+import json
+
 from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 # FAIRWAY_TEST_FAULT goes to the daemon and is inherited by every worker it starts. The per-variant
@@ -21,7 +24,16 @@ with guarded(d):
           "progress counts one crashed and one timeout (%s)" % last["failures"])
     rows = dict((s, (st, err)) for s, st, err in
                 d.sql("SELECT seq, status, error FROM measurements WHERE job = ?", (job,)))
-    check(rows.get(2, ("",))[0] == "crashed", "seq 2 stored as crashed")
+    check(rows.get(2, ("",))[0] == "crashed", "seq 2 stored as crashed (it crashes every worker)")
+    check("also on the retry" in (rows.get(2, ("", ""))[1] or ""), "after one retry: %s" % (rows.get(2),))
+    check("also on the retry" in (rows.get(3, ("", ""))[1] or ""), "the timeout too: %s" % (rows.get(3),))
+    rec = dict((s, json.loads(r)) for s, r in
+               d.sql("SELECT seq, record FROM measurements WHERE job = ?", (job,)))
+    check(rec[2].get("retried") is True and rec[3].get("retried") is True,
+          "the records say they were retried")
+    check("crashed" in rec[2].get("retry_reason", "") and "timeout" in rec[3].get("retry_reason", ""),
+          "and what the first attempt ended in: %s / %s" % (rec[2].get("retry_reason"), rec[3].get("retry_reason")))
+    check(not any(rec[s].get("retried") for s in rec if s not in (2, 3)), "the others were not retried")
     check("signal 6" in (rows.get(2, ("", ""))[1] or ""), "crash error names the signal: %s" % (rows.get(2),))
     check(rows.get(3, ("",))[0] == "timeout", "seq 3 stored as timeout")
     check("15 s" in (rows.get(3, ("", ""))[1] or ""), "timeout error names the limit: %s" % (rows.get(3),))
@@ -35,7 +47,8 @@ with guarded(d):
     check(not any(lib in maps for lib in ("libopencl", "libpocl", "libcuda", "libnvrtc", "/metal.framework", "libmtl")),
           "the daemon itself never loaded a GPU runtime (DESIGN.md section 1)")
     log = d.read_log()
-    check(log.count("started worker for opencl:0") == 3, "a fresh worker after the crash and after the hang")
+    check(log.count("started worker for opencl:0") == 5,
+          "a fresh worker after each crash and each hang (each retried once)")
 
     # A worker that cannot open its device fails that job, not the daemon.
     bad = c.call("submit", {"spec": dict(SMALL_GEMM, device=7)})

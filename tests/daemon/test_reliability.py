@@ -1,13 +1,18 @@
 """Reliability fixes of issue 15, each against the real daemon:
   1. a second daemon on the same store file through a symlink or a hard link is refused;
  10. the store, its -wal/-shm and the log are created 0600 (umask 022);
-  4. a store with one damaged page is refused at start, with a sentence saying what to do.
+  4. a store with one damaged page is refused at start, with a sentence saying what to do;
+  6. a worker killed from outside (FAIRWAYD_TEST_FAULT=kill-worker@K: SIGKILL right after seq K is
+     sent) does not condemn the variant: it is measured again on a fresh worker and stored ok,
+     its record saying it was retried.
 """
 import os
 import sqlite3
 import stat
 
-from fwtest import Daemon, check, finish, guarded
+import json
+
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 os.umask(0o022)
 
@@ -73,4 +78,26 @@ with guarded(d):
     check(path == "" and rc == 1, "a store with a damaged page is refused at start (rc %s)" % rc)
     check("is damaged" in err and "Restore a copy" in err, "with a sentence saying what to do: %s" % err.strip())
     check(os.path.getsize(store) == size, "and the damaged store is left as it was")
+
+# 6: a good variant whose worker is killed once.
+d = Daemon(env={"FAIRWAYD_TEST_FAULT": "kill-worker@1"})
+with guarded(d):
+    d.start()
+    c = d.client()
+    sub = c.call("submit", {"spec": dict(SMALL_GEMM, budget=3)})
+    job = sub["job"]
+    last = c.watch(job)[-1]
+    check(last["state"] == "done" and last["evaluated"] == sub["planned"], "the job completes (%s)" % last["state"])
+    check(last["failures"]["crashed"] == 0, "nothing stored as crashed: %s" % last["failures"])
+    rows = dict((s, (st, json.loads(r))) for s, st, r in
+                d.sql("SELECT seq, status, record FROM measurements WHERE job = ?", (job,)))
+    check(rows[1][0] == "ok", "the killed variant is measured again and stored ok (%s)" % rows[1][0])
+    check(rows[1][1].get("retried") is True and "killed by signal 9" in rows[1][1].get("retry_reason", ""),
+          "its record says it was retried, and why: %s" % rows[1][1].get("retry_reason"))
+    check(not rows[0][1].get("retried") and not rows[2][1].get("retried"), "the others were not retried")
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
+    check(n[0] == n[1] == sub["planned"], "each seq stored exactly once")
+    check(d.read_log().count("started worker for opencl:0") == 2, "one fresh worker for the retry")
+    c.close()
+    check(d.terminate() == 0, "clean exit")
 finish()
