@@ -1131,6 +1131,7 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway profiles\n"
      "  fairway profiles --json\n"},
+    {"transforms", "list a kernel source's structural transform sites (local)", fw_cli_cmd_transforms, fw_cli_transforms_help},
     {"devices", "list the devices the workers report", cmd_devices,
      "Usage: fairway devices\n"
      "List devices: backend:index, name, limits (threads per group, shared memory bytes, SIMD width,\n"

@@ -194,6 +194,10 @@ typedef struct fw_cli_command {
     const char *help;     /* full --help text */
 } fw_cli_command;
 
+/* `fairway transforms` (cli_transforms.c). */
+int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv);
+extern const char fw_cli_transforms_help[];
+
 const fw_cli_command *fw_cli_commands(size_t *n);
 const fw_cli_command *fw_cli_command_find(const char *name);
 /* The exit code paragraph shared by every --help. */

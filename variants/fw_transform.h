@@ -41,7 +41,7 @@ typedef struct fw_const_decl {
  * name. */
 int fw_const_find(const char *text, const char *name, fw_const_decl *out, size_t max, size_t *n);
 
-/* Check a spec's "binds" ({"KNOB": "CONSTANT"}) against the source text: each knob must be in the
+/* Check a spec's "binds" ({"KNOB": "CONSTANT"} or {"KNOB": {site}}, below) against the source text: each knob must be in the
  * space and not aliased, each constant declared exactly once with an integer literal. `src` names
  * the source in messages (may be NULL). Messages, for example:
  *   `bind TILE_N -> MOE_TILE_N: moe.metal declares MOE_TILE_N 2 times (lines 12, 30), so fairway
@@ -61,5 +61,49 @@ int fw_binds_has(const cJSON *binds, const char *knob);
  * fw_binds_check's (the source may have changed since the spec was checked). */
 int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_point *macro_point, char *err,
                         size_t errlen);
+
+/* ---- structural transforms (variants/structural.c) ------------------------------------------
+ *
+ * simdgroup_barrier: a barrier whose threadgroup memory is only exchanged within one SIMD group
+ * becomes the SIMD-group barrier of its dialect:
+ *     Metal   threadgroup_barrier(mem_flags::mem_threadgroup) -> simdgroup_barrier(mem_flags::mem_threadgroup)
+ *     OpenCL  barrier(CLK_LOCAL_MEM_FENCE) (or work_group_barrier) -> sub_group_barrier(CLK_LOCAL_MEM_FENCE)
+ *     CUDA    __syncthreads() -> __syncwarp()
+ * Sites are looked for in kernel entry functions only (kernel / __kernel / __global__). A site is
+ * "proven" by a conservative textual analysis of its whole function (docs/transforms.md): every use
+ * of a threadgroup object (threadgroup / __local / __shared__ declarations) is subscripted with a
+ * SIMD-group id as its first index, or the function uses no threadgroup memory (never enough for
+ * CUDA, whose barrier also orders global memory). Anything else is "unproven", with the reason.
+ *
+ * A site is tuned by binding a 0/1 knob to it:
+ *     "binds": {"SB_L33": {"transform": "simdgroup_barrier", "function": "moe_decode", "lines": [30, 40]}}
+ * The function and line range must hold exactly one site; an unproven site is refused unless the
+ * bind says "unproven": true. Value 1 rewrites the site; 0 leaves the text as it is. */
+#define FW_XFORM_NAME_MAX 64
+#define FW_XFORM_WHY_MAX 200
+#define FW_XFORM_FUNCS_MAX 256
+#define FW_XFORM_SITES_MAX 256
+
+typedef struct fw_xform_site {
+    const char *transform;            /* static: "simdgroup_barrier" */
+    const char *dialect;              /* static: "metal", "opencl", "cuda" */
+    char function[FW_XFORM_NAME_MAX];
+    int line;                         /* of the call, from 1 */
+    int fn_first, fn_last;            /* the function body's lines */
+    size_t off, len;                  /* the call's bytes in the text */
+    const char *with;                 /* static: what replaces them */
+    int proven;
+    char why[FW_XFORM_WHY_MAX];       /* why proven or not */
+} fw_xform_site;
+
+/* Every site of every structural transform in text, in text order (up to max; *n counts all). */
+int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n);
+
+/* Does any knob of p switch a structural site on (a bind object with a non-zero value)? Such a
+ * variant's origin is "structural". */
+int fw_transform_structural(const cJSON *spec, const fw_point *p);
+/* Does any bind of spec rewrite the text for p (a bound constant, or a site switched on)? Such a
+ * variant must verify on several seeded inputs and repeated launches (bench/harness.c). */
+int fw_transform_applies(const cJSON *spec, const fw_point *p);
 
 #endif

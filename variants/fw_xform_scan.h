@@ -10,4 +10,10 @@ char *fw_xform_mask(const char *text);
 /* The line (from 1) of byte offset off. */
 int fw_xform_line_of(const char *text, size_t off);
 
+/* The one site a bind object names ({"transform", "function", "lines", "unproven"?}), or an error. */
+#include <cjson/cJSON.h>
+struct fw_xform_site;
+int fw_xform_bind_site(const char *text, const char *src, const char *knob, const cJSON *bind,
+                       struct fw_xform_site *site, char *err, size_t errlen);
+
 #endif

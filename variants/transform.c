@@ -166,7 +166,8 @@ static int const_decl(const char *m, size_t at, size_t len, fw_const_decl *d)
         while (q < at && is_id(m[q]))
             q++;
         is_constexpr |= q - p == 9 && !strncmp(m + p, "constexpr", 9);
-        is_const |= (q - p == 5 && !strncmp(m + p, "const", 5)) || (q - p == 7 && !strncmp(m + p, "__const", 7));
+        is_const |= (q - p == 5 && !strncmp(m + p, "const", 5)) || (q - p == 7 && !strncmp(m + p, "__const", 7)) ||
+                    (q - p == 8 && !strncmp(m + p, "constant", 8)) || (q - p == 10 && !strncmp(m + p, "__constant", 10));
         words++;
         p = q;
     }
@@ -307,12 +308,21 @@ int fw_binds_check(const char *text, const char *src, const cJSON *binds, const 
         if (!known)
             return fw_errf(err, errlen, -EINVAL, "bind for unknown knob '%s' (only the space's knobs can be bound)",
                            b->string);
-        if (!cJSON_IsString(b) || !fw_variants_name_ok(b->valuestring))
-            return fw_errf(err, errlen, -EINVAL, "bind of knob '%s' must name a constant (a C identifier)",
-                           b->string);
         if (cJSON_GetObjectItemCaseSensitive(aliases, b->string))
-            return fw_errf(err, errlen, -EINVAL, "knob '%s' is both aliased to a macro and bound to constant %s: "
-                           "give it one of the two", b->string, b->valuestring);
+            return fw_errf(err, errlen, -EINVAL, "knob '%s' is both aliased to a macro and bound to %s: give it "
+                           "one of the two", b->string, cJSON_IsString(b) ? b->valuestring : "a transform site");
+        if (cJSON_IsObject(b)) {   /* a structural site: an on/off knob */
+            for (size_t k = 0; k < space->nknobs; k++)
+                for (size_t v = 0; strcmp(space->knobs[k].name, b->string) == 0 && v < space->knobs[k].nvalues; v++)
+                    if (space->knobs[k].values[v] != 0 && space->knobs[k].values[v] != 1)
+                        return fw_errf(err, errlen, -EINVAL, "knob '%s' switches a transform site: its values "
+                                       "must be 0 (off) and 1 (on), not %lld", b->string,
+                                       (long long)space->knobs[k].values[v]);
+            continue;
+        }
+        if (!cJSON_IsString(b) || !fw_variants_name_ok(b->valuestring))
+            return fw_errf(err, errlen, -EINVAL, "bind of knob '%s' must name a constant (a C identifier) or be "
+                           "a transform site {\"transform\", \"function\", \"lines\"}", b->string);
         for (const cJSON *w = binds->child; w != b; w = w->next)
             if (cJSON_IsString(w) && strcmp(w->valuestring, b->valuestring) == 0)
                 return fw_errf(err, errlen, -EINVAL, "knobs '%s' and '%s' are both bound to constant %s", w->string,
@@ -325,7 +335,26 @@ int fw_binds_check(const char *text, const char *src, const cJSON *binds, const 
     if (!m)
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     int rc = 0;
+    size_t site_off[FW_MAX_KNOBS];
+    const char *site_knob[FW_MAX_KNOBS];
+    size_t nsites = 0;
     cJSON_ArrayForEach(b, binds) {
+        if (cJSON_IsObject(b)) {
+            fw_xform_site site;
+            if ((rc = fw_xform_bind_site(text, sname, b->string, b, &site, err, errlen)) < 0)
+                break;
+            for (size_t i = 0; i < nsites; i++)
+                if (site_off[i] == site.off) {
+                    rc = fw_errf(err, errlen, -EINVAL, "knobs '%s' and '%s' both switch the site at line %d",
+                                 site_knob[i], b->string, site.line);
+                    break;
+                }
+            if (rc < 0 || nsites >= FW_MAX_KNOBS)
+                break;
+            site_off[nsites] = site.off;
+            site_knob[nsites++] = b->string;
+            continue;
+        }
         fw_const_decl d;
         if ((rc = one_decl(text, m, sname, b->string, b->valuestring, &d, err, errlen)) < 0)
             break;
@@ -336,7 +365,7 @@ int fw_binds_check(const char *text, const char *src, const cJSON *binds, const 
 
 typedef struct edit {
     size_t off, len;
-    char with[32];
+    char with[64];
 } edit;
 
 static int edit_cmp(const void *a, const void *b)
@@ -364,6 +393,18 @@ int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_po
     int rc = 0;
     for (size_t i = 0; i < p->n && rc == 0; i++) {
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(binds, p->kv[i].name);
+        if (cJSON_IsObject(b)) {
+            fw_xform_site site;
+            if (p->kv[i].value == 0)
+                continue;   /* off: the site stays as written */
+            if ((rc = fw_xform_bind_site(*text, name, p->kv[i].name, b, &site, err, errlen)) < 0)
+                break;
+            edits[ne].off = site.off;
+            edits[ne].len = site.len;
+            snprintf(edits[ne].with, sizeof edits[ne].with, "%s", site.with);
+            ne++;
+            continue;
+        }
         if (!cJSON_IsString(b)) {
             rc = fw_point_set(macro_point, p->kv[i].name, p->kv[i].value);
             continue;
@@ -395,5 +436,25 @@ int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_po
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     free(*text);
     *text = t;
+    return 0;
+}
+
+int fw_transform_structural(const cJSON *spec, const fw_point *p)
+{
+    const cJSON *binds = cJSON_GetObjectItemCaseSensitive(spec, "binds");
+    for (size_t i = 0; p && i < p->n; i++)
+        if (p->kv[i].value != 0 && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(binds, p->kv[i].name)))
+            return 1;
+    return 0;
+}
+
+int fw_transform_applies(const cJSON *spec, const fw_point *p)
+{
+    const cJSON *binds = cJSON_GetObjectItemCaseSensitive(spec, "binds");
+    for (size_t i = 0; p && i < p->n; i++) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(binds, p->kv[i].name);
+        if (cJSON_IsString(b) || (cJSON_IsObject(b) && p->kv[i].value != 0))
+            return 1;
+    }
     return 0;
 }
