@@ -974,6 +974,91 @@ static int launch(fw_bench *b, fw_program *prog, const fw_launch *l, uint64_t *n
     return b->be->launch(b->dev, prog, l, ns);
 }
 
+/* A variant whose source a transform rewrote (variants/fw_transform.h, issue 13) must verify on
+ * FW_BENCH_XFORM_SEEDS differently seeded inputs, and on FW_BENCH_XFORM_REPEATS launches of the
+ * job's own inputs, each output poisoned first: a race that passes once must not win. The job's
+ * inputs were verified once already; the extra seeds are the workload seed mixed with k * golden
+ * ratio. Returns 0 when every check passes, 1 with why on a mismatch, < 0 on a device error (why
+ * set). The job's inputs are back in the buffers when it returns. */
+#define FW_BENCH_XFORM_SEEDS 3
+#define FW_BENCH_XFORM_REPEATS 3
+static int xform_check_one(fw_bench *b, const fw_workload *w, fw_buffer **bufs, fw_program *prog, const fw_launch *l,
+                           void *out, const char *what, char *why, size_t whylen)
+{
+    for (size_t i = 0; i < w->nbuffers; i++) {
+        const fw_wl_buffer *wb = &w->buffers[i];
+        int r = 0;
+        if (wb->role == FW_BUF_INPUT && wb->host)
+            r = b->be->buffer_write(b->dev, bufs[i], 0, wb->host, wb->bytes);
+        else if (wb->role == FW_BUF_OUTPUT)
+            r = b->be->buffer_fill(b->dev, bufs[i], POISON, wb->bytes);
+        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
+            r = b->be->buffer_fill(b->dev, bufs[i], 0, wb->bytes);
+        if (r < 0) {
+            snprintf(why, whylen, "%s: preparing buffers failed: %s", what, b->be->last_error(b->dev));
+            return r;
+        }
+    }
+    int rc = launch(b, prog, l, NULL);
+    const fw_wl_buffer *ob = &w->buffers[w->output];
+    if (rc == 0)
+        rc = b->be->buffer_read(b->dev, bufs[w->output], 0, out, ob->bytes);
+    if (rc < 0) {
+        snprintf(why, whylen, "%s: %s", what, b->be->last_error(b->dev));
+        return rc;
+    }
+    size_t nelem = ob->bytes / elem_size(ob->elem);
+    fw_bench_verify v;
+    fw_bench_verify_output(ob->elem, out, nelem, w->reference, &v);
+    if (v.unwritten || v.nonfinite || !(v.rel_err <= w->tolerance)) {
+        snprintf(why, whylen, "transformed variant: %s: %zu of %zu elements unwritten, %zu NaN/Inf, relative L2 "
+                 "error %.3g (tolerance %.3g)", what, v.unwritten, nelem, v.nonfinite, v.rel_err, w->tolerance);
+        return 1;
+    }
+    return 0;
+}
+
+static int xform_checks(fw_bench *b, const fw_family *fam, const cJSON *shape, uint64_t wseed, const fw_workload *wl,
+                        fw_buffer **bufs, fw_program *prog, const fw_launch *l, void *out, char *why, size_t whylen)
+{
+    char what[96];
+    int rc = 0;
+    for (int r = 1; r < FW_BENCH_XFORM_REPEATS && rc == 0; r++) {
+        snprintf(what, sizeof what, "launch %d of %d on the job's inputs", r + 1, FW_BENCH_XFORM_REPEATS);
+        rc = xform_check_one(b, wl, bufs, prog, l, out, what, why, whylen);
+    }
+    for (int k = 1; k < FW_BENCH_XFORM_SEEDS && rc == 0; k++) {
+        fw_workload *w = NULL;
+        char werr[256];
+        uint64_t seed = wseed ^ (0x9e3779b97f4a7c15ULL * (uint64_t)k);
+        if (fam->workload_new(shape, seed, &w, werr, sizeof werr) < 0 || !w) {
+            snprintf(why, whylen, "cannot make the workload of extra seed %d: %s", k, werr);
+            return -EINVAL;
+        }
+        int same = w->nbuffers == wl->nbuffers && w->output == wl->output && w->nreference == wl->nreference;
+        for (size_t i = 0; same && i < w->nbuffers; i++)
+            same = w->buffers[i].bytes == wl->buffers[i].bytes;
+        snprintf(what, sizeof what, "inputs of extra seed %d (0x%016llx)", k, (unsigned long long)seed);
+        if (!same) {
+            snprintf(why, whylen, "the workload of extra seed %d has other buffers than the job's", k);
+            rc = -EINVAL;
+        } else {
+            rc = xform_check_one(b, w, bufs, prog, l, out, what, why, whylen);
+        }
+        fam->workload_free(w);
+    }
+    /* the job's own inputs back, for the timed launches */
+    for (size_t i = 0; i < wl->nbuffers; i++)
+        if (wl->buffers[i].role == FW_BUF_INPUT && wl->buffers[i].host) {
+            int r = b->be->buffer_write(b->dev, bufs[i], 0, wl->buffers[i].host, wl->buffers[i].bytes);
+            if (r < 0 && rc >= 0) {
+                snprintf(why, whylen, "restoring the job's inputs failed: %s", b->be->last_error(b->dev));
+                rc = r;
+            }
+        }
+    return rc;
+}
+
 int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, int64_t seq,
                      cJSON **record, char *err, size_t errlen)
 {
@@ -1067,7 +1152,9 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON *jm = cJSON_AddArrayToObject(rec, "macros");
     for (size_t i = 0; i < nmacros; i++)
         cJSON_AddItemToArray(jm, cJSON_CreateString(macros[i]));
-    cJSON_AddStringToObject(rec, "origin", item->origin ? item->origin : "");
+    /* A variant with a structural transform switched on is "structural" (issue 13), whatever proposed it. */
+    cJSON_AddStringToObject(rec, "origin", fw_transform_structural(spec, &item->point) ? "structural"
+                                           : item->origin ? item->origin : "");
     cJSON_AddStringToObject(rec, "status", "runtime_error");
     cJSON_AddNullToObject(rec, "error");
     cJSON_AddNullToObject(rec, "compile_ms");
@@ -1251,6 +1338,16 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
                  v.unwritten, nelem, v.nonfinite, v.rel_err, wl->tolerance);
         set_status(rec, "verify_failed", why);
         goto done;
+    }
+    if (fw_transform_applies(spec, &item->point)) {
+        int xr = xform_checks(b, fam, shape, wseed, wl, bufs, pe->prog, &l, out, why, sizeof why);
+        cJSON_AddNumberToObject(jv, "seeds", FW_BENCH_XFORM_SEEDS);
+        cJSON_AddNumberToObject(jv, "launches", FW_BENCH_XFORM_SEEDS + FW_BENCH_XFORM_REPEATS - 1);
+        if (xr != 0) {
+            fatal = xr == -EFAULT;
+            set_status(rec, xr > 0 ? "verify_failed" : "runtime_error", why);
+            goto done;
+        }
     }
 
     stage_mark(rec, "verify", &tstage);
