@@ -660,6 +660,9 @@ static int cmd_status(fw_cli_global *g, int argc, char **argv)
     if (!g->json) {
         print_job(stdout, st);
         const cJSON *pg = cJSON_GetObjectItemCaseSensitive(st, "progress");
+        const char *waiting = fw_cli_str(pg, "waiting", NULL);
+        if (waiting)
+            printf("  waiting: %s\n", waiting);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "best");
         if (cJSON_IsObject(b)) {
             char med[32];

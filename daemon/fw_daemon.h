@@ -220,6 +220,18 @@ struct fw_daemon_job {
     int64_t retry_seq;
     char retry_why[600];
 
+    /* A full disk (issue 15 item 5): a write of this job that failed with -ENOSPC pauses it
+     * ("waiting" in its progress) until the daemon's retry timer gets the write through: pending is
+     * a record not stored yet (of device pending_dev), pending_state a terminal state not stored yet
+     * (with pending_error), neither when only the start (plan / state 'running') could not be
+     * written. store_ready: the plan size and state 'running' are stored. */
+    int waiting;
+    cJSON *pending;
+    int64_t pending_dev;
+    char pending_state[16];
+    char *pending_error;
+    int store_ready;
+
     size_t evaluated_this_run;
     uint64_t run_started_ns;
     int64_t counts[FW_DAEMON_NSTATUS];
@@ -244,6 +256,8 @@ struct fw_daemon {
     int have_signals;
     fw_db *db;
     int db_lock_fd;               /* flock on the store file (main.c), -1 = none */
+    uv_timer_t store_timer;       /* retries the writes of jobs waiting on a full disk (jobs.c) */
+    int store_timer_init;
     int stopping;
     int exit_code;
 
@@ -293,15 +307,22 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job);
 cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id);
 int fw_daemon_job_watch(fw_daemon_job *job, fw_daemon_client *c);
 void fw_daemon_jobs_free(fw_daemon *d);
+/* The store's disk is full: pause the job (its pending write, if any, is already set) until the
+ * retry timer gets a write through. why goes to the log. */
+void fw_daemon_job_wait(fw_daemon *d, fw_daemon_job *job, const char *why);
+/* Close the retry timer (after the loop's first run at stop). */
+void fw_daemon_jobs_close(fw_daemon *d);
 /* Send a progress notification to the job's watchers. */
 void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
-/* Store the terminal state, send the final notification, drop the job from the table (freed). */
+/* Store the terminal state, send the final notification, drop the job from the table (freed).
+ * On a full disk the job instead waits (not freed) and finishes once the state can be stored. */
 void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
 /* Build the plan for the device, read which seqs are stored, mark the job running. */
 int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
 /* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
 cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error);
-/* Commit one record and update progress (notifies watchers). < 0 when the store refused it. */
+/* Commit one record and update progress (notifies watchers). < 0 when the store refused it; 1 when
+ * the disk is full: the job waits with the record pending (nothing to do for the caller). */
 int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
 void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c);
 /* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */

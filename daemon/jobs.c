@@ -69,6 +69,8 @@ static void job_free(fw_daemon_job *job)
     free(job->done);
     free(job->watchers);
     free(job->shape_info);
+    cJSON_Delete(job->pending);
+    free(job->pending_error);
     free(job);
 }
 
@@ -329,6 +331,8 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
     cJSON_AddStringToObject(p, "state", job->running ? "running" : "queued");
     /* "measuring" the plan, then "finalists" while the top K per shape are re-timed */
     cJSON_AddStringToObject(p, "phase", job->fin_state == 1 ? "finalists" : "measuring");
+    if (job->waiting)
+        cJSON_AddStringToObject(p, "waiting", "the store's disk is full");
     cJSON_AddNumberToObject(p, "evaluated", (double)job->evaluated);
     cJSON_AddNumberToObject(p, "planned", (double)job->planned);
     if (job->have_best) {
@@ -447,7 +451,16 @@ void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c)
 
 void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error)
 {
-    if (fw_db_job_set_state(d->db, job->id, state, error) < 0)
+    /* A record still waiting for room is written first. */
+    int rc = job->pending ? -ENOSPC : fw_db_job_set_state(d->db, job->id, state, error);
+    if (rc == -ENOSPC && !d->stopping) {
+        snprintf(job->pending_state, sizeof(job->pending_state), "%s", state);
+        free(job->pending_error);
+        job->pending_error = error ? fw_strdup(error) : NULL;
+        fw_daemon_job_wait(d, job, job->pending ? "a record waits" : fw_db_error(d->db));
+        return;
+    }
+    if (rc < 0)
         fw_daemon_log(d, "job %" PRId64 ": cannot store state '%s': %s", job->id, state, fw_db_error(d->db));
     fw_daemon_log(d, "job %" PRId64 " %s (%zu of %zu evaluated)%s%s", job->id, state, job->evaluated,
                   job->planned, error ? ": " : "", error ? error : "");
@@ -493,10 +506,27 @@ int fw_daemon_job_cancel(fw_daemon *d, int64_t id)
     return 0;
 }
 
+/* The plan's size and state 'running' into the store (again after a full disk). */
+static int job_start_stored(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
+        return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));
+    if (!job->running) {
+        if ((rc = fw_db_job_set_state(d->db, job->id, "running", NULL)) < 0)
+            return fw_errf(err, errlen, rc, "cannot start job %" PRId64 ": %s", job->id, fw_db_error(d->db));
+        job->running = 1;
+    }
+    job->store_ready = 1;
+    job->run_started_ns = fw_now_ns();
+    job->evaluated_this_run = 0;
+    return 0;
+}
+
 int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
 {
     if (job->plan_built)
-        return 0;
+        return job->store_ready ? 0 : job_start_stored(d, job, dev, err, errlen);
     int rc = fw_plan_build(job->wspec, dev->info, &job->plan, err, errlen);
     if (rc < 0)
         return rc;
@@ -550,15 +580,8 @@ int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *de
         cJSON_Delete(stored);
     }
     job->next_seq = 0;
-    if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
-        return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));
-    if (!job->running) {
-        if ((rc = fw_db_job_set_state(d->db, job->id, "running", NULL)) < 0)
-            return fw_errf(err, errlen, rc, "cannot start job %" PRId64 ": %s", job->id, fw_db_error(d->db));
-        job->running = 1;
-    }
-    job->run_started_ns = fw_now_ns();
-    job->evaluated_this_run = 0;
+    if ((rc = job_start_stored(d, job, dev, err, errlen)) < 0)
+        return rc;
     if (n)
         fw_daemon_log(d, "job %" PRId64 " running on %s: %zu of %zu already stored", job->id, dev->sel,
                       job->evaluated, job->planned);
@@ -610,11 +633,11 @@ static void copy_str(char *dst, size_t len, const cJSON *o, const char *name)
         snprintf(dst, len, "%s", f->valuestring);
 }
 
-int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
+static int store_record(fw_daemon *d, fw_daemon_job *job, int64_t dev_id, const cJSON *m)
 {
     const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
     int64_t seq = cJSON_IsNumber(sq) && sq->valuedouble >= 0 && sq->valuedouble < 1e15 ? (int64_t)sq->valuedouble : -1;
-    int rc = fw_db_measurement_put(d->db, job->id, dev->db_id, m);
+    int rc = fw_db_measurement_put(d->db, job->id, dev_id, m);
     if (rc == -EEXIST) {
         fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " was already stored; keeping the first", job->id, seq);
     } else if (rc < 0) {
@@ -648,4 +671,112 @@ int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev,
     }
     fw_daemon_job_notify(d, job);
     return 0;
+}
+
+int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
+{
+    int rc = store_record(d, job, dev->db_id, m);
+    if (rc != -ENOSPC || d->stopping)
+        return rc;
+    /* Nothing of it was stored (the put is one transaction): keep it and write it once there is room. */
+    cJSON_Delete(job->pending);
+    job->pending = cJSON_Duplicate(m, 1);
+    job->pending_dev = dev->db_id;
+    fw_daemon_job_wait(d, job, fw_db_error(d->db));
+    return job->pending ? 1 : -ENOMEM;
+}
+
+/* ---- a full disk ------------------------------------------------------------------------------ */
+
+#define STORE_RETRY_MS 1000
+
+static void store_retry(uv_timer_t *t);
+
+static void arm_store_retry(fw_daemon *d)
+{
+    if (!d->store_timer_init) {
+        uv_timer_init(d->loop, &d->store_timer);
+        d->store_timer.data = d;
+        /* it must not keep a stopping daemon's loop alive */
+        uv_unref((uv_handle_t *)&d->store_timer);
+        d->store_timer_init = 1;
+    }
+    if (!uv_is_active((uv_handle_t *)&d->store_timer))
+        uv_timer_start(&d->store_timer, store_retry, STORE_RETRY_MS, 0);
+}
+
+void fw_daemon_jobs_close(fw_daemon *d)
+{
+    if (d->store_timer_init && !uv_is_closing((uv_handle_t *)&d->store_timer))
+        uv_close((uv_handle_t *)&d->store_timer, NULL);
+}
+
+void fw_daemon_job_wait(fw_daemon *d, fw_daemon_job *job, const char *why)
+{
+    if (!job->waiting)
+        fw_daemon_log(d, "job %" PRId64 " waiting: the store's disk is full (%s); the write is retried "
+                      "every %d ms, nothing measured is lost", job->id, why, STORE_RETRY_MS);
+    job->waiting = 1;
+    arm_store_retry(d);
+    fw_daemon_job_notify(d, job);
+}
+
+/* The writes a waiting job still owes, oldest first: 0 when done (the job may be gone: finished),
+ * -ENOSPC while the disk is still full. */
+static int job_flush(fw_daemon *d, fw_daemon_job *job)
+{
+    if (job->pending) {
+        int rc = store_record(d, job, job->pending_dev, job->pending);
+        if (rc == -ENOSPC)
+            return rc;
+        if (rc < 0)   /* not stored: measured again on the next start */
+            fw_daemon_log(d, "job %" PRId64 ": a waiting record cannot be stored: %s", job->id, fw_db_error(d->db));
+        cJSON_Delete(job->pending);
+        job->pending = NULL;
+    }
+    job->waiting = 0;
+    if (job->pending_state[0]) {
+        char state[sizeof(job->pending_state)];
+        snprintf(state, sizeof(state), "%s", job->pending_state);
+        job->pending_state[0] = '\0';
+        char *error = job->pending_error;
+        job->pending_error = NULL;
+        fw_daemon_job_finish(d, job, state, error);   /* may wait again */
+        free(error);
+        return 0;
+    }
+    fw_daemon_log(d, "job %" PRId64 ": the store takes writes again; going on", job->id);
+    fw_daemon_job_notify(d, job);
+    fw_daemon_device *dev = fw_daemon_device_get(d, job->device_sel);
+    if (dev)
+        fw_daemon_device_pump(dev);
+    return 0;
+}
+
+static void store_retry(uv_timer_t *t)
+{
+    fw_daemon *d = t->data;
+    if (d->stopping)
+        return;
+    /* Ids first: a finish or a pump below may free any job of the table. */
+    size_t n = 0, k = 0;
+    for (fw_daemon_job *j = d->jobs; j; j = j->next)
+        n += j->waiting != 0;
+    int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    if (!ids) {
+        arm_store_retry(d);
+        return;
+    }
+    for (fw_daemon_job *j = d->jobs; j; j = j->next)
+        if (j->waiting)
+            ids[k++] = j->id;
+    for (size_t i = 0; i < k; i++) {
+        fw_daemon_job *job = fw_daemon_job_find(d, ids[i]);
+        if (job && job->waiting)
+            job_flush(d, job);
+    }
+    free(ids);
+    for (fw_daemon_job *j = d->jobs; j; j = j->next)
+        if (j->waiting)
+            arm_store_retry(d);
 }

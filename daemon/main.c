@@ -343,6 +343,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(d.loop, UV_RUN_DEFAULT);
+    fw_daemon_jobs_close(&d);
     fw_daemon_close_signals(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
 

@@ -667,8 +667,8 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             dev->wstate == FW_W_FINALISTS)
             return;
         fw_daemon_job *job = next_job(dev);
-        if (!job)
-            return;
+        if (!job || job->waiting)
+            return;   /* a job waiting on a full disk: the store's retry timer pumps again */
         if (job->cancelled) {
             fw_daemon_job_finish(d, job, "cancelled", NULL);
             continue;
@@ -685,7 +685,12 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         }
         /* Idle worker with a job. */
         int fresh = !job->plan_built;
-        if (fw_daemon_job_prepare(d, job, dev, err, sizeof(err)) < 0) {
+        int prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
+        if (prc == -ENOSPC) {
+            fw_daemon_job_wait(d, job, err);
+            return;
+        }
+        if (prc < 0) {
             fw_daemon_job_finish(d, job, "failed", err);
             continue;
         }

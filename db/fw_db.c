@@ -127,6 +127,7 @@ struct fw_db {
     sqlite3 *h;
     sqlite3_stmt *stmt[Q__N];
     char err[1024];
+    fw_db_fault fault;
 };
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -150,6 +151,11 @@ int fw_db_rc_to_errno(int rc)
 /* Copy SQLite's message now: a ROLLBACK afterwards resets sqlite3_errmsg to "not an error". */
 static int fail_sql(fw_db *db, int rc, const char *what)
 {
+    if (fw_db_fault_take(&db->fault, rc)) {
+        snprintf(db->err, sizeof db->err, "%s: database or disk is full (SQLite code %d; test fault "
+                 "FAIRWAY_TEST_DB_FULL)", what, SQLITE_FULL);
+        return -ENOSPC;
+    }
     snprintf(db->err, sizeof db->err, "%s: %s (SQLite code %d)", what, sqlite3_errmsg(db->h), rc);
     return fw_db_rc_to_errno(rc);
 }
@@ -279,6 +285,7 @@ int fw_db_open(const char *path, fw_db **out, char *err, size_t errlen)
         free(db);
         return r;
     }
+    fw_db_fault_setup(&db->fault, db->h);
     *out = db;
     return 0;
 }
@@ -913,6 +920,7 @@ int fw_db_measurement_put(fw_db *db, int64_t job, int64_t device_id, const cJSON
     int64_t seq = 0;
     int r = check_record(db, m, &seq);
     if (r < 0) return r;
+    fw_db_fault_seq(&db->fault, seq);
     r = exec(db, "BEGIN IMMEDIATE", "starting measurement transaction");
     if (r < 0) return r;
 

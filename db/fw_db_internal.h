@@ -22,4 +22,20 @@ int fw_db_schema_steps(void);
 /* SQLite result code -> negative errno (0 for OK/ROW/DONE). */
 int fw_db_rc_to_errno(int rc);
 
+/* Tests only: FAIRWAY_TEST_DB_FULL=K:PATH makes the store behave as on a full disk (every commit
+ * fails with "database or disk is full", -ENOSPC) from the first measurement put with seq >= K on,
+ * for as long as the file PATH exists. The test creates PATH before, and removes it to give the disk
+ * room again. Unset: nothing changes. */
+typedef struct fw_db_fault {
+    long long min_seq;
+    char path[512];
+    int armed;      /* a put with seq >= min_seq was seen */
+    int fired;      /* the last commit was refused by the fault */
+} fw_db_fault;
+
+void fw_db_fault_setup(fw_db_fault *f, struct sqlite3 *h);
+void fw_db_fault_seq(fw_db_fault *f, long long seq);
+/* 1 when rc is a commit the fault refused (then reported as SQLITE_FULL); clears it. */
+int fw_db_fault_take(fw_db_fault *f, int rc);
+
 #endif

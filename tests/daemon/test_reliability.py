@@ -4,7 +4,10 @@
   4. a store with one damaged page is refused at start, with a sentence saying what to do;
   6. a worker killed from outside (FAIRWAYD_TEST_FAULT=kill-worker@K: SIGKILL right after seq K is
      sent) does not condemn the variant: it is measured again on a fresh worker and stored ok,
-     its record saying it was retried.
+     its record saying it was retried;
+  5. a full disk (FAIRWAY_TEST_DB_FULL=K:FLAG: every commit fails as on a full disk from seq K's on,
+     while FLAG exists) pauses the job ("waiting" in status), queries are answered, and once the
+     disk has room the job goes on by itself: nothing measured is lost, every seq stored once.
 """
 import os
 import sqlite3
@@ -98,6 +101,48 @@ with guarded(d):
     n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
     check(n[0] == n[1] == sub["planned"], "each seq stored exactly once")
     check(d.read_log().count("started worker for opencl:0") == 2, "one fresh worker for the retry")
+    c.close()
+    check(d.terminate() == 0, "clean exit")
+
+# 5: a full disk in the middle of a job.
+d = Daemon()
+flag = os.path.join(d.tmp, "disk-full")
+open(flag, "w").close()
+d.env["FAIRWAY_TEST_DB_FULL"] = "2:" + flag
+with guarded(d):
+    d.start()
+    c = d.client()
+    sub = c.call("submit", {"spec": dict(SMALL_GEMM, budget=5)})
+    job = sub["job"]
+    planned = sub["planned"]
+    seen = c.watch(job, until=lambda p: "waiting" in p)
+    check(seen[-1].get("waiting") == "the store's disk is full" and not seen[-1]["final"],
+          "the job pauses with a reason: %s" % seen[-1].get("waiting"))
+    q = d.client()
+    st = q.call("status", {"job": job})
+    check(st["state"] == "running" and st["progress"].get("waiting") == "the store's disk is full",
+          "status says it waits for the disk (%s, %s)" % (st["state"], st["progress"].get("waiting")))
+    check(st["progress"]["evaluated"] == 2, "with the two seqs stored before (%d)" % st["progress"]["evaluated"])
+    check(isinstance(q.call("jobs", {})["jobs"], list) and q.call("rankings", {"job": job}) is not None,
+          "other queries are answered meanwhile")
+    check(sorted(s for (s,) in d.sql("SELECT seq FROM measurements WHERE job = ?", (job,))) == [0, 1],
+          "the store holds seqs 0 and 1 only")
+    os.unlink(flag)   # room again: the daemon's retry gets the write through by itself
+    last = seen[-1]
+    while not last.get("final"):
+        m = c.next_notification()
+        if m is None:
+            break
+        if m.get("method") == "progress":
+            last = m["params"]
+    check(last.get("state") == "done" and last.get("evaluated") == planned,
+          "the job goes on by itself and completes (%s, %s of %d)" % (last.get("state"), last.get("evaluated"), planned))
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
+    check(n[0] == n[1] == planned, "every seq stored exactly once (%s)" % (n,))
+    log = d.read_log()
+    check("waiting: the store's disk is full" in log and "the store takes writes again" in log,
+          "the log says it waited and went on")
+    q.close()
     c.close()
     check(d.terminate() == 0, "clean exit")
 finish()
