@@ -205,6 +205,51 @@ static void test_spec_and_plan(void)
     cJSON_Delete(res);
 }
 
+/* The users' workflow (issue 13): their profile, their file's declaration styles, no edit. The
+ * profile's space names knobs their file has no constant for (SG_M_TILES, SG_N_TILES, NUM_BUFFERS:
+ * hand-written double buffering), so the job gives the two knobs the file has, and its own presets. */
+static void test_profile(void)
+{
+    cJSON *u = cJSON_Parse("{\"profile\": \"mixed_bpw_fairway_glm47\", \"seed\": 3,"
+                           " \"space\": {\"knobs\": {\"TILE_N\": [32, 64, 128], \"SIMDGROUPS_PER_TG\": [2, 4, 8]}},"
+                           " \"presets\": [{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4}],"
+                           " \"binds\": {\"TILE_N\": \"MOE_TILE_N\"},"
+                           " \"aliases\": {\"SIMDGROUPS_PER_TG\": \"MOE_SIMDGROUPS_CONFIG\"}}");
+    cJSON *s = cJSON_AddObjectToObject(u, "source");
+    cJSON_AddStringToObject(s, "text", src);
+    cJSON_AddStringToObject(s, "name", "moe_styles.metal");
+    cJSON *res = NULL;
+    char err[512];
+    CHECK_INT(fw_spec_resolve(u, &res, err, sizeof err), 0);
+    if (!res)
+        fprintf(stderr, "profile resolve: %s\n", err);
+    cJSON_Delete(u);
+    fw_plan plan;
+    cJSON *dev = cJSON_Parse("{\"limits\": {\"max_threads\": 1024, \"shared_bytes\": 32768, \"simd_width\": 32}}");
+    if (res && fw_plan_build(res, dev, &plan, err, sizeof err) == 0) {
+        CHECK(plan.n > 13);   /* every shape of the profile, the preset first */
+        int64_t seen[3] = {0, 0, 0};
+        for (size_t i = 0; i < plan.n; i++) {
+            char *text = fw_strdup(src);
+            fw_point mp;
+            CHECK_INT(fw_transform_render(res, &plan.items[i].point, &text, &mp, err, sizeof err), 0);
+            int64_t tn = fw_point_value(&plan.items[i].point, "TILE_N", -1);
+            char want[96];
+            snprintf(want, sizeof want, "constant constexpr uint MOE_TILE_N = %lld;", (long long)tn);
+            CHECK(strstr(text, want) != NULL);
+            seen[tn == 32 ? 0 : tn == 64 ? 1 : 2]++;
+            free(text);
+        }
+        CHECK(seen[0] > 0 && seen[1] > 0 && seen[2] > 0);
+        fw_plan_release(&plan);
+    } else if (res) {
+        fprintf(stderr, "profile plan: %s\n", err);
+        CHECK(0);
+    }
+    cJSON_Delete(dev);
+    cJSON_Delete(res);
+}
+
 static void test_render_styles(void)
 {
     cJSON *spec = cJSON_Parse("{\"binds\": {\"A\": \"MOE_TILE_K\", \"B\": \"C_STYLE_TILE\", \"C\": \"DEFINE_TILE\","
@@ -262,6 +307,7 @@ int main(int argc, char **argv)
     test_check_errors();
     test_spec_and_plan();
     test_render_styles();
+    test_profile();
     free(src);
     return fw_check_done("variants_transform");
 }
