@@ -4,7 +4,12 @@
  * the bound values make it right), on 3 seeded inputs and 5 launches (the transformed-variant
  * rule), with no bound knob among the compiled macros and a source hash that is the transformed
  * text's. Without binds the job is refused before any compile. The file is never modified.
- * usage: test_bind_e2e FAIRWAY-WORKER bind_gemm.cl. Exits 77 when no OpenCL device is there. */
+ * Then data/bind_gemm_flaky.cl, wrong only when A[0] < 0: at job seed 4 the job's own inputs hide
+ * the bug (A[0] >= 0) and the first extra seed shows it, so the variant is verify_failed by the
+ * extra check (one seeded check would have passed it). At seeds 1 and 3 all three seeds hide it:
+ * the check catches what its inputs expose, no more.
+ * usage: test_bind_e2e FAIRWAY-WORKER bind_gemm.cl bind_gemm_flaky.cl. Exits 77 when no OpenCL
+ * device is there. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +127,8 @@ static void check_records(char *out)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s FAIRWAY-WORKER bind_gemm.cl\n", argv[0]);
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s FAIRWAY-WORKER bind_gemm.cl bind_gemm_flaky.cl\n", argv[0]);
         return 2;
     }
     worker = argv[1];
@@ -158,6 +163,32 @@ int main(int argc, char **argv)
     CHECK_HAS(errtext, "never mentions");
     free(out);
     free(errtext);
+
+    /* A bug one seed hides: caught by the extra seeds of a transformed variant. */
+    char *flaky = slurp(argv[3]);
+    spec = spec_for(flaky, 1);
+    cJSON_ReplaceItemInObject(spec, "seed", cJSON_CreateNumber(4));
+    cJSON_ReplaceItemInObject(spec, "budget", cJSON_CreateNumber(1));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItemCaseSensitive(spec, "source"), "entry", cJSON_CreateString("bind_gemm_flaky"));
+    code = run_spec(spec, &out, &errtext);
+    cJSON_Delete(spec);
+    CHECK_INT(code, 0);
+    cJSON *rec = NULL;
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line && !rec; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        if (j && cJSON_GetObjectItemCaseSensitive(j, "seq") && cJSON_GetObjectItemCaseSensitive(j, "status"))
+            rec = j;
+        else
+            cJSON_Delete(j);
+    }
+    CHECK(rec != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")), "verify_failed");
+    CHECK_HAS(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "error")), "transformed variant: inputs of extra seed 1");
+    cJSON_Delete(rec);
+    free(out);
+    free(errtext);
+    free(flaky);
 
     char *after = slurp(argv[2]);
     CHECK_STR(after, text);
