@@ -17,11 +17,12 @@
 enum {
     N_INT = 1, N_NAME, N_NEG, N_NOT,
     N_OR, N_AND, N_EQ, N_NE, N_LT, N_LE, N_GT, N_GE, N_ADD, N_SUB, N_MUL, N_DIV, N_MOD,
+    N_MIN, N_MAX, N_CDIV,
 };
 
 enum {
     T_END = 0, T_INT, T_NAME, T_LP, T_RP, T_OR, T_AND, T_NOT,
-    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_ADD, T_SUB, T_MUL, T_DIV, T_MOD,
+    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_ADD, T_SUB, T_MUL, T_DIV, T_MOD, T_COMMA,
 };
 
 typedef struct node {
@@ -132,7 +133,7 @@ static int next(parser *ps)
     static const struct { const char *text; int tok; } ops[] = {
         {"||", T_OR}, {"&&", T_AND}, {"==", T_EQ}, {"!=", T_NE}, {"<=", T_LE}, {">=", T_GE},
         {"<", T_LT}, {">", T_GT}, {"!", T_NOT}, {"+", T_ADD}, {"-", T_SUB}, {"*", T_MUL},
-        {"/", T_DIV}, {"%", T_MOD}, {"(", T_LP}, {")", T_RP},
+        {"/", T_DIV}, {"%", T_MOD}, {"(", T_LP}, {")", T_RP}, {",", T_COMMA},
     };
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         size_t l = strlen(ops[i].text);
@@ -188,6 +189,50 @@ static int add_name(parser *ps, const char *s, size_t len)
 
 static int parse_or(parser *ps);
 
+/* Functions of two arguments: min(a, b), max(a, b), cdiv(a, b) = ceil(a / b) for b > 0. A name
+ * followed by '(' is a call; without '(' min, max and cdiv stay ordinary names. */
+static int func_op(const char *s, size_t len)
+{
+    static const struct { const char *name; int op; } fns[] = {
+        {"min", N_MIN}, {"max", N_MAX}, {"cdiv", N_CDIV},
+    };
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++)
+        if (strlen(fns[i].name) == len && strncmp(fns[i].name, s, len) == 0)
+            return fns[i].op;
+    return 0;
+}
+
+static int parse_call(parser *ps)
+{
+    char d[64];
+    int op = func_op(ps->tok_start, ps->tok_len);
+    char fname[8];
+    snprintf(fname, sizeof fname, "%.*s", (int)ps->tok_len, ps->tok_start);
+    if (next(ps) < 0 || next(ps) < 0)   /* the name, then the '(' */
+        return -1;
+    int a = parse_or(ps);
+    if (a < 0)
+        return -1;
+    if (ps->tok != T_COMMA) {
+        tok_desc(ps, d, sizeof d);
+        return fail(ps, -EINVAL, "%s() takes two arguments: expected ',' at column %d, found %s", fname,
+                    col(ps, ps->tok_start), d);
+    }
+    if (next(ps) < 0)
+        return -1;
+    int b = parse_or(ps);
+    if (b < 0)
+        return -1;
+    if (ps->tok != T_RP) {
+        tok_desc(ps, d, sizeof d);
+        return fail(ps, -EINVAL, "%s() takes two arguments: expected ')' at column %d, found %s", fname,
+                    col(ps, ps->tok_start), d);
+    }
+    if (next(ps) < 0)
+        return -1;
+    return add_node(ps, op, a, b);
+}
+
 static int parse_unary(parser *ps)
 {
     char d[64];
@@ -208,6 +253,10 @@ static int parse_unary(parser *ps)
         if (r >= 0)
             ps->e->nodes[r].value = ps->tok_value;
         if (r >= 0 && next(ps) < 0)
+            return -1;
+    } else if (ps->tok == T_NAME && func_op(ps->tok_start, ps->tok_len) && ps->p[strspn(ps->p, " \t\r\n")] == '(') {
+        r = parse_call(ps);
+        if (r < 0)
             return -1;
     } else if (ps->tok == T_NAME) {
         int nm = add_name(ps, ps->tok_start, ps->tok_len);
@@ -428,6 +477,15 @@ static int64_t ev(evalctx *c, int i)
         if (__builtin_mul_overflow(a, b, &r))
             goto overflow;
         return r;
+    case N_MIN: return a < b ? a : b;
+    case N_MAX: return a > b ? a : b;
+    case N_CDIV:
+        if (b <= 0) {
+            c->rc = fw_errf(c->err, c->errlen, -EDOM, "cdiv(%" PRId64 ", %" PRId64 "): the divisor must be positive",
+                            a, b);
+            return 0;
+        }
+        return a / b + (a % b > 0);
     case N_DIV:
     case N_MOD:
         if (b == 0) {

@@ -161,5 +161,23 @@ int main(void)
         CHECK_HAS(err, "deeper");
         fw_expr_free(e);
     }
+    /* min, max and cdiv (declarative workloads' geometry, docs/spec.md) */
+    CHECK_INT(val("min(A, 3)"), 3);
+    CHECK_INT(val("max(A, 3 * 4)"), 12);
+    CHECK_INT(val("cdiv(A, 2)"), 4);
+    CHECK_INT(val("cdiv(8, 4)"), 2);
+    CHECK_INT(val("cdiv(0, 4)"), 0);
+    CHECK_INT(val("cdiv(-7, 2)"), -3);
+    CHECK_INT(val("cdiv(min(A, 100) * 2, max(1, 3)) + 1"), 6);
+    CHECK_INT(val("min (A, max(A, 9))"), 7);
+    {
+        int64_t v = 0;
+        char err[256] = "";
+        CHECK_INT(eval("cdiv(A, 0)", &v, err, sizeof err), -EDOM);
+        CHECK_HAS(err, "cdiv(7, 0)");
+    }
+    parse_error("min(A)", "column 6", "two arguments");
+    parse_error("max(A, 2, 3)", "column 9", "','");
+    parse_error("cdiv(A 2)", "column 8", "'2'");
     return fw_check_done("test_expr");
 }
