@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fw_family.h"
+#include "fw_transform.h"
 #include "fw_util.h"
 
 #define JOBS_LIMIT_MAX 10000
@@ -572,12 +573,19 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
     fw_point pt;
     cJSON *row = NULL;
     if (cJSON_IsObject(knobs) && fw_point_from_json(knobs, &pt, err, sizeof(err)) == 0) {
-        const cJSON *aliases = NULL;
-        if (cJSON_IsNumber(jid) && fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row) == 0)
+        const cJSON *aliases = NULL, *binds = NULL;
+        if (cJSON_IsNumber(jid) && fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row) == 0) {
             aliases = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "aliases");
+            binds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "binds");
+        }
+        /* Knobs bound to a constant or a transform site are no macros (docs/transforms.md). */
+        fw_point mp;
+        cJSON *src = fw_binds_describe(binds, &pt, &mp);
+        if (src)
+            cJSON_AddItemToObject(best, "source_transforms", src);
         char **macros = NULL;
         size_t n = 0;
-        if (fw_point_macros(&pt, aliases, &macros, &n) == 0) {
+        if (fw_point_macros(&mp, aliases, &macros, &n) == 0) {
             cJSON *arr = cJSON_AddArrayToObject(best, "macros");
             for (size_t i = 0; i < n; i++)
                 cJSON_AddItemToArray(arr, cJSON_CreateString(macros[i]));

@@ -106,4 +106,10 @@ int fw_transform_structural(const cJSON *spec, const fw_point *p);
  * variant must verify on several seeded inputs and repeated launches (bench/harness.c). */
 int fw_transform_applies(const cJSON *spec, const fw_point *p);
 
+/* For answers about a stored variant (the daemon's "best"): *macro_point = p without the knobs
+ * binds binds (what is passed as macros), and a new object {"constants": {"MOE_TILE_N": 128},
+ * "transforms": [{bind of each site switched on}]} saying what the rest does to the source, or
+ * NULL when binds binds none of p's knobs. */
+cJSON *fw_binds_describe(const cJSON *binds, const fw_point *p, fw_point *macro_point);
+
 #endif

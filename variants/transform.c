@@ -458,3 +458,30 @@ int fw_transform_applies(const cJSON *spec, const fw_point *p)
     }
     return 0;
 }
+
+cJSON *fw_binds_describe(const cJSON *binds, const fw_point *p, fw_point *macro_point)
+{
+    fw_point_clear(macro_point);
+    cJSON *o = NULL;
+    for (size_t i = 0; i < p->n; i++) {
+        const cJSON *b = cJSON_GetObjectItemCaseSensitive(binds, p->kv[i].name);
+        if (!cJSON_IsString(b) && !cJSON_IsObject(b)) {
+            fw_point_set(macro_point, p->kv[i].name, p->kv[i].value);
+            continue;
+        }
+        if (!o && !(o = cJSON_CreateObject()))
+            continue;
+        if (cJSON_IsString(b)) {
+            cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "constants");
+            if (!c)
+                c = cJSON_AddObjectToObject(o, "constants");
+            cJSON_AddNumberToObject(c, b->valuestring, (double)p->kv[i].value);
+        } else if (p->kv[i].value != 0) {
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "transforms");
+            if (!t)
+                t = cJSON_AddArrayToObject(o, "transforms");
+            cJSON_AddItemToArray(t, cJSON_Duplicate(b, 1));
+        }
+    }
+    return o;
+}

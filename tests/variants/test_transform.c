@@ -250,6 +250,32 @@ static void test_profile(void)
     cJSON_Delete(res);
 }
 
+/* What the daemon's "best" says about a bound variant: constants and sites, not macros. */
+static void test_describe(void)
+{
+    cJSON *binds = cJSON_Parse("{\"TILE_N\": \"MOE_TILE_N\", \"SB\": {\"transform\": \"simdgroup_barrier\","
+                               " \"function\": \"f\", \"lines\": [3, 3]}, \"SB2\": {\"transform\": \"simdgroup_barrier\","
+                               " \"function\": \"g\", \"lines\": [9, 9]}}");
+    fw_point p, mp;
+    fw_point_clear(&p);
+    fw_point_set(&p, "TILE_N", 128);
+    fw_point_set(&p, "SB", 1);
+    fw_point_set(&p, "SB2", 0);
+    fw_point_set(&p, "SIMDGROUPS_PER_TG", 8);
+    cJSON *d = fw_binds_describe(binds, &p, &mp);
+    CHECK_INT(mp.n, 1);
+    CHECK_STR(mp.kv[0].name, "SIMDGROUPS_PER_TG");
+    CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(d, "constants"),
+                                                                   "MOE_TILE_N")), 128);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "transforms");
+    CHECK_INT(cJSON_GetArraySize(t), 1);   /* SB2 is off */
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(t, 0), "function")), "f");
+    cJSON_Delete(d);
+    CHECK(fw_binds_describe(NULL, &p, &mp) == NULL);
+    CHECK_INT(mp.n, 4);
+    cJSON_Delete(binds);
+}
+
 static void test_render_styles(void)
 {
     cJSON *spec = cJSON_Parse("{\"binds\": {\"A\": \"MOE_TILE_K\", \"B\": \"C_STYLE_TILE\", \"C\": \"DEFINE_TILE\","
@@ -308,6 +334,7 @@ int main(int argc, char **argv)
     test_spec_and_plan();
     test_render_styles();
     test_profile();
+    test_describe();
     free(src);
     return fw_check_done("variants_transform");
 }
