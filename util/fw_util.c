@@ -11,8 +11,11 @@ int fw_errf(char *err, size_t errlen, int code, const char *fmt, ...)
     if (err && errlen > 0) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        int n = vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        /* a message cut short is cut at a character boundary, so it stays UTF-8 */
+        if (n >= 0 && (size_t)n >= errlen)
+            err[fw_utf8_cut(err, errlen - 1)] = '\0';
     }
     return code;
 }

@@ -48,6 +48,18 @@ char *fw_sbuf_take(fw_sbuf *b);
 /* Read a whole file into a malloc'd NUL-terminated buffer. */
 int fw_read_file(const char *path, char **out, size_t *len, char *err, size_t errlen);
 
+/* UTF-8 (RFC 3629: no overlong forms, no surrogates, at most U+10FFFF), in util/fw_utf8.c.
+ * fw_utf8_seq: length (1-4) of the well-formed sequence at s[0..n), 0 when it is not one.
+ * fw_utf8_cut: the largest k <= n such that s[0..k) does not end inside a character that s[0..n)
+ *   cuts short (bytes before that are not checked); use it to truncate text at a boundary.
+ * fw_utf8_valid: 1 when s[0..n) is well-formed UTF-8.
+ * fw_utf8_fix: a malloc'd copy of s[0..n) with every ill-formed sequence replaced by U+FFFD (the
+ *   "maximal subpart" rule of Unicode 3.9), NUL-terminated, its length in *outlen; NULL on ENOMEM. */
+size_t fw_utf8_seq(const unsigned char *s, size_t n);
+size_t fw_utf8_cut(const char *s, size_t n);
+int fw_utf8_valid(const char *s, size_t n);
+char *fw_utf8_fix(const char *s, size_t n, size_t *outlen);
+
 /* strdup that returns NULL on NULL. */
 char *fw_strdup(const char *s);
 
