@@ -17,8 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* Replies can be much larger than requests (expand, rankings): accept up to 256 MiB a line. */
-#define MAX_REPLY_LINE (256u << 20)
 /* How long to wait for a freshly started daemon to report readiness. It only opens its database and
  * binds the socket before that, so this is a guard against a stuck start, not a pacing delay. */
 #define READY_TIMEOUT_MS 60000
@@ -159,6 +157,8 @@ int fw_cli_connect(const char *path, fw_cli_conn *c, char *err, size_t errlen)
     memset(c, 0, sizeof *c);
     c->fd = -1;
     c->next_id = 1;
+    /* Replies can be much larger than requests (expand, rankings). */
+    fw_proto_lines_init(&c->lines, FW_PROTO_REPLY_LINE_MAX);
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
@@ -184,9 +184,7 @@ void fw_cli_close(fw_cli_conn *c)
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-    c->len = c->cap = 0;
+    fw_proto_lines_release(&c->lines);
     cJSON_Delete(c->rpc_data);
     c->rpc_data = NULL;
 }
@@ -392,14 +390,7 @@ int fw_cli_open(const fw_cli_global *g, fw_cli_conn *c, char *err, size_t errlen
 
 static int fill(fw_cli_conn *c, char *err, size_t errlen)
 {
-    if (c->cap - c->len < 65536) {
-        size_t ncap = c->cap ? c->cap * 2 : 131072;
-        char *nb = realloc(c->buf, ncap);
-        if (!nb)
-            return fw_errf(err, errlen, -ENOMEM, "out of memory reading the daemon's reply");
-        c->buf = nb;
-        c->cap = ncap;
-    }
+    static char chunk[65536];
     for (;;) {
         struct pollfd pf[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = intr_pipe[0], .events = POLLIN}};
         if (fw_cli_interrupted)
@@ -409,14 +400,15 @@ static int fill(fw_cli_conn *c, char *err, size_t errlen)
             return fw_errf(err, errlen, -ECONNRESET, "waiting for fairwayd failed: %s", strerror(errno));
         if (pr <= 0 || (pf[1].revents & POLLIN) || !pf[0].revents)
             continue; /* the interrupted check above decides */
-        ssize_t r = read(c->fd, c->buf + c->len, c->cap - c->len);
+        ssize_t r = read(c->fd, chunk, sizeof chunk);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
             return fw_errf(err, errlen, -ECONNRESET, "reading from fairwayd failed: %s", strerror(errno));
         if (r == 0)
             return fw_errf(err, errlen, -ECONNRESET, "fairwayd closed the connection");
-        c->len += (size_t)r;
+        if (fw_proto_lines_feed(&c->lines, chunk, (size_t)r) < 0)
+            return fw_errf(err, errlen, -ENOMEM, "out of memory reading the daemon's reply");
         return 0;
     }
 }
@@ -424,15 +416,18 @@ static int fill(fw_cli_conn *c, char *err, size_t errlen)
 int fw_cli_read_message(fw_cli_conn *c, cJSON **msg, char *err, size_t errlen)
 {
     *msg = NULL;
-    size_t scanned = 0;
     for (;;) {
-        char *nl = c->len > scanned ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
-        if (nl) {
-            size_t linelen = (size_t)(nl - c->buf);
-            *nl = 0;
-            cJSON *j = cJSON_ParseWithLength(c->buf, linelen);
-            memmove(c->buf, nl + 1, c->len - linelen - 1);
-            c->len -= linelen + 1;
+        char *line;
+        size_t len;
+        int rc = fw_proto_lines_next(&c->lines, &line, &len);
+        if (rc == -E2BIG)
+            return fw_errf(err, errlen, -EPROTO, "fairwayd sent a line over %u MiB",
+                           FW_PROTO_REPLY_LINE_MAX >> 20);
+        if (rc > 0) {
+            cJSON *j = NULL;
+            size_t at;
+            const char *why;
+            fw_proto_parse(line, len, &j, &at, &why);
             if (!j || !cJSON_IsObject(j)) {
                 cJSON_Delete(j);
                 return fw_errf(err, errlen, -EPROTO, "fairwayd sent a line that is not a JSON object");
@@ -440,10 +435,7 @@ int fw_cli_read_message(fw_cli_conn *c, cJSON **msg, char *err, size_t errlen)
             *msg = j;
             return 0;
         }
-        scanned = c->len;
-        if (c->len >= MAX_REPLY_LINE)
-            return fw_errf(err, errlen, -EPROTO, "fairwayd sent a line over %u MiB", MAX_REPLY_LINE >> 20);
-        int rc = fill(c, err, errlen);
+        rc = fill(c, err, errlen);
         if (rc < 0)
             return rc;
     }
@@ -471,20 +463,13 @@ int fw_cli_call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **resul
     cJSON_Delete(c->rpc_data);
     c->rpc_data = NULL;
     int id = c->next_id++;
-    cJSON *req = cJSON_CreateObject();
-    cJSON_AddStringToObject(req, "jsonrpc", "2.0");
-    cJSON_AddNumberToObject(req, "id", id);
-    cJSON_AddStringToObject(req, "method", method);
-    cJSON_AddItemToObject(req, "params", params ? params : cJSON_CreateObject());
-    char *line = cJSON_PrintUnformatted(req);
+    cJSON *req = fw_proto_request(id, method, params);
+    size_t n;
+    char *line = fw_proto_print_exact(req, &n);   /* a spec's source goes byte for byte */
     cJSON_Delete(req);
     if (!line)
         return fw_errf(err, errlen, -ENOMEM, "out of memory building the request");
-    size_t n = strlen(line);
-    line[n] = 0;
     int rc = write_all(c->fd, line, n);
-    if (rc == 0)
-        rc = write_all(c->fd, "\n", 1);
     free(line);
     if (rc < 0)
         return fw_errf(err, errlen, -ECONNRESET, "sending '%s' to fairwayd failed: %s", method, strerror(-rc));

@@ -20,6 +20,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "fw_proto.h"
+
 enum {
     FW_CLI_EXIT_OK = 0,
     FW_CLI_EXIT_NOTFOUND = 1,   /* job failed / cancelled, or nothing found */
@@ -64,8 +66,7 @@ int fw_cli_install_signals(void);
 
 typedef struct fw_cli_conn {
     int fd;
-    char *buf;            /* bytes read but not yet returned as lines */
-    size_t len, cap;
+    fw_proto_lines lines; /* bytes read but not yet returned as lines (proto/fw_proto.h) */
     int next_id;
     int rpc_code;         /* JSON-RPC error code of the last failed call (0 if none) */
     cJSON *rpc_data;      /* its error.data (owned; may be NULL) */

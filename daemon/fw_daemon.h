@@ -25,43 +25,13 @@
 #include <cjson/cJSON.h>
 
 #include "fw_db.h"
+#include "fw_proto.h"
 #include "fw_search.h"
 
-#define FW_DAEMON_LINE_MAX (1024 * 1024)          /* bytes in one protocol line, without '\n' */
+#define FW_DAEMON_LINE_MAX FW_PROTO_LINE_MAX          /* bytes in one request line, without "\r\n" */
 #define FW_DAEMON_WRITE_QUEUE_MAX (64u << 20)      /* a client that never reads is dropped past this */
 
-/* JSON-RPC error codes (docs/protocol.md). */
-#define FW_RPC_PARSE_ERROR -32700
-#define FW_RPC_INVALID_REQUEST -32600
-#define FW_RPC_METHOD_NOT_FOUND -32601
-#define FW_RPC_INVALID_PARAMS -32602
-#define FW_RPC_INTERNAL_ERROR -32603
-#define FW_RPC_NO_SUCH_JOB -32001
-#define FW_RPC_NOTHING_STORED -32002
-#define FW_RPC_LINE_TOO_LONG -32003
-#define FW_RPC_TOO_MANY_CLIENTS -32004
-#define FW_RPC_DEVICE_UNAVAILABLE -32005
-#define FW_RPC_SHUTTING_DOWN -32006
-
-/* ---- line framing (daemon/linebuf.c): pure, unit-tested ---------------------------------------- */
-
-/* Splits a byte stream into '\n'-terminated lines of at most max bytes. A trailing '\r' is dropped. */
-typedef struct fw_daemon_linebuf {
-    char *data;
-    size_t len, cap;
-    size_t pos;      /* start of the first unconsumed byte */
-    size_t scan;     /* bytes after pos already known to hold no '\n' */
-    size_t max;
-} fw_daemon_linebuf;
-
-void fw_daemon_linebuf_init(fw_daemon_linebuf *lb, size_t max);
-void fw_daemon_linebuf_release(fw_daemon_linebuf *lb);
-/* Append bytes: 0 or -ENOMEM. */
-int fw_daemon_linebuf_feed(fw_daemon_linebuf *lb, const char *p, size_t n);
-/* 1: *line points at the next line (NUL-terminated, valid until the next feed/next call), *len its
- * length; 0: no complete line yet; -E2BIG: a line (complete or still arriving) is longer than max.
- * After -E2BIG the stream cannot be resynchronised: the caller answers and closes. */
-int fw_daemon_linebuf_next(fw_daemon_linebuf *lb, char **line, size_t *len);
+/* Line framing, the JSON-RPC envelopes and error codes (FW_RPC_*) are the wire's: proto/fw_proto.h. */
 
 /* ---- compare statistics (daemon/compare.c): pure, unit-tested ---------------------------------- */
 
@@ -110,7 +80,7 @@ typedef struct fw_daemon_options {
 struct fw_daemon_client {
     uv_pipe_t pipe;
     fw_daemon *d;
-    fw_daemon_linebuf lb;
+    fw_proto_lines lb;
     int closing;
     fw_daemon_client *prev, *next;
 };
@@ -146,7 +116,7 @@ struct fw_daemon_worker {
     int exited;
     int64_t exit_status;
     int term_signal;
-    fw_daemon_linebuf lb;
+    fw_proto_lines lb;
     char failed_msg[1024];        /* from a "failed" notification */
 };
 

@@ -308,11 +308,7 @@ int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen)
 
 static cJSON *notification(cJSON *params)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddStringToObject(o, "method", "progress");
-    cJSON_AddItemToObject(o, "params", params);
-    return o;
+    return fw_proto_notification("progress", params);
 }
 
 static cJSON *failures_object(const int64_t *counts)

@@ -398,10 +398,7 @@ static void m_watch(fw_daemon *d, fw_daemon_req *req)
     cJSON_AddBoolToObject(res, "watching", 1);
     fw_daemon_reply(req, res);
     /* The current state at once, so a watcher of a finished job gets its final message too. */
-    cJSON *n = cJSON_CreateObject();
-    cJSON_AddStringToObject(n, "jsonrpc", "2.0");
-    cJSON_AddStringToObject(n, "method", "progress");
-    cJSON_AddItemToObject(n, "params", p);
+    cJSON *n = fw_proto_notification("progress", p);
     fw_daemon_client_send(req->client, n);
     cJSON_Delete(n);
 }

@@ -30,7 +30,7 @@ static void on_write(uv_write_t *req, int status)
 static void on_client_closed(uv_handle_t *h)
 {
     fw_daemon_client *c = h->data;
-    fw_daemon_linebuf_release(&c->lb);
+    fw_proto_lines_release(&c->lb);
     free(c);
 }
 
@@ -72,21 +72,19 @@ void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
 {
     if (!c || c->closing)
         return;
-    char *text = cJSON_PrintUnformatted(msg);
-    if (!text)
-        return;
-    size_t n = strlen(text);
-    char *buf = realloc(text, n + 2);
-    write_req *wr = malloc(sizeof(*wr));
-    if (!buf || !wr) {
-        free(buf ? buf : text);
-        free(wr);
+    size_t n;
+    char *buf = fw_proto_print(msg, &n);
+    if (!buf) {
         client_close(c);
         return;
     }
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    wr->buf = uv_buf_init(buf, (unsigned)(n + 1));
+    write_req *wr = malloc(sizeof(*wr));
+    if (!wr) {
+        free(buf);
+        client_close(c);
+        return;
+    }
+    wr->buf = uv_buf_init(buf, (unsigned)n);
     if (uv_write(&wr->req, (uv_stream_t *)&c->pipe, &wr->buf, 1, on_write) != 0) {
         free(buf);
         free(wr);
@@ -103,14 +101,7 @@ void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
 
 static void send_error(fw_daemon_client *c, const cJSON *id, int code, cJSON *data, const char *msg)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddNumberToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
-    if (data)
-        cJSON_AddItemToObject(e, "data", data);
+    cJSON *o = fw_proto_error(id, code, msg, data);
     fw_daemon_client_send(c, o);
     cJSON_Delete(o);
 }
@@ -121,10 +112,7 @@ void fw_daemon_reply(fw_daemon_req *req, cJSON *result)
         cJSON_Delete(result);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddItemToObject(o, "id", cJSON_Duplicate(req->id, 1));
-    cJSON_AddItemToObject(o, "result", result ? result : cJSON_CreateObject());
+    cJSON *o = fw_proto_result(req->id, result);
     fw_daemon_client_send(req->client, o);
     cJSON_Delete(o);
 }
@@ -138,8 +126,10 @@ void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char
     char msg[4096];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n >= sizeof(msg))
+        msg[fw_utf8_cut(msg, sizeof(msg) - 1)] = '\0';   /* cut at a character, not inside one */
     send_error(req->client, req->id, code, data, msg);
 }
 
@@ -168,26 +158,18 @@ void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req)
     fn(d, req);
 }
 
-static int is_blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-            return 0;
-    return 1;
-}
-
 static void handle_line(fw_daemon_client *c, const char *line, size_t len)
 {
-    if (is_blank(line, len))
+    if (fw_proto_blank(line, len))
         return;
-    cJSON *msg = cJSON_ParseWithLength(line, len);
-    if (!msg) {
-        const char *at = cJSON_GetErrorPtr();
-        size_t off = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
+    cJSON *msg;
+    size_t off;
+    const char *why;
+    if (fw_proto_parse(line, len, &msg, &off, &why) < 0) {
         char m[256];
         snprintf(m, sizeof(m),
-                 "the line is not valid JSON (error at byte %zu); send one JSON-RPC 2.0 object per line",
-                 off);
+                 "the line is not valid JSON (%s at byte %zu); send one JSON-RPC 2.0 object per line",
+                 why, off);
         send_error(c, NULL, FW_RPC_PARSE_ERROR, NULL, m);
         return;
     }
@@ -212,8 +194,10 @@ static void handle_line(fw_daemon_client *c, const char *line, size_t len)
         send_error(c, id, FW_RPC_INVALID_PARAMS, NULL,
                    "\"params\" must be an object of named parameters (see docs/protocol.md)");
     } else if (strlen(method->valuestring) >= sizeof(((fw_daemon_req *)0)->method)) {
+        size_t ml = strlen(method->valuestring);
         char m[160];
-        snprintf(m, sizeof(m), "unknown method '%.40s...' (known: %s)", method->valuestring,
+        snprintf(m, sizeof(m), "unknown method '%.*s...' (known: %s)",
+                 (int)fw_utf8_cut(method->valuestring, ml < 40 ? ml : 40), method->valuestring,
                  fw_daemon_method_names());
         send_error(c, id, FW_RPC_METHOD_NOT_FOUND, NULL, m);
     } else {
@@ -245,7 +229,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         client_close(c);
         return;
     }
-    if (nread > 0 && fw_daemon_linebuf_feed(&c->lb, buf->base, (size_t)nread) < 0) {
+    if (nread > 0 && fw_proto_lines_feed(&c->lb, buf->base, (size_t)nread) < 0) {
         free(buf->base);
         client_close(c);
         return;
@@ -256,7 +240,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             return;
         char *line;
         size_t len;
-        int rc = fw_daemon_linebuf_next(&c->lb, &line, &len);
+        int rc = fw_proto_lines_next(&c->lb, &line, &len);
         if (rc == 0)
             return;
         if (rc < 0) {
@@ -283,7 +267,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!c)
         return;
     c->d = d;
-    fw_daemon_linebuf_init(&c->lb, FW_DAEMON_LINE_MAX);
+    fw_proto_lines_init(&c->lb, FW_DAEMON_LINE_MAX);
     uv_pipe_init(d->loop, &c->pipe, 0);
     c->pipe.data = c;
     if (uv_accept(server, (uv_stream_t *)&c->pipe) != 0) {

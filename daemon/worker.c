@@ -23,7 +23,7 @@ static void worker_release_handle(uv_handle_t *h)
 {
     fw_daemon_worker *w = h->data;
     if (--w->open_handles == 0) {
-        fw_daemon_linebuf_release(&w->lb);
+        fw_proto_lines_release(&w->lb);
         free(w);
     }
 }
@@ -69,24 +69,17 @@ static int worker_request(fw_daemon_device *dev, const char *method, cJSON *para
         cJSON_Delete(params);
         return -EPIPE;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddNumberToObject(o, "id", (double)++dev->req_id);
-    cJSON_AddStringToObject(o, "method", method);
-    cJSON_AddItemToObject(o, "params", params);
-    char *text = cJSON_PrintUnformatted(o);
+    cJSON *o = fw_proto_request((double)++dev->req_id, method, params);
+    size_t n;
+    char *buf = fw_proto_print_exact(o, &n);   /* the spec's bytes as the client sent them */
     cJSON_Delete(o);
     wwrite *ww = malloc(sizeof(*ww));
-    size_t n = text ? strlen(text) : 0;
-    char *buf = text ? realloc(text, n + 2) : NULL;
     if (!ww || !buf) {
         free(ww);
-        free(buf ? buf : text);
+        free(buf);
         return -ENOMEM;
     }
-    buf[n] = '\n';
-    buf[n + 1] = '\0';
-    ww->buf = uv_buf_init(buf, (unsigned)(n + 1));
+    ww->buf = uv_buf_init(buf, (unsigned)n);
     int rc = uv_write(&ww->req, (uv_stream_t *)&dev->w->in, &ww->buf, 1, on_worker_write);
     if (rc != 0) {
         free(buf);
@@ -377,7 +370,10 @@ static void handle_worker_line(fw_daemon_worker *w, const char *line, size_t len
     fw_daemon_device *dev = w->dev;
     if (!dev)
         return;
-    cJSON *msg = cJSON_ParseWithLength(line, len);
+    cJSON *msg;
+    size_t at;
+    const char *why;
+    fw_proto_parse(line, len, &msg, &at, &why);
     if (!cJSON_IsObject(msg)) {
         fw_daemon_log(dev->d, "worker for %s wrote a line that is not a JSON object; ignored: %.120s",
                       dev->sel, line);
@@ -412,14 +408,14 @@ static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         maybe_dead(w);
         return;
     }
-    int rc = nread > 0 ? fw_daemon_linebuf_feed(&w->lb, buf->base, (size_t)nread) : 0;
+    int rc = nread > 0 ? fw_proto_lines_feed(&w->lb, buf->base, (size_t)nread) : 0;
     free(buf->base);
     if (rc < 0)
         return;
     for (;;) {
         char *line;
         size_t len;
-        rc = fw_daemon_linebuf_next(&w->lb, &line, &len);
+        rc = fw_proto_lines_next(&w->lb, &line, &len);
         if (rc <= 0)
             break;
         handle_worker_line(w, line, len);
@@ -482,7 +478,7 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
         return fw_errf(err, errlen, -ENOMEM, "out of memory starting a worker");
     w->d = d;
     w->dev = dev;
-    fw_daemon_linebuf_init(&w->lb, 64u << 20);
+    fw_proto_lines_init(&w->lb, FW_PROTO_PIPE_LINE_MAX);
     uv_pipe_init(d->loop, &w->in, 0);
     uv_pipe_init(d->loop, &w->out, 0);
     w->in.data = w->out.data = w->proc.data = w;

@@ -14,6 +14,7 @@
 #include "fw_bench.h"
 #include "fw_db.h"
 #include "fw_family.h"
+#include "fw_proto.h"
 #include "fw_search.h"
 #include "fw_util.h"
 
@@ -124,13 +125,7 @@ static int parse_int(const char *s, long long *v)
 
 static void print_json(const cJSON *o)
 {
-    char *s = cJSON_PrintUnformatted(o);
-    if (s) {
-        fputs(s, stdout);
-        fputc('\n', stdout);
-        free(s);
-    }
-    fflush(stdout);
+    fw_proto_write(stdout, o);
 }
 
 static int open_device(const char *bname, int index, const fw_backend **be, fw_device **dev,
@@ -661,22 +656,14 @@ out:
 
 static void rpc_result(const cJSON *id, cJSON *result)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "result", result);
+    cJSON *o = fw_proto_result(id, result);
     print_json(o);
     cJSON_Delete(o);
 }
 
 static void rpc_error(const cJSON *id, int code, const char *msg)
 {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "jsonrpc", "2.0");
-    cJSON_AddItemToObject(o, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddNumberToObject(e, "code", code);
-    cJSON_AddStringToObject(e, "message", msg);
+    cJSON *o = fw_proto_error(id, code, msg, NULL);
     print_json(o);
     cJSON_Delete(o);
 }
@@ -734,19 +721,17 @@ static int serve(const opts *o)
     fw_device *dev = NULL;
     fw_device_info info;
     if (open_device(bname, index, &be, &dev, &info, err, sizeof err) < 0) {
-        cJSON *n = cJSON_CreateObject();
-        cJSON_AddStringToObject(n, "jsonrpc", "2.0");
-        cJSON_AddStringToObject(n, "method", "failed");
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(n, "params"), "error", err);
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddStringToObject(p, "error", err);
+        cJSON *n = fw_proto_notification("failed", p);
         print_json(n);
         cJSON_Delete(n);
         return EXIT_DEVICE;
     }
     cJSON *devj = fw_bench_device_json(&info, index);
-    cJSON *ready = cJSON_CreateObject();
-    cJSON_AddStringToObject(ready, "jsonrpc", "2.0");
-    cJSON_AddStringToObject(ready, "method", "ready");
-    cJSON_AddItemToObject(cJSON_AddObjectToObject(ready, "params"), "device", cJSON_Duplicate(devj, 1));
+    cJSON *rp = cJSON_CreateObject();
+    cJSON_AddItemToObject(rp, "device", cJSON_Duplicate(devj, 1));
+    cJSON *ready = fw_proto_notification("ready", rp);
     print_json(ready);
     cJSON_Delete(ready);
 
@@ -761,17 +746,20 @@ static int serve(const opts *o)
     cJSON *spec = NULL;
     fw_plan plan = { 0 };
     int have_plan = 0, status = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, stdin)) > 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0)
+    fw_proto_lines lines;
+    fw_proto_lines_init(&lines, FW_PROTO_PIPE_LINE_MAX);
+    char *line;
+    size_t n;
+    int lrc;
+    while ((lrc = fw_proto_lines_read_fd(&lines, STDIN_FILENO, &line, &n)) > 0) {
+        if (fw_proto_blank(line, n))
             continue;
-        cJSON *req = cJSON_Parse(line);
+        cJSON *req = NULL;
+        size_t at;
+        const char *why;
+        fw_proto_parse(line, n, &req, &at, &why);
         if (!cJSON_IsObject(req)) {
-            rpc_error(NULL, -32700, "parse error: each line must be one JSON-RPC 2.0 request object");
+            rpc_error(NULL, FW_RPC_PARSE_ERROR, "parse error: each line must be one JSON-RPC 2.0 request object");
             cJSON_Delete(req);
             continue;
         }
@@ -896,7 +884,11 @@ static int serve(const opts *o)
         }
         cJSON_Delete(req);
     }
-    free(line);
+    if (lrc == -E2BIG) {
+        rpc_error(NULL, FW_RPC_LINE_TOO_LONG, "request line over the worker's limit of 64 MiB; stopping");
+        status = 1;
+    }
+    fw_proto_lines_release(&lines);
     fw_bench_pool_stop(bench);
     if (have_plan)
         fw_plan_release(&plan);

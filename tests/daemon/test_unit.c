@@ -43,33 +43,6 @@ static double tau_brute(const double *x, const double *y, size_t n)
     return (c - dsc) / sqrt((c + dsc + tx) * (c + dsc + ty));
 }
 
-static void test_linebuf(void)
-{
-    fw_daemon_linebuf lb;
-    fw_daemon_linebuf_init(&lb, 8);
-    char *line;
-    size_t len;
-    fw_daemon_linebuf_feed(&lb, "ab", 2);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: no line before a newline");
-    fw_daemon_linebuf_feed(&lb, "c\r\nxyz\n\n", 8);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 3 && strcmp(line, "abc") == 0,
-          "linebuf: line split over two feeds, CR dropped");
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && strcmp(line, "xyz") == 0, "linebuf: second line");
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 0, "linebuf: empty line");
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: drained");
-    fw_daemon_linebuf_feed(&lb, "12345678", 8);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 0, "linebuf: exactly max bytes pending is fine");
-    fw_daemon_linebuf_feed(&lb, "\n", 1);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == 1 && len == 8, "linebuf: a line of exactly max bytes");
-    fw_daemon_linebuf_feed(&lb, "123456789", 9);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == -E2BIG, "linebuf: max+1 bytes without newline is too long");
-    fw_daemon_linebuf_release(&lb);
-    fw_daemon_linebuf_init(&lb, 8);
-    fw_daemon_linebuf_feed(&lb, "123456789\nok\n", 13);
-    CHECK(fw_daemon_linebuf_next(&lb, &line, &len) == -E2BIG, "linebuf: a complete over-long line is too long");
-    fw_daemon_linebuf_release(&lb);
-}
-
 static void test_tau(void)
 {
     double x[6] = {1, 2, 3, 4, 5, 6}, y[6] = {10, 20, 30, 40, 50, 60}, r[6] = {6, 5, 4, 3, 2, 1};
@@ -175,7 +148,6 @@ static void test_compare(void)
 
 int main(void)
 {
-    test_linebuf();
     test_tau();
     test_compare();
     printf("%d failure(s)\n", failures);
