@@ -21,7 +21,6 @@ run cold_pool $W --spec $T/spec5.json --cache-dir $CACHE
 for r in 1 2; do
 run one_$r $W --spec $T/spec_one.json --cache-dir $CACHE
 run warm5_nodb_$r $W --spec $T/spec5.json --cache-dir $CACHE
-run warm5_db_$r $W --spec $T/spec5.json --cache-dir $CACHE --db $T/w$r.db
 run warm50_nodb_$r $W --spec $T/spec50.json --cache-dir $CACHE
 run warm1_nodb_$r $W --spec $T/spec1.json --cache-dir $CACHE
 run warm5_seq_$r $W --spec $T/spec5.json --cache-dir $CACHE --compile-threads 0

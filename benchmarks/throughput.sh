@@ -4,8 +4,8 @@
 #   1. sequential: compile then time, one variant after another (--compile-threads 0, no cache)
 #   2. pool:       compile threads ahead of the timing thread, empty compile cache (cold)
 #   3. warm:       the pool again with the cache the pool run filled
-# It prints the ratios (pool/sequential, warm/sequential) and whether the three stored rankings
-# (--db, one SQLite file per run) agree on the winner within measurement noise: run X's winner counts
+# It prints the ratios (pool/sequential, warm/sequential) and whether the three rankings (from each
+# run's records; the worker never opens a store) agree on the winner within measurement noise: run X's winner counts
 # as agreeing with run Y when its median in Y is within NOISE (default 5 %) of Y's best, or within
 # Y's own spread (2 x the winner's relative stddev in Y), and the same both ways. The finalists'
 # winners (interleaved re-timing of the top 5, the default) are printed too.
@@ -48,7 +48,7 @@ SEED=${SEED:-1} WARMUP=${WARMUP:-1} ITERS=${ITERS:-5} M=${M:-$DM} N=${N:-$DM} K=
 [ "${POCL_CACHE:-0}" = 1 ] || export POCL_KERNEL_CACHE=0
 
 if [ -n "$KEEP" ]; then tmp=$KEEP; mkdir -p "$tmp"; else tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; fi
-rm -rf "$tmp/cache" "$tmp"/*.db "$tmp"/*.jsonl
+rm -rf "$tmp/cache" "$tmp"/*.jsonl
 cat > "$tmp/spec.json" <<SPEC
 {"family": "gemm", "shapes": [{"M": $M, "N": $N, "K": $K}], "strategy": "random", ${EXTRA:-}
  "budget": $BUDGET, "seed": $SEED, "warmup": $WARMUP, "iters": $ITERS, "backend": "$BACKEND"}
@@ -65,10 +65,10 @@ run() {  # name, time limit (0 = none), worker args...
     t0=$(date +%s.%N)
     rc=0
     if [ "$limit" -gt 0 ]; then
-        timeout "$limit" "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" --db "$tmp/$name.db" "$@" \
+        timeout "$limit" "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" "$@" \
             > "$tmp/$name.jsonl" || rc=$?
     else
-        "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" --db "$tmp/$name.db" "$@" > "$tmp/$name.jsonl" || rc=$?
+        "$WORKER" --spec "$tmp/spec.json" --backend "$BACKEND" "$@" > "$tmp/$name.jsonl" || rc=$?
     fi
     echo "$t0 $(date +%s.%N) $rc" > "$tmp/$name.wall"
     echo "run $name: worker exit $rc, $(grep -c '"seq"' "$tmp/$name.jsonl" || true) records" >&2
@@ -78,7 +78,7 @@ run pool $((RUN_LIMIT / 2)) $threads_arg --cache-dir "$tmp/cache"
 run warm $((RUN_LIMIT / 3)) $threads_arg --cache-dir "$tmp/cache"
 
 python3 - "$tmp" "$NOISE" <<'PY'
-import json, sqlite3, sys
+import json, sys
 tmp, noise = sys.argv[1], float(sys.argv[2])
 runs = ["sequential", "pool", "warm"]
 summ, fin, rank = {}, {}, {}
@@ -101,11 +101,8 @@ for r in runs:
                    "tuned_s": wall, "variants_per_min": 60.0 * len(recs) / wall if wall > 0 else 0,
                    "compile_s": sum(x.get("compile_ms") or 0 for x in recs) / 1e3,
                    "first_launch_s": sum(x.get("first_launch_ms") or 0 for x in recs) / 1e3, "cut": int(rc)}
-    db = sqlite3.connect(f"{tmp}/{r}.db")
-    rank[r] = {k: (m, sd) for k, m, sd in db.execute(
-        "SELECT v.key, m.median_ns, m.stddev_ns FROM measurements m JOIN variants v ON v.id = m.variant_id "
-        "WHERE m.status = 'ok' ORDER BY m.median_ns, m.seq")}
-    db.close()
+    oks = sorted((x for x in recs if x["status"] == "ok"), key=lambda x: (x["stats"]["median_ns"], x["seq"]))
+    rank[r] = {x["variant_key"]: (x["stats"]["median_ns"], x["stats"].get("stddev_ns")) for x in oks}
 print(f"{'run':<11} {'variants':>8} {'ok':>4} {'pruned':>6} {'cached':>6} {'threads':>7} {'tuned s':>8} "
       f"{'var/min':>8} {'compile s':>9} {'1st-launch s':>12}")
 for r in runs:

@@ -12,7 +12,6 @@
 
 #include "fw_backend.h"
 #include "fw_bench.h"
-#include "fw_db.h"
 #include "fw_family.h"
 #include "fw_proto.h"
 #include "fw_search.h"
@@ -29,12 +28,12 @@ static void usage(FILE *f)
 "       fairway-worker --serve [--backend B] [--device N]   JSON-RPC on stdin/stdout (for fairwayd)\n"
 "       fairway-worker --list-devices              JSON array of every device of every backend\n"
 "       fairway-worker --spec FILE --expand        print the plan as JSON lines, compile nothing\n"
+"       fairway-worker --spec FILE --resolve       print the resolved spec (what fairwayd sends in load)\n"
 "\n"
 "  --spec FILE|-     job spec (JSON; '-' reads stdin). A profile is enough: {\"profile\": \"gemm_small\"}\n"
 "  --serve           serve the daemon-worker protocol on stdin/stdout (docs/worker-protocol.md)\n"
 "  --backend NAME    backend to use: opencl, cuda, metal (default: the spec's \"backend\", else opencl)\n"
 "  --device N        device index within the backend (default: the spec's \"device\", else 0)\n"
-"  --db FILE         also store the job and every record in this SQLite file (created if absent)\n"
 "  --list-devices    print the devices of all backends compiled in, then exit\n"
 "  --expand          print the plan items {seq, shape_index, shape_key, variant_key, origin, knobs}\n"
 "                    as JSON lines without compiling anything\n"
@@ -58,16 +57,16 @@ static void usage(FILE *f)
 "  --help            this text\n"
 "\n"
 "Standalone output: one measurement record per line, then {\"summary\": {...}}.\n"
-"Exit codes: 0 done (whatever the variants' statuses), 1 internal error (store, memory),\n"
+"Exit codes: 0 done (whatever the variants' statuses), 1 internal error (memory, a request line over 64 MiB),\n"
 "            2 usage error or bad spec, 3 backend or device unavailable,\n"
 "            70 sticky device error (the device is unusable; the variant in flight counts as crashed).\n"
 "Tests only: FAIRWAY_TEST_FAULT=crash@K[,hang@K...] aborts / hangs when measuring seq K.\n");
 }
 
 typedef struct opts {
-    const char *spec, *backend, *db;
+    const char *spec, *backend;
     int device, have_device;
-    int serve, list, expand;
+    int serve, list, expand, resolve;
     const char *warmup, *iters, *budget, *seed, *strategy;
     const char *compile_threads, *cache_dir, *cache_max_mb, *finalists;
     int no_cache, no_early_stop;
@@ -454,6 +453,11 @@ static int standalone(const opts *o)
         fprintf(stderr, "fairway-worker: bad spec: %s\n", err);
         return EXIT_USAGE;
     }
+    if (o->resolve) {
+        print_json(spec);
+        cJSON_Delete(spec);
+        return 0;
+    }
 
     const char *bname;
     int index;
@@ -487,40 +491,9 @@ static int standalone(const opts *o)
         goto out;
     }
 
-    fw_db *db = NULL;
-    int64_t job = 0, device_id = 0;
-    if (o->db) {
-        char id[1024], hash[17], sel[64];
-        fw_device_identity(&info, id, sizeof id);
-        fw_spec_hash(spec, hash);
-        snprintf(sel, sizeof sel, "%s:%d", be->name, index);
-        const cJSON *js = cJSON_GetObjectItemCaseSensitive(spec, "seed");
-        const cJSON *jb = cJSON_GetObjectItemCaseSensitive(spec, "budget");
-        fw_db_job_new jn = {
-            .spec = spec, .spec_hash = hash,
-            .seed = cJSON_IsNumber(js) ? (uint64_t)js->valuedouble : 0,
-            .family = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")),
-            .strategy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "strategy")),
-            .budget = cJSON_IsNumber(jb) ? (int64_t)jb->valuedouble : 0,
-            .planned = (int64_t)plan.n, .device = sel, .daemon_version = FW_VERSION,
-        };
-        if ((rc = fw_db_open(o->db, &db, err, sizeof err)) < 0 ||
-            (rc = fw_db_device_upsert(db, id, devj, &device_id)) < 0 ||
-            (rc = fw_db_job_create(db, &jn, &job)) < 0 ||
-            (rc = fw_db_job_set_planned(db, job, (int64_t)plan.n, device_id)) < 0 ||
-            (rc = fw_db_job_set_state(db, job, "running", NULL)) < 0) {
-            fprintf(stderr, "fairway-worker: cannot store the job in %s: %s\n", o->db,
-                    db ? fw_db_error(db) : err);
-            fw_db_close(db);
-            status = 1;
-            goto out;
-        }
-    }
-
     fw_bench *bench = NULL;
     if (fw_bench_new(be, dev, &info, &bench) < 0) {
         fprintf(stderr, "fairway-worker: out of memory\n");
-        fw_db_close(db);
         status = 1;
         goto out;
     }
@@ -551,12 +524,6 @@ static int standalone(const opts *o)
             break;
         }
         print_json(rec);
-        if (db && fw_db_measurement_put(db, job, device_id, rec) < 0) {
-            fprintf(stderr, "fairway-worker: storing seq %zu failed: %s\n", seq, fw_db_error(db));
-            cJSON_Delete(rec);
-            status = 1;
-            break;
-        }
         summary_add(&s, rec);
         if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")), "ok") == 0) {
             cJSON_DeleteItemFromObjectCaseSensitive(rec, "samples_ns");
@@ -586,14 +553,8 @@ static int standalone(const opts *o)
             cJSON_AddItemToObject(line, "finalists", cJSON_Duplicate(fin, 1));
             print_json(line);
             cJSON_Delete(line);
-            if (db && fw_db_finalists_put(db, job, fin) < 0) {
-                fprintf(stderr, "fairway-worker: storing the finalists failed: %s\n", fw_db_error(db));
-                status = 1;
-            }
         }
     }
-    if (db)
-        fw_db_job_set_state(db, job, status ? "failed" : "done", status ? "the worker stopped early" : NULL);
     cJSON *sum = cJSON_CreateObject();
     cJSON *si = cJSON_AddObjectToObject(sum, "summary");
     cJSON_AddNumberToObject(si, "evaluated", (double)s.evaluated);
@@ -635,15 +596,12 @@ static int standalone(const opts *o)
             cJSON_GetObjectItemCaseSensitive(fe, "stats"), "median_ns"), 1));
         cJSON_AddItemToObject(wins, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fe, "shape_key")), w);
     }
-    if (db)
-        cJSON_AddNumberToObject(si, "job", (double)job);
     print_json(sum);
     cJSON_Delete(sum);
     cJSON_Delete(fin);
     cJSON_Delete(oks);
     fw_bench_free(bench);
     fw_ccache_close(cache);
-    fw_db_close(db);
 out:
     fw_plan_release(&plan);
     cJSON_Delete(devj);
@@ -916,12 +874,12 @@ int main(int argc, char **argv)
             o.list = 1;
         } else if (strcmp(a, "--expand") == 0) {
             o.expand = 1;
+        } else if (strcmp(a, "--resolve") == 0) {
+            o.resolve = 1;
         } else if (strcmp(a, "--spec") == 0) {
             val = &o.spec;
         } else if (strcmp(a, "--backend") == 0) {
             val = &o.backend;
-        } else if (strcmp(a, "--db") == 0) {
-            val = &o.db;
         } else if (strcmp(a, "--warmup") == 0) {
             val = &o.warmup;
         } else if (strcmp(a, "--iters") == 0) {

@@ -1,5 +1,5 @@
 /* fairway-worker end to end on PoCL: standalone tuning runs, reproducibility, verify_failed from a
- * deliberately wrong gemm, invalid variants, --db, serve mode, fault injection, CLI errors.
+ * deliberately wrong gemm, invalid variants, no --db, serve mode, fault injection, CLI errors.
  * usage: test_bench_worker PATH-TO-fairway-worker. Exits 77 without an OpenCL device. */
 #include <errno.h>
 #include <signal.h>
@@ -12,7 +12,6 @@
 #include <cjson/cJSON.h>
 
 #include "fw_backend.h"
-#include "fw_db.h"
 #include "fw_opencl.h"
 #include "fw_search.h"
 #include "test_util.h"
@@ -157,7 +156,7 @@ static void test_standalone(void)
     char spec[512], db[512];
     write_file("e2e.json", spec_e2e, spec, sizeof spec);
     snprintf(db, sizeof db, "%s/w.db", tmpdir);
-    run a = run_worker(NULL, (const char *[]){ "--spec", spec, "--db", db, NULL });
+    run a = run_worker(NULL, (const char *[]){ "--spec", spec, NULL });
     CHECKF(exit_code(&a) == 0, "exit %d, output:\n%s", exit_code(&a), a.out);
     CHECK(a.nlines == 8);   /* 7 records + summary */
     for (size_t i = 0; i < 7; i++)
@@ -191,22 +190,11 @@ static void test_standalone(void)
         differs |= strcmp(str(c.lines[i], "variant_key"), str(e.lines[i], "variant_key")) != 0;
     CHECK(differs);
 
-    /* --db stored the job and every record */
-    fw_db *d = NULL;
-    char err[256];
-    CHECKF(fw_db_open(db, &d, err, sizeof err) == 0, "%s", err);
-    cJSON *job = NULL;
-    CHECK(fw_db_job_get(d, (int64_t)num(sum, "job"), &job) == 0);
-    CHECK(strcmp(str(job, "state"), "done") == 0);
-    CHECK(num(job, "evaluated") == 7);
-    cJSON *rk = NULL;
-    CHECK(fw_db_rankings(d, (int64_t)num(sum, "job"), NULL, 100, &rk) == 0);
-    CHECK(cJSON_GetArraySize(rk) == 7);
-    /* the store ranks by the same median the summary picked its best by (ties aside) */
-    CHECK(num(cJSON_GetArrayItem(rk, 0), "median_ns") == num(best, "median_ns"));
-    cJSON_Delete(rk);
-    cJSON_Delete(job);
-    fw_db_close(d);
+    /* the worker never opens a store (DESIGN.md section 1): --db is gone, the daemon stores */
+    run x = run_worker(NULL, (const char *[]){ "--spec", spec, "--db", db, NULL });
+    CHECK(exit_code(&x) == 2 && x.nlines == 0);
+    CHECK(access(db, F_OK) != 0);
+    run_free(&x);
     run_free(&a);
     run_free(&b);
     run_free(&c);
@@ -268,7 +256,7 @@ static void test_cli_errors(void)
     run r = run_worker(NULL, (const char *[]){ "--help", NULL });
     raw_output = 0;
     CHECK(exit_code(&r) == 0);
-    const char *flags[] = { "--spec", "--serve", "--backend", "--device", "--db", "--list-devices", "--expand",
+    const char *flags[] = { "--spec", "--serve", "--backend", "--device", "--list-devices", "--expand",
                             "--warmup", "--iters", "--budget", "--seed", "--strategy", "70", NULL };
     for (size_t i = 0; flags[i]; i++)
         CHECKF(strstr(r.out, flags[i]), "--help does not mention %s", flags[i]);

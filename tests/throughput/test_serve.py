@@ -1,10 +1,9 @@
 """fairway-worker --serve with compile threads (docs/worker-protocol.md): load with "measured" skips
 those seqs, measure answers every seq with the records a pool-less worker gives (status, variant, in
 order), and "best_ns" makes early stop prune a variant against a best it never measured itself.
-The resolved spec comes from a standalone run's --db (jobs.spec), as the daemon would send it."""
+The resolved spec comes from the worker's --resolve, as the daemon would send it."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -50,14 +49,15 @@ def main():
         with open(spec_path, "w") as f:
             json.dump({"family": "gemm", "shapes": [{"M": 64, "N": 48, "K": 40}], "strategy": "random",
                        "budget": 6, "seed": 5, "warmup": 1, "iters": 6, "options": {"finalists": 0}}, f)
-        db = os.path.join(tmp, "w.db")
-        out = subprocess.run([WORKER, "--spec", spec_path, "--db", db, "--compile-threads", "0", "--no-early-stop",
+        out = subprocess.run([WORKER, "--spec", spec_path, "--compile-threads", "0", "--no-early-stop",
                               "--no-cache"], capture_output=True, text=True, env=dict(os.environ, XDG_CACHE_HOME=tmp))
         if out.returncode != 0:
             fail(f"standalone run: {out.stderr}")
         ref = [json.loads(l) for l in out.stdout.splitlines()]
         ref = [r for r in ref if "seq" in r]
-        spec = json.loads(sqlite3.connect(db).execute("SELECT spec FROM jobs").fetchone()[0])
+        res = subprocess.run([WORKER, "--spec", spec_path, "--resolve", "--no-early-stop"], capture_output=True,
+                             text=True, check=True)
+        spec = json.loads(res.stdout)
         spec["options"]["early_stop"] = False
 
         w = Serve(tmp, "--compile-threads", "2", "--cache-dir", os.path.join(tmp, "cc"))
