@@ -18,8 +18,10 @@ const char fw_cli_transforms_help[] =
     "site is proven only when every threadgroup-memory access of its function is indexed by the\n"
     "SIMD-group id (docs/transforms.md says exactly what is checked). Then the \"binds\" and \"space\"\n"
     "entries that tune the proven sites, one 0/1 knob each; --unproven offers the unproven ones too\n"
-    "(marked \"unproven\": true). Lines are those of the text tune --source sends (local includes\n"
-    "inlined). The file is only read; no daemon is needed.\n\n"
+    "(marked \"unproven\": true). Also the integer constants a knob can be bound to (tune --bind\n"
+    "KNOB=NAME): name, line, value, declaration style; a name declared twice cannot be bound. Lines\n"
+    "are those of the text tune --source sends (local includes inlined). The file is only read; no\n"
+    "daemon is needed.\n\n"
     "Examples:\n"
     "  fairway transforms --source gemm_trellis_moe.metal\n"
     "  fairway transforms --source kernel.cl --json\n";
@@ -75,6 +77,46 @@ static cJSON *offer_json(const fw_xform_site *all, size_t n, int unproven)
     return o;
 }
 
+typedef struct consts {
+    fw_const_decl d[FW_XFORM_SITES_MAX];
+    char names[FW_XFORM_SITES_MAX][FW_NAME_MAX];
+    size_t n;
+} consts;
+
+static int declared(const consts *c, size_t i)
+{
+    int k = 0;
+    for (size_t j = 0; j < c->n; j++)
+        k += strcmp(c->names[j], c->names[i]) == 0;
+    return k;
+}
+
+static void print_consts(const consts *c, cJSON *json)
+{
+    cJSON *arr = json ? cJSON_AddArrayToObject(json, "constants") : NULL;
+    if (!json && c->n)
+        printf("\n%zu integer constant%s (bind one with --bind KNOB=NAME):\n%-28s %-5s %-10s %-9s %s\n", c->n,
+               c->n == 1 ? "" : "s", "name", "line", "value", "style", "bindable");
+    for (size_t i = 0; i < c->n; i++) {
+        int k = declared(c, i);
+        if (arr) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "name", c->names[i]);
+            cJSON_AddNumberToObject(o, "line", c->d[i].line);
+            cJSON_AddNumberToObject(o, "value", (double)c->d[i].value);
+            cJSON_AddStringToObject(o, "style", c->d[i].style);
+            cJSON_AddBoolToObject(o, "bindable", k == 1);
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            char why[64] = "yes";
+            if (k > 1)
+                snprintf(why, sizeof why, "no: declared %d times", k);
+            printf("%-28s %-5d %-10lld %-9s %s\n", c->names[i], c->d[i].line, (long long)c->d[i].value, c->d[i].style,
+                   why);
+        }
+    }
+}
+
 int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv)
 {
     const char *source = NULL;
@@ -114,6 +156,9 @@ int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv)
         fprintf(stderr, "fairway transforms: out of memory\n");
         return FW_CLI_EXIT_NOTFOUND;
     }
+    consts *cs = calloc(1, sizeof *cs);
+    if (cs && fw_const_list(text, cs->d, cs->names, FW_XFORM_SITES_MAX, &cs->n) == 0 && cs->n > FW_XFORM_SITES_MAX)
+        cs->n = FW_XFORM_SITES_MAX;
     free(text);
     if (n > FW_XFORM_SITES_MAX)
         n = FW_XFORM_SITES_MAX;
@@ -129,6 +174,8 @@ int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv)
             cJSON_AddItemToArray(sites, site_json(&all[i], k));
         }
         cJSON_AddItemToObject(o, "offer", offer_json(all, n, unproven));
+        if (cs)
+            print_consts(cs, o);
         char *s = cJSON_Print(o);
         if (s)
             puts(s);
@@ -157,7 +204,10 @@ int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv)
         } else if (n) {
             printf("\nNo site is proven, so none is offered (--unproven offers them anyway).\n");
         }
+        if (cs)
+            print_consts(cs, NULL);
     }
+    free(cs);
     free(all);
     return FW_CLI_EXIT_OK;
 }

@@ -41,6 +41,11 @@ typedef struct fw_const_decl {
  * name. */
 int fw_const_find(const char *text, const char *name, fw_const_decl *out, size_t max, size_t *n);
 
+/* Every integer-literal constant declaration in text, in text order (what `fairway transforms`
+ * lists as bindable): up to max into out, with names[i] the declared name; *n counts all. A name
+ * declared more than once cannot be bound (fw_binds_check says so). */
+int fw_const_list(const char *text, fw_const_decl *out, char (*names)[FW_NAME_MAX], size_t max, size_t *n);
+
 /* Check a spec's "binds" ({"KNOB": "CONSTANT"} or {"KNOB": {site}}, below) against the source text: each knob must be in the
  * space and not aliased, each constant declared exactly once with an integer literal. `src` names
  * the source in messages (may be NULL). Messages, for example:

@@ -221,6 +221,37 @@ int fw_const_find(const char *text, const char *name, fw_const_decl *out, size_t
     return 0;
 }
 
+int fw_const_list(const char *text, fw_const_decl *out, char (*names)[FW_NAME_MAX], size_t max, size_t *n)
+{
+    *n = 0;
+    if (!text)
+        return -EINVAL;
+    char *m = fw_xform_mask(text);
+    if (!m)
+        return -ENOMEM;
+    for (size_t i = 0; m[i]; i++) {
+        if (!is_id(m[i]) || isdigit((unsigned char)m[i]) || (i > 0 && is_id(m[i - 1])))
+            continue;
+        size_t e = i;
+        while (is_id(m[e]))
+            e++;
+        fw_const_decl d;
+        memset(&d, 0, sizeof d);
+        if (e - i < FW_NAME_MAX && (define_decl(m, i, e - i, &d) || const_decl(m, i, e - i, &d)) && d.literal) {
+            d.line = fw_xform_line_of(m, i);
+            if (*n < max) {
+                out[*n] = d;
+                memcpy(names[*n], m + i, e - i);
+                names[*n][e - i] = '\0';
+            }
+            (*n)++;
+        }
+        i = e - 1;
+    }
+    free(m);
+    return 0;
+}
+
 /* Lines that mention the name at all (for the "no declaration" message). */
 static void mention_lines(const char *m, const char *name, char *buf, size_t len)
 {

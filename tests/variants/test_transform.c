@@ -70,6 +70,23 @@ static int bind_err(const char *binds_json, const char *aliases_json, char *err,
     return rc;
 }
 
+static void test_list(void)
+{
+    fw_const_decl d[32];
+    char names[32][FW_NAME_MAX];
+    size_t n;
+    CHECK_INT(fw_const_list(src, d, names, 32, &n), 0);
+    /* literal declarations only: DERIVED (an expression), local and MISSING_TILE are not listed */
+    static const char *const want[] = {"MOE_SIMDGROUPS_CONFIG", "MOE_TILE_N", "MOE_TILE_N_LARGE", "MOE_TILE_K",
+                                       "DECODE_TILE_N", "DECODE_THREADS", "C_STYLE_TILE", "DEFINE_TILE", "DUP_TILE",
+                                       "DUP_TILE"};
+    CHECK_INT(n, 10);
+    for (size_t i = 0; i < n && i < 10; i++)
+        CHECK_STR(names[i], want[i]);
+    CHECK_INT(d[9].line, 22);
+    CHECK_INT(d[9].value, 32);
+}
+
 static void test_check_errors(void)
 {
     char err[512];
@@ -330,6 +347,7 @@ int main(int argc, char **argv)
         return 2;
     }
     test_find();
+    test_list();
     test_check_errors();
     test_spec_and_plan();
     test_render_styles();
