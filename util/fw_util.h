@@ -1,4 +1,6 @@
-/* fw_util.h - small helpers shared by every part of fairway.
+/* fw_util.h - small helpers shared by every part of fairway: util/ is the leaf DESIGN.md section 2
+ * calls core/ (error text, hashing, string buffer, UTF-8; PCG32 in fw_pcg32.h). It includes no
+ * header of any other part, and every part may include it.
  *
  * Conventions used across the project (DESIGN.md section 10):
  *   - functions return 0 on success or a negative errno-style code (-EINVAL, -ENOMEM, ...);
