@@ -9,7 +9,8 @@
 const char fw_cli_exit_help[] =
     "Exit codes:\n"
     "  0  ok\n"
-    "  1  the job ended failed or cancelled, or a query found nothing (no such job, nothing stored)\n"
+    "  1  the job ended failed or cancelled or ranked nothing, or a query found nothing\n"
+    "     (no such job, nothing stored)\n"
     "  2  usage error (unknown flag, bad value, missing argument)\n"
     "  3  cannot reach or start the daemon\n"
     "  4  the daemon returned an error for the request (the message says why)\n"
@@ -19,7 +20,7 @@ const char fw_cli_global_help[] =
     "Global options (accepted before or after the subcommand):\n"
     "  --socket PATH   the daemon's socket (default: $FAIRWAY_SOCKET, else\n"
     "                  $XDG_RUNTIME_DIR/fairway/fairwayd.sock, else ~/.local/state/fairway/fairwayd.sock)\n"
-    "  --json          machine-readable JSON on stdout instead of tables\n"
+    "  --json          machine-readable JSON on stdout instead of tables (errors too: {\"error\": ...})\n"
     "  --no-start      never start fairwayd; fail with exit code 3 when none answers\n"
     "  -h, --help      this help\n"
     "When no daemon answers, fairway starts fairwayd in the background (FAIRWAY_DAEMON, else next to\n"
@@ -27,14 +28,48 @@ const char fw_cli_global_help[] =
 
 /* ---- argument parsing ---------------------------------------------------------------------- */
 
-typedef int (*opt_fn)(void *ctx, const char *name, const char *arg, char *err, size_t errlen);
+typedef fw_cli_opt_fn opt_fn;
 
 enum { PARSE_OK = 0, PARSE_HELP = 1, PARSE_USAGE = 2 };
 
-static int usage_error(const char *cmd, const char *msg)
+/* Errors (issue 19 items 9, 11): named after the subcommand the user ran (never the protocol
+ * method), a sentence on stderr, and with --json also {"error": {...}} on stdout so a script reading
+ * stdout sees why it got no result. */
+static int json_errors;
+static const char *cur_cmd = "";
+
+void fw_cli_errors_setup(const char *cmd, int json)
 {
-    fprintf(stderr, "fairway %s: %s\nTry 'fairway %s --help'.\n", cmd, msg, cmd);
-    return FW_CLI_EXIT_USAGE;
+    cur_cmd = cmd;
+    json_errors = json;
+}
+
+int fw_cli_error(int ec, const fw_cli_conn *c, const char *msg)
+{
+    fprintf(stderr, "fairway%s%s: %s\n", cur_cmd[0] ? " " : "", cur_cmd, msg);
+    if (ec == FW_CLI_EXIT_USAGE && cur_cmd[0])
+        fprintf(stderr, "Try 'fairway %s --help'.\n", cur_cmd);
+    if (!json_errors)
+        return ec;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "message", msg);
+    cJSON_AddStringToObject(e, "command", cur_cmd);
+    cJSON_AddNumberToObject(e, "exit", ec);
+    if (c && c->rpc_code) {
+        cJSON_AddNumberToObject(e, "code", c->rpc_code);
+        if (c->rpc_data)
+            cJSON_AddItemToObject(e, "data", cJSON_Duplicate(c->rpc_data, 1));
+    }
+    fw_cli_print_json(o);
+    cJSON_Delete(o);
+    return ec;
+}
+
+int fw_cli_usage_error(const char *cmd, const char *msg)
+{
+    (void)cmd; /* always the subcommand being parsed (cur_cmd) */
+    return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
 }
 
 static int in_list(const char *list, const char *name)
@@ -65,6 +100,10 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
     *npos = 0;
     int only_pos = 0;
     char msg[1024];
+    int json = g->json;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        json |= !strcmp(argv[i], "--json");
+    fw_cli_errors_setup(cmd->name, json);
     for (int i = 1; i < argc; i++) {
         char *a = argv[i];
         if (!only_pos && !strcmp(a, "--")) {
@@ -81,7 +120,7 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
             size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
             if (nl == 0 || nl >= sizeof name) {
                 snprintf(msg, sizeof msg, "'%s' is not an option", a);
-                usage_error(cmd->name, msg);
+                fw_cli_usage_error(cmd->name, msg);
                 return PARSE_USAGE;
             }
             memcpy(name, a + 2, nl);
@@ -90,7 +129,7 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
             int flag = in_list("|json|no-start|", name) || in_list(flags, name);
             if (!takes && !flag) {
                 snprintf(msg, sizeof msg, "unknown option --%s", name);
-                usage_error(cmd->name, msg);
+                fw_cli_usage_error(cmd->name, msg);
                 return PARSE_USAGE;
             }
             const char *arg = NULL;
@@ -103,17 +142,17 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
                     arg = argv[++i];
                 } else {
                     snprintf(msg, sizeof msg, "--%s needs a value", name);
-                    usage_error(cmd->name, msg);
+                    fw_cli_usage_error(cmd->name, msg);
                     return PARSE_USAGE;
                 }
             } else if (eq) {
                 snprintf(msg, sizeof msg, "--%s takes no value", name);
-                usage_error(cmd->name, msg);
+                fw_cli_usage_error(cmd->name, msg);
                 return PARSE_USAGE;
             }
             if (!strcmp(name, "socket")) {
                 if (!*arg) {
-                    usage_error(cmd->name, "--socket needs a path");
+                    fw_cli_usage_error(cmd->name, "--socket needs a path");
                     return PARSE_USAGE;
                 }
                 snprintf(g->socket, sizeof g->socket, "%s", arg);
@@ -126,7 +165,7 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
                 char err[1024] = "";
                 int rc = on ? on(ctx, name, arg, err, sizeof err) : 0;
                 if (rc <= 0) {
-                    usage_error(cmd->name, err[0] ? err : "bad option");
+                    fw_cli_usage_error(cmd->name, err[0] ? err : "bad option");
                     return PARSE_USAGE;
                 }
             }
@@ -134,12 +173,12 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
         }
         if (!only_pos && a[0] == '-' && a[1]) {
             snprintf(msg, sizeof msg, "unknown option %s (options are spelled --name)", a);
-            usage_error(cmd->name, msg);
+            fw_cli_usage_error(cmd->name, msg);
             return PARSE_USAGE;
         }
         if (*npos >= maxpos) {
             snprintf(msg, sizeof msg, "unexpected argument '%s'", a);
-            usage_error(cmd->name, msg);
+            fw_cli_usage_error(cmd->name, msg);
             return PARSE_USAGE;
         }
         pos[(*npos)++] = a;
@@ -149,7 +188,7 @@ static int parse_args(fw_cli_global *g, const fw_cli_command *cmd, int argc, cha
 
 /* parse_args for the subcommand called name, with the exit code for help (0) or a usage error
  * turned into -1 and *ec, the shape every subcommand starts with. */
-static int parse_cmd(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
+int fw_cli_parse_cmd(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
                      const char *flags, opt_fn on, void *ctx, char **pos, int maxpos, int *npos, int *ec)
 {
     int pr = parse_args(g, fw_cli_command_find(name), argc, argv, with_arg, flags, on, ctx, pos, maxpos, npos);
@@ -159,7 +198,7 @@ static int parse_cmd(fw_cli_global *g, const char *name, int argc, char **argv, 
     return -1;
 }
 
-static int parse_job_id(const char *cmd, const char *s, long long *id)
+int fw_cli_parse_job_id(const char *cmd, const char *s, long long *id)
 {
     char *end;
     errno = 0;
@@ -167,14 +206,14 @@ static int parse_job_id(const char *cmd, const char *s, long long *id)
     if (!s || errno || *end || end == s || v <= 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "'%s' is not a job id (a positive integer, as `fairway jobs` lists)", s ? s : "");
-        usage_error(cmd, msg);
+        fw_cli_usage_error(cmd, msg);
         return -1;
     }
     *id = v;
     return 0;
 }
 
-static int parse_count(const char *name, const char *arg, long long min, long long *out, char *err, size_t errlen)
+int fw_cli_parse_count(const char *name, const char *arg, long long min, long long *out, char *err, size_t errlen)
 {
     char *end;
     errno = 0;
@@ -187,7 +226,7 @@ static int parse_count(const char *name, const char *arg, long long min, long lo
 
 /* ---- shared helpers ------------------------------------------------------------------------ */
 
-static void print_json(const cJSON *j)
+void fw_cli_print_json(const cJSON *j)
 {
     char *s = cJSON_Print(j);
     if (s) {
@@ -198,55 +237,49 @@ static void print_json(const cJSON *j)
     fflush(stdout);
 }
 
-static int open_or_fail(fw_cli_global *g, fw_cli_conn *c)
+int fw_cli_open_or_fail(fw_cli_global *g, fw_cli_conn *c)
 {
     char err[2048];
-    if (fw_cli_open(g, c, err, sizeof err) < 0) {
-        fprintf(stderr, "fairway: %s\n", err);
-        return FW_CLI_EXIT_NODAEMON;
-    }
+    if (fw_cli_open(g, c, err, sizeof err) < 0)
+        return fw_cli_error(FW_CLI_EXIT_NODAEMON, NULL, err);
     return 0;
 }
 
 /* One request; on failure print the daemon's message and return the exit code (result NULL). */
-static int call(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result)
+int fw_cli_rpc(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result)
 {
     char err[2048];
     int rc = fw_cli_call(c, method, params, result, NULL, NULL, err, sizeof err);
-    if (rc == -EINTR) {
-        fprintf(stderr, "fairway %s: interrupted\n", method);
-        return FW_CLI_EXIT_INTERRUPTED;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "fairway %s: %s\n", method, err);
-        return fw_cli_exit_for(c, rc);
-    }
+    if (rc == -EINTR)
+        return fw_cli_error(FW_CLI_EXIT_INTERRUPTED, NULL, "interrupted");
+    if (rc < 0)
+        return fw_cli_error(fw_cli_exit_for(c, rc), c, err);
     return 0;
 }
 
 /* The shape of the one-request subcommands: connect (or start) the daemon, send one request
  * (params is consumed, also when no daemon answers), disconnect. With --json the result is printed
  * here; the caller renders it otherwise, and frees it either way. Returns the exit code (0: *res set). */
-static int query(fw_cli_global *g, const char *method, cJSON *params, cJSON **res)
+int fw_cli_query(fw_cli_global *g, const char *method, cJSON *params, cJSON **res)
 {
     fw_cli_conn c;
-    int ec = open_or_fail(g, &c);
+    int ec = fw_cli_open_or_fail(g, &c);
     if (ec) {
         cJSON_Delete(params);
         return ec;
     }
     *res = NULL;
-    ec = call(&c, method, params, res);
+    ec = fw_cli_rpc(&c, method, params, res);
     fw_cli_close(&c);
     if (ec)
         return ec;
     if (g->json)
-        print_json(*res);
+        fw_cli_print_json(*res);
     return 0;
 }
 
 /* A scalar field as text (numbers, strings, null), for the key: value views. */
-static void field_text(const cJSON *o, const char *k, char *out, size_t len)
+void fw_cli_field_text(const cJSON *o, const char *k, char *out, size_t len)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     if (cJSON_IsString(v))
@@ -290,15 +323,15 @@ static void print_counts(FILE *out, const cJSON *counts)
 static void print_job(FILE *out, const cJSON *job)
 {
     char id[32], seed[32], planned[32], evaluated[32], parent[32];
-    field_text(job, "id", id, sizeof id);
-    field_text(job, "seed", seed, sizeof seed);
-    field_text(job, "planned", planned, sizeof planned);
-    field_text(job, "evaluated", evaluated, sizeof evaluated);
-    field_text(job, "parent", parent, sizeof parent);
+    fw_cli_field_text(job, "id", id, sizeof id);
+    fw_cli_field_text(job, "seed", seed, sizeof seed);
+    fw_cli_field_text(job, "planned", planned, sizeof planned);
+    fw_cli_field_text(job, "evaluated", evaluated, sizeof evaluated);
+    fw_cli_field_text(job, "parent", parent, sizeof parent);
     fprintf(out, "job %s: %s\n", id, fw_cli_str(job, "state", "?"));
     fprintf(out, "  family %s, strategy %s, seed %s, budget ", fw_cli_str(job, "family", "?"), fw_cli_str(job, "strategy", "?"), seed);
     char b[32];
-    field_text(job, "budget", b, sizeof b);
+    fw_cli_field_text(job, "budget", b, sizeof b);
     fprintf(out, "%s\n", strcmp(b, "0") ? b : "0 (no limit)");
     fprintf(out, "  evaluated %s of %s planned: ", evaluated, planned);
     print_counts(out, cJSON_GetObjectItemCaseSensitive(job, "counts"));
@@ -306,10 +339,10 @@ static void print_job(FILE *out, const cJSON *job)
     if (strcmp(parent, "-") && strcmp(parent, "0"))
         fprintf(out, "  rerun of job %s\n", parent);
     char t1[64], t2[64], t3[64], dev[256];
-    field_text(job, "device", dev, sizeof dev);
-    field_text(job, "created_at", t1, sizeof t1);
-    field_text(job, "started_at", t2, sizeof t2);
-    field_text(job, "finished_at", t3, sizeof t3);
+    fw_cli_field_text(job, "device", dev, sizeof dev);
+    fw_cli_field_text(job, "created_at", t1, sizeof t1);
+    fw_cli_field_text(job, "started_at", t2, sizeof t2);
+    fw_cli_field_text(job, "finished_at", t3, sizeof t3);
     fprintf(out, "  device %s; created %s, started %s, finished %s\n", dev, t1, t2, t3);
     const char *e = fw_cli_str(job, "error", NULL);
     if (e && *e)
@@ -351,7 +384,7 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
     fw_cli_progress_init(&f.prog, pout, isatty(fileno(pout)));
 
     cJSON *st = NULL;
-    int ec = call(c, "status", job_params(job), &st);
+    int ec = fw_cli_rpc(c, "status", job_params(job), &st);
     if (ec)
         return ec;
     snprintf(f.state, sizeof f.state, "%s", fw_cli_str(st, "state", "?"));
@@ -375,36 +408,36 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         }
         fw_cli_progress_end(&f.prog);
         if (rc < 0) {
+            char msg[2600];
             if (rc == -EINTR) {
-                fprintf(stderr, "fairway: stopped following job %lld; it goes on in the daemon: "
-                        "`fairway watch %lld` to follow it again, `fairway cancel %lld` to stop it\n", job, job, job);
-                return FW_CLI_EXIT_INTERRUPTED;
+                snprintf(msg, sizeof msg, "stopped following job %lld; it goes on in the daemon: `fairway watch "
+                         "%lld` to follow it again, `fairway cancel %lld` to stop it", job, job, job);
+                return fw_cli_error(FW_CLI_EXIT_INTERRUPTED, NULL, msg);
             }
-            if (rc == -EREMOTEIO) {
-                fprintf(stderr, "fairway watch: %s\n", err);
-                return fw_cli_exit_for(c, rc);
-            }
-            fprintf(stderr, "fairway: lost fairwayd while following job %lld (%s); the job may still run: "
-                    "`fairway status %lld`\n", job, err, job);
-            return FW_CLI_EXIT_NODAEMON;
+            if (rc == -EREMOTEIO)
+                return fw_cli_error(fw_cli_exit_for(c, rc), c, err);
+            snprintf(msg, sizeof msg, "lost fairwayd while following job %lld (%s); the job may still run: "
+                     "`fairway status %lld`", job, err, job);
+            return fw_cli_error(FW_CLI_EXIT_NODAEMON, NULL, msg);
         }
     }
 
-    ec = call(c, "status", job_params(job), &st);
+    ec = fw_cli_rpc(c, "status", job_params(job), &st);
     if (ec)
         return ec;
     cJSON *rp = job_params(job);
     /* The limit counts per shape; --json gets every ranked variant (0 = no limit). */
     cJSON_AddNumberToObject(rp, "limit", g->json ? 0 : top);
     cJSON *rk = NULL;
-    ec = call(c, "rankings", rp, &rk);
+    ec = fw_cli_rpc(c, "rankings", rp, &rk);
     if (ec) {
         cJSON_Delete(st);
         return ec;
     }
     const char *state = fw_cli_str(st, "state", "?");
-    int code = !strcmp(state, "done") ? FW_CLI_EXIT_OK : FW_CLI_EXIT_NOTFOUND;
     cJSON *rankings = cJSON_GetObjectItemCaseSensitive(rk, "rankings");
+    /* a job that ranked nothing found nothing, whatever its state says (issue 19 item 1) */
+    int code = !strcmp(state, "done") && cJSON_GetArraySize(rankings) > 0 ? FW_CLI_EXIT_OK : FW_CLI_EXIT_NOTFOUND;
     if (g->json) {
         cJSON *o = cJSON_CreateObject();
         if (extra) {
@@ -417,24 +450,27 @@ static int follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         cJSON *best = cJSON_AddArrayToObject(o, "best");
         const cJSON *r;
         cJSON_ArrayForEach(r, rankings) if (fw_cli_num(r, "rank", 0) == 1) cJSON_AddItemToArray(best, cJSON_Duplicate(r, 1));
-        print_json(o);
+        fw_cli_print_json(o);
         cJSON_Delete(o);
     } else {
         char ev[32], pl[32];
-        field_text(st, "evaluated", ev, sizeof ev);
-        field_text(st, "planned", pl, sizeof pl);
+        fw_cli_field_text(st, "evaluated", ev, sizeof ev);
+        fw_cli_field_text(st, "planned", pl, sizeof pl);
         printf("job %lld %s: %s of %s evaluated (", job, state, ev, pl);
         print_counts(stdout, cJSON_GetObjectItemCaseSensitive(st, "counts"));
         printf(")\n");
         const char *e = fw_cli_str(st, "error", NULL);
         if (e && *e)
             printf("error: %s\n", e);
+        fw_cli_print_failure_classes(stdout, cJSON_GetObjectItemCaseSensitive(st, "failures"), job);
         printf("\n");
         fw_cli_print_rankings(stdout, rankings, top);
         printf("\n");
         fw_cli_print_best_per_shape(stdout, rankings);
-        if (!strcmp(state, "done"))
+        if (code == FW_CLI_EXIT_OK)
             printf("\nreproduce: fairway rerun %lld; details: fairway rankings %lld\n", job, job);
+        else if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "failures")) > 0)
+            printf("\nwhy: fairway failures %lld\n", job);
     }
     cJSON_Delete(st);
     cJSON_Delete(rk);
@@ -457,9 +493,9 @@ static int tune_opt(void *vctx, const char *name, const char *arg, char *err, si
 {
     tune_opts *t = vctx;
     if (!strcmp(name, "top"))
-        return parse_count(name, arg, 1, &t->top, err, errlen);
+        return fw_cli_parse_count(name, arg, 1, &t->top, err, errlen);
     if (!strcmp(name, "limit"))
-        return parse_count(name, arg, 0, &t->limit, err, errlen);
+        return fw_cli_parse_count(name, arg, 0, &t->limit, err, errlen);
     if (!strcmp(name, "detach")) {
         t->detach = 1;
         return 1;
@@ -480,14 +516,14 @@ static int parse_spec_cmd(fw_cli_global *g, const char *name, int argc, char **a
     char *pos[1];
     int npos;
     *spec = NULL;
-    if (parse_cmd(g, name, argc, argv, with_arg, flags, tune_opt, t, pos, 0, &npos, ec) < 0) {
+    if (fw_cli_parse_cmd(g, name, argc, argv, with_arg, flags, tune_opt, t, pos, 0, &npos, ec) < 0) {
         fw_cli_spec_flags_release(&t->spec);
         return -1;
     }
     char err[2048];
     if (fw_cli_spec_build(&t->spec, spec, err, sizeof err) < 0) {
         fw_cli_spec_flags_release(&t->spec);
-        *ec = usage_error(name, err);
+        *ec = fw_cli_usage_error(name, err);
         return -1;
     }
     return 0;
@@ -506,13 +542,13 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
         return ec;
     fw_cli_spec_flags_release(&t.spec);
     if (t.print_spec) {
-        print_json(spec);
+        fw_cli_print_json(spec);
         cJSON_Delete(spec);
         return FW_CLI_EXIT_OK;
     }
 
     fw_cli_conn c;
-    ec = open_or_fail(g, &c);
+    ec = fw_cli_open_or_fail(g, &c);
     if (ec) {
         cJSON_Delete(spec);
         return ec;
@@ -521,13 +557,13 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
     cJSON_AddItemToObject(p, "spec", spec);
     spec = NULL;
     cJSON *sub = NULL;
-    ec = call(&c, "submit", p, &sub);
+    ec = fw_cli_rpc(&c, "submit", p, &sub);
     if (ec)
         goto out;
     long long job = (long long)fw_cli_num(sub, "job", 0);
     if (t.detach) {
         if (g->json)
-            print_json(sub);
+            fw_cli_print_json(sub);
         else
             printf("submitted job %lld (%lld evaluations planned); follow it with `fairway watch %lld`\n", job,
                    (long long)fw_cli_num(sub, "planned", 0), job);
@@ -568,7 +604,7 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         cJSON_AddStringToObject(p, "device", devsel);
     cJSON_AddNumberToObject(p, "limit", (double)t.limit);
     cJSON *res;
-    if ((ec = query(g, "expand", p, &res)))
+    if ((ec = fw_cli_query(g, "expand", p, &res)))
         return ec;
     if (!g->json) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
@@ -583,7 +619,7 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         const cJSON *it;
         cJSON_ArrayForEach(it, items) {
             char seq[32];
-            field_text(it, "seq", seq, sizeof seq);
+            fw_cli_field_text(it, "seq", seq, sizeof seq);
             const char *row[] = {seq, fw_cli_str(it, "shape_key", "?"), fw_cli_str(it, "variant_key", "?"), fw_cli_str(it, "origin", "?")};
             fw_cli_table_add(&tb, row);
         }
@@ -607,9 +643,9 @@ static int job_opt(void *vctx, const char *name, const char *arg, char *err, siz
 {
     job_opts *o = vctx;
     if (!strcmp(name, "top"))
-        return parse_count(name, arg, 1, &o->top, err, errlen);
+        return fw_cli_parse_count(name, arg, 1, &o->top, err, errlen);
     if (!strcmp(name, "limit"))
-        return parse_count(name, arg, o->limit_min, &o->limit, err, errlen);
+        return fw_cli_parse_count(name, arg, o->limit_min, &o->limit, err, errlen);
     if (!strcmp(name, "detach")) {
         o->detach = 1;
         return 1;
@@ -634,13 +670,13 @@ static int one_job(fw_cli_global *g, const char *name, int argc, char **argv, co
 {
     char *pos[2];
     int npos;
-    if (parse_cmd(g, name, argc, argv, with_arg, flags, job_opt, o, pos, 1, &npos, ec) < 0)
+    if (fw_cli_parse_cmd(g, name, argc, argv, with_arg, flags, job_opt, o, pos, 1, &npos, ec) < 0)
         return -1;
     if (npos != 1) {
-        *ec = usage_error(name, "give one job id (see `fairway jobs`)");
+        *ec = fw_cli_usage_error(name, "give one job id (see `fairway jobs`)");
         return -1;
     }
-    if (parse_job_id(name, pos[0], job) < 0) {
+    if (fw_cli_parse_job_id(name, pos[0], job) < 0) {
         *ec = FW_CLI_EXIT_USAGE;
         return -1;
     }
@@ -655,10 +691,11 @@ static int cmd_status(fw_cli_global *g, int argc, char **argv)
     if (one_job(g, "status", argc, argv, "", "", &o, &job, &ec) < 0)
         return ec;
     cJSON *st;
-    if ((ec = query(g, "status", job_params(job), &st)))
+    if ((ec = fw_cli_query(g, "status", job_params(job), &st)))
         return ec;
     if (!g->json) {
         print_job(stdout, st);
+        fw_cli_print_failure_classes(stdout, cJSON_GetObjectItemCaseSensitive(st, "failures"), job);
         const cJSON *pg = cJSON_GetObjectItemCaseSensitive(st, "progress");
         const char *waiting = fw_cli_str(pg, "waiting", NULL);
         if (waiting)
@@ -688,7 +725,7 @@ static int cmd_watch(fw_cli_global *g, int argc, char **argv)
     if (one_job(g, "watch", argc, argv, "|top|", "", &o, &job, &ec) < 0)
         return ec;
     fw_cli_conn c;
-    if ((ec = open_or_fail(g, &c)))
+    if ((ec = fw_cli_open_or_fail(g, &c)))
         return ec;
     ec = follow(g, &c, job, (int)o.top, NULL);
     fw_cli_close(&c);
@@ -703,10 +740,10 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
     if (one_job(g, "rerun", argc, argv, "|top|", "|detach|", &o, &job, &ec) < 0)
         return ec;
     fw_cli_conn c;
-    if ((ec = open_or_fail(g, &c)))
+    if ((ec = fw_cli_open_or_fail(g, &c)))
         return ec;
     cJSON *sub = NULL;
-    ec = call(&c, "rerun", job_params(job), &sub);
+    ec = fw_cli_rpc(&c, "rerun", job_params(job), &sub);
     if (ec) {
         fw_cli_close(&c);
         return ec;
@@ -714,7 +751,7 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
     long long nj = (long long)fw_cli_num(sub, "job", 0);
     if (o.detach) {
         if (g->json)
-            print_json(sub);
+            fw_cli_print_json(sub);
         else
             printf("submitted job %lld, a rerun of job %lld; follow it with `fairway watch %lld`\n", nj, job, nj);
         cJSON_Delete(sub);
@@ -740,7 +777,7 @@ static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
     if (one_job(g, "cancel", argc, argv, "", "", &o, &job, &ec) < 0)
         return ec;
     cJSON *res;
-    if ((ec = query(g, "cancel", job_params(job), &res)))
+    if ((ec = fw_cli_query(g, "cancel", job_params(job), &res)))
         return ec;
     if (!g->json)
         printf("job %lld %s\n", job, fw_cli_str(res, "state", "cancelled"));
@@ -760,7 +797,7 @@ static int cmd_rankings(fw_cli_global *g, int argc, char **argv)
         cJSON_AddStringToObject(p, "shape", o.shape);
     cJSON_AddNumberToObject(p, "limit", (double)o.limit);
     cJSON *res;
-    if ((ec = query(g, "rankings", p, &res)))
+    if ((ec = fw_cli_query(g, "rankings", p, &res)))
         return ec;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(res, "rankings");
     int n = cJSON_GetArraySize(r);
@@ -782,14 +819,14 @@ static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
     job_opts o = {.limit = 50, .limit_min = 1};
     char *pos[1];
     int npos, ec;
-    if (parse_cmd(g, "jobs", argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "jobs", argc, argv, "|state|limit|", "", job_opt, &o, pos, 0, &npos, &ec) < 0)
         return ec;
     cJSON *p = cJSON_CreateObject();
     if (o.state)
         cJSON_AddStringToObject(p, "state", o.state);
     cJSON_AddNumberToObject(p, "limit", (double)o.limit);
     cJSON *res;
-    if ((ec = query(g, "jobs", p, &res)))
+    if ((ec = fw_cli_query(g, "jobs", p, &res)))
         return ec;
     if (!g->json) {
         static const char *const head[] = {"job", "state", "family", "strategy", "seed", "progress", "parent", "created"};
@@ -799,15 +836,15 @@ static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
         const cJSON *j;
         cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(res, "jobs")) {
             char id[32], seed[32], prog[64], ev[32], pl[32], parent[32], created[64];
-            field_text(j, "id", id, sizeof id);
-            field_text(j, "seed", seed, sizeof seed);
-            field_text(j, "evaluated", ev, sizeof ev);
-            field_text(j, "planned", pl, sizeof pl);
+            fw_cli_field_text(j, "id", id, sizeof id);
+            fw_cli_field_text(j, "seed", seed, sizeof seed);
+            fw_cli_field_text(j, "evaluated", ev, sizeof ev);
+            fw_cli_field_text(j, "planned", pl, sizeof pl);
             snprintf(prog, sizeof prog, "%s/%s", ev, pl);
-            field_text(j, "parent", parent, sizeof parent);
+            fw_cli_field_text(j, "parent", parent, sizeof parent);
             if (!strcmp(parent, "0"))
                 snprintf(parent, sizeof parent, "-");
-            field_text(j, "created_at", created, sizeof created);
+            fw_cli_field_text(j, "created_at", created, sizeof created);
             const char *row[] = {id, fw_cli_str(j, "state", "?"), fw_cli_str(j, "family", "?"), fw_cli_str(j, "strategy", "?"), seed,
                                  prog, parent, created};
             fw_cli_table_add(&t, row);
@@ -851,14 +888,14 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
     best_opts b = {0};
     char *pos[1];
     int npos, ec;
-    if (parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos, &ec) < 0)
         return ec;
     if (!b.family || !b.shape)
-        return usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
+        return fw_cli_usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
     char err[1024];
     cJSON *shape;
     if (fw_cli_parse_kv_object(b.shape, &shape, err, sizeof err) < 0)
-        return usage_error("best", err);
+        return fw_cli_usage_error("best", err);
     cJSON *p = cJSON_CreateObject();
     cJSON_AddStringToObject(p, "family", b.family);
     cJSON_AddItemToObject(p, "shape", shape);
@@ -867,7 +904,7 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
     if (b.kernel)
         cJSON_AddStringToObject(p, "kernel", b.kernel);
     cJSON *res;
-    if ((ec = query(g, "best", p, &res)))
+    if ((ec = fw_cli_query(g, "best", p, &res)))
         return ec;
     if (g->json) {
         cJSON_Delete(res);
@@ -875,7 +912,7 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
     }
     char med[32], job[32];
     fw_cli_fmt_ns(fw_cli_num(res, "median_ns", -1), med, sizeof med);
-    field_text(res, "job", job, sizeof job);
+    fw_cli_field_text(res, "job", job, sizeof job);
     printf("best %s for %s: median %s (job %s, %s)\n", b.family, fw_cli_str(res, "shape_key", b.shape), med, job,
            fw_cli_str(res, "device", "?"));
     printf("knobs:  %s\n", fw_cli_str(res, "variant_key", "?"));
@@ -889,13 +926,13 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
     } else if (cJSON_IsObject(macros)) {
         cJSON_ArrayForEach(it, macros) {
             char v[64];
-            field_text(macros, it->string, v, sizeof v);
+            fw_cli_field_text(macros, it->string, v, sizeof v);
             printf(" -D%s=%s", it->string, v);
         }
     } else {
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "knobs")) {
             char v[64];
-            field_text(cJSON_GetObjectItemCaseSensitive(res, "knobs"), it->string, v, sizeof v);
+            fw_cli_field_text(cJSON_GetObjectItemCaseSensitive(res, "knobs"), it->string, v, sizeof v);
             printf(" -D%s=%s", it->string, v);
         }
     }
@@ -908,18 +945,18 @@ static int cmd_compare(fw_cli_global *g, int argc, char **argv)
 {
     char *pos[2];
     int npos, ec;
-    if (parse_cmd(g, "compare", argc, argv, "", "", NULL, NULL, pos, 2, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "compare", argc, argv, "", "", NULL, NULL, pos, 2, &npos, &ec) < 0)
         return ec;
     if (npos != 2)
-        return usage_error("compare", "give two job ids, e.g. `fairway compare 3 4`");
+        return fw_cli_usage_error("compare", "give two job ids, e.g. `fairway compare 3 4`");
     long long a, b;
-    if (parse_job_id("compare", pos[0], &a) < 0 || parse_job_id("compare", pos[1], &b) < 0)
+    if (fw_cli_parse_job_id("compare", pos[0], &a) < 0 || fw_cli_parse_job_id("compare", pos[1], &b) < 0)
         return FW_CLI_EXIT_USAGE;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddNumberToObject(p, "a", (double)a);
     cJSON_AddNumberToObject(p, "b", (double)b);
     cJSON *res;
-    if ((ec = query(g, "compare", p, &res)))
+    if ((ec = fw_cli_query(g, "compare", p, &res)))
         return ec;
     if (!g->json) {
         const cJSON *same = cJSON_GetObjectItemCaseSensitive(res, "same_variants");
@@ -929,14 +966,14 @@ static int cmd_compare(fw_cli_global *g, int argc, char **argv)
             snprintf(tau, sizeof tau, "%.3f", t->valuedouble);
         else
             snprintf(tau, sizeof tau, "-");
-        field_text(res, "common_verified", common, sizeof common);
-        field_text(res, "top5_overlap", top5, sizeof top5);
+        fw_cli_field_text(res, "common_verified", common, sizeof common);
+        fw_cli_field_text(res, "top5_overlap", top5, sizeof top5);
         printf("jobs %lld and %lld\n", a, b);
         printf("  same variant sequence: %s\n", cJSON_IsTrue(same) ? "yes" : "no");
         printf("  variants verified in both: %s\n", common);
         printf("  ranking stability (Kendall's tau): %s\n", tau);
         char possible[32];
-        field_text(res, "top5_possible", possible, sizeof possible);
+        fw_cli_field_text(res, "top5_possible", possible, sizeof possible);
         printf("  top-5 overlap: %s of %s\n", top5, possible);
         const cJSON *mr = cJSON_GetObjectItemCaseSensitive(res, "median_ratio");
         if (cJSON_IsObject(mr))
@@ -951,10 +988,10 @@ static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
 {
     char *pos[1];
     int npos, ec;
-    if (parse_cmd(g, "profiles", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "profiles", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
         return ec;
     cJSON *res;
-    if ((ec = query(g, "profiles", NULL, &res)))
+    if ((ec = fw_cli_query(g, "profiles", NULL, &res)))
         return ec;
     if (!g->json) {
         static const char *const head[] = {"profile", "family", "shapes", "description"};
@@ -964,7 +1001,7 @@ static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
         const cJSON *it;
         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "profiles")) {
             char n[32];
-            field_text(it, "shapes", n, sizeof n);
+            fw_cli_field_text(it, "shapes", n, sizeof n);
             const char *row[] = {fw_cli_str(it, "name", "?"), fw_cli_str(it, "family", "?"), n, fw_cli_str(it, "description", "")};
             fw_cli_table_add(&t, row);
         }
@@ -979,10 +1016,10 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
 {
     char *pos[1];
     int npos, ec;
-    if (parse_cmd(g, "devices", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "devices", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
         return ec;
     cJSON *res;
-    if ((ec = query(g, "devices", NULL, &res)))
+    if ((ec = fw_cli_query(g, "devices", NULL, &res)))
         return ec;
     if (!g->json) {
         static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
@@ -992,13 +1029,13 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
         const cJSON *d;
         cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
             char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
-            field_text(d, "index", idx, sizeof idx);
+            fw_cli_field_text(d, "index", idx, sizeof idx);
             snprintf(sel, sizeof sel, "%s:%s", fw_cli_str(d, "backend", "?"), idx);
             const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
-            field_text(l, "max_threads", th, sizeof th);
-            field_text(l, "shared_bytes", sh, sizeof sh);
-            field_text(l, "simd_width", simd, sizeof simd);
-            field_text(l, "compute_units", cu, sizeof cu);
+            fw_cli_field_text(l, "max_threads", th, sizeof th);
+            fw_cli_field_text(l, "shared_bytes", sh, sizeof sh);
+            fw_cli_field_text(l, "simd_width", simd, sizeof simd);
+            fw_cli_field_text(l, "compute_units", cu, sizeof cu);
             const char *row[] = {sel, fw_cli_str(d, "name", "?"), th, sh, simd, cu, fw_cli_str(d, "identity", "?")};
             fw_cli_table_add(&t, row);
         }
@@ -1135,6 +1172,8 @@ static const fw_cli_command commands[] = {
      "  fairway profiles\n"
      "  fairway profiles --json\n"},
     {"transforms", "list a kernel source's structural transform sites (local)", fw_cli_cmd_transforms, fw_cli_transforms_help},
+    {"failures", "why a job's variants failed: every failure with its full text", fw_cli_cmd_failures,
+     fw_cli_failures_help},
     {"devices", "list the devices the workers report", cmd_devices,
      "Usage: fairway devices\n"
      "List devices: backend:index, name, limits (threads per group, shared memory bytes, SIMD width,\n"

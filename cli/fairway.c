@@ -80,8 +80,10 @@ int main(int argc, char **argv)
     }
     const fw_cli_command *cmd = fw_cli_command_find(argv[i]);
     if (!cmd) {
-        fprintf(stderr, "fairway: unknown command '%s'\nTry 'fairway --help' for the list.\n", argv[i]);
-        return FW_CLI_EXIT_USAGE;
+        char msg[600];
+        snprintf(msg, sizeof msg, "unknown command '%.500s'; try 'fairway --help' for the list", argv[i]);
+        fw_cli_errors_setup("", g.json);
+        return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
     }
     int rc = cmd->run(&g, argc - i, argv + i);
     return rc;

@@ -9,7 +9,7 @@
  *   fairway.c     main(): global flags and dispatch
  *
  * Exit codes of every subcommand (also printed by --help):
- *   0 ok; 1 the job ended failed or cancelled, or a query found nothing; 2 usage error;
+ *   0 ok; 1 the job ended failed or cancelled or ranked nothing, or a query found nothing; 2 usage error;
  *   3 cannot reach or start the daemon; 4 the daemon returned an error for the request.
  */
 #ifndef FW_CLI_H
@@ -194,6 +194,34 @@ typedef struct fw_cli_command {
     fw_cli_cmd_fn run;
     const char *help;     /* full --help text */
 } fw_cli_command;
+
+/* Shared by the files that hold subcommands (defined in cli_cmds.c). */
+typedef int (*fw_cli_opt_fn)(void *ctx, const char *name, const char *arg, char *err, size_t errlen);
+/* Report an error and return ec: "fairway CMD: msg" on stderr (CMD the subcommand being run, set up
+ * by fw_cli_parse_cmd or fw_cli_errors_setup), and with --json also {"error": {"message","command",
+ * "exit", and for a daemon error "code" and "data"}} on stdout. c may be NULL. */
+void fw_cli_errors_setup(const char *cmd, int json);
+int fw_cli_error(int ec, const fw_cli_conn *c, const char *msg);
+int fw_cli_usage_error(const char *cmd, const char *msg);
+/* Parse a subcommand's options (with_arg / flags: "|name|name|" lists); -1 with *ec on help or a
+ * usage error. */
+int fw_cli_parse_cmd(fw_cli_global *g, const char *name, int argc, char **argv, const char *with_arg,
+                     const char *flags, fw_cli_opt_fn on, void *ctx, char **pos, int maxpos, int *npos, int *ec);
+int fw_cli_parse_job_id(const char *cmd, const char *s, long long *id);
+int fw_cli_parse_count(const char *name, const char *arg, long long min, long long *out, char *err, size_t errlen);
+void fw_cli_print_json(const cJSON *j);
+void fw_cli_field_text(const cJSON *o, const char *k, char *out, size_t len);
+int fw_cli_open_or_fail(fw_cli_global *g, fw_cli_conn *c);
+/* One request on an open connection; on failure the error is reported and the exit code returned. */
+int fw_cli_rpc(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result);
+/* Connect, one request (params consumed), disconnect; with --json the result is printed. */
+int fw_cli_query(fw_cli_global *g, const char *method, cJSON *params, cJSON **res);
+
+/* `fairway failures` (cli_failures.c) and the failure lines of status / tune / watch: one line per
+ * failure class, "  compile_error 3 (first seq 0): <first line>". */
+int fw_cli_cmd_failures(fw_cli_global *g, int argc, char **argv);
+extern const char fw_cli_failures_help[];
+void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);
 
 /* `fairway transforms` (cli_transforms.c). */
 int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv);

@@ -302,6 +302,13 @@ int fw_daemon_spec_finalists(const cJSON *spec);
  * the first pass's), then the other verified variants in first-pass order ("timing": "first_pass");
  * ranks renumbered from 1 per shape; limit > 0 keeps that many per shape. */
 int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
+/* Why a job's variants failed (daemon/failures.c, issue 19 item 1). classes: one object per failure
+ * status, in order of its first occurrence, {"status","count","first_seq","first_line"} (the first
+ * line of the first such failure's text). failures: every failed measurement in seq order (status
+ * NULL = any failure; limit <= 0 = all), {"seq","status","shape_key","variant_key","kernel","error"}
+ * with the full stored text (a compile error's build log). -EIO on a store error. */
+int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out);
+int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
 /* Parse "backend:index" (or a bare backend = index 0). */
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
 /* The device selector a resolved spec asks for ("opencl:0" by default). */

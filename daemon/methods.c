@@ -114,7 +114,7 @@ static void reply_no_job(fw_daemon_req *req, int64_t id)
     cJSON *data = cJSON_CreateObject();
     cJSON_AddNumberToObject(data, "job", (double)id);
     fw_daemon_reply_error(req, FW_RPC_NO_SUCH_JOB, data,
-                          "no job %" PRId64 " in this store; list the jobs with the jobs method", id);
+                          "no job %" PRId64 " in this store (`fairway jobs` lists them)", id);
 }
 
 static void reply_db_error(fw_daemon *d, fw_daemon_req *req, const char *what)
@@ -360,6 +360,8 @@ static cJSON *job_progress(fw_daemon *d, int64_t id, fw_daemon_job **job)
     return *job ? fw_daemon_job_progress(d, *job) : fw_daemon_progress_from_db(d, id);
 }
 
+static int job_exists(fw_daemon *d, fw_daemon_req *req, int64_t id);
+
 static void m_status(fw_daemon *d, fw_daemon_req *req)
 {
     int64_t id;
@@ -370,7 +372,48 @@ static void m_status(fw_daemon *d, fw_daemon_req *req)
     cJSON *p = job_progress(d, id, &job);
     if (p)
         cJSON_AddItemToObject(row, "progress", p);
+    cJSON *classes = NULL;
+    if (fw_daemon_failure_classes(d->db, id, &classes) < 0) {
+        cJSON_Delete(row);
+        reply_db_error(d, req, "to read the job's failures");
+        return;
+    }
+    cJSON_AddItemToObject(row, "failures", classes);
     fw_daemon_reply(req, row);
+}
+
+static void m_failures(fw_daemon *d, fw_daemon_req *req)
+{
+    static const char *const known[] = {"job", "status", "limit", NULL};
+    static const char *const statuses[] = {"compile_error", "invalid", "verify_failed", "runtime_error",
+                                           "pruned", "crashed", "timeout", NULL};
+    int64_t id, limit;
+    const char *status;
+    if (check_params(req, known) < 0 || p_job(req, "job", &id) < 0 || p_str(req, "status", 0, &status) < 0 ||
+        p_int(req, "limit", 0, 1000000, 0, &limit) < 0)
+        return;
+    if (status) {
+        int ok = 0;
+        for (size_t i = 0; statuses[i]; i++)
+            ok |= strcmp(statuses[i], status) == 0;
+        if (!ok) {
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("status"),
+                                  "'%s' is not a failure status (compile_error, invalid, verify_failed, "
+                                  "runtime_error, pruned, crashed, timeout)", status);
+            return;
+        }
+    }
+    if (!job_exists(d, req, id))
+        return;
+    cJSON *list = NULL;
+    if (fw_daemon_failures(d->db, id, status, (int)limit, &list) < 0) {
+        reply_db_error(d, req, "to read the job's failures");
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "job", (double)id);
+    cJSON_AddItemToObject(res, "failures", list);
+    fw_daemon_reply(req, res);
 }
 
 static void m_watch(fw_daemon *d, fw_daemon_req *req)
@@ -757,6 +800,7 @@ static const struct {
     {"submit", m_submit},   {"status", m_status},     {"watch", m_watch},       {"cancel", m_cancel},
     {"jobs", m_jobs},       {"rankings", m_rankings}, {"best", m_best},         {"rerun", m_rerun},
     {"compare", m_compare}, {"expand", m_expand},     {"profiles", m_profiles}, {"devices", m_devices},
+    {"failures", m_failures},
 };
 
 fw_daemon_method_fn fw_daemon_method_find(const char *name)
@@ -769,5 +813,5 @@ fw_daemon_method_fn fw_daemon_method_find(const char *name)
 
 const char *fw_daemon_method_names(void)
 {
-    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices";
+    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures";
 }

@@ -23,7 +23,7 @@ FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
 FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
 
 COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
-            'profiles', 'devices']
+            'profiles', 'devices', 'failures']
 FLAGS = {
     'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
@@ -31,7 +31,7 @@ FLAGS = {
     'status': [], 'watch': ['--top'], 'cancel': [], 'jobs': ['--state', '--limit'],
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
-    'profiles': [], 'devices': [],
+    'profiles': [], 'devices': [], 'failures': ['--status', '--limit'],
 }
 
 
@@ -494,6 +494,65 @@ def case_e2e(e):
     e.fw('--no-start', 'expand', *TINY_GEMM, rc=0)
     p = e.fw('--no-start', 'tune', '--profile', 'no_such_profile', rc=4)
     check('no_such_profile' in p.stderr, 'unknown profile message', p.stderr)
+
+
+GEMM_MACROS = ['TILE_N', 'SIMDGROUPS_PER_TG', 'SG_M_TILES', 'SG_N_TILES', 'NUM_BUFFERS', 'TILE_K']
+
+
+def gemm_user_source(e, body, name='k.cl'):
+    """A user source with the gemm knobs' #ifndef guards and the given kernel text."""
+    path = os.path.join(e.dir, name)
+    with open(path, 'w') as f:
+        for m in GEMM_MACROS:
+            f.write('#ifndef %s\n#define %s 1\n#endif\n' % (m, m))
+        f.write(body)
+    return path
+
+
+def case_ux(e):
+    """Issue 19: failure reasons shown, errors as JSON, messages in the user's words."""
+    need_daemon()
+    e.start_daemon(FAIRWAYD)
+    src = gemm_user_source(e, '__kernel void k(__global float *a) { int x = TILE_N + SIMDGROUPS_PER_TG + SG_M_TILES'
+                              ' + SG_N_TILES + NUM_BUFFERS + TILE_K; not_declared_anywhere = x; }\n')
+    bad = TINY_GEMM[:TINY_GEMM.index('--strategy')] + ['--strategy', 'grid', '--warmup', '0', '--iters', '1']
+    bad = [a for a in bad if a not in ('--family', 'gemm')] + ['--family', 'gemm', '--source', src, '--entry', 'k']
+    # item 1: every variant fails to compile -> exit 1, the first line of the failure class shown
+    p = e.fw('--no-start', 'tune', *bad, rc=1)
+    out = p.stdout
+    m = re.search(r'\n  compile_error (\d+) \(first seq 0\): (.*)\n', out)
+    check(m and int(m.group(1)) >= 2, 'tune does not show the compile error class', out)
+    check('not_declared_anywhere' in m.group(2), 'the class line does not name the build error', out)
+    check('fairway failures 1' in out, 'tune does not point at `fairway failures`', out)
+    p = e.fw('--no-start', 'status', '1', rc=0)
+    check(re.search(r'compile_error \d+ \(first seq 0\): .*not_declared_anywhere', p.stdout), 'status line', p.stdout)
+    p = e.fw('--no-start', 'watch', '1', rc=1)
+    check('compile_error' in p.stdout and 'not_declared_anywhere' in p.stdout, 'watch of the failed job', p.stdout)
+    # failures: the full build log, filters, JSON
+    p = e.fw('--no-start', 'failures', '1', rc=0)
+    check(re.search(r'^seq 0 compile_error: shape K=64,M=64,N=64, knobs \S*TILE_N=32', p.stdout, re.M), 'failures row',
+          p.stdout)
+    check(p.stdout.count('not_declared_anywhere') >= 2, 'failures does not print each build log', p.stdout)
+    p = e.fw('--no-start', '--json', 'failures', '1', '--limit', '1', rc=0)
+    fl = json.loads(p.stdout)['failures']
+    check(len(fl) == 1 and fl[0]['seq'] == 0 and fl[0]['status'] == 'compile_error'
+          and 'not_declared_anywhere' in fl[0]['error'], 'failures --json', fl)
+    p = e.fw('--no-start', 'failures', '1', '--status', 'verify_failed', rc=1)
+    check('no failed evaluation with status verify_failed' in p.stdout, 'failures --status filter', p.stdout)
+    # item 9: --json errors are one JSON object on stdout, with the exit code and the daemon's code
+    p = e.fw('--no-start', '--json', 'failures', '1', '--status', 'bogus', rc=4)
+    err = json.loads(p.stdout)['error']
+    check(err['code'] == -32602 and err['exit'] == 4 and 'bogus' in err['message'], '--json daemon error', err)
+    p = e.fw('--no-start', 'status', '999', '--json', rc=1)
+    err = json.loads(p.stdout)['error']
+    check(err['code'] == -32001 and err['command'] == 'status', '--json no such job', err)
+    p = e.fw('--no-start', '--json', 'rankings', '1', '--bogus', rc=2)
+    check(json.loads(p.stdout)['error']['exit'] == 2 and 'Try' in p.stderr, '--json usage error', p.stdout)
+    # item 11: the message names the command the user ran and no protocol method
+    p = e.fw('--no-start', 'tune', '--profile', 'no_such_profile', rc=4)
+    check(p.stderr.startswith('fairway tune: ') and 'submit' not in p.stderr, 'tune error prefix', p.stderr)
+    p = e.fw('--no-start', 'status', '999', rc=1)
+    check('method' not in p.stderr and 'fairway jobs' in p.stderr, 'no-such-job wording', p.stderr)
 
 
 def main():
