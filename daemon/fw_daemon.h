@@ -322,5 +322,15 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
 /* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
 void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
+/* SIGKILL every live worker (from the stopper thread: reads only atomics). */
+void fw_daemon_workers_kill_all(void);
+
+/* stopper.c: SIGTERM / SIGINT taken by a thread of their own, so a busy loop cannot ignore them.
+ * block_signals first thing in main (every later thread inherits the mask); stopper_start once the
+ * loop exists; stopper_close after the loop's first run; stopper_done just before main returns. */
+void fw_daemon_block_signals(void);
+int fw_daemon_stopper_start(fw_daemon *d, char *err, size_t errlen);
+void fw_daemon_stopper_close(fw_daemon *d);
+void fw_daemon_stopper_done(void);
 
 #endif

@@ -52,7 +52,9 @@ static const char usage_text[] =
     "Jobs persist: after a crash, kill -9 or SIGTERM, the next start resumes every queued or running\n"
     "job from the first variant not yet stored (none is measured twice). SIGTERM and SIGINT stop\n"
     "cleanly: no new connections or variants, the variant in flight is dropped (it is measured again\n"
-    "on the next start), the store is closed, exit status 0.\n"
+    "on the next start), the store is closed, exit status 0. A daemon too busy to take the signal within\n"
+    "2 s (stuck in a long computation) stops at once instead: its workers are killed, every committed\n"
+    "measurement stays, and the next start resumes the jobs (exit status 0 too).\n"
     "\n"
     "Exit status: 0 clean stop, 1 could not start (the message says why), 2 bad command line.\n";
 
@@ -188,6 +190,8 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
+    /* Before any thread exists, so that every thread inherits it: only the stopper takes them. */
+    fw_daemon_block_signals();
     fw_daemon_options opt = {
         .socket_path = getenv("FAIRWAY_SOCKET"),
         .db_path = getenv("FAIRWAY_DB"),
@@ -273,6 +277,8 @@ int main(int argc, char **argv)
     d.opt = opt;
     d.db_lock_fd = -1;
     d.loop = uv_default_loop();
+    if (fw_daemon_stopper_start(&d, err, sizeof(err)) < 0)
+        goto fail;
 
     char path[4096];
     if (opt.socket_path && *opt.socket_path) {
@@ -344,6 +350,7 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     fw_daemon_jobs_close(&d);
+    fw_daemon_stopper_close(&d);
     fw_daemon_close_signals(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);
 
@@ -355,6 +362,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         fw_daemon_log(&d, "event loop closed with handles still open (%s)", uv_strerror(rc));
     fw_daemon_log(&d, "stopped");
+    fw_daemon_stopper_done();
     if (log_file)
         fclose(log_file);
     return d.exit_code;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,37 @@
 
 #define STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
+
+/* Live worker pids, for fw_daemon_workers_kill_all() from the stopper thread. */
+#define MAX_PIDS 256
+static atomic_int live_pids[MAX_PIDS];
+
+static void pid_add(int pid)
+{
+    for (int i = 0; i < MAX_PIDS; i++) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&live_pids[i], &zero, pid))
+            return;
+    }
+}
+
+static void pid_remove(int pid)
+{
+    for (int i = 0; i < MAX_PIDS; i++) {
+        int want = pid;
+        if (atomic_compare_exchange_strong(&live_pids[i], &want, 0))
+            return;
+    }
+}
+
+void fw_daemon_workers_kill_all(void)
+{
+    for (int i = 0; i < MAX_PIDS; i++) {
+        int pid = atomic_load(&live_pids[i]);
+        if (pid > 0)
+            kill(pid, SIGKILL);
+    }
+}
 
 static void worker_release_handle(uv_handle_t *h)
 {
@@ -248,6 +280,7 @@ static void maybe_dead(fw_daemon_worker *w)
 static void on_worker_exit(uv_process_t *p, int64_t status, int term_signal)
 {
     fw_daemon_worker *w = p->data;
+    pid_remove(p->pid);
     w->exited = 1;
     w->exit_status = status;
     w->term_signal = term_signal;
@@ -513,6 +546,7 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
                        d->worker_path, uv_strerror(rc));
     }
     uv_read_start((uv_stream_t *)&w->out, fw_daemon_read_alloc, on_worker_read);
+    pid_add(w->proc.pid);
     dev->w = w;
     dev->wstate = FW_W_STARTING;
     dev->loaded_job = 0;
@@ -653,6 +687,27 @@ static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t s
     }
 }
 
+/* Tests only: FAIRWAYD_TEST_FAULT=block-plan@FIFO blocks the event loop for good where a job's plan is
+ * built (as a plan of a huge constrained space would), after writing a line to FIFO so the test
+ * knows it is there. */
+static void test_fault_plan(void)
+{
+    const char *f = getenv("FAIRWAYD_TEST_FAULT");
+    const char *p = f ? strstr(f, "block-plan@") : NULL;
+    if (!p)
+        return;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", p + strlen("block-plan@"));
+    path[strcspn(path, ",")] = '\0';
+    FILE *fifo = fopen(path, "w");
+    if (fifo) {
+        fputs("blocked\n", fifo);
+        fclose(fifo);
+    }
+    for (;;)
+        pause();
+}
+
 void fw_daemon_device_pump(fw_daemon_device *dev)
 {
     fw_daemon *d = dev->d;
@@ -681,6 +736,8 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         }
         /* Idle worker with a job. */
         int fresh = !job->plan_built;
+        if (fresh)
+            test_fault_plan();
         int prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
         if (prc == -ENOSPC) {
             fw_daemon_job_wait(d, job, err);

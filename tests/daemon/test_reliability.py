@@ -7,9 +7,13 @@
      its record saying it was retried;
   5. a full disk (FAIRWAY_TEST_DB_FULL=K:FLAG: every commit fails as on a full disk from seq K's on,
      while FLAG exists) pauses the job ("waiting" in status), queries are answered, and once the
-     disk has room the job goes on by itself: nothing measured is lost, every seq stored once.
+     disk has room the job goes on by itself: nothing measured is lost, every seq stored once;
+ 12. SIGTERM is answered while the event loop is stuck (FAIRWAYD_TEST_FAULT=block-plan@FIFO blocks it
+     for good where the plan is built, after writing a line to FIFO): the daemon exits 0 and the next
+     start resumes the job.
 """
 import os
+import signal
 import sqlite3
 import stat
 
@@ -145,4 +149,34 @@ with guarded(d):
     q.close()
     c.close()
     check(d.terminate() == 0, "clean exit")
+
+# 12: SIGTERM while the loop is blocked.
+d = Daemon()
+fifo = os.path.join(d.tmp, "blocked")
+os.mkfifo(fifo)
+d.env["FAIRWAYD_TEST_FAULT"] = "block-plan@" + fifo
+with guarded(d):
+    d.start()
+    c = d.client()
+    # The submit's reply would come after the plan: send it without waiting (the store's first job).
+    c.send_raw((json.dumps({"jsonrpc": "2.0", "id": 1, "method": "submit",
+                            "params": {"spec": dict(SMALL_GEMM, budget=2)}}) + "\n").encode())
+    job = 1
+    with open(fifo) as f:   # opens once the daemon is there; then the loop is stuck
+        check(f.readline() == "blocked\n", "the loop is blocked where the plan is built")
+    d.proc.send_signal(signal.SIGTERM)
+    rc = d.proc.wait(timeout=120)
+    check(rc == 0, "SIGTERM stops a daemon whose loop is stuck, exit status 0 (%s)" % rc)
+    log = d.read_log()
+    check("stopping at once" in log, "and the log says why it stopped at once")
+    check(not os.path.exists(d.socket), "the socket is removed")
+    c.close()
+    d.env.pop("FAIRWAYD_TEST_FAULT")
+    d.start()
+    c = d.client()
+    last = c.watch(job)[-1]
+    check(last["state"] == "done" and last["evaluated"] == last["planned"],
+          "the next start resumes the job and completes it (%s)" % last["state"])
+    c.close()
+    check(d.terminate() == 0, "clean exit after that (the stop thread does not get in the way)")
 finish()
