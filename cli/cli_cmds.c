@@ -529,6 +529,25 @@ static int parse_spec_cmd(fw_cli_global *g, const char *name, int argc, char **a
     return 0;
 }
 
+/* "1 evaluation planned" / "80 evaluations planned (at most 40 per shape; --budget N to change that,
+ * --budget 0 for every valid variant)": the hint when no flag asked for a budget (issue 19 items 5, 11).
+ * o holds "planned" and the resolved "budget" (a submit reply, or an expand reply's spec). */
+static const char *planned_text(const cJSON *o, int hint, char *buf, size_t len)
+{
+    long long n = (long long)fw_cli_num(o, "planned", 0);
+    long long b = (long long)fw_cli_num(o, "budget", -1);
+    int off = snprintf(buf, len, "%lld evaluation%s planned", n, n == 1 ? "" : "s");
+    if (b > 0 && hint && off > 0 && (size_t)off < len)
+        snprintf(buf + off, len - (size_t)off, " (at most %lld per shape; --budget N to change that, --budget 0 "
+                 "for every valid variant)", b);
+    return buf;
+}
+
+static int budget_hint(const fw_cli_spec_flags *f)
+{
+    return f->budget < 0 && f->num_random < 0 && !f->no_explore;
+}
+
 static int cmd_tune(fw_cli_global *g, int argc, char **argv)
 {
     tune_opts t;
@@ -561,17 +580,19 @@ static int cmd_tune(fw_cli_global *g, int argc, char **argv)
     if (ec)
         goto out;
     long long job = (long long)fw_cli_num(sub, "job", 0);
+    char note[512];
     if (t.detach) {
         if (g->json)
             fw_cli_print_json(sub);
         else
-            printf("submitted job %lld (%lld evaluations planned); follow it with `fairway watch %lld`\n", job,
-                   (long long)fw_cli_num(sub, "planned", 0), job);
+            printf("submitted job %lld: %s; follow it with `fairway watch %lld`\n", job,
+                   planned_text(sub, budget_hint(&t.spec), note, sizeof note), job);
         cJSON_Delete(sub);
         goto out;
     }
-    if (!g->json)
-        printf("submitted job %lld: %lld evaluations planned\n", job, (long long)fw_cli_num(sub, "planned", 0));
+    if (!g->json) {
+        printf("submitted job %lld: %s\n", job, planned_text(sub, budget_hint(&t.spec), note, sizeof note));
+    }
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "submitted", sub);
     ec = follow(g, &c, job, (int)t.top, extra);
@@ -596,6 +617,7 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
     if (t.spec.backend || t.spec.device >= 0)
         snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : "opencl",
                  t.spec.device >= 0 ? t.spec.device : 0);
+    int hint = budget_hint(&t.spec), seed_given = cJSON_HasObjectItem(spec, "seed");
     fw_cli_spec_flags_release(&t.spec);
 
     cJSON *p = cJSON_CreateObject();
@@ -608,10 +630,23 @@ static int cmd_expand(fw_cli_global *g, int argc, char **argv)
         return ec;
     if (!g->json) {
         const cJSON *items = cJSON_GetObjectItemCaseSensitive(res, "items");
-        printf("%lld evaluations planned", (long long)fw_cli_num(res, "planned", 0));
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(res, "spec");
+        cJSON *pb = cJSON_CreateObject();
+        cJSON_AddNumberToObject(pb, "planned", fw_cli_num(res, "planned", 0));
+        cJSON_AddNumberToObject(pb, "budget", fw_cli_num(rs, "budget", -1));
+        char note[512], seed[64];
+        printf("%s", planned_text(pb, hint, note, sizeof note));
+        cJSON_Delete(pb);
         if (cJSON_GetArraySize(items) < (int)fw_cli_num(res, "planned", 0))
             printf(" (first %d shown; raise --limit for more)", cJSON_GetArraySize(items));
         printf("\n");
+        /* the seed orders the random part: without --random-seed each expand draws a fresh one (item 6) */
+        fw_cli_field_text(rs, "seed", seed, sizeof seed);
+        if (seed_given)
+            printf("seed %s\n", seed);
+        else
+            printf("seed %s (drawn for this expand; `tune --random-seed %s` with the same flags runs this plan)\n",
+                   seed, seed);
         static const char *const head[] = {"seq", "shape", "knobs", "origin"};
         fw_cli_table tb;
         fw_cli_table_init(&tb, 4, head);
@@ -759,8 +794,8 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
         return FW_CLI_EXIT_OK;
     }
     if (!g->json)
-        printf("submitted job %lld, a rerun of job %lld (same spec and seed): %lld evaluations planned\n", nj, job,
-               (long long)fw_cli_num(sub, "planned", 0));
+        printf("submitted job %lld, a rerun of job %lld (same spec and seed): %lld evaluation%s planned\n", nj, job,
+               (long long)fw_cli_num(sub, "planned", 0), fw_cli_num(sub, "planned", 0) == 1 ? "" : "s");
     cJSON *extra = cJSON_CreateObject();
     cJSON_AddItemToObject(extra, "submitted", sub);
     ec = follow(g, &c, nj, (int)o.top, extra);
@@ -1070,7 +1105,8 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
     "  --num-random N         N random variants after the presets (strategy random, budget presets+N)\n"           \
     "  --random-seed N        the job's seed (same seed, same variants, same inputs)\n"                   \
     "  --no-explore           presets only (a deterministic control run)\n"                               \
-    "  --budget N             at most N evaluations per shape, presets included\n"                        \
+    "  --budget N             at most N evaluations per shape, presets included (default 40 unless\n"  \
+    "                         the profile sets one; 0 = every valid variant)\n"                        \
     "  --warmup N             untimed launches before timing each variant\n"                              \
     "  --iters N              timed launches per variant\n"                                               \
     "  --backend B            opencl, cuda or metal\n"                                                    \
@@ -1160,7 +1196,8 @@ static const fw_cli_command commands[] = {
     {"expand", "dry run: the variants a spec would produce", cmd_expand,
      "Usage: fairway expand [options] [--limit N]\n"
      "Resolve a spec built from the same flags as tune and list the evaluations it would run (seq,\n"
-     "shape, knobs, origin), without compiling or running anything.\n"
+     "shape, knobs, origin), without compiling or running anything. It prints the plan's seed: without\n"
+     "--random-seed each expand draws a fresh one; `tune --random-seed SEED` runs the plan shown.\n"
      "  --limit N              list at most N items (default 1000)\n\n" SPEC_FLAGS_HELP "\n"
      "Examples:\n"
      "  fairway expand --profile mixed_bpw_fairway_glm47 --num-random 20 --random-seed 1\n"

@@ -231,6 +231,7 @@ static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, cons
     cJSON_AddNumberToObject(res, "planned", (double)planned);
     cJSON_AddStringToObject(res, "spec_hash", spec_hash);
     cJSON_AddNumberToObject(res, "seed", (double)seed);
+    cJSON_AddNumberToObject(res, "budget", (double)nj.budget);
     cJSON_AddStringToObject(res, "device", device_sel);
     if (parent)
         cJSON_AddNumberToObject(res, "parent", (double)parent);

@@ -30,6 +30,10 @@
 #include "fw_variants.h"
 
 #define FW_SPEC_MAX_BUDGET 100000   /* evaluations per shape */
+/* The budget of a spec that names none (nor its profile, nor num_random), strategies random and
+ * grid: a first run that ends in minutes, not every valid point (issue 19 item 5). "budget": 0 asks
+ * for every valid point; a stored (resolved) spec always carries its budget, so it is unchanged. */
+#define FW_SPEC_DEFAULT_BUDGET 40
 #define FW_SPEC_MAX_SHAPES 256
 #define FW_SPEC_MAX_SPACE 1000000   /* raw points visited when expanding one shape */
 

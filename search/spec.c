@@ -458,7 +458,7 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     }
     if (budget < 0) {
         const cJSON *b = pick(user, prof, "budget");
-        budget = 0;
+        budget = strcmp(strategy, "presets") == 0 ? 0 : FW_SPEC_DEFAULT_BUDGET;
         if (b) {
             rc = get_int(b, "budget", 0, FW_SPEC_MAX_BUDGET, &budget, err, errlen);
             if (rc < 0)

@@ -553,6 +553,23 @@ def case_ux(e):
     check(p.stderr.startswith('fairway tune: ') and 'submit' not in p.stderr, 'tune error prefix', p.stderr)
     p = e.fw('--no-start', 'status', '999', rc=1)
     check('method' not in p.stderr and 'fairway jobs' in p.stderr, 'no-such-job wording', p.stderr)
+    # item 5: no budget asked for plans at most 40 per shape and says how to ask for all; 0 is all
+    p = e.fw('--no-start', '--json', 'expand', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--limit', '1', rc=0)
+    check(json.loads(p.stdout)['planned'] == 40, 'default budget is not 40 per shape', p.stdout)
+    p = e.fw('--no-start', 'expand', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--limit', '1', rc=0)
+    check(p.stdout.startswith('40 evaluations planned (at most 40 per shape;') and '--budget 0 for every' in p.stdout,
+          'no note on the default budget', p.stdout)
+    p = e.fw('--no-start', '--json', 'expand', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--budget', '0',
+             '--limit', '1', rc=0)
+    check(json.loads(p.stdout)['planned'] > 40, 'budget 0 is not every valid variant', p.stdout)
+    # item 6: expand prints its seed, and that seed makes tune run the same plan
+    p = e.fw('--no-start', 'expand', *TINY_GEMM[:-2], rc=0)
+    m = re.search(r'^seed (\d+) \(drawn for this expand; `tune --random-seed \1`', p.stdout, re.M)
+    check(m, 'expand does not print its seed', p.stdout)
+    p2 = e.fw('--no-start', '--json', 'expand', *TINY_GEMM[:-2], '--random-seed', m.group(1), rc=0)
+    check(json.loads(p2.stdout)['spec']['seed'] == int(m.group(1)), 'the printed seed is not the plan seed', p2.stdout)
+    check('\nseed %s\n' % m.group(1) in e.fw('--no-start', 'expand', *TINY_GEMM[:-2], '--random-seed', m.group(1)).stdout,
+          'a given seed is not printed plainly')
 
 
 def main():

@@ -121,9 +121,37 @@ static void check_distinct_valid(const fw_plan *p)
     }
 }
 
+/* issue 19 item 5: no budget anywhere is FW_SPEC_DEFAULT_BUDGET for random and grid (every preset
+ * for presets); "budget": 0 stays every valid point, also when a stored spec is resolved again. */
+static void test_default_budget(void)
+{
+    static const char *const us[] = {
+        "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"seed\": 3}",
+        "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"grid\", \"seed\": 3}",
+        "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"presets\", \"seed\": 3}"};
+    for (int i = 0; i < 3; i++) {
+        const char *u = us[i];
+        cJSON *r = resolve_ok(u);
+        if (!r)
+            continue;
+        CHECK_INT(cJSON_GetObjectItem(r, "budget")->valuedouble, i < 2 ? FW_SPEC_DEFAULT_BUDGET : 0);
+        cJSON_Delete(r);
+    }
+    cJSON *r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"budget\": 0, \"seed\": 3}");
+    cJSON *again = NULL;
+    char err[300];
+    if (r) {
+        CHECK_INT(fw_spec_resolve(r, &again, err, sizeof err), 0);
+        CHECK_INT(cJSON_GetObjectItem(again, "budget")->valuedouble, 0);
+    }
+    cJSON_Delete(again);
+    cJSON_Delete(r);
+}
+
 static void test_reproducible(void)
 {
-    const char *u = "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"seed\": 7}";
+    const char *u = "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"seed\": 7,"
+                    " \"budget\": 0}";
     cJSON *r1 = resolve_ok(u), *r2 = resolve_ok(u);
     if (!r1 || !r2)
         return;
@@ -150,11 +178,11 @@ static void test_reproducible(void)
     CHECK(same_plan(&p1, &p3));
 
     /* the hash ignores key order but not content */
-    cJSON *r4 = resolve_ok("{\"seed\": 7, \"strategy\": \"random\", " PRESETS ", " SPACE ", " SHAPES ", \"family\": \"gemm\"}");
+    cJSON *r4 = resolve_ok("{\"budget\": 0, \"seed\": 7, \"strategy\": \"random\", " PRESETS ", " SPACE ", " SHAPES ", \"family\": \"gemm\"}");
     char h4[17];
     fw_spec_hash(r4, h4);
     CHECK_STR(h4, h1);
-    cJSON *r5 = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"seed\": 8}");
+    cJSON *r5 = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"seed\": 8, \"budget\": 0}");
     char h5[17];
     fw_spec_hash(r5, h5);
     CHECK(strcmp(h5, h1) != 0);
@@ -402,7 +430,7 @@ static void test_errors(void)
     /* budget 0 over a huge valid set is refused with a way out, not a silent cut */
     r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_N\": [1,2,3,4,5,6,7,8,9,10], \"SIMDGROUPS_PER_TG\": [1,2,3,4,5,6,7,8,9,10],"
                    " \"SG_M_TILES\": [1,2,3,4,5,6,7,8,9,10], \"SG_N_TILES\": [1,2,3,4,5,6,7,8,9,10], \"NUM_BUFFERS\": [1,2,3,4,5,6,7,8,9,10], \"TILE_K\": [1,2]}},"
-                   " \"strategy\": \"grid\", \"seed\": 1}");
+                   " \"strategy\": \"grid\", \"seed\": 1, \"budget\": 0}");
     if (r) {
         CHECK_INT(fw_plan_build(r, NULL, &p, err, sizeof err), -E2BIG);
         CHECK_HAS(err, "200000 valid variants");
@@ -475,6 +503,7 @@ static void test_all_profiles(void)
 
 int main(void)
 {
+    test_default_budget();
     test_reproducible();
     test_strategies();
     test_flags_defaults();
