@@ -1158,8 +1158,10 @@ static const fw_cli_command commands[] = {
      "  fairway jobs --state running --json\n"},
     {"rankings", "the ranked verified variants of a job", cmd_rankings,
      "Usage: fairway rankings JOB [--shape KEY] [--limit N]\n"
-     "The job's verified variants, fastest median first, ranked within each shape. Exit code 1 when\n"
-     "nothing is ranked yet.\n"
+     "The job's verified variants, ranked within each shape: the finalists (re-timed together at the\n"
+     "end of the job, their median marked *) by the median of that re-timing, then the others by their\n"
+     "first-pass median. The median shown is the one the rank is based on. Exit code 1 when nothing is\n"
+     "ranked yet.\n"
      "  --shape KEY            one shape only, by its key as printed (e.g. K=256,M=256,N=256)\n"
      "  --limit N              at most N rows per shape (default 10; 0 = all)\n\n"
      "Examples:\n"

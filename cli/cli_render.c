@@ -188,11 +188,19 @@ void fw_cli_progress_end(fw_cli_progress *p)
     p->drawn = 0;
 }
 
+static int is_finalist(const cJSON *r)
+{
+    const char *t = fw_cli_str(r, "timing", "");
+    return !strcmp(t, "finalist");
+}
+
 static void add_ranking_row(fw_cli_table *t, const cJSON *r)
 {
     char rank[16], med[32], gbps[32], gflops[32];
     snprintf(rank, sizeof rank, "%lld", (long long)fw_cli_num(r, "rank", 0));
     fw_cli_fmt_ns(fw_cli_num(r, "median_ns", -1), med, sizeof med);
+    if (is_finalist(r))
+        strncat(med, " *", sizeof med - strlen(med) - 1);
     double g = fw_cli_num(r, "gbps", -1), f = fw_cli_num(r, "gflops", -1);
     if (g >= 0)
         snprintf(gbps, sizeof gbps, "%.1f", g);
@@ -214,15 +222,23 @@ void fw_cli_print_rankings(FILE *out, const cJSON *rankings, int top)
     fw_cli_table_init(&t, 7, head);
     t.right[0] = t.right[3] = t.right[4] = t.right[5] = 1;
     const cJSON *r;
+    int finalists = 0;
     cJSON_ArrayForEach(r, rankings) {
         if (top > 0 && fw_cli_num(r, "rank", 0) > top)
             continue;
         add_ranking_row(&t, r);
+        finalists += is_finalist(r);
     }
+    /* Ranks are the daemon's: the finalists, re-timed together, first by that median, then the rest
+     * by their first-pass median. The median shown is the one each rank is based on (issue 19 item 3). */
     if (t.nrows == 1)
         fprintf(out, "no verified variant to rank\n");
-    else
+    else {
+        if (finalists)
+            fprintf(out, "ranked within each shape: finalists (median marked *) by the median of their re-timing "
+                         "together, then the others by their first-pass median\n");
         fw_cli_table_print(&t, out);
+    }
     fw_cli_table_release(&t);
 }
 

@@ -188,6 +188,21 @@ static void test_table_and_rankings(void)
     free(buf);
     cJSON_Delete(rk);
 
+    /* Finalists rank first by their re-timed median (marked *, the header says so), even where a
+     * non-finalist's first-pass median is lower (issue 19 item 3). */
+    rk = cJSON_Parse("[{\"rank\":1,\"shape_key\":\"M=1\",\"variant_key\":\"T=2\",\"median_ns\":1500,\"origin\":\"random\","
+                     "\"timing\":\"finalist\"},"
+                     "{\"rank\":2,\"shape_key\":\"M=1\",\"variant_key\":\"T=1\",\"median_ns\":1200,\"origin\":\"preset\","
+                     "\"timing\":\"first_pass\"}]");
+    out = open_memstream(&buf, &len);
+    fw_cli_print_rankings(out, rk, 0);
+    fclose(out);
+    CHECK(strstr(buf, "finalists (median marked *)") && strstr(buf, "then the others by their first-pass median"),
+          "%s", buf);
+    CHECK(strstr(buf, "1.50 us *") && strstr(buf, "1.20 us") && !strstr(buf, "1.20 us *"), "%s", buf);
+    free(buf);
+    cJSON_Delete(rk);
+
     /* Plain progress: one line per change, nothing for a repeat. */
     out = open_memstream(&buf, &len);
     fw_cli_progress p;
