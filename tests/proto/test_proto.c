@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "fw_check.h"
+#include "fw_pcg32.h"
 #include "fw_proto.h"
 #include "fw_util.h"
 
@@ -192,8 +193,34 @@ static void test_utf8(void)
     CHECK_STR(err, "abcd");
 }
 
+/* Seeded random bytes (biased towards UTF-8 lead and continuation bytes): the repair always yields
+ * valid UTF-8 and leaves valid text alone; a cut never ends inside a character of valid text. */
+static void test_utf8_random(void)
+{
+    fw_pcg32 r;
+    fw_pcg32_seed(&r, 15, 7);
+    static const unsigned char pool[] = {'a', 0x7f, 0x80, 0xbf, 0xc2, 0xc3, 0xdf, 0xe0, 0xed, 0xef,
+                                         0xf0, 0xf4, 0xf5, 0xff, 0xa0, 0x90, 0x8f, 0x9f};
+    for (int round = 0; round < 20000; round++) {
+        char buf[24];
+        size_t n = fw_pcg32_bounded(&r, sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)pool[fw_pcg32_bounded(&r, sizeof pool)];
+        size_t m;
+        char *f = fw_utf8_fix(buf, n, &m);
+        CHECK(f && fw_utf8_valid(f, m));
+        if (fw_utf8_valid(buf, n)) {
+            CHECK(m == n && memcmp(f, buf, n) == 0);
+            for (size_t k = 0; k <= n; k++)
+                CHECK(fw_utf8_valid(buf, fw_utf8_cut(buf, k)) && fw_utf8_cut(buf, k) + 4 > k);
+        }
+        free(f);
+    }
+}
+
 int main(void)
 {
+    test_utf8_random();
     test_lines();
     test_read_fd();
     test_parse();
