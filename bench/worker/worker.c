@@ -415,6 +415,55 @@ static cJSON *expand_item(const cJSON *spec, const fw_plan *plan, size_t seq)
     return o;
 }
 
+/* The standalone run's last line: {"summary": {...}} (docs/worker-protocol.md). */
+static void print_summary(const summary *s, size_t planned, double t0, double tuned_s, int nthreads,
+                          fw_ccache *cache, const cJSON *fin)
+{
+    cJSON *sum = cJSON_CreateObject();
+    cJSON *si = cJSON_AddObjectToObject(sum, "summary");
+    cJSON_AddNumberToObject(si, "evaluated", (double)s->evaluated);
+    cJSON_AddNumberToObject(si, "planned", (double)planned);
+    cJSON_AddNumberToObject(si, "ok", (double)s->ok);
+    cJSON_AddItemToObject(si, "by_status", s->by_status);
+    cJSON_AddNumberToObject(si, "wall_s", fw_wall_s() - t0);
+    cJSON_AddNumberToObject(si, "compile_s", s->compile_ms / 1000.0);
+    /* checked launches' wall time: includes drivers' lazy JIT (PoCL), see fw_bench.h */
+    cJSON_AddNumberToObject(si, "first_launch_s", s->first_launch_ms / 1000.0);
+    cJSON_AddItemToObject(si, "best", s->best ? s->best : cJSON_CreateNull());
+    cJSON_AddItemToObject(si, "best_by_shape", s->best_by_shape);
+    cJSON_AddNumberToObject(si, "compile_threads", nthreads);
+    cJSON_AddNumberToObject(si, "tuned_s", tuned_s);   /* the plan's variants, finalists not included */
+    cJSON_AddNumberToObject(si, "variants_per_min", tuned_s > 0 ? 60.0 * (double)s->evaluated / tuned_s : 0);
+    cJSON_AddNumberToObject(si, "cached", (double)s->cached);
+    cJSON_AddNumberToObject(si, "pruned", (double)s->pruned);
+    if (cache) {
+        fw_ccache_stats cs;
+        fw_ccache_get_stats(cache, &cs);
+        cJSON *jc = cJSON_AddObjectToObject(si, "compile_cache");
+        cJSON_AddStringToObject(jc, "dir", fw_ccache_dir(cache));
+        cJSON_AddNumberToObject(jc, "hits", (double)cs.hits);
+        cJSON_AddNumberToObject(jc, "misses", (double)cs.misses);
+        cJSON_AddNumberToObject(jc, "stores", (double)cs.stores);
+        cJSON_AddNumberToObject(jc, "dropped", (double)cs.dropped);
+        cJSON_AddNumberToObject(jc, "evicted", (double)cs.evicted);
+    }
+    /* the winners by the finalists' interleaved samples (rank 1 of each shape) */
+    cJSON *wins = cJSON_AddObjectToObject(si, "winner_by_shape");
+    const cJSON *fe;
+    cJSON_ArrayForEach(fe, fin) {
+        if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fe, "rank")) != 1)
+            continue;
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddItemToObject(w, "seq", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "seq"), 1));
+        cJSON_AddItemToObject(w, "variant_key", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "variant_key"), 1));
+        cJSON_AddItemToObject(w, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(fe, "stats"), "median_ns"), 1));
+        cJSON_AddItemToObject(wins, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fe, "shape_key")), w);
+    }
+    print_json(sum);
+    cJSON_Delete(sum);
+}
+
 static int standalone(const opts *o)
 {
     char err[4096];
@@ -555,49 +604,7 @@ static int standalone(const opts *o)
             cJSON_Delete(line);
         }
     }
-    cJSON *sum = cJSON_CreateObject();
-    cJSON *si = cJSON_AddObjectToObject(sum, "summary");
-    cJSON_AddNumberToObject(si, "evaluated", (double)s.evaluated);
-    cJSON_AddNumberToObject(si, "planned", (double)plan.n);
-    cJSON_AddNumberToObject(si, "ok", (double)s.ok);
-    cJSON_AddItemToObject(si, "by_status", s.by_status);
-    cJSON_AddNumberToObject(si, "wall_s", fw_wall_s() - t0);
-    cJSON_AddNumberToObject(si, "compile_s", s.compile_ms / 1000.0);
-    /* checked launches' wall time: includes drivers' lazy JIT (PoCL), see fw_bench.h */
-    cJSON_AddNumberToObject(si, "first_launch_s", s.first_launch_ms / 1000.0);
-    cJSON_AddItemToObject(si, "best", s.best ? s.best : cJSON_CreateNull());
-    cJSON_AddItemToObject(si, "best_by_shape", s.best_by_shape);
-    cJSON_AddNumberToObject(si, "compile_threads", nthreads);
-    cJSON_AddNumberToObject(si, "tuned_s", tuned_s);   /* the plan's variants, finalists not included */
-    cJSON_AddNumberToObject(si, "variants_per_min", tuned_s > 0 ? 60.0 * (double)s.evaluated / tuned_s : 0);
-    cJSON_AddNumberToObject(si, "cached", (double)s.cached);
-    cJSON_AddNumberToObject(si, "pruned", (double)s.pruned);
-    if (cache) {
-        fw_ccache_stats cs;
-        fw_ccache_get_stats(cache, &cs);
-        cJSON *jc = cJSON_AddObjectToObject(si, "compile_cache");
-        cJSON_AddStringToObject(jc, "dir", fw_ccache_dir(cache));
-        cJSON_AddNumberToObject(jc, "hits", (double)cs.hits);
-        cJSON_AddNumberToObject(jc, "misses", (double)cs.misses);
-        cJSON_AddNumberToObject(jc, "stores", (double)cs.stores);
-        cJSON_AddNumberToObject(jc, "dropped", (double)cs.dropped);
-        cJSON_AddNumberToObject(jc, "evicted", (double)cs.evicted);
-    }
-    /* the winners by the finalists' interleaved samples (rank 1 of each shape) */
-    cJSON *wins = cJSON_AddObjectToObject(si, "winner_by_shape");
-    const cJSON *fe;
-    cJSON_ArrayForEach(fe, fin) {
-        if (cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(fe, "rank")) != 1)
-            continue;
-        cJSON *w = cJSON_CreateObject();
-        cJSON_AddItemToObject(w, "seq", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "seq"), 1));
-        cJSON_AddItemToObject(w, "variant_key", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(fe, "variant_key"), 1));
-        cJSON_AddItemToObject(w, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(fe, "stats"), "median_ns"), 1));
-        cJSON_AddItemToObject(wins, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fe, "shape_key")), w);
-    }
-    print_json(sum);
-    cJSON_Delete(sum);
+    print_summary(&s, plan.n, t0, tuned_s, nthreads, cache, fin);
     cJSON_Delete(fin);
     cJSON_Delete(oks);
     fw_bench_free(bench);
@@ -670,40 +677,163 @@ static int serve_finalist_records(const cJSON *spec, const fw_plan *plan, const 
     return 0;
 }
 
+/* What serve() keeps between requests: the device, and the job loaded last. */
+typedef struct server {
+    const opts *o;
+    fw_device_info info;
+    int index;
+    cJSON *devj;
+    fw_bench *bench;
+    cJSON *spec;
+    fw_plan plan;
+    int have_plan;
+    char err[4096];
+} server;
+
+static void serve_load(server *s, const cJSON *id, const cJSON *params)
+{
+    const opts *o = s->o;
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "spec");
+    if (!cJSON_IsObject(js)) {
+        rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
+    } else {
+        fw_bench_pool_stop(s->bench);   /* it reads the old spec and plan */
+        fw_bench_reset_best(s->bench);  /* early stop compares within one job */
+        if (s->have_plan)
+            fw_plan_release(&s->plan);
+        s->have_plan = 0;
+        cJSON_Delete(s->spec);
+        s->spec = cJSON_Duplicate(js, 1);
+        apply_early_stop(s->spec, o);
+        if (fw_plan_build(s->spec, s->devj, &s->plan, s->err, sizeof s->err) < 0) {
+            rpc_error(id, -32602, s->err);
+        } else {
+            s->have_plan = 1;
+            /* compile ahead from the first seq not measured yet ("measured": the seqs the
+             * daemon has stored, so a restarted worker does not compile them again) */
+            int64_t *skip = NULL;
+            size_t nskip = 0;
+            const cJSON *jm = cJSON_GetObjectItemCaseSensitive(params, "measured");
+            if (cJSON_IsArray(jm) && (skip = calloc((size_t)cJSON_GetArraySize(jm) + 1, sizeof *skip))) {
+                const cJSON *v;
+                cJSON_ArrayForEach(v, jm)
+                    if (cJSON_IsNumber(v))
+                        skip[nskip++] = (int64_t)v->valuedouble;
+            }
+            int nthreads = compile_threads(o, s->spec, &s->info);
+            if (nthreads > 0 && fw_bench_pool_start(s->bench, s->spec, &s->plan, s->index, nthreads, 0, skip, nskip,
+                                                    s->err, sizeof s->err) < 0)
+                fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", s->err);
+            free(skip);
+            cJSON *r = cJSON_CreateObject();
+            cJSON_AddNumberToObject(r, "planned", (double)s->plan.n);
+            cJSON_AddNumberToObject(r, "compile_threads", bench_pool_threads(nthreads, s->bench));
+            rpc_result(id, r);
+        }
+    }
+}
+
+static void serve_measure(server *s, const cJSON *id, const cJSON *params)
+{
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "seq");
+    if (!s->have_plan) {
+        rpc_error(id, -32602, "no job is loaded: send load first");
+    } else if (!cJSON_IsNumber(js) || js->valuedouble < 0 || js->valuedouble >= (double)s->plan.n ||
+               js->valuedouble != (double)(int64_t)js->valuedouble) {
+        snprintf(s->err, sizeof s->err, "params.seq must be an integer in 0..%zu", s->plan.n ? s->plan.n - 1 : 0);
+        rpc_error(id, -32602, s->err);
+    } else {
+        int64_t seq = (int64_t)js->valuedouble;
+        /* the daemon's best median per shape key so far (early stop survives restarts) */
+        const cJSON *jb = cJSON_GetObjectItemCaseSensitive(params, "best_ns");
+        if (cJSON_IsObject(jb)) {
+            const cJSON *bv;
+            cJSON_ArrayForEach(bv, jb)
+                if (cJSON_IsNumber(bv) && bv->string)
+                    fw_bench_note_best(s->bench, bv->string, bv->valuedouble);
+        }
+        fault_check(seq);
+        cJSON *rec = NULL;
+        int rc = fw_bench_measure(s->bench, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err);
+        if (rc == -EFAULT) {
+            fprintf(stderr, "fairway-worker: seq %" PRId64 ": %s\n", seq, s->err);
+            fflush(stdout);
+            _exit(EXIT_STICKY);
+        }
+        if (rc < 0)
+            rpc_error(id, -32603, s->err);
+        else
+            rpc_result(id, rec);
+    }
+}
+
+static void serve_finalists(server *s, const cJSON *id, const cJSON *params)
+{
+    if (!s->have_plan) {
+        rpc_error(id, -32602, "no job is loaded: send load first");
+    } else {
+        cJSON *recs = NULL;
+        int k = 0;
+        if (serve_finalist_records(s->spec, &s->plan, params, &recs, &k, s->err, sizeof s->err) < 0) {
+            rpc_error(id, -32602, s->err);
+        } else {
+            fault_check_at("finalists");
+            fw_bench_pool_stop(s->bench);   /* nothing is left to compile ahead */
+            int rounds, fiters, fwarm;
+            finalist_params(s->spec, &rounds, &fiters, &fwarm);
+            cJSON *fin = NULL;
+            int rc = cJSON_GetArraySize(recs) == 0 ? 0
+                   : fw_bench_finalists(s->bench, s->spec, &s->plan, recs, k, rounds, fiters, fwarm, &fin, s->err,
+                                        sizeof s->err);
+            cJSON_Delete(recs);
+            if (rc == -EFAULT) {
+                fprintf(stderr, "fairway-worker: finalists: %s\n", s->err);
+                fflush(stdout);
+                _exit(EXIT_STICKY);
+            }
+            if (rc < 0) {
+                rpc_error(id, -32603, s->err);
+            } else {
+                cJSON *r = cJSON_CreateObject();
+                cJSON_AddItemToObject(r, "finalists", fin ? fin : cJSON_CreateArray());
+                cJSON_AddNumberToObject(r, "rounds", rounds);
+                cJSON_AddNumberToObject(r, "iters", fiters);
+                rpc_result(id, r);
+            }
+        }
+    }
+}
+
 static int serve(const opts *o)
 {
-    char err[4096];
+    server sv = { .o = o };
     const char *bname = o->backend ? o->backend : "opencl";
-    int index = o->have_device ? o->device : 0;
+    sv.index = o->have_device ? o->device : 0;
     const fw_backend *be = NULL;
     fw_device *dev = NULL;
-    fw_device_info info;
-    if (open_device(bname, index, &be, &dev, &info, err, sizeof err) < 0) {
+    if (open_device(bname, sv.index, &be, &dev, &sv.info, sv.err, sizeof sv.err) < 0) {
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "error", err);
+        cJSON_AddStringToObject(p, "error", sv.err);
         cJSON *n = fw_proto_notification("failed", p);
         print_json(n);
         cJSON_Delete(n);
         return EXIT_DEVICE;
     }
-    cJSON *devj = fw_bench_device_json(&info, index);
+    sv.devj = fw_bench_device_json(&sv.info, sv.index);
     cJSON *rp = cJSON_CreateObject();
-    cJSON_AddItemToObject(rp, "device", cJSON_Duplicate(devj, 1));
+    cJSON_AddItemToObject(rp, "device", cJSON_Duplicate(sv.devj, 1));
     cJSON *ready = fw_proto_notification("ready", rp);
     print_json(ready);
     cJSON_Delete(ready);
 
-    fw_bench *bench = NULL;
-    if (fw_bench_new(be, dev, &info, &bench) < 0) {
-        cJSON_Delete(devj);
+    if (fw_bench_new(be, dev, &sv.info, &sv.bench) < 0) {
+        cJSON_Delete(sv.devj);
         be->close(dev);
         return 1;
     }
     fw_ccache *cache = open_cache(o);
-    fw_bench_set_cache(bench, cache);
-    cJSON *spec = NULL;
-    fw_plan plan = { 0 };
-    int have_plan = 0, status = 0;
+    fw_bench_set_cache(sv.bench, cache);
+    int status = 0;
     fw_proto_lines lines;
     fw_proto_lines_init(&lines, FW_PROTO_PIPE_LINE_MAX);
     char *line;
@@ -727,118 +857,21 @@ static int serve(const opts *o)
         if (!method) {
             rpc_error(id, -32600, "invalid request: \"method\" must be a string");
         } else if (strcmp(method, "load") == 0) {
-            const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "spec");
-            if (!cJSON_IsObject(js)) {
-                rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
-            } else {
-                fw_bench_pool_stop(bench);   /* it reads the old spec and plan */
-                fw_bench_reset_best(bench);  /* early stop compares within one job */
-                if (have_plan)
-                    fw_plan_release(&plan);
-                have_plan = 0;
-                cJSON_Delete(spec);
-                spec = cJSON_Duplicate(js, 1);
-                apply_early_stop(spec, o);
-                if (fw_plan_build(spec, devj, &plan, err, sizeof err) < 0) {
-                    rpc_error(id, -32602, err);
-                } else {
-                    have_plan = 1;
-                    /* compile ahead from the first seq not measured yet ("measured": the seqs the
-                     * daemon has stored, so a restarted worker does not compile them again) */
-                    int64_t *skip = NULL;
-                    size_t nskip = 0;
-                    const cJSON *jm = cJSON_GetObjectItemCaseSensitive(params, "measured");
-                    if (cJSON_IsArray(jm) && (skip = calloc((size_t)cJSON_GetArraySize(jm) + 1, sizeof *skip))) {
-                        const cJSON *v;
-                        cJSON_ArrayForEach(v, jm)
-                            if (cJSON_IsNumber(v))
-                                skip[nskip++] = (int64_t)v->valuedouble;
-                    }
-                    int nthreads = compile_threads(o, spec, &info);
-                    if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, skip, nskip,
-                                                            err, sizeof err) < 0)
-                        fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
-                    free(skip);
-                    cJSON *r = cJSON_CreateObject();
-                    cJSON_AddNumberToObject(r, "planned", (double)plan.n);
-                    cJSON_AddNumberToObject(r, "compile_threads", bench_pool_threads(nthreads, bench));
-                    rpc_result(id, r);
-                }
-            }
+            serve_load(&sv, id, params);
         } else if (strcmp(method, "measure") == 0) {
-            const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "seq");
-            if (!have_plan) {
-                rpc_error(id, -32602, "no job is loaded: send load first");
-            } else if (!cJSON_IsNumber(js) || js->valuedouble < 0 || js->valuedouble >= (double)plan.n ||
-                       js->valuedouble != (double)(int64_t)js->valuedouble) {
-                snprintf(err, sizeof err, "params.seq must be an integer in 0..%zu", plan.n ? plan.n - 1 : 0);
-                rpc_error(id, -32602, err);
-            } else {
-                int64_t seq = (int64_t)js->valuedouble;
-                /* the daemon's best median per shape key so far (early stop survives restarts) */
-                const cJSON *jb = cJSON_GetObjectItemCaseSensitive(params, "best_ns");
-                if (cJSON_IsObject(jb)) {
-                    const cJSON *bv;
-                    cJSON_ArrayForEach(bv, jb)
-                        if (cJSON_IsNumber(bv) && bv->string)
-                            fw_bench_note_best(bench, bv->string, bv->valuedouble);
-                }
-                fault_check(seq);
-                cJSON *rec = NULL;
-                int rc = fw_bench_measure(bench, spec, &plan.items[seq], seq, &rec, err, sizeof err);
-                if (rc == -EFAULT) {
-                    fprintf(stderr, "fairway-worker: seq %" PRId64 ": %s\n", seq, err);
-                    fflush(stdout);
-                    _exit(EXIT_STICKY);
-                }
-                if (rc < 0)
-                    rpc_error(id, -32603, err);
-                else
-                    rpc_result(id, rec);
-            }
+            serve_measure(&sv, id, params);
         } else if (strcmp(method, "finalists") == 0) {
-            if (!have_plan) {
-                rpc_error(id, -32602, "no job is loaded: send load first");
-            } else {
-                cJSON *recs = NULL;
-                int k = 0;
-                if (serve_finalist_records(spec, &plan, params, &recs, &k, err, sizeof err) < 0) {
-                    rpc_error(id, -32602, err);
-                } else {
-                    fault_check_at("finalists");
-                    fw_bench_pool_stop(bench);   /* nothing is left to compile ahead */
-                    int rounds, fiters, fwarm;
-                    finalist_params(spec, &rounds, &fiters, &fwarm);
-                    cJSON *fin = NULL;
-                    int rc = cJSON_GetArraySize(recs) == 0 ? 0
-                           : fw_bench_finalists(bench, spec, &plan, recs, k, rounds, fiters, fwarm, &fin, err,
-                                                sizeof err);
-                    cJSON_Delete(recs);
-                    if (rc == -EFAULT) {
-                        fprintf(stderr, "fairway-worker: finalists: %s\n", err);
-                        fflush(stdout);
-                        _exit(EXIT_STICKY);
-                    }
-                    if (rc < 0) {
-                        rpc_error(id, -32603, err);
-                    } else {
-                        cJSON *r = cJSON_CreateObject();
-                        cJSON_AddItemToObject(r, "finalists", fin ? fin : cJSON_CreateArray());
-                        cJSON_AddNumberToObject(r, "rounds", rounds);
-                        cJSON_AddNumberToObject(r, "iters", fiters);
-                        rpc_result(id, r);
-                    }
-                }
-            }
+            serve_finalists(&sv, id, params);
         } else if (strcmp(method, "device") == 0) {
-            rpc_result(id, cJSON_Duplicate(devj, 1));
+            rpc_result(id, cJSON_Duplicate(sv.devj, 1));
         } else if (strcmp(method, "shutdown") == 0) {
             rpc_result(id, cJSON_CreateObject());
             cJSON_Delete(req);
             break;
         } else {
-            snprintf(err, sizeof err, "unknown method '%s' (known: load, measure, finalists, device, shutdown)", method);
-            rpc_error(id, -32601, err);
+            snprintf(sv.err, sizeof sv.err, "unknown method '%s' (known: load, measure, finalists, device, shutdown)",
+                     method);
+            rpc_error(id, -32601, sv.err);
         }
         cJSON_Delete(req);
     }
@@ -847,13 +880,13 @@ static int serve(const opts *o)
         status = 1;
     }
     fw_proto_lines_release(&lines);
-    fw_bench_pool_stop(bench);
-    if (have_plan)
-        fw_plan_release(&plan);
-    cJSON_Delete(spec);
-    fw_bench_free(bench);
+    fw_bench_pool_stop(sv.bench);
+    if (sv.have_plan)
+        fw_plan_release(&sv.plan);
+    cJSON_Delete(sv.spec);
+    fw_bench_free(sv.bench);
     fw_ccache_close(cache);
-    cJSON_Delete(devj);
+    cJSON_Delete(sv.devj);
     be->close(dev);
     return status;
 }
