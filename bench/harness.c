@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fw_declarative.h"
 #include "fw_family.h"
 #include "fw_transform.h"
 #include "fw_util.h"
@@ -140,7 +141,7 @@ static size_t elem_size(int elem)
     switch (elem) {
     case FW_ELEM_F16: case FW_ELEM_U16: return 2;
     case FW_ELEM_U8: return 1;
-    default: return 4;
+    default: return fw_elem_size(elem);
     }
 }
 
@@ -293,8 +294,14 @@ int fw_bench_verify_output(int elem, const void *out, size_t nelem, const double
             x = s;
             break;
         }
-        default:
-            return -EINVAL;
+        default: {   /* declarative workloads' further types: unwritten is all bytes 0xFF */
+            size_t sz = elem_size(elem);
+            unwritten = 1;
+            for (size_t k = 0; k < sz; k++)
+                unwritten &= p[sz * i + k] == 0xFFu;
+            x = fw_elem_value(elem, p, i);
+            break;
+        }
         }
         if (unwritten) {
             v->unwritten++;
@@ -314,8 +321,17 @@ int fw_bench_verify_output(int elem, const void *out, size_t nelem, const double
 
 /* ---- caches ---------------------------------------------------------------------------------- */
 
-static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *shape, uint64_t seed,
-                              char *err, size_t errlen, int *rc)
+/* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
+static int wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
+                  char *err, size_t errlen)
+{
+    if (fam == &fw_family_declarative)
+        return fw_decl_workload_new(cJSON_GetObjectItemCaseSensitive(spec, "workload"), shape, seed, out, err, errlen);
+    return fam->workload_new(shape, seed, out, err, errlen);
+}
+
+static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec, const cJSON *shape,
+                              uint64_t seed, char *err, size_t errlen, int *rc)
 {
     char *txt = cJSON_PrintUnformatted(shape);
     if (!txt) {
@@ -327,6 +343,11 @@ static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *sh
     key = fw_hash64_str(key, txt);
     key = fw_hash64(key, &seed, sizeof seed);
     free(txt);
+    const cJSON *dw = cJSON_GetObjectItemCaseSensitive(spec, "workload");
+    if (fam == &fw_family_declarative && (txt = cJSON_PrintUnformatted(dw)) != NULL) {
+        key = fw_hash64_str(key, txt);   /* another job's workload on the same shape is another workload */
+        free(txt);
+    }
     wl_entry *victim = &b->wl[0];
     for (int i = 0; i < FW_BENCH_WL_CACHE; i++) {
         wl_entry *e = &b->wl[i];
@@ -340,7 +361,7 @@ static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *sh
     /* Free the evicted workload first: workloads can be large, never hold two extra at once. */
     wl_entry_release(b, victim);
     fw_workload *wl = NULL;
-    *rc = fam->workload_new(shape, seed, &wl, err, errlen);
+    *rc = wl_new(fam, spec, shape, seed, &wl, err, errlen);
     if (*rc < 0 || !wl) {
         if (*rc >= 0)
             *rc = fw_errf(err, errlen, -EINVAL, "family '%s' made no workload", fam->name);
@@ -359,6 +380,19 @@ static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *sh
                           wl->buffers[i].name ? wl->buffers[i].name : "?", wl->buffers[i].bytes,
                           b->be->last_error(b->dev));
             for (size_t j = 0; j < i; j++)
+                b->be->buffer_free(b->dev, bufs[j]);
+            free(bufs);
+            fam->workload_free(wl);
+            return NULL;
+        }
+    }
+    if (fam == &fw_family_declarative) {
+        const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "compiler");
+        *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                                      cJSON_GetObjectItemCaseSensitive(spec, "source"), "text")),
+                                      cJSON_GetStringValue(opt), err, errlen);
+        if (*rc < 0) {
+            for (size_t j = 0; j < wl->nbuffers; j++)
                 b->be->buffer_free(b->dev, bufs[j]);
             free(bufs);
             fam->workload_free(wl);
@@ -1103,7 +1137,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         shape_key[0] = '\0';
     uint64_t wseed = fw_bench_workload_seed(spec_seed(spec), item->shape);
     int rc = 0;
-    wl_entry *we = workload_get(b, fam, shape, wseed, err, errlen, &rc);
+    wl_entry *we = workload_get(b, fam, spec, shape, wseed, err, errlen, &rc);
     if (!we)
         return rc;
     fw_workload *wl = we->wl;
@@ -1305,7 +1339,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     }
     const fw_wl_buffer *ob = &wl->buffers[wl->output];
     size_t esz = elem_size(ob->elem);
-    size_t nelem = ob->bytes / esz;
+    size_t nelem = (ob->bytes - wl->output_canary) / esz;
     out = malloc(ob->bytes ? ob->bytes : 1);
     if (!out) {
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
@@ -1319,6 +1353,16 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         goto done;
     }
     stage_mark(rec, "readback", &tstage);
+    for (size_t k = nelem * esz; k < ob->bytes; k++)
+        if (out[k] != 0xFFu) {   /* a canary word past the end of the output was overwritten */
+            snprintf(why, sizeof why, "wrote past the end of %s", ob->name ? ob->name : "the output");
+            set_status(rec, "verify_failed", why);
+            goto done;
+        }
+    if (fam == &fw_family_declarative && fw_decl_unverified(wl)) {
+        cJSON_AddTrueToObject(rec, "unverified");   /* "verify": false in the workload */
+        goto verified;
+    }
     if (wl->nreference != nelem || !wl->reference) {
         snprintf(why, sizeof why, "the reference has %zu elements but the output buffer holds %zu",
                  wl->nreference, nelem);
@@ -1332,7 +1376,13 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     cJSON_AddNumberToObject(jv, "nonfinite", (double)v.nonfinite);
     cJSON_AddNumberToObject(jv, "unwritten", (double)v.unwritten);
     cJSON_AddNumberToObject(jv, "tolerance", wl->tolerance);
-    if (v.unwritten || v.nonfinite || !(v.rel_err <= wl->tolerance)) {
+    int abs_ok = 0;
+    if (wl->abs_tolerance > 0 && !v.unwritten && !v.nonfinite && !(v.rel_err <= wl->tolerance)) {
+        abs_ok = 1;
+        for (size_t i = 0; i < nelem && abs_ok; i++)
+            abs_ok = fabs(fw_elem_value(ob->elem, out, i) - wl->reference[i]) <= wl->abs_tolerance;
+    }
+    if (v.unwritten || v.nonfinite || (!(v.rel_err <= wl->tolerance) && !abs_ok)) {
         snprintf(why, sizeof why, "output differs from the reference: %zu of %zu elements unwritten, "
                  "%zu NaN/Inf, relative L2 error %.3g (tolerance %.3g)",
                  v.unwritten, nelem, v.nonfinite, v.rel_err, wl->tolerance);
@@ -1350,6 +1400,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         }
     }
 
+verified:
     stage_mark(rec, "verify", &tstage);
     /* 6. warmup, then every timed sample on the device clock (rotating inputs, flushing caches and
      * stopping early as the options say) */
@@ -1477,7 +1528,7 @@ static fw_workload *pool_wl_get(fw_pool *p, int shape)
         const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p->spec, "shapes"), shape);
         char err[256];
         uint64_t seed = fw_bench_workload_seed(spec_seed(p->spec), shape);
-        if (p->fam->workload_new(js, seed, &w->wl, err, sizeof err) < 0)
+        if (wl_new(p->fam, p->spec, js, seed, &w->wl, err, sizeof err) < 0)
             w->wl = NULL;
     }
     if (w->wl)
@@ -1766,7 +1817,7 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
 {
     const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), shape);
     int rc = 0;
-    wl_entry *we = workload_get(b, fam, js, fw_bench_workload_seed(spec_seed(spec), shape), err, errlen, &rc);
+    wl_entry *we = workload_get(b, fam, spec, js, fw_bench_workload_seed(spec_seed(spec), shape), err, errlen, &rc);
     if (!we)
         return rc;
     fw_workload *wl = we->wl;

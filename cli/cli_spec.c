@@ -350,6 +350,36 @@ static void merge_object(cJSON *dst, const cJSON *src)
     cJSON_ArrayForEach(it, src) set_item(dst, it->string, cJSON_Duplicate(it, 1));
 }
 
+/* A spec file's "source": {"file": "vadd.cl", ...} names the kernel relative to the spec's own folder
+ * (examples/NAME/spec.json); the CLI sends its text, as for --source, and drops "file". */
+static int source_file_inline(cJSON *spec, const char *spec_path, char *err, size_t errlen)
+{
+    cJSON *src = cJSON_GetObjectItemCaseSensitive(spec, "source");
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(src, "file");
+    if (!file)
+        return 0;
+    if (!cJSON_IsString(file) || cJSON_GetObjectItemCaseSensitive(src, "text"))
+        return fw_errf(err, errlen, -EINVAL, "--spec %s: \"source\".\"file\" must be a file name, without \"text\"",
+                       spec_path);
+    const char *slash = strrchr(spec_path, '/');
+    char path[4096];
+    if (file->valuestring[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", file->valuestring);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - spec_path), spec_path, file->valuestring);
+    char *text;
+    int rc = fw_cli_source_load(path, &text, err, errlen);
+    if (rc < 0)
+        return rc;
+    const char *base = strrchr(path, '/');
+    set_item(src, "text", cJSON_CreateString(text));
+    free(text);
+    if (!cJSON_GetObjectItemCaseSensitive(src, "name"))
+        cJSON_AddStringToObject(src, "name", base ? base + 1 : path);
+    cJSON_DeleteItemFromObjectCaseSensitive(src, "file");
+    return 0;
+}
+
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -366,6 +396,10 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         if (!cJSON_IsObject(spec)) {
             cJSON_Delete(spec);
             return fw_errf(err, errlen, -EINVAL, "--spec %s is not a JSON object", f->spec_file);
+        }
+        if ((rc = source_file_inline(spec, f->spec_file, err, errlen)) < 0) {
+            cJSON_Delete(spec);
+            return rc;
         }
     } else {
         spec = cJSON_CreateObject();

@@ -6,10 +6,12 @@
 
 extern const fw_family fw_family_gemm;
 extern const fw_family fw_family_moe_swiglu;
+extern const fw_family fw_family_declarative;
 
 static const fw_family *const families[] = {
     &fw_family_gemm,
     &fw_family_moe_swiglu,
+    &fw_family_declarative,
     NULL,
 };
 

@@ -29,7 +29,11 @@ typedef enum fw_buf_role {
     FW_BUF_SCRATCH = 4,  /* zeroed, not checked */
 } fw_buf_role;
 
-typedef enum fw_elem { FW_ELEM_F32 = 1, FW_ELEM_F16, FW_ELEM_U8, FW_ELEM_U16, FW_ELEM_U32, FW_ELEM_I32 } fw_elem;
+typedef enum fw_elem {
+    FW_ELEM_F32 = 1, FW_ELEM_F16, FW_ELEM_U8, FW_ELEM_U16, FW_ELEM_U32, FW_ELEM_I32,
+    /* declarative workloads' further types (kernels/declarative/) */
+    FW_ELEM_F64, FW_ELEM_BF16, FW_ELEM_I8, FW_ELEM_I16, FW_ELEM_I64, FW_ELEM_U64,
+} fw_elem;
 
 typedef struct fw_wl_buffer {
     const char *name;     /* "A", "activations", ... (static string) */
@@ -63,6 +67,9 @@ typedef struct fw_workload {
     double *reference;          /* expected output elements, computed in double */
     size_t nreference;
     double tolerance;           /* max relative L2 error ||out - ref|| / ||ref|| */
+    double abs_tolerance;       /* > 0: also passes when every |out - ref| is at most this */
+    size_t output_canary;       /* bytes past the output's elements that must keep the poison
+                                 * (a write past the end of the buffer); not compared */
     double bytes;               /* minimum bytes one launch must read + write */
     double flops;               /* flops one launch does */
     cJSON *shape_macros;        /* optional {"NAME": int} passed as extra macros (may be NULL) */

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fw_declarative.h"
 #include "fw_family.h"
 #include "fw_source.h"
 #include "fw_transform.h"
@@ -24,12 +25,12 @@
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
     "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
-    "options", "binds", NULL,
+    "options", "binds", "workload", NULL,
 };
 /* What a profile may set: a template, never a seed or a device. */
 static const char *const profile_fields[] = {
     "name", "description", "family", "shapes", "space", "presets", "strategy", "budget", "warmup",
-    "iters", "aliases", "macros", "source", "options", "binds", NULL,
+    "iters", "aliases", "macros", "source", "options", "binds", "workload", NULL,
 };
 static const char *const device_limits[] = {
     "DEVICE_MAX_THREADS", "DEVICE_SHARED_BYTES", "DEVICE_SIMD_WIDTH", "DEVICE_COMPUTE_UNITS", NULL,
@@ -165,6 +166,28 @@ static int add_dup(cJSON *obj, const char *name, const cJSON *v)
     return 0;
 }
 
+/* A declarative workload (issue 12) comes with the user's source and entry; its own fields are checked
+ * by kernels/declarative against the shapes and knobs. */
+static int decl_check(const cJSON *workload, const fw_family *fam, const cJSON *source, const cJSON *shapes,
+                      const fw_space *space, char *err, size_t errlen)
+{
+    int decl = strcmp(fam->name, FW_DECL_FAMILY) == 0;
+    if (workload && !decl)
+        return fw_errf(err, errlen, -EINVAL, "\"workload\" describes a user kernel's arguments; family '%s' has its "
+                       "own: drop \"family\" or \"workload\"", fam->name);
+    if (!decl)
+        return 0;
+    if (!cJSON_IsObject(workload))
+        return fw_errf(err, errlen, -EINVAL, "family '%s' needs a \"workload\" object (docs/spec.md, "
+                       "\"Declarative workloads\")", FW_DECL_FAMILY);
+    const cJSON *entry = cJSON_GetObjectItemCaseSensitive(source, "entry");
+    if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(source, "text")) || !cJSON_IsString(entry))
+        return fw_errf(err, errlen, -EINVAL, "a \"workload\" needs a \"source\" with \"text\" and \"entry\" "
+                       "(the CLI's --source FILE --entry NAME)");
+    return fw_decl_check(workload, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(source, "text")), shapes,
+                         space, err, errlen);
+}
+
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen)
 {
     *resolved = NULL;
@@ -212,6 +235,9 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     const cJSON *family = pick(user, prof, "family");
     if (!family)   /* a user kernel names the family whose binding layout it follows (issue 6) */
         family = cJSON_GetObjectItemCaseSensitive(pick(user, prof, "source"), "workload");
+    static const cJSON decl_name = {.type = cJSON_String, .valuestring = FW_DECL_FAMILY};
+    if (!family && cJSON_IsObject(pick(user, prof, "workload")))
+        family = &decl_name;   /* a "workload" object and no family: the declarative family (issue 12) */
     if (!family) {
         rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\"");
         goto done;
@@ -599,6 +625,9 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
                 goto done;
         }
     }
+    const cJSON *workload = pick(user, prof, "workload");
+    if ((rc = decl_check(workload, fam, source, shapes, &space, err, errlen)) < 0)
+        goto done;
     const cJSON *options = pick(user, prof, "options");
     if (options && !cJSON_IsObject(options)) {
         rc = fw_errf(err, errlen, -EINVAL, "\"options\" must be an object");
@@ -651,6 +680,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         ok &= add_dup(out, "options", options) == 0;
     if (binds)
         ok &= add_dup(out, "binds", binds) == 0;
+    if (workload)
+        ok &= add_dup(out, "workload", workload) == 0;
     if (!ok) {
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
         goto done;

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""examples/ tuned end to end (suite 'examples'): `fairway tune --spec examples/NAME/spec.json` through
+the real fairwayd on the OpenCL device (PoCL in CI), then the same spec with a planted wrong variant
+(a knob value that breaks the kernel) that must fail verification, and specs the resolver must refuse
+with a sentence naming the argument. Usage: examples_tests.py CASE FAIRWAY FAIRWAYD EXAMPLES_DIR
+
+Each case has its own temp folder, socket and store; the daemon is waited on through --ready-fd.
+Exit 77 = skipped.
+"""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+CASE, FAIRWAY, FAIRWAYD, EXAMPLES = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+
+
+class Fail(Exception):
+    pass
+
+
+def check(cond, what, out=None):
+    if not cond:
+        raise Fail(what + ('' if out is None else '\n--- output ---\n' + str(out)[-6000:]))
+
+
+class Env:
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix='fwex-')
+        self.sock = os.path.join(self.dir, 's.sock')
+        home = os.path.join(self.dir, 'home')
+        os.makedirs(home)
+        self.env = dict(os.environ, HOME=home, XDG_RUNTIME_DIR=os.path.join(self.dir, 'run'))
+        for k in ('FAIRWAY_SOCKET', 'FAIRWAY_DAEMON', 'FAIRWAY_DB'):
+            self.env.pop(k, None)
+        self.proc = None
+
+    def start(self):
+        r, w = os.pipe()
+        log = open(os.path.join(self.dir, 'daemon.log'), 'ab')
+        self.proc = subprocess.Popen([FAIRWAYD, '--socket', self.sock, '--db', os.path.join(self.dir, 'fw.db'),
+                                      '--ready-fd', str(w)], pass_fds=(w,), stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log, env=self.env)
+        os.close(w)
+        log.close()
+        data = b''
+        while True:
+            chunk = os.read(r, 4096)
+            if not chunk:
+                break
+            data += chunk
+        os.close(r)
+        check(data.strip() != b'', 'the daemon exited before it was ready', self.log())
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, 'daemon.log')) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return '(no log)'
+
+    def fw(self, *args):
+        return subprocess.run([FAIRWAY, '--socket', self.sock, '--no-start', '--json'] + list(args),
+                              capture_output=True, text=True, env=self.env, timeout=800, stdin=subprocess.DEVNULL)
+
+    def close(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def measured(e, job, status):
+    """(variant key, error) of a job's measurements with this status, read from the store."""
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(e.dir, 'fw.db'), uri=True)
+    try:
+        return db.execute('SELECT v.key, m.error FROM measurements m JOIN variants v ON v.id = m.variant_id '
+                          'WHERE m.job = ? AND m.status = ?', (job, status)).fetchall()
+    finally:
+        db.close()
+
+
+def tune(e, spec_path):
+    p = e.fw('tune', '--spec', spec_path)
+    check(p.returncode == 0, 'tune --spec %s: exit %d' % (spec_path, p.returncode), p.stdout + p.stderr + e.log())
+    o = json.loads(p.stdout)
+    check(o['job']['state'] == 'done', 'the job did not end done', o['job'])
+    return o
+
+
+# name -> (source file, {knob value that breaks it}, text to replace, replacement, expected error)
+PLANTS = {
+    'vadd': ('vadd.cl', 'WPT', 2, 'if (i < n)\n            c[i]', 'if (i <= n - (WPT != 2))\n            c[i]',
+             'wrote past the end of c'),
+}
+
+
+def tune_example(e, name):
+    d = os.path.join(EXAMPLES, name)
+    o = tune(e, os.path.join(d, 'spec.json'))
+    rk = o['rankings']
+    check(len(rk) >= 1 and all(r.get('status', 'ok') == 'ok' for r in rk), 'no ok variant ranked', o)
+    src, knob, bad, old, new, why = PLANTS[name]
+    # the planted wrong variant: the same spec on a copy of the source where one knob value is wrong
+    tmp = os.path.join(e.dir, name)
+    os.makedirs(tmp)
+    text = open(os.path.join(d, src)).read()
+    check(text.count(old) >= 1, 'the planted bug does not apply to %s' % src)
+    with open(os.path.join(tmp, src), 'w') as f:
+        f.write(text.replace(old, new, 1))
+    spec = json.load(open(os.path.join(d, 'spec.json')))
+    with open(os.path.join(tmp, 'spec.json'), 'w') as f:
+        json.dump(spec, f)
+    o = tune(e, os.path.join(tmp, 'spec.json'))
+    check(o['job']['counts']['verify_failed'] >= 1, 'the planted wrong variant passed', o['job'])
+    failed = measured(e, o['job']['id'], 'verify_failed')
+    check(failed and all(('%s=%d' % (knob, bad)) in k.split(',') for k, _ in failed),
+          'a variant without %s=%d failed verification' % (knob, bad), failed)
+    check(all(why in err for _, err in failed), 'verify_failed without "%s"' % why, failed)
+    check(o['job']['counts']['ok'] >= 1, 'the good variants of the planted job failed', o['job'])
+
+
+def case_vadd(e):
+    e.start()
+    tune_example(e, 'vadd')
+
+
+def case_refused(e):
+    """Wrong workloads are refused before the job starts, with a sentence naming the argument."""
+    e.start()
+    base = json.load(open(os.path.join(EXAMPLES, 'vadd', 'spec.json')))
+    base['source']['file'] = os.path.join(os.path.abspath(EXAMPLES), 'vadd', 'vadd.cl')
+    cases = [
+        (lambda w: w['args'][0].update(count='n * Q'), "argument 'a' count uses 'Q'"),
+        (lambda w: w.update(grid=['cdiv(n, BLOCK * WPX)']), "grid[0] uses 'WPX'"),
+        (lambda w: w['reference'].update(entry='vadd_reff'), "reference entry 'vadd_reff' is not a function"),
+        (lambda w: w['args'][1].update(type='f8'), "argument 'b': unknown element type 'f8'"),
+        (lambda w: w['args'][2].update(dir='sideways'), "argument 'c': dir must be"),
+        (lambda w: w.pop('reference'), 'needs a "reference"'),
+    ]
+    for i, (edit, why) in enumerate(cases):
+        spec = json.loads(json.dumps(base))
+        edit(spec['workload'])
+        path = os.path.join(e.dir, 'bad%d.json' % i)
+        with open(path, 'w') as f:
+            json.dump(spec, f)
+        p = e.fw('tune', '--spec', path)
+        check(p.returncode != 0 and why in p.stderr, 'case %d: expected "%s"' % (i, why), p.stdout + p.stderr)
+    # "verify": false runs, and every result says it is unverified
+    spec = json.loads(json.dumps(base))
+    spec['workload'].pop('reference')
+    spec['workload']['verify'] = False
+    spec['space']['knobs'] = {'WPT': [2], 'BLOCK': [64]}
+    path = os.path.join(e.dir, 'unverified.json')
+    with open(path, 'w') as f:
+        json.dump(spec, f)
+    o = tune(e, path)
+    check(o['job']['counts']['ok'] == 1, 'the unverified job did not measure', o['job'])
+
+
+def main():
+    if not os.access(FAIRWAYD, os.X_OK):
+        print('SKIP: fairwayd is not built')
+        return SKIP
+    fn = globals().get('case_' + CASE)
+    if not fn:
+        print('unknown case', CASE)
+        return 2
+    e = Env()
+    try:
+        fn(e)
+    except Fail as f:
+        print('FAIL:', f)
+        return 1
+    finally:
+        e.close()
+    print('ok', CASE)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
