@@ -1,0 +1,78 @@
+/* fw_strategy.h - search strategies behind one ask/tell interface (DESIGN.md section 4, issue 11).
+ *
+ * Why this shape: the daemon must keep several variants compiling ahead of timing (ask(n) returns
+ * up to n pending points), must rebuild a strategy after a restart by telling it the stored results
+ * (so a strategy's state is a pure function of space, seed, stream and the results told so far, in
+ * order), and must never let a model read a failure as a number (a failure is a class, kept apart).
+ *
+ * A space is given up front as knob names, each knob's ordered value list, and the list of valid
+ * points (each a vector of value indices). Strategies only ever propose members of that list (a hash
+ * index answers "is this neighbour valid?"), never the same point twice. Points are named by their
+ * position in the valid list. Neighbourhoods step along each knob's ordered value list.
+ *
+ * Randomness: PCG32 only. `random` draws its sequential partial Fisher-Yates stream exactly as
+ * fw_search_random(seed, stream, n, ...) does, so plans built from it are unchanged. The learning
+ * strategies draw the generator of their k-th proposal from (seed, stream, k) and of their i-th
+ * tell from (seed, stream, i), so telling the stored results of a serial run (ask 1, tell 1, ...)
+ * to a fresh strategy and continuing gives exactly the uninterrupted run. A pipelined run (several
+ * pending) is reproduced by replaying the same interleaving of asks and tells.
+ *
+ * Budget: the strategy stops proposing once `budget` points were proposed or told (0 = no limit);
+ * nothing else about a strategy depends on its budget, so a run to budget 200 has the runs to 20,
+ * 50 and 100 as prefixes (fairway-searchbench relies on this).
+ */
+#ifndef FW_STRATEGY_H
+#define FW_STRATEGY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum fw_outcome_kind {
+    FW_OUT_TIME = 0,       /* time = the ranking statistic (any unit, > 0) */
+    FW_OUT_PRUNED,         /* early-stopped: time is a lower bound on the true time */
+    FW_OUT_COMPILE_ERROR,  /* failure classes: never a number to any model */
+    FW_OUT_INVALID,
+    FW_OUT_VERIFY_FAILED,
+    FW_OUT_CRASHED,
+    FW_OUT_TIMEOUT,
+} fw_outcome_kind;
+
+typedef struct fw_outcome {
+    fw_outcome_kind kind;
+    double time;           /* FW_OUT_TIME and FW_OUT_PRUNED only */
+} fw_outcome;
+
+static inline int fw_outcome_failed(fw_outcome o) { return o.kind >= FW_OUT_COMPILE_ERROR; }
+
+/* A space description. The strategy copies what it needs; the caller may free this afterwards. */
+typedef struct fw_sspace {
+    int nknobs;
+    const char *const *names;      /* nknobs names (informational) */
+    const int *nvals;              /* nknobs: length of each knob's ordered value list */
+    size_t npoints;                /* valid points */
+    const uint16_t *points;        /* npoints * nknobs value indices, row-major */
+} fw_sspace;
+
+typedef struct fw_strategy fw_strategy;
+
+/* Names: "random", "anneal", "genetic", "model", "auto". NULL with a message for an unknown name,
+ * an empty space or no memory. */
+fw_strategy *fw_strategy_new(const char *name, const fw_sspace *space, uint64_t seed, uint64_t stream,
+                             size_t budget, char *err, size_t errlen);
+void fw_strategy_free(fw_strategy *s);
+
+/* Up to n new valid points (positions in the valid list) into out; 0 when the space or the budget
+ * is exhausted. */
+size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out);
+
+/* Report a point's outcome (asked or not: a point told without being asked counts as proposed).
+ * -EINVAL for a point out of range or told twice. */
+int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r);
+
+/* Proposed-or-told count, and the one-line list of strategy names with what each does. */
+size_t fw_strategy_count(const fw_strategy *s);
+const char *fw_strategy_name(const fw_strategy *s);
+extern const char *const fw_strategy_names[];        /* NULL-terminated */
+extern const char *const fw_strategy_summaries[];    /* same order, one line each */
+
+#endif

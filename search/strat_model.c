@@ -1,0 +1,116 @@
+/* strat_model.c - the model-based sub: a k-nearest-neighbour surrogate of log time with expected
+ * improvement, times the predicted chance that a point works.
+ *
+ * Why kNN: it is cheap enough to score a few hundred candidates against a few hundred told points
+ * well inside a millisecond, needs no fitting step (the state is the told history itself, so a
+ * rebuild by telling is exact), and works on any mix of knobs through their value-list positions.
+ * Failures are a separate class: they feed only the failure-probability estimate (the share of
+ * failed points among the nearest told ones), never the time model.
+ */
+#include "strat_int.h"
+
+#include <string.h>
+
+#define MODEL_INIT 10      /* uniform proposals before the model is used */
+#define MODEL_K 5
+#define MODEL_RANDOM 128   /* random candidates per proposal */
+#define MODEL_TOP 4        /* every one-step neighbour of this many best points is a candidate */
+
+typedef struct knn { float d[MODEL_K]; size_t ti[MODEL_K]; int n; } knn;
+
+static void knn_add(knn *q, float d, size_t ti)
+{
+    if (q->n == MODEL_K && d >= q->d[MODEL_K - 1])
+        return;
+    int pos = q->n < MODEL_K ? q->n++ : MODEL_K - 1;
+    while (pos > 0 && q->d[pos - 1] > d) {
+        q->d[pos] = q->d[pos - 1];
+        q->ti[pos] = q->ti[pos - 1];
+        pos--;
+    }
+    q->d[pos] = d;
+    q->ti[pos] = ti;
+}
+
+static double score(const st_core *c, size_t cand, double ybest)
+{
+    const float *xc = c->x + cand * (size_t)c->nk;
+    knn ok = {.n = 0}, all = {.n = 0};
+    for (size_t i = 0; i < c->ntold; i++) {
+        const float *xt = c->x + c->tpt[i] * (size_t)c->nk;
+        float d = 0;
+        for (int k = 0; k < c->nk; k++) {
+            float e = xc[k] - xt[k];
+            d += e * e;
+        }
+        knn_add(&all, d, i);
+        if (!isnan(c->ty[i]))
+            knn_add(&ok, d, i);
+    }
+    if (ok.n == 0)
+        return 0;
+    double ws = 0, m = 0, m2 = 0, wf = 0, wa = 0;
+    for (int j = 0; j < ok.n; j++) {
+        double w = 1.0 / (ok.d[j] + 1e-3), y = c->ty[ok.ti[j]];
+        ws += w;
+        m += w * y;
+        m2 += w * y * y;
+    }
+    m /= ws;
+    double var = m2 / ws - m * m;
+    double sd = sqrt(var > 0 ? var : 0) + 0.05 + 0.3 * sqrt((double)ok.d[0]);
+    for (int j = 0; j < all.n; j++) {
+        double w = 1.0 / (all.d[j] + 1e-3);
+        wa += w;
+        if (isnan(c->ty[all.ti[j]]))
+            wf += w;
+    }
+    double pfail = wa > 0 ? wf / wa : 0;
+    double z = (ybest - m) / sd;
+    double ei = (ybest - m) * 0.5 * erfc(-z / sqrt(2.0)) + sd * exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
+    return ei * (1.0 - pfail);
+}
+
+static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
+{
+    (void)st;
+    if (c->ntold < MODEL_INIT || c->ntop == 0)
+        return st_uniform(c, r);
+    double ybest = st_best_y(c), bestv = -1;
+    size_t best = ST_NONE;
+    uint16_t t[256];
+    if (c->nk <= 256) {
+        for (size_t j = 0; j < c->ntop && j < MODEL_TOP; j++) {
+            const uint16_t *p = c->pts + c->tpt[c->top[j]] * (size_t)c->nk;
+            for (int k = 0; k < c->nk; k++)
+                for (int d = -1; d <= 1; d += 2) {
+                    int v = (int)p[k] + d;
+                    if (v < 0 || v >= c->nvals[k])
+                        continue;
+                    memcpy(t, p, (size_t)c->nk * sizeof *t);
+                    t[k] = (uint16_t)v;
+                    size_t id = st_lookup(c, t);
+                    if (id == ST_NONE || c->proposed[id])
+                        continue;
+                    double v2 = score(c, id, ybest);
+                    if (v2 > bestv) {
+                        bestv = v2;
+                        best = id;
+                    }
+                }
+        }
+    }
+    for (int i = 0; i < MODEL_RANDOM; i++) {
+        size_t id = fw_pcg32_bounded(r, (uint32_t)c->n);
+        if (c->proposed[id])
+            continue;
+        double v2 = score(c, id, ybest);
+        if (v2 > bestv) {
+            bestv = v2;
+            best = id;
+        }
+    }
+    return best != ST_NONE ? best : st_uniform(c, r);
+}
+
+const st_sub st_sub_model = {"model", NULL, NULL, model_propose, NULL};
