@@ -804,6 +804,37 @@ static int cmd_rerun(fw_cli_global *g, int argc, char **argv)
     return ec;
 }
 
+static int cmd_resume(fw_cli_global *g, int argc, char **argv)
+{
+    job_opts o = {.top = 10};
+    long long job;
+    int ec;
+    if (one_job(g, "resume", argc, argv, "|top|", "|detach|", &o, &job, &ec) < 0)
+        return ec;
+    fw_cli_conn c;
+    if ((ec = fw_cli_open_or_fail(g, &c)))
+        return ec;
+    cJSON *res = NULL;
+    if ((ec = fw_cli_rpc(&c, "resume", job_params(job), &res))) {
+        fw_cli_close(&c);
+        return ec;
+    }
+    if (!g->json)
+        printf("job %lld resumes: %lld of %lld evaluations stored, the rest is measured\n", job,
+               (long long)fw_cli_num(res, "evaluated", 0), (long long)fw_cli_num(res, "planned", 0));
+    if (o.detach) {
+        if (g->json)
+            fw_cli_print_json(res);
+        cJSON_Delete(res);
+        fw_cli_close(&c);
+        return FW_CLI_EXIT_OK;
+    }
+    cJSON_Delete(res);
+    ec = follow(g, &c, job, (int)o.top, NULL);
+    fw_cli_close(&c);
+    return ec;
+}
+
 static int cmd_cancel(fw_cli_global *g, int argc, char **argv)
 {
     job_opts o = {0};
@@ -1178,6 +1209,14 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway best --family gemm --shape M=256,N=256,K=256\n"
      "  fairway best --family gemm --shape M=256,N=256,K=256 --device opencl:0 --json\n"},
+    {"resume", "resume a failed or cancelled job, and follow it", cmd_resume,
+     "Usage: fairway resume JOB [--top N] [--detach]\n"
+     "Queue a failed or cancelled job again: it measures only the variants not stored yet (what was\n"
+     "measured is kept) and is followed like tune. Any other state is refused (exit code 4).\n"
+     "  --top N                rows per shape in the table (default 10)\n"
+     "  --detach               queue it and return without following\n\n"
+     "Examples:\n"
+     "  fairway resume 12\n"},
     {"rerun", "rerun a job from its spec and seed, and follow it", cmd_rerun,
      "Usage: fairway rerun JOB [--top N] [--detach]\n"
      "Make a new job with the same resolved spec and seed as JOB (linked to it as its parent) and\n"

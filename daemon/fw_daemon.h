@@ -267,6 +267,9 @@ const char *fw_daemon_method_names(void);
 
 /* jobs.c: job table and scheduler */
 int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen);
+/* Resume a failed or cancelled job (`fairway resume`): queued again, it measures only the seqs not
+ * stored yet. -EINVAL (message in err) for a job in any other state, -ENOENT for none. */
+int fw_daemon_job_resume(fw_daemon *d, int64_t id, char *err, size_t errlen);
 /* Register a freshly created (queued) job and start it when its device is free. */
 int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen);
 fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id);

@@ -285,6 +285,33 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
     return 0;
 }
 
+int fw_daemon_job_resume(fw_daemon *d, int64_t id, char *err, size_t errlen)
+{
+    if (fw_daemon_job_find(d, id))
+        return fw_errf(err, errlen, -EBUSY, "job %" PRId64 " is not finished; only a failed or cancelled job "
+                       "can be resumed", id);
+    cJSON *row = NULL;
+    int rc = fw_db_job_get(d->db, id, &row);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 ": %s", id, fw_db_error(d->db));
+    const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(row, "state"));
+    char state[16];
+    snprintf(state, sizeof(state), "%s", st ? st : "unknown");
+    cJSON_Delete(row);
+    if (strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0)
+        return fw_errf(err, errlen, -EINVAL, "job %" PRId64 " is %s; only a failed or cancelled job can be resumed%s",
+                       id, state, strcmp(state, "done") == 0 ? " (rerun it to measure it again)" : "");
+    /* Back to queued: the scheduler picks it up and measures only the seqs not stored yet. */
+    if ((rc = fw_db_job_set_state(d->db, id, "queued", NULL)) < 0)
+        return fw_errf(err, errlen, rc, "cannot queue job %" PRId64 " again: %s", id, fw_db_error(d->db));
+    fw_daemon_log(d, "job %" PRId64 " (%s) resumes on request", id, state);
+    if ((rc = fw_daemon_job_add(d, id, err, errlen)) < 0) {
+        fw_db_job_set_state(d->db, id, state, err);
+        return rc;
+    }
+    return 0;
+}
+
 int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen)
 {
     int64_t *ids = NULL;

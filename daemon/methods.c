@@ -470,6 +470,23 @@ static void m_cancel(fw_daemon *d, fw_daemon_req *req)
     fw_daemon_reply(req, res);
 }
 
+static void m_resume(fw_daemon *d, fw_daemon_req *req)
+{
+    int64_t id;
+    cJSON *row;
+    if (p_stored_job(d, req, &id, &row) < 0)
+        return;
+    cJSON_Delete(row);
+    char err[1200];
+    if (fw_daemon_job_resume(d, id, err, sizeof(err)) < 0) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL, "%s", err);
+        return;
+    }
+    fw_daemon_job *job = fw_daemon_job_find(d, id);
+    cJSON *res = job ? fw_daemon_job_progress(d, job) : fw_daemon_progress_from_db(d, id);
+    fw_daemon_reply(req, res ? res : cJSON_CreateObject());
+}
+
 static void m_jobs(fw_daemon *d, fw_daemon_req *req)
 {
     static const char *const known[] = {"state", "limit", NULL};
@@ -801,7 +818,7 @@ static const struct {
     {"submit", m_submit},   {"status", m_status},     {"watch", m_watch},       {"cancel", m_cancel},
     {"jobs", m_jobs},       {"rankings", m_rankings}, {"best", m_best},         {"rerun", m_rerun},
     {"compare", m_compare}, {"expand", m_expand},     {"profiles", m_profiles}, {"devices", m_devices},
-    {"failures", m_failures},
+    {"failures", m_failures}, {"resume", m_resume},
 };
 
 fw_daemon_method_fn fw_daemon_method_find(const char *name)
@@ -814,5 +831,5 @@ fw_daemon_method_fn fw_daemon_method_find(const char *name)
 
 const char *fw_daemon_method_names(void)
 {
-    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures";
+    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures, resume";
 }

@@ -8,6 +8,8 @@
   5. a full disk (FAIRWAY_TEST_DB_FULL=K:FLAG: every commit fails as on a full disk from seq K's on,
      while FLAG exists) pauses the job ("waiting" in status), queries are answered, and once the
      disk has room the job goes on by itself: nothing measured is lost, every seq stored once;
+  5b. a job cancelled while it waits on the full disk ends cancelled once the disk has room (the
+     waiting record stored first); `resume` queues it again and it measures only the missing seqs;
  12. SIGTERM is answered while the event loop is stuck (FAIRWAYD_TEST_FAULT=block-plan@FIFO blocks it
      for good where the plan is built, after writing a line to FIFO): the daemon exits 0 and the next
      start resumes the job.
@@ -146,6 +148,50 @@ with guarded(d):
     log = d.read_log()
     check("waiting: the store's disk is full" in log and "the store takes writes again" in log,
           "the log says it waited and went on")
+    q.close()
+    c.close()
+    check(d.terminate() == 0, "clean exit")
+
+# 5b: cancelled while waiting on the full disk, then resumed.
+d = Daemon()
+flag = os.path.join(d.tmp, "disk-full")
+open(flag, "w").close()
+d.env["FAIRWAY_TEST_DB_FULL"] = "2:" + flag
+with guarded(d):
+    d.start()
+    c = d.client()
+    sub = c.call("submit", {"spec": dict(SMALL_GEMM, budget=5)})
+    job = sub["job"]
+    planned = sub["planned"]
+    c.watch(job, until=lambda p: "waiting" in p)
+    q = d.client()
+    q.call("cancel", {"job": job})
+    st = q.call("status", {"job": job})
+    check(st["progress"].get("waiting") == "the store's disk is full",
+          "a job cancelled on a full disk still waits to store its end (%s)" % st["progress"].get("waiting"))
+    err = q.error("resume", {"job": job})
+    check(err is not None and "only a failed or cancelled job can be resumed" in err["message"],
+          "resume refuses a job that is not finished: %s" % (err or {}).get("message"))
+    os.unlink(flag)
+    last = None
+    while not (last and last.get("final")):
+        m = c.next_notification()
+        if m is None:
+            break
+        if m.get("method") == "progress":
+            last = m["params"]
+    check(last and last["state"] == "cancelled", "it ends cancelled once there is room (%s)" % (last or {}).get("state"))
+    stored = sorted(s for (s,) in d.sql("SELECT seq FROM measurements WHERE job = ?", (job,)))
+    check(stored == [0, 1, 2], "the record that waited was stored first (%s)" % stored)
+    res = q.call("resume", {"job": job})
+    check(res["evaluated"] == 3 and res["state"] in ("queued", "running"),
+          "resume queues it again with 3 stored (%s, %s)" % (res.get("evaluated"), res.get("state")))
+    last = c.watch(job)[-1]
+    check(last["state"] == "done" and last["evaluated"] == planned, "and it completes (%s)" % last["state"])
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
+    check(n[0] == n[1] == planned, "measuring only what was missing: each seq stored once (%s)" % (n,))
+    err = q.error("resume", {"job": job})
+    check(err is not None and "is done" in err["message"], "a done job is not resumed: %s" % (err or {}).get("message"))
     q.close()
     c.close()
     check(d.terminate() == 0, "clean exit")
