@@ -101,6 +101,10 @@ def tune(e, spec_path):
 PLANTS = {
     'vadd': ('vadd.cl', 'WPT', 2, 'if (i < n)\n            c[i]', 'if (i <= n - (WPT != 2))\n            c[i]',
              'wrote past the end of c'),
+    'transpose': ('transpose.cl', 'PAD', 0, '= tile[lx][ly];', '= tile[PAD ? lx : ly][PAD ? ly : lx];',
+                  'output differs from the reference'),
+    'reduction': ('reduction.cl', 'BLOCK', 128, 'for (int w = BLOCK / 2;', 'for (int w = BLOCK / (BLOCK == 128 ? 4 : 2);',
+                  'output differs from the reference'),
 }
 
 
@@ -132,6 +136,16 @@ def tune_example(e, name):
 def case_vadd(e):
     e.start()
     tune_example(e, 'vadd')
+
+
+def case_transpose(e):
+    e.start()
+    tune_example(e, 'transpose')
+
+
+def case_reduction(e):
+    e.start()
+    tune_example(e, 'reduction')
 
 
 def case_refused(e):
