@@ -184,7 +184,7 @@ static int take_spec(fw_daemon_req *req, cJSON **user, double *vt)
 static int resolve(fw_daemon_req *req, const cJSON *user, cJSON **resolved)
 {
     char err[2048];
-    if (fw_spec_resolve(user, resolved, err, sizeof(err)) < 0) {
+    if (fw_spec_check_options(user, err, sizeof(err)) < 0 || fw_spec_resolve(user, resolved, err, sizeof(err)) < 0) {
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
         return -1;
     }

@@ -50,6 +50,10 @@
  * Errors are for people: "unknown profile 'x' (known: a, b)", "unknown knob 'X' in preset 2",
  * "budget 200000 is over the limit of 100000". */
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen);
+/* The keys of a user spec's "options" are ones some part of fairway reads (docs/spec.md lists
+ * them): -EINVAL with a sentence naming an unknown key and the known ones (issue 19 item 8). Called
+ * on new submissions only, so a stored job resumes whatever its options say. */
+int fw_spec_check_options(const cJSON *user, char *err, size_t errlen);
 
 /* Hash of the resolved spec's canonical JSON (cJSON_PrintUnformatted of a key-sorted copy). */
 void fw_spec_hash(const cJSON *resolved, char out[17]);

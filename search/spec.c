@@ -744,3 +744,27 @@ void fw_spec_hash(const cJSON *resolved, char out[17])
     free(text);
     cJSON_Delete(copy);
 }
+
+int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
+{
+    static const char *const known[] = {"compiler", "compile_threads", "early_stop", "finalists",
+                                        "finalist_rounds", "finalist_iters", "rotate_buffers",
+                                        "flush_cache_mb", "rotate_bytes", "launches_per_sample", NULL};
+    const cJSON *o = cJSON_GetObjectItemCaseSensitive(user, "options"), *it;
+    if (!cJSON_IsObject(o))
+        return 0;   /* fw_spec_resolve says what is wrong with a non-object */
+    cJSON_ArrayForEach(it, o) {
+        int ok = 0;
+        for (size_t i = 0; known[i]; i++)
+            ok |= strcmp(known[i], it->string) == 0;
+        if (!ok) {
+            char list[300] = "";
+            size_t off = 0;
+            for (size_t i = 0; known[i] && off < sizeof list; i++)
+                off += (size_t)snprintf(list + off, sizeof list - off, "%s%s", i ? ", " : "", known[i]);
+            return fw_errf(err, errlen, -EINVAL, "unknown option \"%s\" in \"options\" (known: %s; docs/spec.md "
+                           "says what each does)", it->string, list);
+        }
+    }
+    return 0;
+}

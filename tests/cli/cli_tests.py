@@ -553,6 +553,17 @@ def case_ux(e):
     check(p.stderr.startswith('fairway tune: ') and 'submit' not in p.stderr, 'tune error prefix', p.stderr)
     p = e.fw('--no-start', 'status', '999', rc=1)
     check('method' not in p.stderr and 'fairway jobs' in p.stderr, 'no-such-job wording', p.stderr)
+    # item 8: a typo inside options is refused with a sentence naming it and the known keys
+    spec = os.path.join(e.dir, 'typo.json')
+    with open(spec, 'w') as f:
+        json.dump({'profile': 'gemm_small', 'options': {'finalistz': 3}}, f)
+    for cmd in ('tune', 'expand'):
+        p = e.fw('--no-start', cmd, '--spec', spec, rc=4)
+        check('unknown option "finalistz" in "options"' in p.stderr and 'finalists' in p.stderr, cmd + ' options typo',
+              p.stderr)
+    with open(spec, 'w') as f:
+        json.dump({'profile': 'gemm_small', 'options': {'finalists': 2, 'early_stop': False}}, f)
+    e.fw('--no-start', 'expand', '--spec', spec, '--limit', '1', rc=0)
     # item 5: no budget asked for plans at most 40 per shape and says how to ask for all; 0 is all
     p = e.fw('--no-start', '--json', 'expand', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--limit', '1', rc=0)
     check(json.loads(p.stdout)['planned'] == 40, 'default budget is not 40 per shape', p.stdout)
