@@ -1,0 +1,121 @@
+/* The declarative family on the host: seeded inputs the same for the same (shape, seed) and not for
+ * another seed, every init, canary bytes after the output, geometry from expressions over shape and
+ * knobs, and the checks before a job naming the argument. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fw_declarative.h"
+
+static int failures;
+#define CHECK(c, ...) do { if (!(c)) { fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #c); \
+    fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; } } while (0)
+
+static const char wl_json[] =
+    "{\"args\": ["
+    " {\"name\": \"a\", \"type\": \"f32\", \"count\": \"n\", \"init\": {\"uniform\": [2, 3]}},"
+    " {\"name\": \"b\", \"type\": \"i16\", \"count\": \"n + 1\", \"init\": \"iota\"},"
+    " {\"name\": \"h\", \"type\": \"f16\", \"count\": \"n\", \"init\": {\"constant\": 1.5}},"
+    " {\"name\": \"g\", \"type\": \"f64\", \"count\": \"n\", \"init\": {\"normal\": [10, 0.5]}},"
+    " {\"name\": \"c\", \"type\": \"f32\", \"count\": \"n\", \"dir\": \"out\", \"tolerance\": 1e-3, \"atol\": 0.5},"
+    " {\"name\": \"n\", \"scalar\": \"i32\", \"value\": \"n * 2\"},"
+    " {\"name\": \"s\", \"scalar\": \"f32\", \"value\": 0.25}],"
+    " \"grid\": [\"cdiv(n, B * W)\", 2], \"block\": [\"B\"], \"shared_bytes\": \"4 * B\","
+    " \"bytes\": \"8 * n\", \"flops\": \"n\","
+    " \"reference\": {\"entry\": \"ref\", \"grid\": [\"cdiv(n, 64)\"], \"block\": [64]}}";
+
+static int check_err(const char *edit_from, const char *edit_to, const char *want)
+{
+    char buf[4096], err[512] = "";
+    const char *p = strstr(wl_json, edit_from);
+    if (!p)
+        return fprintf(stderr, "no '%s' in the test workload\n", edit_from), failures++, 0;
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(p - wl_json), wl_json, edit_to, p + strlen(edit_from));
+    cJSON *w = cJSON_Parse(buf), *shapes = cJSON_Parse("[{\"n\": 100}]");
+    fw_space sp;
+    memset(&sp, 0, sizeof sp);
+    sp.nknobs = 2;
+    snprintf(sp.knobs[0].name, sizeof sp.knobs[0].name, "B");
+    snprintf(sp.knobs[1].name, sizeof sp.knobs[1].name, "W");
+    sp.knobs[0].nvalues = sp.knobs[1].nvalues = 1;
+    sp.knobs[0].values[0] = sp.knobs[1].values[0] = 1;
+    int rc = fw_decl_check(w, "void k(void) {} void ref (int x) {}", shapes, &sp, err, sizeof err);
+    CHECK(want ? (rc == -EINVAL && strstr(err, want)) : rc == 0, "'%s' -> '%s': rc %d '%s', want '%s'", edit_from,
+          edit_to, rc, err, want ? want : "ok");
+    cJSON_Delete(w);
+    cJSON_Delete(shapes);
+    return rc;
+}
+
+int main(void)
+{
+    char err[512] = "";
+    cJSON *w = cJSON_Parse(wl_json), *shape = cJSON_Parse("{\"n\": 1000}");
+    fw_workload *w1 = NULL, *w2 = NULL, *w3 = NULL;
+    CHECK(fw_decl_workload_new(w, shape, 7, &w1, err, sizeof err) == 0, "%s", err);
+    CHECK(fw_decl_workload_new(w, shape, 7, &w2, err, sizeof err) == 0, "%s", err);
+    CHECK(fw_decl_workload_new(w, shape, 8, &w3, err, sizeof err) == 0, "%s", err);
+    if (!w1 || !w2 || !w3)
+        return 1;
+    CHECK(w1->nbuffers == 5 && w1->nargs == 7 && w1->output == 4, "%zu buffers %zu args output %d", w1->nbuffers,
+          w1->nargs, w1->output);
+    CHECK(memcmp(w1->buffers[0].host, w2->buffers[0].host, 4000) == 0, "same seed, other inputs");
+    CHECK(memcmp(w1->buffers[0].host, w3->buffers[0].host, 4000) != 0, "another seed, the same inputs");
+    const float *a = w1->buffers[0].host;
+    double amin = 9, amax = -9;
+    for (int i = 0; i < 1000; i++) {
+        amin = fmin(amin, a[i]);
+        amax = fmax(amax, a[i]);
+    }
+    CHECK(amin >= 2 && amax < 3 && amax - amin > 0.9, "uniform [2, 3): %g..%g", amin, amax);
+    CHECK(w1->buffers[1].bytes == 2 * 1001 && fw_elem_value(FW_ELEM_I16, w1->buffers[1].host, 1000) == 1000,
+          "iota i16");
+    CHECK(fw_elem_value(FW_ELEM_F16, w1->buffers[2].host, 999) == 1.5, "constant f16");
+    double mean = 0;
+    for (int i = 0; i < 1000; i++)
+        mean += fw_elem_value(FW_ELEM_F64, w1->buffers[3].host, (size_t)i) / 1000;
+    CHECK(fabs(mean - 10) < 0.1, "normal mean %g", mean);
+    CHECK(w1->buffers[4].bytes == 4000 + w1->output_canary && w1->output_canary >= 16 && !w1->buffers[4].host,
+          "output bytes %zu canary %zu", w1->buffers[4].bytes, w1->output_canary);
+    CHECK(w1->tolerance == 1e-3 && w1->abs_tolerance == 0.5, "tolerances");
+    CHECK(w1->args[5].size == 4 && *(const int *)w1->args[5].bytes == 2000, "scalar n");
+    CHECK(w1->args[6].size == 4 && *(const float *)w1->args[6].bytes == 0.25f, "scalar s");
+    CHECK(w1->bytes == 8000 && w1->flops == 1000, "bytes %g flops %g", w1->bytes, w1->flops);
+
+    fw_point p;
+    memset(&p, 0, sizeof p);
+    fw_point_set(&p, "B", 64);
+    fw_point_set(&p, "W", 4);
+    fw_geometry g;
+    CHECK(fw_family_declarative.geometry(w1, &p, &g, err, sizeof err) == 0, "%s", err);
+    CHECK(g.grid[0] == 4 && g.grid[1] == 2 && g.grid[2] == 1 && g.group[0] == 64 && g.group[1] == 1 &&
+          g.dynamic_shared_bytes == 256, "geometry %u %u %u / %u", g.grid[0], g.grid[1], g.grid[2], g.group[0]);
+    const char *entry, *text;
+    CHECK(fw_decl_reference_plan(w1, &entry, &text, &g, err, sizeof err) == 0 && entry && !strcmp(entry, "ref") &&
+          !text && g.grid[0] == 16 && g.group[0] == 64, "reference plan");
+    char key[64];
+    cJSON *s2 = cJSON_Parse("{\"W\": 3, \"H\": 2, \"name\": \"x\"}");
+    CHECK(fw_family_declarative.shape_key(s2, key, sizeof key) == 0 && !strcmp(key, "H=2,W=3"), "key '%s'", key);
+    cJSON_Delete(s2);
+    fw_family_declarative.workload_free(w1);
+    fw_family_declarative.workload_free(w2);
+    fw_family_declarative.workload_free(w3);
+    cJSON_Delete(w);
+    cJSON_Delete(shape);
+
+    check_err("\"n + 1\"", "\"n + Q\"", "argument 'b' count uses 'Q'");
+    check_err("\"cdiv(n, B * W)\"", "\"cdiv(n, B * X)\"", "grid[0] uses 'X'");
+    check_err("\"cdiv(n, 64)\"", "\"cdiv(n, B)\"", "reference grid[0] uses 'B'");
+    check_err("\"entry\": \"ref\"", "\"entry\": \"re\"", "reference entry 're' is not a function");
+    check_err("\"i16\"", "\"i17\"", "argument 'b': unknown element type 'i17'");
+    check_err("\"iota\"", "\"iotas\"", "argument 'b': unknown init 'iotas'");
+    check_err("\"dir\": \"out\"", "\"dir\": \"in\"", "has 0 outputs");
+    check_err("{\"uniform\": [2, 3]}", "{\"uniform\": [3, 2]}", "uniform range [3, 2) is empty");
+    check_err("\"value\": 0.25", "\"value\": \"n / 0\"", NULL);   /* evaluated per shape, not at check */
+    check_err(" \"bytes\"", " \"bogus\": 1, \"bytes\"", "unknown field 'bogus' in the workload");
+    check_err("\"grid\": [\"cdiv(n, B * W)\", 2]", "\"grid\": []", "grid must be a list of 1 to 3");
+    if (failures)
+        fprintf(stderr, "%d failure(s)\n", failures);
+    return failures ? 1 : 0;
+}
