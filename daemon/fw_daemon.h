@@ -311,6 +311,9 @@ int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit,
  * NULL = any failure; limit <= 0 = all), {"seq","status","shape_key","variant_key","kernel","error"}
  * with the full stored text (a compile error's build log). -EIO on a store error. */
 int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out);
+/* A resolved spec whose user source has an "entry" that its text never names: -EINVAL with a
+ * sentence listing the kernel functions the text declares (daemon/entry.c, issue 19 item 2). */
+int fw_daemon_check_entry(const cJSON *resolved, char *err, size_t errlen);
 int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
 /* Parse "backend:index" (or a bare backend = index 0). */
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);

@@ -188,6 +188,12 @@ static int resolve(fw_daemon_req *req, const cJSON *user, cJSON **resolved)
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
         return -1;
     }
+    if (fw_daemon_check_entry(*resolved, err, sizeof(err)) < 0) {
+        cJSON_Delete(*resolved);
+        *resolved = NULL;
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("source.entry"), "%s", err);
+        return -1;
+    }
     return 0;
 }
 

@@ -553,6 +553,13 @@ def case_ux(e):
     check(p.stderr.startswith('fairway tune: ') and 'submit' not in p.stderr, 'tune error prefix', p.stderr)
     p = e.fw('--no-start', 'status', '999', rc=1)
     check('method' not in p.stderr and 'fairway jobs' in p.stderr, 'no-such-job wording', p.stderr)
+    # item 2: a wrong --entry is refused at submit, naming the kernels the source declares; no job
+    wrong = [a if a != 'k' else 'kx' for a in bad]
+    p = e.fw('--no-start', 'tune', *wrong, rc=4)
+    check("no function named 'kx' in k.cl" in p.stderr and 'its kernel functions: k' in p.stderr,
+          'a wrong --entry is not caught at submit', p.stderr)
+    p = e.fw('--no-start', '--json', 'jobs', rc=0)
+    check(len(json.loads(p.stdout)['jobs']) == 1, 'the refused submission made a job', p.stdout)
     # item 8: a typo inside options is refused with a sentence naming it and the known keys
     spec = os.path.join(e.dir, 'typo.json')
     with open(spec, 'w') as f:
