@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fw_replay.h"
 #include "fw_strategy.h"
@@ -81,12 +82,46 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     return 0;
 }
 
+/* --ask-cost: mean wall time of ask(1) once 200 results are told (uniform random points). */
+static void ask_cost(const fw_replay_space *sp, const char *name, const char *strat)
+{
+    fw_sspace s = {sp->nknobs, (const char *const *)sp->names, sp->nvals, sp->npoints, sp->points};
+    char err[256];
+    fw_strategy *st = fw_strategy_new(strat, &s, 1, 0, 0, err, sizeof err);
+    fw_strategy *rnd = fw_strategy_new("random", &s, 1, 0, 0, err, sizeof err);
+    if (!st || !rnd)
+        return;
+    fw_pcg32 nr;
+    fw_pcg32_seed(&nr, 1, 2);
+    size_t p, told = 0;
+    while (told < 200 && fw_strategy_ask(rnd, 1, &p) == 1)
+        if (fw_strategy_tell(st, p, outcome_of(sp, p, 0, &nr)) == 0)
+            told++;
+    struct timespec a, b;
+    double total = 0;
+    int n = 0;
+    for (; n < 50; n++) {
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        size_t got = fw_strategy_ask(st, 1, &p);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (got != 1)
+            break;
+        total += (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) * 1e-6;
+        fw_strategy_tell(st, p, outcome_of(sp, p, 0, &nr));
+    }
+    printf("ask cost %-26s %-8s %zu points, 200-250 told: %.3f ms per ask(1)\n", name, strat, sp->npoints,
+           n ? total / n : 0.0);
+    fw_strategy_free(st);
+    fw_strategy_free(rnd);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fairway-searchbench --space FILE [--space FILE ...] [--strategy S1,S2,...]\n"
-               "         [--budget 20,50,100,200] [--seeds N] [--noise R] [--json]\n"
+               "         [--budget 20,50,100,200] [--seeds N] [--noise R] [--json] [--ask-cost]\n"
                "Races fairway's search strategies on recorded spaces (Kernel Tuner cache files,\n"
-               ".json or .json.gz). Ratio = best true time found / the file's optimum.\n");
+               ".json or .json.gz). Ratio = best true time found / the file's optimum.\n"
+               "--ask-cost prints, instead, each strategy's time per ask with 200 results told.\n");
 }
 
 typedef struct row { double mean, median, p5, evals; } row;
@@ -94,12 +129,13 @@ typedef struct row { double mean, median, p5, evals; } row;
 int main(int argc, char **argv)
 {
     const char *spaces[MAXSP];
-    int nsp = 0, nseeds = 20, json = 0;
+    int nsp = 0, nseeds = 20, json = 0, cost = 0;
     double noise = 0;
     char sbuf[512] = "random,anneal,genetic,model,auto", bbuf[256] = "20,50,100,200";
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--json") == 0) { json = 1; continue; }
+        if (strcmp(a, "--ask-cost") == 0) { cost = 1; continue; }
         if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
         if (!v) { usage(stderr); return 2; }
         if (strcmp(a, "--space") == 0 && nsp < MAXSP) spaces[nsp++] = v;
@@ -133,6 +169,12 @@ int main(int argc, char **argv)
         }
         const char *base = strrchr(spaces[si], '/');
         names[si] = base ? base + 1 : spaces[si];
+        if (cost) {
+            for (int t = 0; t < ns; t++)
+                ask_cost(&sp, names[si], strats[t]);
+            fw_replay_release(&sp);
+            continue;
+        }
         for (int t = 0; t < ns; t++) {
             double best[MAXB], ev[MAXB];
             for (int seed = 0; seed < nseeds; seed++) {
@@ -157,6 +199,8 @@ int main(int argc, char **argv)
         }
         fw_replay_release(&sp);
     }
+    if (cost)
+        return 0;
     if (json)
         printf("{\"results\": [");
     else

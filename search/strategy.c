@@ -351,7 +351,7 @@ static int auto_arm(const fw_strategy *s, size_t k)
     double bestv = -1;
     for (int a = 0; a < AUTO_ARMS; a++) {
         double auc = wsum[a] > 0 ? credit[a] / wsum[a] : 1.0;
-        double v = auc + 0.25 * sqrt(2.0 * log(total + 1.0) / (uses[a] + 1.0))
+        double v = auc + 0.1 * sqrt(2.0 * log(total + 1.0) / (uses[a] + 1.0))
                    + 1e-6 * fw_pcg32_float(&r);
         if (a == 3)
             v *= 0.5;   /* uniform sampling only when the others stall */
