@@ -981,6 +981,13 @@ static int cmd_best(fw_cli_global *g, int argc, char **argv)
     fw_cli_field_text(res, "job", job, sizeof job);
     printf("best %s for %s: median %s (job %s, %s)\n", b.family, fw_cli_str(res, "shape_key", b.shape), med, job,
            fw_cli_str(res, "device", "?"));
+    /* which code: best spans jobs, so name the kernel and the source it was measured from (item 4) */
+    const char *kn = fw_cli_str(res, "kernel", ""), *sh = fw_cli_str(res, "source_hash", "");
+    if (*sh)
+        printf("kernel: %s from %s (source hash %s)\n", *kn ? kn : "?", fw_cli_str(res, "source_name", "your source"),
+               sh);
+    else
+        printf("kernel: %s (the family's built-in source)\n", *kn ? kn : "?");
     printf("knobs:  %s\n", fw_cli_str(res, "variant_key", "?"));
     /* The daemon's macro list is authoritative (it applies the job's aliases); without one, the
      * knob names are the macro names. */
@@ -1201,10 +1208,12 @@ static const fw_cli_command commands[] = {
     {"best", "the best stored config for a family and shape", cmd_best,
      "Usage: fairway best --family F --shape K=V,... [--device D] [--kernel NAME]\n"
      "The fastest verified config ever measured for (device, family, kernel, shape), over all jobs:\n"
-     "its knobs and the preprocessor macros to paste (-DNAME=V). Exit code 1 when nothing is stored.\n"
+     "its knobs, the preprocessor macros to paste (-DNAME=V), and the kernel and source it was\n"
+     "measured from (a user source by its file name and hash: an edited file is other code; without\n"
+     "--kernel, the built-in kernel and your kernels compete). Exit code 1 when nothing is stored.\n"
      "  --family F             the kernel family\n"
      "  --shape K=V,...        the shape\n"
-     "  --device D             a device selector (opencl:0) or identity; default the daemon's default\n"
+     "  --device D             a device selector (opencl:0) or identity; default: any device\n"
      "  --kernel NAME          a kernel of the family, when it has several\n\n"
      "Examples:\n"
      "  fairway best --family gemm --shape M=256,N=256,K=256\n"

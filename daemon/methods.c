@@ -656,6 +656,15 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
             fw_macros_free(macros, n);
         }
     }
+    /* Which code this is (issue 19 item 4): best spans jobs, and a user source edited under the same
+     * entry name is other code; the job's source hash and file name say which ("" = the family's
+     * built-in kernel). */
+    if (!row && cJSON_IsNumber(jid))
+        fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row);
+    const char *sh = str_of(row, "source_hash");
+    const cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "source");
+    cJSON_AddStringToObject(best, "source_hash", sh ? sh : "");
+    cJSON_AddStringToObject(best, "source_name", str_of(ssrc, "name") ? str_of(ssrc, "name") : "");
     cJSON_Delete(row);
     fw_daemon_reply(req, best);
 }

@@ -560,6 +560,17 @@ def case_ux(e):
           'a wrong --entry is not caught at submit', p.stderr)
     p = e.fw('--no-start', '--json', 'jobs', rc=0)
     check(len(json.loads(p.stdout)['jobs']) == 1, 'the refused submission made a job', p.stdout)
+
+    # items 3, 4: a verified job - finalist rows marked and said so; best names the kernel and source
+    p = e.fw('--no-start', 'tune', *TINY_GEMM, rc=0)
+    check('finalists (median marked *)' in p.stdout and re.search(r' \*\s+\S+\s+\S+\s+(preset|grid|random)', p.stdout),
+          'finalist rows are not marked', p.stdout)
+    p = e.fw('--no-start', '--json', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
+    b = json.loads(p.stdout)
+    check(b['source_hash'] == '' and b['kernel'], 'best --json has no kernel / source hash', b)
+    p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
+    check('kernel: %s (the family\'s built-in source)' % b['kernel'] in p.stdout, 'best does not name the kernel',
+          p.stdout)
     # item 8: a typo inside options is refused with a sentence naming it and the known keys
     spec = os.path.join(e.dir, 'typo.json')
     with open(spec, 'w') as f:
