@@ -136,8 +136,8 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
  * --no-explore becomes "no_explore" and strategy presets, and wins over --num-random as in the old
  * tool. Flags that contradict each other, or nothing naming a family or profile, fail with a message. */
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **spec, char *err, size_t errlen);
-/* Read a user kernel source for --source. This is the hook for include inlining: today it returns
- * the file's text as is; resolving #include "..." relative to the file belongs here. */
+/* Read a user kernel source for --source, its local #include "..." inlined relative to the including
+ * file (with #line markers), so the daemon gets one text. */
 int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen);
 
 /* ---- rendering ----------------------------------------------------------------------------- */
