@@ -221,6 +221,11 @@ int fw_cli_query(fw_cli_global *g, const char *method, cJSON *params, cJSON **re
  * failure class, "  compile_error 3 (first seq 0): <first line>". */
 int fw_cli_cmd_failures(fw_cli_global *g, int argc, char **argv);
 extern const char fw_cli_failures_help[];
+/* `fairway report` (cli_report.c, issue 14); the two statistics are exposed for unit tests. */
+int fw_cli_cmd_report(fw_cli_global *g, int argc, char **argv);
+extern const char fw_cli_report_help[];
+void fw_cli_report_expected_min(const double *v, size_t n, double *out);
+double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);
 
 /* `fairway transforms` (cli_transforms.c). */

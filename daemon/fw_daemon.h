@@ -315,6 +315,8 @@ int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out);
  * sentence listing the kernel functions the text declares (daemon/entry.c, issue 19 item 2). */
 int fw_daemon_check_entry(const cJSON *resolved, char *err, size_t errlen);
 int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
+/* The `measurements` method (daemon/report.c, issue 14). */
+void fw_daemon_m_measurements(fw_daemon *d, fw_daemon_req *req);
 /* Parse "backend:index" (or a bare backend = index 0). */
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
 /* The device selector a resolved spec asks for ("opencl:0" by default). */

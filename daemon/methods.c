@@ -833,7 +833,7 @@ static const struct {
     {"submit", m_submit},   {"status", m_status},     {"watch", m_watch},       {"cancel", m_cancel},
     {"jobs", m_jobs},       {"rankings", m_rankings}, {"best", m_best},         {"rerun", m_rerun},
     {"compare", m_compare}, {"expand", m_expand},     {"profiles", m_profiles}, {"devices", m_devices},
-    {"failures", m_failures}, {"resume", m_resume},
+    {"failures", m_failures}, {"resume", m_resume}, {"measurements", fw_daemon_m_measurements},
 };
 
 fw_daemon_method_fn fw_daemon_method_find(const char *name)
@@ -846,5 +846,5 @@ fw_daemon_method_fn fw_daemon_method_find(const char *name)
 
 const char *fw_daemon_method_names(void)
 {
-    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures, resume";
+    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures, resume, measurements";
 }

@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 libsqlite3-dev sqlite3 libuv1-dev libcjson-dev
-          ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo clang llvm zlib1g-dev)
+          ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo clang llvm zlib1g-dev
+          chromium)   # chromium: the headless-browser check of `fairway report` (tests/cli/test_report.py)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
