@@ -105,6 +105,10 @@ PLANTS = {
                   'output differs from the reference'),
     'reduction': ('reduction.cl', 'BLOCK', 128, 'for (int w = BLOCK / 2;', 'for (int w = BLOCK / (BLOCK == 128 ? 4 : 2);',
                   'output differs from the reference'),
+    'conv2d': ('conv2d.cl', 'PX', 2, 'if (x < W && y < H) {', 'if (x < W - (PX == 2) && y < H) {', 'unwritten'),
+    'stencil2d': ('stencil2d.cl', 'BY', 8, 'cell(t, p, H, W, x, y, rx, ry, step);',
+                  'cell(t, p, H, W, x, y + (BY == 8 && y + 1 < H), rx, ry, step);',
+                  'output differs from the reference'),
 }
 
 
@@ -146,6 +150,16 @@ def case_transpose(e):
 def case_reduction(e):
     e.start()
     tune_example(e, 'reduction')
+
+
+def case_conv2d(e):
+    e.start()
+    tune_example(e, 'conv2d')
+
+
+def case_stencil2d(e):
+    e.start()
+    tune_example(e, 'stencil2d')
 
 
 def case_refused(e):
