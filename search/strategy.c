@@ -354,7 +354,7 @@ static int auto_arm(const fw_strategy *s, size_t k)
         double v = auc + 0.1 * sqrt(2.0 * log(total + 1.0) / (uses[a] + 1.0))
                    + 1e-6 * fw_pcg32_float(&r);
         if (a == 3)
-            v *= 0.5;   /* uniform sampling only when the others stall */
+            v *= 0.25;   /* uniform sampling only when the others stall */
         if (v > bestv) {
             bestv = v;
             best = a;
