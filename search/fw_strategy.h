@@ -66,7 +66,8 @@ void fw_strategy_free(fw_strategy *s);
 size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out);
 
 /* Report a point's outcome (asked or not: a point told without being asked counts as proposed).
- * -EINVAL for a point out of range or told twice. */
+ * -EINVAL for a point out of range, told twice, or a time that is not positive and finite.
+ * FW_OUT_PRUNED's time is used as a lower bound: models see it, it never counts as the best. */
 int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r);
 
 /* Proposed-or-told count, and the one-line list of strategy names with what each does. */

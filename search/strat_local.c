@@ -81,7 +81,6 @@ static size_t genetic_propose(const st_core *c, const void *st, fw_pcg32 *r)
         const uint16_t *a = c->pts + p1 * (size_t)c->nk, *b = c->pts + p2 * (size_t)c->nk;
         for (int k = 0; k < c->nk; k++)
             t[k] = (fw_pcg32_next(r) & 1) ? a[k] : b[k];
-        int mutated = 0;
         for (int k = 0; k < c->nk; k++) {
             if (c->nvals[k] > 1 && fw_pcg32_bounded(r, (uint32_t)c->nk) == 0) {
                 uint16_t v = t[k];
@@ -91,10 +90,8 @@ static size_t genetic_propose(const st_core *c, const void *st, fw_pcg32 *r)
                     nv = (int)v - d;
                 if (nv >= 0 && nv < c->nvals[k])
                     t[k] = (uint16_t)nv;
-                mutated = 1;
             }
         }
-        (void)mutated;
         size_t id = st_lookup(c, t);
         if (id != ST_NONE && !c->proposed[id])
             return id;

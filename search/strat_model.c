@@ -5,7 +5,9 @@
  * well inside a millisecond, needs no fitting step (the state is the told history itself, so a
  * rebuild by telling is exact), and works on any mix of knobs through their value-list positions.
  * Failures are a separate class: they feed only the failure-probability estimate (the share of
- * failed points among the nearest told ones), never the time model.
+ * failed points among the nearest told ones), never the time model. A pruned point enters the time
+ * model with its measured lower bound (it was stopped for being slow, so the bound is on the slow
+ * side already) but never becomes the incumbent that expected improvement is measured against.
  */
 #include "strat_int.h"
 

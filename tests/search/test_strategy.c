@@ -259,6 +259,13 @@ int main(void)
     fw_sspace v = view(&plain);
     CHECK(fw_strategy_new("nope", &v, 1, 0, 10, err, sizeof err) == NULL && strstr(err, "unknown strategy"),
           "unknown name refused");
+    fw_strategy *s = fw_strategy_new("auto", &v, 1, 0, 10, err, sizeof err);
+    fw_outcome pr = {FW_OUT_PRUNED, 0.5}, bad = {FW_OUT_TIME, NAN}, to = {FW_OUT_TIMEOUT, 0};
+    CHECK(fw_strategy_tell(s, 0, pr) == 0 && fw_strategy_tell(s, 1, to) == 0, "pruned and timeout told");
+    CHECK(fw_strategy_tell(s, 2, bad) == -EINVAL && fw_strategy_tell(s, plain.npoints, pr) == -EINVAL,
+          "a NaN time and a point out of range refused");
+    CHECK(fw_strategy_count(s) == 2, "told points count as proposed (%zu)", fw_strategy_count(s));
+    fw_strategy_free(s);
     fw_replay_release(&plain);
     fw_replay_release(&trap);
     free(t1);
