@@ -1262,6 +1262,7 @@ static const fw_cli_command commands[] = {
     {"failures", "why a job's variants failed: every failure with its full text", fw_cli_cmd_failures,
      fw_cli_failures_help},
     {"report", "one self-contained HTML report of jobs: convergence, knobs, noise", fw_cli_cmd_report, fw_cli_report_help},
+    {"export", "a job's results as csv, or its best configs as json or a C header", fw_cli_cmd_export, fw_cli_export_help},
     {"devices", "list the devices the workers report", cmd_devices,
      "Usage: fairway devices\n"
      "List devices: backend:index, name, limits (threads per group, shared memory bytes, SIMD width,\n"

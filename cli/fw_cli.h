@@ -224,6 +224,8 @@ extern const char fw_cli_failures_help[];
 /* `fairway report` (cli_report.c, issue 14); the two statistics are exposed for unit tests. */
 int fw_cli_cmd_report(fw_cli_global *g, int argc, char **argv);
 extern const char fw_cli_report_help[];
+int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv); /* cli_export.c */
+extern const char fw_cli_export_help[];
 void fw_cli_report_expected_min(const double *v, size_t n, double *out);
 double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);

@@ -23,7 +23,7 @@ FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
 FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
 
 COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
-            'profiles', 'devices', 'failures', 'report']
+            'profiles', 'devices', 'failures', 'report', 'export']
 FLAGS = {
     'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
@@ -32,6 +32,7 @@ FLAGS = {
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
     'profiles': [], 'devices': [], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
+    'export': ['--format', '--output'],
 }
 
 

@@ -145,6 +145,36 @@ def check_report(path, m):
     return len(svgs)
 
 
+def check_export(fw, d, job, m, sock):
+    import csv
+    rows = list(csv.DictReader(fw('export', str(job), '--format', 'csv').splitlines()))
+    check(len(rows) == len(m['measurements']), 'csv rows %d, measurements %d' % (len(rows), len(m['measurements'])))
+    for row, r in zip(rows, m['measurements']):
+        check(int(row['seq']) == r['seq'] and row['shape_key'] == r['shape_key'] and row['status'] == r['status'],
+              'csv row %s vs %s' % (row, r))
+        for kv in r['variant_key'].split(','):
+            k, v = kv.split('=')
+            check(row[k] == v, 'csv knob %s: %s vs %s' % (k, row[k], v))
+    best = json.loads(fw('export', str(job), '--format', 'json'))['best']
+    rk = rpc(sock, 'rankings', {'job': job, 'limit': 1})['result']['rankings']
+    check([b['variant_key'] for b in best] == [r['variant_key'] for r in rk], 'json best is not rank 1 per shape')
+    hdr = os.path.join(d, 'best.h')
+    fw('export', str(job), '--format', 'header', '-o', hdr)
+    # the header is valid C: each shape's knob values checked by the compiler itself
+    asserts = []
+    for b in best:
+        shape = '_'.join(filter(None, ''.join(c if c.isalnum() else '_' for c in b['shape_key']).split('_'))).upper()
+        for k, v in b['knobs'].items():
+            asserts.append('_Static_assert(FW_GEMM_%s_%s == %d, "%s");' % (shape, k, v, k))
+    src = os.path.join(d, 'use.c')
+    with open(src, 'w') as f:
+        f.write('#include "best.h"\n#include "best.h"\n' + '\n'.join(asserts) + '\n')
+    cc = shutil.which('cc') or shutil.which('gcc')
+    if cc:
+        r = subprocess.run([cc, '-std=c11', '-Wall', '-Werror', '-fsyntax-only', src], capture_output=True, text=True)
+        check(r.returncode == 0, 'the exported header does not compile or has other values:\n' + r.stderr)
+
+
 def main():
     if not os.access(FAIRWAYD, os.X_OK):
         print('SKIP: fairwayd is not built yet')
@@ -176,6 +206,7 @@ def main():
         fw('report', str(job), str(rerun), '--output', both)
         check_report(both, m)
         print('report: %d plots for one job, series and points match the store' % n1)
+        check_export(fw, d, job, m[job], sock)
         chromium = shutil.which('chromium') or shutil.which('chromium-browser')
         if not chromium:
             print('SKIP: chromium is not installed (scripts/setup.sh installs Debian\'s chromium); '
