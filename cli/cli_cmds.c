@@ -1085,39 +1085,103 @@ static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
     return FW_CLI_EXIT_OK;
 }
 
+typedef struct devices_opts {
+    const char *sel[8];
+    int nsel, all;
+} devices_opts;
+
+static int devices_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
+{
+    devices_opts *o = vctx;
+    if (!strcmp(name, "all")) {
+        o->all = 1;
+        return 1;
+    }
+    if (!strcmp(name, "device")) {
+        if (o->nsel >= 8)
+            return fw_errf(err, errlen, -EINVAL, "at most 8 --device flags");
+        o->sel[o->nsel++] = arg;
+        return 1;
+    }
+    return 0;
+}
+
+static void print_devices(const cJSON *res)
+{
+    static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
+    fw_cli_table t;
+    fw_cli_table_init(&t, 7, head);
+    t.right[2] = t.right[3] = t.right[4] = t.right[5] = 1;
+    const cJSON *d;
+    int failed = 0;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
+        if (fw_cli_str(d, "error", NULL)) {
+            failed++;   /* listed below the table with the reason, not as a row of "?" */
+            continue;
+        }
+        char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
+        fw_cli_field_text(d, "index", idx, sizeof idx);
+        snprintf(sel, sizeof sel, "%s:%s", fw_cli_str(d, "backend", "?"), idx);
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
+        fw_cli_field_text(l, "max_threads", th, sizeof th);
+        fw_cli_field_text(l, "shared_bytes", sh, sizeof sh);
+        fw_cli_field_text(l, "simd_width", simd, sizeof simd);
+        fw_cli_field_text(l, "compute_units", cu, sizeof cu);
+        const char *row[] = {fw_cli_str(d, "selector", sel), fw_cli_str(d, "name", "?"), th, sh, simd, cu,
+                             fw_cli_str(d, "identity", "?")};
+        fw_cli_table_add(&t, row);
+    }
+    if (t.nrows > 1)
+        fw_cli_table_print(&t, stdout);
+    else if (!failed)
+        printf("no devices reported yet (a worker reports its device once it starts)\n");
+    fw_cli_table_release(&t);
+    if (failed)
+        printf("%scould not open:\n", t.nrows > 1 ? "\n" : "");
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
+        const char *e = fw_cli_str(d, "error", NULL);
+        if (e)
+            printf("  %s: %s\n", fw_cli_str(d, "selector", "?"), e);
+    }
+}
+
 static int cmd_devices(fw_cli_global *g, int argc, char **argv)
 {
+    devices_opts o = {0};
     char *pos[1];
     int npos, ec;
-    if (fw_cli_parse_cmd(g, "devices", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "devices", argc, argv, "|device|", "|all|", devices_opt, &o, pos, 0, &npos, &ec) < 0)
         return ec;
-    cJSON *res;
-    if ((ec = fw_cli_query(g, "devices", NULL, &res)))
+    static const char *const every[] = {"opencl:0", "cuda:0", "metal:0"};
+    if (o.all)
+        for (size_t i = 0; i < 3 && o.nsel < 8; i++)
+            o.sel[o.nsel++] = every[i];
+    fw_cli_conn c;
+    if ((ec = fw_cli_open_or_fail(g, &c)))
         return ec;
-    if (!g->json) {
-        static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
-        fw_cli_table t;
-        fw_cli_table_init(&t, 7, head);
-        t.right[2] = t.right[3] = t.right[4] = t.right[5] = 1;
-        const cJSON *d;
-        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
-            char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
-            fw_cli_field_text(d, "index", idx, sizeof idx);
-            snprintf(sel, sizeof sel, "%s:%s", fw_cli_str(d, "backend", "?"), idx);
-            const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
-            fw_cli_field_text(l, "max_threads", th, sizeof th);
-            fw_cli_field_text(l, "shared_bytes", sh, sizeof sh);
-            fw_cli_field_text(l, "simd_width", simd, sizeof simd);
-            fw_cli_field_text(l, "compute_units", cu, sizeof cu);
-            const char *row[] = {sel, fw_cli_str(d, "name", "?"), th, sh, simd, cu, fw_cli_str(d, "identity", "?")};
-            fw_cli_table_add(&t, row);
+    /* Each selector asked for is opened first (a device that cannot open comes back with its error);
+     * then the list of every device this daemon has met. */
+    for (int i = 0; i < o.nsel; i++) {
+        cJSON *p = cJSON_CreateObject(), *r = NULL;
+        cJSON_AddStringToObject(p, "device", o.sel[i]);
+        char err[2048];
+        int rc = fw_cli_call(&c, "devices", p, &r, NULL, NULL, err, sizeof err);
+        cJSON_Delete(r);
+        if (rc < 0 && !o.all) {
+            ec = fw_cli_error(fw_cli_exit_for(&c, rc), &c, err);
+            fw_cli_close(&c);
+            return ec;
         }
-        if (t.nrows == 1)
-            printf("no devices reported yet (a worker reports its device once it starts)\n");
-        else
-            fw_cli_table_print(&t, stdout);
-        fw_cli_table_release(&t);
     }
+    cJSON *res = NULL;
+    ec = fw_cli_rpc(&c, "devices", NULL, &res);
+    fw_cli_close(&c);
+    if (ec)
+        return ec;
+    if (g->json)
+        fw_cli_print_json(res);
+    else
+        print_devices(res);
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;
 }
@@ -1264,12 +1328,16 @@ static const fw_cli_command commands[] = {
     {"report", "one self-contained HTML report of jobs: convergence, knobs, noise", fw_cli_cmd_report, fw_cli_report_help},
     {"export", "a job's results as csv, or its best configs as json or a C header", fw_cli_cmd_export, fw_cli_export_help},
     {"devices", "list the devices the workers report", cmd_devices,
-     "Usage: fairway devices\n"
-     "List devices: backend:index, name, limits (threads per group, shared memory bytes, SIMD width,\n"
-     "compute units) and the identity that keys every measurement.\n\n"
+     "Usage: fairway devices [--device SEL]... [--all]\n"
+     "List the devices this daemon has met: backend:index, name, limits (threads per group, shared\n"
+     "memory bytes, SIMD width, compute units) and the identity that keys every measurement; a device\n"
+     "that could not be opened is listed below with the reason.\n"
+     "  --device SEL           open this device first (e.g. cuda:0), repeatable\n"
+     "  --all                  try every backend's first device (opencl:0, cuda:0, metal:0)\n\n"
      "Examples:\n"
      "  fairway devices\n"
-     "  fairway devices --json\n"},
+     "  fairway devices --all\n"
+     "  fairway devices --device cuda:0 --json\n"},
 };
 
 const fw_cli_command *fw_cli_commands(size_t *n)

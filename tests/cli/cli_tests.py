@@ -31,7 +31,7 @@ FLAGS = {
     'status': [], 'watch': ['--top'], 'cancel': [], 'jobs': ['--state', '--limit'],
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
-    'profiles': [], 'devices': [], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
+    'profiles': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
     'export': ['--format', '--output'],
 }
 
@@ -572,6 +572,14 @@ def case_ux(e):
     p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
     check('kernel: %s (the family\'s built-in source)' % b['kernel'] in p.stdout, 'best does not name the kernel',
           p.stdout)
+    # item 7: --device and --all open devices; one that cannot open is listed with its reason
+    p = e.fw('--no-start', 'devices', '--all', rc=0)
+    check(all(sel in p.stdout for sel in ('opencl:0', 'cuda:0', 'metal:0')) and '?:' not in p.stdout,
+          'devices --all', p.stdout)
+    if 'could not open:' in p.stdout:
+        check(re.search(r'\n  (cuda|metal):0: \S', p.stdout), 'a failed device without its reason', p.stdout)
+    p = e.fw('--no-start', '--json', 'devices', '--device', 'metal:0', rc=0)
+    check(any(d.get('selector') == 'metal:0' for d in json.loads(p.stdout)['devices']), 'devices --device', p.stdout)
     # item 8: a typo inside options is refused with a sentence naming it and the known keys
     spec = os.path.join(e.dir, 'typo.json')
     with open(spec, 'w') as f:
