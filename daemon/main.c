@@ -164,6 +164,34 @@ static int lock_store(fw_daemon *d, char *err, size_t errlen)
     return 0;
 }
 
+/* 0600 when new: the log names jobs, kernels and paths of one user. */
+static int open_log(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    log_file = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (!log_file) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "fairwayd: cannot open log file '%s': %s\n", path, strerror(e));
+        return -e;
+    }
+    /* Workers inherit fd 2: their messages land in the same log. */
+    fflush(stderr);
+    dup2(fileno(log_file), 2);
+    return 0;
+}
+
+/* A start-up failure after listening: close what is open and let the loop finish closing it. */
+static void abort_start(fw_daemon *d)
+{
+    fw_daemon_stop(d);
+    fw_daemon_jobs_close(d);
+    fw_daemon_stopper_close(d);
+    fw_daemon_close_signals(d);
+    uv_run(d->loop, UV_RUN_DEFAULT);
+}
+
 static int parse_int(const char *s, long lo, long hi, long *out)
 {
     char *end;
@@ -175,7 +203,8 @@ static int parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Options into *opt: -1 to go on, else the exit status (0 after --help / --version, 2 bad usage). */
+static int parse_options(int argc, char **argv, fw_daemon_options *opt)
 {
     enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_VT, O_LOG, O_VERSION };
     static const struct option longopts[] = {
@@ -190,44 +219,34 @@ int main(int argc, char **argv)
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
-    /* Before any thread exists, so that every thread inherits it: only the stopper takes them. */
-    fw_daemon_block_signals();
-    fw_daemon_options opt = {
-        .socket_path = getenv("FAIRWAY_SOCKET"),
-        .db_path = getenv("FAIRWAY_DB"),
-        .worker_path = getenv("FAIRWAY_WORKER"),
-        .ready_fd = -1,
-        .max_clients = 256,
-        .variant_timeout_s = 300,
-    };
     int c;
     long v;
     char *endp;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
-        case O_SOCKET: opt.socket_path = optarg; break;
-        case O_DB: opt.db_path = optarg; break;
-        case O_WORKER: opt.worker_path = optarg; break;
-        case O_LOG: opt.log_path = optarg; break;
+        case O_SOCKET: opt->socket_path = optarg; break;
+        case O_DB: opt->db_path = optarg; break;
+        case O_WORKER: opt->worker_path = optarg; break;
+        case O_LOG: opt->log_path = optarg; break;
         case O_READY:
             if (parse_int(optarg, 0, INT_MAX, &v) < 0) {
                 fprintf(stderr, "fairwayd: --ready-fd wants a file descriptor number, not '%s'\n", optarg);
                 return 2;
             }
-            opt.ready_fd = (int)v;
+            opt->ready_fd = (int)v;
             break;
         case O_MAXC:
             if (parse_int(optarg, 1, 100000, &v) < 0) {
                 fprintf(stderr, "fairwayd: --max-clients wants a number from 1 to 100000, not '%s'\n", optarg);
                 return 2;
             }
-            opt.max_clients = (int)v;
+            opt->max_clients = (int)v;
             break;
         case O_VT:
             errno = 0;
-            opt.variant_timeout_s = strtod(optarg, &endp);
-            if (errno || endp == optarg || *endp || !(opt.variant_timeout_s > 0) ||
-                opt.variant_timeout_s > 7 * 86400) {
+            opt->variant_timeout_s = strtod(optarg, &endp);
+            if (errno || endp == optarg || *endp || !(opt->variant_timeout_s > 0) ||
+                opt->variant_timeout_s > 7 * 86400) {
                 fprintf(stderr, "fairwayd: --variant-timeout wants seconds (> 0, at most a week), not '%s'\n",
                         optarg);
                 return 2;
@@ -244,10 +263,28 @@ int main(int argc, char **argv)
         fprintf(stderr, "fairwayd: unexpected argument '%s'; try 'fairwayd --help'\n", argv[optind]);
         return 2;
     }
-    if (opt.ready_fd >= 0 && fcntl(opt.ready_fd, F_GETFD) < 0) {
-        fprintf(stderr, "fairwayd: --ready-fd %d is not an open file descriptor\n", opt.ready_fd);
+    if (opt->ready_fd >= 0 && fcntl(opt->ready_fd, F_GETFD) < 0) {
+        fprintf(stderr, "fairwayd: --ready-fd %d is not an open file descriptor\n", opt->ready_fd);
         return 2;
     }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    /* Before any thread exists, so that every thread inherits it: only the stopper takes them. */
+    fw_daemon_block_signals();
+    fw_daemon_options opt = {
+        .socket_path = getenv("FAIRWAY_SOCKET"),
+        .db_path = getenv("FAIRWAY_DB"),
+        .worker_path = getenv("FAIRWAY_WORKER"),
+        .ready_fd = -1,
+        .max_clients = 256,
+        .variant_timeout_s = 300,
+    };
+    int prc = parse_options(argc, argv, &opt);
+    if (prc >= 0)
+        return prc;
     /* Workers must not inherit the readiness pipe: a child holding it open would keep the waiting
      * supervisor from ever seeing EOF. */
     if (opt.ready_fd >= 0)
@@ -256,20 +293,8 @@ int main(int argc, char **argv)
     int start_err = dup(2);
     if (start_err >= 0)
         fcntl(start_err, F_SETFD, FD_CLOEXEC);
-    if (opt.log_path) {
-        /* 0600 when new: the log names jobs, kernels and paths of one user. */
-        int lfd = open(opt.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        log_file = lfd >= 0 ? fdopen(lfd, "a") : NULL;
-        if (!log_file) {
-            if (lfd >= 0)
-                close(lfd);
-            fprintf(stderr, "fairwayd: cannot open log file '%s': %s\n", opt.log_path, strerror(errno));
-            return 1;
-        }
-        /* Workers inherit fd 2: their messages land in the same log. */
-        fflush(stderr);
-        dup2(fileno(log_file), 2);
-    }
+    if (opt.log_path && open_log(opt.log_path) < 0)
+        return 1;
     signal(SIGPIPE, SIG_IGN);
 
     static fw_daemon d;
@@ -318,23 +343,17 @@ int main(int argc, char **argv)
      * descriptor stays open until exit: closing any descriptor of the file would drop SQLite's own
      * POSIX locks. flock and SQLite's fcntl locks do not interact on Linux. A kill -9 releases it. */
     if (strcmp(d.db_path, ":memory:") != 0 && lock_store(&d, err, sizeof(err)) < 0) {
-        fw_daemon_stop(&d);
-        fw_daemon_close_signals(&d);
-        uv_run(d.loop, UV_RUN_DEFAULT);
+        abort_start(&d);
         goto fail;
     }
     char dberr[1024];
     if (fw_db_open(d.db_path, &d.db, dberr, sizeof(dberr)) < 0) {
         fw_errf(err, sizeof(err), -EIO, "cannot open the store '%s': %s", d.db_path, dberr);
-        fw_daemon_stop(&d);
-        fw_daemon_close_signals(&d);
-        uv_run(d.loop, UV_RUN_DEFAULT);
+        abort_start(&d);
         goto fail;
     }
     if (fw_daemon_jobs_resume(&d, err, sizeof(err)) < 0) {
-        fw_daemon_stop(&d);
-        fw_daemon_close_signals(&d);
-        uv_run(d.loop, UV_RUN_DEFAULT);
+        abort_start(&d);
         fw_db_close(d.db);
         goto fail;
     }
