@@ -1195,7 +1195,8 @@ static int cmd_devices(fw_cli_global *g, int argc, char **argv)
     "  --shape K=V,...        a problem shape, repeatable (e.g. --shape M=256,N=256,K=256)\n"             \
     "  --knob NAME=v1,v2,...  an ad-hoc space: the values of one knob, repeatable\n"                      \
     "  --constraint EXPR      a constraint over knobs, shape and DEVICE_* limits, repeatable\n"           \
-    "  --spec FILE            a JSON job spec (docs/spec.md) to start from\n"                             \
+    "  --spec FILE            a JSON job spec (docs/spec.md) to start from; its source.file is read\n"    \
+    "                         relative to FILE's folder\n"                                                \
     "  --source FILE          a user kernel source (its text is sent to the daemon)\n"                    \
     "  --entry NAME           the kernel function in --source\n"                                          \
     "  --alias KNOB=MACRO     map a knob to the source's own macro name, repeatable\n"                    \

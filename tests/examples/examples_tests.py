@@ -193,6 +193,10 @@ def case_refused(e):
         json.dump(spec, f)
     o = tune(e, path)
     check(o['job']['counts']['ok'] == 1, 'the unverified job did not measure', o['job'])
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(e.dir, 'fw.db'), uri=True)
+    modes = db.execute('SELECT mode FROM measurements WHERE job = ?', (o['job']['id'],)).fetchall()
+    db.close()
+    check(modes and all(m == ('unverified',) for m in modes), 'the unverified results are not marked', modes)
 
 
 def main():
