@@ -925,267 +925,6 @@ static int cmd_jobs(fw_cli_global *g, int argc, char **argv)
     return FW_CLI_EXIT_OK;
 }
 
-/* ---- best / compare / profiles / devices --------------------------------------------------- */
-
-typedef struct best_opts {
-    const char *family, *shape, *device, *kernel;
-} best_opts;
-
-static int best_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
-{
-    best_opts *b = vctx;
-    (void)err;
-    (void)errlen;
-    if (!strcmp(name, "family"))
-        b->family = arg;
-    else if (!strcmp(name, "shape"))
-        b->shape = arg;
-    else if (!strcmp(name, "device"))
-        b->device = arg;
-    else if (!strcmp(name, "kernel"))
-        b->kernel = arg;
-    else
-        return 0;
-    return 1;
-}
-
-static int cmd_best(fw_cli_global *g, int argc, char **argv)
-{
-    best_opts b = {0};
-    char *pos[1];
-    int npos, ec;
-    if (fw_cli_parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos, &ec) < 0)
-        return ec;
-    if (!b.family || !b.shape)
-        return fw_cli_usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
-    char err[1024];
-    cJSON *shape;
-    if (fw_cli_parse_kv_object(b.shape, &shape, err, sizeof err) < 0)
-        return fw_cli_usage_error("best", err);
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddStringToObject(p, "family", b.family);
-    cJSON_AddItemToObject(p, "shape", shape);
-    if (b.device)
-        cJSON_AddStringToObject(p, "device", b.device);
-    if (b.kernel)
-        cJSON_AddStringToObject(p, "kernel", b.kernel);
-    cJSON *res;
-    if ((ec = fw_cli_query(g, "best", p, &res)))
-        return ec;
-    if (g->json) {
-        cJSON_Delete(res);
-        return FW_CLI_EXIT_OK;
-    }
-    char med[32], job[32];
-    fw_cli_fmt_ns(fw_cli_num(res, "median_ns", -1), med, sizeof med);
-    fw_cli_field_text(res, "job", job, sizeof job);
-    printf("best %s for %s: median %s (job %s, %s)\n", b.family, fw_cli_str(res, "shape_key", b.shape), med, job,
-           fw_cli_str(res, "device", "?"));
-    /* which code: best spans jobs, so name the kernel and the source it was measured from (item 4) */
-    const char *kn = fw_cli_str(res, "kernel", ""), *sh = fw_cli_str(res, "source_hash", "");
-    if (*sh)
-        printf("kernel: %s from %s (source hash %s)\n", *kn ? kn : "?", fw_cli_str(res, "source_name", "your source"),
-               sh);
-    else
-        printf("kernel: %s (the family's built-in source)\n", *kn ? kn : "?");
-    printf("knobs:  %s\n", fw_cli_str(res, "variant_key", "?"));
-    /* The daemon's macro list is authoritative (it applies the job's aliases); without one, the
-     * knob names are the macro names. */
-    printf("macros:");
-    const cJSON *macros = cJSON_GetObjectItemCaseSensitive(res, "macros");
-    const cJSON *it;
-    if (cJSON_IsArray(macros)) {
-        cJSON_ArrayForEach(it, macros) if (cJSON_IsString(it)) printf(" -D%s", it->valuestring);
-    } else if (cJSON_IsObject(macros)) {
-        cJSON_ArrayForEach(it, macros) {
-            char v[64];
-            fw_cli_field_text(macros, it->string, v, sizeof v);
-            printf(" -D%s=%s", it->string, v);
-        }
-    } else {
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "knobs")) {
-            char v[64];
-            fw_cli_field_text(cJSON_GetObjectItemCaseSensitive(res, "knobs"), it->string, v, sizeof v);
-            printf(" -D%s=%s", it->string, v);
-        }
-    }
-    printf("\n");
-    cJSON_Delete(res);
-    return FW_CLI_EXIT_OK;
-}
-
-static int cmd_compare(fw_cli_global *g, int argc, char **argv)
-{
-    char *pos[2];
-    int npos, ec;
-    if (fw_cli_parse_cmd(g, "compare", argc, argv, "", "", NULL, NULL, pos, 2, &npos, &ec) < 0)
-        return ec;
-    if (npos != 2)
-        return fw_cli_usage_error("compare", "give two job ids, e.g. `fairway compare 3 4`");
-    long long a, b;
-    if (fw_cli_parse_job_id("compare", pos[0], &a) < 0 || fw_cli_parse_job_id("compare", pos[1], &b) < 0)
-        return FW_CLI_EXIT_USAGE;
-    cJSON *p = cJSON_CreateObject();
-    cJSON_AddNumberToObject(p, "a", (double)a);
-    cJSON_AddNumberToObject(p, "b", (double)b);
-    cJSON *res;
-    if ((ec = fw_cli_query(g, "compare", p, &res)))
-        return ec;
-    if (!g->json) {
-        const cJSON *same = cJSON_GetObjectItemCaseSensitive(res, "same_variants");
-        char tau[32], common[32], top5[32];
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(res, "kendall_tau");
-        if (cJSON_IsNumber(t))
-            snprintf(tau, sizeof tau, "%.3f", t->valuedouble);
-        else
-            snprintf(tau, sizeof tau, "-");
-        fw_cli_field_text(res, "common_verified", common, sizeof common);
-        fw_cli_field_text(res, "top5_overlap", top5, sizeof top5);
-        printf("jobs %lld and %lld\n", a, b);
-        printf("  same variant sequence: %s\n", cJSON_IsTrue(same) ? "yes" : "no");
-        printf("  variants verified in both: %s\n", common);
-        printf("  ranking stability (Kendall's tau): %s\n", tau);
-        char possible[32];
-        fw_cli_field_text(res, "top5_possible", possible, sizeof possible);
-        printf("  top-5 overlap: %s of %s\n", top5, possible);
-        const cJSON *mr = cJSON_GetObjectItemCaseSensitive(res, "median_ratio");
-        if (cJSON_IsObject(mr))
-            printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", fw_cli_num(mr, "min", 0),
-                   fw_cli_num(mr, "median", 0), fw_cli_num(mr, "max", 0));
-    }
-    cJSON_Delete(res);
-    return FW_CLI_EXIT_OK;
-}
-
-static int cmd_profiles(fw_cli_global *g, int argc, char **argv)
-{
-    char *pos[1];
-    int npos, ec;
-    if (fw_cli_parse_cmd(g, "profiles", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
-        return ec;
-    cJSON *res;
-    if ((ec = fw_cli_query(g, "profiles", NULL, &res)))
-        return ec;
-    if (!g->json) {
-        static const char *const head[] = {"profile", "family", "shapes", "description"};
-        fw_cli_table t;
-        fw_cli_table_init(&t, 4, head);
-        t.right[2] = 1;
-        const cJSON *it;
-        cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(res, "profiles")) {
-            char n[32];
-            fw_cli_field_text(it, "shapes", n, sizeof n);
-            const char *row[] = {fw_cli_str(it, "name", "?"), fw_cli_str(it, "family", "?"), n, fw_cli_str(it, "description", "")};
-            fw_cli_table_add(&t, row);
-        }
-        fw_cli_table_print(&t, stdout);
-        fw_cli_table_release(&t);
-    }
-    cJSON_Delete(res);
-    return FW_CLI_EXIT_OK;
-}
-
-typedef struct devices_opts {
-    const char *sel[8];
-    int nsel, all;
-} devices_opts;
-
-static int devices_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
-{
-    devices_opts *o = vctx;
-    if (!strcmp(name, "all")) {
-        o->all = 1;
-        return 1;
-    }
-    if (!strcmp(name, "device")) {
-        if (o->nsel >= 8)
-            return fw_errf(err, errlen, -EINVAL, "at most 8 --device flags");
-        o->sel[o->nsel++] = arg;
-        return 1;
-    }
-    return 0;
-}
-
-static void print_devices(const cJSON *res)
-{
-    static const char *const head[] = {"device", "name", "threads", "shared", "simd", "CUs", "identity"};
-    fw_cli_table t;
-    fw_cli_table_init(&t, 7, head);
-    t.right[2] = t.right[3] = t.right[4] = t.right[5] = 1;
-    const cJSON *d;
-    int failed = 0;
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
-        if (fw_cli_str(d, "error", NULL)) {
-            failed++;   /* listed below the table with the reason, not as a row of "?" */
-            continue;
-        }
-        char sel[96], idx[32], th[32], sh[32], simd[32], cu[32];
-        fw_cli_field_text(d, "index", idx, sizeof idx);
-        snprintf(sel, sizeof sel, "%s:%s", fw_cli_str(d, "backend", "?"), idx);
-        const cJSON *l = cJSON_GetObjectItemCaseSensitive(d, "limits");
-        fw_cli_field_text(l, "max_threads", th, sizeof th);
-        fw_cli_field_text(l, "shared_bytes", sh, sizeof sh);
-        fw_cli_field_text(l, "simd_width", simd, sizeof simd);
-        fw_cli_field_text(l, "compute_units", cu, sizeof cu);
-        const char *row[] = {fw_cli_str(d, "selector", sel), fw_cli_str(d, "name", "?"), th, sh, simd, cu,
-                             fw_cli_str(d, "identity", "?")};
-        fw_cli_table_add(&t, row);
-    }
-    if (t.nrows > 1)
-        fw_cli_table_print(&t, stdout);
-    else if (!failed)
-        printf("no devices reported yet (a worker reports its device once it starts)\n");
-    fw_cli_table_release(&t);
-    if (failed)
-        printf("%scould not open:\n", t.nrows > 1 ? "\n" : "");
-    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(res, "devices")) {
-        const char *e = fw_cli_str(d, "error", NULL);
-        if (e)
-            printf("  %s: %s\n", fw_cli_str(d, "selector", "?"), e);
-    }
-}
-
-static int cmd_devices(fw_cli_global *g, int argc, char **argv)
-{
-    devices_opts o = {0};
-    char *pos[1];
-    int npos, ec;
-    if (fw_cli_parse_cmd(g, "devices", argc, argv, "|device|", "|all|", devices_opt, &o, pos, 0, &npos, &ec) < 0)
-        return ec;
-    static const char *const every[] = {"opencl:0", "cuda:0", "metal:0"};
-    if (o.all)
-        for (size_t i = 0; i < 3 && o.nsel < 8; i++)
-            o.sel[o.nsel++] = every[i];
-    fw_cli_conn c;
-    if ((ec = fw_cli_open_or_fail(g, &c)))
-        return ec;
-    /* Each selector asked for is opened first (a device that cannot open comes back with its error);
-     * then the list of every device this daemon has met. */
-    for (int i = 0; i < o.nsel; i++) {
-        cJSON *p = cJSON_CreateObject(), *r = NULL;
-        cJSON_AddStringToObject(p, "device", o.sel[i]);
-        char err[2048];
-        int rc = fw_cli_call(&c, "devices", p, &r, NULL, NULL, err, sizeof err);
-        cJSON_Delete(r);
-        if (rc < 0 && !o.all) {
-            ec = fw_cli_error(fw_cli_exit_for(&c, rc), &c, err);
-            fw_cli_close(&c);
-            return ec;
-        }
-    }
-    cJSON *res = NULL;
-    ec = fw_cli_rpc(&c, "devices", NULL, &res);
-    fw_cli_close(&c);
-    if (ec)
-        return ec;
-    if (g->json)
-        fw_cli_print_json(res);
-    else
-        print_devices(res);
-    cJSON_Delete(res);
-    return FW_CLI_EXIT_OK;
-}
-
 /* ---- the command table and help texts ------------------------------------------------------ */
 
 #define SPEC_FLAGS_HELP                                                                                    \
@@ -1270,7 +1009,7 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway rankings 12\n"
      "  fairway rankings 12 --shape K=256,M=256,N=256 --limit 3 --json\n"},
-    {"best", "the best stored config for a family and shape", cmd_best,
+    {"best", "the best stored config for a family and shape", fw_cli_cmd_best,
      "Usage: fairway best --family F --shape K=V,... [--device D] [--kernel NAME]\n"
      "The fastest verified config ever measured for (device, family, kernel, shape), over all jobs:\n"
      "its knobs, the preprocessor macros to paste (-DNAME=V), and the kernel and source it was\n"
@@ -1300,7 +1039,7 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway rerun 12\n"
      "  fairway rerun 12 --json\n"},
-    {"compare", "compare two jobs: same variants? how stable is the ranking?", cmd_compare,
+    {"compare", "compare two jobs: same variants? how stable is the ranking?", fw_cli_cmd_compare,
      "Usage: fairway compare A B\n"
      "Whether both jobs produced the same variant sequence (same_variants), how stable the ranking is\n"
      "over the variants both verified (Kendall's tau, top-5 overlap), and the spread of per-variant\n"
@@ -1317,7 +1056,7 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway expand --profile mixed_bpw_fairway_glm47 --num-random 20 --random-seed 1\n"
      "  fairway expand --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid\n"},
-    {"profiles", "list the named profiles", cmd_profiles,
+    {"profiles", "list the named profiles", fw_cli_cmd_profiles,
      "Usage: fairway profiles\n"
      "List the profiles the daemon knows: name, family, number of shapes, description.\n\n"
      "Examples:\n"
@@ -1328,7 +1067,7 @@ static const fw_cli_command commands[] = {
      fw_cli_failures_help},
     {"report", "one self-contained HTML report of jobs: convergence, knobs, noise", fw_cli_cmd_report, fw_cli_report_help},
     {"export", "a job's results as csv, or its best configs as json or a C header", fw_cli_cmd_export, fw_cli_export_help},
-    {"devices", "list the devices the workers report", cmd_devices,
+    {"devices", "list the devices the workers report", fw_cli_cmd_devices,
      "Usage: fairway devices [--device SEL]... [--all]\n"
      "List the devices this daemon has met: backend:index, name, limits (threads per group, shared\n"
      "memory bytes, SIMD width, compute units) and the identity that keys every measurement; a device\n"

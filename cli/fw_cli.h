@@ -5,7 +5,8 @@
  *   cli_conn.c    socket path rules, connecting, one request / many notifications, starting fairwayd
  *   cli_spec.c    turning tune / expand flags into a job spec (docs/spec.md)
  *   cli_render.c  human output: tables, durations, the progress bar / progress lines
- *   cli_cmds.c    the subcommands
+ *   cli_cmds.c    argument parsing, errors, following a job, the job subcommands, the table
+ *   cli_results.c best, compare, profiles, devices
  *   fairway.c     main(): global flags and dispatch
  *
  * Exit codes of every subcommand (also printed by --help):
@@ -229,6 +230,12 @@ extern const char fw_cli_export_help[];
 void fw_cli_report_expected_min(const double *v, size_t n, double *out);
 double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);
+
+/* best, compare, profiles, devices (cli_results.c). */
+int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_profiles(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_devices(fw_cli_global *g, int argc, char **argv);
 
 /* `fairway transforms` (cli_transforms.c). */
 int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv);
