@@ -34,6 +34,14 @@ int main(void)
             printf("FAIL: the expected best rises at k=%d\n", k + 1);
             fails++;
         }
+    /* a large shape: the truncated sum still agrees with the closed form for 1..n, (n+1)/(k+1) */
+    enum { N = 20000 };
+    static double big[N], eb[N];
+    for (int i = 0; i < N; i++)
+        big[i] = i + 1;
+    fw_cli_report_expected_min(big, N, eb);
+    for (int k = 1; k <= N; k *= 7)
+        near(eb[k - 1], (N + 1.0) / (k + 1.0), 1e-6 * N / k, "E[min of k of 1..N] = (N+1)/(k+1)");
     /* U = 0 for fully separated samples of 5 and 5: z = (12.5 - 0.5) / sqrt(25 * 11 / 12) */
     double a[5] = {1, 2, 3, 4, 5}, b[5] = {6, 7, 8, 9, 10};
     near(fw_cli_report_mann_whitney(a, 5, b, 5), erfc(12.0 / sqrt(25.0 * 11.0 / 12.0) / sqrt(2.0)), 1e-12,
