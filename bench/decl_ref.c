@@ -10,7 +10,8 @@
 #include "fw_util.h"
 
 int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *wl, fw_buffer **bufs,
-                            const char *job_source, const char *options, char *err, size_t errlen)
+                            const char *job_source, const char *const *macros, size_t nmacros, const char *options,
+                            char *err, size_t errlen)
 {
     const char *entry, *text;
     fw_geometry geo;
@@ -32,7 +33,7 @@ int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *w
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory for the reference of '%s'", ob->name);
         goto done;
     }
-    if (be->compile(dev, text, NULL, 0, options, entry, &prog) < 0) {
+    if (be->compile(dev, text, macros, nmacros, options, entry, &prog) < 0) {
         rc = fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' does not compile (or the source has no such "
                      "entry): %.600s", entry, be->last_error(dev));
         goto done;

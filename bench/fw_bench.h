@@ -48,11 +48,13 @@ uint64_t fw_bench_workload_seed(uint64_t job_seed, int shape_index);
 /* ---- the harness ----------------------------------------------------------------------------- */
 
 /* A declarative workload's reference (bench/decl_ref.c): compiles the reference entry of the
- * workload (from its own text, else job_source), launches it once on the workload's inputs in bufs
- * and stores its output as wl->reference. 0 and nothing done when the workload verifies nothing. */
+ * workload (from its own text, else job_source) with the spec's fixed macros, launches it once on
+ * the workload's inputs in bufs and stores its output as wl->reference. 0 and nothing done when the
+ * workload verifies nothing. */
 struct fw_workload;
 int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, struct fw_workload *wl, fw_buffer **bufs,
-                            const char *job_source, const char *options, char *err, size_t errlen);
+                            const char *job_source, const char *const *macros, size_t nmacros, const char *options,
+                            char *err, size_t errlen);
 
 typedef struct fw_bench fw_bench;
 

@@ -321,6 +321,8 @@ int fw_bench_verify_output(int elem, const void *out, size_t nelem, const double
 
 /* ---- caches ---------------------------------------------------------------------------------- */
 
+static int add_macro_object(const cJSON *obj, char ***macros, size_t *n, char *err, size_t errlen);
+
 /* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
 static int wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
                   char *err, size_t errlen)
@@ -388,9 +390,14 @@ static wl_entry *workload_get(fw_bench *b, const fw_family *fam, const cJSON *sp
     }
     if (fam == &fw_family_declarative) {
         const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "compiler");
-        *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                                      cJSON_GetObjectItemCaseSensitive(spec, "source"), "text")),
-                                      cJSON_GetStringValue(opt), err, errlen);
+        char **rm = NULL;   /* the spec's fixed macros reach the reference too; the knobs' do not */
+        size_t nrm = 0;
+        *rc = add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &rm, &nrm, err, errlen);
+        if (*rc == 0)
+            *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                                          cJSON_GetObjectItemCaseSensitive(spec, "source"), "text")),
+                                          (const char *const *)rm, nrm, cJSON_GetStringValue(opt), err, errlen);
+        fw_macros_free(rm, nrm);
         if (*rc < 0) {
             for (size_t j = 0; j < wl->nbuffers; j++)
                 b->be->buffer_free(b->dev, bufs[j]);

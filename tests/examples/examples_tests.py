@@ -197,6 +197,19 @@ def case_refused(e):
     modes = db.execute('SELECT mode FROM measurements WHERE job = ?', (o['job']['id'],)).fetchall()
     db.close()
     check(modes and all(m == ('unverified',) for m in modes), 'the unverified results are not marked', modes)
+    # the spec's fixed macros reach the reference kernel as well as the variants
+    src = os.path.join(e.dir, 'fixed.cl')
+    with open(src, 'w') as f:
+        f.write('#ifndef FIXED\n#error FIXED must be given\n#endif\n' + open(base['source']['file']).read())
+    spec = json.loads(json.dumps(base))
+    spec['source']['file'] = src
+    spec['macros'] = {'FIXED': 1}
+    spec['space']['knobs'] = {'WPT': [1], 'BLOCK': [64]}
+    path = os.path.join(e.dir, 'fixed.json')
+    with open(path, 'w') as f:
+        json.dump(spec, f)
+    o = tune(e, path)
+    check(o['job']['counts']['ok'] == 1, 'a spec macro did not reach the reference', o['job'])
 
 
 def main():
