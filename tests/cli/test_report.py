@@ -175,6 +175,31 @@ def check_export(fw, d, job, m, sock):
         check(r.returncode == 0, 'the exported header does not compile or has other values:\n' + r.stderr)
 
 
+def check_failed_job(d, env, sock, fw):
+    """A job whose every variant fails to compile: the report shows the failure class with its first
+    error line, and no plot of verified data."""
+    src = os.path.join(d, 'bad.cl')
+    with open(src, 'w') as f:
+        for k in ('TILE_N', 'SIMDGROUPS_PER_TG', 'SG_M_TILES', 'SG_N_TILES', 'NUM_BUFFERS', 'TILE_K'):
+            f.write('#ifndef %s\n#define %s 1\n#endif\n' % (k, k))
+        f.write('__kernel void k(__global float *a) { not_declared_anywhere = TILE_N; }\n')
+    r = subprocess.run([FAIRWAY, '--socket', sock, '--no-start', '--json', 'tune', '--family', 'gemm', '--shape',
+                        'M=64,N=64,K=64', '--knob', 'TILE_N=16,32', '--knob', 'SIMDGROUPS_PER_TG=4', '--knob',
+                        'SG_M_TILES=2', '--knob', 'SG_N_TILES=2', '--knob', 'NUM_BUFFERS=1', '--knob', 'TILE_K=16',
+                        '--strategy', 'grid', '--warmup', '0', '--iters', '1', '--source', src, '--entry', 'k'],
+                       capture_output=True, text=True, env=env, timeout=600, stdin=subprocess.DEVNULL)
+    check(r.returncode == 1, 'the failing tune exits %d' % r.returncode)
+    job = json.loads(r.stdout)['job']['id']
+    out = os.path.join(d, 'failed.html')
+    fw('report', str(job), '-o', out)
+    root = ET.parse(out).getroot()
+    check(not [s for s in root.iter(SVG + 'svg') if s.get('data-plot') in ('convergence', 'samples')],
+          'plots drawn for a job with nothing verified')
+    text = ''.join(root.itertext())
+    check('compile_error' in text and 'not_declared_anywhere' in text and 'No verified variant' in text,
+          'the failure class or its first error line is missing from the report')
+
+
 def main():
     if not os.access(FAIRWAYD, os.X_OK):
         print('SKIP: fairwayd is not built yet')
@@ -207,6 +232,7 @@ def main():
         check_report(both, m)
         print('report: %d plots for one job, series and points match the store' % n1)
         check_export(fw, d, job, m[job], sock)
+        check_failed_job(d, env, sock, fw)
         chromium = shutil.which('chromium') or shutil.which('chromium-browser')
         if not chromium:
             print('SKIP: chromium is not installed (scripts/setup.sh installs Debian\'s chromium); '
