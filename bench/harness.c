@@ -1022,9 +1022,9 @@ static int launch(fw_bench *b, fw_program *prog, const fw_launch *l, uint64_t *n
  * ratio. Returns 0 when every check passes, 1 with why on a mismatch, < 0 on a device error (why
  * set). The job's inputs are back in the buffers when it returns. */
 #define FW_BENCH_XFORM_SEEDS 3
-#define FW_BENCH_XFORM_REPEATS 3
-static int xform_check_one(fw_bench *b, const fw_workload *w, fw_buffer **bufs, fw_program *prog, const fw_launch *l,
-                           void *out, const char *what, char *why, size_t whylen)
+/* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
+ * checked starts clean. On failure, *failed is the buffer's index. */
+static int prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed)
 {
     for (size_t i = 0; i < w->nbuffers; i++) {
         const fw_wl_buffer *wb = &w->buffers[i];
@@ -1036,9 +1036,22 @@ static int xform_check_one(fw_bench *b, const fw_workload *w, fw_buffer **bufs, 
         else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
             r = b->be->buffer_fill(b->dev, bufs[i], 0, wb->bytes);
         if (r < 0) {
-            snprintf(why, whylen, "%s: preparing buffers failed: %s", what, b->be->last_error(b->dev));
+            *failed = i;
             return r;
         }
+    }
+    return 0;
+}
+
+#define FW_BENCH_XFORM_REPEATS 3
+static int xform_check_one(fw_bench *b, const fw_workload *w, fw_buffer **bufs, fw_program *prog, const fw_launch *l,
+                           void *out, const char *what, char *why, size_t whylen)
+{
+    size_t failed_buf;
+    int r = prepare_buffers(b, w, bufs, &failed_buf);
+    if (r < 0) {
+        snprintf(why, whylen, "%s: preparing buffers failed: %s", what, b->be->last_error(b->dev));
+        return r;
     }
     int rc = launch(b, prog, l, NULL);
     const fw_wl_buffer *ob = &w->buffers[w->output];
@@ -1268,22 +1281,15 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     }
 
     /* 4. seeded inputs, poisoned outputs, zeroed accumulators (every variant starts clean) */
-    for (size_t i = 0; i < wl->nbuffers; i++) {
-        const fw_wl_buffer *wb = &wl->buffers[i];
-        int r = 0;
-        if (wb->role == FW_BUF_INPUT && wb->host)
-            r = b->be->buffer_write(b->dev, bufs[i], 0, wb->host, wb->bytes);
-        else if (wb->role == FW_BUF_OUTPUT)
-            r = b->be->buffer_fill(b->dev, bufs[i], POISON, wb->bytes);
-        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
-            r = b->be->buffer_fill(b->dev, bufs[i], 0, wb->bytes);
-        if (r < 0) {
-            snprintf(why, sizeof why, "preparing buffer '%s' failed: %s", wb->name ? wb->name : "?",
-                     b->be->last_error(b->dev));
-            set_status(rec, "runtime_error", why);
-            fatal = r == -EFAULT;
-            goto done;
-        }
+    size_t failed_buf = 0;
+    int prep = prepare_buffers(b, wl, bufs, &failed_buf);
+    if (prep < 0) {
+        const char *bname = wl->buffers[failed_buf].name;
+        snprintf(why, sizeof why, "preparing buffer '%s' failed: %s", bname ? bname : "?",
+                 b->be->last_error(b->dev));
+        set_status(rec, "runtime_error", why);
+        fatal = prep == -EFAULT;
+        goto done;
     }
     args = calloc(wl->nargs ? wl->nargs : 1, sizeof *args);
     if (!args) {
