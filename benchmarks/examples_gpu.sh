@@ -2,7 +2,7 @@
 # examples_gpu.sh - the five examples/ kernels tuned on a CUDA GPU (their .cu sources, H200-sized shapes,
 # every point of each space), best median and GB/s against the copy bandwidth (issue 12).
 # usage (repo root, on the GPU machine, a CUDA-enabled build in ./build, libraries in .device/lib):
-#     benchmarks/examples_gpu.sh        (not yet run: the device could not be started, 2026-12-02)
+#     benchmarks/examples_gpu.sh        (results: BENCHMARKS.md, "examples/ on the H200")
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib
 W=build/bench/worker/fairway-worker; T=/tmp/ex; rm -rf $T; mkdir -p $T
