@@ -3,19 +3,6 @@
 
 #include <stdlib.h>
 
-/* Uniform in [0, bound) for bounds past 32 bits: two draws make 64 bits, rejection removes bias. */
-static uint64_t bounded64(fw_pcg32 *r, uint64_t bound)
-{
-    if (bound <= UINT32_MAX)
-        return fw_pcg32_bounded(r, (uint32_t)bound);
-    uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-        uint64_t x = ((uint64_t)fw_pcg32_next(r) << 32) | fw_pcg32_next(r);
-        if (x >= threshold)
-            return x % bound;
-    }
-}
-
 size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out)
 {
     size_t k = budget < n ? budget : n;
@@ -29,7 +16,7 @@ size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget,
     fw_pcg32 r;
     fw_pcg32_seed(&r, seed, stream);
     for (size_t i = 0; i < k; i++) {
-        size_t j = i + (size_t)bounded64(&r, (uint64_t)(n - i));
+        size_t j = i + (size_t)fw_pcg32_bounded64(&r, (uint64_t)(n - i));
         size_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;

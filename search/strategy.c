@@ -278,23 +278,10 @@ void fw_strategy_free(fw_strategy *s)
     free(s);
 }
 
-/* Same draws as random.c's bounded64. */
-static uint64_t bounded64(fw_pcg32 *r, uint64_t bound)
-{
-    if (bound <= UINT32_MAX)
-        return fw_pcg32_bounded(r, (uint32_t)bound);
-    uint64_t threshold = (0 - bound) % bound;
-    for (;;) {
-        uint64_t x = ((uint64_t)fw_pcg32_next(r) << 32) | fw_pcg32_next(r);
-        if (x >= threshold)
-            return x % bound;
-    }
-}
-
 static size_t random_next(fw_strategy *s)
 {
     while (s->ppos < s->c.n) {
-        size_t i = s->ppos, j = i + (size_t)bounded64(&s->prng, (uint64_t)(s->c.n - i));
+        size_t i = s->ppos, j = i + (size_t)fw_pcg32_bounded64(&s->prng, (uint64_t)(s->c.n - i));
         size_t t = s->perm[i];
         s->perm[i] = s->perm[j];
         s->perm[j] = t;
@@ -312,7 +299,7 @@ static void random_take(fw_strategy *s, size_t point)
     if (s->ppos >= s->c.n)
         return;
     fw_pcg32 saved = s->prng;
-    size_t i = s->ppos, j = i + (size_t)bounded64(&s->prng, (uint64_t)(s->c.n - i));
+    size_t i = s->ppos, j = i + (size_t)fw_pcg32_bounded64(&s->prng, (uint64_t)(s->c.n - i));
     if (s->perm[j] == point) {
         s->perm[j] = s->perm[i];
         s->perm[i] = point;

@@ -47,6 +47,21 @@ static inline uint32_t fw_pcg32_bounded(fw_pcg32 *r, uint32_t bound)
     }
 }
 
+/* Uniform in [0, bound) for a 64-bit bound (bound > 0): fw_pcg32_bounded's draws when the bound fits
+ * 32 bits, else 64-bit words (high half drawn first) with the same rejection. */
+static inline uint64_t fw_pcg32_bounded64(fw_pcg32 *r, uint64_t bound)
+{
+    if (bound <= UINT32_MAX)
+        return fw_pcg32_bounded(r, (uint32_t)bound);
+    uint64_t threshold = (0 - bound) % bound;
+    for (;;) {
+        uint64_t hi = fw_pcg32_next(r);
+        uint64_t x = (hi << 32) | fw_pcg32_next(r);
+        if (x >= threshold)
+            return x % bound;
+    }
+}
+
 /* Uniform float in [0, 1) with 24 random bits. */
 static inline float fw_pcg32_float(fw_pcg32 *r)
 {
