@@ -159,7 +159,7 @@ typedef struct verify_part {
 typedef struct verify_job {
     const unsigned char *p;
     const double *ref;
-    size_t nelem, nchunks, stride, first;
+    size_t nelem;
     verify_part *parts;
 } verify_job;
 
@@ -187,14 +187,11 @@ static void verify_f32_chunk(const unsigned char *p, const double *ref, size_t i
     *r = (verify_part){num, den, unwritten, nonfinite};
 }
 
-static void *verify_main(void *arg)
+static void verify_task(void *ctx, size_t c)
 {
-    verify_job *j = arg;
-    for (size_t c = j->first; c < j->nchunks; c += j->stride) {
-        size_t i1 = (c + 1) * VERIFY_CHUNK < j->nelem ? (c + 1) * VERIFY_CHUNK : j->nelem;
-        verify_f32_chunk(j->p, j->ref, c * VERIFY_CHUNK, i1, &j->parts[c]);
-    }
-    return NULL;
+    verify_job *j = ctx;
+    size_t i1 = (c + 1) * VERIFY_CHUNK < j->nelem ? (c + 1) * VERIFY_CHUNK : j->nelem;
+    verify_f32_chunk(j->p, j->ref, c * VERIFY_CHUNK, i1, &j->parts[c]);
 }
 
 static void verify_f32(const unsigned char *p, size_t nelem, const double *ref, fw_bench_verify *v)
@@ -208,27 +205,8 @@ static void verify_f32(const unsigned char *p, size_t nelem, const double *ref, 
         v->rel_err = one.den > 0.0 ? sqrt(one.num / one.den) : sqrt(one.num);
         return;
     }
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cores > 1 ? (size_t)cores : 1;
-    if (nt > VERIFY_MAX_THREADS)
-        nt = VERIFY_MAX_THREADS;
-    if (nt > nchunks)
-        nt = nchunks;
-    pthread_t th[VERIFY_MAX_THREADS];
-    verify_job jobs[VERIFY_MAX_THREADS];
-    int started[VERIFY_MAX_THREADS] = {0};
-    for (size_t t = 0; t < nt; t++) {
-        jobs[t] = (verify_job){p, ref, nelem, nchunks, nt, t, parts};
-        if (t > 0)
-            started[t] = pthread_create(&th[t], NULL, verify_main, &jobs[t]) == 0;
-    }
-    verify_main(&jobs[0]);
-    for (size_t t = 1; t < nt; t++) {
-        if (started[t])
-            pthread_join(th[t], NULL);
-        else
-            verify_main(&jobs[t]);   /* no thread: do its chunks here */
-    }
+    verify_job job = {p, ref, nelem, parts};
+    fw_parallel_tasks(nchunks, VERIFY_MAX_THREADS, verify_task, &job);
     double num = 0.0, den = 0.0;
     for (size_t c = 0; c < nchunks; c++) {
         num += parts[c].num;

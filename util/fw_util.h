@@ -62,6 +62,11 @@ size_t fw_utf8_cut(const char *s, size_t n);
 int fw_utf8_valid(const char *s, size_t n);
 char *fw_utf8_fix(const char *s, size_t n, size_t *outlen);
 
+/* Run fn(ctx, 0 .. ntasks-1) over up to max_threads threads (0 = one per online core, at most 16),
+ * in util/fw_parallel.c; returns when every task has run. A thread that cannot be created has its
+ * tasks run by the caller. */
+void fw_parallel_tasks(size_t ntasks, size_t max_threads, void (*fn)(void *ctx, size_t task), void *ctx);
+
 /* strdup that returns NULL on NULL. */
 char *fw_strdup(const char *s);
 

@@ -12,11 +12,9 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fw_family.h"
 #include "fw_kernel_text.h"
@@ -155,17 +153,16 @@ static void gemm_reference_rows(const float *a, const float *b, double *c, size_
     }
 }
 
-typedef struct ref_part {
+typedef struct ref_job {
     const float *a, *b;
     double *c;
-    size_t n, k, i0, i1;
-} ref_part;
+    size_t m, n, k, nparts;
+} ref_job;
 
-static void *ref_part_main(void *arg)
+static void ref_part(void *ctx, size_t t)
 {
-    ref_part *r = arg;
-    gemm_reference_rows(r->a, r->b, r->c, r->n, r->k, r->i0, r->i1);
-    return NULL;
+    const ref_job *r = ctx;
+    gemm_reference_rows(r->a, r->b, r->c, r->n, r->k, r->m * t / r->nparts, r->m * (t + 1) / r->nparts);
 }
 
 /* Rows split over the host's cores: each row is computed by one thread in the same order as the
@@ -173,31 +170,13 @@ static void *ref_part_main(void *arg)
  * single-threaded reference was 1.2 s of every job's start on the H200 machine (BENCHMARKS.md). */
 static void gemm_reference(const float *a, const float *b, double *c, size_t m, size_t n, size_t k)
 {
-    enum { MAX_REF_THREADS = 16 };
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nt = cores > 1 ? (size_t)cores : 1;
-    if (nt > MAX_REF_THREADS)
-        nt = MAX_REF_THREADS;
-    if ((double)m * (double)n * (double)k < 16.0 * 1024 * 1024)
-        nt = 1;   /* small: a thread costs more than it saves */
-    if (nt > m)
-        nt = m ? m : 1;
-    pthread_t th[MAX_REF_THREADS];
-    ref_part part[MAX_REF_THREADS];
-    size_t started = 0;
-    for (size_t t = 0; t < nt; t++) {
-        part[t] = (ref_part){a, b, c, n, k, m * t / nt, m * (t + 1) / nt};
-        if (t == 0 || pthread_create(&th[t], NULL, ref_part_main, &part[t]) != 0) {
-            if (t > 0)
-                ref_part_main(&part[t]);   /* no thread: do it here */
-            continue;
-        }
-        started |= (size_t)1 << t;
+    enum { REF_PARTS = 16 };
+    if ((double)m * (double)n * (double)k < 16.0 * 1024 * 1024) {   /* small: a thread costs more */
+        gemm_reference_rows(a, b, c, n, k, 0, m);
+        return;
     }
-    ref_part_main(&part[0]);
-    for (size_t t = 1; t < nt; t++)
-        if (started & ((size_t)1 << t))
-            pthread_join(th[t], NULL);
+    ref_job r = {a, b, c, m, n, k, m < REF_PARTS ? m : REF_PARTS};
+    fw_parallel_tasks(r.nparts, 0, ref_part, &r);
 }
 
 static int gemm_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out, char *err,
