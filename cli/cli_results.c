@@ -1,5 +1,5 @@
 /* fairway best / compare / profiles / devices: the one-request queries over stored results and
- * the daemon's devices (split from cli_cmds.c, which holds parsing, following a job and the table). */
+ * the daemon's devices (the job subcommands are in cli_tune.c and cli_jobs.c). */
 #include "fw_cli.h"
 #include "fw_util.h"
 

@@ -5,7 +5,10 @@
  *   cli_conn.c    socket path rules, connecting, one request / many notifications, starting fairwayd
  *   cli_spec.c    turning tune / expand flags into a job spec (docs/spec.md)
  *   cli_render.c  human output: tables, durations, the progress bar / progress lines
- *   cli_cmds.c    argument parsing, errors, following a job, the job subcommands, the table
+ *   cli_args.c    argument parsing, errors, the one-request helpers
+ *   cli_tune.c    tune, expand, and following a job to its end (tune, rerun, resume, watch)
+ *   cli_jobs.c    status, watch, rerun, resume, cancel, rankings, jobs
+ *   cli_cmds.c    the command table and the help texts
  *   cli_results.c best, compare, profiles, devices
  *   fairway.c     main(): global flags and dispatch
  *
@@ -196,7 +199,7 @@ typedef struct fw_cli_command {
     const char *help;     /* full --help text */
 } fw_cli_command;
 
-/* Shared by the files that hold subcommands (defined in cli_cmds.c). */
+/* Shared by the files that hold subcommands (defined in cli_args.c). */
 typedef int (*fw_cli_opt_fn)(void *ctx, const char *name, const char *arg, char *err, size_t errlen);
 /* Report an error and return ec: "fairway CMD: msg" on stderr (CMD the subcommand being run, set up
  * by fw_cli_parse_cmd or fw_cli_errors_setup), and with --json also {"error": {"message","command",
@@ -217,6 +220,26 @@ int fw_cli_open_or_fail(fw_cli_global *g, fw_cli_conn *c);
 int fw_cli_rpc(fw_cli_conn *c, const char *method, cJSON *params, cJSON **result);
 /* Connect, one request (params consumed), disconnect; with --json the result is printed. */
 int fw_cli_query(fw_cli_global *g, const char *method, cJSON *params, cJSON **res);
+
+/* Shared by the job subcommands (cli_tune.c): {"job": id}; whether a state is done/failed/cancelled;
+ * "ok 3, compile_error 1" (nonzero counts only, "none yet" when all are zero). */
+cJSON *fw_cli_job_params(long long id);
+int fw_cli_terminal_state(const char *s);
+void fw_cli_print_counts(FILE *out, const cJSON *counts);
+/* Follow a job to its end on c (watch + progress), then print its report (table, or one JSON object
+ * with extra merged in; extra may be NULL). Returns the exit code. */
+int fw_cli_follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSON *extra);
+
+/* tune, expand (cli_tune.c); status, watch, rerun, resume, cancel, rankings, jobs (cli_jobs.c). */
+int fw_cli_cmd_tune(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_expand(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_status(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_watch(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_rerun(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_resume(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_cancel(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_rankings(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_jobs(fw_cli_global *g, int argc, char **argv);
 
 /* `fairway failures` (cli_failures.c) and the failure lines of status / tune / watch: one line per
  * failure class, "  compile_error 3 (first seq 0): <first line>". */
