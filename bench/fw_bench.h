@@ -14,7 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "fw_backend.h"
-#include "fw_search.h"
+#include "fw_job.h"
 
 /* ---- statistics ------------------------------------------------------------------------------ */
 

@@ -26,7 +26,7 @@
 
 #include "fw_db.h"
 #include "fw_proto.h"
-#include "fw_search.h"
+#include "fw_job.h"
 
 #define FW_DAEMON_LINE_MAX FW_PROTO_LINE_MAX          /* bytes in one request line, without "\r\n" */
 #define FW_DAEMON_WRITE_QUEUE_MAX (64u << 20)      /* a client that never reads is dropped past this */

@@ -76,4 +76,10 @@ const char *fw_strategy_name(const fw_strategy *s);
 extern const char *const fw_strategy_names[];        /* NULL-terminated */
 extern const char *const fw_strategy_summaries[];    /* same order, one line each */
 
+/* Random sampling on its own (random.c; plans of strategy "random" use it).
+ * Writes up to `budget` indices into [0, n) to out (room for min(n, budget)), returns count.
+ * Distinct indices, PCG32(seed, stream) partial Fisher-Yates: a smaller budget gives a prefix of a
+ * larger one. budget 0 returns 0 (here it is a count; plans treat budget 0 as "no limit"). */
+size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out);
+
 #endif

@@ -1,7 +1,9 @@
 /* Seeded sampling without replacement: a partial Fisher-Yates shuffle driven by PCG32. */
-#include "fw_search.h"
+#include "fw_strategy.h"
 
 #include <stdlib.h>
+
+#include "fw_pcg32.h"
 
 size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out)
 {

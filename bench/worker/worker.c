@@ -14,7 +14,7 @@
 #include "fw_bench.h"
 #include "fw_family.h"
 #include "fw_proto.h"
-#include "fw_search.h"
+#include "fw_job.h"
 #include "fw_util.h"
 
 #define EXIT_USAGE 2

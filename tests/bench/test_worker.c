@@ -13,7 +13,7 @@
 
 #include "fw_backend.h"
 #include "fw_opencl.h"
-#include "fw_search.h"
+#include "fw_job.h"
 #include "test_util.h"
 
 static const char *worker;

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "fw_cli.h"
-#include "fw_search.h"
+#include "fw_job.h"
 #include "fw_source.h"
 #include "fw_util.h"
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_search.h"
+#include "fw_job.h"
 #include "moe_swiglu.h"
 
 static int failures;

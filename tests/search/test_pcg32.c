@@ -2,7 +2,8 @@
 #include <stdlib.h>
 
 #include "fw_check.h"
-#include "fw_search.h"
+#include "fw_pcg32.h"
+#include "fw_strategy.h"
 
 int main(void)
 {

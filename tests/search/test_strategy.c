@@ -11,7 +11,6 @@
 #include <zlib.h>
 
 #include "fw_replay.h"
-#include "fw_search.h"
 #include "fw_strategy.h"
 
 static int failures;

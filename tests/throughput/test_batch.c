@@ -12,7 +12,7 @@
 #include "fw_bench.h"
 #include "fw_family.h"
 #include "fw_opencl.h"
-#include "fw_search.h"
+#include "fw_job.h"
 #include "fw_util.h"
 #include "../bench/test_util.h"
 

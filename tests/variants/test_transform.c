@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fw_check.h"
-#include "fw_search.h"
+#include "fw_job.h"
 #include "fw_source.h"
 #include "fw_transform.h"
 #include "fw_util.h"

@@ -1,5 +1,5 @@
 /* Plans: the ordered (shape, variant, origin) list a resolved spec yields for one device. */
-#include "fw_search.h"
+#include "fw_job.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,7 +1,7 @@
 /* Job specs: resolving what a user sent into a complete, validated spec, and hashing it.
  * The resolved spec is self-contained (seed drawn and stored, defaults written out) so that
  * resolving it again gives the same spec, and the same plan, bit for bit. */
-#include "fw_search.h"
+#include "fw_job.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "fw_check.h"
-#include "fw_search.h"
+#include "fw_job.h"
 
 #define SPACE                                                                                 \
     "\"space\": {\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SG_M_TILES\": [8, 16, 32],"        \

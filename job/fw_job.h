@@ -1,4 +1,4 @@
-/* fw_search.h - job specs, strategies and plans.
+/* fw_job.h - the job model: resolved job specs and the plans built from them (DESIGN.md section 2).
  *
  * A job spec (JSON) names a family, shapes, a space, presets, a strategy, a budget and a seed (see
  * docs/spec.md). fw_spec_resolve() turns what a user sent (perhaps only {"profile": "..."}) into a
@@ -13,20 +13,20 @@
  *     then the strategy over the remaining valid points, with PCG32 seeded (seed, stream = s):
  *       grid:    every valid point in canonical order (origin "grid")
  *       presets: nothing more (also what --no-explore means)
- *       random:  seeded sample without replacement (partial Fisher-Yates) (origin "random")
+ *       random:  seeded sample without replacement (fw_search_random, fw_strategy.h) (origin "random")
  *     at most `budget` evaluations per shape in all (budget 0 = no limit: grid / all presets)
  * Evaluation seq numbers are positions in this list; the daemon resumes a job by skipping the seqs
  * already stored.
  */
-#ifndef FW_SEARCH_H
-#define FW_SEARCH_H
+#ifndef FW_JOB_H
+#define FW_JOB_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cjson/cJSON.h>
 
-#include "fw_pcg32.h"
+#include "fw_strategy.h"
 #include "fw_variants.h"
 
 #define FW_SPEC_MAX_BUDGET 100000   /* evaluations per shape */
@@ -75,11 +75,5 @@ typedef struct fw_plan {
  * -E2BIG when budget is 0 and a shape has more than FW_SPEC_MAX_BUDGET valid points (grid/random). */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
 void fw_plan_release(fw_plan *plan);
-
-/* Strategies on their own (used by fw_plan_build; exposed for tests and benchmarks).
- * Writes up to `budget` indices into [0, n) to out (room for min(n, budget)), returns count.
- * Distinct indices, PCG32(seed, stream) partial Fisher-Yates: a smaller budget gives a prefix of a
- * larger one. budget 0 returns 0 (here it is a count; plans treat budget 0 as "no limit"). */
-size_t fw_search_random(uint64_t seed, uint64_t stream, size_t n, size_t budget, size_t *out);
 
 #endif
