@@ -108,7 +108,7 @@ int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n);
  * variant's origin is "structural". */
 int fw_transform_structural(const cJSON *spec, const fw_point *p);
 /* Does any bind of spec rewrite the text for p (a bound constant, or a site switched on)? Such a
- * variant must verify on several seeded inputs and repeated launches (bench/harness.c). */
+ * variant must verify on several seeded inputs and repeated launches (bench/verify.c). */
 int fw_transform_applies(const cJSON *spec, const fw_point *p);
 
 /* For answers about a stored variant (the daemon's "best"): *macro_point = p without the knobs

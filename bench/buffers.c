@@ -1,0 +1,145 @@
+/* Harness workloads and their device buffers: the per-process workload cache and the preparation
+ * of buffers before a checked launch (fw_bench.h, harness_int.h). */
+#include "harness_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_util.h"
+
+void fwh_wl_entry_release(fw_bench *b, wl_entry *e)
+{
+    if (!e->used)
+        return;
+    if (e->bufs) {
+        for (size_t i = 0; i < e->wl->nbuffers; i++)
+            if (e->bufs[i])
+                b->be->buffer_free(b->dev, e->bufs[i]);
+        free(e->bufs);
+    }
+    if (e->rot) {
+        for (size_t i = 0; i < (size_t)(e->nrot - 1) * e->wl->nbuffers; i++)
+            if (e->rot[i])
+                b->be->buffer_free(b->dev, e->rot[i]);
+        free(e->rot);
+    }
+    if (e->fam && e->fam->workload_free)
+        e->fam->workload_free(e->wl);
+    memset(e, 0, sizeof *e);
+}
+
+/* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
+int fwh_wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
+                  char *err, size_t errlen)
+{
+    if (fam == &fw_family_declarative)
+        return fw_decl_workload_new(cJSON_GetObjectItemCaseSensitive(spec, "workload"), shape, seed, out, err, errlen);
+    return fam->workload_new(shape, seed, out, err, errlen);
+}
+
+wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec, const cJSON *shape,
+                              uint64_t seed, char *err, size_t errlen, int *rc)
+{
+    char *txt = cJSON_PrintUnformatted(shape);
+    if (!txt) {
+        *rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    uint64_t key = fw_hash64_str(FW_HASH64_INIT, fam->name);
+    key = fw_hash64(key, "|", 1);
+    key = fw_hash64_str(key, txt);
+    key = fw_hash64(key, &seed, sizeof seed);
+    free(txt);
+    const cJSON *dw = cJSON_GetObjectItemCaseSensitive(spec, "workload");
+    if (fam == &fw_family_declarative && (txt = cJSON_PrintUnformatted(dw)) != NULL) {
+        key = fw_hash64_str(key, txt);   /* another job's workload on the same shape is another workload */
+        free(txt);
+    }
+    wl_entry *victim = &b->wl[0];
+    for (int i = 0; i < FW_BENCH_WL_CACHE; i++) {
+        wl_entry *e = &b->wl[i];
+        if (e->used && e->key == key && e->fam == fam) {
+            e->stamp = ++b->clock;
+            return e;
+        }
+        if (!e->used || (victim->used && e->stamp < victim->stamp))
+            victim = e;
+    }
+    /* Free the evicted workload first: workloads can be large, never hold two extra at once. */
+    fwh_wl_entry_release(b, victim);
+    fw_workload *wl = NULL;
+    *rc = fwh_wl_new(fam, spec, shape, seed, &wl, err, errlen);
+    if (*rc < 0 || !wl) {
+        if (*rc >= 0)
+            *rc = fw_errf(err, errlen, -EINVAL, "family '%s' made no workload", fam->name);
+        return NULL;
+    }
+    fw_buffer **bufs = calloc(wl->nbuffers ? wl->nbuffers : 1, sizeof *bufs);
+    if (!bufs) {
+        fam->workload_free(wl);
+        *rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < wl->nbuffers; i++) {
+        int r = b->be->buffer_new(b->dev, wl->buffers[i].bytes, &bufs[i]);
+        if (r < 0) {
+            *rc = fw_errf(err, errlen, r, "cannot allocate workload buffer '%s' (%zu bytes): %s",
+                          wl->buffers[i].name ? wl->buffers[i].name : "?", wl->buffers[i].bytes,
+                          b->be->last_error(b->dev));
+            for (size_t j = 0; j < i; j++)
+                b->be->buffer_free(b->dev, bufs[j]);
+            free(bufs);
+            fam->workload_free(wl);
+            return NULL;
+        }
+    }
+    if (fam == &fw_family_declarative) {
+        const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "compiler");
+        char **rm = NULL;   /* the spec's fixed macros reach the reference too; the knobs' do not */
+        size_t nrm = 0;
+        *rc = fwh_add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &rm, &nrm, err, errlen);
+        if (*rc == 0)
+            *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+                                          cJSON_GetObjectItemCaseSensitive(spec, "source"), "text")),
+                                          (const char *const *)rm, nrm, cJSON_GetStringValue(opt), err, errlen);
+        fw_macros_free(rm, nrm);
+        if (*rc < 0) {
+            for (size_t j = 0; j < wl->nbuffers; j++)
+                b->be->buffer_free(b->dev, bufs[j]);
+            free(bufs);
+            fam->workload_free(wl);
+            return NULL;
+        }
+    }
+    victim->used = 1;
+    victim->key = key;
+    victim->stamp = ++b->clock;
+    victim->fam = fam;
+    victim->wl = wl;
+    victim->bufs = bufs;
+    victim->nrot = 1;
+    *rc = 0;
+    return victim;
+}
+
+/* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
+ * checked starts clean. On failure, *failed is the buffer's index. */
+int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed)
+{
+    for (size_t i = 0; i < w->nbuffers; i++) {
+        const fw_wl_buffer *wb = &w->buffers[i];
+        int r = 0;
+        if (wb->role == FW_BUF_INPUT && wb->host)
+            r = b->be->buffer_write(b->dev, bufs[i], 0, wb->host, wb->bytes);
+        else if (wb->role == FW_BUF_OUTPUT)
+            r = b->be->buffer_fill(b->dev, bufs[i], POISON, wb->bytes);
+        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
+            r = b->be->buffer_fill(b->dev, bufs[i], 0, wb->bytes);
+        if (r < 0) {
+            *failed = i;
+            return r;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,161 @@
+/* harness_int.h - the harness's parts (bench/harness.c and the files beside it), private to bench/.
+ *
+ * harness.c measures one plan item in stages (fw_bench_measure_family); the stages use:
+ *   buffers.c    the per-process workload cache and the preparation of buffers before a checked launch
+ *   program.c    what the compiler sees for a plan item, the compile cache's use, the program cache
+ *   verify.c     the comparison with the reference and a transformed variant's extra checks
+ *   timing.c     timing options, early stop's best medians, rotation, flushing, the timed launches
+ *   records.c    the record's objects (status, stats, samples, geometry, resources, stage times)
+ *   pool.c       the compile threads;  finalists.c  the interleaved re-timing of the top variants
+ */
+#ifndef FW_HARNESS_INT_H
+#define FW_HARNESS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fw_bench.h"
+#include "fw_declarative.h"
+#include "fw_family.h"
+#include "fw_variants.h"
+
+#define POISON 0xFFFFFFFFu
+
+typedef struct wl_entry {
+    int used;
+    uint64_t key, stamp;
+    const fw_family *fam;
+    fw_workload *wl;
+    fw_buffer **bufs;
+    int nrot;             /* copies of the inputs for options.rotate_buffers (1 = none) */
+    fw_buffer **rot;      /* (nrot - 1) x nbuffers: extra copies of the input buffers, NULL elsewhere */
+} wl_entry;
+
+typedef struct prog_entry {
+    int used;
+    uint64_t key, stamp;
+    fw_program *prog;     /* NULL: the compile failed, log holds why (failures are cached too) */
+    char *log;
+    double compile_ms;
+    double load_ms;       /* program_load of a compile-cache hit or a compile thread's binary */
+    int compile_rc;
+    int from_disk;        /* loaded from the persistent compile cache */
+    int restored;         /* binary stored again after the first launch (see measure) */
+} prog_entry;
+
+typedef struct best_entry { char *shape_key; double ns; } best_entry;
+
+typedef struct fw_pool fw_pool;
+
+struct fw_bench {
+    const fw_backend *be;
+    fw_device *dev;
+    fw_device_info info;
+    uint64_t clock;
+    wl_entry wl[FW_BENCH_WL_CACHE];
+    prog_entry prog[FW_BENCH_PROG_CACHE];
+    fw_ccache *cache;
+    char identity[1024];
+    best_entry *best;
+    size_t nbest;
+    fw_buffer *flush;     /* options.flush_cache_mb scratch buffer */
+    size_t flush_bytes;
+    fw_pool *pool;
+    /* how the last timed_launches timed its samples (options.launches_per_sample, rotation) */
+    int last_lps, last_nrot, last_window;
+    uint64_t batch_launches;   /* launches made inside batched samples (tests count them) */
+};
+
+
+/* A compile thread's result for one seq (fw_pool below). */
+typedef struct pool_result {
+    uint64_t key;
+    void *bytes;
+    size_t len;
+    double ms;
+    int from_disk, rc;
+    char *log;
+} pool_result;
+
+/* What the compiler sees for one plan item: shared by the timing thread and the compile threads,
+ * so both compile exactly the same text with the same macros (and so share cache keys). */
+typedef struct compile_in {
+    char *source;
+    char source_hash[17];
+    const char *entry, *options;
+    char **macros;
+    size_t nmacros;
+} compile_in;
+
+typedef struct run_opts {
+    int es_on, es_after;
+    double es_ratio;
+    int nrot;
+    size_t flush_bytes;
+    int lps;              /* options.launches_per_sample */
+    double rotate_bytes;  /* options.rotate_bytes */
+} run_opts;
+
+/* records.c */
+void fwh_set_status(cJSON *rec, const char *status, const char *error);
+/* A record's "stats" object from its samples; *st gets the stats for the numbers derived from them. */
+void fwh_add_stats(cJSON *o, const uint64_t *samples, size_t n, fw_bench_stats *st);
+/* A record's "samples_ns": every sample, in the order taken. */
+void fwh_add_samples(cJSON *o, const uint64_t *samples, size_t n);
+uint64_t fwh_spec_seed(const cJSON *spec);
+int fwh_spec_int(const cJSON *spec, const char *name, int dflt);
+/* Append "NAME=VALUE" for each entry of a {"NAME": int|string} object. */
+int fwh_add_macro_object(const cJSON *obj, char ***macros, size_t *n, char *err, size_t errlen);
+cJSON *fwh_geometry_json(const fw_geometry *g);
+cJSON *fwh_resources_json(const fw_resources *r);
+/* Adds the time since *t0 to the record's "stages_ms" under `name` and restarts the clock. */
+void fwh_stage_mark(cJSON *rec, const char *name, uint64_t *t0);
+
+/* verify.c */
+size_t fwh_elem_size(int elem);
+#define FW_BENCH_XFORM_SEEDS 3
+#define FW_BENCH_XFORM_REPEATS 3
+int fwh_xform_checks(fw_bench *b, const fw_family *fam, const cJSON *shape, uint64_t wseed, const fw_workload *wl,
+                     fw_buffer **bufs, fw_program *prog, const fw_launch *l, void *out, char *why, size_t whylen);
+
+/* buffers.c */
+void fwh_wl_entry_release(fw_bench *b, wl_entry *e);
+/* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
+int fwh_wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
+               char *err, size_t errlen);
+/* The cached workload of (family, shape, seed[, declarative workload]) with its device buffers;
+ * NULL with *rc and err set when it cannot be made. */
+wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec, const cJSON *shape,
+                           uint64_t seed, char *err, size_t errlen, int *rc);
+/* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
+ * checked starts clean. On failure, *failed is the buffer's index. */
+int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed);
+
+/* program.c */
+void fwh_prog_entry_release(fw_bench *b, prog_entry *e);
+uint64_t fwh_program_key(const char *source, char **macros, size_t n, const char *options, const char *entry);
+int fwh_cached_compile(const fw_backend *be, fw_device *dev, fw_ccache *cache, const char *identity,
+                       const char *arch, const char *source, char **macros, size_t n, const char *options,
+                       const char *entry, fw_program **prog, void **bytes, size_t *len, int *from_disk,
+                       char **log);
+/* The program of (source, macros, options, entry): this process's compiled one, the compile pool's
+ * for seq, or compiled now (through the persistent cache). *cached = 1 when it was in this process. */
+prog_entry *fwh_program_get(fw_bench *b, const char *source, char **macros, size_t n,
+                            const char *options, const char *entry, int64_t seq, int *cached);
+void fwh_compile_in_release(compile_in *c);
+int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *spec, const fw_plan_item *item,
+                       const fw_workload *wl, compile_in *c, char *err, size_t errlen);
+
+/* timing.c */
+void fwh_parse_run_opts(const cJSON *spec, run_opts *o);
+int fwh_timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, wl_entry *we, const run_opts *ro,
+                       int warmup, size_t n, uint64_t *samples, const char *shape_key, size_t *taken,
+                       double *best_out, double *med_out, const char **failed);
+
+/* pool.c: the timing thread reaching seq: 1 with the compile thread's result, 0 when it must
+ * compile itself. */
+int fwh_pool_take(fw_pool *p, int64_t seq, uint64_t key, pool_result *out);
+
+#endif
