@@ -165,6 +165,8 @@ static const fw_cli_command commands[] = {
      fw_cli_failures_help},
     {"report", "one self-contained HTML report of jobs: convergence, knobs, noise", fw_cli_cmd_report, fw_cli_report_help},
     {"export", "a job's results as csv, or its best configs as json or a C header", fw_cli_cmd_export, fw_cli_export_help},
+    {"shutdown", "stop fairwayd once the variant in flight is stored (--now: at once)", fw_cli_cmd_shutdown,
+     fw_cli_shutdown_help},
     {"devices", "list the devices the workers report", fw_cli_cmd_devices,
      "Usage: fairway devices [--device SEL]... [--all]\n"
      "List the devices this daemon has met: backend:index, name, limits (threads per group, shared\n"

@@ -10,6 +10,7 @@
  *   cli_jobs.c    status, watch, rerun, resume, cancel, rankings, jobs
  *   cli_cmds.c    the command table and the help texts
  *   cli_results.c best, compare, profiles, devices
+ *   cli_shutdown.c stopping the daemon
  *   fairway.c     main(): global flags and dispatch
  *
  * Exit codes of every subcommand (also printed by --help):
@@ -259,6 +260,10 @@ int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_profiles(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_devices(fw_cli_global *g, int argc, char **argv);
+
+/* `fairway shutdown` (cli_shutdown.c, issue 19 item 12). */
+int fw_cli_cmd_shutdown(fw_cli_global *g, int argc, char **argv);
+extern const char fw_cli_shutdown_help[];
 
 /* `fairway transforms` (cli_transforms.c). */
 int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv);

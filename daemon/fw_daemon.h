@@ -229,6 +229,7 @@ struct fw_daemon {
     uv_timer_t store_timer;       /* retries the writes of jobs waiting on a full disk (jobs.c) */
     int store_timer_init;
     int stopping;
+    int draining;                 /* `shutdown` without now: stop once no variant is in flight */
     int exit_code;
 
     fw_daemon_client *clients;
@@ -332,6 +333,14 @@ void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
 /* SIGKILL every live worker (from the stopper thread: reads only atomics). */
 void fw_daemon_workers_kill_all(void);
+
+/* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
+ * draining (schedules the stop once no device measures); drain_refuses: whether a request would start
+ * work a draining daemon must not take; shutdown_close after the loop's first run. */
+void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req);
+void fw_daemon_drain_check(fw_daemon *d);
+int fw_daemon_drain_refuses(const fw_daemon *d, const fw_daemon_req *req);
+void fw_daemon_shutdown_close(fw_daemon *d);
 
 /* stopper.c: SIGTERM / SIGINT taken by a thread of their own, so a busy loop cannot ignore them.
  * block_signals first thing in main (every later thread inherits the mask); stopper_start once the

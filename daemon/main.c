@@ -54,7 +54,8 @@ static const char usage_text[] =
     "cleanly: no new connections or variants, the variant in flight is dropped (it is measured again\n"
     "on the next start), the store is closed, exit status 0. A daemon too busy to take the signal within\n"
     "2 s (stuck in a long computation) stops at once instead: its workers are killed, every committed\n"
-    "measurement stays, and the next start resumes the jobs (exit status 0 too).\n"
+    "measurement stays, and the next start resumes the jobs (exit status 0 too). `fairway shutdown`\n"
+    "(the shutdown method) stops it once the variant in flight is stored; `--now`, as SIGTERM does.\n"
     "\n"
     "Exit status: 0 clean stop, 1 could not start (the message says why), 2 bad command line.\n";
 
@@ -369,6 +370,7 @@ int main(int argc, char **argv)
 
     uv_run(d.loop, UV_RUN_DEFAULT);
     fw_daemon_jobs_close(&d);
+    fw_daemon_shutdown_close(&d);
     fw_daemon_stopper_close(&d);
     fw_daemon_close_signals(&d);
     uv_run(d.loop, UV_RUN_DEFAULT);

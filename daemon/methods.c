@@ -834,6 +834,7 @@ static const struct {
     {"jobs", m_jobs},       {"rankings", m_rankings}, {"best", m_best},         {"rerun", m_rerun},
     {"compare", m_compare}, {"expand", m_expand},     {"profiles", m_profiles}, {"devices", m_devices},
     {"failures", m_failures}, {"resume", m_resume}, {"measurements", fw_daemon_m_measurements},
+    {"shutdown", fw_daemon_m_shutdown},
 };
 
 fw_daemon_method_fn fw_daemon_method_find(const char *name)
@@ -846,5 +847,5 @@ fw_daemon_method_fn fw_daemon_method_find(const char *name)
 
 const char *fw_daemon_method_names(void)
 {
-    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures, resume, measurements";
+    return "submit, status, watch, cancel, jobs, rankings, best, rerun, compare, expand, profiles, devices, failures, resume, measurements, shutdown";
 }

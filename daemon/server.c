@@ -144,9 +144,10 @@ void fw_daemon_req_free(fw_daemon_req *req)
 
 void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req)
 {
-    if (d->stopping) {
+    if (d->stopping || fw_daemon_drain_refuses(d, req)) {
         fw_daemon_reply_error(req, FW_RPC_SHUTTING_DOWN, NULL,
-                              "fairwayd is shutting down; retry once it is started again");
+                              "fairwayd is shutting down%s; retry once it is started again",
+                              d->stopping ? "" : " (`fairway shutdown`: the variants in flight are being finished)");
         return;
     }
     fw_daemon_method_fn fn = fw_daemon_method_find(req->method);

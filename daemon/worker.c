@@ -717,6 +717,10 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         if (dev->wstate == FW_W_STARTING || dev->wstate == FW_W_LOADING || dev->wstate == FW_W_MEASURING ||
             dev->wstate == FW_W_FINALISTS)
             return;
+        if (d->draining) {
+            fw_daemon_drain_check(d);   /* `shutdown`: nothing new is sent (shutdown.c) */
+            return;
+        }
         fw_daemon_job *job = next_job(dev);
         if (!job || job->waiting)
             return;   /* a job waiting on a full disk: the store's retry timer pumps again */

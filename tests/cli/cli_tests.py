@@ -23,7 +23,7 @@ FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
 FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
 
 COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
-            'profiles', 'devices', 'failures', 'report', 'export']
+            'profiles', 'devices', 'failures', 'report', 'export', 'shutdown']
 FLAGS = {
     'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
@@ -32,7 +32,7 @@ FLAGS = {
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
     'profiles': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
-    'export': ['--format', '--output'],
+    'export': ['--format', '--output'], 'shutdown': ['--now'],
 }
 
 
@@ -208,6 +208,12 @@ def case_nodaemon(e):
         p = e.fw('--no-start', *args, rc=3)
         check('no fairwayd answers on ' + e.sock in p.stderr and '--no-start' in p.stderr,
               'the exit-3 message does not say what happened', p.stderr)
+    # shutdown never starts a daemon to stop it (issue 19 item 12)
+    for args in (['shutdown'], ['--json', 'shutdown', '--now']):
+        p = e.fw(*args, rc=0)
+        check(not e.pids and not os.path.exists(e.sock), 'shutdown started a daemon', p.stderr)
+    check('no fairwayd answers on %s: nothing to stop' % e.sock in e.fw('shutdown').stdout, 'shutdown, none running')
+    check(json.loads(e.fw('--json', 'shutdown').stdout) == {'running': False, 'socket': e.sock}, 'shutdown --json')
     # FAIRWAY_SOCKET is honoured the same way as --socket.
     env = dict(e.env, FAIRWAY_SOCKET=os.path.join(e.dir, 'other.sock'))
     p = subprocess.run([FAIRWAY, '--no-start', 'profiles'], capture_output=True, text=True, env=env)
@@ -608,6 +614,11 @@ def case_ux(e):
     check(json.loads(p2.stdout)['spec']['seed'] == int(m.group(1)), 'the printed seed is not the plan seed', p2.stdout)
     check('\nseed %s\n' % m.group(1) in e.fw('--no-start', 'expand', *TINY_GEMM[:-2], '--random-seed', m.group(1)).stdout,
           'a given seed is not printed plainly')
+    # issue 19 item 12: shutdown of an idle daemon returns once it has stopped (exit 0)
+    p = e.fw('--no-start', 'shutdown', rc=0)
+    check(re.match(r'fairwayd \(pid %d\) is stopping' % e.procs[0].pid, p.stdout) and
+          p.stdout.rstrip().endswith('fairwayd stopped'), 'shutdown of the daemon', p.stdout)
+    check(e.procs[0].wait(timeout=120) == 0 and not os.path.exists(e.sock), 'the daemon exited 0 and took its socket')
 
 
 def main():
