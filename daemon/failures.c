@@ -1,21 +1,13 @@
 /* failures.c - why variants failed (issue 19 item 1): the store keeps each failed measurement's
  * reason in measurements.error (the build log for a compile error, the verifier's sentence for a
  * wrong result, ...); these read it back for `status` (one line per failure class) and the
- * `failures` method (every failure with its full text). Read-only queries on the daemon's own
- * connection. */
+ * `failures` method (every failure with its full text), through the store's fw_db_failure_classes
+ * and fw_db_failures (only db/ speaks SQL). */
 #include "fw_daemon.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
-static void add_text(cJSON *o, const char *k, sqlite3_stmt *st, int col)
-{
-    const unsigned char *t = sqlite3_column_text(st, col);
-    cJSON_AddStringToObject(o, k, t ? (const char *)t : "");
-}
 
 static const char *skip_blank(const char *p)
 {
@@ -61,70 +53,20 @@ static void first_line(const char *text, char *out, size_t len)
 
 int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out)
 {
-    *out = NULL;
-    static const char sql[] =
-        "SELECT status, COUNT(*), MIN(seq),"
-        " (SELECT error FROM measurements e WHERE e.job = m.job AND e.status = m.status"
-        "  ORDER BY e.seq LIMIT 1)"
-        " FROM measurements m WHERE job = ?1 AND status != 'ok' GROUP BY status ORDER BY MIN(seq)";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(fw_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, job);
-    cJSON *arr = cJSON_CreateArray();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *c = cJSON_CreateObject();
-        add_text(c, "status", st, 0);
-        cJSON_AddNumberToObject(c, "count", (double)sqlite3_column_int64(st, 1));
-        cJSON_AddNumberToObject(c, "first_seq", (double)sqlite3_column_int64(st, 2));
+    int rc = fw_db_failure_classes(db, job, out);
+    if (rc < 0)
+        return rc;
+    cJSON *c;
+    cJSON_ArrayForEach(c, *out) {
         char line[301];
-        first_line((const char *)sqlite3_column_text(st, 3), line, sizeof line);
+        first_line(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "first_error")), line, sizeof line);
+        cJSON_DeleteItemFromObjectCaseSensitive(c, "first_error");
         cJSON_AddStringToObject(c, "first_line", line);
-        cJSON_AddItemToArray(arr, c);
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        cJSON_Delete(arr);
-        return -EIO;
-    }
-    *out = arr;
     return 0;
 }
 
 int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out)
 {
-    *out = NULL;
-    static const char sql[] =
-        "SELECT m.seq, m.status, m.shape_key, v.key, m.kernel, m.error"
-        " FROM measurements m LEFT JOIN variants v ON v.id = m.variant_id"
-        " WHERE m.job = ?1 AND m.status != 'ok' AND (?2 IS NULL OR m.status = ?2) ORDER BY m.seq LIMIT ?3";
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(fw_db_handle(db), sql, -1, &st, NULL) != SQLITE_OK)
-        return -EIO;
-    sqlite3_bind_int64(st, 1, job);
-    if (status)
-        sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-    else
-        sqlite3_bind_null(st, 2);
-    sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-    cJSON *arr = cJSON_CreateArray();
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cJSON *f = cJSON_CreateObject();
-        cJSON_AddNumberToObject(f, "seq", (double)sqlite3_column_int64(st, 0));
-        add_text(f, "status", st, 1);
-        add_text(f, "shape_key", st, 2);
-        add_text(f, "variant_key", st, 3);
-        add_text(f, "kernel", st, 4);
-        add_text(f, "error", st, 5);
-        cJSON_AddItemToArray(arr, f);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        cJSON_Delete(arr);
-        return -EIO;
-    }
-    *out = arr;
-    return 0;
+    return fw_db_failures(db, job, status, limit, out);
 }

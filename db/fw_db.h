@@ -131,5 +131,13 @@ int fw_db_finalists_put(fw_db *db, int64_t job, const cJSON *finalists);
 int fw_db_finalists(fw_db *db, int64_t job, const char *shape_key, cJSON **out);
 /* Per-iteration samples of one measurement (job, seq), in order. */
 int fw_db_samples(fw_db *db, int64_t job, int64_t seq, cJSON **out);
+/* Why a job's variants failed (issue 19 item 1): the failed measurements' stored reasons.
+ * classes: one object per failure status, in order of its first occurrence,
+ * {"status","count","first_seq","first_error"} (the full text of the first such failure, "" when
+ * none was stored). failures: every failed measurement in seq order (status NULL = any failure;
+ * limit <= 0 = all), {"seq","status","shape_key","variant_key","kernel","error"} with the full
+ * stored text (a compile error's build log). */
+int fw_db_failure_classes(fw_db *db, int64_t job, cJSON **out);
+int fw_db_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
 
 #endif

@@ -364,6 +364,43 @@ static void test_best(fw_db *db)
     CHECK(o == NULL);
 }
 
+/* fw_db_failure_classes / fw_db_failures: the failed measurements' reasons, by class in order of
+ * first occurrence and one by one in seq order, filtered by status and limited. */
+static void test_failures(fw_db *db, int64_t dev)
+{
+    int64_t job = new_job(db, "gemm");
+    const char *st[] = {"ok", "verify_failed", "compile_error", "verify_failed", "crashed"};
+    for (int i = 0; i < 5; i++) {
+        cJSON *m = make_rec(i, 0, "M=64", "gemm", "gemm_tiled", i == 1 ? "TILE_N=1" : "TILE_N=9", st[i],
+                            strcmp(st[i], "ok") == 0 ? 100 : -1, 3);
+        if (i == 1) cJSON_ReplaceItemInObject(m, "error", cJSON_CreateString("first wrong\nsecond line"));
+        if (i == 4) cJSON_ReplaceItemInObject(m, "error", cJSON_CreateNull());
+        CHECK_RC(db, put(db, job, dev, m), 0);
+    }
+    cJSON *c = NULL;
+    CHECK_RC(db, fw_db_failure_classes(db, job, &c), 0);
+    CHECK(cJSON_GetArraySize(c) == 3);
+    const cJSON *c0 = cJSON_GetArrayItem(c, 0), *c2 = cJSON_GetArrayItem(c, 2);
+    CHECK_STR(jget_str(c0, "status"), "verify_failed");
+    CHECK(jget_num(c0, "count") == 2 && jget_num(c0, "first_seq") == 1);
+    CHECK_STR(jget_str(c0, "first_error"), "first wrong\nsecond line");
+    CHECK_STR(jget_str(cJSON_GetArrayItem(c, 1), "status"), "compile_error");
+    CHECK_STR(jget_str(c2, "status"), "crashed");
+    CHECK_STR(jget_str(c2, "first_error"), "");
+    cJSON_Delete(c);
+    CHECK_RC(db, fw_db_failures(db, job, NULL, 0, &c), 0);
+    CHECK(cJSON_GetArraySize(c) == 4 && jget_num(cJSON_GetArrayItem(c, 0), "seq") == 1);
+    CHECK_STR(jget_str(cJSON_GetArrayItem(c, 0), "variant_key"), "TILE_N=1");
+    CHECK_STR(jget_str(cJSON_GetArrayItem(c, 0), "kernel"), "gemm_tiled");
+    cJSON_Delete(c);
+    CHECK_RC(db, fw_db_failures(db, job, "verify_failed", 1, &c), 0);
+    CHECK(cJSON_GetArraySize(c) == 1 && jget_num(cJSON_GetArrayItem(c, 0), "seq") == 1);
+    cJSON_Delete(c);
+    CHECK_RC(db, fw_db_failures(db, job, "timeout", 0, &c), 0);
+    CHECK(cJSON_GetArraySize(c) == 0);
+    cJSON_Delete(c);
+}
+
 int main(void)
 {
     fw_db *db = open_db("store.db");
@@ -374,6 +411,7 @@ int main(void)
     test_measurement_round_trip(db, dev);
     test_rankings(db, dev);
     test_best(db);
+    test_failures(db, dev);
     fw_db_close(db);
 
     /* everything survives close and reopen */
