@@ -40,6 +40,11 @@ const char fw_cli_global_help[] =
     "  --macro NAME=V         a fixed extra integer macro for every variant, repeatable\n"                           \
     "  --bind KNOB=CONSTANT   the knob's value replaces the literal of that constant (constexpr, const,\n"     \
     "                         #define) in an in-memory copy of --source, repeatable (docs/transforms.md)\n"  \
+    "  --replay FILE          a recorded space instead of a kernel: a Kernel Tuner cache (.json, .json.gz)\n"  \
+    "                         or `fairway export --format kernel-tuner` output; its knobs are the space,\n"  \
+    "                         its recorded configurations the valid points, each launch returns the\n"      \
+    "                         recorded time (backend replay, no GPU; docs/spec.md, \"Replay\")\n"            \
+    "  --replay-noise R       seeded noise on each replayed sample (relative sd, e.g. 0.02)\n"             \
     "How to search and measure:\n"                                                                        \
     "  --strategy S           random, grid or presets\n"                                                  \
     "  --num-random N         N random variants after the presets (strategy random, budget presets+N)\n"           \
@@ -49,7 +54,7 @@ const char fw_cli_global_help[] =
     "                         the profile sets one; 0 = every valid variant)\n"                        \
     "  --warmup N             untimed launches before timing each variant\n"                              \
     "  --iters N              timed launches per variant\n"                                               \
-    "  --backend B            opencl, cuda or metal\n"                                                    \
+    "  --backend B            opencl, cuda, metal (or replay, which --replay sets)\n"                                                    \
     "  --device N             device index within the backend (see `fairway devices`)\n"
 
 static const fw_cli_command commands[] = {
@@ -67,7 +72,8 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway tune --profile mixed_bpw_fairway_glm47 --num-random 40 --random-seed 7\n"
      "  fairway tune --profile mixed_bpw_fairway_glm47 --no-explore --warmup 10 --iters 50\n"
-     "  fairway tune --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid --json\n"},
+     "  fairway tune --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid --json\n"
+     "  fairway tune --replay gemm_RTX_3090.json.gz --budget 50 --random-seed 3\n"},
     {"status", "show one job's state and counts", fw_cli_cmd_status,
      "Usage: fairway status JOB\n"
      "Show a job: state, family, strategy, seed, evaluated of planned, results by status, parent job,\n"

@@ -3,6 +3,7 @@
 #include "fw_source.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,15 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         f->source_file = arg;
     } else if (!strcmp(name, "entry")) {
         f->entry = arg;
+    } else if (!strcmp(name, "replay")) {
+        f->replay_file = arg;
+    } else if (!strcmp(name, "replay-noise")) {
+        char *end;
+        double r = arg ? strtod(arg, &end) : -1;
+        if (!arg || end == arg || *end || !(r >= 0 && r <= 1))
+            return fw_errf(err, errlen, -EINVAL, "--replay-noise expects a relative standard deviation from 0 to 1 "
+                           "(e.g. 0.02), not '%s'", arg ? arg : "");
+        f->replay_noise = arg;
     } else if (!strcmp(name, "num-random")) {
         return count_flag(name, arg, 0, 100000, &f->num_random, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "random-seed")) {
@@ -380,6 +390,24 @@ static int source_file_inline(cJSON *spec, const char *spec_path, char *err, siz
     return 0;
 }
 
+/* --replay FILE: the recorded space by its absolute path (the daemon's working directory is not
+ * ours), measured by backend replay; --replay-noise R: options.replay_noise. */
+static int replay_flags(cJSON *spec, const fw_cli_spec_flags *f, char *err, size_t errlen)
+{
+    if (f->replay_file) {
+        char abs[PATH_MAX];
+        if (!realpath(f->replay_file, abs))
+            return fw_errf(err, errlen, -errno, "cannot read --replay %s: %s", f->replay_file, strerror(errno));
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddStringToObject(r, "file", abs);
+        set_item(spec, "replay", r);
+        set_item(spec, "backend", cJSON_CreateString("replay"));
+    }
+    if (f->replay_noise)
+        set_item(child_object(spec, "options"), "replay_noise", cJSON_CreateNumber(strtod(f->replay_noise, NULL)));
+    return 0;
+}
+
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -485,6 +513,13 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         }
         set_item(src, "entry", cJSON_CreateString(f->entry));
     }
+    if (f->replay_file || f->replay_noise) {
+        int rc = replay_flags(spec, f, err, errlen);
+        if (rc < 0) {
+            cJSON_Delete(spec);
+            return rc;
+        }
+    }
     if (f->aliases)
         merge_object(child_object(spec, "aliases"), f->aliases);
     if (f->macros)
@@ -493,10 +528,11 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         merge_object(child_object(spec, "binds"), f->binds);
 
     if (!cJSON_GetObjectItemCaseSensitive(spec, "profile") && !cJSON_GetObjectItemCaseSensitive(spec, "family") &&
-        !cJSON_GetObjectItemCaseSensitive(spec, "source")) {
+        !cJSON_GetObjectItemCaseSensitive(spec, "source") && !cJSON_GetObjectItemCaseSensitive(spec, "replay")) {
         cJSON_Delete(spec);
         return fw_errf(err, errlen, -EINVAL,
-                       "nothing says what to tune: give --profile NAME (see `fairway profiles`), --family F with --shape, or --spec FILE");
+                       "nothing says what to tune: give --profile NAME (see `fairway profiles`), --family F with --shape, "
+                       "--replay FILE, or --spec FILE");
     }
     *out = spec;
     return 0;

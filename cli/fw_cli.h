@@ -121,6 +121,7 @@ int fw_cli_split_assign(const char *text, char *name, size_t namelen, const char
 typedef struct fw_cli_spec_flags {
     const char *spec_file, *profile, *family, *strategy, *backend;
     const char *source_file, *entry;
+    const char *replay_file, *replay_noise;   /* --replay FILE, --replay-noise R */
     long long num_random, random_seed, warmup, iters, device, budget;   /* -1 = not given */
     int no_explore;
     cJSON *shapes;        /* array of shape objects, or NULL */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_replay.h"
 #include "fw_util.h"
 
 #define STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
@@ -708,6 +709,30 @@ static void test_fault_plan(void)
         pause();
 }
 
+/* A replayed job names its device (replay/: the file's name and hash), which the replay worker's own
+ * identity cannot: the device takes the job's identity before the job's plan and records are stored,
+ * and again after a worker restart (whose "ready" names no file). */
+static int replay_adopt(fw_daemon_device *dev, const fw_daemon_job *job, char *err, size_t errlen)
+{
+    cJSON *info = fw_replay_device_json(job->wspec);
+    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "identity"));
+    if (!info || !id || strcmp(id, dev->identity) == 0) {
+        cJSON_Delete(info);
+        return 0;
+    }
+    int64_t db_id;
+    if (fw_db_device_upsert(dev->d->db, id, info, &db_id) < 0) {
+        cJSON_Delete(info);
+        return fw_errf(err, errlen, -EIO, "cannot store the replay device: %s", fw_db_error(dev->d->db));
+    }
+    cJSON_Delete(dev->info);
+    dev->info = info;
+    snprintf(dev->identity, sizeof(dev->identity), "%s", id);
+    dev->db_id = db_id;
+    fw_daemon_log(dev->d, "%s replays job %" PRId64 "'s file: %s", dev->sel, job->id, dev->identity);
+    return 0;
+}
+
 void fw_daemon_device_pump(fw_daemon_device *dev)
 {
     fw_daemon *d = dev->d;
@@ -742,7 +767,9 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         int fresh = !job->plan_built;
         if (fresh)
             test_fault_plan();
-        int prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
+        int prc = replay_adopt(dev, job, err, sizeof(err));
+        if (prc == 0)
+            prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
         if (prc == -ENOSPC) {
             fw_daemon_job_wait(d, job, err);
             return;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fw_family.h"
+#include "fw_replay.h"
 #include "fw_util.h"
 
 typedef struct devcheck {
@@ -187,7 +188,11 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
         uint64_t *idx;
         size_t n;
         char xerr[500];
-        rc = fw_space_expand_indices(&space, &env, FW_SPEC_MAX_SPACE, &idx, &n, xerr, sizeof xerr);
+        /* a recorded space's valid points are its recorded configurations (replay/) */
+        if ((rc = fw_replay_valid_indices(resolved, &space, &idx, &n, xerr, sizeof xerr)) == 0)
+            rc = fw_space_expand_indices(&space, &env, FW_SPEC_MAX_SPACE, &idx, &n, xerr, sizeof xerr);
+        else if (rc > 0)
+            rc = 0;
         if (rc < 0) {
             fw_errf(err, errlen, rc, "shape %d: %s", si, xerr);
             break;

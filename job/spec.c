@@ -14,6 +14,7 @@
 
 #include "fw_declarative.h"
 #include "fw_family.h"
+#include "fw_replay.h"
 #include "fw_source.h"
 #include "fw_transform.h"
 #include "fw_util.h"
@@ -25,7 +26,7 @@
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
     "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
-    "options", "binds", "workload", NULL,
+    "options", "binds", "workload", "replay", NULL,
 };
 /* What a profile may set: a template, never a seed or a device. */
 static const char *const profile_fields[] = {
@@ -198,6 +199,12 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     int rc = check_fields(user, user_fields, "the job spec", err, errlen);
     if (rc < 0)
         return rc;
+    /* A recorded space (replay/): its file gives the family, knobs, shape and backend. */
+    cJSON *replayed = NULL;
+    if ((rc = fw_replay_spec_expand(user, &replayed, err, errlen)) < 0)
+        return rc;
+    if (replayed)
+        user = replayed;
 
     cJSON *prof = NULL, *defaults = NULL, *out = NULL, *presets = NULL;
     fw_space space;
@@ -522,8 +529,9 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
 #endif
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
         if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
-                                   strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal, auto");
+                                   strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0 &&
+                                   strcmp(v->valuestring, "replay") != 0)) {
+            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal, replay, auto");
             goto done;
         }
         if (strcmp(v->valuestring, "auto") != 0)
@@ -682,6 +690,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         ok &= add_dup(out, "binds", binds) == 0;
     if (workload)
         ok &= add_dup(out, "workload", workload) == 0;
+    if ((v = cJSON_GetObjectItemCaseSensitive(user, "replay")))
+        ok &= add_dup(out, "replay", v) == 0;
     if (!ok) {
         rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
         goto done;
@@ -690,6 +700,7 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     out = NULL;
     rc = 0;
 done:
+    cJSON_Delete(replayed);
     cJSON_Delete(out);
     cJSON_Delete(presets);
     cJSON_Delete(prof);
@@ -749,7 +760,8 @@ int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
 {
     static const char *const known[] = {"compiler", "compile_threads", "early_stop", "finalists",
                                         "finalist_rounds", "finalist_iters", "rotate_buffers",
-                                        "flush_cache_mb", "rotate_bytes", "launches_per_sample", NULL};
+                                        "flush_cache_mb", "rotate_bytes", "launches_per_sample", "replay_noise",
+                                        NULL};
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(user, "options"), *it;
     if (!cJSON_IsObject(o))
         return 0;   /* fw_spec_resolve says what is wrong with a non-object */

@@ -7,11 +7,13 @@
 extern const fw_family fw_family_gemm;
 extern const fw_family fw_family_moe_swiglu;
 extern const fw_family fw_family_declarative;
+extern const fw_family fw_family_replay;
 
 static const fw_family *const families[] = {
     &fw_family_gemm,
     &fw_family_moe_swiglu,
     &fw_family_declarative,
+    &fw_family_replay,
     NULL,
 };
 

@@ -149,6 +149,27 @@ static int read_entry(const cJSON *root, const cJSON *ent, size_t i, fw_replay_s
     return 0;
 }
 
+/* What the file says about itself: the device it was recorded on, the problem size, and the shape
+ * `fairway export` wrote ("fairway": {"shape": {...}, ...}). */
+static void read_about(const cJSON *root, fw_replay_space *sp)
+{
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(root, "device_name");
+    sp->device = strdup(cJSON_IsString(dn) ? dn->valuestring : "");
+    const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "problem_size");
+    if (cJSON_IsNumber(ps)) {
+        sp->problem[sp->nproblem++] = (int64_t)ps->valuedouble;
+    } else if (cJSON_IsArray(ps)) {
+        for (const cJSON *e = ps->child; e && sp->nproblem < 8; e = e->next)
+            if (cJSON_IsNumber(e))
+                sp->problem[sp->nproblem++] = (int64_t)e->valuedouble;
+    }
+    const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "fairway");
+    sp->fairway = cJSON_IsObject(fw);
+    const cJSON *shape = cJSON_GetObjectItemCaseSensitive(fw, "shape");
+    if (cJSON_IsObject(shape))
+        sp->shape = cJSON_Duplicate(shape, 1);
+}
+
 int fw_replay_parse(const char *text, size_t len, fw_replay_space *sp, char *err, size_t errlen)
 {
     memset(sp, 0, sizeof *sp);
@@ -162,6 +183,7 @@ int fw_replay_parse(const char *text, size_t len, fw_replay_space *sp, char *err
         rc = fail(err, errlen, -EINVAL, "the cache holds no configuration", NULL);
     const cJSON *kn = cJSON_GetObjectItemCaseSensitive(root, "kernel_name");
     sp->kernel = strdup(cJSON_IsString(kn) ? kn->valuestring : "");
+    read_about(root, sp);
     if (rc == 0) {
         sp->npoints = (size_t)cJSON_GetArraySize(cache);
         sp->points = calloc(sp->npoints * (size_t)sp->nknobs, sizeof *sp->points);
@@ -196,18 +218,23 @@ void fw_replay_release(fw_replay_space *sp)
     free(sp->points);
     free(sp->rec);
     free(sp->kernel);
+    free(sp->device);
+    cJSON_Delete(sp->shape);
     memset(sp, 0, sizeof *sp);
+}
+
+double fw_replay_noise_factor(double noise, fw_pcg32 *r)
+{
+    if (!(noise > 0) || !r)
+        return 1.0;
+    double u1 = ((double)fw_pcg32_next(r) + 1.0) / 4294967296.0;
+    double u2 = (double)fw_pcg32_next(r) / 4294967296.0;
+    double g = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+    double m = 1.0 + noise * g;
+    return m > 0.01 ? m : 0.01;
 }
 
 double fw_replay_measure(const fw_replay_space *sp, size_t i, double noise, fw_pcg32 *r)
 {
-    double t = sp->rec[i].time_ms;
-    if (noise > 0 && r) {
-        double u1 = ((double)fw_pcg32_next(r) + 1.0) / 4294967296.0;
-        double u2 = (double)fw_pcg32_next(r) / 4294967296.0;
-        double g = sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
-        double m = 1.0 + noise * g;
-        t *= m > 0.01 ? m : 0.01;
-    }
-    return t;
+    return sp->rec[i].time_ms * fw_replay_noise_factor(noise, r);
 }

@@ -12,6 +12,7 @@
 
 #include "fw_backend.h"
 #include "fw_config.h"
+#include "fw_worker_replay.h"
 
 #if FW_HAVE_OPENCL
 extern const fw_backend fw_opencl_backend;
@@ -23,7 +24,7 @@ extern const fw_backend fw_cuda_backend;
 extern const fw_backend fw_metal_backend;
 #endif
 
-static const fw_backend *list[4];
+static const fw_backend *list[5];
 static int built;
 
 static void build(void)
@@ -39,6 +40,7 @@ static void build(void)
 #if FW_HAVE_METAL
         &fw_metal_backend,
 #endif
+        &fw_replay_backend,   /* a recorded space, always there (fw_worker_replay.h) */
         NULL,
     };
     for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++)

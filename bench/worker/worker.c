@@ -15,7 +15,9 @@
 #include "fw_family.h"
 #include "fw_proto.h"
 #include "fw_job.h"
+#include "fw_replay.h"
 #include "fw_util.h"
+#include "fw_worker_replay.h"
 
 #define EXIT_USAGE 2
 #define EXIT_DEVICE 3
@@ -32,7 +34,8 @@ static void usage(FILE *f)
 "\n"
 "  --spec FILE|-     job spec (JSON; '-' reads stdin). A profile is enough: {\"profile\": \"gemm_small\"}\n"
 "  --serve           serve the daemon-worker protocol on stdin/stdout (docs/worker-protocol.md)\n"
-"  --backend NAME    backend to use: opencl, cuda, metal (default: the spec's \"backend\", else opencl)\n"
+"  --backend NAME    backend to use: opencl, cuda, metal, replay (default: the spec's \"backend\", else\n"
+"                    opencl; replay measures a recorded space, the spec's \"replay\" file)\n"
 "  --device N        device index within the backend (default: the spec's \"device\", else 0)\n"
 "  --list-devices    print the devices of all backends compiled in, then exit\n"
 "  --expand          print the plan items {seq, shape_index, shape_key, variant_key, origin, knobs}\n"
@@ -546,10 +549,17 @@ static int standalone(const opts *o)
         status = 1;
         goto out;
     }
-    fw_ccache *cache = open_cache(o);
+    fw_wreplay *rp = NULL;   /* a recorded space: records from its file, no harness */
+    if (fw_wreplay_load(spec, &rp, err, sizeof err) < 0) {
+        fprintf(stderr, "fairway-worker: %s\n", err);
+        fw_bench_free(bench);
+        status = EXIT_USAGE;
+        goto out;
+    }
+    fw_ccache *cache = rp ? NULL : open_cache(o);
     fw_bench_set_cache(bench, cache);
     double t0 = fw_wall_s();
-    int nthreads = compile_threads(o, spec, &info);
+    int nthreads = rp ? 0 : compile_threads(o, spec, &info);
     if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, NULL, 0, err, sizeof err) < 0) {
         fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
         nthreads = 0;
@@ -561,7 +571,8 @@ static int standalone(const opts *o)
     for (size_t seq = 0; seq < plan.n; seq++) {
         fault_check((int64_t)seq);
         cJSON *rec = NULL;
-        rc = fw_bench_measure(bench, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err);
+        rc = rp ? fw_wreplay_measure(rp, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err)
+                : fw_bench_measure(bench, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err);
         if (rc == -EFAULT) {
             fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
             fflush(stdout);
@@ -588,7 +599,8 @@ static int standalone(const opts *o)
     if (status == 0 && nfin > 0 && cJSON_GetArraySize(oks) > 0) {
         int rounds, fiters, fwarm;
         finalist_params(spec, &rounds, &fiters, &fwarm);
-        rc = fw_bench_finalists(bench, spec, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
+        rc = rp ? fw_wreplay_finalists(rp, spec, &plan, oks, nfin, rounds, fiters, &fin, err, sizeof err)
+                : fw_bench_finalists(bench, spec, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
         if (rc == -EFAULT) {
             fprintf(stderr, "fairway-worker: finalists: %s\n", err);
             fflush(stdout);
@@ -607,6 +619,7 @@ static int standalone(const opts *o)
     print_summary(&s, plan.n, t0, tuned_s, nthreads, cache, fin);
     cJSON_Delete(fin);
     cJSON_Delete(oks);
+    fw_wreplay_free(rp);
     fw_bench_free(bench);
     fw_ccache_close(cache);
 out:
@@ -687,8 +700,21 @@ typedef struct server {
     cJSON *spec;
     fw_plan plan;
     int have_plan;
+    fw_wreplay *rp;   /* the loaded job's recorded space, when it is replayed */
     char err[4096];
 } server;
+
+/* A replayed job: its recorded space, and the device it names (the `device` method's answer). */
+static int serve_load_replay(server *s)
+{
+    int rc = fw_wreplay_load(s->spec, &s->rp, s->err, sizeof s->err);
+    cJSON *dj = rc > 0 ? fw_replay_device_json(s->spec) : NULL;
+    if (dj) {
+        cJSON_Delete(s->devj);
+        s->devj = dj;
+    }
+    return rc;
+}
 
 static void serve_load(server *s, const cJSON *id, const cJSON *params)
 {
@@ -705,7 +731,10 @@ static void serve_load(server *s, const cJSON *id, const cJSON *params)
         cJSON_Delete(s->spec);
         s->spec = cJSON_Duplicate(js, 1);
         apply_early_stop(s->spec, o);
-        if (fw_plan_build(s->spec, s->devj, &s->plan, s->err, sizeof s->err) < 0) {
+        fw_wreplay_free(s->rp);
+        s->rp = NULL;
+        if (fw_plan_build(s->spec, s->devj, &s->plan, s->err, sizeof s->err) < 0 ||
+            serve_load_replay(s) < 0) {
             rpc_error(id, -32602, s->err);
         } else {
             s->have_plan = 1;
@@ -720,7 +749,7 @@ static void serve_load(server *s, const cJSON *id, const cJSON *params)
                     if (cJSON_IsNumber(v))
                         skip[nskip++] = (int64_t)v->valuedouble;
             }
-            int nthreads = compile_threads(o, s->spec, &s->info);
+            int nthreads = s->rp ? 0 : compile_threads(o, s->spec, &s->info);
             if (nthreads > 0 && fw_bench_pool_start(s->bench, s->spec, &s->plan, s->index, nthreads, 0, skip, nskip,
                                                     s->err, sizeof s->err) < 0)
                 fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", s->err);
@@ -754,7 +783,8 @@ static void serve_measure(server *s, const cJSON *id, const cJSON *params)
         }
         fault_check(seq);
         cJSON *rec = NULL;
-        int rc = fw_bench_measure(s->bench, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err);
+        int rc = s->rp ? fw_wreplay_measure(s->rp, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err)
+                       : fw_bench_measure(s->bench, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err);
         if (rc == -EFAULT) {
             fprintf(stderr, "fairway-worker: seq %" PRId64 ": %s\n", seq, s->err);
             fflush(stdout);
@@ -783,6 +813,8 @@ static void serve_finalists(server *s, const cJSON *id, const cJSON *params)
             finalist_params(s->spec, &rounds, &fiters, &fwarm);
             cJSON *fin = NULL;
             int rc = cJSON_GetArraySize(recs) == 0 ? 0
+                   : s->rp ? fw_wreplay_finalists(s->rp, s->spec, &s->plan, recs, k, rounds, fiters, &fin, s->err,
+                                                  sizeof s->err)
                    : fw_bench_finalists(s->bench, s->spec, &s->plan, recs, k, rounds, fiters, fwarm, &fin, s->err,
                                         sizeof s->err);
             cJSON_Delete(recs);
@@ -883,6 +915,7 @@ static int serve(const opts *o)
     fw_bench_pool_stop(sv.bench);
     if (sv.have_plan)
         fw_plan_release(&sv.plan);
+    fw_wreplay_free(sv.rp);
     cJSON_Delete(sv.spec);
     fw_bench_free(sv.bench);
     fw_ccache_close(cache);

@@ -15,7 +15,7 @@ import sys
 PARTS = {
     "util": "core", "proto": "proto", "job": "job", "search": "search", "variants": "variants",
     "kernels": "kernels", "bench": "bench", "bench/worker": "worker", "opencl": "backends",
-    "cuda": "backends", "metal": "backends", "replay": "backends", "db": "db", "daemon": "daemon",
+    "cuda": "backends", "metal": "backends", "replay": "replay", "db": "db", "daemon": "daemon",
     "cli": "cli",
 }
 
@@ -25,7 +25,10 @@ USES = {
     "daemon": {"proto", "job", "db", "search"},
     "worker": {"proto", "job", "bench"},
     "bench": {"backends", "kernels"},
-    "job": {"search", "variants"},
+    # replay/ reads recorded spaces as data (a leaf over variants): a replayed spec's knobs and valid
+    # points come from its file, so job/ reads it; the worker's replay device is bench/worker/replay.c.
+    "job": {"search", "variants", "replay"},
+    "replay": {"variants"},
     "search": {"variants"},
     "kernels": {"variants"},
     "backends": set(),

@@ -1,0 +1,177 @@
+"""The replay device (issue 11): a recorded space measured through fairway-worker and the real
+fairwayd, no GPU. The recorded spaces are written here (a tiny Kernel Tuner cache with failures and a
+knob of strings), never read from /work/shared. Checks: the plan's points are exactly the recorded
+configurations; failed entries are stored with their classes; grid on replay ranks exactly the
+recorded order; the same seed gives the same sequence and another seed another; noise is seeded; the
+device names the file and its hash; rerun/compare; a changed file is refused with a sentence."""
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "daemon"))
+from fwtest import Daemon, RpcError, check, finish  # noqa: E402
+
+WORKER = os.environ["FAIRWAY_WORKER"]
+
+# bx x by x mode = 4 x 3 x 2 = 24 raw points; 14 are recorded, 3 of them failed.
+BX, BY, MODE = [16, 32, 64, 128], [1, 2, 4], ["fast", "slow"]
+
+
+def tiny_cache():
+    cache = {}
+    i = 0
+    for bx in BX:
+        for by in BY:
+            for mode in MODE:
+                i += 1
+                if i % 12 in (3, 7):   # not recorded: never valid
+                    continue
+                if len(cache) >= 14:
+                    break
+                key = "%d,%d,%s" % (bx, by, mode)
+                e = {"bx": bx, "by": by, "mode": mode}
+                n = len(cache)
+                if n == 4:
+                    e["time"] = "CompilationFailedConfig"
+                elif n == 9:
+                    e["time"] = "RuntimeFailedConfig"
+                elif n == 12:
+                    e["time"] = "InvalidConfig"
+                else:
+                    # distinct times in a scrambled order; some entries carry samples
+                    e["time"] = round(0.5 + ((n * 5) % 14) * 0.25, 3)
+                    if n % 3 == 0:
+                        e["times"] = [e["time"] * 0.99, e["time"], e["time"] * 1.01]
+                cache[key] = e
+    return {"device_name": "Test GPU 9000", "kernel_name": "tiny_kernel", "problem_size": [1024, 512],
+            "tune_params_keys": ["bx", "by", "mode"],
+            "tune_params": {"bx": BX, "by": BY, "mode": MODE}, "objective": "time", "cache": cache}
+
+
+def key_of(e):
+    return "bx=%d,by=%d,mode=%d" % (e["bx"], e["by"], MODE.index(e["mode"]))
+
+
+def worker(spec, tmp, *args):
+    path = os.path.join(tmp, "spec.json")
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    p = subprocess.run([WORKER, "--spec", path] + list(args), capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "worker %s exits 0 (%s)" % (" ".join(args), p.stderr.strip()[-300:]))
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+    return [r for r in lines if "seq" in r]
+
+
+def standalone(tmp, path, data):
+    recs = worker({"replay": {"file": path}, "strategy": "grid", "budget": 0, "seed": 1}, tmp, "--finalists", "0")
+    recorded = {key_of(e): e for e in data["cache"].values()}
+    check(sorted(r["variant_key"] for r in recs) == sorted(recorded),
+          "grid plans exactly the %d recorded configurations, none outside the file" % len(recorded))
+    want = {"CompilationFailedConfig": "compile_error", "RuntimeFailedConfig": "crashed",
+            "InvalidConfig": "invalid"}
+    ok = True
+    for r in recs:
+        e = recorded[r["variant_key"]]
+        if isinstance(e["time"], str):
+            ok &= r["status"] == want[e["time"]] and e["time"] in r["error"] and "stats" not in r
+        else:
+            base = e.get("times", [e["time"]])
+            exp = [round(base[j % len(base)] * 1e6) for j in range(20)]   # iters 20, samples cycle
+            ok &= r["status"] == "ok" and r["samples_ns"] == exp and r["family"] == "replay"
+    check(ok, "each record is the recorded time (samples cycling, else the mean) or the failure's class")
+    check(all(r["kernel"] == "tiny_kernel" and r["shape_key"] == "size0=1024,size1=512" for r in recs),
+          "records name the recorded kernel and the problem size as the shape")
+
+    rand = {"replay": {"file": path}, "budget": 6, "seed": 3}
+    a, b = worker(rand, tmp), worker(rand, tmp)
+    c = worker(dict(rand, seed=4), tmp)
+    seq = [r["variant_key"] for r in a]
+    check(len(a) == 6 and seq == [r["variant_key"] for r in b] and a == b,
+          "random, same seed: the identical sequence and records")
+    check(seq != [r["variant_key"] for r in c], "another seed gives another sequence")
+    check(all(k in recorded for k in seq), "random proposes only recorded points")
+
+    noisy = dict(rand, options={"replay_noise": 0.05})
+    n1, n2 = worker(noisy, tmp), worker(noisy, tmp)
+    n3 = worker(dict(noisy, seed=5, budget=0, strategy="grid"), tmp)
+    oks = [r for r in n1 if r["status"] == "ok"]
+    check(n1 == n2, "noise is seeded: the same seed gives the same noisy samples")
+    check(all(len(set(r["samples_ns"])) > 3 for r in oks), "noise varies each sample")
+    plain = {r["variant_key"]: r for r in worker(dict(rand, strategy="grid", budget=0), tmp)}
+    check(all(abs(r["stats"]["median_ns"] / plain[r["variant_key"]]["stats"]["median_ns"] - 1) < 0.2 for r in oks),
+          "noisy medians stay near the recorded ones (sd 5%)")
+    g3 = {r["variant_key"]: r["samples_ns"] for r in n3 if r["status"] == "ok"}
+    check(any(g3[r["variant_key"]] != r["samples_ns"] for r in oks), "another seed draws other noise")
+
+
+def through_daemon(tmp, path, data):
+    d = Daemon()
+    try:
+        d.start()
+        c = d.client()
+        sub = c.call("submit", {"spec": {"replay": {"file": path}, "strategy": "grid", "budget": 0, "seed": 1,
+                                         "options": {"finalists": 3}}})
+        fin = c.watch(sub["job"])[-1]
+        check(fin["state"] == "done", "a replayed job runs to done through the daemon")
+        rk = c.call("rankings", {"job": sub["job"], "limit": 100})["rankings"]
+        oks = sorted((e["time"], key_of(e)) for e in data["cache"].values() if not isinstance(e["time"], str))
+        check([r["variant_key"] for r in rk] == [k for _, k in oks],
+              "rankings on replay are exactly the recorded order (%d ok)" % len(oks))
+        rows = dict(d.sql("SELECT status, COUNT(*) FROM measurements WHERE job = ? GROUP BY status",
+                          (sub["job"],)))
+        check(rows == {"ok": len(oks), "compile_error": 1, "crashed": 1, "invalid": 1},
+              "failed entries are stored with their classes: %s" % rows)
+        ident = d.sql("SELECT d.identity FROM jobs j JOIN devices d ON d.id = j.device_id WHERE j.id = ?",
+                      (sub["job"],))
+        with open(path, "rb") as f:
+            raw = f.read()
+        check(len(ident) == 1 and ident[0][0].startswith("replay|fairway|%s|" % os.path.basename(path)),
+              "the job's device names the file (%s)" % (ident and ident[0][0]))
+        rr = c.call("rerun", {"job": sub["job"]})
+        check(c.watch(rr["job"])[-1]["state"] == "done", "rerun on replay completes")
+        cmp = c.call("compare", {"a": sub["job"], "b": rr["job"]})
+        check(cmp["same_variants"] is True and cmp["median_ratio"]["max"] == 1.0,
+              "rerun on replay: the same sequence and the same times")
+        with open(path, "wb") as f:   # the file changes: a rerun is refused with a sentence
+            f.write(raw.replace(b"Test GPU 9000", b"Test GPU 9001"))
+        try:
+            r2 = c.call("rerun", {"job": sub["job"]})
+            last = c.watch(r2["job"])[-1]
+            check(last["state"] == "failed" and "changed" in (last.get("error") or ""),
+                  "a rerun of a changed file fails saying it changed: %s" % last.get("error"))
+        except RpcError as e:
+            check("changed" in e.message, "a rerun of a changed file is refused saying it changed: %s" % e.message)
+        with open(path, "wb") as f:
+            f.write(raw)
+    except Exception as e:
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="fwreplay-")
+    try:
+        data = tiny_cache()
+        plain = os.path.join(tmp, "tiny.json")
+        with open(plain, "w") as f:
+            json.dump(data, f)
+        gz = os.path.join(tmp, "tiny.json.gz")
+        with gzip.open(gz, "wt") as f:
+            json.dump(data, f)
+        standalone(tmp, plain, data)
+        a = worker({"replay": {"file": gz}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
+        b = worker({"replay": {"file": plain}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
+        strip = lambda rs: [(r["variant_key"], r["status"], r.get("samples_ns")) for r in rs]  # noqa: E731
+        check(strip(a) == strip(b), ".json.gz replays as the same .json")
+        through_daemon(tmp, plain, data)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+main()
