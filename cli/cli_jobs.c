@@ -115,9 +115,17 @@ int fw_cli_cmd_status(fw_cli_global *g, int argc, char **argv)
         }
         const cJSON *eta = cJSON_GetObjectItemCaseSensitive(pg, "eta_s");
         if (cJSON_IsNumber(eta) && !fw_cli_terminal_state(fw_cli_str(st, "state", NULL))) {
-            char e[32];
+            char e[32], f[32];
             fw_cli_fmt_secs(eta->valuedouble, e, sizeof e);
-            printf("  estimated time left: %s\n", e);
+            /* what it is based on (issue 19 item 10): this run's rate, and the finalists' launches */
+            const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "eta_basis");
+            fw_cli_fmt_secs(fw_cli_num(b, "finalists_s", 0), f, sizeof f);
+            printf("  estimated time left: %s (%lld variants left x %.3g s, this run's mean per variant", e,
+                   (long long)fw_cli_num(b, "variants_left", 0), fw_cli_num(b, "per_variant_s", 0));
+            if (fw_cli_num(b, "finalist_candidates", 0) > 0)
+                printf("; finalists %s: %lld candidates x %lld launches at their first-pass medians", f,
+                       (long long)fw_cli_num(b, "finalist_candidates", 0), (long long)fw_cli_num(b, "finalist_launches", 0));
+            printf(")\n");
         }
     }
     cJSON_Delete(st);

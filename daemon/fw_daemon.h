@@ -58,6 +58,26 @@ int fw_daemon_spread(double *v, size_t n, double *min, double *median, double *m
  * docs/protocol.md (compare). -EINVAL with a message on malformed input. */
 int fw_daemon_compare(const cJSON *seq_a, const cJSON *seq_b, cJSON **out, char *err, size_t errlen);
 
+/* ---- ETA (daemon/eta.c): pure, unit-tested --------------------------------------------------- */
+
+/* The time left of a job, in two parts (issue 19 item 10). measuring: variants_left x this run's
+ * mean seconds per variant (elapsed_s / measured_this_run; unknown, -1, before this run measured
+ * one). finalists (when the job will re-time them): launches per candidate (warmup + rounds x iters)
+ * x the sum of the candidates' first-pass medians; in the finalists phase less the time it has run
+ * (not below 0), and measuring is 0. total: -1 when measuring is unknown. */
+typedef struct fw_daemon_eta_in {
+    double elapsed_s;
+    size_t measured_this_run, variants_left;
+    int finalists, finalists_phase;
+    double finalists_elapsed_s;
+    double cand_sum_ns;           /* the K fastest verified first-pass medians per shape so far */
+    double launches;
+} fw_daemon_eta_in;
+typedef struct fw_daemon_eta_est {
+    double measuring_s, finalists_s, total_s, per_variant_s;   /* -1 = unknown */
+} fw_daemon_eta_est;
+void fw_daemon_eta_estimate(const fw_daemon_eta_in *in, fw_daemon_eta_est *out);
+
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
 typedef struct fw_daemon fw_daemon;
@@ -66,6 +86,7 @@ typedef struct fw_daemon_job fw_daemon_job;
 typedef struct fw_daemon_device fw_daemon_device;
 typedef struct fw_daemon_worker fw_daemon_worker;
 typedef struct fw_daemon_req fw_daemon_req;
+typedef struct fw_daemon_eta fw_daemon_eta;
 
 typedef struct fw_daemon_options {
     const char *socket_path;
@@ -204,6 +225,7 @@ struct fw_daemon_job {
 
     size_t evaluated_this_run;
     uint64_t run_started_ns;
+    fw_daemon_eta *eta;           /* the finalist candidates so far, for the ETA (eta_job.c) */
     int64_t counts[FW_DAEMON_NSTATUS];
     int have_best;
     double best_median;
@@ -333,6 +355,13 @@ void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
 /* SIGKILL every live worker (from the stopper thread: reads only atomics). */
 void fw_daemon_workers_kill_all(void);
+
+/* eta_job.c: a job's ETA. note: a verified measurement was stored; finalists_started: the re-timing
+ * was sent; add: "eta_s" and "eta_basis" into a progress object; free with the job. */
+void fw_daemon_eta_note(fw_daemon_job *job, const char *shape_key, double median_ns);
+void fw_daemon_eta_finalists_started(fw_daemon_job *job);
+void fw_daemon_eta_add(fw_daemon *d, fw_daemon_job *job, cJSON *progress, double elapsed_s);
+void fw_daemon_eta_free(fw_daemon_job *job);
 
 /* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
  * draining (schedules the stop once no device measures); drain_refuses: whether a request would start

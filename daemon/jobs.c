@@ -69,6 +69,7 @@ static void job_free(fw_daemon_job *job)
     free(job->done);
     free(job->watchers);
     free(job->shape_info);
+    fw_daemon_eta_free(job);
     cJSON_Delete(job->pending);
     free(job->pending_error);
     free(job);
@@ -348,7 +349,6 @@ static cJSON *failures_object(const int64_t *counts)
 
 cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
 {
-    (void)d;
     cJSON *p = cJSON_CreateObject();
     cJSON_AddNumberToObject(p, "job", (double)job->id);
     cJSON_AddStringToObject(p, "state", job->running ? "running" : "queued");
@@ -369,13 +369,7 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
     cJSON_AddItemToObject(p, "failures", failures_object(job->counts));
     double elapsed = job->run_started_ns ? (double)(fw_now_ns() - job->run_started_ns) / 1e9 : 0.0;
     cJSON_AddNumberToObject(p, "elapsed_s", elapsed);
-    /* The rate of this run only: a resumed job's earlier runs may have been on another machine. */
-    if (job->evaluated_this_run > 0 && job->planned >= job->evaluated) {
-        double per = elapsed / (double)job->evaluated_this_run;
-        cJSON_AddNumberToObject(p, "eta_s", per * (double)(job->planned - job->evaluated));
-    } else {
-        cJSON_AddNullToObject(p, "eta_s");
-    }
+    fw_daemon_eta_add(d, job, p, elapsed);   /* this run's rate, and the finalists (eta_job.c) */
     cJSON_AddBoolToObject(p, "final", 0);
     return p;
 }
@@ -689,6 +683,7 @@ static int store_record(fw_daemon *d, fw_daemon_job *job, int64_t dev_id, const 
          * best across shapes jumped when the next shape started (issue 19 item 10) */
         const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "shape_key"));
         int other_shape = job->have_best && sk && strcmp(sk, job->best_shape) != 0;
+        fw_daemon_eta_note(job, sk, med);
         if (med > 0 && (!job->have_best || other_shape || med < job->best_median)) {
             job->have_best = 1;
             job->best_median = med;

@@ -651,6 +651,7 @@ static int start_finalists(fw_daemon_device *dev, fw_daemon_job *job)
         return 0;
     }
     job->fin_state = 1;
+    fw_daemon_eta_finalists_started(job);
     dev->wstate = FW_W_FINALISTS;
     /* each candidate is launched about as often as in its first pass (rounds x iters by default
      * 5 x iters), plus its load: a per-variant limit each, with the start-up limit as a floor */

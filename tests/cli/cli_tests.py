@@ -342,6 +342,9 @@ def case_fake(e):
     check('job 4 failed' in p.stdout and 'could not open device' in p.stdout, 'failed job report', p.stdout)
     p = e.fw('--json', 'tune', '--profile', 'fake_profile', '--detach', rc=0)
     check(json.loads(p.stdout)['job'] == 5, 'tune --detach --json', p.stdout)
+    p = e.fw('status', '5', rc=0)   # the ETA says what it is based on (issue 19 item 10)
+    check('estimated time left: 0:15 (6 variants left x 2.5 s, this run\'s mean per variant; finalists 0:00: '
+          '4 candidates x 53 launches at their first-pass medians)' in p.stdout, 'status ETA basis', p.stdout)
     p = e.fw('cancel', '5', rc=0)
     check('job 5 cancelled' in p.stdout, 'cancel', p.stdout)
     p = e.fw('cancel', '5', rc=4)

@@ -95,7 +95,12 @@ def handle(method, params, send):
         jid = new_job(old['spec'], parent=old['id'])
         return {"job": jid, "planned": jobs[jid]['planned'], "state": "queued", "parent": old['id']}
     if method == 'status':
-        return job_of(params)
+        j = job_of(params)
+        if j['state'] in ('queued', 'running'):
+            j = dict(j, progress={"eta_s": 15.212, "eta_basis": {
+                "variants_left": 6, "per_variant_s": 2.5, "finalist_candidates": 4, "finalist_launches": 53,
+                "finalists_s": 0.212}})
+        return j
     if method == 'cancel':
         j = job_of(params)
         if j['state'] in ('done', 'failed', 'cancelled'):

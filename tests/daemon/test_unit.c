@@ -1,4 +1,4 @@
-/* Unit tests of the daemon's pure parts: line framing and the compare statistics. */
+/* Unit tests of the daemon's pure parts: line framing, the compare statistics and the ETA. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -146,10 +146,45 @@ static void test_compare(void)
     cJSON_Delete(b);
 }
 
+/* The ETA on numbers chosen here (issue 19 item 10): the finalists' launches are counted. */
+static void test_eta(void)
+{
+    fw_daemon_eta_est e;
+    /* 10 s for 4 variants, 6 left: 15 s measuring; 2 candidates of 1 ms and 3 ms, 3 + 5 x 10 = 53
+     * launches each: 0.212 s of finalists */
+    fw_daemon_eta_in in = {.elapsed_s = 10, .measured_this_run = 4, .variants_left = 6, .finalists = 1,
+                           .cand_sum_ns = 4e6, .launches = 53};
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(fabs(e.measuring_s - 15) < 1e-9 && fabs(e.per_variant_s - 2.5) < 1e-9, "eta: measuring part %g", e.measuring_s);
+    CHECK(fabs(e.finalists_s - 0.212) < 1e-9 && fabs(e.total_s - 15.212) < 1e-9, "eta: finalists %g, total %g",
+          e.finalists_s, e.total_s);
+    in.finalists = 0;   /* options.finalists 0, or already re-timed */
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(e.finalists_s == 0 && fabs(e.total_s - 15) < 1e-9, "eta: no finalists, no finalists part (%g)", e.total_s);
+    /* the finalists phase: nothing left to measure, the re-timing's elapsed time is taken off */
+    in = (fw_daemon_eta_in){.elapsed_s = 30, .measured_this_run = 10, .finalists = 1, .finalists_phase = 1,
+                            .finalists_elapsed_s = 0.1, .cand_sum_ns = 4e6, .launches = 53};
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(e.measuring_s == 0 && fabs(e.total_s - 0.112) < 1e-9, "eta: in the finalists phase %g", e.total_s);
+    in.finalists_elapsed_s = 5;   /* ran longer than estimated: 0, never negative */
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(e.total_s == 0, "eta: an overrun finalists phase gives 0 (%g)", e.total_s);
+    /* a resumed job straight into its finalists knows its ETA without a measured variant */
+    in.measured_this_run = 0;
+    in.finalists_elapsed_s = 0;
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(fabs(e.total_s - 0.212) < 1e-9 && e.per_variant_s < 0, "eta: finalists only %g", e.total_s);
+    /* nothing measured in this run and variants left: unknown */
+    in = (fw_daemon_eta_in){.variants_left = 3, .finalists = 1, .cand_sum_ns = 1e6, .launches = 10};
+    fw_daemon_eta_estimate(&in, &e);
+    CHECK(e.total_s < 0 && e.measuring_s < 0, "eta: unknown before this run measured a variant");
+}
+
 int main(void)
 {
     test_tau();
     test_compare();
+    test_eta();
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;
 }
