@@ -10,21 +10,26 @@
 #include "fw_cli.h"
 
 const char fw_cli_export_help[] =
-    "Usage: fairway export JOB --format csv|json|header [-o FILE]\n"
+    "Usage: fairway export JOB --format csv|json|header|kernel-tuner [--shape KEY] [-o FILE]\n"
     "Write a job's results for other tools (stdout, or FILE):\n"
     "  csv     every evaluation: seq, shape, status, median_ns, then one column per knob\n"
     "  json    the best config per shape: knobs, -D macros (after the spec's aliases and fixed macros),\n"
     "          median, timing (finalist or first_pass), with the job, family and device identity\n"
     "  header  the best config per shape as a C header: FW_<FAMILY>_<SHAPE>_<MACRO> #defines, and\n"
     "          FW_<FAMILY>_DEVICE, the identity of the device they were tuned on\n"
-    "  --format F             csv, json or header (required)\n"
+    "  kernel-tuner  one shape's evaluations as a Kernel Tuner cache file (time = mean ms, times =\n"
+    "          samples, failures as Kernel Tuner's strings), which Kernel Tuner's simulation mode and\n"
+    "          `fairway tune --replay FILE` read\n"
+    "  --format F             csv, json, header or kernel-tuner (required)\n"
+    "  --shape KEY            kernel-tuner: the shape to write (needed when the job has several)\n"
     "  -o, --output FILE      write there instead of stdout\n\n"
     "Examples:\n"
     "  fairway export 12 --format csv -o job12.csv\n"
-    "  fairway export 12 --format header -o fairway_gemm.h\n";
+    "  fairway export 12 --format header -o fairway_gemm.h\n"
+    "  fairway export 12 --format kernel-tuner -o job12.json && fairway tune --replay job12.json\n";
 
 typedef struct eopts {
-    const char *format, *out;
+    const char *format, *out, *shape;
 } eopts;
 
 static int export_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
@@ -35,6 +40,8 @@ static int export_opt(void *vctx, const char *name, const char *arg, char *err, 
         o->format = arg;
     else if (!strcmp(name, "output"))
         o->out = arg;
+    else if (!strcmp(name, "shape"))
+        o->shape = arg;
     else
         return 0;
     return 1;
@@ -198,12 +205,15 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     for (int i = 0; i < n; i++)
         args[i] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
     args[n] = NULL;
-    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|", "", export_opt, &o, pos, 1, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|", "", export_opt, &o, pos, 1, &npos, &ec) < 0)
         return ec;
     if (npos != 1)
         return fw_cli_usage_error("export", "give one job id (see `fairway jobs`)");
-    if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header")))
-        return fw_cli_usage_error("export", "give --format csv, json or header");
+    int kt = o.format && !strcmp(o.format, "kernel-tuner");
+    if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt))
+        return fw_cli_usage_error("export", "give --format csv, json, header or kernel-tuner");
+    if (o.shape && !kt)
+        return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner");
     long long job;
     if (fw_cli_parse_job_id("export", pos[0], &job) < 0)
         return FW_CLI_EXIT_USAGE;
@@ -216,7 +226,9 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     if (!ec) {
         p = cJSON_CreateObject();
         cJSON_AddNumberToObject(p, "job", (double)job);
-        if (!strcmp(o.format, "csv"))
+        if (kt)
+            cJSON_AddTrueToObject(p, "samples");
+        if (!strcmp(o.format, "csv") || kt)
             ec = fw_cli_rpc(&c, "measurements", p, &data);
         else
             cJSON_AddNumberToObject(p, "limit", 1), ec = fw_cli_rpc(&c, "rankings", p, &data);
@@ -229,7 +241,11 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
         ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
     }
     if (!ec) {
-        if (!strcmp(o.format, "csv")) {
+        char kerr[512];
+        if (kt) {
+            if (fw_cli_export_kt(f, job, st, data, o.shape, kerr, sizeof kerr) < 0)
+                ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, kerr);
+        } else if (!strcmp(o.format, "csv")) {
             write_csv(f, data);
         } else {
             cJSON *best = best_per_shape(st, data);

@@ -252,6 +252,10 @@ int fw_cli_cmd_report(fw_cli_global *g, int argc, char **argv);
 extern const char fw_cli_report_help[];
 int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv); /* cli_export.c */
 extern const char fw_cli_export_help[];
+/* One shape of a job (the only one, or `shape`) as a Kernel Tuner cache file (cli_export_kt.c), from
+ * the `status` and `measurements` (with samples) replies; -errno with a sentence in err. */
+int fw_cli_export_kt(FILE *f, long long job, const cJSON *status, const cJSON *meas, const char *shape, char *err,
+                     size_t errlen);
 void fw_cli_report_expected_min(const double *v, size_t n, double *out);
 double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);

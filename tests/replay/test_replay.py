@@ -16,6 +16,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from fwtest import Daemon, RpcError, check, finish  # noqa: E402
 
 WORKER = os.environ["FAIRWAY_WORKER"]
+FAIRWAY = os.environ["FAIRWAY"]
+
+# a small gemm grid on the real device (PoCL without a GPU): 4 variants, recorded then replayed
+GEMM = {"family": "gemm", "shapes": [{"M": 64, "N": 64, "K": 64}], "strategy": "grid", "budget": 0, "seed": 5,
+        "warmup": 1, "iters": 3, "options": {"finalists": 2},
+        "space": {"knobs": {"TILE_N": [32], "SIMDGROUPS_PER_TG": [4], "SG_M_TILES": [1, 2], "SG_N_TILES": [2],
+                            "NUM_BUFFERS": [1, 2], "TILE_K": [16]}}}
 
 # bx x by x mode = 4 x 3 x 2 = 24 raw points; 14 are recorded, 3 of them failed.
 BX, BY, MODE = [16, 32, 64, 128], [1, 2, 4], ["fast", "slow"]
@@ -153,6 +160,64 @@ def through_daemon(tmp, path, data):
         d.cleanup()
 
 
+def export_kt(d, job, out, *extra):
+    p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", "kernel-tuner",
+                        "-o", out] + list(extra), capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "export %d --format kernel-tuner exits 0 (%s)" % (job, p.stderr.strip()))
+    with open(out) as f:
+        text = f.read()
+    return json.loads(text), text
+
+
+def round_trip(tmp, path, data):
+    """A replayed space exported again, and a gemm grid recorded on the device, exported as a Kernel
+    Tuner cache and replayed: the configurations, statuses and times come back."""
+    d = Daemon()
+    try:
+        d.start()
+        c = d.client()
+        a = c.call("submit", {"spec": {"replay": {"file": path}, "strategy": "grid", "budget": 0, "seed": 1,
+                                       "iters": 3}})["job"]   # 3 launches: the 3 recorded samples once
+        c.watch(a)
+        kt, text = export_kt(d, a, os.path.join(tmp, "again.json"))
+        need = ["schema_version", "device_name", "kernel_name", "problem_size", "tune_params_keys", "tune_params",
+                "objective", "cache"]
+        check(all(k in kt for k in need) and text.strip().endswith("}}}") and kt["tune_params"]["mode"] == MODE,
+              "the export is a Kernel Tuner cache (schema 1.0.0 keys, closed as Kernel Tuner checks, labels back)")
+        orig = {",".join(str(e[k]) for k in data["tune_params_keys"]): e["time"] for e in data["cache"].values()}
+        back = {k: e["time"] for k, e in kt["cache"].items()}
+        check(set(back) == set(orig) and all(back[k] == orig[k] for k in orig if isinstance(orig[k], str)),
+              "exporting a replay keeps every configuration's key and failure string")
+        check(all(abs(back[k] - orig[k]) < 1e-9 for k in orig if not isinstance(orig[k], str)),
+              "and its mean time")
+
+        g = c.call("submit", {"spec": GEMM})["job"]
+        check(c.watch(g)[-1]["state"] == "done", "the gemm grid runs on the device")
+        kt, _ = export_kt(d, g, os.path.join(tmp, "gemm.json"))
+        check(kt["fairway"]["shape"] == {"K": 64, "M": 64, "N": 64} and len(kt["cache"]) == 4,
+              "the gemm export holds its shape and its 4 configurations")
+        r = c.call("submit", {"spec": {"replay": {"file": os.path.join(tmp, "gemm.json")}, "strategy": "grid",
+                                       "budget": 0, "seed": 9, "iters": 3, "options": {"finalists": 2}}})["job"]
+        check(c.watch(r)[-1]["state"] == "done", "the exported gemm grid replays")
+        mg = {m["variant_key"]: m for m in c.call("measurements", {"job": g, "samples": True})["measurements"]}
+        mr = {m["variant_key"]: m for m in c.call("measurements", {"job": r, "samples": True})["measurements"]}
+        check(set(mg) == set(mr) and all(mg[k]["status"] == mr[k]["status"] for k in mg),
+              "the replay has the recorded configurations and statuses")
+        check(all(mg[k].get("samples_ns") == mr[k].get("samples_ns") and mg[k]["median_ns"] == mr[k]["median_ns"]
+                  for k in mg), "and the recorded samples and medians, exactly")
+        rk = lambda j: [x["variant_key"] for x in c.call("rankings", {"job": j, "limit": 10})["rankings"]]  # noqa
+        first = lambda j: sorted((m["median_ns"], m["variant_key"]) for m in  # noqa: E731
+                                 c.call("measurements", {"job": j})["measurements"] if m["status"] == "ok")
+        check(first(g) == [(m, k) for m, k in first(r)] and set(rk(g)) == set(rk(r)),
+              "the replay ranks the recorded first pass the same")
+        shapes = {x["shape_key"] for x in c.call("rankings", {"job": r, "limit": 10})["rankings"]}
+        check(shapes == {"K=64,M=64,N=64"}, "the replay keys its results by the gemm shape: %s" % shapes)
+    except Exception as e:
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="fwreplay-")
     try:
@@ -169,6 +234,7 @@ def main():
         strip = lambda rs: [(r["variant_key"], r["status"], r.get("samples_ns")) for r in rs]  # noqa: E731
         check(strip(a) == strip(b), ".json.gz replays as the same .json")
         through_daemon(tmp, plain, data)
+        round_trip(tmp, plain, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
