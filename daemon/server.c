@@ -174,38 +174,24 @@ static void handle_line(fw_daemon_client *c, const char *line, size_t len)
         send_error(c, NULL, FW_RPC_PARSE_ERROR, NULL, m);
         return;
     }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
-    const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
-    const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
-    if (cJSON_IsArray(msg)) {
-        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL,
-                   "batch requests (JSON arrays) are not supported; send one request object per line");
-    } else if (!cJSON_IsObject(msg)) {
-        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL,
-                   "a request must be a JSON object with \"jsonrpc\", \"id\", \"method\" and \"params\"");
-    } else if (id && !cJSON_IsNumber(id) && !cJSON_IsString(id) && !cJSON_IsNull(id)) {
-        send_error(c, NULL, FW_RPC_INVALID_REQUEST, NULL, "\"id\" must be a number or a string");
-    } else if (!cJSON_IsString(jr) || strcmp(jr->valuestring, "2.0") != 0) {
-        send_error(c, id, FW_RPC_INVALID_REQUEST, NULL, "set \"jsonrpc\": \"2.0\" in every request");
-    } else if (!cJSON_IsString(method) || !*method->valuestring) {
-        send_error(c, id, FW_RPC_INVALID_REQUEST, NULL,
-                   "\"method\" must be a string naming a method (see docs/protocol.md)");
-    } else if (params && !cJSON_IsObject(params) && !cJSON_IsNull(params)) {
-        send_error(c, id, FW_RPC_INVALID_PARAMS, NULL,
-                   "\"params\" must be an object of named parameters (see docs/protocol.md)");
-    } else if (strlen(method->valuestring) >= sizeof(((fw_daemon_req *)0)->method)) {
-        size_t ml = strlen(method->valuestring);
+    const cJSON *id, *params, *reply_id;
+    const char *method, *bad;
+    int code = fw_proto_request_check(msg, sizeof(((fw_daemon_req *)0)->method), &id, &method, &params,
+                                      &reply_id, &bad);
+    if (code == FW_RPC_METHOD_NOT_FOUND) {
+        const char *mv = cJSON_GetObjectItemCaseSensitive(msg, "method")->valuestring;
+        size_t ml = strlen(mv);
         char m[160];
-        snprintf(m, sizeof(m), "unknown method '%.*s...' (known: %s)",
-                 (int)fw_utf8_cut(method->valuestring, ml < 40 ? ml : 40), method->valuestring,
-                 fw_daemon_method_names());
-        send_error(c, id, FW_RPC_METHOD_NOT_FOUND, NULL, m);
+        snprintf(m, sizeof(m), "unknown method '%.*s...' (known: %s)", (int)fw_utf8_cut(mv, ml < 40 ? ml : 40),
+                 mv, fw_daemon_method_names());
+        send_error(c, reply_id, code, NULL, m);
+    } else if (code != 0) {
+        send_error(c, reply_id, code, NULL, bad);
     } else {
         fw_daemon_req req = {.client = c};
         req.id = id ? cJSON_Duplicate(id, 1) : NULL;
-        snprintf(req.method, sizeof(req.method), "%s", method->valuestring);
-        req.params = cJSON_IsObject(params) ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
+        snprintf(req.method, sizeof(req.method), "%s", method);
+        req.params = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
         fw_daemon_dispatch(c->d, &req);
         cJSON_Delete(req.id);
         cJSON_Delete(req.params);

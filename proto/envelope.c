@@ -46,6 +46,49 @@ int fw_proto_parse(const char *line, size_t len, cJSON **out, size_t *at, const 
     return 0;
 }
 
+int fw_proto_request_check(const cJSON *msg, size_t method_max, const cJSON **id, const char **method,
+                           const cJSON **params, const cJSON **reply_id, const char **why)
+{
+    *id = *params = *reply_id = NULL;
+    *method = NULL;
+    *why = NULL;
+    if (cJSON_IsArray(msg)) {
+        *why = "batch requests (JSON arrays) are not supported; send one request object per line";
+        return FW_RPC_INVALID_REQUEST;
+    }
+    if (!cJSON_IsObject(msg)) {
+        *why = "a request must be a JSON object with \"jsonrpc\", \"id\", \"method\" and \"params\"";
+        return FW_RPC_INVALID_REQUEST;
+    }
+    const cJSON *i = cJSON_GetObjectItemCaseSensitive(msg, "id");
+    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(msg, "jsonrpc");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(msg, "method");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(msg, "params");
+    if (i && !cJSON_IsNumber(i) && !cJSON_IsString(i) && !cJSON_IsNull(i)) {
+        *why = "\"id\" must be a number or a string";
+        return FW_RPC_INVALID_REQUEST;
+    }
+    *reply_id = i;
+    if (!cJSON_IsString(jr) || strcmp(jr->valuestring, "2.0") != 0) {
+        *why = "set \"jsonrpc\": \"2.0\" in every request";
+        return FW_RPC_INVALID_REQUEST;
+    }
+    if (!cJSON_IsString(m) || !*m->valuestring) {
+        *why = "\"method\" must be a string naming a method (see docs/protocol.md)";
+        return FW_RPC_INVALID_REQUEST;
+    }
+    if (p && !cJSON_IsObject(p) && !cJSON_IsNull(p)) {
+        *why = "\"params\" must be an object of named parameters (see docs/protocol.md)";
+        return FW_RPC_INVALID_PARAMS;
+    }
+    if (strlen(m->valuestring) >= method_max)
+        return FW_RPC_METHOD_NOT_FOUND;
+    *id = i;
+    *method = m->valuestring;
+    *params = cJSON_IsObject(p) ? p : NULL;
+    return 0;
+}
+
 static cJSON *envelope(void)
 {
     cJSON *o = cJSON_CreateObject();

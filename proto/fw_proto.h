@@ -74,6 +74,16 @@ int fw_proto_blank(const char *line, size_t len);
  * problem and *why a short phrase ("error", "a NUL byte", "trailing data"). */
 int fw_proto_parse(const char *line, size_t len, cJSON **out, size_t *at, const char **why);
 
+/* Check that a parsed line is a JSON-RPC 2.0 request (docs/protocol.md): an object with "jsonrpc":
+ * "2.0", a non-empty string "method" shorter than method_max bytes, an "id" that is a number, a
+ * string, null or absent, and "params" an object, null or absent. 0 with *id, *method and *params
+ * set (each may be NULL when absent; *params NULL also when null); otherwise the error code with *why
+ * the sentence to send and *reply_id the id the error reply may carry (NULL: null). A method of
+ * method_max bytes or more is FW_RPC_METHOD_NOT_FOUND with *why NULL (the caller names the known
+ * methods). */
+int fw_proto_request_check(const cJSON *msg, size_t method_max, const cJSON **id, const char **method,
+                           const cJSON **params, const cJSON **reply_id, const char **why);
+
 /* Envelopes. Each consumes its cJSON arguments (result, params, data); id is copied (NULL -> null). */
 cJSON *fw_proto_result(const cJSON *id, cJSON *result);          /* result NULL -> {} */
 cJSON *fw_proto_error(const cJSON *id, int code, const char *message, cJSON *data);
