@@ -35,6 +35,10 @@
  * for every valid point; a stored (resolved) spec always carries its budget, so it is unchanged. */
 #define FW_SPEC_DEFAULT_BUDGET 40
 #define FW_SPEC_MAX_SHAPES 256
+/* Evaluations in one plan, all shapes together (issue 15 item 3): a plan item holds its point
+ * (about 0.9 KiB), so 200000 keep a plan under about 200 MB; fw_plan_build refuses more (-E2BIG),
+ * before it allocates them, with a sentence saying what to lower. */
+#define FW_SPEC_MAX_PLANNED 200000
 #define FW_SPEC_MAX_SPACE 1000000   /* raw points visited when expanding one shape */
 
 /* Resolve a user spec into a complete one (new object, caller frees with cJSON_Delete).
@@ -72,7 +76,8 @@ typedef struct fw_plan {
 /* Build the plan of a resolved spec for a device (device JSON as in fw_device_env(); NULL = no
  * device limits known, constraints naming DEVICE_* are then an error). -EINVAL with a message for an
  * empty space ("no valid variant for shape 0 (M=7): constraint 'M % TILE_M == 0' rejects all 120").
- * -E2BIG when budget is 0 and a shape has more than FW_SPEC_MAX_BUDGET valid points (grid/random). */
+ * -E2BIG when budget is 0 and a shape has more than FW_SPEC_MAX_BUDGET valid points (grid/random), or
+ * when the plan would hold more than FW_SPEC_MAX_PLANNED evaluations (refused before they are held). */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
 void fw_plan_release(fw_plan *plan);
 

@@ -106,6 +106,72 @@ static int64_t find_index(const uint64_t *idx, size_t n, uint64_t want)
     return lo < n && idx[lo] == want ? (int64_t)lo : -1;
 }
 
+typedef struct plan_shape_ctx {
+    fw_plan *plan;
+    size_t *cap;
+    const fw_space *space;
+    const uint64_t *idx;          /* the shape's valid points (odometer indices, ascending) */
+    size_t n;
+    const fw_point *pre;
+    const int64_t *pre_idx;
+    size_t npre;
+    int64_t budget, seed;
+    int si, grid, random;
+} plan_shape_ctx;
+
+/* Append one shape's evaluations: grid, or the presets valid for it then (random) a seeded sample. */
+static int plan_shape(const plan_shape_ctx *c, char *err, size_t errlen)
+{
+    fw_plan *plan = c->plan;
+    size_t *cap = c->cap, n = c->n, npre = c->npre;
+    const uint64_t *idx = c->idx;
+    const int64_t *pre_idx = c->pre_idx;
+    int64_t budget = c->budget;
+    int si = c->si, rc = 0;
+    unsigned char *taken = calloc(n, 1);
+    size_t *pick = malloc(n * sizeof *pick), *rem = malloc(n * sizeof *rem);
+    fw_point pt;
+    if (!taken || !pick || !rem) {
+        rc = fw_errf(err, errlen, -ENOMEM, "out of memory planning shape %d", si);
+    } else {
+        size_t left = budget ? (size_t)budget : SIZE_MAX;
+        if (c->grid) {
+            for (size_t i = 0; i < n && left && rc == 0; i++, left--) {
+                fw_space_point_at(c->space, idx[i], &pt);
+                rc = push(plan, cap, si, &pt, "grid");
+            }
+        } else {
+            for (size_t i = 0; i < npre && left && rc == 0; i++) {
+                int64_t at = pre_idx[i] < 0 ? -1 : find_index(idx, n, (uint64_t)pre_idx[i]);
+                if (at < 0 || taken[at])   /* invalid for this shape, or listed twice */
+                    continue;
+                taken[at] = 1;
+                left--;
+                rc = push(plan, cap, si, &c->pre[i], "preset");
+            }
+            if (c->random && left && rc == 0) {
+                size_t nrem = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (!taken[i])
+                        rem[nrem++] = i;
+                size_t k = fw_search_random((uint64_t)c->seed, (uint64_t)si, nrem, left, pick);
+                if (k == 0 && nrem > 0)
+                    rc = -ENOMEM;
+                for (size_t i = 0; i < k && rc == 0; i++) {
+                    fw_space_point_at(c->space, idx[rem[pick[i]]], &pt);
+                    rc = push(plan, cap, si, &pt, "random");
+                }
+            }
+        }
+        if (rc < 0)
+            fw_errf(err, errlen, rc, "out of memory planning shape %d", si);
+    }
+    free(taken);
+    free(pick);
+    free(rem);
+    return rc;
+}
+
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen)
 {
     memset(plan, 0, sizeof *plan);
@@ -213,48 +279,22 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
                          "the most one shape may plan is %d: set \"budget\"", si, sd, n, FW_SPEC_MAX_BUDGET);
             break;
         }
-        unsigned char *taken = calloc(n, 1);
-        size_t *pick = malloc(n * sizeof *pick), *rem = malloc(n * sizeof *rem);
-        fw_point pt;
-        if (!taken || !pick || !rem) {
-            rc = fw_errf(err, errlen, -ENOMEM, "out of memory planning shape %d", si);
-        } else {
-            size_t left = budget ? (size_t)budget : SIZE_MAX;
-            if (grid) {
-                for (size_t i = 0; i < n && left && rc == 0; i++, left--) {
-                    fw_space_point_at(&space, idx[i], &pt);
-                    rc = push(plan, &cap, si, &pt, "grid");
-                }
-            } else {
-                for (size_t i = 0; i < npre && left && rc == 0; i++) {
-                    int64_t at = pre_idx[i] < 0 ? -1 : find_index(idx, n, (uint64_t)pre_idx[i]);
-                    if (at < 0 || taken[at])   /* invalid for this shape, or listed twice */
-                        continue;
-                    taken[at] = 1;
-                    left--;
-                    rc = push(plan, &cap, si, &pre[i], "preset");
-                }
-                if (random && left && rc == 0) {
-                    size_t nrem = 0;
-                    for (size_t i = 0; i < n; i++)
-                        if (!taken[i])
-                            rem[nrem++] = i;
-                    size_t k = fw_search_random((uint64_t)seed, (uint64_t)si, nrem, left, pick);
-                    if (k == 0 && nrem > 0)
-                        rc = -ENOMEM;
-                    for (size_t i = 0; i < k && rc == 0; i++) {
-                        fw_space_point_at(&space, idx[rem[pick[i]]], &pt);
-                        rc = push(plan, &cap, si, &pt, "random");
-                    }
-                }
-            }
-            if (rc < 0)
-                fw_errf(err, errlen, rc, "out of memory planning shape %d", si);
+        size_t want = budget && (uint64_t)budget < n ? (size_t)budget : n;
+        if (!grid && !random)
+            want = npre < want ? npre : want;
+        if (plan->n + want > FW_SPEC_MAX_PLANNED) {
+            free(idx);
+            rc = fw_errf(err, errlen, -E2BIG,
+                         "the plan would hold more than %d evaluations (%zu up to shape %d); fairway plans at "
+                         "most %d per job, so that the plan fits in memory: lower \"budget\", or tune the "
+                         "shapes in several jobs", FW_SPEC_MAX_PLANNED, plan->n + want, si, FW_SPEC_MAX_PLANNED);
+            break;
         }
+        plan_shape_ctx pc = {.plan = plan, .cap = &cap, .space = &space, .idx = idx, .n = n, .pre = pre,
+                             .pre_idx = pre_idx, .npre = npre, .budget = budget, .seed = seed, .si = si,
+                             .grid = grid, .random = random};
+        rc = plan_shape(&pc, err, errlen);
         free(idx);
-        free(taken);
-        free(pick);
-        free(rem);
         si++;
     }
     free(pre);

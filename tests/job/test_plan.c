@@ -442,6 +442,23 @@ static void test_errors(void)
         }
     }
     cJSON_Delete(r);
+    /* the whole plan is bounded too (issue 15 item 3): 3 shapes x 100000 is refused at the third */
+    r = resolve_ok("{\"family\": \"gemm\", \"shapes\": [{\"M\": 64, \"N\": 64, \"K\": 64}, {\"M\": 96, \"N\": 64, \"K\": 64},"
+                   " {\"M\": 128, \"N\": 64, \"K\": 64}], \"space\": {\"knobs\": {\"TILE_N\": [1,2,3,4,5,6,7,8,9,10], \"SIMDGROUPS_PER_TG\": [1,2,3,4,5,6,7,8,9,10],"
+                   " \"SG_M_TILES\": [1,2,3,4,5,6,7,8,9,10], \"SG_N_TILES\": [1,2,3,4,5,6,7,8,9,10], \"NUM_BUFFERS\": [1,2,3,4,5,6,7,8,9,10], \"TILE_K\": [1,2]}},"
+                   " \"strategy\": \"grid\", \"seed\": 1, \"budget\": 100000}");
+    if (r) {
+        CHECK_INT(fw_plan_build(r, NULL, &p, err, sizeof err), -E2BIG);
+        CHECK_HAS(err, "more than 200000 evaluations (300000 up to shape 2)");
+        CHECK_HAS(err, "lower \"budget\"");
+        CHECK_INT(p.n, 0);
+        cJSON_DeleteItemFromArray(cJSON_GetObjectItem(r, "shapes"), 2);
+        if (plan_ok(r, NULL, &p) == 0) {   /* exactly at the limit is fine */
+            CHECK_INT(p.n, FW_SPEC_MAX_PLANNED);
+            fw_plan_release(&p);
+        }
+    }
+    cJSON_Delete(r);
     CHECK_INT(fw_plan_build(NULL, NULL, &p, err, sizeof err), -EINVAL);
     CHECK_HAS(err, "not resolved");
 }
