@@ -30,6 +30,11 @@
 
 #define FW_DAEMON_LINE_MAX FW_PROTO_LINE_MAX          /* bytes in one request line, without "\r\n" */
 #define FW_DAEMON_WRITE_QUEUE_MAX (64u << 20)      /* a client that never reads is dropped past this */
+/* All clients' unread replies together: --reply-queue-max MiB (default 256); the total is looked at
+ * whenever a client holds FW_DAEMON_WRITE_QUEUE_CHECK bytes or more, and the client holding the most
+ * is dropped first. */
+#define FW_DAEMON_REPLY_QUEUE_DEFAULT_MIB 256
+#define FW_DAEMON_WRITE_QUEUE_CHECK (64u << 10)
 
 /* Line framing, the JSON-RPC envelopes and error codes (FW_RPC_*) are the wire's: proto/fw_proto.h. */
 
@@ -95,6 +100,7 @@ typedef struct fw_daemon_options {
     const char *log_path;
     int ready_fd;                 /* -1 = none */
     int max_clients;
+    size_t reply_queue_max;       /* bytes, all clients together */
     double variant_timeout_s;
 } fw_daemon_options;
 

@@ -41,13 +41,8 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     free(req);
 }
 
-/* Unlink the client from everything that could write to it, then close once queued replies (an
- * error that explains why, say) have been flushed. */
-static void client_close(fw_daemon_client *c)
+static void client_unlink(fw_daemon_client *c)
 {
-    if (c->closing)
-        return;
-    c->closing = 1;
     fw_daemon *d = c->d;
     uv_read_stop((uv_stream_t *)&c->pipe);
     if (c->prev || c->next || d->clients == c) {
@@ -61,10 +56,60 @@ static void client_close(fw_daemon_client *c)
         c->prev = c->next = NULL;
         d->nclients--;
     }
+}
+
+/* Unlink the client from everything that could write to it, then close once queued replies (an
+ * error that explains why, say) have been flushed. */
+static void client_close(fw_daemon_client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    client_unlink(c);
     uv_shutdown_t *sr = malloc(sizeof(*sr));
     if (!sr || uv_shutdown(sr, (uv_stream_t *)&c->pipe, on_shutdown) != 0) {
         free(sr);
         uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+    }
+}
+
+/* Close at once, discarding the replies it has not read: a shutdown would wait for a reader that
+ * never comes, and keep them. */
+static void client_drop(fw_daemon_client *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    client_unlink(c);
+    uv_close((uv_handle_t *)&c->pipe, on_client_closed);
+}
+
+static size_t queued(fw_daemon_client *c)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe);
+}
+
+/* The replies all clients have not read, together, stay under --reply-queue-max (issue 15 item 3):
+ * past it the client holding the most is dropped first, with a log line, until they fit. */
+static void bound_reply_queues(fw_daemon *d)
+{
+    for (;;) {
+        size_t total = 0, most = 0;
+        fw_daemon_client *worst = NULL;
+        for (fw_daemon_client *c = d->clients; c; c = c->next) {
+            size_t q = queued(c);
+            total += q;
+            if (q > most) {
+                most = q;
+                worst = c;
+            }
+        }
+        if (total <= d->opt.reply_queue_max || !worst)
+            return;
+        fw_daemon_log(d, "dropping the client holding the most unread replies (%zu bytes): all clients together "
+                      "hold %zu bytes, over the limit of %zu (--reply-queue-max)", most, total,
+                      d->opt.reply_queue_max);
+        client_drop(worst);
     }
 }
 
@@ -92,10 +137,13 @@ void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
         return;
     }
     /* A watcher that stops reading must not make the daemon hold its notifications forever. */
-    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > FW_DAEMON_WRITE_QUEUE_MAX) {
-        fw_daemon_log(c->d, "dropping a client that has not read %u bytes of replies",
-                      (unsigned)FW_DAEMON_WRITE_QUEUE_MAX);
-        client_close(c);
+    size_t q = queued(c);
+    if (q > FW_DAEMON_WRITE_QUEUE_MAX) {
+        fw_daemon_log(c->d, "dropping a client that has not read %zu bytes of replies (one client may hold "
+                      "%u)", q, (unsigned)FW_DAEMON_WRITE_QUEUE_MAX);
+        client_drop(c);
+    } else if (q >= FW_DAEMON_WRITE_QUEUE_CHECK) {
+        bound_reply_queues(c->d);
     }
 }
 
