@@ -670,22 +670,35 @@ static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const ch
     fw_daemon_log(dev->d, "job %" PRId64 ": finalists failed, ranking by the first pass: %s", job->id, why);
 }
 
-/* Tests only: FAIRWAYD_TEST_FAULT=kill-worker@K makes the daemon SIGKILL its worker right after
- * sending it seq K the first time, as the OOM killer or a user would from outside. */
-static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
+/* Tests only: does FAIRWAYD_TEST_FAULT (comma-separated KIND@SEQ) name kind at seq? */
+static int test_fault_has(const char *kind, int64_t seq)
 {
     const char *f = getenv("FAIRWAYD_TEST_FAULT");
     char want[48];
-    snprintf(want, sizeof(want), "kill-worker@%" PRId64, seq);
-    if (!f || !dev->w || job->retry_seq == seq)
-        return;
-    for (const char *p = strstr(f, want); p; p = strstr(p + 1, want)) {
+    snprintf(want, sizeof(want), "%s@%" PRId64, kind, seq);
+    for (const char *p = f ? strstr(f, want) : NULL; p; p = strstr(p + 1, want)) {
         char end = p[strlen(want)];
-        if ((p == f || p[-1] == ',') && (end == '\0' || end == ',')) {
-            fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
-            uv_process_kill(&dev->w->proc, SIGKILL);
-            return;
-        }
+        if ((p == f || p[-1] == ',') && (end == '\0' || end == ','))
+            return 1;
+    }
+    return 0;
+}
+
+/* Tests only, right after seq K is sent to the worker: FAIRWAYD_TEST_FAULT=kill-worker@K SIGKILLs the
+ * worker (the first time), as the OOM killer or a user would from outside; expire@K makes the
+ * per-variant limit run out at once (each time), so a test of a hanging variant needs no wall-clock
+ * limit of its own. */
+static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
+{
+    if (!getenv("FAIRWAYD_TEST_FAULT") || !dev->w)
+        return;
+    if (test_fault_has("expire", seq)) {
+        fw_daemon_log(dev->d, "test fault: the limit of seq %" PRId64 " runs out now", seq);
+        arm_timer(dev, 0);
+    }
+    if (job->retry_seq != seq && test_fault_has("kill-worker", seq)) {
+        fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
+        uv_process_kill(&dev->w->proc, SIGKILL);
     }
 }
 

@@ -5,14 +5,21 @@ import json
 
 from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
-# FAIRWAY_TEST_FAULT goes to the daemon and is inherited by every worker it starts. The per-variant
-# limit comes from the spec (variant_timeout_s overrides the daemon's --variant-timeout 300): long
-# enough for a PoCL compile on a busy machine, short enough for the test.
-d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@2,hang@3"}, args=["--variant-timeout", "300"])
+
+def log_count(d, text):
+    return d.read_log().count(text)
+
+# FAIRWAY_TEST_FAULT goes to the daemon and is inherited by every worker it starts: the worker aborts
+# on seq 2 and hangs on seq 3. FAIRWAYD_TEST_FAULT=expire@3 makes the daemon's per-variant limit run
+# out as soon as seq 3 is sent, so the hang is caught at once and no wall-clock limit decides the
+# test. The limit named in the stored error comes from the spec (variant_timeout_s overrides the
+# daemon's --variant-timeout 300), long enough that no real variant on a busy machine runs into it.
+d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@2,hang@3", "FAIRWAYD_TEST_FAULT": "expire@3"},
+           args=["--variant-timeout", "300"])
 with guarded(d):
     d.start()
     c = d.client()
-    spec = dict(SMALL_GEMM, budget=6, variant_timeout_s=15)
+    spec = dict(SMALL_GEMM, budget=6, variant_timeout_s=250)
     sub = c.call("submit", {"spec": spec})
     job = sub["job"]
     check(sub["planned"] >= 5, "plan is long enough to go on after seq 3 (%d)" % sub["planned"])
@@ -36,7 +43,8 @@ with guarded(d):
     check(not any(rec[s].get("retried") for s in rec if s not in (2, 3)), "the others were not retried")
     check("signal 6" in (rows.get(2, ("", ""))[1] or ""), "crash error names the signal: %s" % (rows.get(2),))
     check(rows.get(3, ("",))[0] == "timeout", "seq 3 stored as timeout")
-    check("15 s" in (rows.get(3, ("", ""))[1] or ""), "timeout error names the limit: %s" % (rows.get(3),))
+    check("250 s" in (rows.get(3, ("", ""))[1] or ""), "timeout error names the job's limit: %s" % (rows.get(3),))
+    check(log_count(d, "test fault: the limit of seq 3 runs out now") == 2, "the hang was cut by the limit, twice")
     check(all(rows[s][0] == "ok" for s in rows if s not in (2, 3)), "the other seqs measured normally")
     n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq) FROM measurements WHERE job = ?", (job,))[0]
     check(n[0] == n[1] == sub["planned"], "each seq stored exactly once")
