@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 libsqlite3-dev sqlite3 libuv1-dev libcjson-dev
           ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo clang llvm zlib1g-dev
+          libclang-rt-dev   # libFuzzer's runtime for the optional fuzz build (scripts/fuzz.sh); clang only recommends it
           chromium)   # chromium: the headless-browser check of `fairway report` (tests/cli/test_report.py)
 missing=()
 for p in "${packages[@]}"; do
