@@ -519,6 +519,24 @@ def gemm_user_source(e, body, name='k.cl'):
     return path
 
 
+def case_owndoc(e):
+    """docs/own-kernel.md's gemm kernel and spec, as a user would copy them, tune and all verify."""
+    need_daemon()
+    doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'docs', 'own-kernel.md')).read()
+    part = doc[doc.index('## A gemm kernel of yours'):]
+    kernel = re.search(r'```c\n(.*?)```', part, re.S).group(1)
+    spec = json.loads(re.search(r'```json\n(.*?)```', part, re.S).group(1))
+    with open(os.path.join(e.dir, spec['source']['file']), 'w') as f:
+        f.write(kernel)
+    with open(os.path.join(e.dir, 'spec.json'), 'w') as f:
+        json.dump(spec, f)
+    e.start_daemon(FAIRWAYD)
+    p = e.fw('--no-start', '--json', 'tune', '--spec', os.path.join(e.dir, 'spec.json'))
+    check(p.returncode == 0, 'tune of the documented gemm kernel: exit %d' % p.returncode, p.stdout + p.stderr)
+    job = json.loads(p.stdout)['job']
+    check(job['counts']['ok'] == job['planned'] == spec['budget'], 'every variant verifies', job['counts'])
+
+
 def case_ux(e):
     """Issue 19: failure reasons shown, errors as JSON, messages in the user's words."""
     need_daemon()
