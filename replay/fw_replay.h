@@ -32,6 +32,7 @@ typedef struct fw_replay_point {
     double time_ms;            /* mean, when OK */
     size_t nsamples;
     double *samples;           /* nsamples (may be 0) */
+    char *failure;             /* the recorded failure string, when not OK */
 } fw_replay_point;
 
 typedef struct fw_replay_space {

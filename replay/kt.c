@@ -129,6 +129,8 @@ static int read_entry(const cJSON *root, const cJSON *ent, size_t i, fw_replay_s
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ent, "time");
     if (cJSON_IsString(t)) {
         p->status = status_of(t->valuestring);
+        if (!(p->failure = strdup(t->valuestring)))
+            return fail(err, errlen, -ENOMEM, "out of memory", NULL);
         return 0;
     }
     if (!cJSON_IsNumber(t) || !(t->valuedouble > 0) || !isfinite(t->valuedouble))
@@ -210,8 +212,10 @@ void fw_replay_release(fw_replay_space *sp)
         if (sp->values)
             free(sp->values[k]);
     }
-    for (size_t i = 0; sp->rec && i < sp->npoints; i++)
+    for (size_t i = 0; sp->rec && i < sp->npoints; i++) {
         free(sp->rec[i].samples);
+        free(sp->rec[i].failure);
+    }
     free(sp->names);
     free(sp->nvals);
     free(sp->values);

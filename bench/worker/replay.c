@@ -200,8 +200,6 @@ static void add_stats(cJSON *o, const uint64_t *s, size_t n)
 }
 
 static const char *const status_name[] = {"ok", "compile_error", "invalid", "crashed"};
-static const char *const recorded_as[] = {"", "CompilationFailedConfig", "InvalidConfig",
-                                          "RuntimeFailedConfig (or another failure string)"};
 
 static void record_head(cJSON *rec, const fw_wreplay *w, const cJSON *spec, const fw_plan_item *it, int64_t seq)
 {
@@ -244,7 +242,7 @@ int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_ite
         cJSON_AddStringToObject(rec, "error", "this configuration is not in the recorded file");
     } else if (pt->status != FW_REPLAY_OK) {
         char why[160];
-        snprintf(why, sizeof why, "recorded as %s in the replayed file", recorded_as[pt->status]);
+        snprintf(why, sizeof why, "recorded as %.120s in the replayed file", pt->failure ? pt->failure : "a failure");
         cJSON_AddStringToObject(rec, "status", status_name[pt->status]);
         cJSON_AddStringToObject(rec, "error", why);
     } else {

@@ -160,6 +160,43 @@ def through_daemon(tmp, path, data):
         d.cleanup()
 
 
+def edge_cases(tmp):
+    """A recorded space whose raw product is over fairway's space limit (1000000) plans only its
+    recorded points; float values tune their indices; a name fairway cannot tune is refused."""
+    vals = list(range(1, 41))
+    cache = {}
+    for i in range(5):
+        e = {"a": vals[i], "b": vals[2 * i], "c": vals[3 * i], "d": vals[39 - i], "f": [0.5, 1.5][i % 2],
+             "time": 1.0 + i}
+        cache[",".join(str(e[k]) for k in "abcdf")] = e
+    wide = {"tune_params_keys": list("abcdf"), "tune_params": {"a": vals, "b": vals, "c": vals, "d": vals,
+                                                               "f": [0.5, 1.5]}, "cache": cache}
+    path = os.path.join(tmp, "wide.json")
+    with open(path, "w") as f:
+        json.dump(wide, f)
+    recs = worker({"replay": {"file": path}, "strategy": "grid", "budget": 0, "seed": 1}, tmp, "--finalists", "0")
+    check(len(recs) == 5 and sorted(r["knobs"]["f"] for r in recs) == [0, 0, 0, 1, 1],
+          "a recorded space of 5120000 raw points plans its 5 recorded ones; float values tune their indices")
+    p = subprocess.run([WORKER, "--spec", "-", "--resolve"], input=json.dumps({"replay": {"file": path}}),
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and json.loads(p.stdout)["replay"]["labels"] == {"f": ["0.5", "1.5"]},
+          "the resolved spec lists the float knob's values")
+    wide["tune_params"]["block-x"] = wide["tune_params"].pop("a")
+    wide["tune_params_keys"][0] = "block-x"
+    for e in wide["cache"].values():
+        e["block-x"] = e.pop("a")
+    with open(path, "w") as f:
+        json.dump(wide, f)
+    p = subprocess.run([WORKER, "--spec", "-", "--resolve"], input=json.dumps({"replay": {"file": path}}),
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "'block-x' is not a name fairway can tune" in p.stderr,
+          "a recorded knob name that is no C identifier is refused with a sentence: %s" % p.stderr.strip())
+    p = subprocess.run([WORKER, "--spec", "-", "--resolve"], input=json.dumps({"replay": {"file": path + ".no"}}),
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "cannot find the recorded space" in p.stderr, "a missing file is refused: %s" %
+          p.stderr.strip())
+
+
 def export_kt(d, job, out, *extra):
     p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", "kernel-tuner",
                         "-o", out] + list(extra), capture_output=True, text=True, timeout=120)
@@ -229,6 +266,7 @@ def main():
         with gzip.open(gz, "wt") as f:
             json.dump(data, f)
         standalone(tmp, plain, data)
+        edge_cases(tmp)
         a = worker({"replay": {"file": gz}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
         b = worker({"replay": {"file": plain}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
         strip = lambda rs: [(r["variant_key"], r["status"], r.get("samples_ns")) for r in rs]  # noqa: E731
