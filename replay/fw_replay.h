@@ -19,6 +19,8 @@
 #include "fw_variants.h"
 
 #define FW_REPLAY_FAMILY "replay"
+/* The largest recorded file read (compressed or not), and the most its JSON text may inflate to. */
+#define FW_REPLAY_MAX_BYTES (1 << 30)
 
 typedef enum fw_replay_status {
     FW_REPLAY_OK = 0,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fw_util.h"
 
@@ -27,6 +28,12 @@ static unsigned cache_next;
 
 int fw_replay_file_hash(const char *path, char out[17], char *err, size_t errlen)
 {
+    struct stat st;   /* a FIFO or a device (/dev/zero) would never end: regular files only */
+    if (stat(path, &st) < 0)
+        return fw_errf(err, errlen, -errno, "cannot read the recorded space %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_size > FW_REPLAY_MAX_BYTES)
+        return fw_errf(err, errlen, -EINVAL, "the recorded space %s is not a regular file of at most %d MiB", path,
+                       FW_REPLAY_MAX_BYTES >> 20);
     char *bytes = NULL;
     size_t len = 0;
     char rerr[300];

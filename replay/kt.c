@@ -29,7 +29,7 @@ int fw_replay_load(const char *path, fw_replay_space *sp, char *err, size_t errl
     while (buf && (n = gzread(f, buf + len, (unsigned)(cap - len - 1))) > 0) {
         len += (size_t)n;
         if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
+            char *nb = cap < (size_t)FW_REPLAY_MAX_BYTES ? realloc(buf, cap * 2) : NULL;
             if (!nb) {
                 free(buf);
                 buf = NULL;
@@ -41,7 +41,7 @@ int fw_replay_load(const char *path, fw_replay_space *sp, char *err, size_t errl
     }
     gzclose(f);
     if (!buf)
-        return fail(err, errlen, -ENOMEM, "out of memory reading", path);
+        return fail(err, errlen, -ENOMEM, "over 1 GiB of JSON, or out of memory, reading", path);
     if (n < 0) {
         free(buf);
         return fail(err, errlen, -EIO, "cannot decompress", path);

@@ -195,6 +195,9 @@ def edge_cases(tmp):
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2 and "cannot find the recorded space" in p.stderr, "a missing file is refused: %s" %
           p.stderr.strip())
+    p = subprocess.run([WORKER, "--spec", "-", "--resolve"], input=json.dumps({"replay": {"file": "/dev/zero"}}),
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 2 and "not a regular file" in p.stderr, "a device file is refused, not read forever")
 
 
 def export_kt(d, job, out, *extra):
