@@ -10,7 +10,7 @@
 #include "fw_cli.h"
 
 const char fw_cli_export_help[] =
-    "Usage: fairway export JOB --format csv|json|header|kernel-tuner [--shape KEY] [-o FILE]\n"
+    "Usage: fairway export JOB --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
     "Write a job's results for other tools (stdout, or FILE):\n"
     "  csv     every evaluation: seq, shape, status, median_ns, then one column per knob\n"
     "  json    the best config per shape: knobs, -D macros (after the spec's aliases and fixed macros),\n"
@@ -20,8 +20,10 @@ const char fw_cli_export_help[] =
     "  kernel-tuner  one shape's evaluations as a Kernel Tuner cache file (time = mean ms, times =\n"
     "          samples, failures as Kernel Tuner's strings), which Kernel Tuner's simulation mode and\n"
     "          `fairway tune --replay FILE` read\n"
-    "  --format F             csv, json, header or kernel-tuner (required)\n"
-    "  --shape KEY            kernel-tuner: the shape to write (needed when the job has several)\n"
+    "  fairway one shape's evaluations as fairway's records, one JSON object a line, which\n"
+    "          `fairway tune --replay FILE` reads (as it reads `fairway-worker --spec` output)\n"
+    "  --format F             csv, json, header, kernel-tuner or fairway (required)\n"
+    "  --shape KEY            kernel-tuner, fairway: the shape to write (needed when the job has several)\n"
     "  -o, --output FILE      write there instead of stdout\n\n"
     "Examples:\n"
     "  fairway export 12 --format csv -o job12.csv\n"
@@ -209,11 +211,12 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
         return ec;
     if (npos != 1)
         return fw_cli_usage_error("export", "give one job id (see `fairway jobs`)");
-    int kt = o.format && !strcmp(o.format, "kernel-tuner");
+    int lines = o.format && !strcmp(o.format, "fairway");
+    int kt = (o.format && !strcmp(o.format, "kernel-tuner")) || lines;   /* one shape with samples */
     if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt))
-        return fw_cli_usage_error("export", "give --format csv, json, header or kernel-tuner");
+        return fw_cli_usage_error("export", "give --format csv, json, header, kernel-tuner or fairway");
     if (o.shape && !kt)
-        return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner");
+        return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner or fairway");
     long long job;
     if (fw_cli_parse_job_id("export", pos[0], &job) < 0)
         return FW_CLI_EXIT_USAGE;
@@ -243,7 +246,7 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     if (!ec) {
         char kerr[512];
         if (kt) {
-            if (fw_cli_export_kt(f, job, st, data, o.shape, kerr, sizeof kerr) < 0)
+            if ((lines ? fw_cli_export_lines : fw_cli_export_kt)(f, job, st, data, o.shape, kerr, sizeof kerr) < 0)
                 ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, kerr);
         } else if (!strcmp(o.format, "csv")) {
             write_csv(f, data);

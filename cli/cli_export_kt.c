@@ -1,6 +1,8 @@
-/* fairway export JOB --format kernel-tuner (issue 14): one shape of a job as a Kernel Tuner cache
- * file (the format of Kernel Tuner's cachefiles, schema 1.0.0), which Kernel Tuner's simulation mode,
- * its dashboards and fairway's own replay device (tune --replay) read. Every stored evaluation is one
+/* fairway export JOB --format kernel-tuner|fairway (issue 14): one shape of a job as a Kernel Tuner
+ * cache file (the format of Kernel Tuner's cachefiles, schema 1.0.0), which Kernel Tuner's simulation
+ * mode, its dashboards and fairway's own replay device (tune --replay) read; or as fairway's own
+ * records, one JSON object a line (a {"fairway": {...}} header, then the worker's record fields the
+ * store keeps: seq, shape, variant, knobs, status, median, samples), which the replay device reads. Every stored evaluation is one
  * entry: "time" is the mean of its samples in ms (Kernel Tuner ranks by the mean), "times" every
  * sample; a failure is Kernel Tuner's failure string. A "fairway" object says where it came from
  * (job, family, shape, device), so a replay keys it by the job's own shape. */
@@ -206,5 +208,68 @@ int fw_cli_export_kt(FILE *f, long long job, const cJSON *status, const cJSON *m
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     fprintf(f, "%s\n", text);
     free(text);
+    return 0;
+}
+
+int fw_cli_export_lines(FILE *f, long long job, const cJSON *status, const cJSON *meas, const char *want, char *err,
+                        size_t errlen)
+{
+    const char *sk = NULL;
+    int rc = pick_shape(meas, want, &sk, err, errlen);
+    if (rc < 0)
+        return rc;
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
+    char dev[256];
+    device_name(status, spec, dev, sizeof dev);
+    cJSON *head = cJSON_CreateObject(), *fw = cJSON_AddObjectToObject(head, "fairway");
+    cJSON *shape = shape_of_key(sk);
+    cJSON_AddNumberToObject(fw, "job", (double)job);
+    cJSON_AddStringToObject(fw, "family", fw_cli_str(status, "family", ""));
+    cJSON_AddStringToObject(fw, "shape_key", sk);
+    if (shape)
+        cJSON_AddItemToObject(fw, "shape", cJSON_Duplicate(shape, 1));
+    cJSON_AddStringToObject(fw, "kernel", fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "replay"), "kernel",
+                                                     fw_cli_str(status, "family", "")));
+    cJSON_AddStringToObject(fw, "device_name", dev);
+    cJSON_AddStringToObject(fw, "device", fw_cli_str(status, "device_identity", ""));
+    cJSON_AddStringToObject(fw, "seed", fw_cli_str(status, "seed_text", ""));
+    char *t = cJSON_PrintUnformatted(head);
+    fprintf(f, "%s\n", t ? t : "{}");
+    free(t);
+    cJSON_Delete(head);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(meas, "measurements")) {
+        if (strcmp(fw_cli_str(m, "shape_key", ""), sk))
+            continue;
+        cJSON *r = cJSON_CreateObject(), *kn = cJSON_CreateObject();
+        const char *vk = fw_cli_str(m, "variant_key", "");
+        cJSON_AddNumberToObject(r, "seq", fw_cli_num(m, "seq", 0));
+        cJSON_AddStringToObject(r, "shape_key", sk);
+        if (shape)
+            cJSON_AddItemToObject(r, "shape", cJSON_Duplicate(shape, 1));
+        cJSON_AddStringToObject(r, "variant_key", vk);
+        for (const char *p = vk; *p;) {
+            size_t l = strcspn(p, ","), e = strcspn(p, "=");
+            char name[64];
+            if (e < l && e < sizeof name) {
+                snprintf(name, sizeof name, "%.*s", (int)e, p);
+                cJSON_AddNumberToObject(kn, name, (double)strtoll(p + e + 1, NULL, 10));
+            }
+            p += l + (p[l] == ',');
+        }
+        cJSON_AddItemToObject(r, "knobs", kn);
+        cJSON_AddStringToObject(r, "status", fw_cli_str(m, "status", ""));
+        const cJSON *med = cJSON_GetObjectItemCaseSensitive(m, "median_ns");
+        if (cJSON_IsNumber(med))
+            cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "stats"), "median_ns", med->valuedouble);
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "samples_ns");
+        if (s)
+            cJSON_AddItemToObject(r, "samples_ns", cJSON_Duplicate(s, 1));
+        t = cJSON_PrintUnformatted(r);
+        fprintf(f, "%s\n", t ? t : "{}");
+        free(t);
+        cJSON_Delete(r);
+    }
+    cJSON_Delete(shape);
     return 0;
 }

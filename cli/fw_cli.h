@@ -256,6 +256,9 @@ extern const char fw_cli_export_help[];
  * the `status` and `measurements` (with samples) replies; -errno with a sentence in err. */
 int fw_cli_export_kt(FILE *f, long long job, const cJSON *status, const cJSON *meas, const char *shape, char *err,
                      size_t errlen);
+/* The same shape as fairway's records, one JSON object a line, after a {"fairway": {...}} header. */
+int fw_cli_export_lines(FILE *f, long long job, const cJSON *status, const cJSON *meas, const char *shape, char *err,
+                        size_t errlen);
 void fw_cli_report_expected_min(const double *v, size_t n, double *out);
 double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);

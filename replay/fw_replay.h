@@ -52,12 +52,18 @@ typedef struct fw_replay_space {
     int64_t problem[8];
     int fairway;               /* written by `fairway export`: its "fairway" object is there */
     cJSON *shape;              /* that object's "shape" (the job's shape), or NULL */
+    const char *format;        /* "kernel-tuner", or "fairway" for records one a line (lines.c) */
 } fw_replay_space;
 
 /* Read a file (gzip or plain, told apart by content). -errno or -EINVAL with a message. */
 int fw_replay_load(const char *path, fw_replay_space *sp, char *err, size_t errlen);
-/* Same from memory (a JSON text). */
+/* Same from memory (a JSON text). A text whose first object is no Kernel Tuner cache but a fairway
+ * record or header ("knobs", "seq" or "fairway") is read as records one a line (below). */
 int fw_replay_parse(const char *text, size_t len, fw_replay_space *sp, char *err, size_t errlen);
+/* fairway's own records, one JSON object a line: the worker's measurement records (`fairway-worker
+ * --spec` output, `fairway export --format fairway`), one shape; knobs' values as the records hold
+ * them, ascending; time = the mean of samples_ns (else the median); a failure keeps its status. */
+int fw_replay_parse_lines(const char *text, size_t len, fw_replay_space *sp, char *err, size_t errlen);
 void fw_replay_release(fw_replay_space *sp);
 
 /* What a launch of point i measures: the recorded mean, times (1 + noise * N(0,1)) with N drawn

@@ -248,7 +248,7 @@ int fw_replay_spec_expand(const cJSON *user, cJSON **expanded, char *err, size_t
         cJSON_AddItemToObject(out, "space", canon);
         cJSON_AddItemToObject(out, "shapes", shapes);
         cJSON_AddStringToObject(out, "backend", "replay");
-        fill_replay(out, ur, abs, h, sp, labels, "kernel-tuner");
+        fill_replay(out, ur, abs, h, sp, labels, sp->format ? sp->format : "kernel-tuner");
         canon = shapes = labels = NULL;
         *expanded = out;
         rc = 1;

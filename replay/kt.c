@@ -176,9 +176,16 @@ int fw_replay_parse(const char *text, size_t len, fw_replay_space *sp, char *err
 {
     memset(sp, 0, sizeof *sp);
     sp->optimum_ms = INFINITY;
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    cJSON *root = cJSON_ParseWithLength(text, len);   /* the first value: a cache, or the first line */
     if (!root)
         return fail(err, errlen, -EINVAL, "not JSON", NULL);
+    if (!cJSON_GetObjectItemCaseSensitive(root, "tune_params_keys") &&
+        (cJSON_GetObjectItemCaseSensitive(root, "knobs") || cJSON_GetObjectItemCaseSensitive(root, "seq") ||
+         cJSON_GetObjectItemCaseSensitive(root, "fairway"))) {
+        cJSON_Delete(root);
+        return fw_replay_parse_lines(text, len, sp, err, errlen);
+    }
+    sp->format = "kernel-tuner";
     int rc = read_knobs(root, sp, err, errlen);
     const cJSON *cache = cJSON_GetObjectItemCaseSensitive(root, "cache");
     if (rc == 0 && (!cJSON_IsObject(cache) || cJSON_GetArraySize(cache) == 0))

@@ -200,13 +200,13 @@ def edge_cases(tmp):
     check(p.returncode == 2 and "not a regular file" in p.stderr, "a device file is refused, not read forever")
 
 
-def export_kt(d, job, out, *extra):
-    p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", "kernel-tuner",
-                        "-o", out] + list(extra), capture_output=True, text=True, timeout=120)
-    check(p.returncode == 0, "export %d --format kernel-tuner exits 0 (%s)" % (job, p.stderr.strip()))
+def export_kt(d, job, out, fmt="kernel-tuner"):
+    p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", fmt,
+                        "-o", out], capture_output=True, text=True, timeout=120)
+    check(p.returncode == 0, "export %d --format %s exits 0 (%s)" % (job, fmt, p.stderr.strip()))
     with open(out) as f:
         text = f.read()
-    return json.loads(text), text
+    return (json.loads(text) if fmt == "kernel-tuner" else None), text
 
 
 def round_trip(tmp, path, data):
@@ -252,6 +252,15 @@ def round_trip(tmp, path, data):
               "the replay ranks the recorded first pass the same")
         shapes = {x["shape_key"] for x in c.call("rankings", {"job": r, "limit": 10})["rankings"]}
         check(shapes == {"K=64,M=64,N=64"}, "the replay keys its results by the gemm shape: %s" % shapes)
+        _, text = export_kt(d, g, os.path.join(tmp, "gemm.jsonl"), "fairway")
+        check(json.loads(text.splitlines()[0])["fairway"]["shape"] == {"K": 64, "M": 64, "N": 64}
+              and len(text.splitlines()) == 5, "export --format fairway: a header and one record a line")
+        r2 = c.call("submit", {"spec": {"replay": {"file": os.path.join(tmp, "gemm.jsonl")}, "strategy": "grid",
+                                        "budget": 0, "seed": 9, "iters": 3, "options": {"finalists": 2}}})["job"]
+        check(c.watch(r2)[-1]["state"] == "done", "the fairway-format export replays")
+        m2 = {m["variant_key"]: m for m in c.call("measurements", {"job": r2, "samples": True})["measurements"]}
+        check(all(m2[k]["status"] == mg[k]["status"] and m2[k].get("samples_ns") == mg[k].get("samples_ns")
+                  for k in mg) and set(m2) == set(mg), "and gives back the same configurations and samples")
     except Exception as e:
         check(False, "unexpected %r\n%s" % (e, d.read_log()))
     finally:
@@ -274,6 +283,14 @@ def main():
         b = worker({"replay": {"file": plain}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
         strip = lambda rs: [(r["variant_key"], r["status"], r.get("samples_ns")) for r in rs]  # noqa: E731
         check(strip(a) == strip(b), ".json.gz replays as the same .json")
+        lines = os.path.join(tmp, "worker.jsonl")   # the worker's own output is a recorded space too
+        with open(lines, "w") as f:
+            for r in a:
+                f.write(json.dumps(r) + "\n")
+            f.write(json.dumps({"summary": {"evaluated": len(a)}}) + "\n")
+        c = worker({"replay": {"file": lines}, "budget": 0, "strategy": "grid", "seed": 1}, tmp, "--finalists", "0")
+        check([(r["variant_key"], r["status"], r.get("samples_ns")) for r in c] == strip(a),
+              "the worker's JSON lines replay as the records they hold")
         through_daemon(tmp, plain, data)
         round_trip(tmp, plain, data)
     finally:
