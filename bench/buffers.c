@@ -24,6 +24,14 @@ void fwh_wl_entry_release(fw_bench *b, wl_entry *e)
                 b->be->buffer_free(b->dev, e->rot[i]);
         free(e->rot);
     }
+    if (e->pristine) {
+        for (size_t i = 0; i < e->wl->nbuffers; i++)
+            if (e->pristine[i])
+                b->be->buffer_free(b->dev, e->pristine[i]);
+        free(e->pristine);
+    }
+    if (e->ref_dev)
+        b->be->buffer_free(b->dev, e->ref_dev);
     if (e->fam && e->fam->workload_free)
         e->fam->workload_free(e->wl);
     memset(e, 0, sizeof *e);
@@ -136,6 +144,62 @@ int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, siz
             r = b->be->buffer_fill(b->dev, bufs[i], POISON, wb->bytes);
         else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
             r = b->be->buffer_fill(b->dev, bufs[i], 0, wb->bytes);
+        if (r < 0) {
+            *failed = i;
+            return r;
+        }
+    }
+    return 0;
+}
+
+/* The pristine device copies of the workload's inputs, written from the host once (1), or -1 when
+ * the backend cannot copy on the device or the memory is not there (nothing kept). */
+static int make_pristine(fw_bench *b, wl_entry *we)
+{
+    const fw_workload *w = we->wl;
+    if (!b->be->buffer_copy)
+        return -1;
+    fw_buffer **p = calloc(w->nbuffers ? w->nbuffers : 1, sizeof *p);
+    if (!p)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < w->nbuffers && rc == 0; i++) {
+        const fw_wl_buffer *wb = &w->buffers[i];
+        if (wb->role != FW_BUF_INPUT || !wb->host)
+            continue;
+        rc = b->be->buffer_new(b->dev, wb->bytes, &p[i]);
+        if (rc < 0)
+            p[i] = NULL;
+        else
+            rc = b->be->buffer_write(b->dev, p[i], 0, wb->host, wb->bytes);
+    }
+    if (rc < 0) {
+        for (size_t i = 0; i < w->nbuffers; i++)
+            if (p[i])
+                b->be->buffer_free(b->dev, p[i]);
+        free(p);
+        return -1;
+    }
+    we->pristine = p;
+    return 1;
+}
+
+int fwh_prepare_variant(fw_bench *b, wl_entry *we, size_t *failed)
+{
+    const fw_workload *w = we->wl;
+    if (we->pristine_state == 0)
+        we->pristine_state = make_pristine(b, we);
+    if (we->pristine_state < 0)
+        return fwh_prepare_buffers(b, w, we->bufs, failed);
+    for (size_t i = 0; i < w->nbuffers; i++) {
+        const fw_wl_buffer *wb = &w->buffers[i];
+        int r = 0;
+        if (wb->role == FW_BUF_INPUT && wb->host)   /* a variant may have written its inputs */
+            r = b->be->buffer_copy(b->dev, we->bufs[i], we->pristine[i], wb->bytes);
+        else if (wb->role == FW_BUF_OUTPUT)
+            r = b->be->buffer_fill(b->dev, we->bufs[i], POISON, wb->bytes);
+        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
+            r = b->be->buffer_fill(b->dev, we->bufs[i], 0, wb->bytes);
         if (r < 0) {
             *failed = i;
             return r;

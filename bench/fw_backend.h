@@ -121,6 +121,12 @@ typedef struct fw_backend {
      * Returns like launch; -ENOTSUP when this batch cannot be done (the harness then times each
      * launch with launch() and adds them up). */
     int (*launch_batch)(fw_device *dev, fw_program *prog, const fw_launch *ls, size_t n, uint64_t *elapsed_ns);
+
+    /* Optional (NULL if unsupported; added after version 1 like launch_batch): copy the first
+     * `bytes` of src into dst on the device and wait. The harness restores a workload's inputs from
+     * a device-resident pristine copy with it instead of writing them from the host for every
+     * variant (issue 20); without it the inputs are written from the host as before. */
+    int (*buffer_copy)(fw_device *dev, fw_buffer *dst, fw_buffer *src, size_t bytes);
 } fw_backend;
 
 /* The backends compiled into this binary (bench/backends.c); NULL-terminated. */

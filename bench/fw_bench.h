@@ -106,6 +106,17 @@ typedef struct fw_bench_verify {
 } fw_bench_verify;
 int fw_bench_verify_output(int elem /* fw_elem */, const void *out, size_t nelem, const double *ref,
                            fw_bench_verify *v);
+/* The same comparison on the device (bench/devcompare.c, issue 20), for an f32 output: out holds
+ * nelem f32 outputs, ref_dev nelem doubles, both on the harness's device. 0 with *v and *max_abs
+ * (the largest |out - ref| over written finite elements, +inf when one is NaN); 1 when this device
+ * cannot compare (no compare kernel for its dialect, no fp64): use fw_bench_verify_output; < 0 a
+ * device error. Unwritten and nonfinite counts and max_abs equal the host's exactly; rel_err is the
+ * same sum added in another order. fw_bench_measure compares an f32 output on the device when it can
+ * and spec options.verify_on_device is true, or absent and the device is not this machine's CPU
+ * (PoCL: there the host comparison is faster); the record's verify object says "compared_on":
+ * "device" or "host". */
+int fw_bench_verify_device(fw_bench *b, fw_buffer *out, fw_buffer *ref_dev, size_t nelem, fw_bench_verify *v,
+                           double *max_abs);
 
 /* ---- tuning throughput (issue 7) ------------------------------------------------------------- */
 

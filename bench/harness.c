@@ -45,6 +45,7 @@ void fw_bench_free(fw_bench *b)
     free(b->best);
     if (b->flush)
         b->be->buffer_free(b->dev, b->flush);
+    fwh_dev_compare_free(b);
     for (int i = 0; i < FW_BENCH_WL_CACHE; i++)
         fwh_wl_entry_release(b, &b->wl[i]);
     for (int i = 0; i < FW_BENCH_PROG_CACHE; i++)
@@ -83,7 +84,10 @@ typedef struct measure {
     prog_entry *pe;
     fw_arg *args;
     fw_launch l;
-    unsigned char *out;
+    unsigned char *out;           /* the output read back (NULL when the device compared) */
+    int dev_cmp;                  /* the device compares (m_readback) */
+    unsigned char *tail;          /* the output's bytes past its elements (canary words) */
+    unsigned char tail_buf[256];
     uint64_t *samples;
     int fatal;
     char *err;
@@ -241,7 +245,7 @@ static int m_prepare(measure *m)
     fw_bench *b = m->b;
     fw_workload *wl = m->wl;
     size_t failed_buf = 0;
-    int prep = fwh_prepare_buffers(b, wl, m->we->bufs, &failed_buf);
+    int prep = fwh_prepare_variant(b, m->we, &failed_buf);
     if (prep < 0) {
         const char *bname = wl->buffers[failed_buf].name;
         snprintf(m->why, sizeof m->why, "preparing buffer '%s' failed: %s", bname ? bname : "?",
@@ -306,7 +310,32 @@ static int m_first_launch(measure *m)
     return 0;
 }
 
-/* The output read back to the host into m->out. */
+/* The whole output read back to the host into m->out (the host comparison, a transformed
+ * variant's checks). */
+static int m_read_output(measure *m)
+{
+    fw_bench *b = m->b;
+    const fw_wl_buffer *ob = &m->wl->buffers[m->wl->output];
+    if (!m->out && !(m->out = malloc(ob->bytes ? ob->bytes : 1)))
+        return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
+    int rc = b->be->buffer_read(b->dev, m->we->bufs[m->wl->output], 0, m->out, ob->bytes);
+    if (rc < 0) {
+        m->fatal = rc == -EFAULT;
+        snprintf(m->why, sizeof m->why, "reading the output back failed: %s", b->be->last_error(b->dev));
+        return m_set(m, "runtime_error", m->why);
+    }
+    return 0;
+}
+
+/* The output's element count (the canary words past it excluded). */
+static size_t m_nelem(const measure *m)
+{
+    const fw_wl_buffer *ob = &m->wl->buffers[m->wl->output];
+    return (ob->bytes - m->wl->output_canary) / fwh_elem_size(ob->elem);
+}
+
+/* What the comparison needs on the host: the whole output, or, when the device compares (an f32
+ * output with a reference, issue 20), only the canary words past its end (into m->tail). */
 static int m_readback(measure *m)
 {
     fw_bench *b = m->b;
@@ -314,14 +343,62 @@ static int m_readback(measure *m)
     if (wl->output < 0 || (size_t)wl->output >= wl->nbuffers)
         return fw_errf(m->err, m->errlen, -EINVAL, "family '%s' names no output buffer", m->fam->name);
     const fw_wl_buffer *ob = &wl->buffers[wl->output];
-    m->out = malloc(ob->bytes ? ob->bytes : 1);
-    if (!m->out)
-        return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
-    int rc = b->be->buffer_read(b->dev, m->we->bufs[wl->output], 0, m->out, ob->bytes);
+    size_t nelem = m_nelem(m), body = nelem * fwh_elem_size(ob->elem);
+    int unverified = m->fam == &fw_family_declarative && fw_decl_unverified(wl);
+    m->dev_cmp = ob->elem == FW_ELEM_F32 && !unverified && wl->reference && wl->nreference == nelem &&
+                 fwh_dev_compare_ready(b, m->spec, nelem);
+    if (!m->dev_cmp) {
+        int rc = m_read_output(m);
+        m->tail = m->out ? m->out + body : NULL;
+        return rc;
+    }
+    m->tail = m->tail_buf;
+    if (ob->bytes - body > sizeof m->tail_buf) {
+        int rc = m_read_output(m);   /* an unusually long canary: the whole output, as before */
+        m->tail = m->out ? m->out + body : NULL;
+        return rc;
+    }
+    int rc = b->be->buffer_read(b->dev, m->we->bufs[wl->output], body, m->tail_buf, ob->bytes - body);
     if (rc < 0) {
         m->fatal = rc == -EFAULT;
         snprintf(m->why, sizeof m->why, "reading the output back failed: %s", b->be->last_error(b->dev));
         return m_set(m, "runtime_error", m->why);
+    }
+    return 0;
+}
+
+/* The comparison with the reference, on the device when m_readback chose it (falling back to the
+ * host when the reference cannot go there), else on the read-back output. *abs_ok: every element
+ * within the absolute tolerance (asked only when the relative error fails). */
+static int m_compare(measure *m, size_t nelem, fw_bench_verify *v, int *on_dev, int *abs_ok)
+{
+    fw_bench *b = m->b;
+    fw_workload *wl = m->wl;
+    const fw_wl_buffer *ob = &wl->buffers[wl->output];
+    double max_abs = 0;
+    *on_dev = 0;
+    if (m->dev_cmp) {
+        int rc = fwh_dev_compare(b, m->we, m->we->bufs[wl->output], nelem, v, &max_abs);
+        if (rc < 0) {
+            m->fatal = rc == -EFAULT;
+            snprintf(m->why, sizeof m->why, "comparing the output on the device failed: %s", b->be->last_error(b->dev));
+            return m_set(m, "runtime_error", m->why);
+        }
+        *on_dev = rc == 0;
+        if (!*on_dev && (rc = m_read_output(m)) != 0)
+            return rc;
+    }
+    if (!*on_dev)
+        fw_bench_verify_output(ob->elem, m->out, nelem, wl->reference, v);
+    *abs_ok = 0;
+    if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance)) {
+        if (*on_dev) {
+            *abs_ok = max_abs <= wl->abs_tolerance;
+        } else {
+            *abs_ok = 1;
+            for (size_t i = 0; i < nelem && *abs_ok; i++)
+                *abs_ok = fabs(fw_elem_value(ob->elem, m->out, i) - wl->reference[i]) <= wl->abs_tolerance;
+        }
     }
     return 0;
 }
@@ -332,11 +409,9 @@ static int m_verify(measure *m)
 {
     fw_workload *wl = m->wl;
     const fw_wl_buffer *ob = &wl->buffers[wl->output];
-    unsigned char *out = m->out;
-    size_t esz = fwh_elem_size(ob->elem);
-    size_t nelem = (ob->bytes - wl->output_canary) / esz;
-    for (size_t k = nelem * esz; k < ob->bytes; k++)
-        if (out[k] != 0xFFu) {   /* a canary word past the end of the output was overwritten */
+    size_t nelem = m_nelem(m), body = nelem * fwh_elem_size(ob->elem);
+    for (size_t k = 0; k < ob->bytes - body; k++)
+        if (m->tail[k] != 0xFFu) {   /* a canary word past the end of the output was overwritten */
             snprintf(m->why, sizeof m->why, "wrote past the end of %s", ob->name ? ob->name : "the output");
             return m_set(m, "verify_failed", m->why);
         }
@@ -350,18 +425,16 @@ static int m_verify(measure *m)
         return m_set(m, "verify_failed", m->why);
     }
     fw_bench_verify v;
-    fw_bench_verify_output(ob->elem, out, nelem, wl->reference, &v);
+    int on_dev = 0, abs_ok = 0;
+    int rc = m_compare(m, nelem, &v, &on_dev, &abs_ok);
+    if (rc != 0)
+        return rc;
     cJSON *jv = cJSON_AddObjectToObject(m->rec, "verify");
     cJSON_AddNumberToObject(jv, "rel_err", isfinite(v.rel_err) ? v.rel_err : 1e308);
     cJSON_AddNumberToObject(jv, "nonfinite", (double)v.nonfinite);
     cJSON_AddNumberToObject(jv, "unwritten", (double)v.unwritten);
     cJSON_AddNumberToObject(jv, "tolerance", wl->tolerance);
-    int abs_ok = 0;
-    if (wl->abs_tolerance > 0 && !v.unwritten && !v.nonfinite && !(v.rel_err <= wl->tolerance)) {
-        abs_ok = 1;
-        for (size_t i = 0; i < nelem && abs_ok; i++)
-            abs_ok = fabs(fw_elem_value(ob->elem, out, i) - wl->reference[i]) <= wl->abs_tolerance;
-    }
+    cJSON_AddStringToObject(jv, "compared_on", on_dev ? "device" : "host");
     if (v.unwritten || v.nonfinite || (!(v.rel_err <= wl->tolerance) && !abs_ok)) {
         snprintf(m->why, sizeof m->why, "output differs from the reference: %zu of %zu elements unwritten, "
                  "%zu NaN/Inf, relative L2 error %.3g (tolerance %.3g)",
@@ -369,7 +442,9 @@ static int m_verify(measure *m)
         return m_set(m, "verify_failed", m->why);
     }
     if (fw_transform_applies(m->spec, &m->item->point)) {
-        int xr = fwh_xform_checks(m->b, m->fam, m->shape, m->wseed, wl, m->we->bufs, m->pe->prog, &m->l, out,
+        if (!m->out && !(m->out = malloc(ob->bytes ? ob->bytes : 1)))   /* the checks' read-back buffer */
+            return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
+        int xr = fwh_xform_checks(m->b, m->fam, m->shape, m->wseed, wl, m->we->bufs, m->pe->prog, &m->l, m->out,
                                   m->why, sizeof m->why);
         cJSON_AddNumberToObject(jv, "seeds", FW_BENCH_XFORM_SEEDS);
         cJSON_AddNumberToObject(jv, "launches", FW_BENCH_XFORM_SEEDS + FW_BENCH_XFORM_REPEATS - 1);

@@ -31,6 +31,16 @@ typedef struct wl_entry {
     fw_buffer **bufs;
     int nrot;             /* copies of the inputs for options.rotate_buffers (1 = none) */
     fw_buffer **rot;      /* (nrot - 1) x nbuffers: extra copies of the input buffers, NULL elsewhere */
+    /* Inputs are written from the host once per workload, into these device-resident pristine copies
+     * (one per input buffer, NULL elsewhere); each variant's inputs are then restored from them on the
+     * device (backend buffer_copy). pristine_state: 0 not made yet, 1 made, -1 not possible (no
+     * buffer_copy, no memory): inputs are written from the host for every variant as before. */
+    fw_buffer **pristine;
+    int pristine_state;
+    /* The reference on the device (nreference doubles) for the device comparison (devcompare.c);
+     * ref_state as pristine_state. */
+    fw_buffer *ref_dev;
+    int ref_state;
 } wl_entry;
 
 typedef struct prog_entry {
@@ -66,6 +76,11 @@ struct fw_bench {
     /* how the last timed_launches timed its samples (options.launches_per_sample, rotation) */
     int last_lps, last_nrot, last_window;
     uint64_t batch_launches;   /* launches made inside batched samples (tests count them) */
+    /* the device comparison (devcompare.c): its program, state (0 untried, 1 ready, -1 this device
+     * cannot: compare on the host) and partial-sums buffer */
+    fw_program *cmp_prog;
+    int cmp_state;
+    fw_buffer *cmp_part;
 };
 
 
@@ -132,6 +147,24 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
 /* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
  * checked starts clean. On failure, *failed is the buffer's index. */
 int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed);
+
+/* Restores the inputs for a variant (from the pristine copies, made on first use, or from the
+ * host), poisons the outputs, zeroes accumulators and scratch. On failure, *failed is the buffer's
+ * index. */
+int fwh_prepare_variant(fw_bench *b, wl_entry *we, size_t *failed);
+
+/* devcompare.c */
+/* 1 when the device can and should compare an f32 output of nelem elements with the reference
+ * (compiling the compare kernel on first use), 0 when the host does (spec options.verify_on_device
+ * false, or absent on a CPU device; no kernel for the dialect, no fp64, too many elements). spec
+ * NULL: whenever the device can. */
+int fwh_dev_compare_ready(fw_bench *b, const cJSON *spec, size_t nelem);
+/* The comparison of out (f32, nelem elements) with we's reference on the device: 0 with *v and
+ * *max_abs (the largest |out - ref| over written finite elements, +inf when one is NaN); 1 when the
+ * reference cannot be put on the device (compare on the host); < 0 a device error (-EFAULT sticky),
+ * text in the device error. */
+int fwh_dev_compare(fw_bench *b, wl_entry *we, fw_buffer *out, size_t nelem, fw_bench_verify *v, double *max_abs);
+void fwh_dev_compare_free(fw_bench *b);
 
 /* program.c */
 void fwh_prog_entry_release(fw_bench *b, prog_entry *e);

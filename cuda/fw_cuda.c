@@ -48,6 +48,7 @@ typedef CUresult (*p_cuMemAlloc)(CUdeviceptr *, size_t);
 typedef CUresult (*p_cuMemFree)(CUdeviceptr);
 typedef CUresult (*p_cuMemcpyHtoD)(CUdeviceptr, const void *, size_t);
 typedef CUresult (*p_cuMemcpyDtoH)(void *, CUdeviceptr, size_t);
+typedef CUresult (*p_cuMemcpyDtoD)(CUdeviceptr, CUdeviceptr, size_t);
 typedef CUresult (*p_cuMemsetD32)(CUdeviceptr, unsigned, size_t);
 typedef CUresult (*p_cuMemsetD8)(CUdeviceptr, unsigned char, size_t);
 typedef CUresult (*p_cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
@@ -87,6 +88,7 @@ static struct {
     p_cuMemFree MemFree;
     p_cuMemcpyHtoD MemcpyHtoD;
     p_cuMemcpyDtoH MemcpyDtoH;
+    p_cuMemcpyDtoD MemcpyDtoD;
     p_cuMemsetD32 MemsetD32;
     p_cuMemsetD8 MemsetD8;
     p_cuLaunchKernel LaunchKernel;
@@ -146,6 +148,7 @@ static void cu_load(void)
         {(void **)&cu.MemFree, "cuMemFree_v2", NULL, NULL},
         {(void **)&cu.MemcpyHtoD, "cuMemcpyHtoD_v2", NULL, NULL},
         {(void **)&cu.MemcpyDtoH, "cuMemcpyDtoH_v2", NULL, NULL},
+        {(void **)&cu.MemcpyDtoD, "cuMemcpyDtoD_v2", NULL, NULL},
         {(void **)&cu.MemsetD32, "cuMemsetD32_v2", NULL, NULL},
         {(void **)&cu.MemsetD8, "cuMemsetD8_v2", NULL, NULL},
         {(void **)&cu.LaunchKernel, "cuLaunchKernel", NULL, NULL},
@@ -649,6 +652,20 @@ static int cuda_buffer_fill(fw_device *d, fw_buffer *b, uint32_t pattern, size_t
     return rc;
 }
 
+static int cuda_buffer_copy(fw_device *d, fw_buffer *dst, fw_buffer *src, size_t bytes)
+{
+    int rc = enter(d);
+    if (rc)
+        return rc;
+    if (!range_ok(dst, 0, bytes) || !range_ok(src, 0, bytes))
+        return seterr(-EINVAL, "copy of %zu bytes past the end of a buffer", bytes);
+    if (bytes)
+        rc = check(d, cu.MemcpyDtoD(dst->ptr, src->ptr, bytes), "cuMemcpyDtoD");
+    if (!rc)
+        rc = check(d, cu.StreamSynchronize(NULL), "cuStreamSynchronize");
+    return rc;
+}
+
 static void cuda_buffer_free(fw_device *d, fw_buffer *b)
 {
     if (!b)
@@ -824,4 +841,5 @@ const fw_backend fw_cuda_backend = {
     .buffer_free = cuda_buffer_free,
     .launch = cuda_launch,
     .launch_batch = cuda_launch_batch,
+    .buffer_copy = cuda_buffer_copy,
 };

@@ -761,7 +761,7 @@ int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
     static const char *const known[] = {"compiler", "compile_threads", "early_stop", "finalists",
                                         "finalist_rounds", "finalist_iters", "rotate_buffers",
                                         "flush_cache_mb", "rotate_bytes", "launches_per_sample", "replay_noise",
-                                        NULL};
+                                        "verify_on_device", NULL};
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(user, "options"), *it;
     if (!cJSON_IsObject(o))
         return 0;   /* fw_spec_resolve says what is wrong with a non-object */

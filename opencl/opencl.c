@@ -454,6 +454,21 @@ static int ocl_buffer_fill(fw_device *d, fw_buffer *b, uint32_t pattern, size_t 
     return 0;
 }
 
+static int ocl_buffer_copy(fw_device *d, fw_buffer *dst, fw_buffer *src, size_t bytes)
+{
+    int rc = check_range(d, dst, 0, bytes);
+    if (rc == 0)
+        rc = check_range(d, src, 0, bytes);
+    if (rc < 0 || bytes == 0)
+        return rc;
+    cl_int e = clEnqueueCopyBuffer(d->queue, src->mem, dst->mem, 0, 0, bytes, 0, NULL, NULL);
+    if (e == CL_SUCCESS)
+        e = clFinish(d->queue);
+    if (e != CL_SUCCESS)
+        return set_err(d, -EIO, "clEnqueueCopyBuffer failed: %s (%d)", cl_err_name(e), e);
+    return 0;
+}
+
 static void ocl_buffer_free(fw_device *d, fw_buffer *b)
 {
     (void)d;
@@ -581,4 +596,5 @@ const fw_backend fw_opencl_backend = {
     .buffer_free = ocl_buffer_free,
     .launch = ocl_launch,
     .launch_batch = ocl_launch_batch,
+    .buffer_copy = ocl_buffer_copy,
 };

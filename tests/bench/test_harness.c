@@ -1,6 +1,7 @@
 /* The measuring harness on the OpenCL device with a tiny family defined here (a vector add with
  * knobs), so the harness is tested independently of kernels/. Exits 77 without an OpenCL device. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,16 @@ static const char vadd_src[] =
     "  for (uint j = 0; j < VPT; j++) {\n"
     "    uint i = t * VPT + j;\n"
     "    if (i + BUG < n) c[i] = a[i] + b[i] + (float)EXTRA;\n"
+    "  }\n"
+    "}\n";
+
+/* vadd that overwrites its input a after reading it: right on its first launch, wrong inputs after. */
+static const char clobber_src[] =
+    "__kernel void vadd(__global float *a, __global const float *b, __global float *c, uint n) {\n"
+    "  uint t = get_global_id(0);\n"
+    "  for (uint j = 0; j < VPT; j++) {\n"
+    "    uint i = t * VPT + j;\n"
+    "    if (i + BUG < n) { c[i] = a[i] + b[i]; a[i] = 1e6f; }\n"
     "  }\n"
     "}\n";
 
@@ -243,6 +254,33 @@ int main(void)
     cJSON_Delete(r);
     cJSON_Delete(spec2);
 
+    /* the device comparison (issue 20) and the host's give the same verdicts and counts on wrong,
+     * NaN and unwritten outputs (options.verify_on_device picks one) */
+    const char *const planted[][2] = {{"{\"EXTRA\": 1}", "0"}, {"{\"EXTRA\": \"NAN\"}", "0"}, {"{}", "1"}};
+    for (size_t pi = 0; pi < sizeof planted / sizeof planted[0]; pi++) {
+        cJSON *rr[2];
+        for (int host = 0; host < 2; host++) {
+            cJSON *sp = cJSON_Duplicate(spec, 1);
+            cJSON_AddItemToObject(sp, "macros", cJSON_Parse(planted[pi][0]));
+            const char *opt = host ? "{\"verify_on_device\": false}" : "{\"verify_on_device\": true}";
+            cJSON_AddItemToObject(sp, "options", cJSON_Parse(opt));
+            rr[host] = measure(b, sp, item(0, 2, 64, planted[pi][1][0] - '0'), 8);
+            cJSON_Delete(sp);
+            CHECKF(strcmp(status_of(rr[host]), "verify_failed") == 0, "planted %zu: %s", pi, status_of(rr[host]));
+            const char *on = cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(rr[host], "verify"),
+                                                                      "compared_on"));
+            CHECKF(on && strcmp(on, host ? "host" : "device") == 0, "planted %zu compared on %s", pi, on ? on : "?");
+        }
+        CHECK(num(rr[0], "verify", "unwritten") == num(rr[1], "verify", "unwritten"));
+        CHECK(num(rr[0], "verify", "nonfinite") == num(rr[1], "verify", "nonfinite"));
+        double e0 = num(rr[0], "verify", "rel_err"), e1 = num(rr[1], "verify", "rel_err");
+        CHECKF(fabs(e0 - e1) <= 1e-12 * fabs(e1), "planted %zu: rel_err %.17g device, %.17g host", pi, e0, e1);
+        CHECK(pi != 1 || num(rr[0], "verify", "nonfinite") == 1000);
+        CHECK(pi != 2 || num(rr[0], "verify", "unwritten") == 1);
+        cJSON_Delete(rr[0]);
+        cJSON_Delete(rr[1]);
+    }
+
     /* a user kernel from the spec that does not compile: compile_error with the compiler's log */
     cJSON *spec3 = cJSON_Duplicate(spec, 1);
     cJSON_AddItemToObject(spec3, "source",
@@ -291,6 +329,31 @@ int main(void)
     cJSON_Delete(r);
     cJSON_Delete(spec6);
     free(renamed6);
+
+    /* inputs are written once per workload and restored on the device for each variant (issue 20):
+     * a variant that overwrites its inputs (after its first, correct launch) cannot make the next one
+     * fail, with buffer_copy and without it (host writes) */
+    for (int copy = 1; copy >= 0; copy--) {
+        fw_backend nocopy = fw_opencl_backend;
+        if (!copy)
+            nocopy.buffer_copy = NULL;
+        fw_bench *bb = NULL;
+        CHECK(fw_bench_new(&nocopy, dev, &info, &bb) == 0);
+        cJSON *sw = cJSON_Duplicate(spec, 1);
+        cJSON *sx = cJSON_CreateObject();
+        cJSON_AddStringToObject(sx, "text", clobber_src);
+        cJSON_AddItemToObject(sw, "source", sx);
+        r = measure(bb, sw, item(0, 1, 64, 0), 0);   /* verifies: its checked launch reads a first */
+        CHECKF(strcmp(status_of(r), "ok") == 0, "clobbering variant: %s %s", status_of(r),
+               cJSON_GetStringValue(cJSON_GetObjectItem(r, "error")));
+        cJSON_Delete(r);
+        r = measure(bb, spec, item(0, 2, 64, 0), 1);   /* the same workload, a well-behaved variant */
+        CHECKF(strcmp(status_of(r), "ok") == 0, "after a variant that wrote its inputs (copy %d): %s %s", copy,
+               status_of(r), cJSON_GetStringValue(cJSON_GetObjectItem(r, "error")));
+        cJSON_Delete(r);
+        cJSON_Delete(sw);
+        fw_bench_free(bb);
+    }
 
     cJSON_Delete(spec);
     fw_bench_free(b);
