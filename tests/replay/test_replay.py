@@ -7,7 +7,9 @@ device names the file and its hash; rerun/compare; a changed file is refused wit
 import gzip
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -200,6 +202,51 @@ def edge_cases(tmp):
     check(p.returncode == 2 and "not a regular file" in p.stderr, "a device file is refused, not read forever")
 
 
+def sequence(d, job):
+    return d.sql("SELECT m.seq, v.key, m.status, m.median_ns FROM measurements m JOIN variants v ON v.id = m.variant_id "
+                 "WHERE m.job = ? ORDER BY m.seq", (job,))
+
+
+def restarts(tmp, path):
+    """A worker killed mid-job (retried on a fresh one, whose "ready" names no file) and the daemon
+    killed -9 and restarted: the replayed job ends with the records of an uninterrupted run (noise
+    on: each seq draws its own), all on the replay device."""
+    spec = {"replay": {"file": path}, "budget": 10, "seed": 7, "options": {"replay_noise": 0.05, "finalists": 0}}
+    d = Daemon(env={"FAIRWAYD_TEST_FAULT": "kill-worker@3"})
+    try:
+        d.start()
+        c = d.client()
+        ref = c.call("submit", {"spec": spec})["job"]
+        check(c.watch(ref)[-1]["state"] == "done", "a replayed job whose worker is killed at seq 3 completes")
+        devs = d.sql("SELECT DISTINCT d.identity FROM measurements m JOIN devices d ON d.id = m.device_id "
+                     "WHERE m.job = ?", (ref,))
+        check(len(devs) == 1 and devs[0][0].startswith("replay|fairway|tiny.json|"),
+              "every record, the retried one too, is on the replay device: %s" % devs)
+        d.terminate()
+        d.env["FAIRWAY_TEST_FAULT"] = "hang@5"   # the worker stops at seq 5: kill -9 the daemon there
+        d.env.pop("FAIRWAYD_TEST_FAULT")
+        d.start()
+        c = d.client()
+        job = c.call("submit", {"spec": spec})["job"]
+        c.watch(job, until=lambda p: p["evaluated"] >= 5)
+        d.kill9()
+        for pid in re.findall(r"started worker for replay:0 \(pid (\d+)\)", d.read_log())[-1:]:
+            try:
+                os.kill(int(pid), signal.SIGKILL)   # the hung worker the killed daemon left
+            except ProcessLookupError:
+                pass
+        d.env.pop("FAIRWAY_TEST_FAULT")
+        d.start()
+        c = d.client()
+        check(c.watch(job)[-1]["state"] == "done", "after kill -9 at seq 5 and a restart the job completes")
+        a, b = sequence(d, ref), sequence(d, job)
+        check(len(a) == 10 and a == b, "and its records equal the uninterrupted run's, noise included")
+    except Exception as e:
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
+
+
 def export_kt(d, job, out, fmt="kernel-tuner"):
     p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", fmt,
                         "-o", out], capture_output=True, text=True, timeout=120)
@@ -292,6 +339,7 @@ def main():
         check([(r["variant_key"], r["status"], r.get("samples_ns")) for r in c] == strip(a),
               "the worker's JSON lines replay as the records they hold")
         through_daemon(tmp, plain, data)
+        restarts(tmp, plain)
         round_trip(tmp, plain, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
