@@ -114,15 +114,19 @@ static const fw_cli_command commands[] = {
      "  fairway rankings 12\n"
      "  fairway rankings 12 --shape K=256,M=256,N=256 --limit 3 --json\n"},
     {"best", "the best stored config for a family and shape", fw_cli_cmd_best,
-     "Usage: fairway best --family F --shape K=V,... [--device D] [--kernel NAME]\n"
+     "Usage: fairway best --family F --shape K=V,... [--device D] [--kernel NAME] [--exact]\n"
      "The fastest verified config ever measured for (device, family, kernel, shape), over all jobs:\n"
      "its knobs, the preprocessor macros to paste (-DNAME=V), and the kernel and source it was\n"
      "measured from (a user source by its file name and hash: an edited file is other code; without\n"
-     "--kernel, the built-in kernel and your kernels compete). Exit code 1 when nothing is stored.\n"
+     "--kernel, the built-in kernel and your kernels compete). A shape never tuned gets the best of\n"
+     "the nearest tuned shape, marked NOT TUNED (JSON: \"nearest\": true, \"requested_shape_key\",\n"
+     "\"distance\"): same shape fields and equal non-integer fields, the smallest sum over the integer\n"
+     "fields of |log2(asked / tuned)|. Exit code 1 when nothing is stored (with --exact: for this shape).\n"
      "  --family F             the kernel family\n"
      "  --shape K=V,...        the shape\n"
      "  --device D             a device selector (opencl:0) or identity; default: any device\n"
-     "  --kernel NAME          a kernel of the family, when it has several\n\n"
+     "  --kernel NAME          a kernel of the family, when it has several\n"
+     "  --exact                this shape only: refuse rather than answer the nearest tuned shape\n\n"
      "Examples:\n"
      "  fairway best --family gemm --shape M=256,N=256,K=256\n"
      "  fairway best --family gemm --shape M=256,N=256,K=256 --device opencl:0 --json\n"},

@@ -194,6 +194,12 @@ static int is_finalist(const cJSON *r)
     return !strcmp(t, "finalist");
 }
 
+/* measured by a "verify": false workload (issue 12): nothing checked its output */
+static int unverified(const cJSON *r)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "unverified"));
+}
+
 static void add_ranking_row(fw_cli_table *t, const cJSON *r)
 {
     char rank[16], med[32], gbps[32], gflops[32];
@@ -210,8 +216,10 @@ static void add_ranking_row(fw_cli_table *t, const cJSON *r)
         snprintf(gflops, sizeof gflops, "%.1f", f);
     else
         snprintf(gflops, sizeof gflops, "-");
+    char origin[64];
+    snprintf(origin, sizeof origin, "%s%s", fw_cli_str(r, "origin", "?"), unverified(r) ? " UNVERIFIED" : "");
     const char *row[] = {rank, fw_cli_str(r, "shape_key", "?"), fw_cli_str(r, "variant_key", "?"), med, gbps, gflops,
-                         fw_cli_str(r, "origin", "?")};
+                         origin};
     fw_cli_table_add(t, row);
 }
 
@@ -222,12 +230,13 @@ void fw_cli_print_rankings(FILE *out, const cJSON *rankings, int top)
     fw_cli_table_init(&t, 7, head);
     t.right[0] = t.right[3] = t.right[4] = t.right[5] = 1;
     const cJSON *r;
-    int finalists = 0;
+    int finalists = 0, unchecked = 0;
     cJSON_ArrayForEach(r, rankings) {
         if (top > 0 && fw_cli_num(r, "rank", 0) > top)
             continue;
         add_ranking_row(&t, r);
         finalists += is_finalist(r);
+        unchecked += unverified(r);
     }
     /* Ranks are the daemon's: the finalists, re-timed together, first by that median, then the rest
      * by their first-pass median. The median shown is the one each rank is based on (issue 19 item 3). */
@@ -237,6 +246,9 @@ void fw_cli_print_rankings(FILE *out, const cJSON *rankings, int top)
         if (finalists)
             fprintf(out, "ranked within each shape: finalists (median marked *) by the median of their re-timing "
                          "together, then the others by their first-pass median\n");
+        if (unchecked)
+            fprintf(out, "UNVERIFIED: %d of these were measured with \"verify\": false, so nothing checked their "
+                         "output; a fast wrong kernel ranks like a right one\n", unchecked);
         fw_cli_table_print(&t, out);
     }
     fw_cli_table_release(&t);
@@ -254,6 +266,7 @@ void fw_cli_print_best_per_shape(FILE *out, const cJSON *rankings)
         any = 1;
         char med[32];
         fw_cli_fmt_ns(fw_cli_num(r, "median_ns", -1), med, sizeof med);
-        fprintf(out, "  %s: %s  (median %s)\n", fw_cli_str(r, "shape_key", "?"), fw_cli_str(r, "variant_key", "?"), med);
+        fprintf(out, "  %s: %s  (median %s)%s\n", fw_cli_str(r, "shape_key", "?"), fw_cli_str(r, "variant_key", "?"), med,
+                unverified(r) ? "  UNVERIFIED" : "");
     }
 }

@@ -10,6 +10,7 @@
 
 typedef struct best_opts {
     const char *family, *shape, *device, *kernel;
+    int exact;
 } best_opts;
 
 static int best_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
@@ -25,6 +26,8 @@ static int best_opt(void *vctx, const char *name, const char *arg, char *err, si
         b->device = arg;
     else if (!strcmp(name, "kernel"))
         b->kernel = arg;
+    else if (!strcmp(name, "exact"))
+        b->exact = 1;
     else
         return 0;
     return 1;
@@ -35,7 +38,7 @@ int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv)
     best_opts b = {0};
     char *pos[1];
     int npos, ec;
-    if (fw_cli_parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "", best_opt, &b, pos, 0, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "best", argc, argv, "|family|shape|device|kernel|", "|exact|", best_opt, &b, pos, 0, &npos, &ec) < 0)
         return ec;
     if (!b.family || !b.shape)
         return fw_cli_usage_error("best", "give --family F and --shape K=V,... (the shape as you tuned it)");
@@ -50,6 +53,8 @@ int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv)
         cJSON_AddStringToObject(p, "device", b.device);
     if (b.kernel)
         cJSON_AddStringToObject(p, "kernel", b.kernel);
+    if (b.exact)
+        cJSON_AddTrueToObject(p, "exact");
     cJSON *res;
     if ((ec = fw_cli_query(g, "best", p, &res)))
         return ec;
@@ -58,6 +63,13 @@ int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv)
         return FW_CLI_EXIT_OK;
     }
     char med[32], job[32];
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "nearest")))
+        printf("NOT TUNED: %s was never tuned; this is the nearest tuned shape, %s (distance %.3g: %s).\n"
+               "Tune the shape itself for its own best; --exact refuses instead of answering this.\n",
+               fw_cli_str(res, "requested_shape_key", b.shape), fw_cli_str(res, "shape_key", "?"),
+               fw_cli_num(res, "distance", 0), fw_cli_str(res, "distance_rule", "?"));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(res, "unverified")))
+        printf("UNVERIFIED: measured with \"verify\": false (no output check); it may compute the wrong result\n");
     fw_cli_fmt_ns(fw_cli_num(res, "median_ns", -1), med, sizeof med);
     fw_cli_field_text(res, "job", job, sizeof job);
     printf("best %s for %s: median %s (job %s, %s)\n", b.family, fw_cli_str(res, "shape_key", b.shape), med, job,

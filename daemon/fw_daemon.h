@@ -83,6 +83,15 @@ typedef struct fw_daemon_eta_est {
 } fw_daemon_eta_est;
 void fw_daemon_eta_estimate(const fw_daemon_eta_in *in, fw_daemon_eta_est *out);
 
+/* ---- the nearest tuned shape (daemon/nearest.c): pure, unit-tested ----------------------------- */
+
+/* Distance between two shape keys: -1 when they are not comparable (other field names, or a field
+ * that is not a positive integer differs), else the sum over the positive integer fields of
+ * |log2(a / b)|. nearest_shape: the key of keys (a JSON array of strings) nearest to key, other than
+ * key itself; the first on a tie; -ENOENT when none is comparable. */
+double fw_daemon_shape_distance(const char *a, const char *b);
+int fw_daemon_nearest_shape(const char *key, const cJSON *keys, const char **nearest, double *distance);
+
 /* ---- the daemon ------------------------------------------------------------------------------- */
 
 typedef struct fw_daemon fw_daemon;
@@ -368,6 +377,14 @@ void fw_daemon_eta_note(fw_daemon_job *job, const char *shape_key, double median
 void fw_daemon_eta_finalists_started(fw_daemon_job *job);
 void fw_daemon_eta_add(fw_daemon *d, fw_daemon_job *job, cJSON *progress, double elapsed_s);
 void fw_daemon_eta_free(fw_daemon_job *job);
+
+/* best.c: the best of the nearest tuned shape (flagged "nearest", with "requested_shape_key",
+ * "distance" and "distance_rule"; -ENOENT when none), and what best adds to the store's row (the
+ * job's finalist winner, "macros", "source_transforms", "source_hash", "source_name"). */
+extern const char fw_daemon_nearest_rule[];
+int fw_daemon_best_nearest(fw_daemon *d, const char *identity, const char *family, const char *kernel,
+                           const char *key, cJSON **best);
+void fw_daemon_best_decorate(fw_daemon *d, cJSON *best);
 
 /* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
  * draining (schedules the stop once no device measures); drain_refuses: whether a request would start

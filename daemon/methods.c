@@ -556,8 +556,13 @@ static void m_rankings(fw_daemon *d, fw_daemon_req *req)
 
 static void m_best(fw_daemon *d, fw_daemon_req *req)
 {
-    static const char *const known[] = {"family", "shape", "device", "kernel", NULL};
+    static const char *const known[] = {"family", "shape", "device", "kernel", "exact", NULL};
     const char *family, *device, *kernel;
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(req->params, "exact");
+    if (ex && !cJSON_IsBool(ex)) {
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("exact"), "parameter 'exact' must be true or false");
+        return;
+    }
     if (check_params(req, known) < 0 || p_str(req, "family", 1, &family) < 0 ||
         p_str(req, "device", 0, &device) < 0 || p_str(req, "kernel", 0, &kernel) < 0)
         return;
@@ -604,68 +609,29 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
     }
     cJSON *best = NULL;
     int rc = fw_db_best(d->db, identity, family, kernel, key, &best);
+    const cJSON *exact = cJSON_GetObjectItemCaseSensitive(req->params, "exact");
+    if (rc == -ENOENT && !cJSON_IsTrue(exact))
+        rc = fw_daemon_best_nearest(d, identity, family, kernel, key, &best);   /* flagged "nearest" */
     if (rc == -ENOENT) {
         cJSON *data = cJSON_CreateObject();
         cJSON_AddStringToObject(data, "shape_key", key);
+        cJSON *near = NULL;
+        if (cJSON_IsTrue(exact) && fw_daemon_best_nearest(d, identity, family, kernel, key, &near) == 0)
+            cJSON_AddStringToObject(data, "nearest_shape_key", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(near, "shape_key")));
+        cJSON_Delete(near);
         fw_daemon_reply_error(req, FW_RPC_NOTHING_STORED, data,
-                              "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)",
-                              family, key, identity ? " on " : "", identity ? identity : "");
+                              "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)%s",
+                              family, key, identity ? " on " : "", identity ? identity : "",
+                              cJSON_GetObjectItemCaseSensitive(data, "nearest_shape_key")
+                                  ? ", or leave out exact for the nearest tuned shape"
+                                  : "");
         return;
     }
     if (rc < 0) {
         reply_db_error(d, req, "to find the best variant");
         return;
     }
-    /* The store's best is by first-pass median over all jobs; within that job, the finalists'
-     * interleaved re-timing (when stored) decides, so best names the job's finalist winner. */
-    const cJSON *bj = cJSON_GetObjectItemCaseSensitive(best, "job");
-    cJSON *top = NULL;
-    if (cJSON_IsNumber(bj) && fw_daemon_rankings(d->db, (int64_t)bj->valuedouble, key, 1, &top) == 0 &&
-        cJSON_GetArraySize(top) > 0) {
-        const cJSON *e;
-        cJSON_ArrayForEach(e, cJSON_GetArrayItem(top, 0)) {
-            if (cJSON_GetObjectItemCaseSensitive(best, e->string))
-                cJSON_ReplaceItemInObjectCaseSensitive(best, e->string, cJSON_Duplicate(e, 1));
-            else
-                cJSON_AddItemToObject(best, e->string, cJSON_Duplicate(e, 1));
-        }
-    }
-    cJSON_Delete(top);
-    /* The macros to build with, as the job spelled them (aliases included). */
-    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(best, "knobs");
-    const cJSON *jid = cJSON_GetObjectItemCaseSensitive(best, "job");
-    fw_point pt;
-    cJSON *row = NULL;
-    if (cJSON_IsObject(knobs) && fw_point_from_json(knobs, &pt, err, sizeof(err)) == 0) {
-        const cJSON *aliases = NULL, *binds = NULL;
-        if (cJSON_IsNumber(jid) && fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row) == 0) {
-            aliases = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "aliases");
-            binds = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "binds");
-        }
-        /* Knobs bound to a constant or a transform site are no macros (docs/transforms.md). */
-        fw_point mp;
-        cJSON *src = fw_binds_describe(binds, &pt, &mp);
-        if (src)
-            cJSON_AddItemToObject(best, "source_transforms", src);
-        char **macros = NULL;
-        size_t n = 0;
-        if (fw_point_macros(&mp, aliases, &macros, &n) == 0) {
-            cJSON *arr = cJSON_AddArrayToObject(best, "macros");
-            for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(arr, cJSON_CreateString(macros[i]));
-            fw_macros_free(macros, n);
-        }
-    }
-    /* Which code this is (issue 19 item 4): best spans jobs, and a user source edited under the same
-     * entry name is other code; the job's source hash and file name say which ("" = the family's
-     * built-in kernel). */
-    if (!row && cJSON_IsNumber(jid))
-        fw_db_job_get(d->db, (int64_t)jid->valuedouble, &row);
-    const char *sh = str_of(row, "source_hash");
-    const cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(row, "spec"), "source");
-    cJSON_AddStringToObject(best, "source_hash", sh ? sh : "");
-    cJSON_AddStringToObject(best, "source_name", str_of(ssrc, "name") ? str_of(ssrc, "name") : "");
-    cJSON_Delete(row);
+    fw_daemon_best_decorate(d, best);
     fw_daemon_reply(req, best);
 }
 

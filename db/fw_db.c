@@ -20,7 +20,7 @@
 
 #define RANK_COLS                                                                                 \
     "m.seq, m.shape_key, v.key, v.knobs, m.origin, m.median_ns, m.mean_ns, m.min_ns, m.max_ns, "  \
-    "m.stddev_ns, m.p95_ns, m.n, m.gbps, m.gflops, m.compile_ms"
+    "m.stddev_ns, m.p95_ns, m.n, m.gbps, m.gflops, m.compile_ms, m.mode"
 
 #define BEST_SELECT                                                                               \
     "SELECT " RANK_COLS ", m.job, d.identity, m.family, m.kernel, m.shape_index, v.hash "         \

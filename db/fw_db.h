@@ -117,6 +117,10 @@ int fw_db_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJS
  * measurement stored first. */
 int fw_db_best(fw_db *db, const char *device, const char *family, const char *kernel,
                const char *shape_key, cJSON **out);
+/* The shape keys with a verified measurement for (device identity, family, kernel), device and
+ * kernel NULL for any, ascending: what `best` picks the nearest tuned shape from. -ENOENT for a device
+ * never seen. */
+int fw_db_shape_keys(fw_db *db, const char *device, const char *family, const char *kernel, cJSON **out);
 /* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
  * (for compare). */
 int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out);

@@ -32,6 +32,10 @@ static void rank_fields(cJSON *o, sqlite3_stmt *st, int c0)
     fwdb_add_col_num(o, "gbps", st, c0 + 12);
     fwdb_add_col_num(o, "gflops", st, c0 + 13);
     fwdb_add_col_num(o, "compile_ms", st, c0 + 14);
+    /* "verify": false workloads store mode 'unverified': say so wherever the result is shown */
+    const char *mode = (const char *)sqlite3_column_text(st, c0 + 15);
+    if (mode && !strcmp(mode, "unverified"))
+        cJSON_AddTrueToObject(o, "unverified");
 }
 
 int fw_db_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out)
@@ -91,12 +95,12 @@ int fw_db_best(fw_db *db, const char *device, const char *family, const char *ke
         if (!o) { fwdb_done(st); return -ENOMEM; }
         cJSON_AddNumberToObject(o, "rank", 1);
         rank_fields(o, st, 0);
-        fwdb_add_col_num(o, "job", st, 15);
-        fwdb_add_col_str(o, "device", st, 16);
-        fwdb_add_col_str(o, "family", st, 17);
-        fwdb_add_col_str(o, "kernel", st, 18);
-        fwdb_add_col_num(o, "shape_index", st, 19);
-        fwdb_add_col_str(o, "variant_hash", st, 20);
+        fwdb_add_col_num(o, "job", st, 16);
+        fwdb_add_col_str(o, "device", st, 17);
+        fwdb_add_col_str(o, "family", st, 18);
+        fwdb_add_col_str(o, "kernel", st, 19);
+        fwdb_add_col_num(o, "shape_index", st, 20);
+        fwdb_add_col_str(o, "variant_hash", st, 21);
         fwdb_done(st);
         *out = o;
         return 0;
@@ -107,6 +111,43 @@ int fw_db_best(fw_db *db, const char *device, const char *family, const char *ke
                     family, shape_key, kernel ? ", kernel " : "", kernel ? kernel : "",
                     device ? ", device " : "", device ? device : "");
     return fwdb_fail_sql(db, rc, "finding best measurement");
+}
+
+int fw_db_shape_keys(fw_db *db, const char *device, const char *family, const char *kernel, cJSON **out)
+{
+    *out = NULL;
+    sqlite3_stmt *st;
+    int64_t dev_id = 0;
+    int r, rc;
+    if (device) {
+        r = fwdb_prep(db, Q_DEVICE_ID, &st);
+        if (r < 0) return r;
+        fwdb_bind_text(st, 1, device);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) dev_id = sqlite3_column_int64(st, 0);
+        fwdb_done(st);
+        if (rc == SQLITE_DONE)
+            return fwdb_fail(db, -ENOENT, "no measurement stored for device '%s' (never seen)", device);
+        if (rc != SQLITE_ROW) return fwdb_fail_sql(db, rc, "looking up device");
+    }
+    r = fwdb_prep_once(db, "SELECT DISTINCT shape_key FROM measurements WHERE family = ?1 AND status = 'ok' "
+                          "AND (?2 = 0 OR device_id = ?2) AND (?3 IS NULL OR kernel = ?3) ORDER BY shape_key", &st);
+    if (r < 0) return r;
+    fwdb_bind_text(st, 1, family);
+    sqlite3_bind_int64(st, 2, dev_id);
+    if (kernel) fwdb_bind_text(st, 3, kernel);
+    else sqlite3_bind_null(st, 3);
+    cJSON *arr = cJSON_CreateArray();
+    rc = SQLITE_NOMEM;
+    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *k = (const char *)sqlite3_column_text(st, 0);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(k ? k : ""));
+    }
+    sqlite3_finalize(st);
+    if (!arr) return -ENOMEM;
+    if (rc != SQLITE_DONE) { cJSON_Delete(arr); return fwdb_fail_sql(db, rc, "listing tuned shapes"); }
+    *out = arr;
+    return 0;
 }
 
 int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)

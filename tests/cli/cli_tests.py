@@ -7,6 +7,7 @@ their readiness pipe (--ready-fd) and their exit through a pidfd: no sleeps.
 Exit 77 = skipped (meson counts it as such).
 """
 import json
+import math
 import os
 import re
 import select
@@ -29,7 +30,7 @@ FLAGS = {
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
              '--source', '--entry', '--alias', '--macro', '--top', '--detach'],
     'status': [], 'watch': ['--top'], 'cancel': [], 'jobs': ['--state', '--limit'],
-    'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel'],
+    'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel', '--exact'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
     'profiles': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
     'export': ['--format', '--output'], 'shutdown': ['--now'],
@@ -456,7 +457,21 @@ def case_e2e(e):
           (b, ranked[best_job][0]))
     p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', rc=0)
     check('-DTILE_N=32' in p.stdout, 'best does not print macros', p.stdout)
-    e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', rc=1)
+    # a shape never tuned: the nearest tuned one, marked; --exact refuses (issue 14)
+    p = e.fw('--no-start', '--json', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', rc=0)
+    nb = json.loads(p.stdout)
+    check(nb['nearest'] is True and nb['requested_shape_key'] == 'K=64,M=48,N=64' and nb['shape_key'] == 'K=64,M=64,N=64'
+          and abs(nb['distance'] - math.log2(64 / 48)) < 1e-9 and 'log2' in nb['distance_rule']
+          and nb['variant_key'] == b['variant_key'], 'best of an untuned shape is the nearest, flagged', nb)
+    p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', rc=0)
+    check(p.stdout.startswith('NOT TUNED: K=64,M=48,N=64 was never tuned; this is the nearest tuned shape, '
+                              'K=64,M=64,N=64') and '--exact' in p.stdout, 'the text marks the nearest', p.stdout)
+    p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', '--exact', rc=1)
+    check('nothing verified is stored for gemm shape K=64,M=48,N=64' in p.stderr and 'leave out exact' in p.stderr,
+          'best --exact refuses an untuned shape', p.stderr)
+    p = e.fw('--no-start', '--json', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', '--exact', rc=1)
+    check(json.loads(p.stdout)['error']['data'] == {'shape_key': 'K=64,M=48,N=64', 'nearest_shape_key': 'K=64,M=64,N=64'},
+          'best --exact --json names the nearest in the error data', p.stdout)
 
     # rerun + compare
     p = e.fw('--no-start', '--json', 'rerun', str(job), rc=0)

@@ -55,11 +55,19 @@ try:
     check(any(m.startswith("TILE_N=") for m in best.get("macros", [])), "best gives the macros to build with")
     best2 = c.call("best", {"family": "gemm", "shape": "K=64,M=64,N=64", "device": "opencl:0"})
     check(best2["variant_key"] == best["variant_key"], "best by shape key and device selector agrees")
+    near = c.call("best", {"family": "gemm", "shape": {"M": 96, "N": 96, "K": 96}})
+    check(near.get("nearest") is True and near["shape_key"] == "K=64,M=64,N=64" and
+          near["requested_shape_key"] == "K=96,M=96,N=96", "best for an untuned shape: the nearest tuned, flagged")
     try:
-        c.call("best", {"family": "gemm", "shape": {"M": 96, "N": 96, "K": 96}})
-        check(False, "best for an untuned shape is an error")
+        c.call("best", {"family": "gemm", "shape": {"M": 96, "N": 96, "K": 96}, "exact": True})
+        check(False, "best exact for an untuned shape is an error")
     except RpcError as e:
-        check(e.code == -32002 and "tune" in e.message, "best for an untuned shape: -32002 says to tune it")
+        check(e.code == -32002 and "tune" in e.message, "best exact for an untuned shape: -32002 says to tune it")
+    try:
+        c.call("best", {"family": "moe_swiglu", "shape": "bits=4,experts=8,hidden=64,intermediate=64,mode=decode,tokens=1,top_k=2"})
+        check(False, "best with nothing comparable tuned is an error")
+    except RpcError as e:
+        check(e.code == -32002, "best with nothing comparable tuned: -32002")
 
     rr = c.call("rerun", {"job": job})
     check(rr["parent"] == job and rr["planned"] == sub["planned"], "rerun links its parent, same plan size")

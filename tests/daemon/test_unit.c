@@ -180,8 +180,33 @@ static void test_eta(void)
     CHECK(e.total_s < 0 && e.measuring_s < 0, "eta: unknown before this run measured a variant");
 }
 
+/* The distance of the nearest tuned shape (issue 14). */
+static void test_nearest(void)
+{
+    CHECK(fabs(fw_daemon_shape_distance("K=64,M=48,N=64", "K=64,M=64,N=64") - log2(64.0 / 48.0)) < 1e-12,
+          "distance: one field, |log2(48/64)|");
+    CHECK(fabs(fw_daemon_shape_distance("K=32,M=128,N=64", "K=64,M=64,N=64") - 2.0) < 1e-12,
+          "distance: halving one field and doubling another costs 2");
+    CHECK(fw_daemon_shape_distance("K=64,M=64,N=64", "K=64,M=64") < 0, "distance: other fields, not comparable");
+    CHECK(fw_daemon_shape_distance("mode=decode,tokens=4", "mode=grouped,tokens=4") < 0,
+          "distance: a differing non-integer field, not comparable");
+    CHECK(fabs(fw_daemon_shape_distance("bits=4,3,mode=decode,tokens=8", "bits=4,3,mode=decode,tokens=2") - 2.0) < 1e-12,
+          "distance: a value with a comma stays one field");
+    cJSON *keys = cJSON_Parse("[\"K=64,M=256,N=64\", \"K=64,M=32,N=64\", \"K=64,M=64,N=64\", \"K=64,N=64\", \"K=64,M=8,N=64\"]");
+    const char *near = NULL;
+    double dist = -1;
+    CHECK(fw_daemon_nearest_shape("K=64,M=48,N=64", keys, &near, &dist) == 0 && near && !strcmp(near, "K=64,M=64,N=64"),
+          "nearest: M=64 (0.415) over M=32 (0.585) and M=256: %s", near ? near : "none");
+    /* M=16 is 1 from both M=32 and M=8: the first in the list wins */
+    CHECK(fw_daemon_nearest_shape("K=64,M=16,N=64", keys, &near, &dist) == 0 && !strcmp(near, "K=64,M=32,N=64") &&
+          fabs(dist - 1) < 1e-12, "nearest: %s at %g", near, dist);
+    CHECK(fw_daemon_nearest_shape("A=1", keys, &near, &dist) == -ENOENT && !near, "nearest: none comparable");
+    cJSON_Delete(keys);
+}
+
 int main(void)
 {
+    test_nearest();
     test_tau();
     test_compare();
     test_eta();

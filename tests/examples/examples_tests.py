@@ -197,6 +197,17 @@ def case_refused(e):
     modes = db.execute('SELECT mode FROM measurements WHERE job = ?', (o['job']['id'],)).fetchall()
     db.close()
     check(modes and all(m == ('unverified',) for m in modes), 'the unverified results are not marked', modes)
+    # ... and rankings and best say so (issue 12)
+    check(o['rankings'] and all(r.get('unverified') is True for r in o['rankings']),
+          'rankings do not mark the unverified results', o['rankings'])
+    jid, sk = o['job']['id'], o['rankings'][0]['shape_key']
+    b = json.loads(e.fw('best', '--family', o['job']['family'], '--shape', sk).stdout)
+    check(b.get('unverified') is True and b['job'] == jid, 'best does not mark the unverified result', b)
+    for args in (['rankings', str(jid)], ['best', '--family', o['job']['family'], '--shape', sk]):
+        p = subprocess.run([FAIRWAY, '--socket', e.sock, '--no-start'] + args, capture_output=True, text=True,
+                           env=e.env, timeout=120, stdin=subprocess.DEVNULL)
+        check(p.returncode == 0 and 'UNVERIFIED' in p.stdout and '"verify": false' in p.stdout,
+              '%s text does not say the result is unverified' % args[0], p.stdout + p.stderr)
     # the spec's fixed macros reach the reference kernel as well as the variants
     src = os.path.join(e.dir, 'fixed.cl')
     with open(src, 'w') as f:
