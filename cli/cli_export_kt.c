@@ -174,10 +174,19 @@ int fw_cli_export_kt(FILE *f, long long job, const cJSON *status, const cJSON *m
     cJSON *shape = shape_of_key(sk), *ps = cJSON_AddArrayToObject(root, "problem_size");
     cJSON_ArrayForEach(k, shape)
         cJSON_AddItemToArray(ps, cJSON_CreateNumber(k->valuedouble));
-    cJSON_ArrayForEach(k, (cJSON *)knobs) {
-        cJSON_AddItemToArray(keys, cJSON_CreateString(k->string));
-        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(labels, k->string);
-        cJSON_AddItemToObject(params, k->string, cJSON_Duplicate(lab ? lab : k, 1));
+    /* a replayed job keeps its file's parameter order (Kernel Tuner looks entries up by it) */
+    const cJSON *order = cJSON_GetObjectItemCaseSensitive(replay, "keys");
+    if (cJSON_GetArraySize(order) != cJSON_GetArraySize(knobs))
+        order = NULL;
+    const cJSON *names = order ? order : knobs;
+    cJSON_ArrayForEach(k, names) {
+        const char *name = order ? k->valuestring : k->string;
+        const cJSON *vals = cJSON_GetObjectItemCaseSensitive(knobs, name);
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(labels, name);
+        if (!vals)
+            continue;
+        cJSON_AddItemToArray(keys, cJSON_CreateString(name));
+        cJSON_AddItemToObject(params, name, cJSON_Duplicate(lab ? lab : vals, 1));
     }
     cJSON_AddItemToObject(root, "tune_params_keys", keys);
     cJSON_AddItemToObject(root, "tune_params", params);

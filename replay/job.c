@@ -183,6 +183,9 @@ static int fill_replay(cJSON *out, const cJSON *ur, const char *abs, const char 
     cJSON_AddStringToObject(r, "format", format);
     cJSON_AddStringToObject(r, "kernel", sp->kernel ? sp->kernel : "");
     cJSON_AddStringToObject(r, "recorded_on", sp->device ? sp->device : "");
+    cJSON *keys = cJSON_AddArrayToObject(r, "keys");   /* the file's parameter order (an export keeps it) */
+    for (int k = 0; k < sp->nknobs; k++)
+        cJSON_AddItemToArray(keys, cJSON_CreateString(sp->names[k]));
     if (labels)
         cJSON_AddItemToObject(r, "labels", labels);
     const cJSON *it;

@@ -271,6 +271,7 @@ def round_trip(tmp, path, data):
                 "objective", "cache"]
         check(all(k in kt for k in need) and text.strip().endswith("}}}") and kt["tune_params"]["mode"] == MODE,
               "the export is a Kernel Tuner cache (schema 1.0.0 keys, closed as Kernel Tuner checks, labels back)")
+        check(kt["tune_params_keys"] == data["tune_params_keys"], "and keeps the file's parameter order")
         orig = {",".join(str(e[k]) for k in data["tune_params_keys"]): e["time"] for e in data["cache"].values()}
         back = {k: e["time"] for k, e in kt["cache"].items()}
         check(set(back) == set(orig) and all(back[k] == orig[k] for k in orig if isinstance(orig[k], str)),
