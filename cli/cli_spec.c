@@ -408,6 +408,27 @@ static int replay_flags(cJSON *spec, const fw_cli_spec_flags *f, char *err, size
     return 0;
 }
 
+/* A spec file's "replay": {"file": NAME} is relative to the spec's folder, like "source"."file"; the
+ * daemon gets the absolute path (its working directory is not ours). */
+static int replay_file_abs(cJSON *spec, const char *spec_path, char *err, size_t errlen)
+{
+    cJSON *r = cJSON_GetObjectItemCaseSensitive(spec, "replay");
+    const cJSON *file = cJSON_GetObjectItemCaseSensitive(r, "file");
+    if (!cJSON_IsString(file))
+        return 0;
+    const char *slash = strrchr(spec_path, '/');
+    char path[4096], abs[PATH_MAX];
+    if (file->valuestring[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", file->valuestring);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - spec_path), spec_path, file->valuestring);
+    if (!realpath(path, abs))
+        return fw_errf(err, errlen, -errno, "--spec %s: cannot read its \"replay\" file %s: %s", spec_path, path,
+                       strerror(errno));
+    cJSON_ReplaceItemInObjectCaseSensitive(r, "file", cJSON_CreateString(abs));
+    return 0;
+}
+
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -425,7 +446,8 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
             cJSON_Delete(spec);
             return fw_errf(err, errlen, -EINVAL, "--spec %s is not a JSON object", f->spec_file);
         }
-        if ((rc = source_file_inline(spec, f->spec_file, err, errlen)) < 0) {
+        if ((rc = source_file_inline(spec, f->spec_file, err, errlen)) < 0 ||
+            (rc = replay_file_abs(spec, f->spec_file, err, errlen)) < 0) {
             cJSON_Delete(spec);
             return rc;
         }

@@ -197,6 +197,20 @@ def edge_cases(tmp):
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2 and "cannot find the recorded space" in p.stderr, "a missing file is refused: %s" %
           p.stderr.strip())
+    sub = os.path.join(tmp, "sub")
+    os.makedirs(sub, exist_ok=True)
+    shutil.copy(path, os.path.join(sub, "wide.json"))
+    with open(os.path.join(sub, "spec.json"), "w") as f:
+        json.dump({"replay": {"file": "wide.json"}}, f)
+    p = subprocess.run([FAIRWAY, "tune", "--spec", os.path.join(sub, "spec.json"), "--print-spec"], cwd="/",
+                       capture_output=True, text=True, timeout=60)
+    check(p.returncode == 0 and json.loads(p.stdout)["replay"]["file"] == os.path.join(os.path.realpath(sub), "wide.json"),
+          "a spec file's replay.file is read relative to the spec and sent as an absolute path")
+    p = subprocess.run([FAIRWAY, "tune", "--replay", os.path.basename(path), "--replay-noise", "0.03", "--print-spec"],
+                       cwd=tmp, capture_output=True, text=True, timeout=60)
+    o = json.loads(p.stdout) if p.returncode == 0 else {}
+    check(o.get("replay", {}).get("file") == os.path.realpath(path) and o.get("backend") == "replay" and
+          o.get("options", {}).get("replay_noise") == 0.03, "--replay FILE and --replay-noise R build the spec")
     p = subprocess.run([WORKER, "--spec", "-", "--resolve"], input=json.dumps({"replay": {"file": "/dev/zero"}}),
                        capture_output=True, text=True, timeout=60)
     check(p.returncode == 2 and "not a regular file" in p.stderr, "a device file is refused, not read forever")
