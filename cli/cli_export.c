@@ -10,13 +10,15 @@
 #include "fw_cli.h"
 
 const char fw_cli_export_help[] =
-    "Usage: fairway export JOB --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
-    "Write a job's results for other tools (stdout, or FILE):\n"
+    "Usage: fairway export JOB [JOB...] --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
+    "Write a job's results for other tools (stdout, or FILE); json and header take several jobs (the\n"
+    "same family, on one device or several: the best per device and shape):\n"
     "  csv     every evaluation: seq, shape, status, median_ns, then one column per knob\n"
     "  json    the best config per shape: knobs, -D macros (after the spec's aliases and fixed macros),\n"
     "          median, timing (finalist or first_pass), with the job, family and device identity\n"
     "  header  the best config per shape as a C header: FW_<FAMILY>_<SHAPE>_<MACRO> #defines, and\n"
-    "          FW_<FAMILY>_DEVICE, the identity of the device they were tuned on\n"
+    "          FW_<FAMILY>_DEVICE, the identity of the device they were tuned on; jobs on several\n"
+    "          devices give one block per device, picked with -DFW_<FAMILY>_DEVICE_INDEX=n\n"
     "  kernel-tuner  one shape's evaluations as a Kernel Tuner cache file (time = mean ms, times =\n"
     "          samples, failures as Kernel Tuner's strings), which Kernel Tuner's simulation mode and\n"
     "          `fairway tune --replay FILE` read\n"
@@ -28,6 +30,7 @@ const char fw_cli_export_help[] =
     "Examples:\n"
     "  fairway export 12 --format csv -o job12.csv\n"
     "  fairway export 12 --format header -o fairway_gemm.h\n"
+    "  fairway export 12 13 --format header -o fairway_gemm.h   # 12 on opencl:0, 13 on cuda:0\n"
     "  fairway export 12 --format kernel-tuner -o job12.json && fairway tune --replay job12.json\n";
 
 typedef struct eopts {
@@ -112,131 +115,96 @@ static void write_csv(FILE *f, const cJSON *meas)
     }
 }
 
-/* The rank-1 entry of each shape with "macros": knob values under the spec's aliases, then the
- * spec's fixed macros. Bound knobs (spec binds) are left out of the macros and listed in "bound". */
-static cJSON *best_per_shape(const cJSON *status, const cJSON *rankings)
+#define EXPORT_JOBS_MAX 64
+
+/* status, then measurements (csv, one shape's records) or the rank 1 per shape, of each job. */
+static int fetch(fw_cli_global *g, fw_cli_export_job *jobs, int n, int meas, int samples)
 {
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
-    const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(spec, "aliases");
-    const cJSON *binds = cJSON_GetObjectItemCaseSensitive(spec, "binds");
-    const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(spec, "macros"), *r, *k;
-    cJSON *out = cJSON_CreateArray();
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(rankings, "rankings")) {
-        if (fw_cli_num(r, "rank", 0) != 1)
-            continue;
-        cJSON *o = cJSON_CreateObject(), *macros = cJSON_AddArrayToObject(o, "macros");
-        cJSON_AddStringToObject(o, "shape_key", fw_cli_str(r, "shape_key", ""));
-        cJSON_AddItemToObject(o, "knobs", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "knobs"), 1));
-        cJSON_AddNumberToObject(o, "median_ns", fw_cli_num(r, "median_ns", 0));
-        cJSON_AddStringToObject(o, "timing", fw_cli_str(r, "timing", "first_pass"));
-        cJSON_AddStringToObject(o, "variant_key", fw_cli_str(r, "variant_key", ""));
-        cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(r, "knobs")) {
-            char d[256];
-            if (cJSON_GetObjectItemCaseSensitive(binds, k->string)) {
-                cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "bound");
-                if (!b)
-                    b = cJSON_AddObjectToObject(o, "bound");
-                cJSON_AddItemToObject(b, k->string, cJSON_Duplicate(k, 1));
-                continue;
-            }
-            const char *name = fw_cli_str(aliases, k->string, k->string);
-            snprintf(d, sizeof d, "%s=%lld", name, (long long)k->valuedouble);
-            cJSON_AddItemToArray(macros, cJSON_CreateString(d));
-        }
-        cJSON_ArrayForEach(k, fixed) {
-            char d[256];
-            snprintf(d, sizeof d, "%s=%lld", k->string, (long long)k->valuedouble);
-            cJSON_AddItemToArray(macros, cJSON_CreateString(d));
-        }
-        cJSON_AddItemToArray(out, o);
+    fw_cli_conn c;
+    int ec = fw_cli_open_or_fail(g, &c);
+    if (ec)
+        return ec;
+    for (int i = 0; !ec && i < n; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "job", (double)jobs[i].id);
+        ec = fw_cli_rpc(&c, "status", p, &jobs[i].status);
+        if (ec)
+            break;
+        p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "job", (double)jobs[i].id);
+        if (samples)
+            cJSON_AddTrueToObject(p, "samples");
+        if (!meas)
+            cJSON_AddNumberToObject(p, "limit", 1);
+        ec = fw_cli_rpc(&c, meas ? "measurements" : "rankings", p, &jobs[i].data);
     }
-    return out;
+    fw_cli_close(&c);
+    return ec;
 }
 
-static void ident(const char *s, char *out, size_t len)
+static int write_best(FILE *f, const char *format, const fw_cli_export_job *jobs, int n)
 {
-    size_t i = 0;
-    for (; *s && i + 1 < len; s++)
-        if (isalnum((unsigned char)*s))
-            out[i++] = (char)toupper((unsigned char)*s);
-        else if (i && out[i - 1] != '_')
-            out[i++] = '_';
-    while (i && out[i - 1] == '_')
-        i--;
-    out[i] = 0;
-}
-
-static void write_header(FILE *f, long long job, const cJSON *status, const cJSON *best)
-{
-    char fam[64], guard[128];
-    const char *family = fw_cli_str(status, "family", "");
-    ident(family, fam, sizeof fam);
-    snprintf(guard, sizeof guard, "FAIRWAY_%s_JOB%lld_H", fam, job);
-    fprintf(f, "/* Generated by `fairway export %lld --format header`: the best config per shape of job %lld\n"
-               " * (%s, strategy %s, seed %s), tuned on device:\n *   %s\n"
-               " * Each shape's macros are FW_%s_<SHAPE>_<MACRO>; compile the kernel with -D<MACRO>=<value>. */\n",
-            job, job, family, fw_cli_str(status, "strategy", "?"), fw_cli_str(status, "seed_text", "?"),
-            fw_cli_str(status, "device_identity", "?"), fam);
-    fprintf(f, "#ifndef %s\n#define %s\n\n#define FW_%s_DEVICE \"", guard, guard, fam);
-    for (const char *p = fw_cli_str(status, "device_identity", ""); *p; p++)
-        fprintf(f, *p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
-    fputs("\"\n", f);
-    const cJSON *b, *m;
-    cJSON_ArrayForEach(b, best) {
-        char shape[256];
-        ident(fw_cli_str(b, "shape_key", ""), shape, sizeof shape);
-        fprintf(f, "\n/* shape %s: median %.0f ns (%s) */\n", fw_cli_str(b, "shape_key", ""), fw_cli_num(b, "median_ns", 0),
-                fw_cli_str(b, "timing", ""));
-        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(b, "macros")) {
-            const char *eq = strchr(m->valuestring, '=');
-            if (eq)
-                fprintf(f, "#define FW_%s_%s_%.*s %s\n", fam, shape, (int)(eq - m->valuestring), m->valuestring, eq + 1);
+    const char *family = fw_cli_str(jobs[0].status, "family", "");
+    for (int i = 1; i < n; i++)
+        if (strcmp(fw_cli_str(jobs[i].status, "family", ""), family)) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "jobs %lld and %lld tuned different families (%s, %s); one export holds one family",
+                     jobs[0].id, jobs[i].id, family, fw_cli_str(jobs[i].status, "family", ""));
+            return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
         }
-        if (cJSON_GetObjectItemCaseSensitive(b, "bound"))
-            fputs("/* this job binds knobs to source constants (spec binds): macros alone do not reproduce it;\n"
-                  " * see `fairway best` source_transforms */\n", f);
+    cJSON *best = fw_cli_export_best(jobs, n);
+    if (!strcmp(format, "header")) {
+        fw_cli_export_header(f, jobs, n, best);
+        cJSON_Delete(best);
+        return 0;
     }
-    fprintf(f, "\n#endif /* %s */\n", guard);
+    cJSON *res = cJSON_CreateObject();
+    if (n == 1) {
+        cJSON_AddNumberToObject(res, "job", (double)jobs[0].id);
+    } else {
+        cJSON *ids = cJSON_AddArrayToObject(res, "jobs");
+        for (int i = 0; i < n; i++)
+            cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)jobs[i].id));
+    }
+    cJSON_AddStringToObject(res, "family", family);
+    cJSON_AddStringToObject(res, "device", fw_cli_str(jobs[0].status, "device_identity", ""));
+    cJSON_AddItemToObject(res, "best", best);
+    char *s = cJSON_Print(res);
+    fprintf(f, "%s\n", s ? s : "null");
+    free(s);
+    cJSON_Delete(res);
+    return 0;
 }
 
 int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
 {
     eopts o = {0};
-    char *args[256], *pos[2];
+    char *args[256], *pos[EXPORT_JOBS_MAX + 1];
     int n = argc < 256 ? argc : 255, npos, ec;
     for (int i = 0; i < n; i++)
         args[i] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
     args[n] = NULL;
-    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|", "", export_opt, &o, pos, 1, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|", "", export_opt, &o, pos, EXPORT_JOBS_MAX, &npos,
+                         &ec) < 0)
         return ec;
-    if (npos != 1)
-        return fw_cli_usage_error("export", "give one job id (see `fairway jobs`)");
+    if (npos < 1)
+        return fw_cli_usage_error("export", "give a job id (see `fairway jobs`)");
     int lines = o.format && !strcmp(o.format, "fairway");
     int kt = (o.format && !strcmp(o.format, "kernel-tuner")) || lines;   /* one shape with samples */
     if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt))
         return fw_cli_usage_error("export", "give --format csv, json, header, kernel-tuner or fairway");
     if (o.shape && !kt)
         return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner or fairway");
-    long long job;
-    if (fw_cli_parse_job_id("export", pos[0], &job) < 0)
-        return FW_CLI_EXIT_USAGE;
-    fw_cli_conn c;
-    if ((ec = fw_cli_open_or_fail(g, &c)))
-        return ec;
-    cJSON *st = NULL, *data = NULL, *p = cJSON_CreateObject();
-    cJSON_AddNumberToObject(p, "job", (double)job);
-    ec = fw_cli_rpc(&c, "status", p, &st);
-    if (!ec) {
-        p = cJSON_CreateObject();
-        cJSON_AddNumberToObject(p, "job", (double)job);
-        if (kt)
-            cJSON_AddTrueToObject(p, "samples");
-        if (!strcmp(o.format, "csv") || kt)
-            ec = fw_cli_rpc(&c, "measurements", p, &data);
-        else
-            cJSON_AddNumberToObject(p, "limit", 1), ec = fw_cli_rpc(&c, "rankings", p, &data);
-    }
-    fw_cli_close(&c);
+    int csv = !strcmp(o.format, "csv");
+    if (npos > 1 && (csv || kt))
+        return fw_cli_usage_error("export", "--format csv, kernel-tuner and fairway export one job; json and header "
+                                            "take several (one per device, say)");
+    fw_cli_export_job jobs[EXPORT_JOBS_MAX];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < npos; i++)
+        if (fw_cli_parse_job_id("export", pos[i], &jobs[i].id) < 0)
+            return FW_CLI_EXIT_USAGE;
+    ec = fetch(g, jobs, npos, csv || kt, kt);
     FILE *f = NULL;
     if (!ec && !(f = o.out ? fopen(o.out, "w") : stdout)) {
         char msg[600];
@@ -246,32 +214,20 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     if (!ec) {
         char kerr[512];
         if (kt) {
-            if ((lines ? fw_cli_export_lines : fw_cli_export_kt)(f, job, st, data, o.shape, kerr, sizeof kerr) < 0)
+            if ((lines ? fw_cli_export_lines : fw_cli_export_kt)(f, jobs[0].id, jobs[0].status, jobs[0].data, o.shape,
+                                                                 kerr, sizeof kerr) < 0)
                 ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, kerr);
-        } else if (!strcmp(o.format, "csv")) {
-            write_csv(f, data);
+        } else if (csv) {
+            write_csv(f, jobs[0].data);
         } else {
-            cJSON *best = best_per_shape(st, data);
-            if (!strcmp(o.format, "header")) {
-                write_header(f, job, st, best);
-            } else {
-                cJSON *res = cJSON_CreateObject();
-                cJSON_AddNumberToObject(res, "job", (double)job);
-                cJSON_AddStringToObject(res, "family", fw_cli_str(st, "family", ""));
-                cJSON_AddStringToObject(res, "device", fw_cli_str(st, "device_identity", ""));
-                cJSON_AddItemToObject(res, "best", best);
-                best = NULL;
-                char *s = cJSON_Print(res);
-                fprintf(f, "%s\n", s ? s : "null");
-                free(s);
-                cJSON_Delete(res);
-            }
-            cJSON_Delete(best);
+            ec = write_best(f, o.format, jobs, npos);
         }
-        if (o.out && fclose(f) != 0)
+        if (o.out && fclose(f) != 0 && !ec)
             ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, "cannot finish writing the export file");
     }
-    cJSON_Delete(st);
-    cJSON_Delete(data);
+    for (int i = 0; i < npos; i++) {
+        cJSON_Delete(jobs[i].status);
+        cJSON_Delete(jobs[i].data);
+    }
     return ec;
 }

@@ -251,6 +251,15 @@ extern const char fw_cli_failures_help[];
 int fw_cli_cmd_report(fw_cli_global *g, int argc, char **argv);
 extern const char fw_cli_report_help[];
 int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv); /* cli_export.c */
+/* cli_export_best.c: one job's status and rankings (limit 1); the rank 1 per shape of every job
+ * merged per (device identity, shape), the faster kept, each with "device" and "job"; written as a
+ * C header, #if-selected by FW_<FAMILY>_DEVICE_INDEX when they span several devices. */
+typedef struct fw_cli_export_job {
+    long long id;
+    cJSON *status, *data;
+} fw_cli_export_job;
+cJSON *fw_cli_export_best(const fw_cli_export_job *jobs, int n);
+void fw_cli_export_header(FILE *f, const fw_cli_export_job *jobs, int n, const cJSON *best);
 extern const char fw_cli_export_help[];
 /* One shape of a job (the only one, or `shape`) as a Kernel Tuner cache file (cli_export_kt.c), from
  * the `status` and `measurements` (with samples) replies; -errno with a sentence in err. */

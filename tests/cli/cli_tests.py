@@ -284,6 +284,39 @@ def case_spec(e):
 # ---- cases against the fake daemon (the CLI's own logic) ---------------------------------------
 
 
+def export_devices(e):
+    """export of jobs on two devices: one header, a block per device picked by FW_GEMM_DEVICE_INDEX (issue 14)."""
+    ids = [json.loads(e.fw('--json', 'tune', '--profile', 'fake_profile', *extra, rc=0).stdout)['job']['id']
+           for extra in ([], ['--backend', 'cuda'])]
+    hdr = os.path.join(e.dir, 'best.h')
+    e.fw('export', *map(str, ids), '--format', 'header', '-o', hdr, rc=0)
+    text = open(hdr).read()
+    check('#define FW_GEMM_DEVICES 2' in text and '#define FW_GEMM_DEVICE_1 "cuda|fake|device"' in text,
+          'the header lists both devices', text)
+    o = json.loads(e.fw('export', *map(str, ids), '--format', 'json', rc=0).stdout)
+    check(o['jobs'] == ids and [(b['device'], b['variant_key']) for b in o['best']] ==
+          [('opencl|fake|device', 'TILE_N=32'), ('cuda|fake|device', 'TILE_N=16')], 'json export of two devices', o)
+    e.fw('export', *map(str, ids), '--format', 'csv', rc=2)
+    cc = shutil.which('cc') or shutil.which('gcc')
+    if not cc:
+        return
+    src = os.path.join(e.dir, 'use.c')
+    with open(src, 'w') as f:
+        f.write('#include "best.h"\n#include "best.h"\n'
+                '_Static_assert(FW_GEMM_K_64_M_64_N_64_TILE_N == WANT, "TILE_N");\n'
+                'static const char *dev = FW_GEMM_DEVICE;\nconst char *get(void) { return dev; }\n')
+    for index, want in ((0, 32), (1, 16)):
+        r = subprocess.run([cc, '-std=c11', '-Wall', '-Werror', '-fsyntax-only', '-DWANT=%d' % want,
+                            '-DFW_GEMM_DEVICE_INDEX=%d' % index, src], capture_output=True, text=True)
+        check(r.returncode == 0, 'device %d: the header does not select its TILE_N %d:\n%s' % (index, want, r.stderr))
+    r = subprocess.run([cc, '-std=c11', '-fsyntax-only', '-DWANT=32', src], capture_output=True, text=True)
+    check(r.returncode != 0 and 'define FW_GEMM_DEVICE_INDEX' in r.stderr, 'no index: the header says to pick one',
+          r.stderr)
+    r = subprocess.run([cc, '-std=c11', '-fsyntax-only', '-DWANT=32', '-DFW_GEMM_DEVICE_INDEX=2', src],
+                       capture_output=True, text=True)
+    check(r.returncode != 0 and 'must be 0 to 1' in r.stderr, 'an index out of range is an error', r.stderr)
+
+
 def fake_env(e):
     e.env['FAIRWAY_DAEMON'] = FAKE
     return e
@@ -379,6 +412,7 @@ def case_fake(e):
     p = e.fw('status', '6', rc=0)
     check('job 6: running' in p.stdout, 'the interrupted job is not left running', p.stdout)
     check(len(e.pids) == 1, 'more daemons were started: %r' % e.pids)
+    export_devices(e)
 
 
 # ---- cases against the real daemon ---------------------------------------------------------------

@@ -58,7 +58,8 @@ def new_job(spec, parent=0):
         planned = int(spec.get('budget') or 4)
         jobs[jid] = {"id": jid, "state": "running", "family": spec.get('family', 'gemm'), "strategy":
                      spec.get('strategy', 'random'), "seed": spec.get('seed', 1), "budget": planned,
-                     "planned": planned, "evaluated": 0, "parent": parent, "device": "opencl:0",
+                     "planned": planned, "evaluated": 0, "parent": parent, "device": "%s:0" % spec.get('backend', 'opencl'),
+                     "device_identity": "%s|fake|device" % spec.get('backend', 'opencl'),
                      "spec": spec, "counts": {}, "error": None}
         return jid
 
@@ -111,7 +112,12 @@ def handle(method, params, send):
         return {"jobs": [dict(j, spec=None) for j in sorted(jobs.values(), key=lambda j: -j['id'])]}
     if method == 'rankings':
         j = job_of(params)
-        return {"job": j['id'], "rankings": RANKINGS if j['state'] == 'done' else []}
+        rk = RANKINGS
+        if j['spec'].get('backend') == 'cuda':   # another device ranks the other variant first
+            rk = [dict(RANKINGS[1], rank=1), dict(RANKINGS[0], rank=2)]
+        if params.get('limit') == 1:
+            rk = rk[:1]
+        return {"job": j['id'], "rankings": rk if j['state'] == 'done' else []}
     if method == 'best':
         shape = params.get('shape')
         if params.get('family') == 'gemm' and isinstance(shape, dict) and shape.get('M') == 64:
