@@ -175,6 +175,8 @@ struct fw_daemon_device {
 
     fw_daemon_job *current;       /* job this device is running */
     int restarts;                 /* worker deaths without progress (crash loop guard) */
+    uint64_t died_ns;             /* uv_hrtime() of the last such death: respawns back off (worker.c) */
+    uint64_t failed_ns;           /* when the device last failed to open: not tried again for a while */
     fw_daemon_req *parked;        /* requests waiting for this device */
     fw_daemon_device *next;
 };
@@ -368,6 +370,12 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
 /* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
 void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
+/* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
+ * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
+int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);
+/* Seconds to wait before the next worker start of a device whose workers died restarts >= 2 times
+ * in a row (0.25 s doubling to 8 s after the last death; the first wait of each is logged), 0 to go. */
+double fw_daemon_device_backoff(fw_daemon_device *dev);
 /* SIGKILL every live worker (from the stopper thread: reads only atomics). */
 void fw_daemon_workers_kill_all(void);
 

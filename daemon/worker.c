@@ -159,6 +159,7 @@ static void device_failed(fw_daemon_device *dev, const char *why)
     fw_daemon_log(d, "device %s unavailable: %s", dev->sel, why);
     worker_detach(dev, SIGKILL);
     dev->restarts = 0;
+    dev->failed_ns = uv_hrtime();
     fw_daemon_job *job = dev->current;
     if (job) {
         char msg[1400];
@@ -221,7 +222,9 @@ static void worker_died(fw_daemon_device *dev, const char *why)
     if (d->stopping)
         return;
     fw_daemon_job *job = dev->current;
-    if (st == FW_W_STARTING) {
+    /* A worker of a device that opened before, killed while starting (the OOM killer, a user), is an
+     * ordinary death, not a device that cannot be opened. */
+    if (st == FW_W_STARTING && !dev->info) {
         device_failed(dev, why);
         return;
     }
@@ -235,6 +238,7 @@ static void worker_died(fw_daemon_device *dev, const char *why)
         return;
     }
     dev->restarts++;
+    dev->died_ns = uv_hrtime();
     if (st == FW_W_MEASURING && !retry_once(d, job, seq, "crashed", why)) {
         char msg[1200];
         snprintf(msg, sizeof(msg), "the worker died measuring this variant: %s", why);
@@ -243,7 +247,8 @@ static void worker_died(fw_daemon_device *dev, const char *why)
             return;
     } else if (st != FW_W_MEASURING) {
         fw_daemon_log(d, "worker for %s died while %s job %" PRId64 ": %s", dev->sel,
-                      st == FW_W_LOADING ? "loading" : "idle with", job->id, why);
+                      st == FW_W_LOADING ? "loading" : st == FW_W_STARTING ? "starting for" : "idle with",
+                      job->id, why);
     }
     if (dev->restarts >= CRASH_LOOP_MAX) {
         char e[1400];
@@ -483,6 +488,7 @@ static void on_timer(uv_timer_t *t)
             store_failure(dev, job, seq, "timeout", msg);
         }
         dev->restarts++;
+        dev->died_ns = uv_hrtime();
     } else if (dev->wstate == FW_W_FINALISTS) {
         /* job is NULL when it was cancelled meanwhile: the worker still has to go */
         worker_detach(dev, SIGKILL);
@@ -506,6 +512,8 @@ static void arm_timer(fw_daemon_device *dev, double seconds)
 
 static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
 {
+    if (fw_daemon_device_recently_failed(dev, err, errlen) < 0)
+        return -ENODEV;
     fw_daemon *d = dev->d;
     fw_daemon_worker *w = calloc(1, sizeof(*w));
     if (!w)
@@ -769,6 +777,11 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         }
         char err[2048];
         if (dev->wstate == FW_W_NONE) {
+            double wait = fw_daemon_device_backoff(dev);
+            if (wait > 0) {
+                arm_timer(dev, wait);   /* on_timer pumps again */
+                return;
+            }
             if (worker_spawn(dev, err, sizeof(err)) < 0) {
                 snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
                 fw_daemon_job_finish(d, job, "failed", err);

@@ -65,6 +65,15 @@ with guarded(d):
     check(st["state"] == "failed" and "opencl:7" in (st.get("error") or ""),
           "unopenable device fails the job with the worker's error: %s" % st.get("error"))
     check(c.call("jobs", {"limit": 1})["jobs"][0]["id"] == bad["job"], "the daemon goes on")
+    # ... and is not tried again on the next request (issue 15 item 9: no worker per request)
+    again = c.call("submit", {"spec": dict(SMALL_GEMM, device=7)})
+    check(again["state"] == "failed" and "opencl:7" in (again.get("error") or ""),
+          "a second submit to it fails at once with its error: %s" % again.get("error"))
+    devs = c.call("devices", {"device": "opencl:7"})["devices"]
+    check(any(x["selector"] == "opencl:7" and x.get("error") for x in devs), "devices lists it with its error")
+    check(log_count(d, "started worker for opencl:7") == 1, "one worker was started for it, not one per request")
+    check(log_count(d, "worker for opencl:0 died 2 times in a row; starting the next one in") >= 1,
+          "a worker that keeps dying is restarted after a pause, and the log says so")
     c.close()
     check(d.terminate() == 0, "clean exit")
 finish()
