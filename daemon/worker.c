@@ -230,6 +230,8 @@ static void worker_died(fw_daemon_device *dev, const char *why)
     }
     if (!job) {
         fw_daemon_log(d, "idle worker for %s went away: %s", dev->sel, why);
+        if (st == FW_W_STARTING)
+            dispatch_parked(dev, why);   /* nothing starts another: answer what waited for this one */
         return;
     }
     if (st == FW_W_FINALISTS) {
