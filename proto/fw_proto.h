@@ -30,6 +30,7 @@
 #define FW_PROTO_LINE_MAX (1024 * 1024)            /* a request line, without "\r\n" (documented) */
 #define FW_PROTO_PIPE_LINE_MAX (64u << 20)         /* a line between the daemon and a worker */
 #define FW_PROTO_REPLY_LINE_MAX (256u << 20)       /* a reply line read by the CLI */
+#define FW_PROTO_LINES_KEEP (64u << 10)            /* a line reader's buffer once long lines are consumed */
 
 /* JSON-RPC error codes (docs/protocol.md). */
 #define FW_RPC_PARSE_ERROR -32700

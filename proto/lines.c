@@ -19,13 +19,22 @@ void fw_proto_lines_release(fw_proto_lines *lb)
 }
 
 /* Drop consumed lines. Done lazily (here and before a read), not in next(), so a line handed out
- * stays valid until the caller feeds again. */
+ * stays valid until the caller feeds again. A buffer that grew for one long line is given back once
+ * that line is consumed, so an idle connection holds at most FW_PROTO_LINES_KEEP bytes, not the
+ * longest line it ever sent (issue 15 item 3). */
 static void compact(fw_proto_lines *lb)
 {
     if (lb->pos > 0) {
         memmove(lb->data, lb->data + lb->pos, lb->len - lb->pos);
         lb->len -= lb->pos;
         lb->pos = 0;
+    }
+    if (lb->cap > FW_PROTO_LINES_KEEP && lb->len < FW_PROTO_LINES_KEEP / 2) {
+        char *nd = realloc(lb->data, FW_PROTO_LINES_KEEP);
+        if (nd) {
+            lb->data = nd;
+            lb->cap = FW_PROTO_LINES_KEEP;
+        }
     }
 }
 

@@ -63,6 +63,22 @@ static void test_lines(void)
     CHECK_INT(len, 8);
     fw_proto_lines_release(&lb);
 
+    /* a buffer grown for a long line is given back once the line is consumed */
+    fw_proto_lines_init(&lb, 1 << 20);
+    char *big = malloc(1 << 20);
+    memset(big, 'x', (1 << 20) - 1);
+    big[(1 << 20) - 1] = '\n';
+    fw_proto_lines_feed(&lb, big, 1 << 20);
+    CHECK(lb.cap >= (1u << 20));
+    CHECK_INT(fw_proto_lines_next(&lb, &line, &len), 1);
+    CHECK_INT(len, (1 << 20) - 1);
+    fw_proto_lines_feed(&lb, "{}\n", 3);
+    CHECK(lb.cap <= FW_PROTO_LINES_KEEP);
+    CHECK_INT(fw_proto_lines_next(&lb, &line, &len), 1);
+    CHECK_STR(line, "{}");
+    free(big);
+    fw_proto_lines_release(&lb);
+
     /* one byte at a time: the same lines as in one feed */
     fw_proto_lines_init(&lb, 1 << 20);
     const char *text = "{\"a\":1}\r\n\n{\"b\":[1,2,3]}\n";
