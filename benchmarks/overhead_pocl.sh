@@ -1,22 +1,25 @@
 #!/bin/bash
-# usage (repo root): benchmarks/overhead_pocl.sh BASE_BUILD NEW_BUILD [ROUNDS]
+# usage (repo root): benchmarks/overhead_pocl.sh BASE_BUILD NEW_BUILD [ROUNDS] [NEW_OPTIONS]
+# NEW_OPTIONS: more spec options for the new build only, e.g. '"verify_on_device": true,'.
 # issue 20 on a CPU OpenCL device (PoCL): the per-variant stages (records' stages_ms) of two builds'
 # fairway-worker, side by side in one run, alternated ROUNDS times (default 3) on the same job:
 # 12 gemm variants at M=N=1024, K=256 (1M f32 outputs, 2 MiB of inputs), warm compile cache,
 # warmup 0, iters 2, no early stop, no finalists. Prints the median over rounds of each stage's mean
 # (the first variant, which compiles the compare kernel and makes the device copies, is left out).
 set -u
-BASE=$1; NEW=$2; ROUNDS=${3:-3}
+BASE=$1; NEW=$2; ROUNDS=${3:-3}; NEWOPT=${4:-}
 T=$(mktemp -d /tmp/fw-ovh-pocl-XXXXXX); trap 'rm -rf "$T"' EXIT
 cat > $T/spec.json <<SPEC
 {"family": "gemm", "shapes": [{"M": 1024, "N": 1024, "K": 256}], "strategy": "random", "budget": 12, "seed": 1,
  "warmup": 0, "iters": 2, "backend": "opencl", "options": {"early_stop": false, "finalists": 0}}
 SPEC
-for b in $BASE $NEW; do $b/bench/worker/fairway-worker --spec $T/spec.json --cache-dir $T/cache-$(basename $b) > /dev/null; done
+sed "s/\"options\": {/\"options\": {$NEWOPT /" $T/spec.json > $T/spec_new.json
+spec() { [ "$1" = "$NEW" ] && echo $T/spec_new.json || echo $T/spec.json; }
+for b in $BASE $NEW; do $b/bench/worker/fairway-worker --spec $(spec $b) --cache-dir $T/cache-$(basename $b) > /dev/null; done
 for r in $(seq $ROUNDS); do
   for b in $BASE $NEW; do
     t0=$(date +%s.%N)
-    $b/bench/worker/fairway-worker --spec $T/spec.json --cache-dir $T/cache-$(basename $b) > $T/$(basename $b).$r.jsonl
+    $b/bench/worker/fairway-worker --spec $(spec $b) --cache-dir $T/cache-$(basename $b) > $T/$(basename $b).$r.jsonl
     echo "$(basename $b) $r $(python3 -c "print($(date +%s.%N)-$t0)")" >> $T/walls
   done
 done
