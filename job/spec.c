@@ -245,8 +245,18 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     static const cJSON decl_name = {.type = cJSON_String, .valuestring = FW_DECL_FAMILY};
     if (!family && cJSON_IsObject(pick(user, prof, "workload")))
         family = &decl_name;   /* a "workload" object and no family: the declarative family (issue 12) */
+    if (!family && pick(user, prof, "source")) {   /* a kernel of one's own, nothing saying how to run it */
+        rc = fw_errf(err, errlen, -EINVAL,
+                     "the spec has a source but no \"workload\" saying how to run it: add a \"workload\" object "
+                     "(its buffers, launch geometry and output check; docs/spec.md, section \"Declarative "
+                     "workloads\"), as the five specs in examples/ do (`fairway tune --spec examples/vadd/spec.json`), "
+                     "and pass it with --spec FILE; or name the family whose layout the kernel follows, "
+                     "\"source\": {\"workload\": \"gemm\"} (docs/own-kernel.md)");
+        goto done;
+    }
     if (!family) {
-        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\"");
+        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\" (or, for a kernel of "
+                     "your own, a \"source\" and a \"workload\": docs/spec.md)");
         goto done;
     }
     if (!cJSON_IsString(family)) {

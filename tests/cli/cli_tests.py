@@ -684,6 +684,14 @@ def case_ux(e):
     check(json.loads(p2.stdout)['spec']['seed'] == int(m.group(1)), 'the printed seed is not the plan seed', p2.stdout)
     check('\nseed %s\n' % m.group(1) in e.fw('--no-start', 'expand', *TINY_GEMM[:-2], '--random-seed', m.group(1)).stdout,
           'a given seed is not printed plainly')
+    # issue 12: a kernel of one's own without a workload is pointed to the workload, its docs and examples
+    vadd = os.path.join(e.dir, 'vadd.cl')
+    with open(vadd, 'w') as f:
+        f.write('__kernel void vadd(__global const float *a, __global const float *b, __global float *c) '
+                '{ int i = get_global_id(0); c[i] = a[i] + b[i]; }\n')
+    p = e.fw('--no-start', 'tune', '--source', vadd, '--entry', 'vadd', '--shape', 'n=1000000', rc=4)
+    check('no "workload"' in p.stderr and 'docs/spec.md' in p.stderr and 'examples/' in p.stderr and
+          '--spec FILE' in p.stderr, 'tune --source without a workload does not say what to add', p.stderr)
     # issue 19 item 12: shutdown of an idle daemon returns once it has stopped (exit 0)
     p = e.fw('--no-start', 'shutdown', rc=0)
     check(re.match(r'fairwayd \(pid %d\) is stopping' % e.procs[0].pid, p.stdout) and

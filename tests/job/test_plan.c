@@ -372,6 +372,9 @@ static void test_errors(void)
     resolve_err("{\"family\": \"gemm\", \"shapes\": [], " SPACE "}", "between 1 and 256");
     resolve_err("{\"family\": \"gemm\", \"shapes\": [{\"M\": 0, \"N\": 1, \"K\": 1}], " SPACE "}", "shape 0:");
     resolve_err("{" SHAPES ", " SPACE "}", "needs a \"family\" or a \"profile\"");
+    /* issue 12: a source with nothing saying how to run it points to the workload, its docs and examples */
+    resolve_err("{" SHAPES ", \"source\": {\"text\": \"k\", \"entry\": \"vadd\"}}", "no \"workload\"");
+    resolve_err("{" SHAPES ", \"source\": {\"text\": \"k\", \"entry\": \"vadd\"}}", "\"Declarative workloads\"), as the five specs in examples/");
     resolve_err("{\"family\": \"fft\", " SHAPES ", " SPACE "}", "unknown family 'fft' (known: gemm");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_K\": [1]}, \"constraints\": [\"TILE_K <= Q\"]}}",
                 "constraint 0 'TILE_K <= Q' uses 'Q'");
