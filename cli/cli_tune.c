@@ -42,6 +42,7 @@ typedef struct follow_ctx {
     long long job;
     int final;
     char state[32];
+    char waiting[160];    /* the last progress's "waiting" (a full disk, a shutdown) */
 } follow_ctx;
 
 static int on_progress(const char *method, const cJSON *params, void *vctx)
@@ -52,6 +53,7 @@ static int on_progress(const char *method, const cJSON *params, void *vctx)
     if (f->show)
         fw_cli_progress_show(&f->prog, params);
     snprintf(f->state, sizeof f->state, "%s", fw_cli_str(params, "state", f->state));
+    snprintf(f->waiting, sizeof f->waiting, "%s", fw_cli_str(params, "waiting", ""));
     if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(params, "final")))
         f->final = 1;
     return f->final;
@@ -101,6 +103,12 @@ int fw_cli_follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
             }
             if (rc == -EREMOTEIO)
                 return fw_cli_error(fw_cli_exit_for(c, rc), c, err);
+            if (strstr(f.waiting, "shutting down")) {
+                snprintf(msg, sizeof msg, "fairwayd was shut down (`fairway shutdown`) while following job %lld; the "
+                         "job is kept and resumes when fairwayd starts again (`fairway watch %lld` starts it and "
+                         "follows the job)", job, job);
+                return fw_cli_error(FW_CLI_EXIT_NODAEMON, NULL, msg);
+            }
             snprintf(msg, sizeof msg, "lost fairwayd while following job %lld (%s); the job may still run: "
                      "`fairway status %lld`", job, err, job);
             return fw_cli_error(FW_CLI_EXIT_NODAEMON, NULL, msg);

@@ -118,5 +118,7 @@ void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req)
     fw_daemon_reply(req, r);
     stop_now |= now;
     d->draining = 1;
+    for (fw_daemon_job *j = d->jobs; j; j = j->next)
+        fw_daemon_job_notify(d, j);   /* watchers learn why their connection is about to close */
     fw_daemon_drain_check(d);
 }

@@ -692,6 +692,21 @@ def case_ux(e):
     p = e.fw('--no-start', 'tune', '--source', vadd, '--entry', 'vadd', '--shape', 'n=1000000', rc=4)
     check('no "workload"' in p.stderr and 'docs/spec.md' in p.stderr and 'examples/' in p.stderr and
           '--spec FILE' in p.stderr, 'tune --source without a workload does not say what to add', p.stderr)
+    # issue 19 item 12: a tune being followed while fairwayd is shut down says so, and what becomes of the job
+    t = subprocess.Popen([FAIRWAY, '--socket', e.sock, '--no-start', 'tune', '--profile', 'gemm_small', '--budget', '12',
+                          '--iters', '2', '--warmup', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=e.env, stdin=subprocess.DEVNULL)
+    first = ''
+    while not first.startswith('progress: '):   # readiness: its first progress line
+        first = t.stdout.readline()
+        check(first != '', 'tune ended before its first progress line')
+    p = e.fw('--no-start', 'shutdown', rc=0)
+    out, err = t.communicate(timeout=300)
+    check(t.returncode == 3 and 'fairwayd was shut down (`fairway shutdown`) while following job' in err and
+          'resumes when fairwayd starts again' in err, 'tune followed through a shutdown: exit %d' % t.returncode,
+          first + out + err)
+    check(e.procs.pop(0).wait(timeout=120) == 0, 'the daemon shut down')
+    e.start_daemon(FAIRWAYD)   # it resumes the job
     # issue 19 item 12: shutdown of an idle daemon returns once it has stopped (exit 0)
     p = e.fw('--no-start', 'shutdown', rc=0)
     check(re.match(r'fairwayd \(pid %d\) is stopping' % e.procs[0].pid, p.stdout) and

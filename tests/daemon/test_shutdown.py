@@ -53,6 +53,13 @@ with guarded(d):
           "a submit while draining is refused with -32006: %s" % r2)
     check("result" in r3, "queries are still answered while draining: %s" % r3.get("error"))
     check(s.read_msg() is None, "the daemon closes the connection as it stops")
+    told = []
+    while True:   # the watcher is told why its connection closes, then it does
+        m = c.next_notification()
+        if m is None:
+            break
+        told.append(m.get("params", {}).get("waiting", ""))
+    check(any("shutting down" in w for w in told), "the job's watcher is told the daemon is shutting down: %s" % told)
     rc = d.proc.wait(timeout=120)
     check(rc == 0, "graceful shutdown: exit status 0 (%s)" % rc)
     c.close()
@@ -76,7 +83,14 @@ with guarded(d):
     res = s.call("shutdown", {"now": True})
     check(res["mode"] == "now" and res["in_flight"] == [{"job": job, "seq": 2, "device": "opencl:0"}],
           "shutdown now names the hanging variant it drops: %s" % res)
-    check(s.read_msg() is None and c.read_msg() is None, "every connection is closed")
+    told = []
+    while True:
+        m = c.read_msg()
+        if m is None:
+            break
+        told.append(m.get("params", {}).get("waiting", ""))
+    check(s.read_msg() is None and told and all("shutting down" in w for w in told),
+          "every connection is closed, the watcher told why first: %s" % told)
     rc = d.proc.wait(timeout=120)   # a wait for the hanging variant would take 300 s
     check(rc == 0, "shutdown now: exit status 0 (%s)" % rc)
     c.close()
