@@ -2,8 +2,8 @@
  * on planted outputs: exact, slightly and badly wrong, NaN, Inf, unwritten (poison) elements, a
  * zero reference, sizes that are not a multiple of a work-group and larger than one pass of the
  * grid. Counts and the largest difference must be equal, the error norm equal to rounding, and so
- * the verdict the same at any tolerance. Exits 77 without an OpenCL device or when it cannot
- * compare on the device (no fp64). */
+ * the verdict the same at any tolerance. On every backend compiled in with a device (OpenCL, and
+ * CUDA where the toolkit was found); exits 77 when no device can compare (none, or no fp64). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,8 +11,12 @@
 #include <string.h>
 
 #include "fw_bench.h"
+#include "fw_config.h"
 #include "fw_family.h"
 #include "fw_opencl.h"
+#if FW_HAVE_CUDA
+#include "fw_cuda.h"
+#endif
 #include "fw_pcg32.h"
 #include "fw_util.h"
 #include "test_util.h"
@@ -76,13 +80,10 @@ static fw_bench_verify run_case(const char *what, const float *out, const double
     return d;
 }
 
-int main(void)
+/* Every case on one backend's device 0: 1 when it ran, 0 when the device cannot compare. */
+static int run_backend(const fw_backend *backend)
 {
-    be = &fw_opencl_backend;
-    if (be->device_count() == 0) {
-        puts("no OpenCL device: skipped");
-        return 77;
-    }
+    be = backend;
     fw_device_info info;
     char err[512];
     CHECKF(be->open(0, &dev, &info, err, sizeof err) == 0, "%s", err);
@@ -91,12 +92,14 @@ int main(void)
     CHECK(be->buffer_new(dev, 8, &probe) == 0);
     fw_bench_verify v;
     double mx;
-    if (fw_bench_verify_device(b, probe, probe, 1, &v, &mx) == 1) {
-        puts("this device cannot compare on the device (no fp64?): skipped");
-        return 77;
-    }
+    int can = fw_bench_verify_device(b, probe, probe, 1, &v, &mx) != 1;
     be->buffer_free(dev, probe);
-
+    if (!can) {
+        printf("%s: this device cannot compare on the device (no fp64?)\n", be->name);
+        fw_bench_free(b);
+        be->close(dev);
+        return 0;
+    }
     const size_t sizes[] = {1, 255, 257, 1000, 131072 + 7, 300001};
     fw_pcg32 rng;
     fw_pcg32_seed(&rng, 42, 7);
@@ -150,6 +153,25 @@ int main(void)
     }
     fw_bench_free(b);
     be->close(dev);
-    puts("devcompare ok");
-    return 0;
+    printf("%s: devcompare ok\n", be->name);
+    return 1;
+}
+
+int main(void)
+{
+    const fw_backend *list[] = {
+        &fw_opencl_backend,
+#if FW_HAVE_CUDA
+        &fw_cuda_backend,
+#endif
+    };
+    int ran = 0;
+    for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) {
+        if (list[i]->device_count() <= 0) {
+            printf("%s: no device\n", list[i]->name);
+            continue;
+        }
+        ran += run_backend(list[i]);
+    }
+    return ran ? 0 : 77;
 }
