@@ -110,6 +110,7 @@ typedef struct fw_daemon_options {
     int ready_fd;                 /* -1 = none */
     int max_clients;
     size_t reply_queue_max;       /* bytes, all clients together */
+    int max_jobs;                 /* unfinished jobs held at most (--max-jobs) */
     double variant_timeout_s;
 } fw_daemon_options;
 

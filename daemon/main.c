@@ -42,6 +42,8 @@ static const char usage_text[] =
     "                        and close it (for supervisors and tests: wait for EOF, no polling).\n"
     "  --max-clients N       Open client connections at most (default 256); one more is told so\n"
     "                        (error -32004) and closed.\n"
+    "  --max-jobs N          Unfinished (queued or running) jobs at most (default 1000); a submit,\n"
+    "                        rerun or resume past it is refused with a sentence.\n"
     "  --reply-queue-max MIB Replies the clients have not read yet, all together, in MiB (default 256;\n"
     "                        one client at most 64 MiB); past it the client holding the most is\n"
     "                        disconnected, with a line in the log.\n"
@@ -210,13 +212,14 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 /* Options into *opt: -1 to go on, else the exit status (0 after --help / --version, 2 bad usage). */
 static int parse_options(int argc, char **argv, fw_daemon_options *opt)
 {
-    enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_RQ, O_VT, O_LOG, O_VERSION };
+    enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_MAXJ, O_RQ, O_VT, O_LOG, O_VERSION };
     static const struct option longopts[] = {
         {"socket", required_argument, NULL, O_SOCKET},
         {"db", required_argument, NULL, O_DB},
         {"worker", required_argument, NULL, O_WORKER},
         {"ready-fd", required_argument, NULL, O_READY},
         {"max-clients", required_argument, NULL, O_MAXC},
+        {"max-jobs", required_argument, NULL, O_MAXJ},
         {"reply-queue-max", required_argument, NULL, O_RQ},
         {"variant-timeout", required_argument, NULL, O_VT},
         {"log", required_argument, NULL, O_LOG},
@@ -246,6 +249,13 @@ static int parse_options(int argc, char **argv, fw_daemon_options *opt)
                 return 2;
             }
             opt->max_clients = (int)v;
+            break;
+        case O_MAXJ:
+            if (parse_int(optarg, 1, 1000000, &v) < 0) {
+                fprintf(stderr, "fairwayd: --max-jobs wants a number from 1 to 1000000, not '%s'\n", optarg);
+                return 2;
+            }
+            opt->max_jobs = (int)v;
             break;
         case O_RQ:
             if (parse_int(optarg, 1, 1 << 20, &v) < 0) {
@@ -293,6 +303,7 @@ int main(int argc, char **argv)
         .ready_fd = -1,
         .max_clients = 256,
         .reply_queue_max = (size_t)FW_DAEMON_REPLY_QUEUE_DEFAULT_MIB << 20,
+        .max_jobs = 1000,
         .variant_timeout_s = 300,
     };
     int prc = parse_options(argc, argv, &opt);

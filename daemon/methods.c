@@ -209,6 +209,21 @@ static double num_of(const cJSON *o, const char *name, double dflt)
     return cJSON_IsNumber(f) ? f->valuedouble : dflt;
 }
 
+/* Unfinished jobs are held in memory (spec, plan, watchers): past --max-jobs of them a new one is
+ * refused with a sentence (issue 15 item 3). 1 when refused (answered). */
+static int too_many_jobs(fw_daemon *d, fw_daemon_req *req)
+{
+    int n = 0;
+    for (const fw_daemon_job *j = d->jobs; j; j = j->next)
+        n++;
+    if (n < d->opt.max_jobs)
+        return 0;
+    fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL,
+                          "fairwayd already holds %d unfinished jobs (queued or running, --max-jobs %d); wait for "
+                          "some to finish or cancel some, then try again", n, d->opt.max_jobs);
+    return 1;
+}
+
 /* Create a job row, register it with the scheduler and answer. spec is the stored spec. */
 static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
                        int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
@@ -227,6 +242,8 @@ static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, cons
         .source_hash = source_hash,
         .daemon_version = FW_VERSION,
     };
+    if (!fail_error && too_many_jobs(d, req))
+        return;
     int64_t id = 0;
     if (fw_db_job_create(d->db, &nj, &id) < 0) {
         reply_db_error(d, req, "to create the job");
@@ -484,6 +501,8 @@ static void m_resume(fw_daemon *d, fw_daemon_req *req)
         return;
     cJSON_Delete(row);
     char err[1200];
+    if (!fw_daemon_job_find(d, id) && too_many_jobs(d, req))
+        return;
     if (fw_daemon_job_resume(d, id, err, sizeof(err)) < 0) {
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL, "%s", err);
         return;

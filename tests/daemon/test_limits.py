@@ -1,6 +1,7 @@
 """Memory bounds (issue 15 item 3): the replies that clients have not read are bounded for all
 clients together (--reply-queue-max). Past the bound the client holding the most is dropped first,
-with a line in the log, and the others keep their replies; the plan of a job is bounded too.
+with a line in the log, and the others keep their replies; the plan of a job is bounded too, and so
+is the number of unfinished jobs (--max-jobs).
 
 The sizes are chosen with wide margins around what the kernel's socket buffers absorb (about
 0.2 MiB a connection), so the outcome does not depend on them: A holds one reply of about 7 MiB, B
@@ -10,7 +11,7 @@ import json
 import select
 import socket
 
-from fwtest import Daemon, check, finish, guarded
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 MIB = 1 << 20
 # 6 knobs x 6 values, no constraints: 46656 points in grid order, so expand's limit sets the size.
@@ -98,6 +99,28 @@ with guarded(d):
     check(c.call("jobs", {"limit": 1})["jobs"] == [], "and stores no job")
     a.close()
     b.close()
+    c.close()
+    check(d.terminate() == 0, "clean exit")
+# Unfinished jobs are held in memory: past --max-jobs a new one is refused; a cancel makes room.
+d = Daemon(args=["--max-jobs", "2"])
+with guarded(d):
+    d.start()
+    c = d.client()
+    j1 = c.call("submit", {"spec": SMALL_GEMM})["job"]
+    j2 = c.call("submit", {"spec": SMALL_GEMM})["job"]
+    err = c.error("submit", {"spec": SMALL_GEMM})
+    check(err and err["code"] == -32602 and "already holds 2 unfinished jobs" in err["message"],
+          "a third unfinished job is refused with a sentence: %s" % (err,))
+    err = c.error("rerun", {"job": j1})
+    check(err and "--max-jobs 2" in err["message"], "so is a rerun: %s" % (err,))
+    check(len(c.call("jobs", {})["jobs"]) == 2, "and nothing was stored for them")
+    c.call("cancel", {"job": j2})
+    j3 = c.call("submit", {"spec": SMALL_GEMM})
+    check(j3["state"] in ("queued", "running"), "once one is cancelled a submit goes through")
+    err = c.error("resume", {"job": j2})
+    check(err and "--max-jobs 2" in err["message"], "and a resume past the limit is refused: %s" % (err,))
+    for j in (j1, j3["job"]):
+        c.call("cancel", {"job": j})
     c.close()
     check(d.terminate() == 0, "clean exit")
 finish()
