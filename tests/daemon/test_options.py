@@ -10,7 +10,8 @@ from fwtest import FAIRWAYD, SMALL_GEMM, Daemon, check, finish
 
 h = subprocess.run([FAIRWAYD, "--help"], capture_output=True, text=True, timeout=30)
 check(h.returncode == 0, "--help exits 0")
-for opt in ("--socket", "--db", "--worker", "--ready-fd", "--max-clients", "--variant-timeout", "--log",
+for opt in ("--socket", "--db", "--worker", "--ready-fd", "--max-clients", "--max-jobs", "--reply-queue-max",
+            "--variant-timeout", "--log",
             "FAIRWAY_SOCKET", "FAIRWAY_DB", "FAIRWAY_WORKER", "XDG_RUNTIME_DIR", "SIGTERM", "Exit status"):
     check(opt in h.stdout, "--help explains %s" % opt)
 b = subprocess.run([FAIRWAYD, "--max-clients", "zero"], capture_output=True, text=True, timeout=30)
