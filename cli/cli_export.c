@@ -152,6 +152,15 @@ static int write_best(FILE *f, const char *format, const fw_cli_export_job *jobs
                      jobs[0].id, jobs[i].id, family, fw_cli_str(jobs[i].status, "family", ""));
             return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
         }
+    const char *code = fw_cli_str(jobs[0].status, "source_hash", "");
+    for (int i = 1; i < n; i++)
+        if (strcmp(fw_cli_str(jobs[i].status, "source_hash", ""), code)) {   /* configs of other code */
+            char msg[512];
+            snprintf(msg, sizeof msg, "jobs %lld and %lld tuned different code (source hash '%s', '%s'); one export "
+                     "holds the configs of one kernel source", jobs[0].id, jobs[i].id, code,
+                     fw_cli_str(jobs[i].status, "source_hash", ""));
+            return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, msg);
+        }
     cJSON *best = fw_cli_export_best(jobs, n);
     if (!strcmp(format, "header")) {
         fw_cli_export_header(f, jobs, n, best);

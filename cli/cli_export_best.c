@@ -27,6 +27,8 @@ static cJSON *best_per_shape(const cJSON *status, const cJSON *rankings)
         cJSON_AddNumberToObject(o, "median_ns", fw_cli_num(r, "median_ns", 0));
         cJSON_AddStringToObject(o, "timing", fw_cli_str(r, "timing", "first_pass"));
         cJSON_AddStringToObject(o, "variant_key", fw_cli_str(r, "variant_key", ""));
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "unverified")))
+            cJSON_AddTrueToObject(o, "unverified");   /* a "verify": false workload: nothing checked it */
         cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(r, "knobs")) {
             char d[256];
             if (cJSON_GetObjectItemCaseSensitive(binds, k->string)) {
@@ -119,6 +121,8 @@ static void write_shapes(FILE *f, const char *fam, const cJSON *best, const char
             if (eq)
                 fprintf(f, "#define FW_%s_%s_%.*s %s\n", fam, shape, (int)(eq - m->valuestring), m->valuestring, eq + 1);
         }
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "unverified")))
+            fputs("/* UNVERIFIED: measured with \"verify\": false, nothing checked this config's output */\n", f);
         if (cJSON_GetObjectItemCaseSensitive(b, "bound"))
             fputs("/* this job binds knobs to source constants (spec binds): macros alone do not reproduce it;\n"
                   " * see `fairway best` source_transforms */\n", f);

@@ -297,6 +297,13 @@ def export_devices(e):
     check(o['jobs'] == ids and [(b['device'], b['variant_key']) for b in o['best']] ==
           [('opencl|fake|device', 'TILE_N=32'), ('cuda|fake|device', 'TILE_N=16')], 'json export of two devices', o)
     e.fw('export', *map(str, ids), '--format', 'csv', rc=2)
+    src = os.path.join(e.dir, 'mine.cl')
+    with open(src, 'w') as f:
+        f.write('__kernel void mine(__global float *a) { a[0] = TILE_N; }\n')
+    mine = json.loads(e.fw('--json', 'tune', '--profile', 'fake_profile', '--source', src, '--entry', 'mine',
+                           rc=0).stdout)['job']['id']
+    p = e.fw('export', str(ids[0]), str(mine), '--format', 'header', rc=2)
+    check('tuned different code' in p.stderr, 'export mixes the configs of two kernels', p.stderr)
     cc = shutil.which('cc') or shutil.which('gcc')
     if not cc:
         return

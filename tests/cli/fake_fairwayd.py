@@ -60,6 +60,7 @@ def new_job(spec, parent=0):
                      spec.get('strategy', 'random'), "seed": spec.get('seed', 1), "budget": planned,
                      "planned": planned, "evaluated": 0, "parent": parent, "device": "%s:0" % spec.get('backend', 'opencl'),
                      "device_identity": "%s|fake|device" % spec.get('backend', 'opencl'),
+                     "source_hash": "f00d" if spec.get('source') else None,
                      "spec": spec, "counts": {}, "error": None}
         return jid
 
