@@ -565,7 +565,12 @@ static void top_variants(FILE *f, const rjob *j, const char *shape, int ntop)
 static void job_facts(FILE *f, const rjob *j)
 {
     const cJSON *st = j->status, *it;
-    fprintf(f, "<h2>Job %lld</h2>\n<table class='facts'>\n", j->id);
+    fprintf(f, "<h2>Job %lld</h2>\n", j->id);
+    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "spec"), "workload");
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(wl, "verify")))   /* issue 12 */
+        fputs("<p class='unverified'><strong>UNVERIFIED</strong>: this job's workload has <code>\"verify\": false</code>, "
+              "so nothing checked its kernels' output; a fast wrong variant ranks like a right one.</p>\n", f);
+    fputs("<table class='facts'>\n", f);
     static const char *const keys[] = {"state", "family", "strategy", "seed_text", "device", "device_identity",
                                        "spec_hash", "source_hash", "daemon_version", "created_at", "finished_at"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {

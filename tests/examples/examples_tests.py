@@ -208,6 +208,10 @@ def case_refused(e):
                            env=e.env, timeout=120, stdin=subprocess.DEVNULL)
         check(p.returncode == 0 and 'UNVERIFIED' in p.stdout and '"verify": false' in p.stdout,
               '%s text does not say the result is unverified' % args[0], p.stdout + p.stderr)
+    html = os.path.join(e.dir, 'unverified.html')
+    p = e.fw('report', str(jid), '-o', html)
+    check(p.returncode == 0 and 'UNVERIFIED</strong>: this job' in open(html).read(), 'the report does not say so',
+          p.stdout + p.stderr)
     # the spec's fixed macros reach the reference kernel as well as the variants
     src = os.path.join(e.dir, 'fixed.cl')
     with open(src, 'w') as f:
