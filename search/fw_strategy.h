@@ -70,6 +70,12 @@ size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out);
  * FW_OUT_PRUNED's time is used as a lower bound: models see it, it never counts as the best. */
 int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r);
 
+/* Take a point as proposed without asking (a preset evaluated before the strategy's own points):
+ * it is never proposed, and its tell later counts as that of an asked point. The same state change
+ * as a tell of an un-asked point, without the result, so the results can come later while the
+ * strategy is asked meanwhile. -EINVAL for a point out of range or already proposed or told. */
+int fw_strategy_claim(fw_strategy *s, size_t point);
+
 /* Proposed-or-told count, and the one-line list of strategy names with what each does. */
 size_t fw_strategy_count(const fw_strategy *s);
 const char *fw_strategy_name(const fw_strategy *s);

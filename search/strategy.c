@@ -398,6 +398,26 @@ static void top_insert(st_core *c, size_t ti)
         c->ntop++;
 }
 
+/* A point taken without an ask (told un-asked, or claimed): attributed as the ask would have been. */
+static void claim(fw_strategy *s, size_t point)
+{
+    st_core *c = &s->c;
+    if (s->arm_of)
+        s->arm_of[point] = (uint8_t)auto_arm(s, c->nprop);
+    if (s->perm)   /* keep the Fisher-Yates stream where an ask would have left it */
+        random_take(s, point);
+    c->proposed[point] = 1;
+    c->nprop++;
+}
+
+int fw_strategy_claim(fw_strategy *s, size_t point)
+{
+    if (point >= s->c.n || s->c.proposed[point])
+        return -EINVAL;
+    claim(s, point);
+    return 0;
+}
+
 int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r)
 {
     st_core *c = &s->c;
@@ -408,15 +428,8 @@ int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r)
             return -EINVAL;
     if ((r.kind == FW_OUT_TIME || r.kind == FW_OUT_PRUNED) && !(r.time > 0 && isfinite(r.time)))
         return -EINVAL;
-    if (!c->proposed[point]) {
-        /* told without being asked (a rebuild): attribute it as the ask would have */
-        if (s->arm_of)
-            s->arm_of[point] = (uint8_t)auto_arm(s, c->nprop);
-        if (s->perm)   /* keep the Fisher-Yates stream where an ask would have left it */
-            random_take(s, point);
-        c->proposed[point] = 1;
-        c->nprop++;
-    }
+    if (!c->proposed[point])
+        claim(s, point);
     size_t ti = c->ntold++;
     double before = st_best_y(c);
     c->tpt[ti] = point;
