@@ -211,6 +211,11 @@ uint64_t fw_bench_batch_launches(const fw_bench *b);
  * program_load: -ENOTSUP otherwise (the caller then runs without a pool). */
 int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int device_index,
                         int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen);
+/* A plan that grows: an item whose origin is NULL is not known yet, and the pool waits for it (the
+ * daemon sends items as its sequencer asks them). Write item seq of the pool's plan (the plan
+ * given to fw_bench_pool_start, or any plan without a pool) under the pool's lock and wake the
+ * compile threads; seq >= plan->n is ignored. */
+void fw_bench_plan_set(fw_bench *b, fw_plan *plan, size_t seq, const fw_plan_item *item);
 /* Stops and joins the threads, frees what was compiled ahead and not used. Safe without a pool. */
 void fw_bench_pool_stop(fw_bench *b);
 /* Tests: block until the pool has finished seq (compiled ahead: 1) or will never compile it (skipped,

@@ -72,12 +72,12 @@ static fw_workload *pool_wl_get(fw_pool *p, int shape)
     return wl;
 }
 
-static void pool_wl_put(fw_pool *p, int shape, size_t next_seq)
+static void pool_wl_put(fw_pool *p, int shape, int next_shape)
 {
     pthread_mutex_lock(&p->wl_mu);
     pool_wl *w = &p->wls[shape];
     w->refs--;
-    int still = next_seq < p->n && p->plan->items[next_seq].shape == shape;
+    int still = next_shape == shape;
     if (w->refs == 0 && !still && w->wl) {
         p->fam->workload_free(w->wl);
         w->wl = NULL;
@@ -124,8 +124,9 @@ static int pool_compile(fw_pool *p, int idx, size_t seq, pool_result *r)
 out:;
     pthread_mutex_lock(&p->mu);
     size_t next = p->next;
+    int next_shape = next < p->n && p->plan->items[next].origin ? p->plan->items[next].shape : -1;
     pthread_mutex_unlock(&p->mu);
-    pool_wl_put(p, item->shape, next);
+    pool_wl_put(p, item->shape, next_shape);
     return state;
 }
 
@@ -140,7 +141,8 @@ static void *pool_main(void *arg)
         while (!p->stop) {
             while (p->next < p->n && p->slots[p->next].state != S_EMPTY)
                 p->next++;
-            if (p->next < p->n && p->next <= p->pos + (size_t)p->depth)
+            /* an item without an origin is not known yet (the daemon sends items as it asks them) */
+            if (p->next < p->n && p->next <= p->pos + (size_t)p->depth && p->plan->items[p->next].origin)
                 break;
             pthread_cond_wait(&p->cv_work, &p->mu);
         }
@@ -268,6 +270,20 @@ int fw_bench_pool_wait(fw_bench *b, int64_t seq)
     int st = p->slots[seq].state;
     pthread_mutex_unlock(&p->mu);
     return st == S_DONE || st == S_NONE;
+}
+
+void fw_bench_plan_set(fw_bench *b, fw_plan *plan, size_t seq, const fw_plan_item *item)
+{
+    fw_pool *p = b ? b->pool : NULL;
+    if (seq >= plan->n)
+        return;
+    if (p)
+        pthread_mutex_lock(&p->mu);
+    plan->items[seq] = *item;
+    if (p) {
+        pthread_cond_broadcast(&p->cv_work);
+        pthread_mutex_unlock(&p->mu);
+    }
 }
 
 int fw_bench_pool_active(const fw_bench *b)

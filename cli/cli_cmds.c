@@ -46,7 +46,8 @@ const char fw_cli_global_help[] =
     "                         recorded time (backend replay, no GPU; docs/spec.md, \"Replay\")\n"            \
     "  --replay-noise R       seeded noise on each replayed sample (relative sd, e.g. 0.02)\n"             \
     "How to search and measure:\n"                                                                        \
-    "  --strategy S           random, grid or presets\n"                                                  \
+    "  --strategy S           auto (default), anneal, genetic, model, random, grid or presets\n"  \
+    "                         (`fairway strategies` says what each does)\n"                                                  \
     "  --num-random N         N random variants after the presets (strategy random, budget presets+N)\n"           \
     "  --random-seed N        the job's seed (same seed, same variants, same inputs)\n"                   \
     "  --no-explore           presets only (a deterministic control run)\n"                               \
@@ -170,6 +171,13 @@ static const fw_cli_command commands[] = {
      "Examples:\n"
      "  fairway profiles\n"
      "  fairway profiles --json\n"},
+    {"strategies", "list the search strategies, one line each (local)", fw_cli_cmd_strategies,
+     "Usage: fairway strategies\n"
+     "List the search strategies a spec's \"strategy\" (or --strategy) may name, with what each does;\n"
+     "the default is marked. docs/spec.md says how presets, budgets and ask-ahead combine with them.\n\n"
+     "Examples:\n"
+     "  fairway strategies\n"
+     "  fairway strategies --json\n"},
     {"transforms", "list a kernel source's structural transform sites (local)", fw_cli_cmd_transforms, fw_cli_transforms_help},
     {"failures", "why a job's variants failed: every failure with its full text", fw_cli_cmd_failures,
      fw_cli_failures_help},

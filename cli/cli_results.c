@@ -1,6 +1,7 @@
 /* fairway best / compare / profiles / devices: the one-request queries over stored results and
  * the daemon's devices (the job subcommands are in cli_tune.c and cli_jobs.c). */
 #include "fw_cli.h"
+#include "fw_job.h"
 #include "fw_util.h"
 
 #include <errno.h>
@@ -175,6 +176,49 @@ int fw_cli_cmd_profiles(fw_cli_global *g, int argc, char **argv)
         fw_cli_table_release(&t);
     }
     cJSON_Delete(res);
+    return FW_CLI_EXIT_OK;
+}
+
+/* The strategies (local: the CLI is built with the daemon's search library). */
+int fw_cli_cmd_strategies(fw_cli_global *g, int argc, char **argv)
+{
+    char *pos[1];
+    int npos, ec;
+    if (fw_cli_parse_cmd(g, "strategies", argc, argv, "", "", NULL, NULL, pos, 0, &npos, &ec) < 0)
+        return ec;
+    static const char *const fixed[][2] = {
+        {"grid", "every valid point in canonical order (presets not first)"},
+        {"presets", "the presets only (what --no-explore means)"},
+    };
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < 2; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", fixed[i][0]);
+        cJSON_AddStringToObject(o, "summary", fixed[i][1]);
+        cJSON_AddBoolToObject(o, "learns", 0);
+        cJSON_AddBoolToObject(o, "default", 0);
+        cJSON_AddItemToArray(arr, o);
+    }
+    for (size_t i = 0; fw_strategy_names[i]; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", fw_strategy_names[i]);
+        cJSON_AddStringToObject(o, "summary", fw_strategy_summaries[i]);
+        cJSON_AddBoolToObject(o, "learns", strcmp(fw_strategy_names[i], "random") != 0);
+        cJSON_AddBoolToObject(o, "default", strcmp(fw_strategy_names[i], FW_SPEC_DEFAULT_STRATEGY) == 0);
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (g->json) {
+        cJSON *res = cJSON_CreateObject();
+        cJSON_AddItemToObject(res, "strategies", arr);
+        fw_cli_print_json(res);
+        cJSON_Delete(res);
+        return FW_CLI_EXIT_OK;
+    }
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+        printf("%-8s %s%s\n", fw_cli_str(it, "name", "?"), fw_cli_str(it, "summary", ""),
+               cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it, "default")) ? " (the default)" : "");
+    cJSON_Delete(arr);
     return FW_CLI_EXIT_OK;
 }
 

@@ -1,4 +1,5 @@
 #include "fw_cli.h"
+#include "fw_job.h"
 #include "fw_util.h"
 #include "fw_source.h"
 
@@ -234,9 +235,12 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
     } else if (!strcmp(name, "family")) {
         f->family = arg;
     } else if (!strcmp(name, "strategy")) {
-        if (strcmp(arg, "random") && strcmp(arg, "grid") && strcmp(arg, "presets"))
-            return fw_errf(err, errlen, -EINVAL,
-                           "--strategy '%s' is not known here (use random, grid or presets; the daemon may know more: pass it with --spec)", arg);
+        int known = !strcmp(arg, "grid") || !strcmp(arg, "presets");
+        for (size_t i = 0; fw_strategy_names[i]; i++)
+            known |= !strcmp(arg, fw_strategy_names[i]);
+        if (!known)
+            return fw_errf(err, errlen, -EINVAL, "--strategy '%s' is not known (known: " FW_SPEC_STRATEGIES
+                           "; `fairway strategies` says what each does)", arg);
         f->strategy = arg;
     } else if (!strcmp(name, "backend")) {
         f->backend = arg;

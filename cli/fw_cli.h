@@ -276,6 +276,7 @@ void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job
 int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_profiles(fw_cli_global *g, int argc, char **argv);
+int fw_cli_cmd_strategies(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_devices(fw_cli_global *g, int argc, char **argv);
 
 /* `fairway shutdown` (cli_shutdown.c, issue 19 item 12). */

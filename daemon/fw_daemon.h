@@ -171,6 +171,7 @@ struct fw_daemon_device {
     int64_t req_id;               /* id of the request in flight */
     int64_t req_seq;              /* seq being measured */
     int64_t loaded_job;           /* job the worker has loaded, 0 = none */
+    size_t ahead;                 /* items the loaded worker compiles ahead (from its compile threads) */
     uv_timer_t timer;             /* start-up / load / per-variant limit */
     char last_error[2048];        /* why the last worker could not open the device */
 
@@ -210,8 +211,7 @@ struct fw_daemon_job {
 
     int running;                  /* state 'running' in the store */
     int cancelled;                /* cancel asked: stop before the next variant */
-    int plan_built;
-    fw_plan plan;
+    fw_seq *seq;                  /* the evaluation sequence (sequence.c), from the job's start */
     unsigned char *done;          /* done[seq] = stored */
     size_t planned, evaluated, next_seq;
 
@@ -331,8 +331,20 @@ void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
 /* Store the terminal state, send the final notification, drop the job from the table (freed).
  * On a full disk the job instead waits (not freed) and finishes once the state can be stored. */
 void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
-/* Build the plan for the device, read which seqs are stored, mark the job running. */
+
+/* sequence.c: a job's evaluation sequence */
+/* Build the sequence for the device, replay the stored records through it, mark the job running. */
 int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
+/* A record of seq was stored: its outcome goes to the sequencer. */
+void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
+/* The next seq to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0 when the
+ * sequence is finished; < 0 with a message when it cannot go on. */
+int fw_daemon_job_next(fw_daemon_job *job, int64_t *seq, char *err, size_t errlen);
+/* measure's params for seq: {"seq", "item", "ahead": [items asked after seq, not stored]}, asking
+ * up to `ahead` items past seq first (as far as the strategy's ask-ahead allows). */
+cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahead);
+/* An item on the wire: {"seq","shape_index","index","knobs","origin"}. */
+cJSON *fw_daemon_item_json(const fw_seq_item *it);
 /* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
 cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error);
 /* Commit one record and update progress (notifies watchers). < 0 when the store refused it; 1 when

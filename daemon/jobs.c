@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_family.h"
 #include "fw_util.h"
 
 const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
@@ -64,8 +63,7 @@ static void job_free(fw_daemon_job *job)
 {
     cJSON_Delete(job->spec);
     cJSON_Delete(job->wspec);
-    if (job->plan_built)
-        fw_plan_release(&job->plan);
+    fw_seq_free(job->seq);
     free(job->done);
     free(job->watchers);
     free(job->shape_info);
@@ -525,126 +523,6 @@ int fw_daemon_job_cancel(fw_daemon *d, int64_t id)
     return 0;
 }
 
-/* The plan's size and state 'running' into the store (again after a full disk). */
-static int job_start_stored(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
-{
-    int rc;
-    if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
-        return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));
-    if (!job->running) {
-        if ((rc = fw_db_job_set_state(d->db, job->id, "running", NULL)) < 0)
-            return fw_errf(err, errlen, rc, "cannot start job %" PRId64 ": %s", job->id, fw_db_error(d->db));
-        job->running = 1;
-    }
-    job->store_ready = 1;
-    job->run_started_ns = fw_now_ns();
-    job->evaluated_this_run = 0;
-    return 0;
-}
-
-int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
-{
-    if (job->plan_built)
-        return job->store_ready ? 0 : job_start_stored(d, job, dev, err, errlen);
-    int rc = fw_plan_build(job->wspec, dev->info, &job->plan, err, errlen);
-    if (rc < 0)
-        return rc;
-    job->plan_built = 1;
-    job->planned = job->plan.n;
-    job->done = calloc(job->planned ? job->planned : 1, 1);
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
-    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
-    job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
-    if (!job->done || !job->shape_info)
-        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
-    int64_t *seqs = NULL;
-    size_t n = 0;
-    if ((rc = fw_db_measured_seqs(d->db, job->id, &seqs, &n)) < 0)
-        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id,
-                       fw_db_error(d->db));
-    job->evaluated = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (seqs[i] >= 0 && (size_t)seqs[i] < job->planned && !job->done[seqs[i]]) {
-            job->done[seqs[i]] = 1;
-            job->evaluated++;
-        }
-    }
-    free(seqs);
-    /* Resuming trusts that seq k still means the same variant. A device with other limits (the store
-     * copied to another machine, a driver update) can yield another plan; measuring on would mix two
-     * plans under one job, so the job stops with the reason instead. */
-    if (n > 0) {
-        cJSON *stored = NULL;
-        if ((rc = fw_db_job_sequence(d->db, job->id, &stored)) < 0)
-            return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id,
-                           fw_db_error(d->db));
-        const cJSON *m;
-        cJSON_ArrayForEach(m, stored) {
-            const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
-            const cJSON *vk = cJSON_GetObjectItemCaseSensitive(m, "variant_key");
-            char key[FW_KEY_MAX];
-            if (!cJSON_IsNumber(sq) || !cJSON_IsString(vk) || sq->valuedouble < 0 ||
-                sq->valuedouble >= (double)job->plan.n)
-                continue;
-            size_t s = (size_t)sq->valuedouble;
-            if (fw_point_key(&job->plan.items[s].point, key, sizeof(key)) >= 0 && strcmp(key, vk->valuestring)) {
-                rc = fw_errf(err, errlen, -ESTALE,
-                             "job %" PRId64 " cannot resume on %s: its stored seq %zu is %s but this device's plan "
-                             "has %s there (other device limits?); rerun it instead", job->id, dev->sel, s,
-                             vk->valuestring, key);
-                cJSON_Delete(stored);
-                return rc;
-            }
-        }
-        cJSON_Delete(stored);
-    }
-    job->next_seq = 0;
-    if ((rc = job_start_stored(d, job, dev, err, errlen)) < 0)
-        return rc;
-    if (n)
-        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu of %zu already stored", job->id, dev->sel,
-                      job->evaluated, job->planned);
-    else
-        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu planned", job->id, dev->sel, job->planned);
-    return 0;
-}
-
-cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error)
-{
-    cJSON *m = cJSON_CreateObject();
-    cJSON_AddNumberToObject(m, "seq", (double)seq);
-    cJSON_AddStringToObject(m, "family", job->family);
-    if (job->plan_built && seq >= 0 && (size_t)seq < job->plan.n) {
-        const fw_plan_item *it = &job->plan.items[seq];
-        const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(job->spec, "shapes"), it->shape);
-        const fw_family *fam = fw_family_find(job->family);
-        char key[FW_KEY_MAX];
-        cJSON_AddNumberToObject(m, "shape_index", it->shape);
-        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
-            cJSON_AddStringToObject(m, "shape_key", key);
-        if (shape)
-            cJSON_AddItemToObject(m, "shape", cJSON_Duplicate(shape, 1));
-        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
-            cJSON_AddStringToObject(m, "variant_key", key);
-        cJSON_AddItemToObject(m, "knobs", fw_point_to_json(&it->point));
-        cJSON_AddStringToObject(m, "origin", it->origin);
-        /* Name the variant as the worker's records of this shape did, so a crashed variant is the
-         * same variant row as it would have been had it run. */
-        if ((size_t)it->shape < job->nshapes) {
-            const fw_daemon_shape_info *si = &job->shape_info[it->shape];
-            if (si->kernel[0])
-                cJSON_AddStringToObject(m, "kernel", si->kernel);
-            if (si->mode[0])
-                cJSON_AddStringToObject(m, "mode", si->mode);
-            if (si->source_hash[0])
-                cJSON_AddStringToObject(m, "source_hash", si->source_hash);
-        }
-    }
-    cJSON_AddStringToObject(m, "status", status);
-    cJSON_AddStringToObject(m, "error", error);
-    return m;
-}
-
 static void copy_str(char *dst, size_t len, const cJSON *o, const char *name)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
@@ -667,6 +545,8 @@ static int store_record(fw_daemon *d, fw_daemon_job *job, int64_t dev_id, const 
         job->evaluated++;
         job->evaluated_this_run++;
     }
+    if (seq >= 0)
+        fw_daemon_job_told(d, job, seq, m);
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(m, "status");
     int si = fw_daemon_status_index(cJSON_IsString(st) ? st->valuestring : NULL);
     if (rc == 0 && si >= 0)

@@ -335,7 +335,7 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
         cJSON_Delete(resolved);
         return;
     }
-    int64_t planned = (int64_t)plan.n;
+    int64_t planned = (int64_t)plan.planned;
     fw_plan_release(&plan);
     if (planned == 0) {
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"),
@@ -740,8 +740,9 @@ static void m_expand(fw_daemon *d, fw_daemon_req *req)
     fw_spec_hash(resolved, hash);
     cJSON_AddStringToObject(res, "spec_hash", hash);
     cJSON_AddStringToObject(res, "device", dev->sel);
-    cJSON_AddNumberToObject(res, "planned", (double)plan.n);
-    cJSON_AddBoolToObject(res, "truncated", (int64_t)plan.n > limit);
+    /* a learning strategy's items are what it proposes before any result: the rest depends on them */
+    cJSON_AddNumberToObject(res, "planned", (double)plan.planned);
+    cJSON_AddBoolToObject(res, "truncated", (int64_t)plan.n > limit || plan.n < plan.planned);
     cJSON_AddItemToObject(res, "spec", resolved);
     cJSON_AddItemToObject(res, "items", items);
     fw_plan_release(&plan);

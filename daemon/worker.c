@@ -356,6 +356,11 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
                      "are fairwayd and fairway-worker from the same build?",
                      cJSON_IsNumber(planned) ? planned->valuedouble : -1.0, job->planned);
             fw_daemon_job_finish(d, job, "failed", e);
+        } else {
+            /* the items it can compile ahead: its pool's depth (fw_bench_pool_start) */
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(result, "compile_threads");
+            int t = cJSON_IsNumber(ct) && ct->valuedouble > 0 && ct->valuedouble <= 256 ? (int)ct->valuedouble : 0;
+            dev->ahead = t > 0 ? (size_t)(2 * t + 2) : 0;
         }
         return;
     }
@@ -649,8 +654,12 @@ static int start_finalists(fw_daemon_device *dev, fw_daemon_job *job)
     cJSON *cand = cJSON_AddArrayToObject(p, "candidates");
     const cJSON *r;
     cJSON_ArrayForEach(r, rk) {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddItemToObject(c, "seq", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "seq"), 1));
+        /* each with its item: a restarted worker has not seen it */
+        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(r, "seq");
+        const fw_seq_item *it = cJSON_IsNumber(sq) ? fw_seq_item_at(job->seq, (int64_t)sq->valuedouble) : NULL;
+        cJSON *c = it ? fw_daemon_item_json(it) : cJSON_CreateObject();
+        if (!it)
+            cJSON_AddItemToObject(c, "seq", cJSON_Duplicate(sq, 1));
         cJSON_AddItemToObject(c, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "median_ns"), 1));
         cJSON_AddItemToArray(cand, c);
     }
@@ -793,7 +802,7 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             return;
         }
         /* Idle worker with a job. */
-        int fresh = !job->plan_built;
+        int fresh = !job->seq;
         if (fresh)
             test_fault_plan();
         int prc = replay_adopt(dev, job, err, sizeof(err));
@@ -813,11 +822,6 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             cJSON *p = cJSON_CreateObject();
             cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
             cJSON_AddNumberToObject(p, "job", (double)job->id);
-            /* stored seqs: the worker's compile threads skip them (a resumed job) */
-            cJSON *measured = cJSON_AddArrayToObject(p, "measured");
-            for (size_t i = 0; job->done && i < job->planned; i++)
-                if (job->done[i])
-                    cJSON_AddItemToArray(measured, cJSON_CreateNumber((double)i));
             if (worker_request(dev, "load", p) != 0) {
                 worker_died(dev, "cannot write to the worker");
                 continue;
@@ -827,16 +831,19 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             arm_timer(dev, STARTUP_LIMIT_S > job->variant_timeout_s ? STARTUP_LIMIT_S : job->variant_timeout_s);
             return;
         }
-        while (job->next_seq < job->planned && job->done[job->next_seq])
-            job->next_seq++;
-        if (job->next_seq >= job->planned) {
+        int64_t seq;
+        int nrc = fw_daemon_job_next(job, &seq, err, sizeof(err));
+        if (nrc < 0) {
+            fw_daemon_job_finish(d, job, "failed", err);
+            continue;
+        }
+        if (nrc == 0) {
             if (job->fin_state == 0 && start_finalists(dev, job))
                 return;
             fw_daemon_job_finish(d, job, "done", NULL);
             continue;
         }
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddNumberToObject(p, "seq", (double)job->next_seq);
+        cJSON *p = fw_daemon_job_measure_params(job, seq, dev->ahead);
         /* the job's best stored median per shape: the worker's early stop compares against it,
          * and a restarted worker would otherwise have forgotten it */
         cJSON *rk = NULL;
@@ -856,7 +863,7 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             continue;
         }
         dev->wstate = FW_W_MEASURING;
-        dev->req_seq = (int64_t)job->next_seq;
+        dev->req_seq = seq;
         arm_timer(dev, job->variant_timeout_s);
         test_fault_sent(dev, job, dev->req_seq);
         return;

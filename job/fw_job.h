@@ -34,6 +34,11 @@
  * grid: a first run that ends in minutes, not every valid point (issue 19 item 5). "budget": 0 asks
  * for every valid point; a stored (resolved) spec always carries its budget, so it is unchanged. */
 #define FW_SPEC_DEFAULT_BUDGET 40
+/* The strategy of a spec that names none (nor its profile, nor num_random / no_explore): the one
+ * that does best on recorded spaces (BENCHMARKS.md, the search race). A stored (resolved) spec
+ * always carries its strategy, so jobs stored under an older default keep theirs. */
+#define FW_SPEC_DEFAULT_STRATEGY "auto"
+#define FW_SPEC_STRATEGIES "grid, presets, random, anneal, genetic, model, auto"
 #define FW_SPEC_MAX_SHAPES 256
 /* Evaluations in one plan, all shapes together (issue 15 item 3): a plan item holds its point
  * (about 0.9 KiB), so 200000 keep a plan under about 200 MB; fw_plan_build refuses more (-E2BIG),
@@ -71,6 +76,8 @@ typedef struct fw_plan_item {
 typedef struct fw_plan {
     size_t n;
     fw_plan_item *items;
+    size_t planned;          /* evaluations of the whole job: n for the fixed orders; for a learning
+                              * strategy the items are only what it proposes before any result */
 } fw_plan;
 
 /* Build the plan of a resolved spec for a device (device JSON as in fw_device_env(); NULL = no
@@ -80,5 +87,64 @@ typedef struct fw_plan {
  * when the plan would hold more than FW_SPEC_MAX_PLANNED evaluations (refused before they are held). */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
 void fw_plan_release(fw_plan *plan);
+
+/* ---- the evaluation sequence (job/seq.c) -------------------------------------------------------
+ * What daemon and worker both run: per shape in spec order, the presets first (valid for the shape,
+ * in listed order, origin "preset"), then the strategy's points, at most `budget` evaluations per
+ * shape in all (failures included; 0 = every valid point). Seq numbers are given at ask time,
+ * shape by shape, so a shape's evaluations are consecutive seqs.
+ *   grid, presets, random: a fixed order, ignoring results (random = fw_search_random over the
+ *     points the presets left, stream = shape index; the order plans always had);
+ *   anneal, genetic, model, auto: fw_strategy.h over the shape's valid list (seed, stream = shape
+ *     index, budget), the presets claimed first and told like its own points.
+ * Interleaving (the rule that makes a learning run exact on a rerun and after a restart): the
+ * point at position j of a shape is asked only after the results of its positions < j - A were
+ * told to the strategy, in order, and exactly those: results arriving early wait. A = ask-ahead:
+ * unlimited for the fixed orders, spec options.ask_ahead for learning strategies (resolved specs
+ * carry it). So the strategy sees one fixed interleaving of asks and tells whatever the timing,
+ * and while position j is measured, up to A later points can be compiling. */
+#define FW_SEQ_ASK_AHEAD_DEFAULT 4
+#define FW_SEQ_ASK_AHEAD_MAX 64
+
+typedef struct fw_seq_item {
+    int64_t seq;
+    int shape;
+    int64_t index;           /* position in the shape's valid list (canonical order); -1: none */
+    fw_point point;
+    const char *origin;      /* static: "preset", "grid", "random", or a strategy's name */
+} fw_seq_item;
+
+typedef struct fw_seq fw_seq;
+
+enum { FW_SEQ_WAIT = 0, FW_SEQ_ITEM = 1, FW_SEQ_END = 2 };
+
+/* A sequencer for a resolved spec and device (as fw_plan_build; the same errors). */
+int fw_seq_new(const cJSON *resolved, const cJSON *device, fw_seq **out, char *err, size_t errlen);
+void fw_seq_free(fw_seq *q);
+/* Evaluations of the whole job when every shape runs its budget (what progress calls planned). */
+size_t fw_seq_planned(const fw_seq *q);
+/* Items asked so far (= the next seq). */
+size_t fw_seq_count(const fw_seq *q);
+/* An asked item, NULL for a seq not asked yet. */
+const fw_seq_item *fw_seq_item_at(const fw_seq *q, int64_t seq);
+/* The ask-ahead A (SIZE_MAX for a fixed order). */
+size_t fw_seq_ask_ahead(const fw_seq *q);
+/* Ask the next item: FW_SEQ_ITEM with *out (valid until fw_seq_free), FW_SEQ_WAIT when it waits
+ * for a result (fw_seq_tell), FW_SEQ_END when every shape's budget is asked; -ENOMEM. */
+int fw_seq_ask(fw_seq *q, const fw_seq_item **out);
+/* The result of an asked seq, in any order. -EINVAL for a seq not asked or told twice. */
+int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o);
+/* A stored record's outcome: status as stored, median_ns its ranking statistic (ok: the time;
+ * pruned: a lower bound). Failures are their class (runtime_error counts as crashed). -EINVAL for
+ * an unknown status, or ok/pruned without a positive time. */
+int fw_seq_outcome(const char *status, double median_ns, fw_outcome *o);
+/* Rebuild from a stored record (call in seq order): asks up to seq, checks the asked point's key
+ * against the stored variant_key, tells the outcome. 0: as asked; 1: the stored point differs
+ * (why says so) and is told as stored (the same variant of the shape, or no tell when it is not
+ * in the shape's valid list); -EAGAIN: seq cannot be asked (a result before it is not stored);
+ * -ENOENT: seq is past the end of the sequence. */
+int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, char *why, size_t whylen);
+/* The static origin string for a name sent over the wire ("preset", "random", ...), "?" if none. */
+const char *fw_seq_origin(const char *name);
 
 #endif

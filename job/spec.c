@@ -189,6 +189,36 @@ static int decl_check(const cJSON *workload, const fw_family *fam, const cJSON *
                          space, err, errlen);
 }
 
+static int strategy_known(const char *name)
+{
+    if (strcmp(name, "grid") == 0 || strcmp(name, "presets") == 0)
+        return 1;
+    for (size_t i = 0; fw_strategy_names[i]; i++)
+        if (strcmp(name, fw_strategy_names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* A learning strategy's options.ask_ahead (the interleaving of asks and tells, fw_job.h) is written
+ * into the resolved spec, so a later default cannot change a stored job's sequence. Fixed orders
+ * ignore results and get none: their stored specs (every job before the learning strategies) keep
+ * their bytes and hashes. */
+static int resolve_ask_ahead(cJSON *out, const char *strategy, char *err, size_t errlen)
+{
+    cJSON *op = cJSON_GetObjectItemCaseSensitive(out, "options");
+    const cJSON *ja = cJSON_GetObjectItemCaseSensitive(op, "ask_ahead");
+    int64_t v;
+    if (ja && (!fw_variants_json_int(ja, &v) || v < 0 || v > FW_SEQ_ASK_AHEAD_MAX))
+        return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
+    if (ja || strcmp(strategy, "grid") == 0 || strcmp(strategy, "presets") == 0 || strcmp(strategy, "random") == 0)
+        return 0;
+    if (!op && !(op = cJSON_AddObjectToObject(out, "options")))
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    if (!cJSON_AddNumberToObject(op, "ask_ahead", FW_SEQ_ASK_AHEAD_DEFAULT))
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    return 0;
+}
+
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen)
 {
     *resolved = NULL;
@@ -448,7 +478,7 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     const cJSON *numr = cJSON_GetObjectItemCaseSensitive(user, "num_random");
     const cJSON *ubudget = cJSON_GetObjectItemCaseSensitive(user, "budget");
     if (ustrat && !cJSON_IsString(ustrat)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of grid, presets, random");
+        rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
         goto done;
     }
     if (noexp && !cJSON_IsBool(noexp)) {
@@ -490,13 +520,13 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     if (!strategy) {
         const cJSON *s = pick(user, prof, "strategy");
         if (s && !cJSON_IsString(s)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of grid, presets, random");
+            rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
             goto done;
         }
-        strategy = s ? s->valuestring : "random";
+        strategy = s ? s->valuestring : FW_SPEC_DEFAULT_STRATEGY;
     }
-    if (strcmp(strategy, "grid") != 0 && strcmp(strategy, "presets") != 0 && strcmp(strategy, "random") != 0) {
-        rc = fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: grid, presets, random)", strategy);
+    if (!strategy_known(strategy)) {
+        rc = fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: " FW_SPEC_STRATEGIES ")", strategy);
         goto done;
     }
     if (budget < 0) {
@@ -696,6 +726,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
         ok &= add_dup(out, "source", source) == 0;
     if (options)
         ok &= add_dup(out, "options", options) == 0;
+    if (ok && (rc = resolve_ask_ahead(out, strategy, err, errlen)) < 0)
+        goto done;
     if (binds)
         ok &= add_dup(out, "binds", binds) == 0;
     if (workload)
@@ -768,7 +800,7 @@ void fw_spec_hash(const cJSON *resolved, char out[17])
 
 int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
 {
-    static const char *const known[] = {"compiler", "compile_threads", "early_stop", "finalists",
+    static const char *const known[] = {"ask_ahead", "compiler", "compile_threads", "early_stop", "finalists",
                                         "finalist_rounds", "finalist_iters", "rotate_buffers",
                                         "flush_cache_mb", "rotate_bytes", "launches_per_sample", "replay_noise",
                                         "verify_on_device", NULL};

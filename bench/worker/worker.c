@@ -15,13 +15,10 @@
 #include "fw_family.h"
 #include "fw_proto.h"
 #include "fw_job.h"
-#include "fw_replay.h"
 #include "fw_util.h"
+#include "fw_replay.h"
 #include "fw_worker_replay.h"
-
-#define EXIT_USAGE 2
-#define EXIT_DEVICE 3
-#define EXIT_STICKY 70
+#include "worker_int.h"
 
 static void usage(FILE *f)
 {
@@ -44,7 +41,7 @@ static void usage(FILE *f)
 "  --iters N         timed launches per variant (overrides the spec)\n"
 "  --budget N        evaluations per shape (overrides the spec; 0 = no limit)\n"
 "  --seed N          job seed: variant order and input data (overrides the spec)\n"
-"  --strategy S      grid, random or presets (overrides the spec)\n"
+"  --strategy S      grid, presets, random, anneal, genetic, model or auto (overrides the spec)\n"
 "  --compile-threads N  compile threads ahead of the timing thread (default: spec\n"
 "                    options.compile_threads, else online cores minus one, at least 1, but 0\n"
 "                    on a CPU device such as PoCL, whose kernels use those cores);\n"
@@ -66,20 +63,11 @@ static void usage(FILE *f)
 "Tests only: FAIRWAY_TEST_FAULT=crash@K[,hang@K...] aborts / hangs when measuring seq K.\n");
 }
 
-typedef struct opts {
-    const char *spec, *backend;
-    int device, have_device;
-    int serve, list, expand, resolve;
-    const char *warmup, *iters, *budget, *seed, *strategy;
-    const char *compile_threads, *cache_dir, *cache_max_mb, *finalists;
-    int no_cache, no_early_stop;
-} opts;
-
 /* ---- fault injection (tests only) ------------------------------------------------------------ */
 
 /* `where` is the seq being measured ("12") or a phase ("finalists"): crash@finalists aborts when the
  * daemon asks for the finalists' re-timing. */
-static void fault_check_at(const char *where)
+void fault_check_at(const char *where)
 {
     const char *f = getenv("FAIRWAY_TEST_FAULT");
     if (!f || !*f)
@@ -108,7 +96,7 @@ static void fault_check_at(const char *where)
     free(copy);
 }
 
-static void fault_check(int64_t seq)
+void fault_check(int64_t seq)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRId64, seq);
@@ -125,12 +113,12 @@ static int parse_int(const char *s, long long *v)
     return errno || !*s || *end ? -EINVAL : 0;
 }
 
-static void print_json(const cJSON *o)
+void print_json(const cJSON *o)
 {
     fw_proto_write(stdout, o);
 }
 
-static int open_device(const char *bname, int index, const fw_backend **be, fw_device **dev,
+int open_device(const char *bname, int index, const fw_backend **be, fw_device **dev,
                        fw_device_info *info, char *err, size_t errlen)
 {
     *be = fw_backend_find(bname);
@@ -213,7 +201,7 @@ static int opt_int(const char *name, const char *val, long long lo, long long hi
 
 /* Opens the compile cache unless --no-cache; a cache that cannot be opened is a warning, not an
  * error: tuning works without it. */
-static fw_ccache *open_cache(const opts *o)
+fw_ccache *open_cache(const opts *o)
 {
     if (o->no_cache)
         return NULL;
@@ -238,7 +226,7 @@ static fw_ccache *open_cache(const opts *o)
 }
 
 /* Compile threads: --compile-threads, else spec options.compile_threads, else cores - 1. */
-static int compile_threads(const opts *o, const cJSON *spec, const fw_device_info *info)
+int compile_threads(const opts *o, const cJSON *spec, const fw_device_info *info)
 {
     long long n;
     if (o->compile_threads && parse_int(o->compile_threads, &n) == 0 && n >= 0)
@@ -252,7 +240,7 @@ static int compile_threads(const opts *o, const cJSON *spec, const fw_device_inf
 
 /* --no-early-stop writes options.early_stop = false into the spec (so records and the stored spec
  * say how the job was measured). */
-static void apply_early_stop(cJSON *spec, const opts *o)
+void apply_early_stop(cJSON *spec, const opts *o)
 {
     if (!o->no_early_stop)
         return;
@@ -266,14 +254,14 @@ static void apply_early_stop(cJSON *spec, const opts *o)
 }
 
 /* Threads the pool really runs (0 when it could not start). */
-static int bench_pool_threads(int asked, fw_bench *b)
+int bench_pool_threads(int asked, fw_bench *b)
 {
     return fw_bench_pool_active(b) ? asked : 0;
 }
 
 /* Spec options.finalist_rounds (default 5), options.finalist_iters (default the spec's iters, else 10),
  * and the spec's warmup (default 3): the same for the standalone run and the daemon's finalists. */
-static void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup)
+void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup)
 {
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
     const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
@@ -418,6 +406,50 @@ static cJSON *expand_item(const cJSON *spec, const fw_plan *plan, size_t seq)
     return o;
 }
 
+/* The standalone run drives the sequencer as the daemon does: ask (as far ahead as the compile
+ * threads reach and the strategy's ask-ahead allows), measure in seq order, tell. */
+static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const cJSON *spec, fw_seq *q, fw_plan *plan,
+                        int nthreads, summary *s, cJSON *oks, char *err, size_t errlen)
+{
+    size_t ahead = nthreads > 0 ? (size_t)(2 * nthreads + 2) : 0;
+    for (size_t seq = 0;; seq++) {
+        const fw_seq_item *it;
+        while (fw_seq_count(q) <= seq + ahead && fw_seq_ask(q, &it) == FW_SEQ_ITEM) {
+            fw_plan_item pi = {.shape = it->shape, .point = it->point, .origin = it->origin};
+            fw_bench_plan_set(bench, plan, (size_t)it->seq, &pi);
+        }
+        if (seq >= fw_seq_count(q) || seq >= plan->n)
+            return 0;
+        fault_check((int64_t)seq);
+        cJSON *rec = NULL;
+        int rc = rp ? fw_wreplay_measure(rp, spec, &plan->items[seq], (int64_t)seq, &rec, err, errlen)
+                    : fw_bench_measure(bench, spec, &plan->items[seq], (int64_t)seq, &rec, err, errlen);
+        if (rc == -EFAULT) {
+            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
+            fflush(stdout);
+            _exit(EXIT_STICKY);   /* the device is gone: write nothing more, free nothing */
+        }
+        if (rc < 0) {
+            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
+            return rc;
+        }
+        print_json(rec);
+        summary_add(s, rec);
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+        fw_outcome out;
+        if (fw_seq_outcome(status, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+                               cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median_ns")), &out) < 0)
+            out = (fw_outcome){.kind = FW_OUT_CRASHED};
+        fw_seq_tell(q, (int64_t)seq, out);
+        if (status && strcmp(status, "ok") == 0) {
+            cJSON_DeleteItemFromObjectCaseSensitive(rec, "samples_ns");
+            cJSON_AddItemToArray(oks, rec);
+        } else {
+            cJSON_Delete(rec);
+        }
+    }
+}
+
 /* The standalone run's last line: {"summary": {...}} (docs/worker-protocol.md). */
 static void print_summary(const summary *s, size_t planned, double t0, double tuned_s, int nthreads,
                           fw_ccache *cache, const cJSON *fin)
@@ -525,8 +557,17 @@ static int standalone(const opts *o)
     }
     cJSON *devj = fw_bench_device_json(&info, index);
     fw_plan plan = { 0 };
-    rc = fw_plan_build(spec, devj, &plan, err, sizeof err);
+    fw_seq *q = NULL;
+    /* --expand lists the plan (a learning strategy's: what it proposes before any result); a run
+     * fills one slot per evaluation as the sequencer asks */
+    rc = o->expand ? fw_plan_build(spec, devj, &plan, err, sizeof err) : fw_seq_new(spec, devj, &q, err, sizeof err);
+    if (rc == 0 && q) {
+        plan.n = plan.planned = fw_seq_planned(q);
+        if (!(plan.items = calloc(plan.n ? plan.n : 1, sizeof *plan.items)))
+            rc = fw_errf(err, sizeof err, -ENOMEM, "out of memory");
+    }
     if (rc < 0) {
+        fw_seq_free(q);
         fprintf(stderr, "fairway-worker: cannot plan the job: %s\n", err);
         cJSON_Delete(devj);
         be->close(dev);
@@ -568,30 +609,8 @@ static int standalone(const opts *o)
     s.by_status = cJSON_CreateObject();
     s.best_by_shape = cJSON_CreateObject();
     cJSON *oks = cJSON_CreateArray();   /* ok records without samples: the finalists' candidates */
-    for (size_t seq = 0; seq < plan.n; seq++) {
-        fault_check((int64_t)seq);
-        cJSON *rec = NULL;
-        rc = rp ? fw_wreplay_measure(rp, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err)
-                : fw_bench_measure(bench, spec, &plan.items[seq], (int64_t)seq, &rec, err, sizeof err);
-        if (rc == -EFAULT) {
-            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
-            fflush(stdout);
-            _exit(EXIT_STICKY);   /* the device is gone: write nothing more, free nothing */
-        }
-        if (rc < 0) {
-            fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, err);
-            status = 1;
-            break;
-        }
-        print_json(rec);
-        summary_add(&s, rec);
-        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")), "ok") == 0) {
-            cJSON_DeleteItemFromObjectCaseSensitive(rec, "samples_ns");
-            cJSON_AddItemToArray(oks, rec);
-        } else {
-            cJSON_Delete(rec);
-        }
-    }
+    if (run_sequence(bench, rp, spec, q, &plan, nthreads, &s, oks, err, sizeof err) < 0)
+        status = 1;
     fw_bench_pool_stop(bench);
     double tuned_s = fw_wall_s() - t0;
     cJSON *fin = NULL;
@@ -623,304 +642,11 @@ static int standalone(const opts *o)
     fw_bench_free(bench);
     fw_ccache_close(cache);
 out:
+    fw_seq_free(q);
     fw_plan_release(&plan);
     cJSON_Delete(devj);
     be->close(dev);
     cJSON_Delete(spec);
-    return status;
-}
-
-/* ---- serve ----------------------------------------------------------------------------------- */
-
-static void rpc_result(const cJSON *id, cJSON *result)
-{
-    cJSON *o = fw_proto_result(id, result);
-    print_json(o);
-    cJSON_Delete(o);
-}
-
-static void rpc_error(const cJSON *id, int code, const char *msg)
-{
-    cJSON *o = fw_proto_error(id, code, msg, NULL);
-    print_json(o);
-    cJSON_Delete(o);
-}
-
-/* The finalists request names candidates by seq and first-pass median (the daemon reads them from
- * its store); the harness wants ok records, so they are rebuilt from the loaded plan: the same seq is
- * the same variant and shape in the daemon's plan and ours. */
-static int serve_finalist_records(const cJSON *spec, const fw_plan *plan, const cJSON *params, cJSON **out,
-                                  int *k, char *err, size_t errlen)
-{
-    *out = NULL;
-    const cJSON *jc = cJSON_GetObjectItemCaseSensitive(params, "candidates");
-    const cJSON *jk = cJSON_GetObjectItemCaseSensitive(params, "k");
-    if (!cJSON_IsArray(jc))
-        return fw_errf(err, errlen, -EINVAL, "finalists needs params.candidates, an array of {\"seq\", \"median_ns\"}");
-    *k = cJSON_IsNumber(jk) && jk->valuedouble >= 1 ? (int)jk->valuedouble : 5;
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
-    cJSON *recs = cJSON_CreateArray();
-    const cJSON *c;
-    cJSON_ArrayForEach(c, jc) {
-        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(c, "seq");
-        const cJSON *md = cJSON_GetObjectItemCaseSensitive(c, "median_ns");
-        if (!cJSON_IsNumber(sq) || sq->valuedouble < 0 || sq->valuedouble >= (double)plan->n ||
-            sq->valuedouble != (double)(int64_t)sq->valuedouble || !cJSON_IsNumber(md)) {
-            cJSON_Delete(recs);
-            return fw_errf(err, errlen, -EINVAL, "each finalist candidate needs an integer seq in 0..%zu and a "
-                           "number median_ns", plan->n ? plan->n - 1 : 0);
-        }
-        const fw_plan_item *it = &plan->items[(size_t)sq->valuedouble];
-        cJSON *r = cJSON_CreateObject();
-        char key[FW_KEY_MAX];
-        cJSON_AddNumberToObject(r, "seq", sq->valuedouble);
-        cJSON_AddStringToObject(r, "status", "ok");
-        cJSON_AddNumberToObject(r, "shape_index", it->shape);
-        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
-        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof key) >= 0)
-            cJSON_AddStringToObject(r, "shape_key", key);
-        if (fw_point_key(&it->point, key, sizeof key) >= 0)
-            cJSON_AddStringToObject(r, "variant_key", key);
-        cJSON_AddItemToObject(r, "knobs", fw_point_to_json(&it->point));
-        cJSON_AddNumberToObject(cJSON_AddObjectToObject(r, "stats"), "median_ns", md->valuedouble);
-        cJSON_AddItemToArray(recs, r);
-    }
-    *out = recs;
-    return 0;
-}
-
-/* What serve() keeps between requests: the device, and the job loaded last. */
-typedef struct server {
-    const opts *o;
-    fw_device_info info;
-    int index;
-    cJSON *devj;
-    fw_bench *bench;
-    cJSON *spec;
-    fw_plan plan;
-    int have_plan;
-    fw_wreplay *rp;   /* the loaded job's recorded space, when it is replayed */
-    char err[4096];
-} server;
-
-/* A replayed job: its recorded space, and the device it names (the `device` method's answer). */
-static int serve_load_replay(server *s)
-{
-    int rc = fw_wreplay_load(s->spec, &s->rp, s->err, sizeof s->err);
-    cJSON *dj = rc > 0 ? fw_replay_device_json(s->spec) : NULL;
-    if (dj) {
-        cJSON_Delete(s->devj);
-        s->devj = dj;
-    }
-    return rc;
-}
-
-static void serve_load(server *s, const cJSON *id, const cJSON *params)
-{
-    const opts *o = s->o;
-    const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "spec");
-    if (!cJSON_IsObject(js)) {
-        rpc_error(id, -32602, "load needs params.spec, a resolved job spec object");
-    } else {
-        fw_bench_pool_stop(s->bench);   /* it reads the old spec and plan */
-        fw_bench_reset_best(s->bench);  /* early stop compares within one job */
-        if (s->have_plan)
-            fw_plan_release(&s->plan);
-        s->have_plan = 0;
-        cJSON_Delete(s->spec);
-        s->spec = cJSON_Duplicate(js, 1);
-        apply_early_stop(s->spec, o);
-        fw_wreplay_free(s->rp);
-        s->rp = NULL;
-        if (fw_plan_build(s->spec, s->devj, &s->plan, s->err, sizeof s->err) < 0 ||
-            serve_load_replay(s) < 0) {
-            rpc_error(id, -32602, s->err);
-        } else {
-            s->have_plan = 1;
-            /* compile ahead from the first seq not measured yet ("measured": the seqs the
-             * daemon has stored, so a restarted worker does not compile them again) */
-            int64_t *skip = NULL;
-            size_t nskip = 0;
-            const cJSON *jm = cJSON_GetObjectItemCaseSensitive(params, "measured");
-            if (cJSON_IsArray(jm) && (skip = calloc((size_t)cJSON_GetArraySize(jm) + 1, sizeof *skip))) {
-                const cJSON *v;
-                cJSON_ArrayForEach(v, jm)
-                    if (cJSON_IsNumber(v))
-                        skip[nskip++] = (int64_t)v->valuedouble;
-            }
-            int nthreads = s->rp ? 0 : compile_threads(o, s->spec, &s->info);
-            if (nthreads > 0 && fw_bench_pool_start(s->bench, s->spec, &s->plan, s->index, nthreads, 0, skip, nskip,
-                                                    s->err, sizeof s->err) < 0)
-                fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", s->err);
-            free(skip);
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddNumberToObject(r, "planned", (double)s->plan.n);
-            cJSON_AddNumberToObject(r, "compile_threads", bench_pool_threads(nthreads, s->bench));
-            rpc_result(id, r);
-        }
-    }
-}
-
-static void serve_measure(server *s, const cJSON *id, const cJSON *params)
-{
-    const cJSON *js = cJSON_GetObjectItemCaseSensitive(params, "seq");
-    if (!s->have_plan) {
-        rpc_error(id, -32602, "no job is loaded: send load first");
-    } else if (!cJSON_IsNumber(js) || js->valuedouble < 0 || js->valuedouble >= (double)s->plan.n ||
-               js->valuedouble != (double)(int64_t)js->valuedouble) {
-        snprintf(s->err, sizeof s->err, "params.seq must be an integer in 0..%zu", s->plan.n ? s->plan.n - 1 : 0);
-        rpc_error(id, -32602, s->err);
-    } else {
-        int64_t seq = (int64_t)js->valuedouble;
-        /* the daemon's best median per shape key so far (early stop survives restarts) */
-        const cJSON *jb = cJSON_GetObjectItemCaseSensitive(params, "best_ns");
-        if (cJSON_IsObject(jb)) {
-            const cJSON *bv;
-            cJSON_ArrayForEach(bv, jb)
-                if (cJSON_IsNumber(bv) && bv->string)
-                    fw_bench_note_best(s->bench, bv->string, bv->valuedouble);
-        }
-        fault_check(seq);
-        cJSON *rec = NULL;
-        int rc = s->rp ? fw_wreplay_measure(s->rp, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err)
-                       : fw_bench_measure(s->bench, s->spec, &s->plan.items[seq], seq, &rec, s->err, sizeof s->err);
-        if (rc == -EFAULT) {
-            fprintf(stderr, "fairway-worker: seq %" PRId64 ": %s\n", seq, s->err);
-            fflush(stdout);
-            _exit(EXIT_STICKY);
-        }
-        if (rc < 0)
-            rpc_error(id, -32603, s->err);
-        else
-            rpc_result(id, rec);
-    }
-}
-
-static void serve_finalists(server *s, const cJSON *id, const cJSON *params)
-{
-    if (!s->have_plan) {
-        rpc_error(id, -32602, "no job is loaded: send load first");
-    } else {
-        cJSON *recs = NULL;
-        int k = 0;
-        if (serve_finalist_records(s->spec, &s->plan, params, &recs, &k, s->err, sizeof s->err) < 0) {
-            rpc_error(id, -32602, s->err);
-        } else {
-            fault_check_at("finalists");
-            fw_bench_pool_stop(s->bench);   /* nothing is left to compile ahead */
-            int rounds, fiters, fwarm;
-            finalist_params(s->spec, &rounds, &fiters, &fwarm);
-            cJSON *fin = NULL;
-            int rc = cJSON_GetArraySize(recs) == 0 ? 0
-                   : s->rp ? fw_wreplay_finalists(s->rp, s->spec, &s->plan, recs, k, rounds, fiters, &fin, s->err,
-                                                  sizeof s->err)
-                   : fw_bench_finalists(s->bench, s->spec, &s->plan, recs, k, rounds, fiters, fwarm, &fin, s->err,
-                                        sizeof s->err);
-            cJSON_Delete(recs);
-            if (rc == -EFAULT) {
-                fprintf(stderr, "fairway-worker: finalists: %s\n", s->err);
-                fflush(stdout);
-                _exit(EXIT_STICKY);
-            }
-            if (rc < 0) {
-                rpc_error(id, -32603, s->err);
-            } else {
-                cJSON *r = cJSON_CreateObject();
-                cJSON_AddItemToObject(r, "finalists", fin ? fin : cJSON_CreateArray());
-                cJSON_AddNumberToObject(r, "rounds", rounds);
-                cJSON_AddNumberToObject(r, "iters", fiters);
-                rpc_result(id, r);
-            }
-        }
-    }
-}
-
-static int serve(const opts *o)
-{
-    server sv = { .o = o };
-    const char *bname = o->backend ? o->backend : "opencl";
-    sv.index = o->have_device ? o->device : 0;
-    const fw_backend *be = NULL;
-    fw_device *dev = NULL;
-    if (open_device(bname, sv.index, &be, &dev, &sv.info, sv.err, sizeof sv.err) < 0) {
-        cJSON *p = cJSON_CreateObject();
-        cJSON_AddStringToObject(p, "error", sv.err);
-        cJSON *n = fw_proto_notification("failed", p);
-        print_json(n);
-        cJSON_Delete(n);
-        return EXIT_DEVICE;
-    }
-    sv.devj = fw_bench_device_json(&sv.info, sv.index);
-    cJSON *rp = cJSON_CreateObject();
-    cJSON_AddItemToObject(rp, "device", cJSON_Duplicate(sv.devj, 1));
-    cJSON *ready = fw_proto_notification("ready", rp);
-    print_json(ready);
-    cJSON_Delete(ready);
-
-    if (fw_bench_new(be, dev, &sv.info, &sv.bench) < 0) {
-        cJSON_Delete(sv.devj);
-        be->close(dev);
-        return 1;
-    }
-    fw_ccache *cache = open_cache(o);
-    fw_bench_set_cache(sv.bench, cache);
-    int status = 0;
-    fw_proto_lines lines;
-    fw_proto_lines_init(&lines, FW_PROTO_PIPE_LINE_MAX);
-    char *line;
-    size_t n;
-    int lrc;
-    while ((lrc = fw_proto_lines_read_fd(&lines, STDIN_FILENO, &line, &n)) > 0) {
-        if (fw_proto_blank(line, n))
-            continue;
-        cJSON *req = NULL;
-        size_t at;
-        const char *why;
-        fw_proto_parse(line, n, &req, &at, &why);
-        if (!cJSON_IsObject(req)) {
-            rpc_error(NULL, FW_RPC_PARSE_ERROR, "parse error: each line must be one JSON-RPC 2.0 request object");
-            cJSON_Delete(req);
-            continue;
-        }
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
-        const char *method = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "method"));
-        const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
-        if (!method) {
-            rpc_error(id, -32600, "invalid request: \"method\" must be a string");
-        } else if (strcmp(method, "load") == 0) {
-            serve_load(&sv, id, params);
-        } else if (strcmp(method, "measure") == 0) {
-            serve_measure(&sv, id, params);
-        } else if (strcmp(method, "finalists") == 0) {
-            serve_finalists(&sv, id, params);
-        } else if (strcmp(method, "device") == 0) {
-            rpc_result(id, cJSON_Duplicate(sv.devj, 1));
-        } else if (strcmp(method, "shutdown") == 0) {
-            rpc_result(id, cJSON_CreateObject());
-            cJSON_Delete(req);
-            break;
-        } else {
-            snprintf(sv.err, sizeof sv.err, "unknown method '%s' (known: load, measure, finalists, device, shutdown)",
-                     method);
-            rpc_error(id, -32601, sv.err);
-        }
-        cJSON_Delete(req);
-    }
-    if (lrc == -E2BIG) {
-        rpc_error(NULL, FW_RPC_LINE_TOO_LONG, "request line over the worker's limit of 64 MiB; stopping");
-        status = 1;
-    }
-    fw_proto_lines_release(&lines);
-    fw_bench_pool_stop(sv.bench);
-    if (sv.have_plan)
-        fw_plan_release(&sv.plan);
-    fw_wreplay_free(sv.rp);
-    cJSON_Delete(sv.spec);
-    fw_bench_free(sv.bench);
-    fw_ccache_close(cache);
-    cJSON_Delete(sv.devj);
-    be->close(dev);
     return status;
 }
 

@@ -358,6 +358,26 @@ static cJSON *resolved_spec(void)
     return spec;
 }
 
+/* measure's params: seq with its item (from the plan of the spec on this device) */
+static cJSON *measure_params(const cJSON *dev, int seq)
+{
+    cJSON *spec = resolved_spec();
+    fw_plan plan;
+    char err[512];
+    CHECKF(fw_plan_build(spec, dev, &plan, err, sizeof err) == 0, "%s", err);
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "seq", seq);
+    cJSON *it = cJSON_AddObjectToObject(p, "item");
+    cJSON_AddNumberToObject(it, "seq", seq);
+    size_t at = (size_t)seq < plan.n ? (size_t)seq : 0;
+    cJSON_AddNumberToObject(it, "shape_index", plan.n ? plan.items[at].shape : 0);
+    cJSON_AddItemToObject(it, "knobs", plan.n ? fw_point_to_json(&plan.items[at].point) : cJSON_CreateObject());
+    cJSON_AddStringToObject(it, "origin", plan.n ? plan.items[at].origin : "random");
+    fw_plan_release(&plan);
+    cJSON_Delete(spec);
+    return p;
+}
+
 static void test_serve(void)
 {
     served s = serve_start(NULL);
@@ -366,7 +386,7 @@ static void test_serve(void)
     const cJSON *dev = cJSON_GetObjectItem(cJSON_GetObjectItem(ready, "params"), "device");
     CHECK(str(dev, "identity") && strncmp(str(dev, "identity"), "opencl|", 7) == 0);
 
-    cJSON *r = serve_call(&s, 1, "measure", cJSON_Parse("{\"seq\":0}"));
+    cJSON *r = serve_call(&s, 1, "measure", measure_params(dev, 0));
     CHECK(num(cJSON_GetObjectItem(r, "error"), "code") == -32602);   /* nothing loaded yet */
     cJSON_Delete(r);
 
@@ -377,11 +397,11 @@ static void test_serve(void)
     CHECK(num(cJSON_GetObjectItem(r, "result"), "planned") == 7);
     cJSON_Delete(r);
 
-    r = serve_call(&s, 3, "measure", cJSON_Parse("{\"seq\":2}"));
+    r = serve_call(&s, 3, "measure", measure_params(dev, 2));
     check_ok_record(cJSON_GetObjectItem(r, "result"), 2, 3);
     cJSON_Delete(r);
 
-    r = serve_call(&s, 4, "measure", cJSON_Parse("{\"seq\":7}"));
+    r = serve_call(&s, 4, "measure", measure_params(dev, 7));
     CHECK(num(cJSON_GetObjectItem(r, "error"), "code") == -32602);
     cJSON_Delete(r);
 
@@ -409,20 +429,21 @@ static void test_fault(void)
     served s = serve_start("hang@5,crash@1");
     cJSON *ready = serve_read(&s);
     CHECK(ready);
-    cJSON_Delete(ready);
+    const cJSON *dev = cJSON_GetObjectItem(cJSON_GetObjectItem(ready, "params"), "device");
     cJSON *p = cJSON_CreateObject();
     cJSON_AddItemToObject(p, "spec", resolved_spec());
     cJSON_AddNumberToObject(p, "job", 1);
     cJSON *r = serve_call(&s, 1, "load", p);
     cJSON_Delete(r);
-    r = serve_call(&s, 2, "measure", cJSON_Parse("{\"seq\":0}"));
+    r = serve_call(&s, 2, "measure", measure_params(dev, 0));
     CHECK(strcmp(str(cJSON_GetObjectItem(r, "result"), "status"), "ok") == 0);
     cJSON_Delete(r);
-    r = serve_call(&s, 3, "measure", cJSON_Parse("{\"seq\":1}"));
+    r = serve_call(&s, 3, "measure", measure_params(dev, 1));
     CHECK(r == NULL);   /* died without answering */
     int st;
     CHECK(waitpid(s.pid, &st, 0) == s.pid);
     CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT);
+    cJSON_Delete(ready);
     fclose(s.in);
     fclose(s.out);
 

@@ -24,7 +24,7 @@ FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
 FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
 
 COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
-            'profiles', 'devices', 'failures', 'report', 'export', 'shutdown']
+            'profiles', 'devices', 'failures', 'report', 'export', 'shutdown', 'strategies']
 FLAGS = {
     'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
@@ -32,7 +32,7 @@ FLAGS = {
     'status': [], 'watch': ['--top'], 'cancel': [], 'jobs': ['--state', '--limit'],
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel', '--exact'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
-    'profiles': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
+    'profiles': [], 'strategies': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
     'export': ['--format', '--output'], 'shutdown': ['--now'],
 }
 
@@ -156,6 +156,16 @@ def case_help(e):
         check('Examples' in out, '%s --help has no examples' % c, out)
         check(p.stderr == '', '%s --help wrote to stderr' % c, p.stderr)
     e.fw('help', 'tune', rc=0)
+    # strategies asks no daemon: one line each, the default marked; --json the same as objects
+    p = e.fw('strategies', '--no-start', rc=0)
+    lines = p.stdout.splitlines()
+    check(len(lines) == 7 and any(l.startswith('auto') and l.endswith('(the default)') for l in lines),
+          'fairway strategies lists 7 strategies, auto the default', p.stdout)
+    j = json.loads(e.fw('strategies', '--json', '--no-start', rc=0).stdout)
+    names = [x['name'] for x in j['strategies']]
+    check(names == ['grid', 'presets', 'random', 'anneal', 'genetic', 'model', 'auto'] and
+          [x['name'] for x in j['strategies'] if x['default']] == ['auto'], 'strategies --json', str(j))
+    check(not os.path.exists(e.sock), 'fairway strategies started a daemon')
 
 
 def case_usage(e):
@@ -179,7 +189,7 @@ def case_usage(e):
         (['tune', '--profile', 'p', '--random-seed', '9007199254740992'], 'out of range'),
         (['tune', '--family', 'gemm', '--source', '/nonexistent/k.cl'], 'cannot read --source'),
         (['tune', '--spec', '/nonexistent/spec.json'], 'cannot read --spec'),
-        (['tune', '--family', 'gemm', '--strategy', 'annealing'], 'not known here'),
+        (['tune', '--family', 'gemm', '--strategy', 'annealing'], "--strategy 'annealing' is not known (known: grid, presets, random, anneal"),
         (['tune', '--profile', 'p', 'extra'], "unexpected argument 'extra'"),
         (['tune', '--profile', 'p', '-x'], 'unknown option -x'),
         (['status'], 'give one job id'),

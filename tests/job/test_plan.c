@@ -223,7 +223,7 @@ static void test_reproducible(void)
 static void test_strategies(void)
 {
     /* budget per shape, presets invalid for a shape skipped, random continues without repeats */
-    cJSON *r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"budget\": 5, \"seed\": 11}");
+    cJSON *r = resolve_ok("{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS ", \"strategy\": \"random\", \"budget\": 5, \"seed\": 11}");
     fw_plan p;
     if (r && plan_ok(r, NULL, &p) == 0) {
         CHECK_INT(count_shape(&p, 0), 5);
@@ -368,7 +368,7 @@ static void test_errors(void)
     resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"bogus\": 1}", "unknown field 'bogus'");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {}}}", "empty");
     resolve_err("{\"family\": \"gemm\", " SHAPES ", \"space\": {\"knobs\": {\"TILE_N\": []}}}", "empty list");
-    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"strategy\": \"anneal\"}", "unknown strategy 'anneal'");
+    resolve_err("{\"family\": \"gemm\", " SHAPES ", " SPACE ", \"strategy\": \"annealing\"}", "unknown strategy 'annealing'");
     resolve_err("{\"family\": \"gemm\", \"shapes\": [], " SPACE "}", "between 1 and 256");
     resolve_err("{\"family\": \"gemm\", \"shapes\": [{\"M\": 0, \"N\": 1, \"K\": 1}], " SPACE "}", "shape 0:");
     resolve_err("{" SHAPES ", " SPACE "}", "needs a \"family\" or a \"profile\"");

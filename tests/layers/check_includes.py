@@ -51,7 +51,7 @@ KNOWN = {
     ("bench/fw_bench.h", "fw_job.h"),
     # The daemon looks families up (shape keys, kernel names, default shapes) instead of reading a
     # typed resolved spec (fw_job_spec, issue 10); with job/ these go through it.
-    ("daemon/jobs.c", "fw_family.h"),
+    ("daemon/sequence.c", "fw_family.h"),
     ("daemon/methods.c", "fw_family.h"),
     # Backends implement the interface that lives in bench/ (fw_backend.h, DESIGN.md section 5):
     # the interface belongs below both; until it moves to a leaf of its own, backends include it.

@@ -43,6 +43,11 @@ class Serve:
             fail(f"worker exit {self.p.returncode}")
 
 
+def item(rec):
+    """A measurement record's item as the daemon sends it."""
+    return {k: rec[k] for k in ("seq", "shape_index", "knobs", "origin")}
+
+
 def main():
     with tempfile.TemporaryDirectory(prefix="fw-test-serve-") as tmp:
         spec_path = os.path.join(tmp, "spec.json")
@@ -61,11 +66,12 @@ def main():
         spec["options"]["early_stop"] = False
 
         w = Serve(tmp, "--compile-threads", "2", "--cache-dir", os.path.join(tmp, "cc"))
-        r = w.call("load", {"spec": spec, "job": 1, "measured": [0, 1]})
+        r = w.call("load", {"spec": spec, "job": 1})
         if r["planned"] != 6 or r["compile_threads"] != 2:
             fail(f"load: {r}")
+        # the daemon sends each item with the ones it asked after it (the compile threads' work)
         for seq in range(2, 6):
-            rec = w.call("measure", {"seq": seq})
+            rec = w.call("measure", {"seq": seq, "item": item(ref[seq]), "ahead": [item(x) for x in ref[seq + 1:]]})
             if rec["seq"] != seq or rec["variant_key"] != ref[seq]["variant_key"] or rec["status"] != ref[seq]["status"]:
                 fail(f"seq {seq}: {rec['variant_key']} {rec['status']} vs {ref[seq]['variant_key']} {ref[seq]['status']}")
         # early stop on, told a best 1000x faster than anything here: the variant is pruned after 5
@@ -73,12 +79,12 @@ def main():
         w.call("load", {"spec": spec, "job": 2})
         shape_key = ref[0]["shape_key"]
         best = min(x["stats"]["median_ns"] for x in ref if x["status"] == "ok") / 1000.0
-        rec = w.call("measure", {"seq": 0, "best_ns": {shape_key: best}})
+        rec = w.call("measure", {"seq": 0, "item": item(ref[0]), "best_ns": {shape_key: best}})
         if rec["status"] != "pruned" or rec["stats"]["n"] != 5 or len(rec["samples_ns"]) != 5:
             fail(f"not pruned against best_ns: {rec['status']} {rec.get('stats')}")
         # without best_ns a fresh load's first variant is timed fully
         w.call("load", {"spec": spec, "job": 3})
-        rec = w.call("measure", {"seq": 1})
+        rec = w.call("measure", {"seq": 1, "item": item(ref[1])})
         if rec["status"] != "ok" or rec["stats"]["n"] != 6:
             fail(f"seq 1 of a new job kept the last job's best: {rec['status']}")
         w.close()

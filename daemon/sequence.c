@@ -1,0 +1,210 @@
+/* sequence.c - a job's evaluation sequence in the daemon (fw_seq, job/fw_job.h): built when the
+ * job starts on a device, rebuilt on a resume by replaying the stored records in seq order, told
+ * every record as it is stored, asked for the next seq to measure and for the items the worker may
+ * compile ahead (docs/worker-protocol.md, measure). */
+#include "fw_daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_family.h"
+#include "fw_util.h"
+
+/* The plan's size and state 'running' into the store (again after a full disk). */
+static int job_start_stored(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = fw_db_job_set_planned(d->db, job->id, (int64_t)job->planned, dev->db_id)) < 0)
+        return fw_errf(err, errlen, rc, "cannot store job %" PRId64 "'s plan: %s", job->id, fw_db_error(d->db));
+    if (!job->running) {
+        if ((rc = fw_db_job_set_state(d->db, job->id, "running", NULL)) < 0)
+            return fw_errf(err, errlen, rc, "cannot start job %" PRId64 ": %s", job->id, fw_db_error(d->db));
+        job->running = 1;
+    }
+    job->store_ready = 1;
+    job->run_started_ns = fw_now_ns();
+    job->evaluated_this_run = 0;
+    return 0;
+}
+
+static double num_field(const cJSON *o, const char *name, double dflt)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(f) ? f->valuedouble : dflt;
+}
+
+/* A record's outcome for the strategy; a record the map does not know is a failure (crashed). */
+static fw_outcome record_outcome(const char *status, double median_ns)
+{
+    fw_outcome o;
+    if (fw_seq_outcome(status, median_ns, &o) < 0) {
+        o.kind = FW_OUT_CRASHED;
+        o.time = 0;
+    }
+    return o;
+}
+
+/* A resumed job: the stored records, in seq order, through the sequencer (each replayed ask is
+ * checked against the stored variant; one that differs is logged and told as stored). */
+static int job_replay(fw_daemon *d, fw_daemon_job *job, char *err, size_t errlen)
+{
+    cJSON *stored = NULL;
+    int rc = fw_db_job_sequence(d->db, job->id, &stored);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id, fw_db_error(d->db));
+    size_t differ = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, stored) {
+        double sq = num_field(m, "seq", -1);
+        if (sq < 0 || sq >= (double)job->planned)
+            continue;
+        int64_t seq = (int64_t)sq;
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
+        const char *vk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "variant_key"));
+        char why[1200];
+        rc = fw_seq_replay(job->seq, seq, vk, record_outcome(status, num_field(m, "median_ns", 0)), why, sizeof why);
+        if (rc == 1 && differ++ < 5)
+            fw_daemon_log(d, "job %" PRId64 ": %s", job->id, why);
+        if (rc == -EAGAIN || rc == -ENOENT) {
+            fw_daemon_log(d, "job %" PRId64 ": stored seq %" PRId64 " and later are past what the sequence can "
+                          "ask (%s); they are kept as stored", job->id, seq,
+                          rc == -ENOENT ? "its end" : "an earlier seq has no stored result");
+            break;
+        }
+        if (rc >= 0 && !job->done[seq]) {
+            job->done[seq] = 1;
+            job->evaluated++;
+        }
+    }
+    cJSON_Delete(stored);
+    if (differ)
+        fw_daemon_log(d, "job %" PRId64 ": %zu stored seqs differ from this device's sequence (other device "
+                      "limits?); each is kept as stored", job->id, differ);
+    return 0;
+}
+
+int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
+{
+    if (job->seq)
+        return job->store_ready ? 0 : job_start_stored(d, job, dev, err, errlen);
+    int rc = fw_seq_new(job->wspec, dev->info, &job->seq, err, errlen);
+    if (rc < 0)
+        return rc;
+    job->planned = fw_seq_planned(job->seq);
+    job->done = calloc(job->planned ? job->planned : 1, 1);
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
+    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
+    job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
+    if (!job->done || !job->shape_info)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
+    job->evaluated = 0;
+    if ((rc = job_replay(d, job, err, errlen)) < 0)
+        return rc;
+    job->next_seq = 0;
+    if ((rc = job_start_stored(d, job, dev, err, errlen)) < 0)
+        return rc;
+    if (job->evaluated)
+        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu of %zu already stored", job->id, dev->sel,
+                      job->evaluated, job->planned);
+    else
+        fw_daemon_log(d, "job %" PRId64 " running on %s: %zu planned", job->id, dev->sel, job->planned);
+    return 0;
+}
+
+void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m)
+{
+    (void)d;
+    if (!job->seq)
+        return;
+    const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
+    double med = num_field(cJSON_GetObjectItemCaseSensitive(m, "stats"), "median_ns", 0);
+    fw_seq_tell(job->seq, seq, record_outcome(status, med));   /* -EINVAL: told already (a duplicate) */
+}
+
+int fw_daemon_job_next(fw_daemon_job *job, int64_t *seq, char *err, size_t errlen)
+{
+    size_t count = fw_seq_count(job->seq);
+    while (job->next_seq < count && job->done[job->next_seq])
+        job->next_seq++;
+    if (job->next_seq < count) {
+        *seq = (int64_t)job->next_seq;
+        return 1;
+    }
+    const fw_seq_item *it;
+    int rc = fw_seq_ask(job->seq, &it);
+    if (rc == FW_SEQ_ITEM && (size_t)it->seq < job->planned) {
+        *seq = it->seq;
+        return 1;
+    }
+    if (rc == FW_SEQ_END)
+        return 0;
+    return fw_errf(err, errlen, -EPROTO, "job %" PRId64 "'s sequence %s at seq %zu with every asked seq stored",
+                   job->id, rc == FW_SEQ_WAIT ? "waits for a result" : "failed", count);
+}
+
+cJSON *fw_daemon_item_json(const fw_seq_item *it)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", (double)it->seq);
+    cJSON_AddNumberToObject(o, "shape_index", it->shape);
+    cJSON_AddNumberToObject(o, "index", (double)it->index);
+    cJSON_AddItemToObject(o, "knobs", fw_point_to_json(&it->point));
+    cJSON_AddStringToObject(o, "origin", it->origin);
+    return o;
+}
+
+cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahead)
+{
+    /* ask ahead of seq as far as the worker compiles ahead (and the strategy's ask-ahead allows) */
+    const fw_seq_item *it;
+    while (fw_seq_count(job->seq) < (size_t)seq + 1 + ahead && fw_seq_ask(job->seq, &it) == FW_SEQ_ITEM)
+        ;
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "seq", (double)seq);
+    cJSON_AddItemToObject(p, "item", fw_daemon_item_json(fw_seq_item_at(job->seq, seq)));
+    cJSON *a = cJSON_AddArrayToObject(p, "ahead");
+    size_t count = fw_seq_count(job->seq);
+    for (size_t s = (size_t)seq + 1; s < count && s < job->planned; s++)
+        if (!job->done[s])
+            cJSON_AddItemToArray(a, fw_daemon_item_json(fw_seq_item_at(job->seq, (int64_t)s)));
+    return p;
+}
+
+cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error)
+{
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddNumberToObject(m, "seq", (double)seq);
+    cJSON_AddStringToObject(m, "family", job->family);
+    const fw_seq_item *it = job->seq ? fw_seq_item_at(job->seq, seq) : NULL;
+    if (it) {
+        const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(job->spec, "shapes"), it->shape);
+        const fw_family *fam = fw_family_find(job->family);
+        char key[FW_KEY_MAX];
+        cJSON_AddNumberToObject(m, "shape_index", it->shape);
+        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(m, "shape_key", key);
+        if (shape)
+            cJSON_AddItemToObject(m, "shape", cJSON_Duplicate(shape, 1));
+        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(m, "variant_key", key);
+        cJSON_AddItemToObject(m, "knobs", fw_point_to_json(&it->point));
+        cJSON_AddStringToObject(m, "origin", it->origin);
+        /* Name the variant as the worker's records of this shape did, so a crashed variant is the
+         * same variant row as it would have been had it run. */
+        if ((size_t)it->shape < job->nshapes) {
+            const fw_daemon_shape_info *si = &job->shape_info[it->shape];
+            if (si->kernel[0])
+                cJSON_AddStringToObject(m, "kernel", si->kernel);
+            if (si->mode[0])
+                cJSON_AddStringToObject(m, "mode", si->mode);
+            if (si->source_hash[0])
+                cJSON_AddStringToObject(m, "source_hash", si->source_hash);
+        }
+    }
+    cJSON_AddStringToObject(m, "status", status);
+    cJSON_AddStringToObject(m, "error", error);
+    return m;
+}

@@ -1,0 +1,37 @@
+/* job_int.h - what plan.c and seq.c share inside job/ (not an interface for other parts).
+ *
+ * A job's search context: the space, the device's limits, the presets (each with its odometer index,
+ * -1 when not a point of the space), the strategy, budget and seed of a resolved spec. Each shape's
+ * valid points are its odometer indices in canonical order (fw_space_expand_indices).
+ */
+#ifndef FW_JOB_INT_H
+#define FW_JOB_INT_H
+
+#include "fw_job.h"
+
+struct fw_family;
+
+typedef struct job_ctx {
+    const cJSON *resolved;         /* not owned */
+    fw_space space;
+    fw_env denv;
+    const struct fw_family *fam;
+    size_t npre;
+    fw_point *pre;
+    int64_t *pre_idx;
+    int64_t budget, seed;
+    const char *strategy;          /* inside the resolved spec */
+    int grid, random, presets;     /* else a learning strategy (fw_strategy.h) */
+    size_t ask_ahead;              /* learning strategies: options.ask_ahead */
+} job_ctx;
+
+int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *err, size_t errlen);
+void job_ctx_close(job_ctx *c);
+/* The valid points of shape si (odometer indices, ascending, malloc'd): -EINVAL naming the
+ * constraint that rejects all for an empty shape, -E2BIG when budget 0 would take more than
+ * FW_SPEC_MAX_BUDGET. */
+int job_ctx_shape(job_ctx *c, const cJSON *shape, int si, uint64_t **idx, size_t *n, char *err, size_t errlen);
+/* Position of odometer index want in idx[0..n), -1 when absent. */
+int64_t job_find_index(const uint64_t *idx, size_t n, uint64_t want);
+
+#endif

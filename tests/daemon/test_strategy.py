@@ -1,0 +1,58 @@
+"""A learning strategy run by the daemon (issue 11): a job with strategy auto on PoCL completes and
+ranks, presets first and then the strategy's own points (origin auto), never a point twice; the
+resolved spec carries its ask-ahead; a rerun asks the same points wherever no result was needed yet
+(PoCL's times differ between runs, so later points may differ: that is what compare reports); kill -9
+mid-job, restart: the job resumes from its stored results without a stored point differing from the
+rebuilt sequence."""
+from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
+
+d = Daemon()
+with guarded(d):
+    d.start()
+    c = d.client()
+    spec = dict(SMALL_GEMM, strategy="auto", budget=9, seed=7, options={"finalists": 2})
+    sub = c.call("submit", {"spec": spec})
+    job, planned = sub["job"], sub["planned"]
+    check(planned == 9, "planned is the budget (%d)" % planned)
+    fin = c.watch(job)[-1]
+    check(fin["state"] == "done" and fin["evaluated"] == planned, "the auto job completes (%s)" % fin)
+    st = c.call("status", {"job": job})
+    check(st["spec"]["strategy"] == "auto" and st["spec"]["options"]["ask_ahead"] == 4,
+          "the resolved spec carries strategy and ask-ahead: %s" % st["spec"].get("options"))
+    rows = d.sql("SELECT m.seq, v.key, m.origin FROM measurements m JOIN variants v ON v.id = m.variant_id "
+                 "WHERE m.job = ? ORDER BY m.seq", (job,))
+    check([r[0] for r in rows] == list(range(planned)), "every seq stored once, in order")
+    keys = [r[1] for r in rows]
+    check(len(set(keys)) == len(keys), "no variant measured twice")
+    origins = [r[2] for r in rows]
+    npre = origins.count("preset")
+    check(npre >= 1 and origins[:npre] == ["preset"] * npre and set(origins[npre:]) == {"auto"},
+          "presets first, then the strategy's points: %s" % origins)
+    rk = c.call("rankings", {"job": job})
+    check(len(rk["rankings"]) >= 1, "the job ranks its verified variants")
+
+    # a rerun: the points asked before any result was told are the same
+    re = c.call("rerun", {"job": job})
+    fin2 = c.watch(re["job"])[-1]
+    check(fin2["state"] == "done", "the rerun completes")
+    keys2 = [r[0] for r in d.sql("SELECT v.key FROM measurements m JOIN variants v ON v.id = m.variant_id "
+                                 "WHERE m.job = ? ORDER BY m.seq", (re["job"],))]
+    ahead = npre + 4 + 1
+    check(keys2[:ahead] == keys[:ahead], "the rerun asks the same first %d points" % ahead)
+
+    # kill -9 mid-job: the restarted daemon rebuilds the sequence from the stored results
+    third = c.call("submit", {"spec": dict(spec, seed=11, budget=10)})
+    c.watch(third["job"], until=lambda p: p["evaluated"] >= 3)
+    d.kill9()
+    c.close()
+    d.start()
+    c = d.client()
+    fin3 = c.watch(third["job"])[-1]
+    check(fin3["state"] == "done" and fin3["evaluated"] == 10, "the resumed auto job completes (%s)" % fin3)
+    n = d.sql("SELECT COUNT(*), COUNT(DISTINCT seq), COUNT(DISTINCT variant_id), MAX(seq) FROM measurements "
+              "WHERE job = ?", (third["job"],))[0]
+    check(n == (10, 10, 10, 9), "every seq once, no variant twice after the restart: %s" % (n,))
+    log = d.read_log()
+    check("differ from this device's sequence" not in log, "every stored point matched the rebuilt sequence")
+    c.close()
+finish()

@@ -1,0 +1,335 @@
+/* The evaluation sequencer (job/seq.c) with a deterministic fake device: the same seed gives the
+ * same sequence whatever the pipelining; a sequencer rebuilt from the told results continues as the
+ * uninterrupted one; no invalid or repeated point; budgets hold; presets come first; a stored point
+ * that differs from the ask is told as stored. No timing, no device. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "fw_check.h"
+#include "fw_job.h"
+
+/* a printf format: %% is one % */
+#define SPACE                                                                                       \
+    "\"space\": {\"knobs\": {\"TILE_N\": [8, 16, 32, 64, 128, 256], \"SG_M_TILES\": [1, 2, 4, 8],"     \
+    " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3]},"                                         \
+    " \"constraints\": [\"M %% (8 * SG_M_TILES) == 0\", \"TILE_N <= N\", \"SG_N_TILES * 8 <= TILE_N\"]}"
+#define SHAPES "\"shapes\": [{\"M\": 64, \"N\": 256, \"K\": 16}, {\"M\": 16, \"N\": 64, \"K\": 16}]"
+#define PRESETS                                                                                     \
+    "\"presets\": [{\"TILE_N\": 32, \"SG_M_TILES\": 2, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2},"         \
+    " {\"TILE_N\": 256, \"SG_M_TILES\": 1, \"SG_N_TILES\": 4, \"NUM_BUFFERS\": 1}]"
+
+static const char *const LEARNING[] = {"anneal", "genetic", "model", "auto"};
+
+static cJSON *spec_for(const char *strategy, int budget, int seed, const char *extra)
+{
+    char text[4096];
+    snprintf(text, sizeof text, "{\"family\": \"gemm\", " SHAPES ", " SPACE ", " PRESETS
+             ", \"strategy\": \"%s\", \"budget\": %d, \"seed\": %d%s}", strategy, budget, seed, extra);
+    cJSON *u = cJSON_Parse(text), *r = NULL;
+    char err[512];
+    if (!u || fw_spec_resolve(u, &r, err, sizeof err) < 0) {
+        fprintf(stderr, "test bug: %s\n", u ? err : "bad JSON");
+        exit(2);
+    }
+    cJSON_Delete(u);
+    return r;
+}
+
+/* The fake device: a smooth bowl over the knobs times a hashed ripple; one point in nine fails to
+ * compile, one in thirteen is pruned (told a lower bound). */
+static fw_outcome fake(const fw_seq_item *it)
+{
+    int64_t tn = fw_point_value(&it->point, "TILE_N", 0), tm = fw_point_value(&it->point, "SG_M_TILES", 0);
+    int64_t sn = fw_point_value(&it->point, "SG_N_TILES", 0), nb = fw_point_value(&it->point, "NUM_BUFFERS", 0);
+    uint64_t h = (uint64_t)(tn * 1000003 + tm * 10007 + sn * 101 + nb + it->shape * 7919);
+    h ^= h >> 13;
+    h *= 0x9e3779b97f4a7c15ULL;
+    h ^= h >> 29;
+    fw_outcome o = {.kind = FW_OUT_TIME};
+    if (h % 9 == 0) {
+        o.kind = FW_OUT_COMPILE_ERROR;
+        return o;
+    }
+    double d = (double)(tn - 64) * (tn - 64) / 4096.0 + (double)(tm - 4) * (tm - 4) + (double)(sn - 2) * (sn - 2) +
+               (nb == 2 ? 0 : 1);
+    o.time = 1000.0 * (1.0 + d) * (1.0 + (double)(h % 100) / 400.0);
+    if (h % 13 == 0)
+        o.kind = FW_OUT_PRUNED;
+    return o;
+}
+
+typedef struct run {
+    size_t n;
+    int shape[400];
+    char key[400][128];
+    const char *origin[400];
+    fw_outcome out[400];
+} run;
+
+/* Drive a sequencer as a worker pipeline would: up to `depth` items asked ahead of the one being
+ * measured, results told in seq order one at a time; stop after `stop` results (0 = the end). */
+static void drive(fw_seq *q, size_t depth, size_t stop, run *r)
+{
+    size_t measured = fw_seq_count(q);   /* a replayed sequencer has told its first ones */
+    for (;;) {
+        while (fw_seq_count(q) < measured + depth) {
+            const fw_seq_item *it;
+            int rc = fw_seq_ask(q, &it);
+            CHECK(rc >= 0);
+            if (rc != FW_SEQ_ITEM)
+                break;
+        }
+        const fw_seq_item *it = fw_seq_item_at(q, (int64_t)measured);
+        if (!it || (stop && measured >= stop))
+            return;
+        CHECK(r->n < 400);
+        fw_outcome o = fake(it);
+        r->shape[r->n] = it->shape;
+        fw_point_key(&it->point, r->key[r->n], sizeof r->key[r->n]);
+        r->origin[r->n] = it->origin;
+        r->out[r->n] = o;
+        r->n++;
+        CHECK_INT(fw_seq_tell(q, (int64_t)measured, o), 0);
+        measured++;
+    }
+}
+
+static fw_seq *seq_new(const cJSON *spec)
+{
+    fw_seq *q = NULL;
+    char err[512];
+    if (fw_seq_new(spec, NULL, &q, err, sizeof err) < 0) {
+        fprintf(stderr, "fw_seq_new: %s\n", err);
+        exit(2);
+    }
+    return q;
+}
+
+static int same(const run *a, const run *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (a->shape[i] != b->shape[i] || strcmp(a->key[i], b->key[i]) != 0 || strcmp(a->origin[i], b->origin[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static run *full(const cJSON *spec, size_t depth)
+{
+    run *r = calloc(1, sizeof *r);
+    fw_seq *q = seq_new(spec);
+    drive(q, depth, 0, r);
+    fw_seq_free(q);
+    return r;
+}
+
+static int64_t kv(const char *key, const char *name)
+{
+    for (const char *p = strstr(key, name); p; p = strstr(p + 1, name))
+        if (p == key || p[-1] == ',')
+            return strtoll(p + strlen(name), NULL, 10);
+    return -1;
+}
+
+/* Valid for the shape (independently of the library), never twice, presets first, budget held. */
+static void check_run(const run *r, int budget, const char *strategy)
+{
+    static const int64_t M[] = {64, 16}, N[] = {256, 64};
+    size_t per[2] = {0, 0};
+    for (size_t i = 0; i < r->n; i++) {
+        int s = r->shape[i];
+        per[s]++;
+        int64_t tn = kv(r->key[i], "TILE_N="), tm = kv(r->key[i], "SG_M_TILES="), sn = kv(r->key[i], "SG_N_TILES=");
+        CHECK(tn > 0 && tm > 0 && sn > 0);
+        CHECK(M[s] % (8 * tm) == 0 && tn <= N[s] && sn * 8 <= tn);
+        for (size_t j = 0; j < i; j++)
+            CHECK(!(r->shape[j] == s && strcmp(r->key[j], r->key[i]) == 0));
+        if (i > 0)
+            CHECK(r->shape[i] >= r->shape[i - 1]);
+        /* shape 0 takes both presets, shape 1 (N=64) only the first (TILE_N=256 > N) */
+        size_t npre = s == 0 ? 2 : 1;
+        CHECK_STR(r->origin[i], per[s] <= npre ? "preset" : strategy);
+    }
+    CHECK_INT(per[0], budget);
+    CHECK_INT(per[1], budget);
+}
+
+static void test_learning(const char *name)
+{
+    cJSON *spec = spec_for(name, 30, 7, "");
+    /* the resolved spec carries its ask-ahead */
+    const cJSON *aa = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "ask_ahead");
+    CHECK(cJSON_IsNumber(aa) && aa->valueint == FW_SEQ_ASK_AHEAD_DEFAULT);
+    run *a = full(spec, 1), *b = full(spec, 3), *c = full(spec, 64);
+    CHECK_INT(a->n, 60);
+    check_run(a, 30, name);
+    /* how far ahead the caller asks changes nothing: the interleaving is the spec's */
+    CHECK(same(a, b));
+    CHECK(same(a, c));
+    /* the seed matters */
+    cJSON *spec2 = spec_for(name, 30, 8, "");
+    run *d = full(spec2, 2);
+    CHECK(!same(a, d));
+    check_run(d, 30, name);
+
+    /* rebuilt after k results from the told results (as a restarted daemon does), it continues as
+     * the uninterrupted run, for a stop inside the presets, inside shape 0, and inside shape 1 */
+    static const size_t stops[] = {1, 9, 30, 41};
+    for (size_t si = 0; si < sizeof stops / sizeof stops[0]; si++) {
+        size_t k = stops[si];
+        run *first = calloc(1, sizeof *first), *rest = calloc(1, sizeof *rest);
+        fw_seq *q = seq_new(spec);
+        drive(q, 5, k, first);
+        fw_seq_free(q);
+        fw_seq *q2 = seq_new(spec);
+        for (size_t i = 0; i < first->n; i++) {
+            char why[512];
+            CHECK_INT(fw_seq_replay(q2, (int64_t)i, first->key[i], first->out[i], why, sizeof why), 0);
+        }
+        drive(q2, 2, 0, rest);
+        fw_seq_free(q2);
+        CHECK_INT(first->n + rest->n, a->n);
+        int eq = first->n + rest->n == a->n;
+        for (size_t i = 0; eq && i < first->n; i++)
+            eq = strcmp(first->key[i], a->key[i]) == 0;
+        for (size_t i = 0; eq && i < rest->n; i++)
+            eq = strcmp(rest->key[i], a->key[first->n + i]) == 0 && rest->shape[i] == a->shape[first->n + i];
+        if (!eq)
+            fprintf(stderr, "%s: rebuilt after %zu results differs from the uninterrupted run\n", name, k);
+        CHECK(eq);
+        free(first);
+        free(rest);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    cJSON_Delete(spec);
+    cJSON_Delete(spec2);
+}
+
+/* Ask-ahead A: with A = 2, asking waits once 3 items are out without results. */
+static void test_ask_ahead(void)
+{
+    cJSON *spec = spec_for("anneal", 20, 3, ", \"options\": {\"ask_ahead\": 2}");
+    fw_seq *q = seq_new(spec);
+    const fw_seq_item *it;
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
+    CHECK_INT(fw_seq_ask_ahead(q), 2);
+    CHECK_INT(fw_seq_tell(q, 1, fake(fw_seq_item_at(q, 1))), 0);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);   /* seq 0 first: results are told in order */
+    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0))), 0);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+    CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
+    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0))), -EINVAL);   /* told twice */
+    CHECK_INT(fw_seq_tell(q, 99, fake(fw_seq_item_at(q, 0))), -EINVAL);  /* not asked */
+    CHECK_INT(fw_seq_planned(q), 40);
+    fw_seq_free(q);
+    cJSON_Delete(spec);
+}
+
+/* Fixed orders never wait and are the plan; random's sequence does not depend on results. */
+static void test_fixed(void)
+{
+    static const char *const names[] = {"random", "grid", "presets"};
+    for (size_t s = 0; s < 3; s++) {
+        cJSON *spec = spec_for(names[s], 12, 5, "");
+        fw_seq *q = seq_new(spec);
+        CHECK_INT(fw_seq_ask_ahead(q), SIZE_MAX);
+        size_t n = 0;
+        const fw_seq_item *it;
+        int rc;
+        while ((rc = fw_seq_ask(q, &it)) == FW_SEQ_ITEM)
+            n++;
+        CHECK_INT(rc, FW_SEQ_END);
+        CHECK_INT(n, fw_seq_planned(q));
+        fw_plan p;
+        char err[256];
+        CHECK_INT(fw_plan_build(spec, NULL, &p, err, sizeof err), 0);
+        CHECK_INT(p.n, n);
+        for (size_t i = 0; i < p.n && i < n; i++) {
+            char k1[FW_KEY_MAX], k2[FW_KEY_MAX];
+            fw_point_key(&p.items[i].point, k1, sizeof k1);
+            fw_point_key(&fw_seq_item_at(q, (int64_t)i)->point, k2, sizeof k2);
+            CHECK_STR(k1, k2);
+            CHECK_STR(p.items[i].origin, fw_seq_item_at(q, (int64_t)i)->origin);
+        }
+        fw_plan_release(&p);
+        fw_seq_free(q);
+        cJSON_Delete(spec);
+    }
+    /* a learning strategy's plan is what it can propose before any result: presets + A + 1 */
+    cJSON *spec = spec_for("auto", 12, 5, "");
+    fw_plan p;
+    char err[256];
+    CHECK_INT(fw_plan_build(spec, NULL, &p, err, sizeof err), 0);
+    CHECK_INT(p.planned, 24);
+    CHECK_INT(p.n, FW_SEQ_ASK_AHEAD_DEFAULT + 1);
+    fw_plan_release(&p);
+    cJSON_Delete(spec);
+}
+
+/* A stored record that is not what the sequence asks (another device's limits, an older version):
+ * told as stored, and the run goes on without ever repeating it. */
+static void test_replay_mismatch(void)
+{
+    cJSON *spec = spec_for("genetic", 25, 4, "");
+    run *a = full(spec, 1);
+    fw_seq *q = seq_new(spec);
+    char why[512];
+    CHECK_INT(fw_seq_replay(q, 0, a->key[0], a->out[0], why, sizeof why), 0);
+    /* seq 1 stored as the point the uninterrupted run measures at seq 10 */
+    CHECK_INT(fw_seq_replay(q, 1, a->key[10], a->out[10], why, sizeof why), 1);
+    CHECK_HAS(why, "is stored as");
+    CHECK_INT(fw_seq_replay(q, 2, "NOT=1", a->out[2], why, sizeof why), 1);
+    CHECK_HAS(why, "not a valid point");
+    CHECK_STR(fw_seq_item_at(q, 1)->origin, "preset");
+    run *rest = calloc(1, sizeof *rest);
+    drive(q, 3, 0, rest);
+    CHECK_INT(rest->n + 3, 50);
+    for (size_t i = 0; i < rest->n; i++)
+        CHECK(!(rest->shape[i] == 0 && strcmp(rest->key[i], a->key[10]) == 0));
+    CHECK_INT(fw_seq_replay(q, 500, a->key[0], a->out[0], why, sizeof why), -ENOENT);
+    fw_seq_free(q);
+    free(a);
+    free(rest);
+    cJSON_Delete(spec);
+}
+
+static void test_outcome(void)
+{
+    fw_outcome o;
+    CHECK_INT(fw_seq_outcome("ok", 1234.5, &o), 0);
+    CHECK(o.kind == FW_OUT_TIME && o.time == 1234.5);
+    CHECK_INT(fw_seq_outcome("pruned", 99, &o), 0);
+    CHECK(o.kind == FW_OUT_PRUNED && o.time == 99);
+    CHECK_INT(fw_seq_outcome("compile_error", 0, &o), 0);
+    CHECK(o.kind == FW_OUT_COMPILE_ERROR);
+    CHECK_INT(fw_seq_outcome("runtime_error", 0, &o), 0);
+    CHECK(o.kind == FW_OUT_CRASHED);
+    CHECK_INT(fw_seq_outcome("timeout", 0, &o), 0);
+    CHECK(o.kind == FW_OUT_TIMEOUT);
+    CHECK_INT(fw_seq_outcome("ok", 0, &o), -EINVAL);
+    CHECK_INT(fw_seq_outcome("nonsense", 1, &o), -EINVAL);
+    CHECK_STR(fw_seq_origin("anneal"), "anneal");
+    CHECK_STR(fw_seq_origin("preset"), "preset");
+    CHECK_STR(fw_seq_origin("x"), "?");
+}
+
+int main(void)
+{
+    for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++)
+        test_learning(LEARNING[i]);
+    test_ask_ahead();
+    test_fixed();
+    test_replay_mismatch();
+    test_outcome();
+    if (fw_check_failures == 0)
+        printf("test_seq: all checks passed\n");
+    return fw_check_failures != 0;
+}
