@@ -3,7 +3,8 @@ fairwayd, no GPU. The recorded spaces are written here (a tiny Kernel Tuner cach
 knob of strings), never read from /work/shared. Checks: the plan's points are exactly the recorded
 configurations; failed entries are stored with their classes; grid on replay ranks exactly the
 recorded order; the same seed gives the same sequence and another seed another; noise is seeded; the
-device names the file and its hash; rerun/compare; a changed file is refused with a sentence."""
+device names the file and its hash; rerun/compare; a changed file is refused with a sentence; learning
+strategies give the identical sequence on rerun and after kill -9 of the daemon and a restart."""
 import gzip
 import json
 import os
@@ -261,6 +262,51 @@ def restarts(tmp, path):
         d.cleanup()
 
 
+def learning(tmp, path):
+    """Learning strategies on the replay device (issue 11): the same seed gives the identical
+    sequence (rerun), and kill -9 of the daemon mid-job then a restart ends with exactly the
+    uninterrupted run's sequence: the restarted daemon rebuilds the strategy from the stored results."""
+    for strategy in ("auto", "model"):
+        spec = {"replay": {"file": path}, "strategy": strategy, "budget": 11, "seed": 3,
+                "options": {"replay_noise": 0.02, "finalists": 0, "ask_ahead": 2}}
+        d = Daemon()
+        try:
+            d.start()
+            c = d.client()
+            ref = c.call("submit", {"spec": spec})["job"]
+            check(c.watch(ref)[-1]["state"] == "done", "%s on replay completes" % strategy)
+            a = sequence(d, ref)
+            origins = [r[0] for r in d.sql("SELECT origin FROM measurements WHERE job = ? ORDER BY seq", (ref,))]
+            check(len(a) == 11 and len(set(r[1] for r in a)) == 11 and set(origins) == {strategy},
+                  "%s: 11 distinct points, each of origin %s: %s" % (strategy, strategy, origins))
+            re_job = c.call("rerun", {"job": ref})["job"]
+            check(c.watch(re_job)[-1]["state"] == "done" and sequence(d, re_job) == a,
+                  "%s: rerun on replay gives the identical sequence" % strategy)
+            d.terminate()
+            d.env["FAIRWAY_TEST_FAULT"] = "hang@6"
+            d.start()
+            c = d.client()
+            job = c.call("submit", {"spec": spec})["job"]
+            c.watch(job, until=lambda p: p["evaluated"] >= 6)
+            d.kill9()
+            for pid in re.findall(r"started worker for replay:0 \(pid (\d+)\)", d.read_log())[-1:]:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            d.env.pop("FAIRWAY_TEST_FAULT")
+            d.start()
+            c = d.client()
+            check(c.watch(job)[-1]["state"] == "done", "%s: after kill -9 at seq 6 the job completes" % strategy)
+            check(sequence(d, job) == a, "%s: and its sequence equals the uninterrupted run's" % strategy)
+            check("differ from this device's sequence" not in d.read_log(),
+                  "%s: every stored point matched the rebuilt sequence" % strategy)
+        except Exception as e:
+            check(False, "unexpected %r\n%s" % (e, d.read_log()))
+        finally:
+            d.cleanup()
+
+
 def export_kt(d, job, out, fmt="kernel-tuner"):
     p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", fmt,
                         "-o", out], capture_output=True, text=True, timeout=120)
@@ -355,6 +401,7 @@ def main():
               "the worker's JSON lines replay as the records they hold")
         through_daemon(tmp, plain, data)
         restarts(tmp, plain)
+        learning(tmp, plain)
         round_trip(tmp, plain, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
