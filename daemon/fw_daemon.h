@@ -389,6 +389,12 @@ int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, siz
 /* Seconds to wait before the next worker start of a device whose workers died restarts >= 2 times
  * in a row (0.25 s doubling to 8 s after the last death; the first wait of each is logged), 0 to go. */
 double fw_daemon_device_backoff(fw_daemon_device *dev);
+/* 1 when 4 workers are starting already: a request for another device not started yet waits
+ * (parked) until one of them is ready or failed, so a burst of distinct selectors starts 4 at a time. */
+int fw_daemon_starts_full(const fw_daemon *d);
+/* The live worker pids (at most 256 tracked), for fw_daemon_workers_kill_all. */
+void fw_daemon_worker_pid_add(int pid);
+void fw_daemon_worker_pid_remove(int pid);
 /* SIGKILL every live worker (from the stopper thread: reads only atomics). */
 void fw_daemon_workers_kill_all(void);
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,37 +19,6 @@
 
 #define STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
-
-/* Live worker pids, for fw_daemon_workers_kill_all() from the stopper thread. */
-#define MAX_PIDS 256
-static atomic_int live_pids[MAX_PIDS];
-
-static void pid_add(int pid)
-{
-    for (int i = 0; i < MAX_PIDS; i++) {
-        int zero = 0;
-        if (atomic_compare_exchange_strong(&live_pids[i], &zero, pid))
-            return;
-    }
-}
-
-static void pid_remove(int pid)
-{
-    for (int i = 0; i < MAX_PIDS; i++) {
-        int want = pid;
-        if (atomic_compare_exchange_strong(&live_pids[i], &want, 0))
-            return;
-    }
-}
-
-void fw_daemon_workers_kill_all(void)
-{
-    for (int i = 0; i < MAX_PIDS; i++) {
-        int pid = atomic_load(&live_pids[i]);
-        if (pid > 0)
-            kill(pid, SIGKILL);
-    }
-}
 
 static void worker_release_handle(uv_handle_t *h)
 {
@@ -140,6 +108,23 @@ static void dispatch_parked(fw_daemon_device *dev, const char *device_error)
     }
 }
 
+static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen);
+
+/* A worker start finished (ready or failed): start the workers of devices whose requests waited
+ * for a free slot (fw_daemon_starts_full), as far as slots are free. */
+static void start_waiting(fw_daemon *d)
+{
+    for (fw_daemon_device *dev = d->devices; dev && !d->stopping; dev = dev->next) {
+        if (dev->wstate != FW_W_NONE || !dev->parked || fw_daemon_starts_full(d))
+            continue;
+        char err[2048];
+        if (worker_spawn(dev, err, sizeof(err)) < 0) {
+            snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
+            dispatch_parked(dev, dev->last_error);
+        }
+    }
+}
+
 static fw_daemon_job *next_job(fw_daemon_device *dev)
 {
     if (dev->current)
@@ -167,6 +152,7 @@ static void device_failed(fw_daemon_device *dev, const char *why)
         fw_daemon_job_finish(d, job, "failed", msg);
     }
     dispatch_parked(dev, dev->last_error);
+    start_waiting(d);
 }
 
 /* The first crash or timeout of a seq: 1 when it is to be measured again on a fresh worker (the
@@ -230,8 +216,10 @@ static void worker_died(fw_daemon_device *dev, const char *why)
     }
     if (!job) {
         fw_daemon_log(d, "idle worker for %s went away: %s", dev->sel, why);
-        if (st == FW_W_STARTING)
+        if (st == FW_W_STARTING) {
             dispatch_parked(dev, why);   /* nothing starts another: answer what waited for this one */
+            start_waiting(d);
+        }
         return;
     }
     if (st == FW_W_FINALISTS) {
@@ -288,7 +276,7 @@ static void maybe_dead(fw_daemon_worker *w)
 static void on_worker_exit(uv_process_t *p, int64_t status, int term_signal)
 {
     fw_daemon_worker *w = p->data;
-    pid_remove(p->pid);
+    fw_daemon_worker_pid_remove(p->pid);
     w->exited = 1;
     w->exit_status = status;
     w->term_signal = term_signal;
@@ -321,6 +309,7 @@ static void handle_ready(fw_daemon_device *dev, const cJSON *params)
     dev->last_error[0] = '\0';
     fw_daemon_log(d, "worker for %s ready: %s", dev->sel, dev->identity);
     dispatch_parked(dev, NULL);
+    start_waiting(d);
 }
 
 static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
@@ -562,7 +551,7 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
                        d->worker_path, uv_strerror(rc));
     }
     uv_read_start((uv_stream_t *)&w->out, fw_daemon_read_alloc, on_worker_read);
-    pid_add(w->proc.pid);
+    fw_daemon_worker_pid_add(w->proc.pid);
     dev->w = w;
     dev->wstate = FW_W_STARTING;
     dev->loaded_job = 0;
@@ -618,7 +607,7 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
     while (*tail)
         tail = &(*tail)->next;
     *tail = copy;
-    if (dev->wstate == FW_W_NONE) {
+    if (dev->wstate == FW_W_NONE && !fw_daemon_starts_full(d)) {   /* else start_waiting starts it */
         int rc = worker_spawn(dev, err, errlen);
         if (rc < 0) {
             /* Nothing was started: answer every parked request now, this one included. */

@@ -72,6 +72,29 @@ with guarded(d):
     devs = c.call("devices", {"device": "opencl:7"})["devices"]
     check(any(x["selector"] == "opencl:7" and x.get("error") for x in devs), "devices lists it with its error")
     check(log_count(d, "started worker for opencl:7") == 1, "one worker was started for it, not one per request")
+    # a burst of requests naming 6 distinct unknown devices starts at most 4 workers at once
+    sels = ["opencl:%d" % i for i in range(11, 17)]
+    c.send_raw("".join(json.dumps({"jsonrpc": "2.0", "id": 100 + i, "method": "devices", "params": {"device": s}})
+                       + "\n" for i, s in enumerate(sels)).encode())
+    replies = {}
+    while len(replies) < len(sels):
+        m = c.read_msg()
+        if m is None:
+            break
+        if m.get("id", 0) >= 100:
+            replies[m["id"]] = m
+    check(all(any(x["selector"] == sels[i] and x.get("error") for x in replies.get(100 + i, {}).get("result", {})
+                  .get("devices", [])) for i in range(len(sels))), "each is answered with its device's error")
+    starting, most, started = 0, 0, 0
+    for line in d.read_log().splitlines():
+        if any(("started worker for %s " % s) in line for s in sels):
+            starting += 1
+            started += 1
+            most = max(most, starting)
+        elif any(("device %s unavailable" % s) in line for s in sels):
+            starting -= 1
+    check(started == 6 and 1 <= most <= 4 and starting == 0,
+          "6 workers started, at most 4 at once (%d), each ended" % most)
     check(log_count(d, "worker for opencl:0 died 2 times in a row; starting the next one in") >= 1,
           "a worker that keeps dying is restarted after a pause, and the log says so")
     c.close()
