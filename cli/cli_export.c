@@ -11,8 +11,10 @@
 
 const char fw_cli_export_help[] =
     "Usage: fairway export JOB [JOB...] --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
+    "       fairway export --family F [--source-hash H] --format json|header [-o FILE]\n"
     "Write a job's results for other tools (stdout, or FILE); json and header take several jobs (the\n"
-    "same family, on one device or several: the best per device and shape):\n"
+    "same family and kernel source, on one device or several: the best per device and shape), or with\n"
+    "--family every done job of the family in the store:\n"
     "  csv     every evaluation: seq, shape, status, median_ns, then one column per knob\n"
     "  json    the best config per shape: knobs, -D macros (after the spec's aliases and fixed macros),\n"
     "          median, timing (finalist or first_pass), with the job, family and device identity\n"
@@ -26,15 +28,19 @@ const char fw_cli_export_help[] =
     "          `fairway tune --replay FILE` reads (as it reads `fairway-worker --spec` output)\n"
     "  --format F             csv, json, header, kernel-tuner or fairway (required)\n"
     "  --shape KEY            kernel-tuner, fairway: the shape to write (needed when the job has several)\n"
+    "  --family F             json, header: every done job of family F instead of job ids\n"
+    "  --source-hash H        with --family: the jobs of that kernel source (`builtin`: the family's own),\n"
+    "                         needed when the store holds several\n"
     "  -o, --output FILE      write there instead of stdout\n\n"
     "Examples:\n"
     "  fairway export 12 --format csv -o job12.csv\n"
     "  fairway export 12 --format header -o fairway_gemm.h\n"
     "  fairway export 12 13 --format header -o fairway_gemm.h   # 12 on opencl:0, 13 on cuda:0\n"
+    "  fairway export --family gemm --source-hash builtin --format header -o fairway_gemm.h\n"
     "  fairway export 12 --format kernel-tuner -o job12.json && fairway tune --replay job12.json\n";
 
 typedef struct eopts {
-    const char *format, *out, *shape;
+    const char *format, *out, *shape, *family, *source_hash;
 } eopts;
 
 static int export_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
@@ -47,6 +53,10 @@ static int export_opt(void *vctx, const char *name, const char *arg, char *err, 
         o->out = arg;
     else if (!strcmp(name, "shape"))
         o->shape = arg;
+    else if (!strcmp(name, "family"))
+        o->family = arg;
+    else if (!strcmp(name, "source-hash"))
+        o->source_hash = arg;
     else
         return 0;
     return 1;
@@ -115,7 +125,52 @@ static void write_csv(FILE *f, const cJSON *meas)
     }
 }
 
-#define EXPORT_JOBS_MAX 64
+#define EXPORT_JOBS_MAX 10000
+
+/* --family F: every done job of the family in the store, oldest first, of one kernel source (the
+ * family's own, "builtin", or --source-hash H; asked for when the store holds several). */
+static int store_jobs(fw_cli_global *g, const eopts *o, fw_cli_export_job *jobs, int *n)
+{
+    cJSON *p = cJSON_CreateObject(), *res = NULL;
+    cJSON_AddStringToObject(p, "state", "done");
+    cJSON_AddNumberToObject(p, "limit", EXPORT_JOBS_MAX);
+    int json = g->json, ec;
+    g->json = 0;   /* this list is not the output */
+    ec = fw_cli_query(g, "jobs", p, &res);
+    g->json = json;
+    if (ec)
+        return ec;
+    char hashes[1024] = "";
+    size_t off = 0;
+    int nh = 0;
+    *n = 0;
+    const cJSON *j, *list = cJSON_GetObjectItemCaseSensitive(res, "jobs");
+    for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
+        j = cJSON_GetArrayItem(list, i);
+        const char *h = fw_cli_str(j, "source_hash", "");
+        const char *name = *h ? h : "builtin";
+        if (strcmp(fw_cli_str(j, "family", ""), o->family))
+            continue;
+        if (!strstr(hashes, name) && off < sizeof hashes) {
+            off += (size_t)snprintf(hashes + off, sizeof hashes - off, "%s%s", nh ? ", " : "", name);
+            nh++;
+        }
+        if (!o->source_hash || !strcmp(o->source_hash, name))
+            jobs[(*n)++].id = (long long)fw_cli_num(j, "id", 0);
+    }
+    cJSON_Delete(res);
+    char msg[1400];
+    if (*n == 0 || (nh > 1 && !o->source_hash)) {
+        if (*n == 0)
+            snprintf(msg, sizeof msg, "no done job of family '%s'%s%s in the store", o->family,
+                     o->source_hash ? " with source hash " : "", o->source_hash ? o->source_hash : "");
+        else
+            snprintf(msg, sizeof msg, "the store holds %s jobs of %d kernel sources (%s); pick one with --source-hash "
+                     "(builtin = the family's own kernel)", o->family, nh, hashes);
+        return fw_cli_error(FW_CLI_EXIT_NOTFOUND, NULL, msg);
+    }
+    return 0;
+}
 
 /* status, then measurements (csv, one shape's records) or the rank 1 per shape, of each job. */
 static int fetch(fw_cli_global *g, fw_cli_export_job *jobs, int n, int meas, int samples)
@@ -188,16 +243,18 @@ static int write_best(FILE *f, const char *format, const fw_cli_export_job *jobs
 int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
 {
     eopts o = {0};
-    char *args[256], *pos[EXPORT_JOBS_MAX + 1];
+    char *args[256], *pos[65];
     int n = argc < 256 ? argc : 255, npos, ec;
     for (int i = 0; i < n; i++)
         args[i] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
     args[n] = NULL;
-    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|", "", export_opt, &o, pos, EXPORT_JOBS_MAX, &npos,
-                         &ec) < 0)
+    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|family|source-hash|", "", export_opt, &o, pos, 64,
+                         &npos, &ec) < 0)
         return ec;
-    if (npos < 1)
-        return fw_cli_usage_error("export", "give a job id (see `fairway jobs`)");
+    if ((npos < 1) == !o.family)
+        return fw_cli_usage_error("export", "give job ids (see `fairway jobs`), or --family F for the whole store");
+    if (o.source_hash && !o.family)
+        return fw_cli_usage_error("export", "--source-hash picks the kernel of --family F's jobs");
     int lines = o.format && !strcmp(o.format, "fairway");
     int kt = (o.format && !strcmp(o.format, "kernel-tuner")) || lines;   /* one shape with samples */
     if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt))
@@ -205,15 +262,20 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     if (o.shape && !kt)
         return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner or fairway");
     int csv = !strcmp(o.format, "csv");
-    if (npos > 1 && (csv || kt))
+    if ((npos > 1 || o.family) && (csv || kt))
         return fw_cli_usage_error("export", "--format csv, kernel-tuner and fairway export one job; json and header "
-                                            "take several (one per device, say)");
-    fw_cli_export_job jobs[EXPORT_JOBS_MAX];
-    memset(jobs, 0, sizeof jobs);
+                                            "take several (one per device, say) or --family F");
+    fw_cli_export_job *jobs = calloc(EXPORT_JOBS_MAX, sizeof *jobs);
+    if (!jobs)
+        return fw_cli_error(FW_CLI_EXIT_USAGE, NULL, "out of memory");
     for (int i = 0; i < npos; i++)
-        if (fw_cli_parse_job_id("export", pos[i], &jobs[i].id) < 0)
+        if (fw_cli_parse_job_id("export", pos[i], &jobs[i].id) < 0) {
+            free(jobs);
             return FW_CLI_EXIT_USAGE;
-    ec = fetch(g, jobs, npos, csv || kt, kt);
+        }
+    ec = o.family ? store_jobs(g, &o, jobs, &npos) : 0;
+    if (!ec)
+        ec = fetch(g, jobs, npos, csv || kt, kt);
     FILE *f = NULL;
     if (!ec && !(f = o.out ? fopen(o.out, "w") : stdout)) {
         char msg[600];
@@ -238,5 +300,6 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
         cJSON_Delete(jobs[i].status);
         cJSON_Delete(jobs[i].data);
     }
+    free(jobs);
     return ec;
 }

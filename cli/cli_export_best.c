@@ -154,6 +154,8 @@ void fw_cli_export_header(FILE *f, const fw_cli_export_job *jobs, int n, const c
     size_t off = 0;
     for (int i = 0; i < n && off < sizeof list; i++)
         off += (size_t)snprintf(list + off, sizeof list - off, "%s%lld", i ? " " : "", jobs[i].id);
+    if (off >= sizeof list)   /* a whole store's jobs: say so rather than end inside an id */
+        snprintf(list, sizeof list, "--family %s (%d jobs, %lld to %lld)", family, n, jobs[0].id, jobs[n - 1].id);
     if (n == 1)
         snprintf(guard, sizeof guard, "FAIRWAY_%s_JOB%lld_H", fam, jobs[0].id);
     else

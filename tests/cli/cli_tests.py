@@ -314,6 +314,16 @@ def export_devices(e):
                            rc=0).stdout)['job']['id']
     p = e.fw('export', str(ids[0]), str(mine), '--format', 'header', rc=2)
     check('tuned different code' in p.stderr, 'export mixes the configs of two kernels', p.stderr)
+    # the whole store: every done job of the family, one kernel source at a time
+    p = e.fw('export', '--family', 'gemm', '--format', 'json', rc=1)
+    check('2 kernel sources (builtin, f00d)' in p.stderr and '--source-hash' in p.stderr, 'store export, two sources',
+          p.stderr)
+    o = json.loads(e.fw('export', '--family', 'gemm', '--source-hash', 'builtin', '--format', 'json', rc=0).stdout)
+    check(ids[1] in o['jobs'] and mine not in o['jobs'] and
+          sorted(b['device'] for b in o['best']) == ['cuda|fake|device', 'opencl|fake|device'],
+          'store export: the best per device of the built-in kernel', o)
+    o = json.loads(e.fw('export', '--family', 'gemm', '--source-hash', 'f00d', '--format', 'json', rc=0).stdout)
+    check(o['job'] == mine, 'store export of one source', o)
     cc = shutil.which('cc') or shutil.which('gcc')
     if not cc:
         return
