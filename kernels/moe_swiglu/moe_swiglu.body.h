@@ -47,6 +47,13 @@
 #ifndef DOWN_BITS
 #define DOWN_BITS 0
 #endif
+/* v3 (issue 16): 1 = the batched modes gather tokens with every thread (moe_gather_par) and decode
+ * runs moe_swiglu.v3.h; 0 = v2 throughout. */
+#ifndef V3
+#define V3 0
+#endif
+/* Token queue entries of a threadgroup: M, plus a round of matches for the parallel gather. */
+#define MOE_QCAP(m) (V3 ? (m) + MOE_THREADS : (m))
 
 #define MOE_MODE_DECODE 0
 #define MOE_MODE_SMALL 1
@@ -134,6 +141,110 @@ typedef struct MoEParams {
         (V1) = (V1) >> (B); \
     } while (0)
 
+/* The next block of up to M of expert e's tokens into toks/tprob, by thread 0 alone (v2): decode
+ * takes its one slot; grouped reads the host's sorted list; the others scan expert_ids. */
+MOE_FN int moe_gather_serial(const int mode, const int M, const moe_u32 e, const moe_u32 slot,
+                             MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs_in, const moe_u32 TK,
+                             const moe_u32 end, MOE_P moe_u32 *cursor, MOE_L int *toks, MOE_L float *tprob,
+                             MOE_L int *ctl, const moe_u32 tid)
+{
+    MOE_BARRIER();   /* the previous pass is done with toks, hbuf and the slab */
+    if (tid == 0u) {
+        moe_u32 c = *cursor;
+        int m = 0;
+        if (mode == MOE_MODE_DECODE) {
+            if (c < end) {
+                toks[0] = (int)(slot / TK);
+                tprob[0] = moe_h2f(probs_in[slot]);
+                m = 1;
+            }
+            c = end;
+        } else if (mode == MOE_MODE_GROUPED) {
+            while (m < M && c < end) {
+                toks[m] = (int)ids[c];
+                tprob[m] = moe_h2f(probs_in[c]);
+                m++;
+                c++;
+            }
+        } else {
+            while (m < M && c < end) {
+                if (ids[c] == e) {
+                    toks[m] = (int)(c / TK);
+                    tprob[m] = moe_h2f(probs_in[c]);
+                    m++;
+                }
+                c++;
+            }
+        }
+        ctl[0] = m;
+        ctl[1] = (int)c;
+    }
+    MOE_BARRIER();
+    *cursor = (moe_u32)ctl[1];
+    return ctl[0];
+}
+
+#if V3
+/* v3's gather, every thread at once. Grouped: thread m loads entry m of the sorted list. The
+ * scanning modes: each round the threads test MOE_THREADS entries of expert_ids and append the
+ * matches to a queue in toks/tprob (threadgroup atomic on ctl[2]) until it holds M or the list
+ * ends; a pass takes the first M (ctl[0] remembers how many) and the next call moves the rest
+ * (fewer than MOE_THREADS) to the front. toks/tprob hold M + MOE_THREADS entries. The order of the
+ * tokens inside a block does not matter (each adds its own rows of the output). */
+MOE_FN int moe_gather_par(const int mode, const int M, const moe_u32 e, MOE_G const moe_u32 *ids,
+                          MOE_G const moe_u16 *probs_in, const moe_u32 TK, const moe_u32 end,
+                          MOE_P moe_u32 *cursor, MOE_L int *toks, MOE_L float *tprob, MOE_L int *ctl,
+                          const moe_u32 tid)
+{
+    MOE_BARRIER();   /* the previous pass is done with toks, hbuf and the slab */
+    if (mode == MOE_MODE_GROUPED) {
+        const moe_u32 c = *cursor;
+        const int m = end - c < (moe_u32)M ? (int)(end - c) : M;
+        if ((int)tid < m) {
+            toks[tid] = (int)ids[c + tid];
+            tprob[tid] = moe_h2f(probs_in[c + tid]);
+        }
+        *cursor = c + (moe_u32)m;
+        MOE_BARRIER();
+        return m;
+    }
+    const int prev = ctl[0], qn0 = ctl[2];
+    const int mv = (int)tid < qn0 - prev;
+    int kt = 0;
+    float kp = 0.0f;
+    if (mv) {
+        kt = toks[prev + (int)tid];
+        kp = tprob[prev + (int)tid];
+    }
+    MOE_BARRIER();
+    if (mv) {
+        toks[tid] = kt;
+        tprob[tid] = kp;
+    }
+    if (tid == 0u)
+        ctl[2] = qn0 - prev;
+    int qn;
+    for (;;) {
+        MOE_BARRIER();
+        qn = ctl[2];
+        if (qn >= M || *cursor >= end)
+            break;
+        MOE_BARRIER();   /* every thread has read the length before it grows */
+        const moe_u32 i = *cursor + tid;
+        if (i < end && ids[i] == e) {
+            const int q = moe_atomic_inc_l(ctl + 2);
+            toks[q] = (int)(i / TK);
+            tprob[q] = moe_h2f(probs_in[i]);
+        }
+        *cursor += MOE_THREADS;
+    }
+    const int m = qn < M ? qn : M;
+    if (tid == 0u)
+        ctl[0] = m;
+    return m;
+}
+#endif
+
 MOE_FN void moe_swiglu_run(const int mode, const int M,
     MOE_G const moe_u16 *act,
     MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs,
@@ -208,40 +319,18 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     moe_u32 cursor = mode == MOE_MODE_GROUPED ? offs[e] : mode == MOE_MODE_DECODE ? slot : 0u;
     const moe_u32 end = mode == MOE_MODE_GROUPED ? offs[e + 1u] : nassign;
 
+    if (tid == 0u) {
+        ctl[0] = 0;   /* the parallel gather's queue: used by the last pass, length */
+        ctl[2] = 0;
+    }
     for (;;) {
-        MOE_BARRIER();   /* the previous pass is done with toks, hbuf and the slab */
-        if (tid == 0u) {
-            int m = 0;
-            if (mode == MOE_MODE_DECODE) {
-                if (cursor < end) {
-                    toks[0] = (int)(slot / TK);
-                    tprob[0] = moe_h2f(probs_in[slot]);
-                    m = 1;
-                }
-                cursor = end;
-            } else if (mode == MOE_MODE_GROUPED) {
-                while (m < M && cursor < end) {
-                    toks[m] = (int)ids[cursor];
-                    tprob[m] = moe_h2f(probs_in[cursor]);
-                    m++;
-                    cursor++;
-                }
-            } else {
-                while (m < M && cursor < end) {
-                    if (ids[cursor] == e) {
-                        toks[m] = (int)(cursor / TK);
-                        tprob[m] = moe_h2f(probs_in[cursor]);
-                        m++;
-                    }
-                    cursor++;
-                }
-            }
-            ctl[0] = m;
-            ctl[1] = (int)cursor;
-        }
-        MOE_BARRIER();
-        const int mcount = ctl[0];
-        cursor = (moe_u32)ctl[1];
+#if V3
+        const int mcount = mode == MOE_MODE_DECODE
+            ? moe_gather_serial(mode, M, e, slot, ids, probs_in, TK, end, &cursor, toks, tprob, ctl, tid)
+            : moe_gather_par(mode, M, e, ids, probs_in, TK, end, &cursor, toks, tprob, ctl, tid);
+#else
+        const int mcount = moe_gather_serial(mode, M, e, slot, ids, probs_in, TK, end, &cursor, toks, tprob, ctl, tid);
+#endif
         if (mcount == 0)
             break;
 

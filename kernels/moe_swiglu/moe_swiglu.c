@@ -285,7 +285,7 @@ static int moe_source(const char *dialect, const cJSON *shape, char **text, char
                        dialect);
     char entry[64];
     snprintf(entry, sizeof entry, "moe_swiglu.%s.entry.h", dialect);
-    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", entry, NULL};
+    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", "moe_swiglu.v3.h", entry, NULL};
     return fw_kernel_assemble(dialect, parts, text, err, errlen);
 }
 
@@ -346,8 +346,8 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
     const int T = s->tokens, H = s->hidden, I = s->intermediate, E = s->experts, K = s->top_k;
     const int grouped = s->mode == FW_MOE_GROUPED;
     const size_t nassign = (size_t)T * K;
-    /* buffers: 14 common + 3 routing/output + meta; args: + the params blob */
-    fw_workload *wl = fw_workload_alloc(B_NCOMMON + 4 + (size_t)grouped, B_NCOMMON + 5 + (size_t)grouped);
+    /* buffers: 14 common + 3 routing/output + meta, side, scratch; args: + the params blob */
+    fw_workload *wl = fw_workload_alloc(B_NCOMMON + 6 + (size_t)grouped, B_NCOMMON + 7 + (size_t)grouped);
     if (!wl) {
         free(pv);
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
@@ -481,10 +481,27 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
         nb += 3;
     }
     out_index = nb;
+    const size_t side_words = fw_moe_side_words(H, I);
     if ((rc = set_buf(wl, nb, "output", FW_BUF_ACCUM, FW_ELEM_F32, (size_t)T * H * 4)) < 0 ||
-        (rc = set_buf(wl, nb + 1, "meta", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * 32)) < 0) {
+        (rc = set_buf(wl, nb + 1, "meta", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * 32)) < 0 ||
+        (rc = set_buf(wl, nb + 2, "side", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * side_words * 4)) < 0 ||
+        (rc = set_buf(wl, nb + 3, "scratch", FW_BUF_SCRATCH, FW_ELEM_F32,
+                      (size_t)K * ((size_t)2 * I + (size_t)I / 16) * 4)) < 0) {
         free(meta);
         goto fail;
+    }
+    for (int e = 0; e < E; e++) {
+        const fw_moe_side_src src = {
+            .gs = (const uint16_t *)wl->buffers[B_GS].host + (size_t)e * (H / 128) * I,
+            .us = (const uint16_t *)wl->buffers[B_US].host + (size_t)e * (H / 128) * I,
+            .ds = (const uint16_t *)wl->buffers[B_DS].host + (size_t)e * (I / 128) * H,
+            .gsu = (const uint16_t *)wl->buffers[B_GSU].host + (size_t)e * H,
+            .gsv = (const uint16_t *)wl->buffers[B_GSV].host + (size_t)e * I,
+            .usu = (const uint16_t *)wl->buffers[B_USU].host + (size_t)e * H,
+            .usv = (const uint16_t *)wl->buffers[B_USV].host + (size_t)e * I,
+            .dsu = (const uint16_t *)wl->buffers[B_DSU].host + (size_t)e * I,
+            .dsv = (const uint16_t *)wl->buffers[B_DSV].host + (size_t)e * H};
+        fw_moe_side_pack(H, I, &src, (uint32_t *)wl->buffers[nb + 2].host + (size_t)e * side_words);
     }
     memcpy(wl->buffers[nb + 1].host, meta, (size_t)E * 32);
     free(meta);
@@ -514,6 +531,8 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
     wl->args[out_index + 1].bytes = pp;
     wl->args[out_index + 1].size = sizeof *pp;
     wl->args[out_index + 2].buffer = out_index + 1;
+    wl->args[out_index + 3].buffer = out_index + 2;
+    wl->args[out_index + 4].buffer = out_index + 3;
 
     /* reference, in double, from the same half-rounded inputs the kernel reads */
     wl->nreference = (size_t)T * H;
@@ -630,15 +649,26 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
         return fw_errf(err, errlen, -EINVAL,
                        "SIMDGROUPS_PER_TG=%lld and the %lld column groups (TILE_N/16/SG_N_TILES) must divide "
                        "one another", (long long)sgs, (long long)cg);
+    fw_moe_v3 v3;
+    int rc = fw_moe_v3_knobs(k, &v3, err, errlen);
+    if (rc < 0)
+        return rc;
+    if (s->hidden % (16 * v3.split_k))
+        return fw_errf(err, errlen, -EINVAL, "SPLIT_K=%d must divide hidden %d into whole 16-row tiles",
+                       v3.split_k, s->hidden);
     int64_t M = s->mode == FW_MOE_DECODE ? 1 : 8 * sgm;
     /* MOE_SLAB / MOE_XFLOATS of the body: the largest power-of-two slab (16..2048 rows) whose
      * x[M][slab] + 2 su rows fit 6144 floats (decode) or 4096 floats (batched modes). */
     int64_t budget = M == 1 ? 6144 : 4096, slab = 2048;
     while (slab > 16 && (M + 2) * slab > budget)
         slab /= 2;
-    g->shared_bytes = 4 * (2 * M * tn + (M + 2) * slab + 64 + 2 * M + 2);
+    /* toks/tprob hold M (+ one round of the parallel gather under V3), ctl 4 ints */
+    g->shared_bytes = 4 * (2 * M * tn + (M + 2) * slab + 64 + 2 * (M + v3.v3 * threads) + 4);
+    int64_t kp = sgs >= cg ? sgs / cg : 1;
+    if (v3.v3 && s->mode == FW_MOE_DECODE)
+        g->shared_bytes = fw_moe_v3_decode_shared(tn, kp, &v3);
     g->dynamic_shared_bytes = 0;
-    g->grid[0] = (uint32_t)(s->intermediate / tn);
+    g->grid[0] = (uint32_t)(s->intermediate / tn * (v3.v3 && s->mode == FW_MOE_DECODE ? v3.split_k : 1));
     g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k : s->experts);
     g->grid[2] = 1;
     g->group[0] = (uint32_t)threads;
@@ -647,9 +677,13 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     return 0;
 }
 
+/* the v3 knobs at their v2 values */
+#define V2KNOBS "\"V3\": 0, \"SPLIT_K\": 1, \"SIDE\": 0, \"GRID_COPIES\": 1"
+
 static const char moe_defaults[] =
     "{\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SIMDGROUPS_PER_TG\": [1, 2, 4, 8], \"SG_M_TILES\": [1, 2, 4],"
-    " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3, 4]},"
+    " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3, 4], \"V3\": [0, 1], \"SPLIT_K\": [1, 2, 4, 8],"
+    " \"SIDE\": [0, 1], \"GRID_COPIES\": [1, 32]},"
     " \"constraints\": ["
     "\"intermediate % TILE_N == 0\","
     " \"tokens > 1 || SG_M_TILES == 1\","
@@ -657,12 +691,17 @@ static const char moe_defaults[] =
     " \"SG_N_TILES * SG_M_TILES <= 8\","
     " \"32 * SIMDGROUPS_PER_TG <= DEVICE_MAX_THREADS\","
     " \"tokens > 1 || 4 * (2 * TILE_N + 6212) <= DEVICE_SHARED_BYTES\","
-    " \"tokens == 1 || 4 * (16 * SG_M_TILES * TILE_N + 2690) <= DEVICE_SHARED_BYTES\"],"
+    " \"tokens == 1 || 4 * (16 * SG_M_TILES * TILE_N + 2690 + 64 * V3 * SIMDGROUPS_PER_TG) <= DEVICE_SHARED_BYTES\","
+    " \"V3 == 1 || (SPLIT_K == 1 && SIDE == 0 && GRID_COPIES == 1)\","
+    " \"tokens == 1 || (SPLIT_K == 1 && SIDE == 0 && GRID_COPIES == 1)\","
+    " \"hidden % (16 * SPLIT_K) == 0\","
+    " \"tokens > 1 || V3 == 0 || 4 * (4100 + 64 * GRID_COPIES + 64 * SIMDGROUPS_PER_TG * SG_N_TILES + 6 * TILE_N)"
+    " <= DEVICE_SHARED_BYTES\"],"
     " \"presets\": ["
-    "{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2},"
-    " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2},"
-    " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 4, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2},"
-    " {\"TILE_N\": 128, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 2, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2}],"
+    "{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2, " V2KNOBS "},"
+    " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2, " V2KNOBS "},"
+    " {\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 4, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2, " V2KNOBS "},"
+    " {\"TILE_N\": 128, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 2, \"SG_N_TILES\": 2, \"NUM_BUFFERS\": 2, " V2KNOBS "}],"
     " \"shapes\": ["
     "{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2, \"bits\": [6, 2, 3]},"
     " {\"tokens\": 6, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2, \"mode\": \"grouped\","

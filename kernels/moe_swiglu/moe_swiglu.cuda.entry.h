@@ -1,11 +1,12 @@
-/* moe_swiglu.cuda.entry.h - CUDA entry points; parameter i = metal-marlin buffer index i. */
+/* moe_swiglu.cuda.entry.h - CUDA entry points; parameter i = metal-marlin buffer index i, then
+ * fairway's meta, side and scratch buffers (moe_swiglu.h). */
 #define MOE_CU_LOCALS(M) \
     __shared__ float hbuf[2 * (M) * TILE_N]; \
     __shared__ float xs[MOE_XFLOATS(M)]; \
     __shared__ float gridl[64]; \
-    __shared__ int toks[M]; \
-    __shared__ float tprob[M]; \
-    __shared__ int ctl[2];
+    __shared__ int toks[MOE_QCAP(M)]; \
+    __shared__ float tprob[MOE_QCAP(M)]; \
+    __shared__ int ctl[4];
 
 #define MOE_CU_COMMON_ARGS \
     const moe_u16 *__restrict__ act, const moe_u32 *__restrict__ gw, const moe_u16 *__restrict__ gs, \
@@ -17,15 +18,30 @@
 #define MOE_CU_TOKEN_ENTRY(NAME, MODE, M) \
 extern "C" __global__ void __launch_bounds__(MOE_THREADS) NAME(MOE_CU_COMMON_ARGS, \
     const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out, \
-    MoEParams p, const moe_u32 *__restrict__ meta) \
+    MoEParams p, const moe_u32 *__restrict__ meta, const moe_u32 *__restrict__ side, float *scr) \
 { \
+    (void)side; \
+    (void)scr; \
     MOE_CU_LOCALS(M) \
     moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
                    expert_ids, expert_ids, expert_probs, out, p, meta, hbuf, xs, gridl, \
                    toks, tprob, ctl, threadIdx.x, blockIdx.x, blockIdx.y); \
 }
 
-#if !defined(MOE_MODE) || MOE_MODE == 0
+#if (!defined(MOE_MODE) || MOE_MODE == 0) && V3
+extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_decode(MOE_CU_COMMON_ARGS,
+    const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out,
+    MoEParams p, const moe_u32 *__restrict__ meta, const moe_u32 *__restrict__ side, float *scr)
+{
+    __shared__ float xsh[2 * MOE3_SLAB];
+    __shared__ float gridl[64 * GRID_COPIES];
+    __shared__ float hp[MOE3_HP];
+    __shared__ float hs[2 * TILE_N];
+    __shared__ int ctl[4];
+    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
+}
+#elif !defined(MOE_MODE) || MOE_MODE == 0
 MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)
 #endif
 #if !defined(MOE_MODE) || MOE_MODE == 1
@@ -40,8 +56,11 @@ MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_large_batch, MOE_MODE_LARGE, MOE_MBLK)
 #if !defined(MOE_MODE) || MOE_MODE == 4
 extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_grouped(MOE_CU_COMMON_ARGS,
     const moe_u32 *__restrict__ sorted_token_ids, const moe_u32 *__restrict__ expert_offsets,
-    const moe_u16 *__restrict__ sorted_probs, float *out, MoEParams p, const moe_u32 *__restrict__ meta)
+    const moe_u16 *__restrict__ sorted_probs, float *out, MoEParams p, const moe_u32 *__restrict__ meta,
+    const moe_u32 *__restrict__ side, float *scr)
 {
+    (void)side;
+    (void)scr;
     MOE_CU_LOCALS(MOE_MBLK)
     moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,
                    grid, sorted_token_ids, expert_offsets, sorted_probs, out, p, meta, hbuf, xs,

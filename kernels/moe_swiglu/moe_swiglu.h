@@ -1,4 +1,5 @@
-/* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4).
+/* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4;
+ * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES below).
  *
  * COMPUTATION
  *   For each token t and each of its top_k routed experts e with probability p:
@@ -28,15 +29,29 @@
  *   5 down w   6 down scales   7 gate su   8 gate sv   9 up su   10 up sv   11 down su   12 down sv
  *   13 grid half[64]
  *   per-token modes: 14 expert_ids uint[tokens][top_k]  15 expert_probs half  16 output float
- *                    17 MoEParams (by value)  18 meta
+ *                    17 MoEParams (by value)  18 meta  19 side  20 scratch
  *   grouped:         14 sorted_token_ids uint[n]  15 expert_offsets uint[experts+1]
  *                    16 sorted_probs half[n]  17 output float  18 MoEParams (by value)  19 meta
+ *                    20 side  21 scratch
  *   MoEParams = 12 x uint32 (batch, hidden, intermediate, num_experts, top_k, gate_bits, up_bits,
  *   down_bits, tile_size=128, gate/up/down n_levels). DEVIATION from metal-marlin's single-tuple params:
  *   the bits fields hold the layer's tuple only when every expert shares it (0 when mixed), and the
  *   extra buffer `meta` (uint[experts][8]: gate_bits, up_bits, down_bits, 0, gate_off, up_off,
  *   down_off, 0; offsets in bytes, multiples of 4) placed AFTER the params index carries per-expert bits
- *   and weight offsets, so one launch serves every bit tuple of a layer.
+ *   and weight offsets, so one launch serves every bit tuple of a layer. `side` (SIDE DATA below) and
+ *   `scratch` (float [top_k][2][intermediate] partial sums, then uint [top_k][intermediate/16]
+ *   arrival counts; a SCRATCH buffer, zeroed before the checked launch, and left zeroed by every
+ *   launch) come after it; only the v3 decode kernel reads them, metal-marlin's kernels ignore them.
+ *
+ * SIDE DATA (v3, SIDE=1; written by the workload from the buffers above, every expert, so metal-
+ * marlin's kernels and SIDE=0 keep reading their own layout from the same workload)
+ *   Expert e's block starts at word e * W, W = (H/128)*I + (I/128)*H/2 + H/16 + I/32 (32-bit words):
+ *   - gu scales uint [H/128][I]: low half = gate scale[g][n] * gate sv[n], high half = up scale[g][n]
+ *     * up sv[n] (sv is +-1, so the product is exact): one 32-bit load gives a lane both scales;
+ *   - down scales half [I/128][H]: scale[g][h] * down sv[h];
+ *   - gate and up su bits uint [H/32][2]: bit k%32 of word 2*(k/32) is 1 when gate su[k] = -1, of
+ *     word 2*(k/32)+1 the same for up (32 signs per load instead of one);
+ *   - down su bits uint [I/32].
  *
  * SHAPE JSON (all integers except mode and bits)
  *   tokens (1..4096), hidden and intermediate (multiples of 128, <= 16384), experts (1..256),
@@ -109,12 +124,28 @@
  *   GATE_BITS/UP_BITS/DOWN_BITS (optional, not in the default space): compile-time bit widths
  *                      (0 = per-expert run-time bits). Only correct for a layer whose experts all
  *                      share that width; a mismatched variant fails verification.
+ *   V3                 0: v2 as above. 1: decode runs moe_swiglu.v3.h (split-K, x*su staged, width-
+ *                      specialised code extraction, one scale per tile, contiguous K rows per part)
+ *                      and the batched modes gather their tokens with every thread (a queue of
+ *                      matches in threadgroup memory instead of thread 0 scanning expert_ids).
+ *   SPLIT_K            v3 decode: groups per (slot, TILE_N chunk), each summing hidden/SPLIT_K rows of
+ *                      gate and up; partial sums meet in `scratch` by float atomics, the last group
+ *                      to arrive (an atomic count) does SwiGLU and down. Grid: (intermediate/TILE_N *
+ *                      SPLIT_K) x top_k. 1, 2, 4, 8 (16 in the geometry); hidden % (16*SPLIT_K) == 0.
+ *   SIDE               v3 decode: 0 reads metal-marlin's scales/su/sv buffers, 1 the side buffer.
+ *   GRID_COPIES        v3 decode: 1 or 32 copies of the 64-entry grid in threadgroup memory; with 32,
+ *                      lane l reads copy l (bank l), so the lookups of 6-bit codes never conflict.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
  *   <= 8); threads and threadgroup memory (4 * (2*M*TILE_N + (M+2)*slab + 64 + 2*M + 2) bytes)
  *   within the device limits. The geometry also rejects SIMDGROUPS_PER_TG and column-group counts
- *   that do not divide one another.
+ *   that do not divide one another. v3: V3 == 1 || (SPLIT_K, SIDE, GRID_COPIES at 1, 0, 1); the
+ *   batched modes likewise keep those three at their v2 values (they only use the parallel gather);
+ *   hidden % (16 * SPLIT_K) == 0; the v3 decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES +
+ *   4*KP*TILE_N + 2*TILE_N + 4) bytes (KP: K parts per column group), bounded in the constraint by
+ *   4 * (4100 + 64*GRID_COPIES + 64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N); the batched modes'
+ *   token queue adds 8 * 32 * SIMDGROUPS_PER_TG bytes under V3.
  */
 #ifndef FW_MOE_SWIGLU_H
 #define FW_MOE_SWIGLU_H
@@ -161,6 +192,23 @@ void fw_moe_dequant(const uint8_t *packed, int bits, int K, int N, const uint16_
  * Wg, Wu: [H][I]; Wd: [I][H]. */
 void fw_moe_expert_ffn(const double *x, const double *wg, const double *wu, const double *wd,
                        int H, int I, double *y);
+
+/* v3 side data (SIDE DATA above): the 32-bit words of one expert's side block, and the packing of
+ * one expert's metal-marlin side buffers (IEEE half bits) into it. */
+typedef struct fw_moe_side_src {
+    const uint16_t *gs, *us, *ds;           /* [H/128][I], [H/128][I], [I/128][H] */
+    const uint16_t *gsu, *gsv, *usu, *usv, *dsu, *dsv;   /* [H], [I], [H], [I], [I], [H] */
+} fw_moe_side_src;
+size_t fw_moe_side_words(int H, int I);
+void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
+
+/* The v3 knobs of a point (defaults: V3 0, SPLIT_K 1, SIDE 0, GRID_COPIES 1), checked. */
+typedef struct fw_moe_v3 {
+    int v3, split_k, side, grid_copies;
+} fw_moe_v3;
+int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
+/* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */
+int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v);
 
 /* For tests: the number of (token, slot) assignments routed to expert e in a workload of this
  * family, and its weight block's byte size in the gate buffer (0 when no token is routed to it). */

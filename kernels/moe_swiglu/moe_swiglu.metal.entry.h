@@ -1,11 +1,12 @@
-/* moe_swiglu.metal.entry.h - Metal entry points with metal-marlin's buffer indices. */
+/* moe_swiglu.metal.entry.h - Metal entry points with metal-marlin's buffer indices, then fairway's
+ * meta, side and scratch buffers (moe_swiglu.h). */
 #define MOE_MTL_LOCALS(M) \
     threadgroup float hbuf[2 * (M) * TILE_N]; \
     threadgroup float xs[MOE_XFLOATS(M)]; \
     threadgroup float gridl[64]; \
-    threadgroup int toks[M]; \
-    threadgroup float tprob[M]; \
-    threadgroup int ctl[2];
+    threadgroup int toks[MOE_QCAP(M)]; \
+    threadgroup float tprob[MOE_QCAP(M)]; \
+    threadgroup int ctl[4];
 
 #define MOE_MTL_COMMON_ARGS \
     device const ushort *act [[buffer(0)]], device const uint *gw [[buffer(1)]], \
@@ -20,7 +21,8 @@
 kernel void NAME(MOE_MTL_COMMON_ARGS, \
     device const uint *expert_ids [[buffer(14)]], device const ushort *expert_probs [[buffer(15)]], \
     device float *out [[buffer(16)]], constant MoEParams &p [[buffer(17)]], \
-    device const uint *meta [[buffer(18)]], \
+    device const uint *meta [[buffer(18)]], device const uint *side [[buffer(19)]], \
+    device float *scr [[buffer(20)]], \
     uint tid [[thread_index_in_threadgroup]], uint3 tg [[threadgroup_position_in_grid]]) \
 { \
     MOE_MTL_LOCALS(M) \
@@ -29,7 +31,23 @@ kernel void NAME(MOE_MTL_COMMON_ARGS, \
                    toks, tprob, ctl, tid, tg.x, tg.y); \
 }
 
-#if !defined(MOE_MODE) || MOE_MODE == 0
+#if (!defined(MOE_MODE) || MOE_MODE == 0) && V3
+kernel void moe_trellis_swiglu_decode(MOE_MTL_COMMON_ARGS,
+    device const uint *expert_ids [[buffer(14)]], device const ushort *expert_probs [[buffer(15)]],
+    device float *out [[buffer(16)]], constant MoEParams &p [[buffer(17)]],
+    device const uint *meta [[buffer(18)]], device const uint *side [[buffer(19)]],
+    device float *scr [[buffer(20)]],
+    uint tid [[thread_index_in_threadgroup]], uint3 tg [[threadgroup_position_in_grid]])
+{
+    threadgroup float xsh[2 * MOE3_SLAB];
+    threadgroup float gridl[64 * GRID_COPIES];
+    threadgroup float hp[MOE3_HP];
+    threadgroup float hs[2 * TILE_N];
+    threadgroup int ctl[4];
+    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, tid, tg.x, tg.y);
+}
+#elif !defined(MOE_MODE) || MOE_MODE == 0
 MOE_MTL_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)
 #endif
 #if !defined(MOE_MODE) || MOE_MODE == 1
@@ -46,6 +64,7 @@ kernel void moe_trellis_swiglu_grouped(MOE_MTL_COMMON_ARGS,
     device const uint *sorted_token_ids [[buffer(14)]], device const uint *expert_offsets [[buffer(15)]],
     device const ushort *sorted_probs [[buffer(16)]], device float *out [[buffer(17)]],
     constant MoEParams &p [[buffer(18)]], device const uint *meta [[buffer(19)]],
+    device const uint *side [[buffer(20)]], device float *scr [[buffer(21)]],
     uint tid [[thread_index_in_threadgroup]], uint3 tg [[threadgroup_position_in_grid]])
 {
     MOE_MTL_LOCALS(MOE_MBLK)

@@ -5,9 +5,9 @@
     local float hbuf[2 * (M) * TILE_N]; \
     local float xs[MOE_XFLOATS(M)]; \
     local float gridl[64]; \
-    local int toks[M]; \
-    local float tprob[M]; \
-    local int ctl[2];
+    local int toks[MOE_QCAP(M)]; \
+    local float tprob[MOE_QCAP(M)]; \
+    local int ctl[4];
 
 #define MOE_CL_COMMON_ARGS \
     global const ushort *act, global const uint *gw, global const ushort *gs, \
@@ -19,7 +19,7 @@
 #define MOE_CL_TOKEN_ENTRY(NAME, MODE, M) \
 __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void NAME(MOE_CL_COMMON_ARGS, \
     global const uint *expert_ids, global const ushort *expert_probs, global float *out, \
-    const MoEParams p, global const uint *meta) \
+    const MoEParams p, global const uint *meta, global const uint *side, global float *scr) \
 { \
     MOE_CL_LOCALS(M) \
     moe_swiglu_run(MODE, M, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, \
@@ -27,7 +27,21 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void NAME(MOE_
                    toks, tprob, ctl, (uint)get_local_id(0), (uint)get_group_id(0), (uint)get_group_id(1)); \
 }
 
-#if !defined(MOE_MODE) || MOE_MODE == 0
+#if (!defined(MOE_MODE) || MOE_MODE == 0) && V3
+__kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void moe_trellis_swiglu_decode(MOE_CL_COMMON_ARGS,
+    global const uint *expert_ids, global const ushort *expert_probs, global float *out,
+    const MoEParams p, global const uint *meta, global const uint *side, global float *scr)
+{
+    local float xsh[2 * MOE3_SLAB];
+    local float gridl[64 * GRID_COPIES];
+    local float hp[MOE3_HP];
+    local float hs[2 * TILE_N];
+    local int ctl[4];
+    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, (uint)get_local_id(0), (uint)get_group_id(0),
+                (uint)get_group_id(1));
+}
+#elif !defined(MOE_MODE) || MOE_MODE == 0
 MOE_CL_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)
 #endif
 #if !defined(MOE_MODE) || MOE_MODE == 1
@@ -43,7 +57,8 @@ MOE_CL_TOKEN_ENTRY(moe_trellis_swiglu_large_batch, MOE_MODE_LARGE, MOE_MBLK)
 __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1)))
 void moe_trellis_swiglu_grouped(MOE_CL_COMMON_ARGS,
     global const uint *sorted_token_ids, global const uint *expert_offsets,
-    global const ushort *sorted_probs, global float *out, const MoEParams p, global const uint *meta)
+    global const ushort *sorted_probs, global float *out, const MoEParams p, global const uint *meta,
+    global const uint *side, global float *scr)
 {
     MOE_CL_LOCALS(MOE_MBLK)
     moe_swiglu_run(MOE_MODE_GROUPED, MOE_MBLK, act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv,

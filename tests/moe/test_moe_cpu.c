@@ -175,10 +175,14 @@ static void test_workload(void)
     if (!w1 || !w2 || !w3)
         return;
     CHECK(strcmp(w1->kernel, "moe_trellis_swiglu_grouped") == 0, "kernel %s", w1->kernel);
-    CHECK(w1->nbuffers == 19 && w1->nargs == 20 && w1->output == 17, "grouped bindings: %zu buffers %zu args",
+    CHECK(w1->nbuffers == 21 && w1->nargs == 22 && w1->output == 17, "grouped bindings: %zu buffers %zu args",
           w1->nbuffers, w1->nargs);
-    CHECK(w1->args[18].buffer == -1 && w1->args[18].size == 48 && w1->args[19].buffer == 18,
-          "params at 18 (48 bytes), meta at 19");
+    CHECK(w1->args[18].buffer == -1 && w1->args[18].size == 48 && w1->args[19].buffer == 18 &&
+              w1->args[20].buffer == 19 && w1->args[21].buffer == 20,
+          "params at 18 (48 bytes), meta at 19, side at 20, scratch at 21");
+    CHECK(w1->buffers[20].role == FW_BUF_SCRATCH && w1->buffers[19].role == FW_BUF_INPUT &&
+              w1->buffers[19].bytes == 8 * 4 * fw_moe_side_words(256, 128),
+          "side is an input of 8 expert blocks, scratch is scratch");
     CHECK(w1->buffers[17].role == FW_BUF_ACCUM && w1->buffers[17].elem == FW_ELEM_F32, "output is float ACCUM");
     for (size_t i = 0; i < w1->nbuffers; i++) {
         CHECK(w1->buffers[i].bytes == w2->buffers[i].bytes, "buffer %zu size", i);
@@ -224,8 +228,8 @@ static void test_workload(void)
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0, "%s", err);
     CHECK(g.grid[0] == 2 && g.grid[1] == 8 && g.group[0] == 64, "grouped grid %u x %u, group %u", g.grid[0],
           g.grid[1], g.group[0]);
-    /* 2*M*TN + (M+2)*slab + 64 + 2M + 2 floats, M = 16: slab 128 rows (18*128 <= 4096 < 18*256) */
-    CHECK(g.shared_bytes == 4 * (2 * 16 * 64 + 18 * 128 + 64 + 32 + 2), "shared %lld",
+    /* 2*M*TN + (M+2)*slab + 64 + 2M + 4 floats, M = 16: slab 128 rows (18*128 <= 4096 < 18*256) */
+    CHECK(g.shared_bytes == 4 * (2 * 16 * 64 + 18 * 128 + 64 + 32 + 4), "shared %lld",
           (long long)g.shared_bytes);
     fw_point_set(&p, "TILE_N", 96);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == -EINVAL, "TILE_N 96 accepted");
@@ -243,8 +247,43 @@ static void test_workload(void)
     fw_point_set(&p, "SG_N_TILES", 1);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 4 && g.grid[1] == 2,
           "decode grid %u x %u", g.grid[0], g.grid[1]);
-    CHECK(strcmp(w1->kernel, "moe_trellis_swiglu_decode") == 0 && w1->nargs == 19 && w1->args[17].buffer == -1,
+    CHECK(strcmp(w1->kernel, "moe_trellis_swiglu_decode") == 0 && w1->nargs == 21 && w1->args[17].buffer == -1,
           "decode bindings");
+    /* v3: SPLIT_K groups per chunk at decode; the side block holds scales with sv folded in and
+     * su as bits (moe_swiglu.h, SIDE DATA) */
+    fw_point_set(&p, "V3", 1);
+    fw_point_set(&p, "SPLIT_K", 4);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 16 && g.grid[1] == 2,
+          "v3 decode grid %u x %u", g.grid[0], g.grid[1]);
+    fw_point_set(&p, "SPLIT_K", 3);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "SPLIT_K 3 accepted");
+    fw_point_set(&p, "SPLIT_K", 1);
+    fw_point_set(&p, "V3", 0);
+    {
+        const uint16_t *gs = w1->buffers[2].host, *us = w1->buffers[4].host, *ds = w1->buffers[6].host;
+        const uint16_t *gsu = w1->buffers[7].host, *gsv = w1->buffers[8].host, *usv = w1->buffers[10].host;
+        const uint16_t *dsu = w1->buffers[11].host, *dsv = w1->buffers[12].host;
+        const uint32_t *side = w1->buffers[18].host;
+        const size_t sw = fw_moe_side_words(256, 256), e = 3;
+        const uint32_t *sb = side + e * sw;
+        int bad = 0;
+        for (int g2 = 0; g2 < 2; g2++)
+            for (int n = 0; n < 256; n++) {
+                uint32_t w = sb[g2 * 256 + n];
+                float a = fw_f16_to_f32((uint16_t)(w & 0xffff)), b = fw_f16_to_f32((uint16_t)(w >> 16));
+                bad += a != fw_f16_to_f32(gs[(e * 2 + g2) * 256 + n]) * fw_f16_to_f32(gsv[e * 256 + n]);
+                bad += b != fw_f16_to_f32(us[(e * 2 + g2) * 256 + n]) * fw_f16_to_f32(usv[e * 256 + n]);
+            }
+        const uint16_t *dsc = (const uint16_t *)(sb + 2 * 256);
+        for (int h = 0; h < 256; h++)
+            bad += fw_f16_to_f32(dsc[256 + h]) != fw_f16_to_f32(ds[(e * 2 + 1) * 256 + h]) * fw_f16_to_f32(dsv[e * 256 + h]);
+        const uint32_t *gusu = sb + 2 * 256 + 2 * 256 / 2, *dsub = gusu + 256 / 16;
+        for (int k = 0; k < 256; k++) {
+            bad += (int)(gusu[(k / 32) * 2] >> (k % 32) & 1) != (fw_f16_to_f32(gsu[e * 256 + k]) < 0);
+            bad += (int)(dsub[k / 32] >> (k % 32) & 1) != (fw_f16_to_f32(dsu[e * 256 + k]) < 0);
+        }
+        CHECK(bad == 0, "%d side entries differ from the metal-marlin buffers they pack", bad);
+    }
     const uint32_t *pp = w1->args[17].bytes;
     CHECK(pp[0] == 1 && pp[1] == 256 && pp[2] == 256 && pp[3] == 8 && pp[4] == 2 && pp[5] == 6 && pp[6] == 2 &&
           pp[7] == 3 && pp[8] == 128 && pp[9] == 64, "MoEParams of a uniform layer");

@@ -64,6 +64,10 @@ int main(void)
         "TILE_N=128 SIMDGROUPS_PER_TG=2 SG_M_TILES=2 SG_N_TILES=4 NUM_BUFFERS=4",
         "TILE_N=64 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=2 GATE_BITS=6 UP_BITS=2 DOWN_BITS=3",
         "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=2 SG_N_TILES=1 NUM_BUFFERS=3",
+        /* v3 (issue 16): split-K decode, both side-data modes, the grid copies, the parallel gather */
+        "TILE_N=64 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=1 SPLIT_K=4 SIDE=1 GRID_COPIES=32",
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=2 SG_N_TILES=1 NUM_BUFFERS=2 V3=1 SPLIT_K=1 SIDE=0 GRID_COPIES=1",
+        "TILE_N=128 SIMDGROUPS_PER_TG=2 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=4 V3=1 SPLIT_K=8 SIDE=0 GRID_COPIES=32",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -96,6 +100,18 @@ int main(void)
         CHECK(nld[0] >= 4 && nld[1] >= 4 * nld[0] / 2, "64-bit weight loads: %d at NUM_BUFFERS 1, %d at 4",
               nld[0], nld[1]);
         printf("decode ld.global.nc.u64 sites: %d at NUM_BUFFERS=1, %d at NUM_BUFFERS=4\n", nld[0], nld[1]);
+    }
+    /* v3 decode: no local memory, 64-bit weight loads, the split's arrival count and exchange */
+    {
+        char *log = NULL, *ptx = NULL;
+        const char *pt = "TILE_N=32 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=2 NUM_BUFFERS=2 V3=1 SPLIT_K=8 SIDE=1 "
+                         "GRID_COPIES=32 MOE_MODE=0";
+        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+        CHECK(ptx && strstr(ptx, "ld.global.nc.u64") && strstr(ptx, "atom.global.exch") && strstr(ptx, "atom.global.add.u32"),
+              "%s: no 64-bit weight loads, scratch exchange or arrival count", pt);
+        free(log);
+        free(ptx);
     }
     /* one mode only, as the workload's MOE_MODE macro asks */
     {

@@ -1,0 +1,122 @@
+#!/bin/bash
+# moe_v3_gpu.sh - the moe_swiglu v3 space (issue 16) on a CUDA GPU in one call of under 8 minutes:
+# the mixed_bpw_fairway_glm47 profile's 13 shapes, best against the workload's minimum bytes over
+# the copy bandwidth measured in the same call, launches rotated past 240 MB (4x the H200's L2).
+#
+# usage (repo root, on the GPU machine): benchmarks/moe_v3_gpu.sh BUILD_DIR OUT_DIR
+# Steps (each under `timeout`, skipped when the DEADLINE (420 s) is near):
+#   1. card; cuda_copy_bw (the ceiling);
+#   2. the glm47 decode shape: presets + DECODE_N (120) random points of the profile's space;
+#   3. the three single-tuple decode shapes: presets + 24 random;
+#   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
+#   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
+#   6. compute-sanitizer memcheck of every preset on the glm47 decode, grouped 24 and large 128 shapes.
+# Output: OUT_DIR/{copy_bw.txt, decode.jsonl, tuples.jsonl, batched.jsonl, summary.txt, ncu.txt,
+# memcheck.txt}; the summary table is printed last. Libraries the GPU machine lacks: .device/lib.
+set -u
+B=${1:-build-moe3}
+O=${2:-${OUT:-/tmp/moe-v3}}
+DEADLINE=${DEADLINE:-420}
+DECODE_N=${DECODE_N:-120}
+ROT=${ROTATE_BYTES:-240000000}
+mkdir -p "$O"
+export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+W=$B/bench/worker/fairway-worker
+step() { echo; echo "=== $* ($(date -u +%H:%M:%S), ${SECONDS}s)"; }
+left() { echo $((DEADLINE - SECONDS)); }
+OPTS="\"warmup\": 5, \"iters\": 20, \"seed\": 1, \"options\": {\"launches_per_sample\": 10, \"rotate_bytes\": $ROT}"
+P=variants/profiles/mixed_bpw_fairway_glm47.json
+shapes() { python3 -c "import json,sys; s=json.load(open('$P'))['shapes']; print(json.dumps([s[int(i)] for i in sys.argv[1:]]))" "$@"; }
+
+step card
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,clocks.mem,temperature.gpu,power.draw --format=csv
+git log -1 --format='tree %h %s' 2>/dev/null
+step copy bandwidth
+timeout 60 $B/benchmarks/cuda_copy_bw --iters 30 > "$O/copy_bw.txt" 2>&1; tail -2 "$O/copy_bw.txt"
+
+tune() {   # name, shape indices, num_random, timeout
+    local name=$1 idx=$2 n=$3 t=$4
+    [ "$(left)" -gt 30 ] || { echo "skipped $name: deadline"; return; }
+    [ "$t" -lt "$(left)" ] || t=$(( $(left) - 20 ))
+    step "tune $name: shapes $idx, presets + $n random"
+    local spec="{\"profile\": \"mixed_bpw_fairway_glm47\", \"backend\": \"cuda\", \"shapes\": $(shapes $idx), \"num_random\": $n, $OPTS}"
+    timeout "$t" $W --spec - --backend cuda > "$O/$name.jsonl" <<< "$spec"
+    echo "worker rc=$? ($(grep -c '"seq"' "$O/$name.jsonl") records)"
+}
+tune decode "0" "$DECODE_N" 150
+tune tuples "10 11 12" 24 80
+tune batched "1 2 3 4 5 6 7 8 9" 10 130
+
+python3 - "$O" <<'PY' > "$O/summary.txt"
+import json, sys, os, collections
+O = sys.argv[1]
+cbw = None
+for line in open(os.path.join(O, "copy_bw.txt")):
+    if line.startswith('{"copy_bw"'): cbw = json.loads(line)["copy_bw"]
+gb = cbw["gbps"] if cbw else float("nan")
+print(f"copy bandwidth {gb:.0f} GB/s" + (f"; empty kernel {cbw['empty_kernel_pipelined_ns']/1e3:.2f} us pipelined" if cbw else ""))
+recs = []
+for f in ("decode", "tuples", "batched"):
+    p = os.path.join(O, f + ".jsonl")
+    if not os.path.exists(p): continue
+    for line in open(p):
+        try: o = json.loads(line)
+        except ValueError: continue
+        if "seq" in o and "status" in o: recs.append(o)
+by = collections.OrderedDict()
+for r in recs: by.setdefault(r["shape_key"], []).append(r)
+med = lambda r: r["stats"]["median_ns"]
+short = lambda k: k.replace("experts=64,hidden=2048,intermediate=1536,", "")
+print(f"{'shape':44} {'n':>4} {'ok':>4} {'v2 best us':>10} {'v3 best us':>10} {'GB/s':>6} {'%copy':>6}  best variant")
+best = {}
+for k, rs in by.items():
+    ok = [r for r in rs if r["status"] == "ok"]
+    if not ok:
+        print(f"{short(k):44} {len(rs):4}    0  " + str(dict(collections.Counter(r['status'] for r in rs)))); continue
+    v2 = [r for r in ok if r["knobs"].get("V3", 0) == 0]; v3 = [r for r in ok if r["knobs"].get("V3", 0) == 1]
+    b = min(ok, key=med); best[k] = b
+    f2 = f"{med(min(v2, key=med))/1e3:10.1f}" if v2 else f"{'-':>10}"
+    f3 = f"{med(min(v3, key=med))/1e3:10.1f}" if v3 else f"{'-':>10}"
+    g = b["bytes"] / med(b)
+    print(f"{short(k):44} {len(rs):4} {len(ok):4} {f2} {f3} {g:6.0f} {100*g/gb:5.1f}%  {b['variant_key']}")
+    bad = collections.Counter(r["status"] for r in rs if r["status"] != "ok")
+    if bad: print(f"{'':44}   not ok: {dict(bad)}")
+# decode: best per value of each v3 knob (glm47 decode)
+for k, rs in by.items():
+    if "mode=decode" not in k or "bits=glm47" not in k: continue
+    ok = [r for r in rs if r["status"] == "ok"]
+    print(f"\nglm47 decode, best median per knob value ({len(ok)} verified):")
+    for knob in ("V3", "SPLIT_K", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG", "SG_N_TILES", "NUM_BUFFERS"):
+        vals = collections.defaultdict(list)
+        for r in ok:
+            if knob != "V3" and r["knobs"].get("V3", 0) != 1: continue
+            vals[r["knobs"].get(knob)].append(med(r))
+        print(f"  {knob:18} " + "  ".join(f"{v}: {min(t)/1e3:.1f} us (n={len(t)})" for v, t in sorted(vals.items())))
+json.dump({k: {"knobs": b["knobs"], "shape": b["shape"], "median_ns": med(b)} for k, b in best.items()},
+          open(os.path.join(O, "best.json"), "w"), indent=1)
+PY
+
+W2=$W
+python3 - "$O/best.json" <<'PY' > /tmp/moe3_decode_best.txt
+import json, sys
+for k, b in json.load(open(sys.argv[1])).items():
+    if "mode=decode" in k and "bits=glm47" in k:
+        print(json.dumps({"family": "moe_swiglu", "backend": "cuda", "shapes": [b["shape"]], "presets": [b["knobs"]],
+                          "strategy": "presets", "warmup": 0, "iters": 1}))
+PY
+if [ -s /tmp/moe3_decode_best.txt ] && [ "$(left)" -gt 60 ]; then
+    step ncu on the best decode variant
+    timeout 60 ncu --csv --print-units base --kernel-name regex:moe_ --launch-count 1 \
+        --metrics gpu__time_duration.sum,dram__bytes_read.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed,sm__warps_active.avg.pct_of_peak_sustained_active,sm__throughput.avg.pct_of_peak_sustained_elapsed,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,smsp__inst_executed.sum,launch__grid_size,launch__registers_per_thread,smsp__warp_issue_stalled_long_scoreboard_per_warp_active.pct,smsp__warp_issue_stalled_barrier_per_warp_active.pct,smsp__warp_issue_stalled_mio_throttle_per_warp_active.pct,smsp__warp_issue_stalled_short_scoreboard_per_warp_active.pct \
+        $W2 --spec - --backend cuda < /tmp/moe3_decode_best.txt 2>&1 | grep -E '^"[0-9]' | awk -F'","' '{print $(NF-2), $NF}' | tee "$O/ncu.txt"
+fi
+if [ "$(left)" -gt 40 ]; then
+    step memcheck: every preset on glm47 decode, grouped 24, large 128
+    spec="{\"profile\": \"mixed_bpw_fairway_glm47\", \"backend\": \"cuda\", \"shapes\": $(shapes 0 5 8), \"strategy\": \"presets\", \"warmup\": 0, \"iters\": 1}"
+    timeout $(( $(left) - 15 )) compute-sanitizer --tool memcheck --print-limit 10 $W2 --spec - --backend cuda <<< "$spec" > "$O/memcheck.out" 2>&1
+    echo "memcheck rc=$? ($(grep -c '"seq"' "$O/memcheck.out") records)"
+    grep -E '^=========' "$O/memcheck.out" > "$O/memcheck.txt"; grep -E "ERROR SUMMARY|Invalid" "$O/memcheck.txt" | head -5
+    grep -o '"status": *"[a-z_]*"' "$O/memcheck.out" | sort | uniq -c
+fi
+step "table (copy bandwidth from this call)"
+cat "$O/summary.txt"

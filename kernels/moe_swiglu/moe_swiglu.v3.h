@@ -1,0 +1,376 @@
+/* moe_swiglu.v3.h - the v3 decode kernel of the moe_swiglu family (issue 16), in the portable
+ * subset (moe_swiglu.names.h), assembled after moe_swiglu.body.h (it reuses MOE_WIN / MOE_ALIGN and
+ * the thread-map macros). Contract, knobs and the side-data layout: moe_swiglu.h.
+ *
+ * What v3 changes at decode (V3=1), against the v2 structure of moe_swiglu.body.h:
+ *   - SPLIT_K groups share one (slot, TILE_N chunk): each sums H/SPLIT_K rows of gate and up, adds
+ *     its partial sums into a scratch buffer with float atomics and counts itself in; the last to
+ *     arrive reads the sums (exchanging them with 0, so the scratch is clean for the next launch),
+ *     applies SwiGLU and runs down for the chunk. SPLIT_K=1 keeps it all in one group.
+ *   - x * su is staged once per slab for gate and for up, so the inner loop is one code extraction,
+ *     one grid lookup and one FMA per weight; the 16 products of a tile are summed first and the
+ *     scale applied once per tile.
+ *   - Code extraction is specialised per bit width (a switch on the expert's bits, uniform over
+ *     the group): every shift is a compile-time constant once the 16-code loop is unrolled.
+ *   - GRID_COPIES=32 keeps one copy of the 64-entry grid per shared-memory bank, so the 6-bit
+ *     lookups of 32 lanes never conflict (with one copy, codes c and c+32 share a bank).
+ *   - SIDE=1 reads the workload's side buffer (moe_swiglu.h, "SIDE DATA"): gate and up scales with
+ *     sv folded in, paired in one 32-bit word; su signs as bits, 32 to a word; down scales with sv
+ *     folded in. SIDE=0 reads metal-marlin's own scales / su / sv buffers.
+ *   - A K part owns contiguous tile rows, so a lane's rows of a chunk share one scale group.
+ */
+#ifndef V3
+#define V3 0
+#endif
+#ifndef SPLIT_K
+#define SPLIT_K 1
+#endif
+#ifndef SIDE
+#define SIDE 0
+#endif
+#ifndef GRID_COPIES
+#define GRID_COPIES 1
+#endif
+#if GRID_COPIES == 1
+#define MOE3_GCL 0
+#elif GRID_COPIES == 32
+#define MOE3_GCL 5
+#else
+#error "moe_swiglu: GRID_COPIES must be 1 or 32"
+#endif
+#if SPLIT_K < 1 || SPLIT_K > 16
+#error "moe_swiglu: SPLIT_K must be 1..16"
+#endif
+
+#define MOE3_SLAB 2048                               /* hidden rows of x*su staged at once */
+#define MOE3_NP1 (2 * MOE_KP)                        /* K parts of a group */
+#define MOE3_HP (MOE3_NP1 * 2 * TILE_N)              /* floats: every part's gate and up sums */
+/* Column tile t of a lane (the v2 map): column group cg0, then every MOE_NW-th group. */
+#define MOE3_CT(CG0, T) (((CG0) + (moe_u32)((T) / MOE_SGN) * MOE_NW) * MOE_SGN + (moe_u32)((T) % MOE_SGN))
+/* Code J (compile-time once unrolled) of width B (compile-time) from the aligned window (V0, V1). */
+#define MOE3_CODE(V0, V1, J, B) \
+    ((moe_u32)((J) * (B) + (B) <= 64 ? ((V0) >> ((moe_u32)((J) * (B)) & 63u)) : \
+               (J) * (B) >= 64 ? ((V1) >> ((moe_u32)((J) * (B) - 64) & 63u)) : \
+               (((V0) >> ((moe_u32)((J) * (B)) & 63u)) | ((V1) << ((moe_u32)(64 - (J) * (B)) & 63u)))) & \
+     ((1u << (B)) - 1u))
+#define MOE3_GRID(C) gridl[((C) << MOE3_GCL) | lg]
+/* Side buffer of one expert (32-bit words): gu scales [H/128][I], down scales (halves) [I/128][H],
+ * su bits of gate and up [H/32][2], su bits of down [I/32]. */
+#define MOE3_SIDE_WORDS(H, I) ((H) / 128u * (I) + (I) / 128u * (H) / 2u + (H) / 16u + (I) / 32u)
+
+/* Dispatch a width-specialised macro on run-time bits (2..6; uniform over the group). */
+#define MOE3_SWITCH(BITS, MAC, ...) \
+    switch (BITS) { \
+    case 2: MAC(2, __VA_ARGS__); break; \
+    case 3: MAC(3, __VA_ARGS__); break; \
+    case 4: MAC(4, __VA_ARGS__); break; \
+    case 5: MAC(5, __VA_ARGS__); break; \
+    case 6: MAC(6, __VA_ARGS__); break; \
+    default: break; \
+    }
+
+/* Phase 1 decode of one projection's chunk: tile row i of the chunk, column tile t. XL: x*su of
+ * the chunk's first row. The tile's 16 products are summed, then scaled once. */
+#define MOE3_DOT1(B, ACC, LO, HI, SH, SC, XL) \
+    do { \
+MOE_UNROLL \
+        for (int i_ = 0; i_ < MOE_CH1; i_++) { \
+            if (i_ >= nval) \
+                break; \
+            moe_u64 v0_[MOE_NCT], v1_[MOE_NCT]; \
+            float s_[MOE_NCT]; \
+MOE_UNROLL \
+            for (int t_ = 0; t_ < MOE_NCT; t_++) { \
+                MOE_ALIGN(v0_[t_], v1_[t_], LO[i_][t_], HI[i_][t_], SH[i_][t_]); \
+                s_[t_] = 0.0f; \
+            } \
+MOE_UNROLL \
+            for (int j_ = 0; j_ < 16; j_++) { \
+                const float xk_ = XL[i_ * 16 + j_]; \
+MOE_UNROLL \
+                for (int t_ = 0; t_ < MOE_NCT; t_++) \
+                    s_[t_] = fw_fma(MOE3_GRID(MOE3_CODE(v0_[t_], v1_[t_], j_, B)), xk_, s_[t_]); \
+            } \
+MOE_UNROLL \
+            for (int t_ = 0; t_ < MOE_NCT; t_++) \
+                ACC[t_] = fw_fma(s_[t_], SC[i_][t_], ACC[t_]); \
+        } \
+    } while (0)
+
+/* Stage x*su of rows ks .. ks+rows of the token (gate at xsh[0..], up at xsh[MOE3_SLAB..]). */
+MOE_FN void moe3_stage(MOE_G const moe_u16 *xa, const moe_u32 ks, const moe_u32 rows,
+                       MOE_G const moe_u16 *gsu_e, MOE_G const moe_u16 *usu_e, MOE_G const moe_u32 *subits,
+                       MOE_L float *xsh, const moe_u32 tid)
+{
+    for (moe_u32 k = tid; k < rows; k += MOE_THREADS) {
+        const float x = moe_h2f(xa[ks + k]);
+#if SIDE
+        const moe_u32 kk = ks + k;
+        const moe_u32 wg = subits[(kk / 32u) * 2u], wu = subits[(kk / 32u) * 2u + 1u];
+        xsh[k] = fw_as_float(fw_as_uint(x) ^ (((wg >> (kk & 31u)) & 1u) << 31));
+        xsh[MOE3_SLAB + k] = fw_as_float(fw_as_uint(x) ^ (((wu >> (kk & 31u)) & 1u) << 31));
+        (void)gsu_e;
+        (void)usu_e;
+#else
+        xsh[k] = x * moe_h2f(gsu_e[ks + k]);
+        xsh[MOE3_SLAB + k] = x * moe_h2f(usu_e[ks + k]);
+        (void)subits;
+#endif
+    }
+}
+
+/* Phase 1, one chunk of a part: nval (<= MOE_CH1) tile rows from global tile row kt0, gate and up,
+ * every load first, then the width-specialised decode. gsc/usc (SIDE 0) or gusc (SIDE 1): the
+ * expert's scale rows [H/128][I]. xl: x*su of the chunk's first row (gate; up MOE3_SLAB later). */
+MOE_FN void moe3_p1_chunk(MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe, const moe_u32 gb, const moe_u32 ub,
+                          MOE_G const moe_u16 *gsc, MOE_G const moe_u16 *usc, MOE_G const moe_u32 *gusc,
+                          const moe_u32 I, const moe_u32 kt0, const int nval, const moe_u32 n0,
+                          const moe_u32 cg0, const moe_u32 nin, MOE_L const float *xl,
+                          MOE_L const float *gridl, const moe_u32 lg, MOE_P float *accg, MOE_P float *accu)
+{
+    moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT], ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
+    moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
+    float gs_[MOE_CH1][MOE_NCT], us_[MOE_CH1][MOE_NCT];
+    const moe_u32 tiles_n = I / 16u;
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH1; i++) {
+        const int valid = i < nval;
+        const moe_u32 kt = kt0 + (moe_u32)i;
+MOE_UNROLL
+        for (int t = 0; t < MOE_NCT; t++) {
+            const moe_u32 ct = MOE3_CT(cg0, t);
+            const moe_u32 tile = kt * tiles_n + n0 / 16u + ct;
+            const moe_u32 si = (kt / 8u) * I + n0 + ct * 16u + nin;
+            MOE_WIN(glo[i][t], ghi[i][t], gsh[i][t], gwe + tile * 8u * gb, nin, gb, valid);
+            MOE_WIN(ulo[i][t], uhi[i][t], ush[i][t], uwe + tile * 8u * ub, nin, ub, valid);
+#if SIDE
+            const moe_u32 wsc = valid ? gusc[si] : 0u;
+            gs_[i][t] = moe_h2f(wsc & 0xffffu);
+            us_[i][t] = moe_h2f(wsc >> 16);
+            (void)gsc;
+            (void)usc;
+#else
+            gs_[i][t] = valid ? moe_h2f(gsc[si]) : 0.0f;
+            us_[i][t] = valid ? moe_h2f(usc[si]) : 0.0f;
+            (void)gusc;
+#endif
+        }
+    }
+    MOE3_SWITCH(gb, MOE3_DOT1, accg, glo, ghi, gsh, gs_, xl)
+    MOE3_SWITCH(ub, MOE3_DOT1, accu, ulo, uhi, ush, us_, (xl + MOE3_SLAB))
+}
+
+/* Phase 2 decode of one chunk: CH2 output tiles x MOE_CT K tiles of down against h (shared). */
+#define MOE3_DOT2(B, ACC, LO, HI, SH) \
+    do { \
+MOE_UNROLL \
+        for (int kt_ = 0; kt_ < MOE_CT; kt_++) { \
+            moe_u64 v0_[MOE_CH2], v1_[MOE_CH2]; \
+MOE_UNROLL \
+            for (int i_ = 0; i_ < MOE_CH2; i_++) \
+                MOE_ALIGN(v0_[i_], v1_[i_], LO[i_][kt_], HI[i_][kt_], SH[i_][kt_]); \
+MOE_UNROLL \
+            for (int j_ = 0; j_ < 16; j_++) { \
+                const float hv_ = hl[kt_ * 16 + j_]; \
+MOE_UNROLL \
+                for (int i_ = 0; i_ < MOE_CH2; i_++) \
+                    ACC[i_] = fw_fma(MOE3_GRID(MOE3_CODE(v0_[i_], v1_[i_], j_, B)), hv_, ACC[i_]); \
+            } \
+        } \
+    } while (0)
+
+/* Phase 2, one chunk: output tiles t0, t0 + np2, ... (MOE_CH2 of them) of the TILE_N down rows at
+ * n0; dsr: the down scale row of the chunk's group (sv folded in when SIDE), dsvp: down sv (SIDE 0). */
+MOE_FN void moe3_p2_chunk(MOE_G const moe_u32 *dwe, const moe_u32 db, MOE_G const moe_u16 *dsr,
+                          MOE_G const moe_u16 *dsvp, const moe_u32 t0, const moe_u32 np2, const moe_u32 H,
+                          const moe_u32 n0, const moe_u32 nin, MOE_L const float *hl, MOE_L const float *gridl,
+                          const moe_u32 lg, MOE_G float *orow, const float prob)
+{
+    const moe_u32 tiles_nd = H / 16u;
+    moe_u64 dlo[MOE_CH2][MOE_CT], dhi[MOE_CH2][MOE_CT];
+    moe_u32 dsh[MOE_CH2][MOE_CT];
+    float dsc[MOE_CH2], acc[MOE_CH2];
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH2; i++) {
+        const moe_u32 tn = t0 + (moe_u32)i * np2;
+        const int valid = tn < tiles_nd;
+        const moe_u32 n = tn * 16u + nin;
+MOE_UNROLL
+        for (int kt = 0; kt < MOE_CT; kt++) {
+            const moe_u32 tile = (n0 / 16u + (moe_u32)kt) * tiles_nd + tn;
+            MOE_WIN(dlo[i][kt], dhi[i][kt], dsh[i][kt], dwe + tile * 8u * db, nin, db, valid);
+        }
+#if SIDE
+        dsc[i] = valid ? moe_h2f(dsr[n]) : 0.0f;
+        (void)dsvp;
+#else
+        dsc[i] = valid ? moe_h2f(dsr[n]) * moe_h2f(dsvp[n]) : 0.0f;
+#endif
+        acc[i] = 0.0f;
+    }
+    MOE3_SWITCH(db, MOE3_DOT2, acc, dlo, dhi, dsh)
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH2; i++) {
+        const moe_u32 tn = t0 + (moe_u32)i * np2;
+        if (tn < tiles_nd)
+            moe_atomic_add_f32(orow + tn * 16u + nin, prob * acc[i] * dsc[i]);
+    }
+}
+
+/* The K parts' sums into hs[0 .. 2*TILE_N) (gate, then up); with SPLIT_K > 1 through the scratch
+ * buffer: returns 0 in every group but the last of the chunk to arrive (which must go on). */
+MOE_FN int moe3_join(MOE_P const float *accg, MOE_P const float *accu, MOE_L float *hp, MOE_L float *hs,
+                     MOE_G float *scr, MOE_L int *ctl, const moe_u32 TK, const moe_u32 I, const moe_u32 slot,
+                     const moe_u32 chunk, const moe_u32 n0, const moe_u32 part, const moe_u32 cg0,
+                     const moe_u32 nin, const moe_u32 tid)
+{
+MOE_UNROLL
+    for (int t = 0; t < MOE_NCT; t++) {
+        const moe_u32 c = MOE3_CT(cg0, t) * 16u + nin;
+        hp[part * 2u * TILE_N + c] = accg[t];
+        hp[part * 2u * TILE_N + TILE_N + c] = accu[t];
+    }
+    MOE_BARRIER();
+    for (moe_u32 i = tid; i < 2u * TILE_N; i += MOE_THREADS) {
+        float s = 0.0f;
+        for (moe_u32 q = 0; q < (moe_u32)MOE3_NP1; q++)
+            s += hp[q * 2u * TILE_N + i];
+#if SPLIT_K > 1
+        moe_atomic_add_f32(scr + (slot * 2u + i / TILE_N) * I + n0 + i % TILE_N, s);
+#else
+        hs[i] = s;
+#endif
+    }
+    int last = 1;
+#if SPLIT_K > 1
+    MOE_GLOBAL_FENCE();
+    MOE_BARRIER();
+    MOE_G moe_u32 *cnt = (MOE_G moe_u32 *)(scr + TK * 2u * I) + slot * (I / 16u) + chunk;
+    if (tid == 0u)
+        ctl[0] = moe_atomic_inc_g(cnt) == (moe_u32)(SPLIT_K - 1);
+    MOE_BARRIER();
+    last = ctl[0];
+    if (last) {
+        MOE_GLOBAL_FENCE();
+        for (moe_u32 i = tid; i < 2u * TILE_N; i += MOE_THREADS)
+            hs[i] = moe_atomic_xchg_f32(scr + (slot * 2u + i / TILE_N) * I + n0 + i % TILE_N, 0.0f);
+        if (tid == 0u)
+            *cnt = 0u;
+    }
+#else
+    (void)scr;
+    (void)ctl;
+    (void)TK;
+    (void)slot;
+    (void)chunk;
+#endif
+    MOE_BARRIER();
+    return last;
+}
+
+/* SwiGLU of the chunk in place (hs[i] = silu(g) * u * down su), then a barrier. */
+MOE_FN void moe3_swiglu(MOE_L float *hs, const moe_u32 e, const moe_u32 I, const moe_u32 n0,
+                        MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usv, MOE_G const moe_u16 *dsu,
+                        MOE_G const moe_u32 *dsubits, const moe_u32 tid)
+{
+    for (moe_u32 i = tid; i < TILE_N; i += MOE_THREADS) {
+        const moe_u32 n = n0 + i;
+#if SIDE
+        const float g = hs[i], u = hs[TILE_N + i];
+        const float h = g / (1.0f + MOE_EXP(-g)) * u;
+        hs[i] = fw_as_float(fw_as_uint(h) ^ (((dsubits[n / 32u] >> (n & 31u)) & 1u) << 31));
+        (void)gsv;
+        (void)usv;
+        (void)dsu;
+        (void)e;
+#else
+        const float g = hs[i] * moe_h2f(gsv[e * I + n]);
+        const float u = hs[TILE_N + i] * moe_h2f(usv[e * I + n]);
+        hs[i] = g / (1.0f + MOE_EXP(-g)) * u * moe_h2f(dsu[e * I + n]);
+        (void)dsubits;
+#endif
+    }
+    MOE_BARRIER();
+}
+
+/* The v3 decode group (chunk, split, slot): see the top of this file. */
+MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
+    MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us,
+    MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds,
+    MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv,
+    MOE_G const moe_u16 *dsu, MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid,
+    MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, MOE_G float *out, const MoEParams p,
+    MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
+    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
+    const moe_u32 tid, const moe_u32 bx, const moe_u32 slot)
+{
+    const moe_u32 H = p.hidden, I = p.intermediate;
+    const moe_u32 chunk = bx / (moe_u32)SPLIT_K, split = bx % (moe_u32)SPLIT_K;
+    if (slot >= p.batch * p.top_k)
+        return;
+    const moe_u32 e = ids[slot];
+    if (e >= p.num_experts)
+        return;
+#if GATE_BITS || UP_BITS || DOWN_BITS
+    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) || (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
+        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
+        return;
+#endif
+    const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
+    const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
+    const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
+    MOE_G const moe_u32 *gwe = gw + meta[e * 8u + 4u] / 4u;
+    MOE_G const moe_u32 *uwe = uw + meta[e * 8u + 5u] / 4u;
+    MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;
+    MOE_G const moe_u32 *sb = side + e * MOE3_SIDE_WORDS(H, I);
+    const moe_u32 n0 = chunk * TILE_N, tok = slot / p.top_k;
+    for (moe_u32 i = tid; i < 64u * GRID_COPIES; i += MOE_THREADS)
+        gridl[i] = moe_h2f(grid[i >> MOE3_GCL]);
+
+    const moe_u32 lane = tid & 31u, w = tid >> 5, hw = lane >> 4, nin = lane & 15u;
+    const moe_u32 lg = lane & (GRID_COPIES - 1u);
+#if MOE_NW >= MOE_CG
+    const moe_u32 cg0 = w % (moe_u32)MOE_CG, part = (w / (moe_u32)MOE_CG) * 2u + hw;
+#else
+    const moe_u32 cg0 = w, part = hw;
+#endif
+    float accg[MOE_NCT], accu[MOE_NCT];
+MOE_UNROLL
+    for (int t = 0; t < MOE_NCT; t++) {
+        accg[t] = 0.0f;
+        accu[t] = 0.0f;
+    }
+    const moe_u32 kspan = H / (moe_u32)SPLIT_K, kbeg = split * kspan;
+    for (moe_u32 ks = kbeg; ks < kbeg + kspan; ks += MOE3_SLAB) {
+        const moe_u32 rows = kbeg + kspan - ks < MOE3_SLAB ? kbeg + kspan - ks : MOE3_SLAB;
+        MOE_BARRIER();   /* every lane is done with the previous slab */
+        moe3_stage(act + tok * H, ks, rows, gsu + e * H, usu + e * H, sb + H / 128u * I + I / 128u * H / 2u,
+                   xsh, tid);
+        MOE_BARRIER();
+        moe_u32 nkt = rows / 16u;
+#ifdef MOE_TEST_DROP_LAST_K
+        if (ks + rows == H)
+            nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
+#endif
+        /* part `part` owns tile rows [rb, re) of the slab, MOE_CH1 at a time */
+        const moe_u32 R = (nkt + (moe_u32)MOE3_NP1 - 1u) / (moe_u32)MOE3_NP1;
+        const moe_u32 rb = part * R, re = rb + R < nkt ? rb + R : nkt;
+        for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1)
+            moe3_p1_chunk(gwe, uwe, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, sb, I,
+                          ks / 16u + r0, re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, n0, cg0, nin,
+                          xsh + r0 * 16u, gridl, lg, accg, accu);
+    }
+    if (!moe3_join(accg, accu, hp, hs, scr, ctl, p.top_k, I, slot, chunk, n0, part, cg0, nin, tid))
+        return;
+    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + H / 128u * I + I / 128u * H / 2u + H / 16u, tid);
+
+    const moe_u32 np2 = 2u * MOE_NW;
+#if SIDE
+    MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (n0 / 128u) * H;
+#else
+    MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + n0 / 128u) * H;
+#endif
+    const float prob = moe_h2f(probs[slot]);
+    for (moe_u32 t0 = w * 2u + hw; t0 < H / 16u; t0 += np2 * (moe_u32)MOE_CH2)
+        moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, np2, H, n0, nin, hs, gridl, lg, out + tok * H, prob);
+}
