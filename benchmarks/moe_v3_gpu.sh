@@ -6,12 +6,14 @@
 # usage (repo root, on the GPU machine): benchmarks/moe_v3_gpu.sh BUILD_DIR OUT_DIR
 # Steps (each under `timeout`, skipped when the DEADLINE (420 s) is near):
 #   1. card; cuda_copy_bw (the ceiling);
-#   2. the glm47 decode shape: presets + DECODE_N (120) random points of the profile's space;
+#   2. the glm47 decode shape: presets + DECODE_N (120) random points of the profile's space, then a
+#      grid over the split-K region (TILE_N 16/32/64 x SIMDGROUPS_PER_TG 4/8/16 x SG_N_TILES 2/4 x
+#      SPLIT_K 1/2/4/8 x P2_SPREAD 0/1, NUM_BUFFERS 2, SIDE 0, GRID_COPIES 1; 126 valid points);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
 #   6. compute-sanitizer memcheck of every preset on the glm47 decode, grouped 24 and large 128 shapes.
-# Output: OUT_DIR/{copy_bw.txt, decode.jsonl, tuples.jsonl, batched.jsonl, summary.txt, ncu.txt,
+# Output: OUT_DIR/{copy_bw.txt, decode.jsonl, grid.jsonl, tuples.jsonl, batched.jsonl, summary.txt, ncu.txt,
 # memcheck.txt}; the summary table is printed last. Libraries the GPU machine lacks: .device/lib.
 set -u
 B=${1:-build-moe3}
@@ -44,6 +46,23 @@ tune() {   # name, shape indices, num_random, timeout
     echo "worker rc=$? ($(grep -c '"seq"' "$O/$name.jsonl") records)"
 }
 tune decode "0" "$DECODE_N" 150
+if [ "$(left)" -gt 90 ]; then
+    step "grid over the split-K region, glm47 decode"
+    python3 - "$P" "$OPTS" > /tmp/moe3_grid.json <<'PY'
+import json, sys
+prof = json.load(open(sys.argv[1]))
+sp = prof["space"]
+sp["knobs"].update({"TILE_N": [16, 32, 64], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [2, 4],
+                    "NUM_BUFFERS": [2], "V3": [1], "SPLIT_K": [1, 2, 4, 8], "SIDE": [0], "GRID_COPIES": [1],
+                    "P2_SPREAD": [0, 1]})
+spec = {"family": "moe_swiglu", "backend": "cuda", "shapes": [prof["shapes"][0]], "space": sp, "strategy": "grid",
+        "budget": 0}
+spec.update(json.loads("{" + sys.argv[2] + "}"))
+print(json.dumps(spec))
+PY
+    timeout $(( $(left) - 60 )) $W --spec /tmp/moe3_grid.json --backend cuda > "$O/grid.jsonl"
+    echo "worker rc=$? ($(grep -c '"seq"' "$O/grid.jsonl") records)"
+fi
 tune tuples "10 11 12" 24 80
 tune batched "1 2 3 4 5 6 7 8 9" 10 130
 
@@ -56,7 +75,7 @@ for line in open(os.path.join(O, "copy_bw.txt")):
 gb = cbw["gbps"] if cbw else float("nan")
 print(f"copy bandwidth {gb:.0f} GB/s" + (f"; empty kernel {cbw['empty_kernel_pipelined_ns']/1e3:.2f} us pipelined" if cbw else ""))
 recs = []
-for f in ("decode", "tuples", "batched"):
+for f in ("decode", "grid", "tuples", "batched"):
     p = os.path.join(O, f + ".jsonl")
     if not os.path.exists(p): continue
     for line in open(p):
@@ -86,7 +105,7 @@ for k, rs in by.items():
     if "mode=decode" not in k or "bits=glm47" not in k: continue
     ok = [r for r in rs if r["status"] == "ok"]
     print(f"\nglm47 decode, best median per knob value ({len(ok)} verified):")
-    for knob in ("V3", "SPLIT_K", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG", "SG_N_TILES", "NUM_BUFFERS"):
+    for knob in ("V3", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG", "SG_N_TILES", "NUM_BUFFERS"):
         vals = collections.defaultdict(list)
         for r in ok:
             if knob != "V3" and r["knobs"].get("V3", 0) != 1: continue

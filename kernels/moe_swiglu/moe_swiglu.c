@@ -486,7 +486,7 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
         (rc = set_buf(wl, nb + 1, "meta", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * 32)) < 0 ||
         (rc = set_buf(wl, nb + 2, "side", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * side_words * 4)) < 0 ||
         (rc = set_buf(wl, nb + 3, "scratch", FW_BUF_SCRATCH, FW_ELEM_F32,
-                      (size_t)K * ((size_t)2 * I + (size_t)I / 16) * 4)) < 0) {
+                      (size_t)K * ((size_t)3 * I + (size_t)I / 8 + 2) * 4)) < 0) {
         free(meta);
         goto fail;
     }
@@ -668,7 +668,9 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     if (v3.v3 && s->mode == FW_MOE_DECODE)
         g->shared_bytes = fw_moe_v3_decode_shared(tn, kp, &v3);
     g->dynamic_shared_bytes = 0;
-    g->grid[0] = (uint32_t)(s->intermediate / tn * (v3.v3 && s->mode == FW_MOE_DECODE ? v3.split_k : 1));
+    g->grid[0] = (uint32_t)(s->intermediate / tn);
+    if (v3.v3 && s->mode == FW_MOE_DECODE)   /* SPLIT_K groups per chunk, a chunk more with P2_SPREAD */
+        g->grid[0] = (uint32_t)((s->intermediate / tn + v3.p2_spread) * v3.split_k);
     g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k : s->experts);
     g->grid[2] = 1;
     g->group[0] = (uint32_t)threads;
@@ -678,12 +680,12 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
 }
 
 /* the v3 knobs at their v2 values */
-#define V2KNOBS "\"V3\": 0, \"SPLIT_K\": 1, \"SIDE\": 0, \"GRID_COPIES\": 1"
+#define V2KNOBS "\"V3\": 0, \"SPLIT_K\": 1, \"SIDE\": 0, \"GRID_COPIES\": 1, \"P2_SPREAD\": 0"
 
 static const char moe_defaults[] =
     "{\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SIMDGROUPS_PER_TG\": [1, 2, 4, 8], \"SG_M_TILES\": [1, 2, 4],"
     " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3, 4], \"V3\": [0, 1], \"SPLIT_K\": [1, 2, 4, 8],"
-    " \"SIDE\": [0, 1], \"GRID_COPIES\": [1, 32]},"
+    " \"SIDE\": [0, 1], \"GRID_COPIES\": [1, 32], \"P2_SPREAD\": [0, 1]},"
     " \"constraints\": ["
     "\"intermediate % TILE_N == 0\","
     " \"tokens > 1 || SG_M_TILES == 1\","
@@ -695,6 +697,7 @@ static const char moe_defaults[] =
     " \"V3 == 1 || (SPLIT_K == 1 && SIDE == 0 && GRID_COPIES == 1)\","
     " \"tokens == 1 || (SPLIT_K == 1 && SIDE == 0 && GRID_COPIES == 1)\","
     " \"hidden % (16 * SPLIT_K) == 0\","
+    " \"P2_SPREAD == 0 || (V3 == 1 && SPLIT_K > 1 && tokens == 1)\","
     " \"tokens > 1 || V3 == 0 || 4 * (4100 + 64 * GRID_COPIES + 64 * SIMDGROUPS_PER_TG * SG_N_TILES + 6 * TILE_N)"
     " <= DEVICE_SHARED_BYTES\"],"
     " \"presets\": ["

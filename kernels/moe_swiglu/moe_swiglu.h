@@ -39,8 +39,9 @@
  *   extra buffer `meta` (uint[experts][8]: gate_bits, up_bits, down_bits, 0, gate_off, up_off,
  *   down_off, 0; offsets in bytes, multiples of 4) placed AFTER the params index carries per-expert bits
  *   and weight offsets, so one launch serves every bit tuple of a layer. `side` (SIDE DATA below) and
- *   `scratch` (float [top_k][2][intermediate] partial sums, then uint [top_k][intermediate/16]
- *   arrival counts; a SCRATCH buffer, zeroed before the checked launch, and left zeroed by every
+ *   `scratch` (float [top_k][2][intermediate] partial sums, uint [top_k][intermediate/16] arrival
+ *   counts, then for P2_SPREAD float [top_k][intermediate] h, uint [top_k][intermediate/16] ready
+ *   flags, uint [top_k] tickets, uint [top_k] done counts; a SCRATCH buffer, zeroed before the checked launch, and left zeroed by every
  *   launch) come after it; only the v3 decode kernel reads them, metal-marlin's kernels ignore them.
  *
  * SIDE DATA (v3, SIDE=1; written by the workload from the buffers above, every expert, so metal-
@@ -133,6 +134,13 @@
  *                      to arrive (an atomic count) does SwiGLU and down. Grid: (intermediate/TILE_N *
  *                      SPLIT_K) x top_k. 1, 2, 4, 8 (16 in the geometry); hidden % (16*SPLIT_K) == 0.
  *   SIDE               v3 decode: 0 reads metal-marlin's scales/su/sv buffers, 1 the side buffer.
+ *   P2_SPREAD          v3 decode with SPLIT_K > 1: 0 = the last group of a chunk runs all of down for
+ *                      it; 1 = groups take tickets in start order (an atomic count), the last group
+ *                      of a chunk publishes h (SwiGLU output) in `scratch` with a ready flag, and each
+ *                      group then runs 1/SPLIT_K of the output tiles of down for the chunk before its
+ *                      own (waiting on that flag: its writers hold smaller tickets, so they have
+ *                      started and wait on nothing later; no deadlock). Grid: (intermediate/TILE_N
+ *                      + 1) * SPLIT_K x top_k; the last group of a slot resets tickets and flags.
  *   GRID_COPIES        v3 decode: 1 or 32 copies of the 64-entry grid in threadgroup memory; with 32,
  *                      lane l reads copy l (bank l), so the lookups of 6-bit codes never conflict.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
@@ -202,9 +210,9 @@ typedef struct fw_moe_side_src {
 size_t fw_moe_side_words(int H, int I);
 void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
 
-/* The v3 knobs of a point (defaults: V3 0, SPLIT_K 1, SIDE 0, GRID_COPIES 1), checked. */
+/* The v3 knobs of a point (defaults: V3 0, SPLIT_K 1, SIDE 0, GRID_COPIES 1, P2_SPREAD 0), checked. */
 typedef struct fw_moe_v3 {
-    int v3, split_k, side, grid_copies;
+    int v3, split_k, side, grid_copies, p2_spread;
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */

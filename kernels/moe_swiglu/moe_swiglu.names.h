@@ -28,25 +28,29 @@ typedef ulong moe_u64;
 #endif
 
 /* v3 (moe_swiglu.v3.h) needs a few things the shared prelude does not carry, one line per dialect:
- * an integer atomic on a global counter that returns the old value (the split-K arrival count), a
+ * an integer atomic on a global counter that returns the old value (the split-K arrival count, the
+ * P2_SPREAD tickets), an atomic read of a global word (P2_SPREAD's ready flags and h values), a
  * float exchange on global memory (the last group of a split reads and zeroes the partial sums in
  * one step), a device-scope fence (partial sums before the arrival count), an atomic increment on
  * threadgroup memory (the parallel token gather) and the private address space of a pointer to a
  * register array (Metal needs `thread`). Metal cannot be compiled here; its lines follow MSL 3.x. */
 #if FW_DIALECT_CUDA
 #define moe_atomic_inc_g(p) atomicAdd((p), 1u)
+#define moe_atomic_read_g(p) atomicOr((p), 0u)
 #define moe_atomic_xchg_f32(p, v) atomicExch((p), (v))
 #define MOE_GLOBAL_FENCE() __threadfence()
 #define moe_atomic_inc_l(p) atomicAdd((p), 1)
 #define MOE_P
 #elif FW_DIALECT_OPENCL
 #define moe_atomic_inc_g(p) atomic_inc((volatile __global uint *)(p))
+#define moe_atomic_read_g(p) atomic_or((volatile __global uint *)(p), 0u)
 #define moe_atomic_xchg_f32(p, v) atomic_xchg((volatile __global float *)(p), (v))
 #define MOE_GLOBAL_FENCE() mem_fence(CLK_GLOBAL_MEM_FENCE)
 #define moe_atomic_inc_l(p) atomic_inc((volatile __local int *)(p))
 #define MOE_P
 #else
 #define moe_atomic_inc_g(p) atomic_fetch_add_explicit((device atomic_uint *)(p), 1u, memory_order_relaxed)
+#define moe_atomic_read_g(p) atomic_fetch_or_explicit((device atomic_uint *)(p), 0u, memory_order_relaxed)
 #define moe_atomic_xchg_f32(p, v) atomic_exchange_explicit((device atomic_float *)(p), (v), memory_order_relaxed)
 #define MOE_GLOBAL_FENCE() atomic_thread_fence(mem_flags::mem_device, memory_order_seq_cst, thread_scope_device)
 #define moe_atomic_inc_l(p) atomic_fetch_add_explicit((threadgroup atomic_int *)(p), 1, memory_order_relaxed)

@@ -31,6 +31,12 @@
 #ifndef GRID_COPIES
 #define GRID_COPIES 1
 #endif
+#ifndef P2_SPREAD
+#define P2_SPREAD 0
+#endif
+#if P2_SPREAD && SPLIT_K < 2
+#error "moe_swiglu: P2_SPREAD needs SPLIT_K >= 2"
+#endif
 #if GRID_COPIES == 1
 #define MOE3_GCL 0
 #elif GRID_COPIES == 32
@@ -179,10 +185,11 @@ MOE_UNROLL \
         } \
     } while (0)
 
-/* Phase 2, one chunk: output tiles t0, t0 + np2, ... (MOE_CH2 of them) of the TILE_N down rows at
+/* Phase 2, one chunk: output tiles t0, t0 + np2, ... below te (MOE_CH2 of them) of the TILE_N down rows at
  * n0; dsr: the down scale row of the chunk's group (sv folded in when SIDE), dsvp: down sv (SIDE 0). */
 MOE_FN void moe3_p2_chunk(MOE_G const moe_u32 *dwe, const moe_u32 db, MOE_G const moe_u16 *dsr,
-                          MOE_G const moe_u16 *dsvp, const moe_u32 t0, const moe_u32 np2, const moe_u32 H,
+                          MOE_G const moe_u16 *dsvp, const moe_u32 t0, const moe_u32 te, const moe_u32 np2,
+                          const moe_u32 H,
                           const moe_u32 n0, const moe_u32 nin, MOE_L const float *hl, MOE_L const float *gridl,
                           const moe_u32 lg, MOE_G float *orow, const float prob)
 {
@@ -193,7 +200,7 @@ MOE_FN void moe3_p2_chunk(MOE_G const moe_u32 *dwe, const moe_u32 db, MOE_G cons
 MOE_UNROLL
     for (int i = 0; i < MOE_CH2; i++) {
         const moe_u32 tn = t0 + (moe_u32)i * np2;
-        const int valid = tn < tiles_nd;
+        const int valid = tn < te;
         const moe_u32 n = tn * 16u + nin;
 MOE_UNROLL
         for (int kt = 0; kt < MOE_CT; kt++) {
@@ -212,17 +219,20 @@ MOE_UNROLL
 MOE_UNROLL
     for (int i = 0; i < MOE_CH2; i++) {
         const moe_u32 tn = t0 + (moe_u32)i * np2;
-        if (tn < tiles_nd)
+        if (tn < te)
             moe_atomic_add_f32(orow + tn * 16u + nin, prob * acc[i] * dsc[i]);
     }
 }
 
 /* The K parts' sums into hs[0 .. 2*TILE_N) (gate, then up); with SPLIT_K > 1 through the scratch
- * buffer: returns 0 in every group but the last of the chunk to arrive (which must go on). */
+ * buffer: returns 0 in every group but the last of the chunk to arrive (which must go on). A group
+ * that is not active (P2_SPREAD's extra chunk) passes the barriers and returns 0. Every barrier
+ * here and in the callers is reached by the whole group unconditionally (PoCL mishandles barriers
+ * behind early returns and some conditionals). */
 MOE_FN int moe3_join(MOE_P const float *accg, MOE_P const float *accu, MOE_L float *hp, MOE_L float *hs,
                      MOE_G float *scr, MOE_L int *ctl, const moe_u32 TK, const moe_u32 I, const moe_u32 slot,
                      const moe_u32 chunk, const moe_u32 n0, const moe_u32 part, const moe_u32 cg0,
-                     const moe_u32 nin, const moe_u32 tid)
+                     const moe_u32 nin, const int active, const moe_u32 tid)
 {
 MOE_UNROLL
     for (int t = 0; t < MOE_NCT; t++) {
@@ -231,7 +241,7 @@ MOE_UNROLL
         hp[part * 2u * TILE_N + TILE_N + c] = accu[t];
     }
     MOE_BARRIER();
-    for (moe_u32 i = tid; i < 2u * TILE_N; i += MOE_THREADS) {
+    for (moe_u32 i = tid; i < (active ? 2u * TILE_N : 0u); i += MOE_THREADS) {
         float s = 0.0f;
         for (moe_u32 q = 0; q < (moe_u32)MOE3_NP1; q++)
             s += hp[q * 2u * TILE_N + i];
@@ -247,7 +257,7 @@ MOE_UNROLL
     MOE_BARRIER();
     MOE_G moe_u32 *cnt = (MOE_G moe_u32 *)(scr + TK * 2u * I) + slot * (I / 16u) + chunk;
     if (tid == 0u)
-        ctl[0] = moe_atomic_inc_g(cnt) == (moe_u32)(SPLIT_K - 1);
+        ctl[0] = active && moe_atomic_inc_g(cnt) == (moe_u32)(SPLIT_K - 1);
     MOE_BARRIER();
     last = ctl[0];
     if (last) {
@@ -263,17 +273,18 @@ MOE_UNROLL
     (void)TK;
     (void)slot;
     (void)chunk;
+    last = active;
 #endif
     MOE_BARRIER();
     return last;
 }
 
-/* SwiGLU of the chunk in place (hs[i] = silu(g) * u * down su), then a barrier. */
+/* SwiGLU of the chunk in place (hs[i] = silu(g) * u * down su) when `last`, then a barrier. */
 MOE_FN void moe3_swiglu(MOE_L float *hs, const moe_u32 e, const moe_u32 I, const moe_u32 n0,
                         MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usv, MOE_G const moe_u16 *dsu,
-                        MOE_G const moe_u32 *dsubits, const moe_u32 tid)
+                        MOE_G const moe_u32 *dsubits, const int last, const moe_u32 tid)
 {
-    for (moe_u32 i = tid; i < TILE_N; i += MOE_THREADS) {
+    for (moe_u32 i = tid; i < (last ? (moe_u32)TILE_N : 0u); i += MOE_THREADS) {
         const moe_u32 n = n0 + i;
 #if SIDE
         const float g = hs[i], u = hs[TILE_N + i];
@@ -293,7 +304,92 @@ MOE_FN void moe3_swiglu(MOE_L float *hs, const moe_u32 e, const moe_u32 I, const
     MOE_BARRIER();
 }
 
-/* The v3 decode group (chunk, split, slot): see the top of this file. */
+/* Scratch words of the v3 decode (from `scratch`): partial sums float [TK][2][I], arrival counts
+ * [TK][I/16]; for P2_SPREAD also h float [TK][I], ready flags [TK][I/16], tickets [TK], done [TK]. */
+#define MOE3_SCR_CNT(TK, I) ((TK) * 2u * (I))
+#define MOE3_SCR_H(TK, I) (MOE3_SCR_CNT(TK, I) + (TK) * ((I) / 16u))
+#define MOE3_SCR_READY(TK, I) (MOE3_SCR_H(TK, I) + (TK) * (I))
+#define MOE3_SCR_TICKET(TK, I) (MOE3_SCR_READY(TK, I) + (TK) * ((I) / 16u))
+#define MOE3_SCR_DONE(TK, I) (MOE3_SCR_TICKET(TK, I) + (TK))
+
+/* Phase 1 of a group: rows kbeg .. kbeg+kspan of gate and up for the chunk at n0, slab by slab. */
+MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE_G const moe_u16 *usu_e,
+                        MOE_G const moe_u32 *sb, MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe,
+                        const moe_u32 gb, const moe_u32 ub, MOE_G const moe_u16 *gs_e, MOE_G const moe_u16 *us_e,
+                        const moe_u32 H, const moe_u32 I, const moe_u32 kbeg, const moe_u32 kspan,
+                        const moe_u32 n0, const moe_u32 cg0, const moe_u32 nin, const moe_u32 part,
+                        MOE_L float *xsh, MOE_L const float *gridl, const moe_u32 lg, MOE_P float *accg,
+                        MOE_P float *accu, const moe_u32 tid)
+{
+    for (moe_u32 ks = kbeg; ks < kbeg + kspan; ks += MOE3_SLAB) {
+        const moe_u32 rows = kbeg + kspan - ks < MOE3_SLAB ? kbeg + kspan - ks : MOE3_SLAB;
+        MOE_BARRIER();   /* every lane is done with the previous slab */
+        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + H / 128u * I + I / 128u * H / 2u, xsh, tid);
+        MOE_BARRIER();
+        moe_u32 nkt = rows / 16u;
+#ifdef MOE_TEST_DROP_LAST_K
+        if (ks + rows == H)
+            nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
+#endif
+        /* part `part` owns tile rows [rb, re) of the slab, MOE_CH1 at a time */
+        const moe_u32 R = (nkt + (moe_u32)MOE3_NP1 - 1u) / (moe_u32)MOE3_NP1;
+        const moe_u32 rb = part * R, re = rb + R < nkt ? rb + R : nkt;
+        for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1)
+            moe3_p1_chunk(gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + r0,
+                          re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, n0, cg0, nin, xsh + r0 * 16u,
+                          gridl, lg, accg, accu);
+    }
+}
+
+#if P2_SPREAD
+/* P2_SPREAD: wait until chunk c2's h is published (its last arriver started before this group:
+ * tickets are taken in start order, so the wait cannot deadlock), then copy it into hs. */
+MOE_FN void moe3_fetch_h(MOE_G float *scr, const moe_u32 TK, const moe_u32 I, const moe_u32 slot,
+                         const moe_u32 c2, const int need, MOE_L float *hs, const moe_u32 tid)
+{
+    MOE_G moe_u32 *w = (MOE_G moe_u32 *)scr;
+    if (tid == 0u && need)
+        while (moe_atomic_read_g(w + MOE3_SCR_READY(TK, I) + slot * (I / 16u) + c2) == 0u) {
+        }
+    MOE_GLOBAL_FENCE();
+    MOE_BARRIER();
+    for (moe_u32 i = tid; i < (need ? (moe_u32)TILE_N : 0u); i += MOE_THREADS)
+        hs[i] = fw_as_float(moe_atomic_read_g(w + MOE3_SCR_H(TK, I) + slot * I + c2 * TILE_N + i));
+    MOE_BARRIER();
+}
+
+/* P2_SPREAD: publish the chunk's h and its ready flag (the last arriver of the chunk). */
+MOE_FN void moe3_publish_h(MOE_G float *scr, const moe_u32 TK, const moe_u32 I, const moe_u32 slot,
+                           const moe_u32 chunk, const int last, MOE_L const float *hs, const moe_u32 tid)
+{
+    MOE_G moe_u32 *w = (MOE_G moe_u32 *)scr;
+    for (moe_u32 i = tid; i < (last ? (moe_u32)TILE_N : 0u); i += MOE_THREADS)
+        scr[MOE3_SCR_H(TK, I) + slot * I + chunk * TILE_N + i] = hs[i];
+    MOE_GLOBAL_FENCE();
+    MOE_BARRIER();
+    if (tid == 0u && last)
+        moe_atomic_inc_g(w + MOE3_SCR_READY(TK, I) + slot * (I / 16u) + chunk);
+}
+
+/* P2_SPREAD: the last group of the slot to finish resets its tickets and ready flags. */
+MOE_FN void moe3_finish(MOE_G float *scr, const moe_u32 TK, const moe_u32 I, const moe_u32 slot,
+                        const moe_u32 ngroups, const moe_u32 tid)
+{
+    MOE_G moe_u32 *w = (MOE_G moe_u32 *)scr;
+    /* called right after moe3_fetch_h's last barrier: every thread is past its reads of h and the flags */
+    if (tid == 0u && moe_atomic_inc_g(w + MOE3_SCR_DONE(TK, I) + slot) == ngroups - 1u) {
+        for (moe_u32 c = 0; c < I / 16u; c++)
+            w[MOE3_SCR_READY(TK, I) + slot * (I / 16u) + c] = 0u;
+        w[MOE3_SCR_TICKET(TK, I) + slot] = 0u;
+        w[MOE3_SCR_DONE(TK, I) + slot] = 0u;
+    }
+}
+#endif
+
+/* The v3 decode group (chunk, split, slot): see the top of this file. With P2_SPREAD the group
+ * takes a ticket t (start order) instead of its index: phase 1 of chunk t / SPLIT_K, split
+ * t % SPLIT_K, then down for output tiles piece t % SPLIT_K of the chunk before (grid: one more
+ * chunk than the layer has, whose groups only do that). */
 MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
     MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us,
     MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds,
@@ -304,8 +400,7 @@ MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
     MOE_L float *xsh, MOE_L float *gridl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
     const moe_u32 tid, const moe_u32 bx, const moe_u32 slot)
 {
-    const moe_u32 H = p.hidden, I = p.intermediate;
-    const moe_u32 chunk = bx / (moe_u32)SPLIT_K, split = bx % (moe_u32)SPLIT_K;
+    const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, nchunks = I / TILE_N;
     if (slot >= p.batch * p.top_k)
         return;
     const moe_u32 e = ids[slot];
@@ -319,11 +414,20 @@ MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
     const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
     const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
     const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
-    MOE_G const moe_u32 *gwe = gw + meta[e * 8u + 4u] / 4u;
-    MOE_G const moe_u32 *uwe = uw + meta[e * 8u + 5u] / 4u;
     MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;
     MOE_G const moe_u32 *sb = side + e * MOE3_SIDE_WORDS(H, I);
-    const moe_u32 n0 = chunk * TILE_N, tok = slot / p.top_k;
+    const moe_u32 tok = slot / p.top_k;
+#if P2_SPREAD
+    if (tid == 0u) {
+        ctl[1] = (int)moe_atomic_inc_g((MOE_G moe_u32 *)scr + MOE3_SCR_TICKET(TK, I) + slot);
+    }
+    MOE_BARRIER();
+    const moe_u32 ticket = (moe_u32)ctl[1];
+#else
+    const moe_u32 ticket = bx;
+#endif
+    const moe_u32 chunk = ticket / (moe_u32)SPLIT_K, split = ticket % (moe_u32)SPLIT_K;
+    const moe_u32 n0 = chunk * TILE_N;
     for (moe_u32 i = tid; i < 64u * GRID_COPIES; i += MOE_THREADS)
         gridl[i] = moe_h2f(grid[i >> MOE3_GCL]);
 
@@ -334,43 +438,39 @@ MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
 #else
     const moe_u32 cg0 = w, part = hw;
 #endif
+    const moe_u32 np2 = 2u * MOE_NW, su_d = H / 128u * I + I / 128u * H / 2u + H / 16u;
+    const float prob = moe_h2f(probs[slot]);
+    const int active = chunk < nchunks;
     float accg[MOE_NCT], accu[MOE_NCT];
 MOE_UNROLL
     for (int t = 0; t < MOE_NCT; t++) {
         accg[t] = 0.0f;
         accu[t] = 0.0f;
     }
-    const moe_u32 kspan = H / (moe_u32)SPLIT_K, kbeg = split * kspan;
-    for (moe_u32 ks = kbeg; ks < kbeg + kspan; ks += MOE3_SLAB) {
-        const moe_u32 rows = kbeg + kspan - ks < MOE3_SLAB ? kbeg + kspan - ks : MOE3_SLAB;
-        MOE_BARRIER();   /* every lane is done with the previous slab */
-        moe3_stage(act + tok * H, ks, rows, gsu + e * H, usu + e * H, sb + H / 128u * I + I / 128u * H / 2u,
-                   xsh, tid);
-        MOE_BARRIER();
-        moe_u32 nkt = rows / 16u;
-#ifdef MOE_TEST_DROP_LAST_K
-        if (ks + rows == H)
-            nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
+    const moe_u32 kspan = active ? H / (moe_u32)SPLIT_K : 0u;
+    moe3_phase1(act + tok * H, gsu + e * H, usu + e * H, sb, gw + meta[e * 8u + 4u] / 4u,
+                uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I,
+                split * kspan, kspan, n0, cg0, nin, part, xsh, gridl, lg, accg, accu, tid);
+    int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, active, tid);
+    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + su_d, last, tid);
+    moe_u32 c2 = chunk, tb = 0u, te = H / 16u;
+#if P2_SPREAD
+    moe3_publish_h(scr, TK, I, slot, chunk, last, hs, tid);
+    last = chunk >= 1u;
+    c2 = chunk - 1u;
+    tb = split * (H / 16u) / (moe_u32)SPLIT_K;
+    te = (split + 1u) * (H / 16u) / (moe_u32)SPLIT_K;
+    moe3_fetch_h(scr, TK, I, slot, c2, last, hs, tid);
+    moe3_finish(scr, TK, I, slot, (nchunks + 1u) * (moe_u32)SPLIT_K, tid);
 #endif
-        /* part `part` owns tile rows [rb, re) of the slab, MOE_CH1 at a time */
-        const moe_u32 R = (nkt + (moe_u32)MOE3_NP1 - 1u) / (moe_u32)MOE3_NP1;
-        const moe_u32 rb = part * R, re = rb + R < nkt ? rb + R : nkt;
-        for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1)
-            moe3_p1_chunk(gwe, uwe, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, sb, I,
-                          ks / 16u + r0, re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, n0, cg0, nin,
-                          xsh + r0 * 16u, gridl, lg, accg, accu);
-    }
-    if (!moe3_join(accg, accu, hp, hs, scr, ctl, p.top_k, I, slot, chunk, n0, part, cg0, nin, tid))
-        return;
-    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + H / 128u * I + I / 128u * H / 2u + H / 16u, tid);
-
-    const moe_u32 np2 = 2u * MOE_NW;
+    if (last) {
 #if SIDE
-    MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (n0 / 128u) * H;
+        MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (c2 * TILE_N / 128u) * H;
 #else
-    MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + n0 / 128u) * H;
+        MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + c2 * TILE_N / 128u) * H;
 #endif
-    const float prob = moe_h2f(probs[slot]);
-    for (moe_u32 t0 = w * 2u + hw; t0 < H / 16u; t0 += np2 * (moe_u32)MOE_CH2)
-        moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, np2, H, n0, nin, hs, gridl, lg, out + tok * H, prob);
+        for (moe_u32 t0 = tb + w * 2u + hw; t0 < te; t0 += np2 * (moe_u32)MOE_CH2)
+            moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, te, np2, H, c2 * TILE_N, nin, hs, gridl, lg,
+                          out + tok * H, prob);
+    }
 }

@@ -56,6 +56,9 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     v->split_k = (int)fw_point_value(k, "SPLIT_K", 1);
     v->side = (int)fw_point_value(k, "SIDE", 0);
     v->grid_copies = (int)fw_point_value(k, "GRID_COPIES", 1);
+    v->p2_spread = (int)fw_point_value(k, "P2_SPREAD", 0);
+    if (v->p2_spread < 0 || v->p2_spread > 1 || (v->p2_spread && v->split_k < 2))
+        return fw_errf(err, errlen, -EINVAL, "P2_SPREAD must be 0 or 1, and 1 needs SPLIT_K >= 2");
     if (v->v3 < 0 || v->v3 > 1 || v->side < 0 || v->side > 1)
         return fw_errf(err, errlen, -EINVAL, "V3 and SIDE must be 0 or 1");
     if (v->split_k != 1 && v->split_k != 2 && v->split_k != 4 && v->split_k != 8 && v->split_k != 16)

@@ -1,6 +1,6 @@
 /* The v3 moe_swiglu kernels (issue 16) on the OpenCL device (PoCL here), through moe_cl_run.h,
  * against the double reference, on a layer with every bit width 2..6 and experts without tokens:
- *   - decode with SPLIT_K 1..16 (16: one tile row per split), SIDE 0 (metal-marlin's scales and
+ *   - decode with SPLIT_K 1..16 (16: one tile row per split), P2_SPREAD 0 and 1, SIDE 0 (metal-marlin's scales and
  *     signs) and 1 (the workload's side buffer), GRID_COPIES 1 and 32, warps walking column groups,
  *     a hidden of two slabs with a partial one, and three launches in a row (the split-K scratch
  *     must be left clean: a stale partial sum or arrival count would corrupt the next launch);
@@ -34,7 +34,7 @@ static const fw_family *fam;
     "\"bits\": " ALL_BITS extra "}"
 
 typedef struct v3pt {
-    int tn, sg, sgm, sgn, nb, split, side, gc;
+    int tn, sg, sgm, sgn, nb, split, side, gc, spread;
 } v3pt;
 
 /* rel_err of one V3=1 variant on shape_text (-1 when it did not run); *tol gets the tolerance. */
@@ -60,6 +60,7 @@ static double run_v3(const char *shape_text, v3pt v, const char *extra, double *
     fw_point_set(&p, "SPLIT_K", v.split);
     fw_point_set(&p, "SIDE", v.side);
     fw_point_set(&p, "GRID_COPIES", v.gc);
+    fw_point_set(&p, "P2_SPREAD", v.spread);
     float *out = NULL;
     if (moe_cl_run(&cl, fam, shape, wl, &p, extra, &out) == 0) {
         rel = moe_rel_err(out, wl->reference, wl->nreference);
@@ -81,10 +82,10 @@ static void expect_ok(const char *shape, v3pt v)
 {
     double tol = 0;
     double rel = run_v3(shape, v, NULL, &tol);
-    CHECK(rel >= 0 && rel < tol, "%s TILE_N=%d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%d SIDE=%d GRID_COPIES=%d: "
-          "rel_err %g", shape, v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, rel);
-    printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d launches=%d rel_err %.2e  %.60s\n",
-           v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, moe_cl_launches, rel, shape + 1);
+    CHECK(rel >= 0 && rel < tol, "%s TILE_N=%d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%d SIDE=%d GRID_COPIES=%d "
+          "P2_SPREAD=%d: rel_err %g", shape, v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, rel);
+    printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d SPREAD=%d launches=%d rel_err %.2e"
+           "  %.60s\n", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, moe_cl_launches, rel, shape + 1);
 }
 
 int main(void)
@@ -99,31 +100,36 @@ int main(void)
         return 1;
     }
     /* decode */
-    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32});
-    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32});
-    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1});   /* a warp walks 2 column groups */
-    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0});   /* a warp walks 2 column groups */
+    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 0});
     /* two slabs, the second partial (2176 = 2048 + 128 rows), with and without a split */
     const char *two = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 2,"
                       " \"bits\": " ALL_BITS "}";
-    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32});
-    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1});
-    /* the split-K scratch is clean after every launch */
+    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0});
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 0});
+    /* P2_SPREAD: down spread over the split's groups by tickets and ready flags */
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 1});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 3, 16, 1, 32, 1});   /* more pieces than a warp has tiles */
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 1, 1, 1});
+    /* the split-K scratch (sums, counts, tickets, flags) is clean after every launch */
     moe_cl_launches = 3;
-    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1});
     moe_cl_launches = 1;
     /* batched modes, parallel gather */
-    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1});
-    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1});
-    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1});
-    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1});   /* 32 threads, ~25 tokens per expert */
-    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1});
-    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1});
+    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0});
+    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0});
+    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1, 0});
+    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1, 0});   /* 32 threads, ~25 tokens per expert */
+    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1, 0});
+    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1, 0});
     /* the broken variant still shows under V3 */
     double tol = 0;
-    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 1}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3: rel_err %g", rel);
     printf("v3 drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
     moe_cl_close(&cl);
