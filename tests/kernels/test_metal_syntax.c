@@ -1,4 +1,4 @@
-/* Syntax-check the gemm family's Metal source and the prelude self-test as C++ with a host compiler
+/* Syntax-check the gemm and moe_swiglu families' Metal sources and the prelude self-test as C++ with a host compiler
  * and a stand-in metal_stdlib (tests/kernels/metal_stub): Linux has no Metal compiler, so this is
  * the check CI can make. Several variants must parse; a broken knob value must fail.
  * usage: test_metal_syntax CXX STUB_DIR */
@@ -72,6 +72,22 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
             CHECK(check_syntax(src, ok[i]) == 0, "the Metal gemm source does not parse with '%s'", ok[i]);
         CHECK(check_syntax(src, "-DTILE_N=24 -DSG_N_TILES=2") != 0, "TILE_N=24 with SG_N_TILES=2 parsed");
+        free(src);
+    }
+    /* moe_swiglu's Metal source (v2 and the v3 decode kernel with every v3 knob) parses too. */
+    f = fw_family_find("moe_swiglu");
+    src = NULL;
+    CHECK(f && f->source("metal", NULL, &src, err, sizeof err) == 0, "%s", err);
+    if (src) {
+        static const char *const moe_ok[] = {
+            "",
+            "-DTILE_N=16 -DSIMDGROUPS_PER_TG=8 -DSG_M_TILES=2 -DNUM_BUFFERS=3 -DV3=1",
+            "-DTILE_N=64 -DSIMDGROUPS_PER_TG=4 -DSG_N_TILES=4 -DV3=1 -DSPLIT_K=4 -DSIDE=1 -DGRID_COPIES=32",
+            "-DTILE_N=32 -DSIMDGROUPS_PER_TG=8 -DSG_N_TILES=4 -DV3=1 -DSPLIT_K=8 -DP2_SPREAD=1 -DMOE_MODE=0",
+        };
+        for (size_t i = 0; i < sizeof moe_ok / sizeof *moe_ok; i++)
+            CHECK(check_syntax(src, moe_ok[i]) == 0, "the Metal moe_swiglu source does not parse with '%s'", moe_ok[i]);
+        CHECK(check_syntax(src, "-DV3=1 -DGRID_COPIES=7") != 0, "GRID_COPIES=7 parsed");
         free(src);
     }
     /* The prelude self-test body with a Metal entry point. */
