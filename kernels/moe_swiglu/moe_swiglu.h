@@ -70,6 +70,8 @@
  *
  * MODES AND ENTRY POINTS (one threadgroup = one expert x one chunk of TILE_N intermediate columns)
  *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
+ *                                           (V3: (intermediate/TILE_N [+1 with P2_SPREAD]) * SPLIT_K
+ *                                           groups per slot, moe_swiglu.v3.h)
  *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, experts)
  *   base    moe_trellis_swiglu              same grid
  *   large   moe_trellis_swiglu_large_batch  same grid
