@@ -307,6 +307,64 @@ def learning(tmp, path):
             d.cleanup()
 
 
+def structured_cache():
+    """256 raw points, a smooth bowl with its optimum at a=5, b=2, c=1; every point with
+    (a + b + c) % 7 == 0 unrecorded (never valid) and a corner of compile errors."""
+    cache = {}
+    for a in range(8):
+        for b in range(8):
+            for c in range(4):
+                if (a + b + c) % 7 == 0:
+                    continue
+                t = (1 + 0.3 * (a - 5) ** 2) * (1 + 0.2 * (b - 2) ** 2) * (1 + 0.5 * abs(c - 1))
+                cache["%d,%d,%d" % (a, b, c)] = {"a": a, "b": b, "c": c,
+                                                 "time": "CompilationFailedConfig" if a >= 6 and b >= 6 else t}
+    return {"tune_params_keys": ["a", "b", "c"], "tune_params": {"a": list(range(8)), "b": list(range(8)),
+            "c": list(range(4))}, "kernel_name": "bowl", "cache": cache}
+
+
+def strategies_on_device(tmp):
+    """Every strategy through the daemon and the replay device: each proposes only recorded points,
+    never one twice (a budget of all of them gives each exactly once), and each learning strategy's
+    mean best/optimum over seeds 0-4 at budget 40 beats uniform random's."""
+    data = structured_cache()
+    path = os.path.join(tmp, "bowl.json")
+    with open(path, "w") as f:
+        json.dump(data, f)
+    recorded = {"a=%d,b=%d,c=%d" % (e["a"], e["b"], e["c"]): e["time"] for e in data["cache"].values()}
+    opt = min(t for t in recorded.values() if not isinstance(t, str))
+    d = Daemon()
+    try:
+        d.start()
+        c = d.client()
+        spec = {"replay": {"file": path}, "budget": 0, "seed": 1, "options": {"finalists": 0}}
+        for strategy in ("random", "anneal", "genetic", "model", "auto"):
+            job = c.call("submit", {"spec": dict(spec, strategy=strategy)})["job"]
+            c.watch(job)
+            keys = [r[1] for r in sequence(d, job)]
+            check(sorted(keys) == sorted(recorded), "%s with budget 0 measures each of the %d recorded points "
+                  "exactly once and nothing else" % (strategy, len(recorded)))
+        mean = {}
+        for strategy in ("random", "anneal", "genetic", "model", "auto"):
+            ratios = []
+            for seed in range(5):
+                job = c.call("submit", {"spec": dict(spec, strategy=strategy, budget=40, seed=seed)})["job"]
+                c.watch(job)
+                seq = sequence(d, job)
+                ok = [m for _, _, st, m in seq if st == "ok"]
+                ratios.append(min(ok) / 1e6 / opt if ok else 10.0)
+                check(len(seq) == 40 and all(k in recorded for _, k, _, _ in seq), "%s seed %d: 40 recorded points"
+                      % (strategy, seed))
+            mean[strategy] = sum(ratios) / len(ratios)
+        for strategy in ("anneal", "genetic", "model", "auto"):
+            check(mean[strategy] < mean["random"], "%s beats random on the replay device: mean best/optimum %.4f "
+                  "against %.4f (budget 40, seeds 0-4)" % (strategy, mean[strategy], mean["random"]))
+    except Exception as e:
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
+
+
 def export_kt(d, job, out, fmt="kernel-tuner"):
     p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "export", str(job), "--format", fmt,
                         "-o", out], capture_output=True, text=True, timeout=120)
@@ -402,6 +460,7 @@ def main():
         through_daemon(tmp, plain, data)
         restarts(tmp, plain)
         learning(tmp, plain)
+        strategies_on_device(tmp)
         round_trip(tmp, plain, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
