@@ -4,7 +4,8 @@
 # Targets: wire (line reader + JSON-RPC request checks), spec (options check, fw_spec_resolve, entry
 # check, plan), expr (constraint expressions), kt (Kernel Tuner cache reader), source (guards, bindable
 # constants, structural transform sites), record (a worker's measurement records into the store and back
-# out through rankings, failures and compare).
+# out through rankings, failures and compare), methods (JSON-RPC dispatch into the daemon's query methods
+# over a store with two jobs, replies read back and checked).
 # Builds $FW_FUZZ_BUILD (default build-fuzz) with clang, -Dfuzz=true and ASan+UBSan; needs clang and
 # libFuzzer's runtime (Debian: clang + libclang-rt-dev; scripts/setup.sh installs both). Inputs that
 # find new coverage go to $FW_FUZZ_BUILD/fuzz-corpus/TARGET (the checked-in seeds in
@@ -13,7 +14,7 @@
 # copying its file into tests/fuzz/corpus/TARGET/ (the suite 'fuzz' replays every file there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-all=(wire spec expr kt source record)
+all=(wire spec expr kt source record methods)
 which="${1:-all}"
 secs="${2:-60}"
 build="${FW_FUZZ_BUILD:-build-fuzz}"
