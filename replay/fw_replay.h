@@ -53,6 +53,7 @@ typedef struct fw_replay_space {
     int fairway;               /* written by `fairway export`: its "fairway" object is there */
     cJSON *shape;              /* that object's "shape" (the job's shape), or NULL */
     const char *format;        /* "kernel-tuner", or "fairway" for records one a line (lines.c) */
+    char hash[17];             /* the file's content hash, set by fw_replay_get (else "") */
 } fw_replay_space;
 
 /* Read a file (gzip or plain, told apart by content). -errno or -EINVAL with a message. */

@@ -76,6 +76,7 @@ const fw_replay_space *fw_replay_get(const char *path, const char *hash, char *e
         free(s->path);
         s->path = fw_strdup(path);
         memcpy(s->hash, now, sizeof now);
+        memcpy(sp.hash, now, sizeof now);
         s->sp = sp;
         out = &s->sp;
     }
@@ -226,11 +227,8 @@ int fw_replay_spec_expand(const cJSON *user, cJSON **expanded, char *err, size_t
     const fw_replay_space *sp = fw_replay_get(abs, cJSON_GetStringValue(hash), err, errlen);
     if (!sp)
         return -EINVAL;
-    char h[17];
-    int rc = fw_replay_file_hash(abs, h, err, errlen);
     cJSON *space = NULL, *labels = NULL, *canon = NULL, *shapes = NULL;
-    if (rc == 0)
-        rc = replay_space_json(sp, &space, &labels, err, errlen);
+    int rc = replay_space_json(sp, &space, &labels, err, errlen);
     if (rc == 0)
         canon = canonical_space(space, err, errlen, &rc);
     if (rc == 0) {
@@ -251,7 +249,7 @@ int fw_replay_spec_expand(const cJSON *user, cJSON **expanded, char *err, size_t
         cJSON_AddItemToObject(out, "space", canon);
         cJSON_AddItemToObject(out, "shapes", shapes);
         cJSON_AddStringToObject(out, "backend", "replay");
-        fill_replay(out, ur, abs, h, sp, labels, sp->format ? sp->format : "kernel-tuner");
+        fill_replay(out, ur, abs, sp->hash, sp, labels, sp->format ? sp->format : "kernel-tuner");
         canon = shapes = labels = NULL;
         *expanded = out;
         rc = 1;
