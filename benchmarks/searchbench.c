@@ -46,7 +46,11 @@ static fw_outcome outcome_of(const fw_replay_space *sp, size_t i, double noise, 
     return o;
 }
 
-/* One seed: best true time after each budget, and evaluations used. */
+/* One seed: best true time after each budget, and evaluations used. ahead = the sequencer's
+ * ask-ahead A (job/fw_job.h): the point at position j is asked once exactly the results of
+ * positions < j - A were told, in order, as a daemon job runs it; 0 = ask one, tell one. */
+static size_t ask_ahead;
+
 static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, double noise,
                    const long *budgets, int nb, double *best_at, double *evals_at)
 {
@@ -63,11 +67,22 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     double best = INFINITY;
     long used = 0;
     int bi = 0;
-    size_t p;
+    size_t p, told = 0;
+    size_t *asked = malloc(((size_t)maxb + 1) * sizeof *asked);
+    fw_outcome *res = malloc(((size_t)maxb + 1) * sizeof *res);
+    if (!asked || !res) {
+        free(asked);
+        free(res);
+        fw_strategy_free(st);
+        return -1;
+    }
     while (bi < nb) {
-        size_t got = fw_strategy_ask(st, 1, &p);
+        for (size_t need = (size_t)used > ask_ahead ? (size_t)used - ask_ahead : 0; told < need; told++)
+            fw_strategy_tell(st, asked[told], res[told]);
+        size_t got = used < maxb ? fw_strategy_ask(st, 1, &p) : 0;
         if (got == 1) {
-            fw_strategy_tell(st, p, outcome_of(sp, p, noise, &nr));
+            asked[used] = p;
+            res[used] = outcome_of(sp, p, noise, &nr);   /* measured now, told when the rule says */
             used++;
             if (sp->rec[p].status == FW_REPLAY_OK && sp->rec[p].time_ms < best)
                 best = sp->rec[p].time_ms;
@@ -78,6 +93,8 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
             bi++;
         }
     }
+    free(asked);
+    free(res);
     fw_strategy_free(st);
     return 0;
 }
@@ -118,9 +135,11 @@ static void ask_cost(const fw_replay_space *sp, const char *name, const char *st
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fairway-searchbench --space FILE [--space FILE ...] [--strategy S1,S2,...]\n"
-               "         [--budget 20,50,100,200] [--seeds N] [--noise R] [--json] [--ask-cost]\n"
+               "         [--budget 20,50,100,200] [--seeds N] [--noise R] [--ask-ahead A] [--json] [--ask-cost]\n"
                "Races fairway's search strategies on recorded spaces (Kernel Tuner cache files,\n"
                ".json or .json.gz). Ratio = best true time found / the file's optimum.\n"
+               "--ask-ahead A interleaves asks and results as a job with options.ask_ahead A does\n"
+               "(default 0: ask one, tell one).\n"
                "--ask-cost prints, instead, each strategy's time per ask with 200 results told.\n");
 }
 
@@ -143,6 +162,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--budget") == 0) snprintf(bbuf, sizeof bbuf, "%s", v);
         else if (strcmp(a, "--seeds") == 0) nseeds = atoi(v);
         else if (strcmp(a, "--noise") == 0) noise = atof(v);
+        else if (strcmp(a, "--ask-ahead") == 0) ask_ahead = (size_t)atol(v);
         else { usage(stderr); return 2; }
         i++;
     }

@@ -103,7 +103,7 @@ void fw_plan_release(fw_plan *plan);
  * unlimited for the fixed orders, spec options.ask_ahead for learning strategies (resolved specs
  * carry it). So the strategy sees one fixed interleaving of asks and tells whatever the timing,
  * and while position j is measured, up to A later points can be compiling. */
-#define FW_SEQ_ASK_AHEAD_DEFAULT 4
+#define FW_SEQ_ASK_AHEAD_DEFAULT 8
 #define FW_SEQ_ASK_AHEAD_MAX 64
 
 typedef struct fw_seq_item {

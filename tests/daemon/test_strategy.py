@@ -17,7 +17,7 @@ with guarded(d):
     fin = c.watch(job)[-1]
     check(fin["state"] == "done" and fin["evaluated"] == planned, "the auto job completes (%s)" % fin)
     st = c.call("status", {"job": job})
-    check(st["spec"]["strategy"] == "auto" and st["spec"]["options"]["ask_ahead"] == 4,
+    check(st["spec"]["strategy"] == "auto" and st["spec"]["options"]["ask_ahead"] == 8,
           "the resolved spec carries strategy and ask-ahead: %s" % st["spec"].get("options"))
     rows = d.sql("SELECT m.seq, v.key, m.origin FROM measurements m JOIN variants v ON v.id = m.variant_id "
                  "WHERE m.job = ? ORDER BY m.seq", (job,))
@@ -37,7 +37,7 @@ with guarded(d):
     check(fin2["state"] == "done", "the rerun completes")
     keys2 = [r[0] for r in d.sql("SELECT v.key FROM measurements m JOIN variants v ON v.id = m.variant_id "
                                  "WHERE m.job = ? ORDER BY m.seq", (re["job"],))]
-    ahead = npre + 4 + 1
+    ahead = npre + 8 + 1
     check(keys2[:ahead] == keys[:ahead], "the rerun asks the same first %d points" % ahead)
 
     # kill -9 mid-job: the restarted daemon rebuilds the sequence from the stored results
