@@ -7,7 +7,7 @@
 # out through rankings, failures and compare), methods (JSON-RPC dispatch into the daemon's query methods
 # over a store with two jobs, replies read back and checked).
 # Builds $FW_FUZZ_BUILD (default build-fuzz) with clang, -Dfuzz=true and ASan+UBSan; needs clang and
-# libFuzzer's runtime (Debian: clang + libclang-rt-dev; scripts/setup.sh installs both). Inputs that
+# libFuzzer's runtime (Debian: clang + libclang-rt-dev; scripts/setup.sh installs both where they exist). Inputs that
 # find new coverage go to $FW_FUZZ_BUILD/fuzz-corpus/TARGET (the checked-in seeds in
 # tests/fuzz/corpus/TARGET are read, never written); a crash is written to
 # $FW_FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero. Turn a crash into a regression test by

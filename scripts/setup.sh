@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 
 packages=(meson ninja-build pkg-config gcc python3 libsqlite3-dev sqlite3 libuv1-dev libcjson-dev
           ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo clang llvm zlib1g-dev
-          libclang-rt-dev   # libFuzzer's runtime for the optional fuzz build (scripts/fuzz.sh); clang only recommends it
           chromium)   # chromium: the headless-browser check of `fairway report` (tests/cli/test_report.py)
+# libFuzzer's runtime, for the optional fuzz build (scripts/fuzz.sh): on Debian 12 clang only
+# recommends it (libclang-rt-14-dev, through libclang-rt-dev); where no such package exists (older
+# Ubuntu) it ships inside libclang-common-*-dev, which clang pulls in.
+if apt-cache show libclang-rt-dev >/dev/null 2>&1; then packages+=(libclang-rt-dev); fi
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
