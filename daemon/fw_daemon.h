@@ -208,6 +208,8 @@ struct fw_daemon_job {
     size_t nshapes;
     const char *family;           /* inside spec */
     double variant_timeout_s;
+    double budget_s;              /* spec budget_s: this run's measuring stops past it (0 = none) */
+    int budget_s_hit;
 
     int running;                  /* state 'running' in the store */
     int cancelled;                /* cancel asked: stop before the next variant */
@@ -338,8 +340,9 @@ int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *de
 /* A record of seq was stored: its outcome goes to the sequencer. */
 void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
 /* The next seq to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0 when the
- * sequence is finished; < 0 with a message when it cannot go on. */
-int fw_daemon_job_next(fw_daemon_job *job, int64_t *seq, char *err, size_t errlen);
+ * sequence is finished or the job's time budget (budget_s) is spent; < 0 with a message when it
+ * cannot go on. */
+int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err, size_t errlen);
 /* measure's params for seq: {"seq", "item", "ahead": [items asked after seq, not stored]}, asking
  * up to `ahead` items past seq first (as far as the strategy's ask-ahead allows). */
 cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahead);

@@ -124,11 +124,20 @@ void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJS
     fw_seq_tell(job->seq, seq, record_outcome(status, med));   /* -EINVAL: told already (a duplicate) */
 }
 
-int fw_daemon_job_next(fw_daemon_job *job, int64_t *seq, char *err, size_t errlen)
+int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err, size_t errlen)
 {
     size_t count = fw_seq_count(job->seq);
     while (job->next_seq < count && job->done[job->next_seq])
         job->next_seq++;
+    /* a time budget: nothing more is sent once this run has measured that long */
+    if (job->budget_s > 0 && job->run_started_ns &&
+        (double)(fw_now_ns() - job->run_started_ns) / 1e9 >= job->budget_s) {
+        if (!job->budget_s_hit)
+            fw_daemon_log(d, "job %" PRId64 ": its time budget of %g s is spent; it ends with %zu of %zu "
+                          "evaluated", job->id, job->budget_s, job->evaluated, job->planned);
+        job->budget_s_hit = 1;
+        return 0;
+    }
     if (job->next_seq < count) {
         *seq = (int64_t)job->next_seq;
         return 1;

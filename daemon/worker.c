@@ -821,7 +821,7 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             return;
         }
         int64_t seq;
-        int nrc = fw_daemon_job_next(job, &seq, err, sizeof(err));
+        int nrc = fw_daemon_job_next(d, job, &seq, err, sizeof(err));
         if (nrc < 0) {
             fw_daemon_job_finish(d, job, "failed", err);
             continue;

@@ -144,6 +144,10 @@ int fw_seq_outcome(const char *status, double median_ns, fw_outcome *o);
  * in the shape's valid list); -EAGAIN: seq cannot be asked (a result before it is not stored);
  * -ENOENT: seq is past the end of the sequence. */
 int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, char *why, size_t whylen);
+/* The spec's "budget_s" (seconds of measuring; 0 when none). A time budget ends a job (or a
+ * standalone run) before its evaluation budget when the measuring has taken that long: where it
+ * stops depends on the machine's speed, so it is not reproducible (docs/spec.md). */
+double fw_spec_budget_s(const cJSON *resolved);
 /* The static origin string for a name sent over the wire ("preset", "random", ...), "?" if none. */
 const char *fw_seq_origin(const char *name);
 

@@ -388,3 +388,9 @@ int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o,
         return rc;
     return differs;
 }
+
+double fw_spec_budget_s(const cJSON *resolved)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(resolved, "budget_s");
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+}

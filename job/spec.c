@@ -26,7 +26,7 @@
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
     "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
-    "options", "binds", "workload", "replay", NULL,
+    "options", "binds", "workload", "budget_s", "replay", NULL,
 };
 /* What a profile may set: a template, never a seed or a device. */
 static const char *const profile_fields[] = {
@@ -215,6 +215,21 @@ static int resolve_ask_ahead(cJSON *out, const char *strategy, char *err, size_t
     if (!op && !(op = cJSON_AddObjectToObject(out, "options")))
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     if (!cJSON_AddNumberToObject(op, "ask_ahead", FW_SEQ_ASK_AHEAD_DEFAULT))
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    return 0;
+}
+
+/* "budget_s": the measuring phase's wall-clock limit (seconds, a number above 0, at most a week),
+ * kept in the resolved spec when given. Absent in every older spec, so their hashes are unchanged. */
+static int resolve_budget_s(const cJSON *user, cJSON *out, char *err, size_t errlen)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(user, "budget_s");
+    if (!v)
+        return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 604800)
+        return fw_errf(err, errlen, -EINVAL, "\"budget_s\" must be a number of seconds above 0 and at most a "
+                       "week (604800)");
+    if (!cJSON_AddNumberToObject(out, "budget_s", v->valuedouble))
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     return 0;
 }
@@ -727,6 +742,8 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     if (options)
         ok &= add_dup(out, "options", options) == 0;
     if (ok && (rc = resolve_ask_ahead(out, strategy, err, errlen)) < 0)
+        goto done;
+    if (ok && (rc = resolve_budget_s(user, out, err, errlen)) < 0)
         goto done;
     if (binds)
         ok &= add_dup(out, "binds", binds) == 0;

@@ -412,7 +412,10 @@ static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const cJSON *spec
                         int nthreads, summary *s, cJSON *oks, char *err, size_t errlen)
 {
     size_t ahead = nthreads > 0 ? (size_t)(2 * nthreads + 2) : 0;
+    double t0 = fw_wall_s(), budget_s = fw_spec_budget_s(spec);
     for (size_t seq = 0;; seq++) {
+        if (budget_s > 0 && fw_wall_s() - t0 >= budget_s)
+            return 0;   /* the time budget is spent (not reproducible: it depends on the machine) */
         const fw_seq_item *it;
         while (fw_seq_count(q) <= seq + ahead && fw_seq_ask(q, &it) == FW_SEQ_ITEM) {
             fw_plan_item pi = {.shape = it->shape, .point = it->point, .origin = it->origin};

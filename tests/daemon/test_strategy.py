@@ -3,7 +3,7 @@ ranks, presets first and then the strategy's own points (origin auto), never a p
 resolved spec carries its ask-ahead; a rerun asks the same points wherever no result was needed yet
 (PoCL's times differ between runs, so later points may differ: that is what compare reports); kill -9
 mid-job, restart: the job resumes from its stored results without a stored point differing from the
-rebuilt sequence."""
+rebuilt sequence; a time budget (budget_s) ends a job early."""
 from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 d = Daemon()
@@ -39,6 +39,16 @@ with guarded(d):
                                  "WHERE m.job = ? ORDER BY m.seq", (re["job"],))]
     ahead = npre + 8 + 1
     check(keys2[:ahead] == keys[:ahead], "the rerun asks the same first %d points" % ahead)
+
+    # a time budget ends the job early (where it stops depends on the machine: 1 us stops it at the
+    # first variant or before); one that is not a positive number is refused at submit
+    tb = c.call("submit", {"spec": dict(spec, seed=5, budget_s=1e-6)})
+    fin_tb = c.watch(tb["job"])[-1]
+    check(fin_tb["state"] == "done" and fin_tb["evaluated"] <= 1 < tb["planned"],
+          "a spent time budget ends the job done, early (%s)" % fin_tb)
+    check("time budget of 1e-06 s is spent" in d.read_log(), "the log says the time budget ended it")
+    err = c.error("submit", {"spec": dict(spec, budget_s=-1)})
+    check("budget_s" in str(err), "a negative budget_s is refused: %s" % err)
 
     # kill -9 mid-job: the restarted daemon rebuilds the sequence from the stored results
     third = c.call("submit", {"spec": dict(spec, seed=11, budget=10)})

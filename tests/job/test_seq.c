@@ -319,6 +319,18 @@ static void test_outcome(void)
     CHECK_STR(fw_seq_origin("anneal"), "anneal");
     CHECK_STR(fw_seq_origin("preset"), "preset");
     CHECK_STR(fw_seq_origin("x"), "?");
+    /* budget_s: kept when given, refused when not a positive number of seconds */
+    cJSON *spec = spec_for("random", 5, 1, ", \"budget_s\": 2.5");
+    CHECK(fw_spec_budget_s(spec) == 2.5);
+    cJSON_Delete(spec);
+    spec = spec_for("random", 5, 1, "");
+    CHECK(fw_spec_budget_s(spec) == 0 && !cJSON_GetObjectItemCaseSensitive(spec, "budget_s"));
+    cJSON_Delete(spec);
+    cJSON *u = cJSON_Parse("{\"family\": \"gemm\", \"budget_s\": 0}"), *r = NULL;
+    char err[256] = "";
+    CHECK(fw_spec_resolve(u, &r, err, sizeof err) < 0 && r == NULL);
+    CHECK_HAS(err, "\"budget_s\" must be a number of seconds above 0");
+    cJSON_Delete(u);
 }
 
 int main(void)
