@@ -506,6 +506,8 @@ static void arm_timer(fw_daemon_device *dev, double seconds)
     uv_timer_start(&dev->timer, on_timer, ms ? ms : 1, 0);
 }
 
+static void test_fault_started(fw_daemon_device *dev);
+
 static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
 {
     if (fw_daemon_device_recently_failed(dev, err, errlen) < 0)
@@ -557,6 +559,7 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
     dev->loaded_job = 0;
     arm_timer(dev, STARTUP_LIMIT_S);
     fw_daemon_log(d, "started worker for %s (pid %d)", dev->sel, w->proc.pid);
+    test_fault_started(dev);
     return 0;
 }
 
@@ -706,6 +709,18 @@ static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t s
     }
     if (job->retry_seq != seq && test_fault_has("kill-worker", seq)) {
         fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
+        uv_process_kill(&dev->w->proc, SIGKILL);
+    }
+}
+
+/* Tests only: FAIRWAYD_TEST_FAULT=kill-start@N SIGKILLs the N-th worker the daemon starts (from 1) as
+ * soon as it is started, before it can report ready. */
+static void test_fault_started(fw_daemon_device *dev)
+{
+    static int64_t started;
+    started++;
+    if (getenv("FAIRWAYD_TEST_FAULT") && test_fault_has("kill-start", started)) {
+        fw_daemon_log(dev->d, "test fault: killing worker %" PRId64 " while it starts", started);
         uv_process_kill(&dev->w->proc, SIGKILL);
     }
 }

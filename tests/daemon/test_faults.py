@@ -99,4 +99,22 @@ with guarded(d):
           "a worker that keeps dying is restarted after a pause, and the log says so")
     c.close()
     check(d.terminate() == 0, "clean exit")
+
+# A worker of a device that opened before, killed while it starts (FAIRWAYD_TEST_FAULT=kill-start@2:
+# the one started after seq 1 crashed), is a worker death like any other: the next worker takes
+# over and the job completes (it used to fail the job as a device that cannot be opened).
+d = Daemon(env={"FAIRWAY_TEST_FAULT": "crash@1", "FAIRWAYD_TEST_FAULT": "kill-start@2"})
+with guarded(d):
+    d.start()
+    c = d.client()
+    sub = c.call("submit", {"spec": dict(SMALL_GEMM, budget=3)})
+    last = c.watch(sub["job"])[-1]
+    check(last["state"] == "done" and last["evaluated"] == sub["planned"],
+          "the job completes after a worker was killed while starting (%s, %s)" % (last["state"], last.get("error")))
+    log = d.read_log()
+    check("test fault: killing worker 2 while it starts" in log and "died while starting for job" in log,
+          "the log names the death while starting")
+    check("unavailable" not in log, "the device was not declared unavailable")
+    c.close()
+    check(d.terminate() == 0, "clean exit")
 finish()
