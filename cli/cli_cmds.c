@@ -182,6 +182,8 @@ static const fw_cli_command commands[] = {
     {"failures", "why a job's variants failed: every failure with its full text", fw_cli_cmd_failures,
      fw_cli_failures_help},
     {"report", "one self-contained HTML report of jobs: convergence, knobs, noise", fw_cli_cmd_report, fw_cli_report_help},
+    {"policy", "a kernel-selection policy derived from measurements, vs the hand-written one", fw_cli_cmd_policy,
+     fw_cli_policy_help},
     {"export", "a job's results as csv, or its best configs as json or a C header", fw_cli_cmd_export, fw_cli_export_help},
     {"shutdown", "stop fairwayd once the variant in flight is stored (--now: at once)", fw_cli_cmd_shutdown,
      fw_cli_shutdown_help},

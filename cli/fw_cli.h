@@ -272,6 +272,15 @@ void fw_cli_report_expected_min(const double *v, size_t n, double *out);
 double fw_cli_report_mann_whitney(const double *a, size_t na, const double *b, size_t nb);
 void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job);
 
+/* `fairway policy` (cli_policy.c, issue 13): each job's status and measurements with samples; the
+ * derived policy as JSON {"jobs","family","device","noise_rule","against","layers":[...]} against
+ * the hand-written policy (against, or the first job's spec.options.policy); -1 with err. */
+int fw_cli_cmd_policy(fw_cli_global *g, int argc, char **argv);
+extern const char fw_cli_policy_help[];
+int fw_cli_policy_fetch(fw_cli_global *g, fw_cli_export_job *jobs, int n);
+int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *against, const char *against_name,
+                        cJSON **out, char *err, size_t errlen);
+
 /* best, compare, profiles, devices (cli_results.c). */
 int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv);
 int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv);
