@@ -420,10 +420,20 @@ cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id)
     return p;
 }
 
+/* A send may drop a client (past the reply-queue bounds, server.c), which takes it out of the
+ * watchers at once: go through a copy, so no watcher is skipped (its final message, say). A dropped
+ * client's memory lives until the loop closes it, and a send to it is a no-op. */
 static void notify_all(fw_daemon_job *job, const cJSON *msg)
 {
-    for (size_t i = 0; i < job->nwatchers; i++)
-        fw_daemon_client_send(job->watchers[i].client, msg);
+    size_t n = job->nwatchers;
+    fw_daemon_client **cs = malloc((n ? n : 1) * sizeof(*cs));
+    if (!cs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        cs[i] = job->watchers[i].client;
+    for (size_t i = 0; i < n; i++)
+        fw_daemon_client_send(cs[i], msg);
+    free(cs);
 }
 
 void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job)
