@@ -11,6 +11,7 @@
 
 const char fw_cli_export_help[] =
     "Usage: fairway export JOB [JOB...] --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
+    "       fairway export JOB [JOB...] --format metal-marlin-selection|metal-marlin-config [--source FILE]\n"
     "       fairway export --family F [--source-hash H] --format json|header [-o FILE]\n"
     "Write a job's results for other tools (stdout, or FILE); json and header take several jobs (the\n"
     "same family and kernel source, on one device or several: the best per device and shape), or with\n"
@@ -26,7 +27,16 @@ const char fw_cli_export_help[] =
     "          `fairway tune --replay FILE` read\n"
     "  fairway one shape's evaluations as fairway's records, one JSON object a line, which\n"
     "          `fairway tune --replay FILE` reads (as it reads `fairway-worker --spec` output)\n"
-    "  --format F             csv, json, header, kernel-tuner or fairway (required)\n"
+    "  metal-marlin-selection  the policy `fairway policy` derives, as metal-marlin's kernel-selection\n"
+    "          JSON (batch_sizes, results[batch][kernel]{mean,min,max,std}_ms, recommendations[batch],\n"
+    "          thresholds, tile_sizes, policy ranges, specialized_decode_kernels) with available_kernels:\n"
+    "          every kernel entry of the source, and missing_kernels, those the policy picks it lacks\n"
+    "  metal-marlin-config  the same policy as their tuned-config payload {cache_key{version 2,\n"
+    "          hidden_dim, intermediate_dim, num_experts, bits}, kernel_config{optimal}}\n"
+    "  --format F             csv, json, header, kernel-tuner, fairway, metal-marlin-selection or\n"
+    "                         metal-marlin-config (required)\n"
+    "  --source FILE          metal-marlin-selection: the kernel file whose entries are available_kernels\n"
+    "                         (default: the job's own source, else the family's Metal source)\n"
     "  --shape KEY            kernel-tuner, fairway: the shape to write (needed when the job has several)\n"
     "  --family F             json, header: every done job of family F instead of job ids\n"
     "  --source-hash H        with --family: the jobs of that kernel source (`builtin`: the family's own),\n"
@@ -37,10 +47,11 @@ const char fw_cli_export_help[] =
     "  fairway export 12 --format header -o fairway_gemm.h\n"
     "  fairway export 12 13 --format header -o fairway_gemm.h   # 12 on opencl:0, 13 on cuda:0\n"
     "  fairway export --family gemm --source-hash builtin --format header -o fairway_gemm.h\n"
-    "  fairway export 12 --format kernel-tuner -o job12.json && fairway tune --replay job12.json\n";
+    "  fairway export 12 --format kernel-tuner -o job12.json && fairway tune --replay job12.json\n"
+    "  fairway export 12 13 --format metal-marlin-selection --source gemm_trellis_moe.metal -o sel.json\n";
 
 typedef struct eopts {
-    const char *format, *out, *shape, *family, *source_hash;
+    const char *format, *out, *shape, *family, *source_hash, *source;
 } eopts;
 
 static int export_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
@@ -57,6 +68,8 @@ static int export_opt(void *vctx, const char *name, const char *arg, char *err, 
         o->family = arg;
     else if (!strcmp(name, "source-hash"))
         o->source_hash = arg;
+    else if (!strcmp(name, "source"))
+        o->source = arg;
     else
         return 0;
     return 1;
@@ -248,7 +261,7 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     for (int i = 0; i < n; i++)
         args[i] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
     args[n] = NULL;
-    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|family|source-hash|", "", export_opt, &o, pos, 64,
+    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|family|source-hash|source|", "", export_opt, &o, pos, 64,
                          &npos, &ec) < 0)
         return ec;
     if ((npos < 1) == !o.family)
@@ -257,8 +270,12 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
         return fw_cli_usage_error("export", "--source-hash picks the kernel of --family F's jobs");
     int lines = o.format && !strcmp(o.format, "fairway");
     int kt = (o.format && !strcmp(o.format, "kernel-tuner")) || lines;   /* one shape with samples */
-    if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt))
-        return fw_cli_usage_error("export", "give --format csv, json, header, kernel-tuner or fairway");
+    int mm = o.format && (!strcmp(o.format, "metal-marlin-selection") || !strcmp(o.format, "metal-marlin-config"));
+    if (!o.format || (strcmp(o.format, "csv") && strcmp(o.format, "json") && strcmp(o.format, "header") && !kt && !mm))
+        return fw_cli_usage_error("export", "give --format csv, json, header, kernel-tuner, fairway, "
+                                            "metal-marlin-selection or metal-marlin-config");
+    if (o.source && !mm)
+        return fw_cli_usage_error("export", "--source names the kernel file of --format metal-marlin-selection");
     if (o.shape && !kt)
         return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner or fairway");
     int csv = !strcmp(o.format, "csv");
@@ -275,7 +292,7 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
         }
     ec = o.family ? store_jobs(g, &o, jobs, &npos) : 0;
     if (!ec)
-        ec = fetch(g, jobs, npos, csv || kt, kt);
+        ec = mm ? fw_cli_policy_fetch(g, jobs, npos) : fetch(g, jobs, npos, csv || kt, kt);
     FILE *f = NULL;
     if (!ec && !(f = o.out ? fopen(o.out, "w") : stdout)) {
         char msg[600];
@@ -288,6 +305,9 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
             if ((lines ? fw_cli_export_lines : fw_cli_export_kt)(f, jobs[0].id, jobs[0].status, jobs[0].data, o.shape,
                                                                  kerr, sizeof kerr) < 0)
                 ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, kerr);
+        } else if (mm) {
+            if (fw_cli_export_mm(f, o.format, jobs, npos, o.source, kerr, sizeof kerr) < 0)
+                ec = fw_cli_error(FW_CLI_EXIT_NOTFOUND, NULL, kerr);
         } else if (csv) {
             write_csv(f, jobs[0].data);
         } else {

@@ -2,6 +2,7 @@
  * measurements of jobs over token counts and modes (cli_policy_derive.c holds the rule), printed
  * with the speed-up per batch size over the hand-written policy (the profile's options.policy, or
  * --against FILE). Data from the daemon (`status`, `measurements` with samples). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,17 +177,48 @@ static int hand_from(const cJSON *o, hand_store *hs, char *err, size_t errlen)
 static cJSON *cand_json(const pcand *c)
 {
     cJSON *o = cJSON_CreateObject();
+    double sum = 0, sq = 0, lo = c->ns ? c->samples[0] : 0, hi = lo;
+    for (size_t i = 0; i < c->ns; i++) {
+        sum += c->samples[i];
+        lo = c->samples[i] < lo ? c->samples[i] : lo;
+        hi = c->samples[i] > hi ? c->samples[i] : hi;
+    }
+    double mean = c->ns ? sum / (double)c->ns : 0;
+    for (size_t i = 0; i < c->ns; i++)
+        sq += (c->samples[i] - mean) * (c->samples[i] - mean);
     cJSON_AddStringToObject(o, "mode", c->mode);
     cJSON_AddStringToObject(o, "config", c->config);
     cJSON_AddNumberToObject(o, "median_ns", c->median);
     cJSON_AddNumberToObject(o, "samples", (double)c->ns);
+    cJSON_AddNumberToObject(o, "mean_ns", mean);
+    cJSON_AddNumberToObject(o, "min_ns", lo);
+    cJSON_AddNumberToObject(o, "max_ns", hi);
+    cJSON_AddNumberToObject(o, "std_ns", c->ns > 1 ? sqrt(sq / (double)(c->ns - 1)) : 0);
     return o;
 }
 
-static cJSON *point_json(const pcand *c, const fw_policy_point *pt)
+/* The fastest generic candidate of each mode at the point's token count. */
+static cJSON *by_mode(const pcand *c, int n, int tokens)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (int m = 0; m < FW_POLICY_MODES; m++) {
+        static const char *const names[] = {"decode", "small", "base", "large", "grouped"};
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (c[i].tokens == tokens && !c[i].specialised && !strcmp(c[i].mode, names[m]) &&
+                (best < 0 || c[i].median < c[best].median))
+                best = i;
+        if (best >= 0)
+            cJSON_AddItemToObject(o, names[m], cand_json(&c[best]));
+    }
+    return o;
+}
+
+static cJSON *point_json(const pcand *c, int n, const fw_policy_point *pt)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "tokens", pt->tokens);
+    cJSON_AddItemToObject(o, "by_mode", by_mode(c, n, pt->tokens));
     cJSON_AddItemToObject(o, "pick", cand_json(&c[pt->pick]));
     cJSON_AddBoolToObject(o, "specialised", pt->pick != pt->generic);
     cJSON_AddItemToObject(o, "fallback", cand_json(&c[pt->generic]));
@@ -232,7 +264,7 @@ static cJSON *layer_json(const char *layer, const pcand *all, int n, const hand_
     }
     points = cJSON_AddArrayToObject(o, "points");
     for (int i = 0; i < np; i++)
-        cJSON_AddItemToArray(points, point_json(c, &pt[i]));
+        cJSON_AddItemToArray(points, point_json(c, k, &pt[i]));
     free(c), free(fc), free(pt), free(rg);
     return o;
 }

@@ -104,6 +104,11 @@ typedef struct fw_xform_site {
 /* Every site of every structural transform in text, in text order (up to max; *n counts all). */
 int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n);
 
+/* The kernel entry points defined in text (Metal `kernel void`, OpenCL `__kernel`/`kernel`, CUDA
+ * `__global__`, comments and strings masked; declarations without a body skipped), in text order:
+ * names[0..min(count, max)). Returns the count, or -ENOMEM. The scan fw_xform_sites uses. */
+int fw_xform_kernels(const char *text, char (*names)[FW_XFORM_NAME_MAX], size_t max);
+
 /* Does any knob of p switch a structural site on (a bind object with a non-zero value)? Such a
  * variant's origin is "structural". */
 int fw_transform_structural(const cJSON *spec, const fw_point *p);

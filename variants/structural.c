@@ -293,6 +293,23 @@ static int barrier_at(const char *m, size_t i, const char **dialect, size_t *end
     return 0;
 }
 
+int fw_xform_kernels(const char *text, char (*names)[FW_XFORM_NAME_MAX], size_t max)
+{
+    char *m = fw_xform_mask(text);
+    func *fs = calloc(FW_XFORM_FUNCS_MAX, sizeof *fs);
+    if (!m || !fs) {
+        free(m);
+        free(fs);
+        return -ENOMEM;
+    }
+    size_t nf = find_funcs(m, fs, FW_XFORM_FUNCS_MAX);
+    for (size_t i = 0; i < nf && i < max; i++)
+        memcpy(names[i], fs[i].name, FW_XFORM_NAME_MAX);
+    free(m);
+    free(fs);
+    return (int)nf;
+}
+
 int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n)
 {
     *n = 0;

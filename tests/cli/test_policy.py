@@ -7,7 +7,9 @@ a tuple-specialised decode variant (GATE_BITS=6) beside the generic one. Then ch
 `fairway policy --json` against the daemon's own measurements: ranges cover every batch size, each
 pick is the fastest generic candidate or a specialised one with p < 0.05, the hand-written policy's
 candidates are the profile's options.policy configs, the speed-ups are their ratio; --against FILE
-changes the hand-written side. Exit 77 = skipped.
+changes the hand-written side. Then reads `export --format metal-marlin-selection` (available_kernels
+from a Metal file written here) and `--format metal-marlin-config` back against the schema of
+docs/cli.md ("export"), which check_selection / check_config spell out. Exit 77 = skipped.
 """
 import json
 import os
@@ -86,6 +88,76 @@ def check_policy(pol, jobs, status):
     return pts
 
 
+METAL = """#include <metal_stdlib>
+using namespace metal;
+// kernel void commented_out(device float *x) {}
+kernel void moe_trellis_swiglu_decode(device float *x [[buffer(0)]], uint t [[thread_position_in_grid]]) { x[t] = 0; }
+kernel void moe_trellis_swiglu_prefill4(device float *x [[buffer(0)]]);
+[[kernel]] void attr_style(device float *x [[buffer(0)]]) {}
+kernel void
+    moe_trellis_swiglu_large_batch(device float *x [[buffer(0)]]) { /* { braces } */ }
+kernel void moe_count_tokens_per_expert(device uint *c [[buffer(0)]]) {}
+"""
+METAL_KERNELS = ['moe_trellis_swiglu_decode', 'attr_style', 'moe_trellis_swiglu_large_batch', 'moe_count_tokens_per_expert']
+ENTRIES = {'decode': 'moe_trellis_swiglu_decode', 'small': 'moe_trellis_swiglu_prefill4', 'base': 'moe_trellis_swiglu',
+           'large': 'moe_trellis_swiglu_large_batch', 'grouped': 'moe_trellis_swiglu_grouped'}
+
+
+def is_num(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def check_selection(sel, pol, text):
+    """The kernel-selection schema: kernel_selection_m4_max.json's keys plus policy and inventory."""
+    for k, t in (('benchmark', str), ('device', str), ('layer', str), ('batch_sizes', list), ('kernel_variants', list),
+                 ('results', dict), ('recommendations', dict), ('policy', list), ('tile_sizes', dict),
+                 ('specialized_decode_kernels', dict), ('specialized_kernels', list), ('available_kernels', list),
+                 ('macro_kernels', list), ('missing_kernels', list), ('verification', dict)):
+        check(isinstance(sel.get(k), t), 'selection.%s is a %s: %r' % (k, t.__name__, sel.get(k)))
+    pts = pol['layers'][0]['points']
+    check(sel['batch_sizes'] == [p['tokens'] for p in pts], 'batch_sizes are the policy points')
+    check(sorted(sel['results']) == sorted(sel['recommendations']) == sorted(str(b) for b in sel['batch_sizes']),
+          'results and recommendations per batch size')
+    for b, row in sel['results'].items():
+        for kname, st in row.items():
+            check(kname in sel['kernel_variants'] or kname.count('_') > ENTRIES['base'].count('_'),
+                  'result kernel %s is listed' % kname)
+            check(all(is_num(st[k]) for k in ('mean_ms', 'min_ms', 'max_ms', 'std_ms')), 'result stats of %s' % kname)
+            check(st['min_ms'] <= st['mean_ms'] <= st['max_ms'], 'min <= mean <= max for %s at %s' % (kname, b))
+    for p in pts:
+        r = sel['recommendations'][str(p['tokens'])]
+        check(r['optimal'] in sel['results'][str(p['tokens'])], 'optimal at %d has a result' % p['tokens'])
+        check(abs(r['optimal_ms'] - p['pick']['median_ns'] / 1e6) < 1e-9, 'optimal_ms is the pick')
+        check(isinstance(r['tile_n'], int) and r['tile_n'] > 0, 'tile_n')
+        check(r['current'] == ENTRIES[p['hand']['mode']], 'current is the hand-written kernel')
+    for a, b in zip(sel['policy'], sel['policy'][1:]):
+        check(b['min_batch'] == a['max_batch'] + 1, 'policy ranges are contiguous')
+    check(sel['policy'][0]['min_batch'] == 1 and sel['policy'][-1]['max_batch'] is None, 'policy covers 1..')
+    th = sel['thresholds']
+    check(th is None or all(isinstance(th[k], int) for k in ('decode_max', 'prefill4_max', 'base_max',
+                                                          'large_batch_min')), 'thresholds: %s' % th)
+    check(sel['available_kernels'] == METAL_KERNELS, 'available_kernels: %s' % sel['available_kernels'])
+    used = {r['optimal'] for r in sel['recommendations'].values()} | {r['kernel'] for r in sel['policy']}
+    check(set(sel['missing_kernels']) | set(sel['macro_kernels']) == used - set(METAL_KERNELS),
+          'missing: %s + %s vs %s' % (sel['missing_kernels'], sel['macro_kernels'], used))
+    check(all(k in text for k in sel['macro_kernels']), 'macro kernels are named in the text')
+    v = sel['verification']
+    check(isinstance(v['passed'], bool) and isinstance(v['issues'], list) and v['passed'] == (not v['issues']),
+          'verification: %s' % v)
+    check(v['passed'] == (not sel['missing_kernels'] and th is not None), 'verification follows the inventory')
+
+
+def check_config(cfg, layer_bits):
+    key = cfg['cache_key']
+    check(key['version'] == 2 and all(isinstance(key[k], int) for k in ('hidden_dim', 'intermediate_dim',
+                                                                       'num_experts')), 'cache_key: %s' % key)
+    check((key['hidden_dim'], key['intermediate_dim'], key['num_experts']) == (128, 128, 4), 'cache_key dims')
+    check(key['bits'] == layer_bits, 'cache_key bits: %s' % key['bits'])
+    opt = cfg['kernel_config']['optimal']
+    check(isinstance(opt['use_fp32_acc'], bool) and isinstance(opt['policy'], list) and opt['policy'],
+          'kernel_config.optimal: %s' % opt)
+
+
 def main():
     if not os.access(FAIRWAYD, os.X_OK):
         print('SKIP: fairwayd is not built yet')
@@ -121,6 +193,18 @@ def main():
             f.write('[1]')
         fw('policy', str(a), '--against', ag, rc=2)
         fw('policy', rc=2)
+        mf = os.path.join(d, 'kernels.metal')
+        with open(mf, 'w') as f:
+            f.write(METAL)
+        pol = json.loads(fw('--json', 'policy', str(a), str(b)))
+        out = os.path.join(d, 'sel.json')
+        fw('export', str(a), str(b), '--format', 'metal-marlin-selection', '--source', mf, '-o', out)
+        with open(out) as f:
+            check_selection(json.load(f), pol, METAL)
+        check_config(json.loads(fw('export', str(a), '--format', 'metal-marlin-config')), [2, 3, 6])
+        own = json.loads(fw('export', str(a), '--format', 'metal-marlin-selection'))
+        check('moe_trellis_swiglu_decode' in own['available_kernels'], 'the family source inventory')
+        fw('export', str(a), '--format', 'csv', '--source', mf, rc=2)
         print('policy: %s' % ', '.join('%d tokens %.3fx' % (x['tokens'], x['speedup']) for x in pts))
         return 0
     finally:
