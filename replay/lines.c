@@ -93,7 +93,8 @@ static int read_knobs(const cJSON *recs, fw_replay_space *sp, char *err, size_t 
         size_t n = 0;
         cJSON_ArrayForEach(r, recs) {
             const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "knobs"), k->string);
-            if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) ||
+            /* an integer a double holds exactly (|x| <= 2^53): a cast of anything larger is undefined */
+            if (!cJSON_IsNumber(x) || x->valuedouble != floor(x->valuedouble) || !(fabs(x->valuedouble) <= 0x1p53) ||
                 cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "knobs")) != sp->nknobs) {
                 rc = fail(err, errlen, -EINVAL, "a record's knobs differ from the first record's, at", k->string);
                 break;
