@@ -158,11 +158,12 @@ static void read_about(const cJSON *root, fw_replay_space *sp)
     const cJSON *dn = cJSON_GetObjectItemCaseSensitive(root, "device_name");
     sp->device = strdup(cJSON_IsString(dn) ? dn->valuestring : "");
     const cJSON *ps = cJSON_GetObjectItemCaseSensitive(root, "problem_size");
-    if (cJSON_IsNumber(ps)) {
+    /* sizes a double holds exactly (|x| <= 2^53); a cast of anything larger is undefined */
+    if (cJSON_IsNumber(ps) && fabs(ps->valuedouble) <= 0x1p53) {
         sp->problem[sp->nproblem++] = (int64_t)ps->valuedouble;
     } else if (cJSON_IsArray(ps)) {
         for (const cJSON *e = ps->child; e && sp->nproblem < 8; e = e->next)
-            if (cJSON_IsNumber(e))
+            if (cJSON_IsNumber(e) && fabs(e->valuedouble) <= 0x1p53)
                 sp->problem[sp->nproblem++] = (int64_t)e->valuedouble;
     }
     const cJSON *fw = cJSON_GetObjectItemCaseSensitive(root, "fairway");
