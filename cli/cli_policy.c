@@ -229,8 +229,10 @@ static cJSON *point_json(const pcand *c, int n, const fw_policy_point *pt)
         cJSON_AddItemToObject(o, "best_specialised", s);
     }
     cJSON_AddItemToObject(o, "hand", pt->hand >= 0 ? cand_json(&c[pt->hand]) : cJSON_CreateNull());
-    if (pt->hand >= 0)
+    if (pt->hand >= 0) {
         cJSON_AddNumberToObject(o, "speedup", pt->speedup);
+        cJSON_AddNumberToObject(o, "speedup_p", pt->hand_p);
+    }
     else
         cJSON_AddNullToObject(o, "speedup");
     return o;
@@ -370,7 +372,7 @@ static void print_layer(FILE *f, const cJSON *l)
             snprintf(fb, sizeof fb, "(specialised %s not kept: p %.3g)", fw_cli_str(bs, "config", ""), fw_cli_num(bs, "p", 1));
         if (cJSON_IsObject(hand)) {
             cand_text(hand, hd, sizeof hd);
-            snprintf(sp, sizeof sp, "%.3fx", fw_cli_num(p, "speedup", 0));
+            snprintf(sp, sizeof sp, "%.3fx (p %.2g)", fw_cli_num(p, "speedup", 0), fw_cli_num(p, "speedup_p", 1));
         }
         snprintf(b, sizeof b, "%s", fb);
         const char *row[] = {tok, a, b, hd, sp};

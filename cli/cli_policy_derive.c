@@ -42,6 +42,34 @@ static int measured_as(const fw_policy_cand *c, int n, int tokens, const char *m
     return -1;
 }
 
+/* Does config hold every NAME=VALUE component of key? */
+static int has_all(const char *config, const char *key)
+{
+    for (const char *p = key; *p;) {
+        size_t l = strcspn(p, ","), found = 0;
+        for (const char *q = config; *q && !found;) {
+            size_t m = strcspn(q, ",");
+            found = m == l && !strncmp(p, q, l);
+            q += m + (q[m] == ',');
+        }
+        if (!found)
+            return 0;
+        p += l + (p[l] == ',');
+    }
+    return 1;
+}
+
+/* The hand-written policy's candidate: the generic one of that mode with exactly its knobs, else
+ * the first whose config holds them all (a policy naming fewer knobs than the space has). */
+static int hand_cand(const fw_policy_cand *c, int n, int tokens, const char *mode, const char *config)
+{
+    int exact = measured_as(c, n, tokens, mode, config);
+    for (int i = 0; exact < 0 && mode && config && i < n; i++)
+        if (c[i].tokens == tokens && !c[i].specialised && !strcmp(c[i].mode, mode) && has_all(c[i].config, config))
+            return i;
+    return exact;
+}
+
 static double p_of(const fw_policy_cand *a, const fw_policy_cand *b)
 {
     return fw_cli_report_mann_whitney(a->samples, a->nsamples, b->samples, b->nsamples);
@@ -99,7 +127,8 @@ int fw_policy_derive(const fw_policy_cand *c, int n, const fw_policy_hand *hand,
                 pt->pick = pt->spec_best;
         }
         const char *hm = hand ? fw_policy_hand_mode(hand, t) : NULL;
-        pt->hand = hm ? measured_as(c, n, t, hm, hand->config[fw_policy_mode_index(hm)]) : -1;
+        pt->hand = hm ? hand_cand(c, n, t, hm, hand->config[fw_policy_mode_index(hm)]) : -1;
+        pt->hand_p = pt->hand >= 0 && pt->hand != pt->pick ? p_of(&c[pt->hand], &c[pt->pick]) : 1;
         pt->speedup = pt->hand >= 0 && c[pt->pick].median_ns > 0 ? c[pt->hand].median_ns / c[pt->pick].median_ns : 0;
     }
     free(tok);

@@ -12,7 +12,8 @@
  *  - a tuple-specialised candidate replaces the generic choice at a token count only where its
  *    median is lower and the difference is significant; the generic choice is its fallback;
  *  - the hand-written policy picks the mode by thresholds and the knobs by mode; its candidate at
- *    each token count is the generic one with exactly those knobs, and the speed-up there is its
+ *    each token count is the generic one with exactly those knobs (else the first whose config
+ *    holds them all: a policy naming fewer knobs than the space), and the speed-up there is its
  *    median over the derived pick's median (0 when it was not measured). */
 #ifndef FW_POLICY_H
 #define FW_POLICY_H
@@ -47,6 +48,7 @@ typedef struct fw_policy_point {
     int spec_best;     /* that candidate (-1: none measured) */
     int hand;          /* the hand-written policy's candidate (-1: not measured) */
     double speedup;    /* hand median / pick median (0: hand not measured) */
+    double hand_p;     /* p of the hand-written candidate against the pick (1: the same or none) */
     int range;         /* index of the range this token count belongs to */
 } fw_policy_point;
 

@@ -67,12 +67,20 @@ int main(void)
     CHECK(pts[3].generic == 9 && pts[3].range == 2);
     CHECK(pts[4].generic == 10 && pts[4].range == 2);
     /* hand: 1 decode/A, 2..8 small/A, 16 base/A (not measured) */
-    CHECK(pts[0].hand == 0 && fabs(pts[0].speedup - 100.0 / 80.0) < 1e-9);
+    CHECK(pts[0].hand == 0 && fabs(pts[0].speedup - 100.0 / 80.0) < 1e-9 && pts[0].hand_p < FW_POLICY_ALPHA);
+    CHECK(pts[1].hand_p == 1);   /* the hand-written candidate is the pick */
     CHECK(pts[1].hand == 3 && fabs(pts[1].speedup - 1.0) < 1e-9);
     CHECK(pts[3].hand == 8 && fabs(pts[3].speedup - 800.0 / 500.0) < 1e-9);
     CHECK(pts[4].hand == -1 && pts[4].speedup == 0);
     CHECK(fw_policy_mode_index("large") == 3 && fw_policy_mode_index("x") == -1);
     CHECK(!strcmp(fw_policy_hand_mode(&hand, 33), "large"));
+    /* a hand-written policy naming fewer knobs than the configs: matched by its knobs */
+    fw_policy_cand d[] = {CAND(20, 1, "decode", "SPLIT_K=1,TILE_N=64", 0, 100, 1, 0),
+                          CAND(21, 1, "decode", "SPLIT_K=2,TILE_N=64", 0, 90, 1, 0)};
+    fw_policy_hand few = {1, 8, 32, {"SPLIT_K=1", NULL, NULL, NULL, NULL}};
+    CHECK(fw_policy_derive(d, 2, &few, pts, rg, 16, &nr) == 1 && pts[0].hand == 0 && pts[0].pick == 1);
+    few.config[0] = "SPLIT_K=3";
+    CHECK(fw_policy_derive(d, 2, &few, pts, rg, 16, &nr) == 1 && pts[0].hand == -1);
     /* no candidates: nothing */
     CHECK(fw_policy_derive(c, 0, &hand, pts, rg, 16, &nr) == 0 && nr == 0);
     if (fails)

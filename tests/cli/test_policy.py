@@ -85,6 +85,7 @@ def check_policy(pol, jobs, status):
         check(h is not None and h['mode'] == mode and h['config'] == knobs_key(hand[mode]['knobs']),
               'the hand-written candidate at %d: %s' % (p['tokens'], h))
         check(abs(p['speedup'] - h['median_ns'] / pk['median_ns']) < 1e-9, 'speed-up is the ratio of medians')
+        check(0 <= p['speedup_p'] <= 1 and (p['speedup_p'] == 1) == (h == pk), 'speed-up p: %s' % p)
     return pts
 
 
