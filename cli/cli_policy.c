@@ -280,11 +280,12 @@ int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *agai
                               : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "policy");
     if (!against)
         hs.source = "the profile's options.policy";
-    if (!hp)
-        return snprintf(err, errlen, "job %lld's spec has no options.policy (its profile gives none): give --against FILE",
-                        jobs[0].id), -1;
-    if (hand_from(hp, &hs, err, errlen) < 0)
+    if (!hp) {   /* nothing to compare with: the policy alone, every speed-up null */
+        hs.source = "none (the first job's spec has no options.policy: give --against FILE)";
+        hs.h = (fw_policy_hand){1, 16, 32, {NULL}};
+    } else if (hand_from(hp, &hs, err, errlen) < 0) {
         return -1;
+    }
     int n = 0;
     pcand *c = candidates(jobs, nj, &n);
     if (!c || n == 0) {

@@ -194,6 +194,9 @@ def main():
             f.write('[1]')
         fw('policy', str(a), '--against', ag, rc=2)
         fw('policy', rc=2)
+        alone = json.loads(fw('--json', 'policy', str(b)))   # --family job: no options.policy to compare with
+        check(alone['against'].startswith('none') and all(x['hand'] is None for x in alone['layers'][0]['points']),
+              'no hand-written policy: %s' % alone['against'])
         mf = os.path.join(d, 'kernels.metal')
         with open(mf, 'w') as f:
             f.write(METAL)
