@@ -152,7 +152,11 @@ static const fw_cli_command commands[] = {
      "Usage: fairway compare A B\n"
      "Whether both jobs produced the same variant sequence (same_variants), how stable the ranking is\n"
      "over the variants both verified (Kendall's tau, top-5 overlap), and the spread of per-variant\n"
-     "median ratios (B over A).\n\n"
+     "median ratios (B over A). Then, per shape, where the two sequences first differ (position\n"
+     "within the shape, seq in each job, the two variants) and why: for a learning strategy the\n"
+     "results told differently before that point (a point at position j knew the results of\n"
+     "positions < j - ask_ahead); a fixed order (grid, presets, random) never depends on times, so\n"
+     "there the specs, seeds or devices differ.\n\n"
      "Examples:\n"
      "  fairway compare 12 13\n"
      "  fairway compare 12 13 --json\n"},

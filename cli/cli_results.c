@@ -108,6 +108,63 @@ int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv)
     return FW_CLI_EXIT_OK;
 }
 
+/* One told result: "ok 1234 ns" or "compile_error". */
+static void told_text(const cJSON *t, char *buf, size_t len)
+{
+    const cJSON *md = cJSON_GetObjectItemCaseSensitive(t, "median_ns");
+    if (cJSON_IsNumber(md))
+        snprintf(buf, len, "%s %.0f ns", fw_cli_str(t, "status", "?"), md->valuedouble);
+    else
+        snprintf(buf, len, "%s", fw_cli_str(t, "status", "?"));
+}
+
+/* Where the two sequences diverged per shape, and the results told differently before that. */
+static void print_divergences(const cJSON *res)
+{
+    const cJSON *sq = cJSON_GetObjectItemCaseSensitive(res, "sequence");
+    if (!cJSON_IsObject(sq))
+        return;
+    char order[96];
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sq, "fixed_order")))
+        snprintf(order, sizeof order, "%s, fixed order", fw_cli_str(sq, "strategy", "?"));
+    else
+        snprintf(order, sizeof order, "%s, ask-ahead %.0f", fw_cli_str(sq, "strategy", "?"),
+                 fw_cli_num(sq, "ask_ahead", 0));
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sq, "identical"))) {
+        printf("  sequences: identical (%s)\n", order);
+        return;
+    }
+    printf("  sequences: diverged (%s%s)\n", order,
+           cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sq, "same_setup")) ? "" : "; specs, seeds or devices differ");
+    const cJSON *dv;
+    cJSON_ArrayForEach(dv, cJSON_GetObjectItemCaseSensitive(res, "divergences")) {
+        char sa[32], sb[32];
+        fw_cli_field_text(dv, "seq_a", sa, sizeof sa);
+        fw_cli_field_text(dv, "seq_b", sb, sizeof sb);
+        printf("  shape %s: first differs at position %.0f (seq %s in a, %s in b): %s vs %s\n",
+               fw_cli_str(dv, "shape_key", "?"), fw_cli_num(dv, "position", 0), sa, sb,
+               fw_cli_str(dv, "variant_a", "(none)"), fw_cli_str(dv, "variant_b", "(none)"));
+        printf("    %s\n", fw_cli_str(dv, "explanation", ""));
+        const cJSON *c;
+        int shown = 0;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(dv, "cause")) {
+            if (shown++ == 5)
+                break;
+            char ta[64], tb[64], ratio[32] = "";
+            told_text(cJSON_GetObjectItemCaseSensitive(c, "a"), ta, sizeof ta);
+            told_text(cJSON_GetObjectItemCaseSensitive(c, "b"), tb, sizeof tb);
+            const cJSON *r = cJSON_GetObjectItemCaseSensitive(c, "ratio");
+            if (cJSON_IsNumber(r))
+                snprintf(ratio, sizeof ratio, ", b/a %.3f", r->valuedouble);
+            printf("    told at position %.0f, %s: a %s, b %s%s\n", fw_cli_num(c, "position", 0),
+                   fw_cli_str(c, "variant", "?"), ta, tb, ratio);
+        }
+        double total = fw_cli_num(dv, "cause_total", 0);
+        if (total > 5)
+            printf("    ... %.0f results told differently in all (--json lists up to 50)\n", total);
+    }
+}
+
 int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv)
 {
     char *pos[2];
@@ -146,6 +203,7 @@ int fw_cli_cmd_compare(fw_cli_global *g, int argc, char **argv)
         if (cJSON_IsObject(mr))
             printf("  median ratio b/a per variant: min %.3f, median %.3f, max %.3f\n", fw_cli_num(mr, "min", 0),
                    fw_cli_num(mr, "median", 0), fw_cli_num(mr, "max", 0));
+        print_divergences(res);
     }
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;

@@ -337,3 +337,225 @@ out:
     *out = res;
     return 0;
 }
+
+/* ---- where two sequences diverged, and why (issue 11) ------------------------------------------ */
+
+#define CAUSES_MAX 50   /* differing told results listed per divergence; "cause_total" counts all */
+
+/* One shape's stored records in seq order: its positions 0, 1, ... */
+typedef struct shape_run {
+    const cJSON **rec;
+    size_t n;
+} shape_run;
+
+/* The records of shape `key` in seq order (a stored sequence is in seq order already). */
+static int shape_records(const cJSON *seq, const char *key, shape_run *out)
+{
+    size_t cap = (size_t)cJSON_GetArraySize(seq);
+    out->n = 0;
+    out->rec = malloc((cap ? cap : 1) * sizeof(*out->rec));
+    if (!out->rec)
+        return -ENOMEM;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, seq) {
+        const char *k = str_field(m, "shape_key");
+        if (k && strcmp(k, key) == 0)
+            out->rec[out->n++] = m;
+    }
+    return 0;
+}
+
+static double num_field(const cJSON *o, const char *name)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(f) ? f->valuedouble : -1;
+}
+
+/* The result a record told: its status and median (null when none). */
+static cJSON *told(const cJSON *rec)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "seq", num_field(rec, "seq"));
+    const char *st = str_field(rec, "status");
+    cJSON_AddStringToObject(o, "status", st ? st : "?");
+    double md = num_field(rec, "median_ns");
+    if (md > 0)
+        cJSON_AddNumberToObject(o, "median_ns", md);
+    else
+        cJSON_AddNullToObject(o, "median_ns");
+    return o;
+}
+
+static int same_told(const cJSON *x, const cJSON *y)
+{
+    const char *sx = str_field(x, "status"), *sy = str_field(y, "status");
+    if (!sx || !sy || strcmp(sx, sy) != 0)
+        return 0;
+    return num_field(x, "median_ns") == num_field(y, "median_ns");
+}
+
+static void add_str_or_null(cJSON *o, const char *name, const char *s)
+{
+    if (s)
+        cJSON_AddStringToObject(o, name, s);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+/* The results told differently at positions < limit (both runs had the same variants there). */
+static void add_causes(cJSON *dv, const shape_run *ra, const shape_run *rb, size_t limit)
+{
+    cJSON *causes = cJSON_AddArrayToObject(dv, "cause");
+    size_t total = 0;
+    for (size_t p = 0; p < limit; p++) {
+        const cJSON *x = ra->rec[p], *y = rb->rec[p];
+        if (same_told(x, y))
+            continue;
+        if (++total > CAUSES_MAX)
+            continue;
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddNumberToObject(c, "position", (double)p);
+        add_str_or_null(c, "variant", str_field(x, "variant_key"));
+        cJSON_AddItemToObject(c, "a", told(x));
+        cJSON_AddItemToObject(c, "b", told(y));
+        double ma = num_field(x, "median_ns"), mb = num_field(y, "median_ns");
+        if (ma > 0 && mb > 0)
+            cJSON_AddNumberToObject(c, "ratio", mb / ma);
+        else
+            cJSON_AddNullToObject(c, "ratio");
+        cJSON_AddItemToArray(causes, c);
+    }
+    cJSON_AddNumberToObject(dv, "cause_total", (double)total);
+}
+
+/* Why a shape's sequences differ from `pos` on, as one sentence. */
+static const char *explain(int fixed, int same_setup, size_t causes, int ended)
+{
+    if (ended)
+        return "one job measured fewer points in this shape (budget, cancel or an exhausted space)";
+    if (fixed)
+        return same_setup ? "fixed order, yet the sequences differ although spec, seed and device are the same"
+                          : "fixed order: it never depends on times, so the specs, seeds or devices differ";
+    if (causes)
+        return "different results were told before this point";
+    return same_setup ? "no result told before this point differed: not explained by the times"
+                      : "no result told before this point differed: the specs, seeds or devices differ";
+}
+
+/* The divergence of shape `key`, or NULL when both runs have the same variants in the same order. */
+static cJSON *shape_divergence(const char *key, const shape_run *ra, const shape_run *rb, int fixed,
+                               int64_t ahead, int same_setup)
+{
+    size_t n = ra->n < rb->n ? ra->n : rb->n, p = 0;
+    for (; p < n; p++) {
+        const char *va = str_field(ra->rec[p], "variant_key"), *vb = str_field(rb->rec[p], "variant_key");
+        if (!va || !vb || strcmp(va, vb) != 0)
+            break;
+    }
+    if (p == n && ra->n == rb->n)
+        return NULL;
+    cJSON *dv = cJSON_CreateObject();
+    cJSON_AddStringToObject(dv, "shape_key", key);
+    cJSON_AddNumberToObject(dv, "position", (double)p);
+    const cJSON *xa = p < ra->n ? ra->rec[p] : NULL, *xb = p < rb->n ? rb->rec[p] : NULL;
+    if (xa)
+        cJSON_AddNumberToObject(dv, "seq_a", num_field(xa, "seq"));
+    else
+        cJSON_AddNullToObject(dv, "seq_a");
+    if (xb)
+        cJSON_AddNumberToObject(dv, "seq_b", num_field(xb, "seq"));
+    else
+        cJSON_AddNullToObject(dv, "seq_b");
+    add_str_or_null(dv, "variant_a", xa ? str_field(xa, "variant_key") : NULL);
+    add_str_or_null(dv, "variant_b", xb ? str_field(xb, "variant_key") : NULL);
+    /* The point at position p depended on the results of positions < p - ask_ahead. */
+    size_t limit = fixed || (int64_t)p <= ahead ? 0 : p - (size_t)ahead;
+    add_causes(dv, ra, rb, limit);
+    size_t total = (size_t)num_field(dv, "cause_total");
+    cJSON_AddStringToObject(dv, "explanation", explain(fixed, same_setup, total, !xa || !xb));
+    return dv;
+}
+
+static int same_str_field(const cJSON *a, const cJSON *b, const char *name)
+{
+    const char *x = str_field(a, name), *y = str_field(b, name);
+    return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
+/* The job's strategy and ask-ahead from its resolved spec; fixed orders ignore results. */
+static int job_order(const cJSON *job, const char **strategy, int64_t *ahead)
+{
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(job, "spec");
+    const char *s = str_field(spec, "strategy");
+    *strategy = s ? s : str_field(job, "strategy");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "ask_ahead");
+    *ahead = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
+    const char *t = *strategy;
+    return !t || strcmp(t, "grid") == 0 || strcmp(t, "random") == 0 || strcmp(t, "presets") == 0;
+}
+
+int fw_daemon_compare_divergence(const cJSON *seq_a, const cJSON *seq_b, const cJSON *job_a, const cJSON *job_b,
+                                 cJSON *res)
+{
+    const char *strategy;
+    int64_t ahead;
+    int fixed = job_order(job_a, &strategy, &ahead);
+    int same_setup = same_str_field(job_a, job_b, "spec_hash") && same_str_field(job_a, job_b, "seed_text") &&
+                     same_str_field(job_a, job_b, "device_identity") && same_str_field(job_a, job_b, "device");
+    cJSON *o = cJSON_AddObjectToObject(res, "sequence");
+    add_str_or_null(o, "strategy", strategy);
+    cJSON_AddBoolToObject(o, "fixed_order", fixed);
+    if (fixed)
+        cJSON_AddNullToObject(o, "ask_ahead");
+    else
+        cJSON_AddNumberToObject(o, "ask_ahead", (double)ahead);
+    cJSON_AddBoolToObject(o, "same_setup", same_setup);
+    cJSON *all = cJSON_CreateArray();
+    if (!o || !all) {
+        cJSON_Delete(all);
+        return -ENOMEM;
+    }
+    /* Shapes in A's order, then those only B measured (a shape's records are contiguous, so the
+     * distinct keys are few and found by a linear search). */
+    size_t cap = (size_t)cJSON_GetArraySize(seq_a) + (size_t)cJSON_GetArraySize(seq_b), nkeys = 0;
+    const char **keys = malloc((cap ? cap : 1) * sizeof(*keys));
+    if (!keys) {
+        cJSON_Delete(all);
+        return -ENOMEM;
+    }
+    const cJSON *seqs[2] = {seq_a, seq_b};
+    for (int w = 0; w < 2; w++) {
+        const cJSON *m;
+        cJSON_ArrayForEach(m, seqs[w]) {
+            const char *key = str_field(m, "shape_key");
+            size_t k = 0;
+            while (key && k < nkeys && strcmp(keys[k], key) != 0)
+                k++;
+            if (key && k == nkeys)
+                keys[nkeys++] = key;
+        }
+    }
+    int rc = 0;
+    for (size_t k = 0; k < nkeys && rc == 0; k++) {
+        shape_run ra = {0}, rb = {0};
+        if ((rc = shape_records(seq_a, keys[k], &ra)) == 0 && (rc = shape_records(seq_b, keys[k], &rb)) == 0) {
+            cJSON *dv = shape_divergence(keys[k], &ra, &rb, fixed, ahead, same_setup);
+            if (dv)
+                cJSON_AddItemToArray(all, dv);
+        }
+        free(ra.rec);
+        free(rb.rec);
+    }
+    free(keys);
+    if (rc < 0) {
+        cJSON_Delete(all);
+        return rc;
+    }
+    cJSON_AddBoolToObject(o, "identical", cJSON_GetArraySize(all) == 0);
+    if (cJSON_GetArraySize(all) > 0)
+        cJSON_AddItemToObject(res, "divergence", cJSON_Duplicate(cJSON_GetArrayItem(all, 0), 1));
+    else
+        cJSON_AddNullToObject(res, "divergence");
+    cJSON_AddItemToObject(res, "divergences", all);
+    return 0;
+}

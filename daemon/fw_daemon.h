@@ -62,6 +62,12 @@ int fw_daemon_spread(double *v, size_t n, double *min, double *median, double *m
 /* Compare two jobs' stored sequences (fw_db_job_sequence arrays). Result object as documented in
  * docs/protocol.md (compare). -EINVAL with a message on malformed input. */
 int fw_daemon_compare(const cJSON *seq_a, const cJSON *seq_b, cJSON **out, char *err, size_t errlen);
+/* Adds to a compare result where the two sequences diverged and why (issue 11): "sequence"
+ * {strategy, fixed_order, ask_ahead, same_setup, identical}, "divergence" (the first shape's, or null)
+ * and "divergences" (every shape's). job_a/job_b are fw_db_job_get rows with their resolved "spec";
+ * a point at position j of a shape depended on the results told at positions < j - ask_ahead. */
+int fw_daemon_compare_divergence(const cJSON *seq_a, const cJSON *seq_b, const cJSON *job_a, const cJSON *job_b,
+                                 cJSON *res);
 
 /* ---- ETA (daemon/eta.c): pure, unit-tested --------------------------------------------------- */
 

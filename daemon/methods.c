@@ -660,17 +660,25 @@ static void m_compare(fw_daemon *d, fw_daemon_req *req)
     int64_t a, b;
     if (check_params(req, known) < 0 || p_job(req, "a", &a) < 0 || p_job(req, "b", &b) < 0)
         return;
-    if (!job_exists(d, req, a) || !job_exists(d, req, b))
+    cJSON *ja = NULL, *jb = NULL;
+    if (get_job(d, req, a, &ja) < 0 || get_job(d, req, b, &jb) < 0) {
+        cJSON_Delete(ja);
         return;
+    }
     cJSON *sa = NULL, *sb = NULL, *res = NULL;
     char err[512];
     if (fw_db_job_sequence(d->db, a, &sa) < 0 || fw_db_job_sequence(d->db, b, &sb) < 0) {
         cJSON_Delete(sa);
+        cJSON_Delete(ja);
+        cJSON_Delete(jb);
         reply_db_error(d, req, "to read the jobs' measurements");
         return;
     }
     if (fw_daemon_compare(sa, sb, &res, err, sizeof(err)) < 0) {
         fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "%s", err);
+    } else if (fw_daemon_compare_divergence(sa, sb, ja, jb, res) < 0) {
+        cJSON_Delete(res);
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "out of memory comparing jobs");
     } else {
         cJSON_AddNumberToObject(res, "a", (double)a);
         cJSON_AddNumberToObject(res, "b", (double)b);
@@ -678,6 +686,8 @@ static void m_compare(fw_daemon *d, fw_daemon_req *req)
     }
     cJSON_Delete(sa);
     cJSON_Delete(sb);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
 }
 
 /* ---- dry runs and catalogues ---------------------------------------------------------------- */

@@ -146,6 +146,120 @@ static void test_compare(void)
     cJSON_Delete(b);
 }
 
+/* A stored job row as fw_db_job_get gives it: what compare's divergence reads. */
+static cJSON *job_row(const char *strategy, int ahead, const char *seed)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "strategy", strategy);
+    cJSON_AddStringToObject(j, "seed_text", seed);
+    cJSON_AddStringToObject(j, "spec_hash", "h1");
+    cJSON_AddStringToObject(j, "device", "replay:0");
+    cJSON *spec = cJSON_AddObjectToObject(j, "spec");
+    cJSON_AddStringToObject(spec, "strategy", strategy);
+    if (ahead >= 0)
+        cJSON_AddNumberToObject(cJSON_AddObjectToObject(spec, "options"), "ask_ahead", ahead);
+    return j;
+}
+
+/* Issue 11: where two sequences of one spec and seed diverge, and which told results explain it. */
+static void test_divergence(void)
+{
+    /* Shape S: positions 0..5 (seq 0..5); shape R: positions 0..1 (seq 6, 7), identical in both. */
+    const char *va[] = {"T=1", "T=2", "T=3", "T=4", "T=5", "T=6", "U=1", "U=2"};
+    cJSON *a = cJSON_CreateArray(), *b = cJSON_CreateArray();
+    for (int i = 0; i < 8; i++) {
+        const char *shape = i < 6 ? "S" : "R";
+        cJSON_AddItemToArray(a, seq_item(i, shape, va[i], "ok", 100 + i));
+        cJSON_AddItemToArray(b, seq_item(i, shape, va[i], "ok", 100 + i));
+    }
+    cJSON *ja = job_row("anneal", 2, "7"), *jb = job_row("anneal", 2, "7");
+    cJSON *res = cJSON_CreateObject();
+    CHECK(fw_daemon_compare_divergence(a, b, ja, jb, res) == 0, "divergence: runs");
+    cJSON *sq = cJSON_GetObjectItem(res, "sequence");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(sq, "identical")) && cJSON_IsNull(cJSON_GetObjectItem(res, "divergence")) &&
+          cJSON_GetArraySize(cJSON_GetObjectItem(res, "divergences")) == 0,
+          "divergence: the same records -> identical sequences, no divergence");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(sq, "fixed_order")) &&
+          cJSON_GetObjectItem(sq, "ask_ahead")->valuedouble == 2 && cJSON_IsTrue(cJSON_GetObjectItem(sq, "same_setup")),
+          "divergence: learning strategy, ask-ahead 2, same setup");
+    cJSON_Delete(res);
+
+    /* b told position 1 slower and position 3 crashed; b's position 5 is another variant. Position 5
+     * depended on positions < 5 - 2 = 3: position 1 is the cause, position 3 (told later) is not. */
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(b, 1), "median_ns", cJSON_CreateNumber(150));
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(b, 3), "status", cJSON_CreateString("crashed"));
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(b, 3), "median_ns", cJSON_CreateNull());
+    cJSON_ReplaceItemInObject(cJSON_GetArrayItem(b, 5), "variant_key", cJSON_CreateString("T=9"));
+    res = cJSON_CreateObject();
+    CHECK(fw_daemon_compare_divergence(a, b, ja, jb, res) == 0, "divergence: runs on diverging records");
+    cJSON *dv = cJSON_GetObjectItem(res, "divergence");
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(res, "sequence"), "identical")) &&
+          cJSON_GetArraySize(cJSON_GetObjectItem(res, "divergences")) == 1,
+          "divergence: one shape diverged (R did not)");
+    CHECK(dv && strcmp(cJSON_GetObjectItem(dv, "shape_key")->valuestring, "S") == 0 &&
+          cJSON_GetObjectItem(dv, "position")->valuedouble == 5 && cJSON_GetObjectItem(dv, "seq_a")->valuedouble == 5 &&
+          cJSON_GetObjectItem(dv, "seq_b")->valuedouble == 5 &&
+          strcmp(cJSON_GetObjectItem(dv, "variant_a")->valuestring, "T=6") == 0 &&
+          strcmp(cJSON_GetObjectItem(dv, "variant_b")->valuestring, "T=9") == 0,
+          "divergence: shape S at position 5, T=6 vs T=9");
+    cJSON *cause = cJSON_GetObjectItem(dv, "cause");
+    cJSON *c0 = cJSON_GetArrayItem(cause, 0);
+    CHECK(cJSON_GetArraySize(cause) == 1 && cJSON_GetObjectItem(dv, "cause_total")->valuedouble == 1 &&
+          cJSON_GetObjectItem(c0, "position")->valuedouble == 1 &&
+          strcmp(cJSON_GetObjectItem(c0, "variant")->valuestring, "T=2") == 0 &&
+          cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "a"), "median_ns")->valuedouble == 101 &&
+          cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "b"), "median_ns")->valuedouble == 150 &&
+          fabs(cJSON_GetObjectItem(c0, "ratio")->valuedouble - 150.0 / 101) < 1e-12,
+          "divergence: the cause is position 1 (101 vs 150 ns), not position 3 (told after it was asked)");
+    cJSON_Delete(res);
+
+    /* With ask-ahead 0 the crash at position 3 was told before position 5 too: a status cause. */
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItem(cJSON_GetObjectItem(ja, "spec"), "options"), "ask_ahead",
+                              cJSON_CreateNumber(0));
+    res = cJSON_CreateObject();
+    fw_daemon_compare_divergence(a, b, ja, jb, res);
+    cause = cJSON_GetObjectItem(cJSON_GetObjectItem(res, "divergence"), "cause");
+    c0 = cJSON_GetArrayItem(cause, 1);
+    CHECK(cJSON_GetArraySize(cause) == 2 && cJSON_GetObjectItem(c0, "position")->valuedouble == 3 &&
+          strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(c0, "b"), "status")->valuestring, "crashed") == 0 &&
+          cJSON_IsNull(cJSON_GetObjectItem(c0, "ratio")),
+          "divergence: ask-ahead 0 -> the crash told at position 3 is a cause too");
+    cJSON_Delete(res);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+
+    /* A fixed order never depends on times: no cause, and a different seed is named. */
+    ja = job_row("random", -1, "7");
+    jb = job_row("random", -1, "8");
+    res = cJSON_CreateObject();
+    fw_daemon_compare_divergence(a, b, ja, jb, res);
+    sq = cJSON_GetObjectItem(res, "sequence");
+    dv = cJSON_GetObjectItem(res, "divergence");
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItem(sq, "fixed_order")) && cJSON_IsNull(cJSON_GetObjectItem(sq, "ask_ahead")) &&
+          cJSON_IsFalse(cJSON_GetObjectItem(sq, "same_setup")) &&
+          cJSON_GetArraySize(cJSON_GetObjectItem(dv, "cause")) == 0 &&
+          strstr(cJSON_GetObjectItem(dv, "explanation")->valuestring, "fixed order") &&
+          strstr(cJSON_GetObjectItem(dv, "explanation")->valuestring, "seeds"),
+          "divergence: fixed order -> no cause, the setup differs");
+    cJSON_Delete(res);
+
+    /* b stopped early in shape R: diverged at its end, b's side null. */
+    cJSON_DeleteItemFromArray(b, 7);
+    res = cJSON_CreateObject();
+    fw_daemon_compare_divergence(a, b, ja, jb, res);
+    dv = cJSON_GetArrayItem(cJSON_GetObjectItem(res, "divergences"), 1);
+    CHECK(dv && strcmp(cJSON_GetObjectItem(dv, "shape_key")->valuestring, "R") == 0 &&
+          cJSON_GetObjectItem(dv, "position")->valuedouble == 1 && cJSON_IsNull(cJSON_GetObjectItem(dv, "seq_b")) &&
+          cJSON_IsNull(cJSON_GetObjectItem(dv, "variant_b")) &&
+          strstr(cJSON_GetObjectItem(dv, "explanation")->valuestring, "fewer points"),
+          "divergence: a shorter run diverges where it ended");
+    cJSON_Delete(res);
+    cJSON_Delete(ja);
+    cJSON_Delete(jb);
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+}
+
 /* The ETA on numbers chosen here (issue 19 item 10): the finalists' launches are counted. */
 static void test_eta(void)
 {
@@ -209,6 +323,7 @@ int main(void)
     test_nearest();
     test_tau();
     test_compare();
+    test_divergence();
     test_eta();
     printf("%d failure(s)\n", failures);
     return failures ? 1 : 0;

@@ -282,6 +282,11 @@ def learning(tmp, path):
             re_job = c.call("rerun", {"job": ref})["job"]
             check(c.watch(re_job)[-1]["state"] == "done" and sequence(d, re_job) == a,
                   "%s: rerun on replay gives the identical sequence" % strategy)
+            cmp = c.call("compare", {"a": ref, "b": re_job})
+            sq = cmp["sequence"]
+            check(sq["identical"] is True and sq["fixed_order"] is False and sq["ask_ahead"] == 2 and
+                  sq["same_setup"] is True and cmp["divergence"] is None and cmp["divergences"] == [],
+                  "%s: compare says the rerun's sequence is identical: %s" % (strategy, sq))
             d.terminate()
             d.env["FAIRWAY_TEST_FAULT"] = "hang@6"
             d.start()
@@ -305,6 +310,59 @@ def learning(tmp, path):
             check(False, "unexpected %r\n%s" % (e, d.read_log()))
         finally:
             d.cleanup()
+
+
+def divergence(tmp, data):
+    """compare on two replayed learning jobs whose recorded spaces differ in one entry's time (issue
+    11): the sequences diverge where the strategy first saw that time, and compare names it as the
+    cause with both medians and their ratio; the text output says so too."""
+    pa, pb = os.path.join(tmp, "div_a.json"), os.path.join(tmp, "div_b.json")
+    with open(pa, "w") as f:
+        json.dump(data, f)
+    spec = {"strategy": "anneal", "budget": 9, "seed": 4, "options": {"finalists": 0, "ask_ahead": 1}}
+    d = Daemon()
+    try:
+        d.start()
+        c = d.client()
+        ja = c.call("submit", {"spec": dict(spec, replay={"file": pa})})["job"]
+        check(c.watch(ja)[-1]["state"] == "done", "divergence: job a completes")
+        a = sequence(d, ja)
+        # the first plain timed point (no samples) made 20x faster in b's recorded space
+        other = json.loads(json.dumps(data))
+        by_key = {key_of(e): e for e in other["cache"].values()}
+        k = next(i for i, r in enumerate(a) if not isinstance(by_key[r[1]]["time"], str) and
+                 "times" not in by_key[r[1]])
+        changed, entry = a[k][1], by_key[a[k][1]]
+        entry["time"] = entry["time"] * 0.05
+        with open(pb, "w") as f:
+            json.dump(other, f)
+        jb = c.call("submit", {"spec": dict(spec, replay={"file": pb})})["job"]
+        check(c.watch(jb)[-1]["state"] == "done", "divergence: job b completes")
+        b = sequence(d, jb)
+        first = next((i for i in range(min(len(a), len(b))) if a[i][1] != b[i][1]), None)
+        check(first is not None and first > k + 1, "divergence: the sequences differ, from position %s" % first)
+        cmp = c.call("compare", {"a": ja, "b": jb})
+        dv = cmp["divergence"]
+        check(cmp["sequence"]["identical"] is False and cmp["sequence"]["same_setup"] is False and dv is not None and
+              dv["position"] == first and dv["seq_a"] == a[first][0] and dv["seq_b"] == b[first][0] and
+              dv["variant_a"] == a[first][1] and dv["variant_b"] == b[first][1],
+              "divergence: compare names position %s and both variants: %s" % (first, dv))
+        cause = dv and dv["cause"]
+        check(cause and len(cause) == 1 and dv["cause_total"] == 1 and cause[0]["position"] == k and
+              cause[0]["variant"] == changed and cause[0]["a"]["median_ns"] == a[k][3] and
+              cause[0]["b"]["median_ns"] == b[k][3] and abs(cause[0]["ratio"] - 0.05) < 1e-9 and
+              "different results were told" in dv["explanation"],
+              "divergence: the cause is position %d's time, 20x faster in b: %s" % (k, cause))
+        p = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start", "compare", str(ja), str(jb)],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0 and "sequences: diverged (anneal, ask-ahead 1" in p.stdout and
+              ("first differs at position %d" % first) in p.stdout and
+              ("told at position %d, %s" % (k, changed)) in p.stdout and "b/a 0.050" in p.stdout,
+              "divergence: the text output names the position and the cause:\n%s%s" % (p.stdout, p.stderr))
+    except Exception as e:
+        check(False, "unexpected %r\n%s" % (e, d.read_log()))
+    finally:
+        d.cleanup()
 
 
 def structured_cache():
@@ -460,6 +518,7 @@ def main():
         through_daemon(tmp, plain, data)
         restarts(tmp, plain)
         learning(tmp, plain)
+        divergence(tmp, data)
         strategies_on_device(tmp)
         round_trip(tmp, plain, data)
     finally:
