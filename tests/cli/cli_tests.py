@@ -24,7 +24,7 @@ FAIRWAYD = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else ''
 FAKE = os.path.abspath(sys.argv[4]) if len(sys.argv) > 4 else ''
 
 COMMANDS = ['tune', 'status', 'watch', 'cancel', 'jobs', 'rankings', 'best', 'rerun', 'compare', 'expand',
-            'profiles', 'devices', 'failures', 'report', 'export', 'shutdown', 'strategies']
+            'profiles', 'devices', 'failures', 'report', 'export', 'policy', 'shutdown', 'strategies']
 FLAGS = {
     'tune': ['--profile', '--num-random', '--random-seed', '--no-explore', '--warmup', '--iters', '--strategy',
              '--backend', '--device', '--budget', '--family', '--shape', '--knob', '--constraint', '--spec',
@@ -33,7 +33,7 @@ FLAGS = {
     'rankings': ['--shape', '--limit'], 'best': ['--family', '--shape', '--device', '--kernel', '--exact'],
     'rerun': ['--top', '--detach'], 'compare': [], 'expand': ['--limit', '--profile', '--shape', '--knob'],
     'profiles': [], 'strategies': [], 'devices': ['--device', '--all'], 'failures': ['--status', '--limit'], 'report': ['--output', '--top'],
-    'export': ['--format', '--output'], 'shutdown': ['--now'],
+    'export': ['--format', '--output', '--source'], 'policy': ['--against'], 'shutdown': ['--now'],
 }
 
 
