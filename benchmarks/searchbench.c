@@ -47,8 +47,10 @@ static fw_outcome outcome_of(const fw_replay_space *sp, size_t i, double noise, 
 }
 
 /* One seed: best true time after each budget, and evaluations used. ahead = the sequencer's
- * ask-ahead A (job/fw_job.h): the point at position j is asked once exactly the results of
- * positions < j - A were told, in order, as a daemon job runs it; 0 = ask one, tell one. */
+ * ask-ahead A (job/fw_job.h), through the sequencer's own rule (fw_strategy_tells_due): the point
+ * at position j is asked once exactly the results of positions < j - A were told, in order, or at
+ * once while the strategy's next proposal is blind (reads no result), as a daemon job runs it;
+ * 0 = ask one, tell one (after the blind ones). */
 static size_t ask_ahead;
 
 static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, double noise,
@@ -77,7 +79,7 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
         return -1;
     }
     while (bi < nb) {
-        for (size_t need = (size_t)used > ask_ahead ? (size_t)used - ask_ahead : 0; told < need; told++)
+        for (size_t need = fw_strategy_tells_due(st, (size_t)used, ask_ahead); told < need; told++)
             fw_strategy_tell(st, asked[told], res[told]);
         size_t got = used < maxb ? fw_strategy_ask(st, 1, &p) : 0;
         if (got == 1) {

@@ -101,8 +101,11 @@ void fw_plan_release(fw_plan *plan);
  * point at position j of a shape is asked only after the results of its positions < j - A were
  * told to the strategy, in order, and exactly those: results arriving early wait. A = ask-ahead:
  * unlimited for the fixed orders, spec options.ask_ahead for learning strategies (resolved specs
- * carry it). So the strategy sees one fixed interleaving of asks and tells whatever the timing,
- * and while position j is measured, up to A later points can be compiling. */
+ * carry it). Presets and the strategy's blind proposals (fw_strategy_blind_asks: its first points,
+ * which read no result) are asked without waiting; the rule itself is fw_strategy_tells_due, which
+ * fairway-searchbench uses too. So the strategy sees one fixed interleaving of asks and tells
+ * whatever the timing, and while position j is measured, up to A later points (more during the
+ * blind start) can be compiling. */
 #define FW_SEQ_ASK_AHEAD_DEFAULT 8
 #define FW_SEQ_ASK_AHEAD_MAX 64
 

@@ -269,10 +269,12 @@ int fw_seq_ask(fw_seq *q, const fw_seq_item **out)
             if (learning && shape_start(q, sh, si) < 0)
                 return -ENOMEM;
         }
-        if (learning && sh->asked > c->ask_ahead && tell_upto(q, sh, sh->asked - c->ask_ahead) < 0)
-            return FW_SEQ_WAIT;
         while (sh->fpos < sh->nfixed && sh->used[sh->fixed[sh->fpos]])
             sh->fpos++;   /* taken already by a replayed record that differed */
+        /* presets and the strategy's blind proposals read no result: asked without waiting */
+        if (learning && sh->fpos >= sh->nfixed
+            && tell_upto(q, sh, fw_strategy_tells_due(sh->st, sh->asked, c->ask_ahead)) < 0)
+            return FW_SEQ_WAIT;
         if (sh->fpos < sh->nfixed) {
             size_t f = sh->fpos++;
             if (learning)

@@ -76,6 +76,21 @@ int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r);
  * strategy is asked meanwhile. -EINVAL for a point out of range or already proposed or told. */
 int fw_strategy_claim(fw_strategy *s, size_t point);
 
+/* How many of the next proposals depend on no result told, whatever is told meanwhile: a pure
+ * function of the strategy's name and its proposed-or-told count (random: SIZE_MAX; auto and model:
+ * their first 10, genetic its first 6, anneal its first 1, minus the count so far). Such a proposal
+ * reads only (seed, stream, count) and the proposed set, so telling results before it or not
+ * changes nothing; a caller may ask it before any result is in. */
+size_t fw_strategy_blind_asks(const fw_strategy *s);
+
+/* The interleaving rule of a job (job/fw_job.h), in one place for the sequencer and
+ * fairway-searchbench: before the next ask, with `asked` points asked or claimed so far and
+ * ask-ahead `ahead`, the results of the first fw_strategy_tells_due(s, asked, ahead) of them must
+ * have been told, in ask order: 0 while the next proposal is blind, else asked - ahead (0 if less).
+ * A caller that tells exactly that many before each non-blind ask gives the same proposals as one
+ * that never asks blind points early (the blind ones read no result). */
+size_t fw_strategy_tells_due(const fw_strategy *s, size_t asked, size_t ahead);
+
 /* Proposed-or-told count, and the one-line list of strategy names with what each does. */
 size_t fw_strategy_count(const fw_strategy *s);
 const char *fw_strategy_name(const fw_strategy *s);

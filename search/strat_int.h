@@ -47,6 +47,9 @@ typedef struct st_sub {
     void (*destroy)(void *st);
     size_t (*propose)(const st_core *c, const void *st, fw_pcg32 *r);
     void (*observe)(const st_core *c, void *st, size_t ti);
+    /* proposals (counted by nprop, claims included) that are uniform samples whatever was told:
+     * propose() reads no told result while nprop < blind (ntold <= nprop always holds) */
+    size_t blind;
 } st_sub;
 
 extern const st_sub st_sub_anneal, st_sub_genetic, st_sub_model, st_sub_uniform;

@@ -55,7 +55,7 @@ static void anneal_observe(const st_core *c, void *st, size_t ti)
         a->cur = ti;
 }
 
-const st_sub st_sub_anneal = {"anneal", anneal_create, free, anneal_propose, anneal_observe};
+const st_sub st_sub_anneal = {"anneal", anneal_create, free, anneal_propose, anneal_observe, 1};
 
 /* ---- genetic algorithm ---- */
 #define GA_POP 12
@@ -100,7 +100,7 @@ static size_t genetic_propose(const st_core *c, const void *st, fw_pcg32 *r)
     return p != ST_NONE ? p : st_uniform(c, r);
 }
 
-const st_sub st_sub_genetic = {"genetic", NULL, NULL, genetic_propose, NULL};
+const st_sub st_sub_genetic = {"genetic", NULL, NULL, genetic_propose, NULL, GA_MIN};
 
 /* ---- uniform sampling (auto's exploration arm) ---- */
 static size_t uniform_propose(const st_core *c, const void *st, fw_pcg32 *r)
@@ -109,4 +109,4 @@ static size_t uniform_propose(const st_core *c, const void *st, fw_pcg32 *r)
     return st_uniform(c, r);
 }
 
-const st_sub st_sub_uniform = {"uniform", NULL, NULL, uniform_propose, NULL};
+const st_sub st_sub_uniform = {"uniform", NULL, NULL, uniform_propose, NULL, SIZE_MAX};

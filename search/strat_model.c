@@ -115,4 +115,4 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
     return best != ST_NONE ? best : st_uniform(c, r);
 }
 
-const st_sub st_sub_model = {"model", NULL, NULL, model_propose, NULL};
+const st_sub st_sub_model = {"model", NULL, NULL, model_propose, NULL, MODEL_INIT};

@@ -449,5 +449,21 @@ int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r)
     return 0;
 }
 
+size_t fw_strategy_blind_asks(const fw_strategy *s)
+{
+    if (s->perm)   /* random: the Fisher-Yates stream never reads a result */
+        return SIZE_MAX;
+    /* auto: its first AUTO_INIT proposals are its uniform arm's, chosen before any credit is read */
+    size_t end = s->arm_of ? AUTO_INIT : s->sub[0]->blind;
+    return s->c.nprop < end ? end - s->c.nprop : 0;
+}
+
+size_t fw_strategy_tells_due(const fw_strategy *s, size_t asked, size_t ahead)
+{
+    if (fw_strategy_blind_asks(s) > 0)
+        return 0;
+    return asked > ahead ? asked - ahead : 0;
+}
+
 size_t fw_strategy_count(const fw_strategy *s) { return s->c.nprop; }
 const char *fw_strategy_name(const fw_strategy *s) { return s->name; }

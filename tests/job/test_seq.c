@@ -233,6 +233,67 @@ static void test_ask_ahead(void)
     cJSON_Delete(spec);
 }
 
+/* Blind asks: presets and a strategy's result-independent first proposals (fw_strategy_blind_asks)
+ * are asked before any result is told, even at A = 0; the sequence is still the one-at-a-time
+ * one, and a sequencer rebuilt inside or just after the blind phase continues exactly. */
+static void test_blind(void)
+{
+    /* shape 0 has 2 presets: anneal's one blind proposal is its first (nprop 0), taken by a preset */
+    static const size_t free_asks[] = {2, 6, 10, 10};   /* anneal, genetic, model, auto */
+    for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++) {
+        cJSON *spec = spec_for(LEARNING[i], 30, 5, ", \"options\": {\"ask_ahead\": 0}");
+        fw_seq *q = seq_new(spec);
+        const fw_seq_item *it;
+        size_t n = 0;
+        int rc;
+        while ((rc = fw_seq_ask(q, &it)) == FW_SEQ_ITEM)
+            n++;
+        CHECK_INT(rc, FW_SEQ_WAIT);
+        CHECK_INT(n, free_asks[i]);
+        /* at A = 0 the next ask needs every earlier result: telling all but the last still waits */
+        for (size_t s = 0; s + 1 < n; s++)
+            CHECK_INT(fw_seq_tell(q, (int64_t)s, fake(fw_seq_item_at(q, (int64_t)s))), 0);
+        CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
+        CHECK_INT(fw_seq_tell(q, (int64_t)n - 1, fake(fw_seq_item_at(q, (int64_t)n - 1))), 0);
+        CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
+        CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
+        fw_seq_free(q);
+        /* asking the blind points early changes nothing: depth 64 = depth 1 (ask one, tell one) */
+        run *a = full(spec, 1), *b = full(spec, 64);
+        CHECK_INT(a->n, 60);
+        CHECK(same(a, b));
+        check_run(a, 30, LEARNING[i]);
+        static const size_t stops[] = {3, 10, 11};
+        for (size_t si = 0; si < sizeof stops / sizeof stops[0]; si++) {
+            run *first = calloc(1, sizeof *first), *rest = calloc(1, sizeof *rest);
+            fw_seq *q1 = seq_new(spec);
+            drive(q1, 64, stops[si], first);
+            fw_seq_free(q1);
+            fw_seq *q2 = seq_new(spec);
+            for (size_t k = 0; k < first->n; k++) {
+                char why[512];
+                CHECK_INT(fw_seq_replay(q2, (int64_t)k, first->key[k], first->out[k], why, sizeof why), 0);
+            }
+            drive(q2, 64, 0, rest);
+            fw_seq_free(q2);
+            CHECK_INT(first->n + rest->n, a->n);
+            int eq = first->n + rest->n == a->n;
+            for (size_t k = 0; eq && k < first->n; k++)
+                eq = strcmp(first->key[k], a->key[k]) == 0;
+            for (size_t k = 0; eq && k < rest->n; k++)
+                eq = strcmp(rest->key[k], a->key[first->n + k]) == 0;
+            if (!eq)
+                fprintf(stderr, "%s: rebuilt after %zu results (A = 0) differs\n", LEARNING[i], stops[si]);
+            CHECK(eq);
+            free(first);
+            free(rest);
+        }
+        free(a);
+        free(b);
+        cJSON_Delete(spec);
+    }
+}
+
 /* Fixed orders never wait and are the plan; random's sequence does not depend on results. */
 static void test_fixed(void)
 {
@@ -263,15 +324,20 @@ static void test_fixed(void)
         fw_seq_free(q);
         cJSON_Delete(spec);
     }
-    /* a learning strategy's plan is what it can propose before any result: presets + A + 1 */
-    cJSON *spec = spec_for("auto", 12, 5, "");
-    fw_plan p;
-    char err[256];
-    CHECK_INT(fw_plan_build(spec, NULL, &p, err, sizeof err), 0);
-    CHECK_INT(p.planned, 24);
-    CHECK_INT(p.n, FW_SEQ_ASK_AHEAD_DEFAULT + 1);
-    fw_plan_release(&p);
-    cJSON_Delete(spec);
+    /* a learning strategy's plan is what it can propose before any result: the presets and its
+     * blind proposals (auto: its first 10, presets included), or A + 1 if that is more */
+    static const char *const ex[] = {"", ", \"options\": {\"ask_ahead\": 3}", ", \"options\": {\"ask_ahead\": 11}"};
+    static const size_t expect[] = {10, 10, 12};
+    for (size_t e = 0; e < 3; e++) {
+        cJSON *spec = spec_for("auto", 14, 5, ex[e]);
+        fw_plan p;
+        char err[256];
+        CHECK_INT(fw_plan_build(spec, NULL, &p, err, sizeof err), 0);
+        CHECK_INT(p.planned, 28);
+        CHECK_INT(p.n, expect[e]);
+        fw_plan_release(&p);
+        cJSON_Delete(spec);
+    }
 }
 
 /* A stored record that is not what the sequence asks (another device's limits, an older version):
@@ -338,6 +404,7 @@ int main(void)
     for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++)
         test_learning(LEARNING[i]);
     test_ask_ahead();
+    test_blind();
     test_fixed();
     test_replay_mismatch();
     test_outcome();

@@ -203,6 +203,44 @@ static void test_sequences(const fw_replay_space *sp)
     CHECK(kr == 60 && memcmp(ref, s1, sizeof ref) == 0, "random = fw_search_random");
 }
 
+/* Blind proposals (fw_strategy_blind_asks): the counts each strategy reports, and that asking them
+ * all before any tell gives the serial ask-one-tell-one sequence, blind part and continuation. */
+static void test_blind(const fw_replay_space *sp)
+{
+    static const size_t expect[] = {SIZE_MAX, 1, 6, 10, 10};   /* the order of all[] */
+    fw_sspace v = view(sp);
+    char err[128];
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
+        size_t s1[60], s2[60], p;
+        size_t k1 = run(sp, all[i], 4, 60, s1);
+        fw_strategy *s = fw_strategy_new(all[i], &v, 4, 0, 60, err, sizeof err);
+        CHECK(s && fw_strategy_blind_asks(s) == expect[i], "%s: %zu blind asks", all[i], expect[i]);
+        size_t b = expect[i] < 60 ? expect[i] : 60, m = 0;
+        for (; m < b; m++) {
+            CHECK(fw_strategy_blind_asks(s) == expect[i] - (expect[i] == SIZE_MAX ? 0 : m), "%s: counts down", all[i]);
+            CHECK(fw_strategy_tells_due(s, m, 0) == 0, "%s: a blind ask needs no result", all[i]);
+            CHECK(fw_strategy_ask(s, 1, &s2[m]) == 1, "%s: blind ask", all[i]);
+        }
+        if (expect[i] != SIZE_MAX)
+            CHECK(fw_strategy_blind_asks(s) == 0 && fw_strategy_tells_due(s, b, 0) == b
+                  && fw_strategy_tells_due(s, b, 2) == (b > 2 ? b - 2 : 0) && fw_strategy_tells_due(s, b, b + 3) == 0,
+                  "%s: past its blind phase the ask-ahead rule applies", all[i]);
+        for (size_t j = 0; j < m; j++)
+            fw_strategy_tell(s, s2[j], outcome(sp, s2[j]));
+        while (m < 60 && fw_strategy_ask(s, 1, &p) == 1) {
+            s2[m++] = p;
+            fw_strategy_tell(s, p, outcome(sp, p));
+        }
+        CHECK(k1 == 60 && m == 60 && memcmp(s1, s2, sizeof s1) == 0, "%s: blind asks first, same sequence", all[i]);
+        fw_strategy_free(s);
+        /* a claim (a preset) uses up a blind proposal as an ask does */
+        s = fw_strategy_new(all[i], &v, 4, 0, 60, err, sizeof err);
+        CHECK(fw_strategy_claim(s, 0) == 0 && fw_strategy_blind_asks(s) == (expect[i] == SIZE_MAX ? SIZE_MAX : expect[i] - 1),
+              "%s: a claim counts", all[i]);
+        fw_strategy_free(s);
+    }
+}
+
 /* Mean best/optimum over seeds 0..19 at a budget, and mean number of failed evaluations. */
 static double mean_ratio(const fw_replay_space *sp, const char *name, size_t budget, double *fails)
 {
@@ -246,6 +284,7 @@ int main(void)
     CHECK(fw_replay_parse(t1, strlen(t1), &plain, err, sizeof err) == 0, "%s", err);
     CHECK(fw_replay_parse(t2, strlen(t2), &trap, err, sizeof err) == 0, "%s", err);
     test_sequences(&trap);
+    test_blind(&trap);
     test_learning(&plain, "plain");
     test_learning(&trap, "fastest fail");
     /* failures do not attract the model: on the space whose fastest points fail it spends no more
