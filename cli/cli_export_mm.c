@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "fw_cli.h"
-#include "fw_family.h"
+#include "fw_job.h"
 #include "fw_transform.h"
 #include "fw_util.h"
 
@@ -59,13 +59,13 @@ static int inventory(const char *file, const cJSON *status, cJSON **out, char **
     char *text = NULL;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
     const char *own = fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "source"), "text", NULL);
-    const fw_family *fam = fw_family_find(fw_cli_str(status, "family", ""));
     const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
     if (file && fw_cli_source_load(file, &text, err, errlen) < 0)
         return -1;
     if (!file && own)
         text = strdup(own);
-    else if (!file && fam && fam->source && fam->source("metal", cJSON_GetArrayItem(shapes, 0), &text, err, errlen) < 0)
+    else if (!file && fw_job_family_source(fw_cli_str(status, "family", ""), "metal", cJSON_GetArrayItem(shapes, 0),
+                                           &text, err, errlen) < 0)
         return -1;
     if (!text)
         return snprintf(err, errlen, "no kernel source to list the entries of: give --source FILE"), -1;

@@ -63,6 +63,11 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
  * them): -EINVAL with a sentence naming an unknown key and the known ones (issue 19 item 8). Called
  * on new submissions only, so a stored job resumes whatever its options say. */
 int fw_spec_check_options(const cJSON *user, char *err, size_t errlen);
+/* A built-in family's kernel source in a dialect ("metal", "opencl", "cuda") for a shape, so a
+ * client can list its entries without reaching into kernels/: 0 with *text (caller frees) or NULL
+ * when the family is unknown or has no source of its own; -errno with a message when it fails. */
+int fw_job_family_source(const char *family, const char *dialect, const cJSON *shape, char **text,
+                         char *err, size_t errlen);
 
 /* Hash of the resolved spec's canonical JSON (cJSON_PrintUnformatted of a key-sorted copy). */
 void fw_spec_hash(const cJSON *resolved, char out[17]);

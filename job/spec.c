@@ -839,3 +839,13 @@ int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
     }
     return 0;
 }
+
+int fw_job_family_source(const char *family, const char *dialect, const cJSON *shape, char **text,
+                         char *err, size_t errlen)
+{
+    const fw_family *fam = family ? fw_family_find(family) : NULL;
+    *text = NULL;
+    if (!fam || !fam->source)
+        return 0;
+    return fam->source(dialect, shape, text, err, errlen);
+}
