@@ -642,7 +642,7 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
                               "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)%s",
                               family, key, identity ? " on " : "", identity ? identity : "",
                               cJSON_GetObjectItemCaseSensitive(data, "nearest_shape_key")
-                                  ? ", or leave out exact for the nearest tuned shape"
+                                  ? ", or ask again without --exact (\"exact\": true) for the nearest tuned shape"
                                   : "");
         return;
     }

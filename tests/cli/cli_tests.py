@@ -528,7 +528,7 @@ def case_e2e(e):
     check(p.stdout.startswith('NOT TUNED: K=64,M=48,N=64 was never tuned; this is the nearest tuned shape, '
                               'K=64,M=64,N=64') and '--exact' in p.stdout, 'the text marks the nearest', p.stdout)
     p = e.fw('--no-start', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', '--exact', rc=1)
-    check('nothing verified is stored for gemm shape K=64,M=48,N=64' in p.stderr and 'leave out exact' in p.stderr,
+    check('nothing verified is stored for gemm shape K=64,M=48,N=64' in p.stderr and 'ask again without --exact' in p.stderr,
           'best --exact refuses an untuned shape', p.stderr)
     p = e.fw('--no-start', '--json', 'best', '--family', 'gemm', '--shape', 'M=48,N=64,K=64', '--exact', rc=1)
     check(json.loads(p.stdout)['error']['data'] == {'shape_key': 'K=64,M=48,N=64', 'nearest_shape_key': 'K=64,M=64,N=64'},
