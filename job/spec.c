@@ -234,6 +234,505 @@ static int resolve_budget_s(const cJSON *user, cJSON *out, char *err, size_t err
     return 0;
 }
 
+/* What fw_spec_resolve's stages share: the inputs they read, what each one resolves for the next,
+ * and what the single cleanup path at its end frees. */
+typedef struct resolve_ctx {
+    const cJSON *user;      /* the user's spec, or the replayed one that replaces it */
+    cJSON *replayed, *prof, *defaults, *presets;
+    const cJSON *profile, *shapes, *aliases, *macros, *source, *binds, *workload, *options;
+    const fw_family *fam;
+    fw_space space;
+    int have_space, space_default, npresets;
+    fw_point fixed;   /* family knobs a given space left out, fixed to one value (see Space) */
+    const char *strategy, *backend;
+    int64_t budget, seed, warmup, iters, device;
+    char *err;
+    size_t errlen;
+} resolve_ctx;
+
+static int resolve_profile(resolve_ctx *c)
+{
+    c->profile = cJSON_GetObjectItemCaseSensitive(c->user, "profile");
+    if (!c->profile)
+        return 0;
+    if (!cJSON_IsString(c->profile))
+        return fw_errf(c->err, c->errlen, -EINVAL, "\"profile\" must be a profile name (a string)");
+    const char *text = fw_profile_json(c->profile->valuestring);
+    if (!text) {
+        char k[512];
+        join(fw_profile_names(), k, sizeof k);
+        return fw_errf(c->err, c->errlen, -EINVAL, "unknown profile '%s' (known: %s)", c->profile->valuestring, k);
+    }
+    c->prof = cJSON_Parse(text);
+    if (!cJSON_IsObject(c->prof))
+        return fw_errf(c->err, c->errlen, -EIO, "profile '%s' is not a valid JSON object (a build problem: "
+                       "check variants/profiles/)", c->profile->valuestring);
+    char where[128];
+    snprintf(where, sizeof where, "profile '%s'", c->profile->valuestring);
+    return check_fields(c->prof, profile_fields, where, c->err, c->errlen);
+}
+
+/* The family (named, implied by a user source or a workload) and its defaults. */
+static int resolve_family(resolve_ctx *c)
+{
+    const cJSON *user = c->user, *prof = c->prof;
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const cJSON *family = pick(user, prof, "family");
+    if (!family)   /* a user kernel names the family whose binding layout it follows (issue 6) */
+        family = cJSON_GetObjectItemCaseSensitive(pick(user, prof, "source"), "workload");
+    static const cJSON decl_name = {.type = cJSON_String, .valuestring = FW_DECL_FAMILY};
+    if (!family && cJSON_IsObject(pick(user, prof, "workload")))
+        family = &decl_name;   /* a "workload" object and no family: the declarative family (issue 12) */
+    if (!family && pick(user, prof, "source"))   /* a kernel of one's own, nothing saying how to run it */
+        return fw_errf(err, errlen, -EINVAL,
+                       "the spec has a source but no \"workload\" saying how to run it: add a \"workload\" object "
+                       "(its buffers, launch geometry and output check; docs/spec.md, section \"Declarative "
+                       "workloads\"), as the five specs in examples/ do (`fairway tune --spec examples/vadd/spec.json`), "
+                       "and pass it with --spec FILE; or name the family whose layout the kernel follows, "
+                       "\"source\": {\"workload\": \"gemm\"} (docs/own-kernel.md)");
+    if (!family)
+        return fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\" (or, for a kernel of "
+                       "your own, a \"source\" and a \"workload\": docs/spec.md)");
+    if (!cJSON_IsString(family))
+        return fw_errf(err, errlen, -EINVAL, "\"family\" must be a family name (a string)");
+    const fw_family *fam = c->fam = fw_family_find(family->valuestring);
+    if (!fam) {
+        char k[512] = "";
+        const fw_family *const *all = fw_families();
+        const char *nm[32];
+        size_t n = 0;
+        for (; all[n] && n < 31; n++)
+            nm[n] = all[n]->name;
+        nm[n] = NULL;
+        join(nm, k, sizeof k);
+        return fw_errf(err, errlen, -EINVAL, "unknown family '%s' (known: %s)", family->valuestring, k);
+    }
+    if (fam->defaults_json) {
+        c->defaults = cJSON_Parse(fam->defaults_json);
+        if (!cJSON_IsObject(c->defaults))
+            return fw_errf(err, errlen, -EIO, "family '%s' has defaults that are not a JSON object (a bug in "
+                           "kernels/%s)", fam->name, fam->name);
+    }
+    return 0;
+}
+
+/* Without a user source, a given space may tune only some of the family's knobs: the family's
+ * geometry and workload read all of them, so each one left out is fixed to its value in the
+ * family's first preset (else the first of its default values) and written into the resolved
+ * space. (A user source brings its own knobs.) *dspace is the completed copy. */
+static int complete_space(resolve_ctx *c, const cJSON *space_json, cJSON **dspace)
+{
+    const cJSON *fknobs = cJSON_GetObjectItemCaseSensitive(c->defaults, "knobs");
+    const cJSON *preset0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c->defaults, "presets"), 0);
+    const cJSON *fk;
+    *dspace = cJSON_Duplicate(space_json, 1);
+    cJSON *dknobs = cJSON_GetObjectItemCaseSensitive(*dspace, "knobs");
+    cJSON_ArrayForEach(fk, fknobs) {
+        if (cJSON_GetObjectItemCaseSensitive(dknobs, fk->string))
+            continue;
+        const cJSON *pv = cJSON_GetObjectItemCaseSensitive(preset0, fk->string);
+        const cJSON *val = cJSON_IsNumber(pv) ? pv : cJSON_GetArrayItem(fk, 0);
+        cJSON *one = cJSON_CreateArray();
+        if (!val || !one || !cJSON_AddItemToArray(one, cJSON_CreateNumber(val->valuedouble)) ||
+            !cJSON_AddItemToObject(dknobs, fk->string, one) ||
+            fw_point_set(&c->fixed, fk->string, (int64_t)val->valuedouble) < 0) {
+            cJSON_Delete(one);
+            cJSON_Delete(*dspace);
+            *dspace = NULL;
+            return fw_errf(c->err, c->errlen, -ENOMEM, "out of memory");
+        }
+    }
+    return 0;
+}
+
+/* Space: a given space replaces the family's whole default space (knobs and constraints), since
+ * default constraints name default knobs. Family presets only apply to the family's space. */
+static int resolve_space(resolve_ctx *c)
+{
+    const cJSON *space_json = pick(c->user, c->prof, "space");
+    cJSON *dspace = NULL;
+    int rc;
+    if (!space_json) {
+        const cJSON *dk = cJSON_GetObjectItemCaseSensitive(c->defaults, "knobs");
+        if (!dk)
+            return fw_errf(c->err, c->errlen, -EINVAL, "family '%s' has no default space: give \"space\": "
+                           "{\"knobs\": {...}, \"constraints\": [...]}", c->fam->name);
+        dspace = cJSON_CreateObject();
+        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(c->defaults, "constraints");
+        if (!dspace || add_dup(dspace, "knobs", dk) < 0 || (dc && add_dup(dspace, "constraints", dc) < 0)) {
+            cJSON_Delete(dspace);
+            return fw_errf(c->err, c->errlen, -ENOMEM, "out of memory");
+        }
+        space_json = dspace;
+        c->space_default = 1;
+    } else if (!pick(c->user, c->prof, "source") &&
+               cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(c->defaults, "knobs")) && cJSON_IsObject(space_json) &&
+               cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(space_json, "knobs")) > 0) {
+        if ((rc = complete_space(c, space_json, &dspace)) < 0)
+            return rc;
+        space_json = dspace;
+    }
+    char serr[400];
+    rc = fw_space_from_json(space_json, &c->space, serr, sizeof serr);
+    cJSON_Delete(dspace);
+    if (rc < 0) {
+        fw_errf(c->err, c->errlen, rc, "space: %s", serr);
+        return rc;
+    }
+    c->have_space = 1;
+    uint64_t size = fw_space_size(&c->space);
+    if (size > FW_SPEC_MAX_SPACE && !c->replayed)   /* a recorded space's points are listed, never walked */
+        return fw_errf(c->err, c->errlen, -E2BIG, "the space has %" PRIu64 " points before constraints, over the "
+                       "limit of %d: shorten the knobs' value lists", size, FW_SPEC_MAX_SPACE);
+    return 0;
+}
+
+static int resolve_shapes(resolve_ctx *c)
+{
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const cJSON *v, *shapes = c->shapes = pick(c->user, c->prof, "shapes");
+    if (!shapes)
+        shapes = c->shapes = cJSON_GetObjectItemCaseSensitive(c->defaults, "shapes");
+    if (!shapes)
+        return fw_errf(err, errlen, -EINVAL, "the job spec needs \"shapes\" (family '%s' has no default shapes)",
+                       c->fam->name);
+    if (!cJSON_IsArray(shapes))
+        return fw_errf(err, errlen, -EINVAL, "\"shapes\" must be a list of shape objects");
+    int nshapes = cJSON_GetArraySize(shapes);
+    if (nshapes < 1 || nshapes > FW_SPEC_MAX_SHAPES)
+        return fw_errf(err, errlen, -EINVAL, "the job spec has %d shapes; give between 1 and %d", nshapes,
+                       FW_SPEC_MAX_SHAPES);
+    int si = 0;
+    cJSON_ArrayForEach(v, shapes) {
+        if (!cJSON_IsObject(v))
+            return fw_errf(err, errlen, -EINVAL, "shape %d must be a JSON object of named integers", si);
+        if (c->fam->shape_check) {
+            char cerr[300];
+            int rc = c->fam->shape_check(v, cerr, sizeof cerr);
+            if (rc < 0) {
+                fw_errf(err, errlen, rc, "shape %d: %s", si, cerr);
+                return rc;
+            }
+        }
+        si++;
+    }
+    /* A knob named like a shape field would shadow the field in every constraint. */
+    si = 0;
+    cJSON_ArrayForEach(v, shapes) {
+        for (size_t k = 0; k < c->space.nknobs; k++)
+            if (cJSON_GetObjectItemCaseSensitive(v, c->space.knobs[k].name))
+                return fw_errf(err, errlen, -EINVAL, "knob '%s' has the name of a field of shape %d, so "
+                               "constraints could not tell them apart: rename the knob (\"aliases\" keeps its "
+                               "macro name)", c->space.knobs[k].name, si);
+        si++;
+    }
+    return 0;
+}
+
+/* Presets: complete points of the space. */
+static int resolve_presets(resolve_ctx *c)
+{
+    const cJSON *v, *pr = pick(c->user, c->prof, "presets");
+    if (!pr && c->space_default)
+        pr = cJSON_GetObjectItemCaseSensitive(c->defaults, "presets");
+    c->presets = cJSON_CreateArray();
+    if (!c->presets)
+        return fw_errf(c->err, c->errlen, -ENOMEM, "out of memory");
+    if (pr && !cJSON_IsArray(pr))
+        return fw_errf(c->err, c->errlen, -EINVAL, "\"presets\" must be a list of knob objects");
+    int pi = 0;
+    c->npresets = pr ? cJSON_GetArraySize(pr) : 0;
+    cJSON_ArrayForEach(v, pr) {
+        fw_point p;
+        char perr[300];
+        int rc = fw_point_from_json(v, &p, perr, sizeof perr);
+        for (size_t f = 0; rc == 0 && f < c->fixed.n; f++)   /* a preset need not name a fixed knob */
+            if (!fw_point_get(&p, c->fixed.kv[f].name, NULL))
+                rc = fw_point_set(&p, c->fixed.kv[f].name, c->fixed.kv[f].value);
+        if (rc == 0)
+            rc = fw_space_check_point(&c->space, &p, perr, sizeof perr);
+        if (rc < 0) {
+            fw_errf(c->err, c->errlen, rc, "%s in preset %d", perr, pi);
+            return rc;
+        }
+        cJSON *pj = fw_point_to_json(&p);
+        if (!pj)
+            return fw_errf(c->err, c->errlen, -ENOMEM, "out of memory");
+        cJSON_AddItemToArray(c->presets, pj);
+        pi++;
+    }
+    return 0;
+}
+
+/* Strategy and budget, with the old tool's flags mapped onto them. */
+static int resolve_strategy(resolve_ctx *c)
+{
+    const cJSON *user = c->user;
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const cJSON *ustrat = cJSON_GetObjectItemCaseSensitive(user, "strategy");
+    const cJSON *noexp = cJSON_GetObjectItemCaseSensitive(user, "no_explore");
+    const cJSON *numr = cJSON_GetObjectItemCaseSensitive(user, "num_random");
+    const cJSON *ubudget = cJSON_GetObjectItemCaseSensitive(user, "budget");
+    int rc, npresets = c->npresets;
+    if (ustrat && !cJSON_IsString(ustrat))
+        return fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
+    if (noexp && !cJSON_IsBool(noexp))
+        return fw_errf(err, errlen, -EINVAL, "\"no_explore\" must be true or false");
+    const char *strategy = NULL;
+    int64_t budget = -1;
+    if (cJSON_IsTrue(noexp)) {
+        if (ustrat && strcmp(ustrat->valuestring, "presets") != 0)
+            return fw_errf(err, errlen, -EINVAL, "\"no_explore\": true means strategy \"presets\", but the spec "
+                           "asks for \"%s\": drop one of them", ustrat->valuestring);
+        strategy = "presets";
+    } else if (numr) {
+        int64_t n;
+        if ((rc = get_int(numr, "num_random", 0, FW_SPEC_MAX_BUDGET, &n, err, errlen)) < 0)
+            return rc;
+        if (ustrat && strcmp(ustrat->valuestring, "random") != 0)
+            return fw_errf(err, errlen, -EINVAL, "\"num_random\" means strategy \"random\", but the spec asks "
+                           "for \"%s\": drop one of them", ustrat->valuestring);
+        if (ubudget)
+            return fw_errf(err, errlen, -EINVAL, "give either \"num_random\" (random variants after the presets) "
+                           "or \"budget\" (evaluations per shape), not both");
+        strategy = "random";
+        budget = n + npresets;
+        if (budget > FW_SPEC_MAX_BUDGET)
+            return fw_errf(err, errlen, -EINVAL, "budget %" PRId64 " (num_random %" PRId64 " + %d presets) is "
+                           "over the limit of %d", budget, n, npresets, FW_SPEC_MAX_BUDGET);
+    }
+    if (!strategy) {
+        const cJSON *s = pick(user, c->prof, "strategy");
+        if (s && !cJSON_IsString(s))
+            return fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
+        strategy = s ? s->valuestring : FW_SPEC_DEFAULT_STRATEGY;
+    }
+    c->strategy = strategy;
+    if (!strategy_known(strategy))
+        return fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: " FW_SPEC_STRATEGIES ")", strategy);
+    if (budget < 0) {
+        const cJSON *b = pick(user, c->prof, "budget");
+        budget = strcmp(strategy, "presets") == 0 ? 0 : FW_SPEC_DEFAULT_BUDGET;
+        if (b && (rc = get_int(b, "budget", 0, FW_SPEC_MAX_BUDGET, &budget, err, errlen)) < 0)
+            return rc;
+    }
+    c->budget = budget;
+    if (strcmp(strategy, "presets") == 0 && npresets == 0)
+        return fw_errf(err, errlen, -EINVAL, "strategy \"presets\" (or no_explore) needs at least one preset, "
+                       "and the spec has none");
+    return 0;
+}
+
+/* Seed (drawn when absent), warmup, iters, device and backend. */
+static int resolve_run(resolve_ctx *c)
+{
+    const cJSON *v, *user = c->user;
+    int rc;
+    c->warmup = 5;
+    c->iters = 20;
+    c->device = 0;
+    v = cJSON_GetObjectItemCaseSensitive(user, "seed");
+    if (v) {
+        if ((rc = get_int(v, "seed", 0, SEED_MAX, &c->seed, c->err, c->errlen)) < 0)
+            return rc;
+    } else {
+        c->seed = (int64_t)draw_seed();
+    }
+    if ((v = pick(user, c->prof, "warmup")) &&
+        (rc = get_int(v, "warmup", 0, WARMUP_MAX, &c->warmup, c->err, c->errlen)) < 0)
+        return rc;
+    if ((v = pick(user, c->prof, "iters")) && (rc = get_int(v, "iters", 1, ITERS_MAX, &c->iters, c->err, c->errlen)) < 0)
+        return rc;
+    if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
+        (rc = get_int(v, "device", 0, 1023, &c->device, c->err, c->errlen)) < 0)
+        return rc;
+    /* The platform's own GPU API when the spec does not name one (or says "auto"): Metal on macOS
+     * (docs/metal.md), OpenCL elsewhere (PoCL runs it on any CPU). */
+#if defined(__APPLE__)
+    c->backend = "metal";
+#else
+    c->backend = "opencl";
+#endif
+    if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
+        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
+                                   strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0 &&
+                                   strcmp(v->valuestring, "replay") != 0))
+            return fw_errf(c->err, c->errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal, replay, auto");
+        if (strcmp(v->valuestring, "auto") != 0)
+            c->backend = v->valuestring;
+    }
+    return 0;
+}
+
+/* Aliases (knob -> the source's own macro name) and fixed macros (NAME -> integer, passed to every
+ * variant). A fixed macro must not collide with a knob's macro, or one of the two -D definitions
+ * would silently win. */
+static int resolve_macros(resolve_ctx *c)
+{
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const fw_space *space = &c->space;
+    const cJSON *v, *aliases = c->aliases = pick(c->user, c->prof, "aliases");
+    if (aliases && !cJSON_IsObject(aliases))
+        return fw_errf(err, errlen, -EINVAL, "\"aliases\" must be an object {\"KNOB\": \"MACRO_NAME\"}");
+    cJSON_ArrayForEach(v, aliases) {
+        int known = 0;
+        for (size_t k = 0; k < space->nknobs; k++)
+            known |= strcmp(space->knobs[k].name, v->string) == 0;
+        if (!known)
+            return fw_errf(err, errlen, -EINVAL, "alias for unknown knob '%s' (the space's knobs are the only "
+                           "names that can be aliased)", v->string);
+        if (!cJSON_IsString(v) || !fw_variants_name_ok(v->valuestring))
+            return fw_errf(err, errlen, -EINVAL, "alias of knob '%s' must be a macro name (a C identifier)",
+                           v->string);
+        for (const cJSON *w = aliases->child; w != v; w = w->next)
+            if (strcmp(w->valuestring, v->valuestring) == 0)
+                return fw_errf(err, errlen, -EINVAL, "knobs '%s' and '%s' both map to macro '%s'", w->string,
+                               v->string, v->valuestring);
+    }
+    const cJSON *macros = c->macros = pick(c->user, c->prof, "macros");
+    if (macros && !cJSON_IsObject(macros))
+        return fw_errf(err, errlen, -EINVAL, "\"macros\" must be an object {\"NAME\": integer}");
+    cJSON_ArrayForEach(v, macros) {
+        int64_t x;
+        if (!fw_variants_name_ok(v->string) || !fw_variants_json_int(v, &x))
+            return fw_errf(err, errlen, -EINVAL, "macro '%s' must be a C identifier with an integer value",
+                           v->string);
+        for (size_t k = 0; k < space->nknobs; k++) {
+            const cJSON *a = cJSON_GetObjectItemCaseSensitive(aliases, space->knobs[k].name);
+            const char *mname = a ? a->valuestring : space->knobs[k].name;
+            if (strcmp(mname, v->string) == 0)
+                return fw_errf(err, errlen, -EINVAL, "macro '%s' is also the macro of knob '%s': remove it from "
+                               "\"macros\"", v->string, space->knobs[k].name);
+        }
+    }
+    return 0;
+}
+
+/* The source (a user kernel's, or the family's own), binds, workload and options, then every name
+ * the constraints use. */
+static int resolve_source(resolve_ctx *c)
+{
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const fw_family *fam = c->fam;
+    int rc;
+    const cJSON *source = c->source = pick(c->user, c->prof, "source");
+    if (source && !cJSON_IsObject(source))
+        return fw_errf(err, errlen, -EINVAL, "\"source\" must be an object {\"text\", \"name\", ...}");
+    /* Binds: knob -> a constant of the user source whose literal the knob's value replaces, in an
+     * in-memory copy (issue 13, variants/fw_transform.h); checked against the source below. */
+    const cJSON *binds = c->binds = pick(c->user, c->prof, "binds");
+    if (binds && (!source || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(source, "text"))) &&
+        (rc = fw_binds_check(NULL, NULL, binds, &c->space, c->aliases, err, errlen)) < 0)
+        return rc;
+    if (source) {
+        /* A user kernel (issue 6): it must follow the job family's binding layout, and every knob's
+         * macro (after aliases) must be #ifndef-guarded, or the knob would not reach the code. */
+        const cJSON *stext = cJSON_GetObjectItemCaseSensitive(source, "text");
+        const cJSON *sname = cJSON_GetObjectItemCaseSensitive(source, "name");
+        const cJSON *swl = cJSON_GetObjectItemCaseSensitive(source, "workload");
+        if (swl && (!cJSON_IsString(swl) || strcmp(swl->valuestring, fam->name) != 0))
+            return fw_errf(err, errlen, -EINVAL, "\"source\".\"workload\" must name the job's family '%s' (the "
+                           "family whose buffers, launch geometry and reference the kernel follows)", fam->name);
+        if (stext && !cJSON_IsString(stext))
+            return fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
+        if (stext && (rc = fw_source_check_knobs_binds(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
+                                                       : NULL, &c->space, c->aliases, binds, err, errlen)) < 0)
+            return rc;
+    }
+    if (!source && fam->source) {
+        /* The family's own source must take every knob too (GATE_BITS in moe_swiglu is one beyond the
+         * default space): the same guard check as a user kernel's, on the family's OpenCL source, so a
+         * knob that would reach no code is refused before the job instead of changing nothing. */
+        char *text = NULL;
+        char serr2[300];
+        if (fam->source("opencl", cJSON_GetArrayItem(c->shapes, 0), &text, serr2, sizeof serr2) == 0) {
+            rc = fw_source_check_knobs(text, fam->name, &c->space, c->aliases, err, errlen);
+            free(text);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    c->workload = pick(c->user, c->prof, "workload");
+    if ((rc = decl_check(c->workload, fam, source, c->shapes, &c->space, err, errlen)) < 0)
+        return rc;
+    c->options = pick(c->user, c->prof, "options");
+    if (c->options && !cJSON_IsObject(c->options))
+        return fw_errf(err, errlen, -EINVAL, "\"options\" must be an object");
+    /* Every name a constraint uses must exist for every shape, before any job starts. */
+    for (size_t ci = 0; ci < c->space.nconstraints; ci++) {
+        names_check nc = {.space = &c->space, .shapes = c->shapes, .ci = ci, .err = err, .errlen = errlen};
+        fw_expr_names(c->space.constraints[ci], check_name, &nc);
+        if (nc.rc < 0)
+            return nc.rc;
+    }
+    return 0;
+}
+
+/* The resolved spec, in its fixed field order (the order is part of every stored spec's bytes). */
+static int resolve_output(resolve_ctx *c, cJSON **resolved)
+{
+    char *err = c->err;
+    size_t errlen = c->errlen;
+    const cJSON *v;
+    int rc;
+    cJSON *out = cJSON_CreateObject();
+    cJSON *sj = fw_space_to_json(&c->space);
+    if (!out || !sj) {
+        cJSON_Delete(sj);
+        cJSON_Delete(out);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    int ok = 1;
+    if (c->profile)
+        ok &= add_dup(out, "profile", c->profile) == 0;
+    ok &= cJSON_AddStringToObject(out, "family", c->fam->name) != NULL;
+    ok &= add_dup(out, "shapes", c->shapes) == 0;
+    cJSON_AddItemToObject(out, "space", sj);
+    cJSON_AddItemToObject(out, "presets", c->presets);
+    c->presets = NULL;
+    ok &= cJSON_AddStringToObject(out, "strategy", c->strategy) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "budget", (double)c->budget) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "seed", (double)c->seed) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "warmup", (double)c->warmup) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "iters", (double)c->iters) != NULL;
+    ok &= cJSON_AddStringToObject(out, "backend", c->backend) != NULL;
+    ok &= cJSON_AddNumberToObject(out, "device", (double)c->device) != NULL;
+    if (c->aliases)
+        ok &= add_dup(out, "aliases", c->aliases) == 0;
+    else
+        ok &= cJSON_AddObjectToObject(out, "aliases") != NULL;
+    if (c->macros)
+        ok &= add_dup(out, "macros", c->macros) == 0;
+    else
+        ok &= cJSON_AddObjectToObject(out, "macros") != NULL;
+    if (c->source)
+        ok &= add_dup(out, "source", c->source) == 0;
+    if (c->options)
+        ok &= add_dup(out, "options", c->options) == 0;
+    if ((ok && (rc = resolve_ask_ahead(out, c->strategy, err, errlen)) < 0) ||
+        (ok && (rc = resolve_budget_s(c->user, out, err, errlen)) < 0)) {
+        cJSON_Delete(out);
+        return rc;
+    }
+    if (c->binds)
+        ok &= add_dup(out, "binds", c->binds) == 0;
+    if (c->workload)
+        ok &= add_dup(out, "workload", c->workload) == 0;
+    if ((v = cJSON_GetObjectItemCaseSensitive(c->user, "replay")))
+        ok &= add_dup(out, "replay", v) == 0;
+    if (!ok) {
+        cJSON_Delete(out);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    *resolved = out;
+    return 0;
+}
+
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen)
 {
     *resolved = NULL;
@@ -244,528 +743,26 @@ int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errle
     int rc = check_fields(user, user_fields, "the job spec", err, errlen);
     if (rc < 0)
         return rc;
+    resolve_ctx c = {.user = user, .err = err, .errlen = errlen};
+    fw_point_clear(&c.fixed);
     /* A recorded space (replay/): its file gives the family, knobs, shape and backend. */
-    cJSON *replayed = NULL;
-    if ((rc = fw_replay_spec_expand(user, &replayed, err, errlen)) < 0)
+    if ((rc = fw_replay_spec_expand(user, &c.replayed, err, errlen)) < 0)
         return rc;
-    if (replayed)
-        user = replayed;
-
-    cJSON *prof = NULL, *defaults = NULL, *out = NULL, *presets = NULL;
-    fw_space space;
-    int have_space = 0;
-    fw_point fixed;   /* family knobs a given space left out, fixed to one value (see Space) */
-    fw_point_clear(&fixed);
-    const cJSON *v;
-
-    const cJSON *profile = cJSON_GetObjectItemCaseSensitive(user, "profile");
-    if (profile) {
-        if (!cJSON_IsString(profile)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"profile\" must be a profile name (a string)");
-            goto done;
-        }
-        const char *text = fw_profile_json(profile->valuestring);
-        if (!text) {
-            char k[512];
-            join(fw_profile_names(), k, sizeof k);
-            rc = fw_errf(err, errlen, -EINVAL, "unknown profile '%s' (known: %s)", profile->valuestring, k);
-            goto done;
-        }
-        prof = cJSON_Parse(text);
-        if (!cJSON_IsObject(prof)) {
-            rc = fw_errf(err, errlen, -EIO, "profile '%s' is not a valid JSON object (a build problem: "
-                         "check variants/profiles/)", profile->valuestring);
-            goto done;
-        }
-        char where[128];
-        snprintf(where, sizeof where, "profile '%s'", profile->valuestring);
-        rc = check_fields(prof, profile_fields, where, err, errlen);
-        if (rc < 0)
-            goto done;
-    }
-
-    const cJSON *family = pick(user, prof, "family");
-    if (!family)   /* a user kernel names the family whose binding layout it follows (issue 6) */
-        family = cJSON_GetObjectItemCaseSensitive(pick(user, prof, "source"), "workload");
-    static const cJSON decl_name = {.type = cJSON_String, .valuestring = FW_DECL_FAMILY};
-    if (!family && cJSON_IsObject(pick(user, prof, "workload")))
-        family = &decl_name;   /* a "workload" object and no family: the declarative family (issue 12) */
-    if (!family && pick(user, prof, "source")) {   /* a kernel of one's own, nothing saying how to run it */
-        rc = fw_errf(err, errlen, -EINVAL,
-                     "the spec has a source but no \"workload\" saying how to run it: add a \"workload\" object "
-                     "(its buffers, launch geometry and output check; docs/spec.md, section \"Declarative "
-                     "workloads\"), as the five specs in examples/ do (`fairway tune --spec examples/vadd/spec.json`), "
-                     "and pass it with --spec FILE; or name the family whose layout the kernel follows, "
-                     "\"source\": {\"workload\": \"gemm\"} (docs/own-kernel.md)");
+    if (c.replayed)
+        c.user = c.replayed;
+    if ((rc = resolve_profile(&c)) < 0 || (rc = resolve_family(&c)) < 0 || (rc = resolve_space(&c)) < 0 ||
+        (rc = resolve_shapes(&c)) < 0 || (rc = resolve_presets(&c)) < 0 || (rc = resolve_strategy(&c)) < 0 ||
+        (rc = resolve_run(&c)) < 0 || (rc = resolve_macros(&c)) < 0 || (rc = resolve_source(&c)) < 0 ||
+        (rc = resolve_output(&c, resolved)) < 0)
         goto done;
-    }
-    if (!family) {
-        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs a \"family\" or a \"profile\" (or, for a kernel of "
-                     "your own, a \"source\" and a \"workload\": docs/spec.md)");
-        goto done;
-    }
-    if (!cJSON_IsString(family)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"family\" must be a family name (a string)");
-        goto done;
-    }
-    const fw_family *fam = fw_family_find(family->valuestring);
-    if (!fam) {
-        char k[512] = "";
-        const fw_family *const *all = fw_families();
-        const char *nm[32];
-        size_t n = 0;
-        for (; all[n] && n < 31; n++)
-            nm[n] = all[n]->name;
-        nm[n] = NULL;
-        join(nm, k, sizeof k);
-        rc = fw_errf(err, errlen, -EINVAL, "unknown family '%s' (known: %s)", family->valuestring, k);
-        goto done;
-    }
-    if (fam->defaults_json) {
-        defaults = cJSON_Parse(fam->defaults_json);
-        if (!cJSON_IsObject(defaults)) {
-            rc = fw_errf(err, errlen, -EIO, "family '%s' has defaults that are not a JSON object (a bug in "
-                         "kernels/%s)", fam->name, fam->name);
-            goto done;
-        }
-    }
-
-    /* Space: a given space replaces the family's whole default space (knobs and constraints), since
-     * default constraints name default knobs. Family presets only apply to the family's space. */
-    const cJSON *space_json = pick(user, prof, "space");
-    int space_default = 0;
-    cJSON *dspace = NULL;
-    if (!space_json) {
-        const cJSON *dk = cJSON_GetObjectItemCaseSensitive(defaults, "knobs");
-        if (!dk) {
-            rc = fw_errf(err, errlen, -EINVAL, "family '%s' has no default space: give \"space\": "
-                         "{\"knobs\": {...}, \"constraints\": [...]}", fam->name);
-            goto done;
-        }
-        dspace = cJSON_CreateObject();
-        if (!dspace || add_dup(dspace, "knobs", dk) < 0) {
-            cJSON_Delete(dspace);
-            rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-            goto done;
-        }
-        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(defaults, "constraints");
-        if (dc && add_dup(dspace, "constraints", dc) < 0) {
-            cJSON_Delete(dspace);
-            rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-            goto done;
-        }
-        space_json = dspace;
-        space_default = 1;
-    } else if (!pick(user, prof, "source") && cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(defaults, "knobs")) &&
-               cJSON_IsObject(space_json) &&
-               cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(space_json, "knobs")) > 0) {
-        /* Without a user source, a given space may tune only some of the family's knobs: the family's
-         * geometry and workload read all of them, so each one left out is fixed to its value in the
-         * family's first preset (else the first of its default values) and written into the resolved
-         * space. (A user source brings its own knobs.) */
-        const cJSON *fknobs = cJSON_GetObjectItemCaseSensitive(defaults, "knobs");
-        const cJSON *preset0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(defaults, "presets"), 0);
-        const cJSON *fk;
-        dspace = cJSON_Duplicate(space_json, 1);
-        cJSON *dknobs = cJSON_GetObjectItemCaseSensitive(dspace, "knobs");
-        cJSON_ArrayForEach(fk, fknobs) {
-            if (cJSON_GetObjectItemCaseSensitive(dknobs, fk->string))
-                continue;
-            const cJSON *pv = cJSON_GetObjectItemCaseSensitive(preset0, fk->string);
-            const cJSON *val = cJSON_IsNumber(pv) ? pv : cJSON_GetArrayItem(fk, 0);
-            cJSON *one = cJSON_CreateArray();
-            if (!val || !one || !cJSON_AddItemToArray(one, cJSON_CreateNumber(val->valuedouble)) ||
-                !cJSON_AddItemToObject(dknobs, fk->string, one) ||
-                fw_point_set(&fixed, fk->string, (int64_t)val->valuedouble) < 0) {
-                cJSON_Delete(one);
-                cJSON_Delete(dspace);
-                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-                goto done;
-            }
-        }
-        space_json = dspace;
-    }
-    char serr[400];
-    rc = fw_space_from_json(space_json, &space, serr, sizeof serr);
-    cJSON_Delete(dspace);
-    if (rc < 0) {
-        fw_errf(err, errlen, rc, "space: %s", serr);
-        goto done;
-    }
-    have_space = 1;
-    uint64_t size = fw_space_size(&space);
-    if (size > FW_SPEC_MAX_SPACE && !replayed) {   /* a recorded space's points are listed, never walked */
-        rc = fw_errf(err, errlen, -E2BIG, "the space has %" PRIu64 " points before constraints, over the "
-                     "limit of %d: shorten the knobs' value lists", size, FW_SPEC_MAX_SPACE);
-        goto done;
-    }
-
-    /* Shapes. */
-    const cJSON *shapes = pick(user, prof, "shapes");
-    if (!shapes)
-        shapes = cJSON_GetObjectItemCaseSensitive(defaults, "shapes");
-    if (!shapes) {
-        rc = fw_errf(err, errlen, -EINVAL, "the job spec needs \"shapes\" (family '%s' has no default shapes)",
-                     fam->name);
-        goto done;
-    }
-    if (!cJSON_IsArray(shapes)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"shapes\" must be a list of shape objects");
-        goto done;
-    }
-    int nshapes = cJSON_GetArraySize(shapes);
-    if (nshapes < 1 || nshapes > FW_SPEC_MAX_SHAPES) {
-        rc = fw_errf(err, errlen, -EINVAL, "the job spec has %d shapes; give between 1 and %d", nshapes,
-                     FW_SPEC_MAX_SHAPES);
-        goto done;
-    }
-    int si = 0;
-    cJSON_ArrayForEach(v, shapes) {
-        if (!cJSON_IsObject(v)) {
-            rc = fw_errf(err, errlen, -EINVAL, "shape %d must be a JSON object of named integers", si);
-            goto done;
-        }
-        if (fam->shape_check) {
-            char cerr[300];
-            rc = fam->shape_check(v, cerr, sizeof cerr);
-            if (rc < 0) {
-                fw_errf(err, errlen, rc, "shape %d: %s", si, cerr);
-                goto done;
-            }
-        }
-        si++;
-    }
-
-    /* A knob named like a shape field would shadow the field in every constraint. */
-    si = 0;
-    cJSON_ArrayForEach(v, shapes) {
-        for (size_t k = 0; k < space.nknobs; k++)
-            if (cJSON_GetObjectItemCaseSensitive(v, space.knobs[k].name)) {
-                rc = fw_errf(err, errlen, -EINVAL, "knob '%s' has the name of a field of shape %d, so constraints "
-                             "could not tell them apart: rename the knob (\"aliases\" keeps its macro name)",
-                             space.knobs[k].name, si);
-                goto done;
-            }
-        si++;
-    }
-
-    /* Presets: complete points of the space. */
-    const cJSON *pr = pick(user, prof, "presets");
-    if (!pr && space_default)
-        pr = cJSON_GetObjectItemCaseSensitive(defaults, "presets");
-    presets = cJSON_CreateArray();
-    if (!presets) {
-        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-        goto done;
-    }
-    if (pr && !cJSON_IsArray(pr)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"presets\" must be a list of knob objects");
-        goto done;
-    }
-    int pi = 0, npresets = pr ? cJSON_GetArraySize(pr) : 0;
-    if (pr) {
-        cJSON_ArrayForEach(v, pr) {
-            fw_point p;
-            char perr[300];
-            rc = fw_point_from_json(v, &p, perr, sizeof perr);
-            for (size_t f = 0; rc == 0 && f < fixed.n; f++)   /* a preset need not name a fixed knob */
-                if (!fw_point_get(&p, fixed.kv[f].name, NULL))
-                    rc = fw_point_set(&p, fixed.kv[f].name, fixed.kv[f].value);
-            if (rc == 0)
-                rc = fw_space_check_point(&space, &p, perr, sizeof perr);
-            if (rc < 0) {
-                fw_errf(err, errlen, rc, "%s in preset %d", perr, pi);
-                goto done;
-            }
-            cJSON *pj = fw_point_to_json(&p);
-            if (!pj) {
-                rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-                goto done;
-            }
-            cJSON_AddItemToArray(presets, pj);
-            pi++;
-        }
-    }
-
-    /* Strategy and budget, with the old tool's flags mapped onto them. */
-    const cJSON *ustrat = cJSON_GetObjectItemCaseSensitive(user, "strategy");
-    const cJSON *noexp = cJSON_GetObjectItemCaseSensitive(user, "no_explore");
-    const cJSON *numr = cJSON_GetObjectItemCaseSensitive(user, "num_random");
-    const cJSON *ubudget = cJSON_GetObjectItemCaseSensitive(user, "budget");
-    if (ustrat && !cJSON_IsString(ustrat)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
-        goto done;
-    }
-    if (noexp && !cJSON_IsBool(noexp)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"no_explore\" must be true or false");
-        goto done;
-    }
-    const char *strategy = NULL;
-    int64_t budget = -1;
-    if (cJSON_IsTrue(noexp)) {
-        if (ustrat && strcmp(ustrat->valuestring, "presets") != 0) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"no_explore\": true means strategy \"presets\", but the spec "
-                         "asks for \"%s\": drop one of them", ustrat->valuestring);
-            goto done;
-        }
-        strategy = "presets";
-    } else if (numr) {
-        int64_t n;
-        rc = get_int(numr, "num_random", 0, FW_SPEC_MAX_BUDGET, &n, err, errlen);
-        if (rc < 0)
-            goto done;
-        if (ustrat && strcmp(ustrat->valuestring, "random") != 0) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"num_random\" means strategy \"random\", but the spec asks "
-                         "for \"%s\": drop one of them", ustrat->valuestring);
-            goto done;
-        }
-        if (ubudget) {
-            rc = fw_errf(err, errlen, -EINVAL, "give either \"num_random\" (random variants after the presets) "
-                         "or \"budget\" (evaluations per shape), not both");
-            goto done;
-        }
-        strategy = "random";
-        budget = n + npresets;
-        if (budget > FW_SPEC_MAX_BUDGET) {
-            rc = fw_errf(err, errlen, -EINVAL, "budget %" PRId64 " (num_random %" PRId64 " + %d presets) is "
-                         "over the limit of %d", budget, n, npresets, FW_SPEC_MAX_BUDGET);
-            goto done;
-        }
-    }
-    if (!strategy) {
-        const cJSON *s = pick(user, prof, "strategy");
-        if (s && !cJSON_IsString(s)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"strategy\" must be one of " FW_SPEC_STRATEGIES);
-            goto done;
-        }
-        strategy = s ? s->valuestring : FW_SPEC_DEFAULT_STRATEGY;
-    }
-    if (!strategy_known(strategy)) {
-        rc = fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: " FW_SPEC_STRATEGIES ")", strategy);
-        goto done;
-    }
-    if (budget < 0) {
-        const cJSON *b = pick(user, prof, "budget");
-        budget = strcmp(strategy, "presets") == 0 ? 0 : FW_SPEC_DEFAULT_BUDGET;
-        if (b) {
-            rc = get_int(b, "budget", 0, FW_SPEC_MAX_BUDGET, &budget, err, errlen);
-            if (rc < 0)
-                goto done;
-        }
-    }
-    if (strcmp(strategy, "presets") == 0 && npresets == 0) {
-        rc = fw_errf(err, errlen, -EINVAL, "strategy \"presets\" (or no_explore) needs at least one preset, "
-                     "and the spec has none");
-        goto done;
-    }
-
-    int64_t seed, warmup = 5, iters = 20, device = 0;
-    v = cJSON_GetObjectItemCaseSensitive(user, "seed");
-    if (v) {
-        rc = get_int(v, "seed", 0, SEED_MAX, &seed, err, errlen);
-        if (rc < 0)
-            goto done;
-    } else {
-        seed = (int64_t)draw_seed();
-    }
-    if ((v = pick(user, prof, "warmup")) && (rc = get_int(v, "warmup", 0, WARMUP_MAX, &warmup, err, errlen)) < 0)
-        goto done;
-    if ((v = pick(user, prof, "iters")) && (rc = get_int(v, "iters", 1, ITERS_MAX, &iters, err, errlen)) < 0)
-        goto done;
-    if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
-        (rc = get_int(v, "device", 0, 1023, &device, err, errlen)) < 0)
-        goto done;
-    /* The platform's own GPU API when the spec does not name one (or says "auto"): Metal on macOS
-     * (docs/metal.md), OpenCL elsewhere (PoCL runs it on any CPU). */
-#if defined(__APPLE__)
-    const char *backend = "metal";
-#else
-    const char *backend = "opencl";
-#endif
-    if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
-        if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
-                                   strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0 &&
-                                   strcmp(v->valuestring, "replay") != 0)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"backend\" must be one of opencl, cuda, metal, replay, auto");
-            goto done;
-        }
-        if (strcmp(v->valuestring, "auto") != 0)
-            backend = v->valuestring;
-    }
-
-    /* Aliases: knob -> the source's own macro name. */
-    const cJSON *aliases = pick(user, prof, "aliases");
-    if (aliases && !cJSON_IsObject(aliases)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"aliases\" must be an object {\"KNOB\": \"MACRO_NAME\"}");
-        goto done;
-    }
-    cJSON_ArrayForEach(v, aliases) {
-        int known = 0;
-        for (size_t k = 0; k < space.nknobs; k++)
-            known |= strcmp(space.knobs[k].name, v->string) == 0;
-        if (!known) {
-            rc = fw_errf(err, errlen, -EINVAL, "alias for unknown knob '%s' (the space's knobs are the only "
-                         "names that can be aliased)", v->string);
-            goto done;
-        }
-        if (!cJSON_IsString(v) || !fw_variants_name_ok(v->valuestring)) {
-            rc = fw_errf(err, errlen, -EINVAL, "alias of knob '%s' must be a macro name (a C identifier)",
-                         v->string);
-            goto done;
-        }
-        for (const cJSON *w = aliases->child; w != v; w = w->next)
-            if (strcmp(w->valuestring, v->valuestring) == 0) {
-                rc = fw_errf(err, errlen, -EINVAL, "knobs '%s' and '%s' both map to macro '%s'", w->string,
-                             v->string, v->valuestring);
-                goto done;
-            }
-    }
-
-    /* Fixed macros: NAME -> integer, passed to every variant. They must not collide with a knob's
-     * macro, or one of the two -D definitions would silently win. */
-    const cJSON *macros = pick(user, prof, "macros");
-    if (macros && !cJSON_IsObject(macros)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"macros\" must be an object {\"NAME\": integer}");
-        goto done;
-    }
-    cJSON_ArrayForEach(v, macros) {
-        int64_t x;
-        if (!fw_variants_name_ok(v->string) || !fw_variants_json_int(v, &x)) {
-            rc = fw_errf(err, errlen, -EINVAL, "macro '%s' must be a C identifier with an integer value",
-                         v->string);
-            goto done;
-        }
-        for (size_t k = 0; k < space.nknobs; k++) {
-            const cJSON *a = cJSON_GetObjectItemCaseSensitive(aliases, space.knobs[k].name);
-            const char *mname = a ? a->valuestring : space.knobs[k].name;
-            if (strcmp(mname, v->string) == 0) {
-                rc = fw_errf(err, errlen, -EINVAL, "macro '%s' is also the macro of knob '%s': remove it from "
-                             "\"macros\"", v->string, space.knobs[k].name);
-                goto done;
-            }
-        }
-    }
-    const cJSON *source = pick(user, prof, "source");
-    if (source && !cJSON_IsObject(source)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"source\" must be an object {\"text\", \"name\", ...}");
-        goto done;
-    }
-    /* Binds: knob -> a constant of the user source whose literal the knob's value replaces, in an
-     * in-memory copy (issue 13, variants/fw_transform.h); checked against the source below. */
-    const cJSON *binds = pick(user, prof, "binds");
-    if (binds && (!source || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(source, "text"))) &&
-        (rc = fw_binds_check(NULL, NULL, binds, &space, aliases, err, errlen)) < 0)
-        goto done;
-    if (source) {
-        /* A user kernel (issue 6): it must follow the job family's binding layout, and every knob's
-         * macro (after aliases) must be #ifndef-guarded, or the knob would not reach the code. */
-        const cJSON *stext = cJSON_GetObjectItemCaseSensitive(source, "text");
-        const cJSON *sname = cJSON_GetObjectItemCaseSensitive(source, "name");
-        const cJSON *swl = cJSON_GetObjectItemCaseSensitive(source, "workload");
-        if (swl && (!cJSON_IsString(swl) || strcmp(swl->valuestring, fam->name) != 0)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"source\".\"workload\" must name the job's family '%s' (the "
-                         "family whose buffers, launch geometry and reference the kernel follows)", fam->name);
-            goto done;
-        }
-        if (stext && !cJSON_IsString(stext)) {
-            rc = fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
-            goto done;
-        }
-        if (stext && (rc = fw_source_check_knobs_binds(stext->valuestring, cJSON_IsString(sname) ? sname->valuestring
-                                                       : NULL, &space, aliases, binds, err, errlen)) < 0)
-            goto done;
-    }
-    if (!source && fam->source) {
-        /* The family's own source must take every knob too (GATE_BITS in moe_swiglu is one beyond the
-         * default space): the same guard check as a user kernel's, on the family's OpenCL source, so a
-         * knob that would reach no code is refused before the job instead of changing nothing. */
-        char *text = NULL;
-        char serr2[300];
-        if (fam->source("opencl", cJSON_GetArrayItem(shapes, 0), &text, serr2, sizeof serr2) == 0) {
-            rc = fw_source_check_knobs(text, fam->name, &space, aliases, err, errlen);
-            free(text);
-            if (rc < 0)
-                goto done;
-        }
-    }
-    const cJSON *workload = pick(user, prof, "workload");
-    if ((rc = decl_check(workload, fam, source, shapes, &space, err, errlen)) < 0)
-        goto done;
-    const cJSON *options = pick(user, prof, "options");
-    if (options && !cJSON_IsObject(options)) {
-        rc = fw_errf(err, errlen, -EINVAL, "\"options\" must be an object");
-        goto done;
-    }
-
-    /* Every name a constraint uses must exist for every shape, before any job starts. */
-    for (size_t ci = 0; ci < space.nconstraints; ci++) {
-        names_check nc = {.space = &space, .shapes = shapes, .ci = ci, .err = err, .errlen = errlen};
-        fw_expr_names(space.constraints[ci], check_name, &nc);
-        if (nc.rc < 0) {
-            rc = nc.rc;
-            goto done;
-        }
-    }
-
-    out = cJSON_CreateObject();
-    cJSON *sj = fw_space_to_json(&space);
-    if (!out || !sj) {
-        cJSON_Delete(sj);
-        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-        goto done;
-    }
-    int ok = 1;
-    if (profile)
-        ok &= add_dup(out, "profile", profile) == 0;
-    ok &= cJSON_AddStringToObject(out, "family", fam->name) != NULL;
-    ok &= add_dup(out, "shapes", shapes) == 0;
-    cJSON_AddItemToObject(out, "space", sj);
-    cJSON_AddItemToObject(out, "presets", presets);
-    presets = NULL;
-    ok &= cJSON_AddStringToObject(out, "strategy", strategy) != NULL;
-    ok &= cJSON_AddNumberToObject(out, "budget", (double)budget) != NULL;
-    ok &= cJSON_AddNumberToObject(out, "seed", (double)seed) != NULL;
-    ok &= cJSON_AddNumberToObject(out, "warmup", (double)warmup) != NULL;
-    ok &= cJSON_AddNumberToObject(out, "iters", (double)iters) != NULL;
-    ok &= cJSON_AddStringToObject(out, "backend", backend) != NULL;
-    ok &= cJSON_AddNumberToObject(out, "device", (double)device) != NULL;
-    if (aliases)
-        ok &= add_dup(out, "aliases", aliases) == 0;
-    else
-        ok &= cJSON_AddObjectToObject(out, "aliases") != NULL;
-    if (macros)
-        ok &= add_dup(out, "macros", macros) == 0;
-    else
-        ok &= cJSON_AddObjectToObject(out, "macros") != NULL;
-    if (source)
-        ok &= add_dup(out, "source", source) == 0;
-    if (options)
-        ok &= add_dup(out, "options", options) == 0;
-    if (ok && (rc = resolve_ask_ahead(out, strategy, err, errlen)) < 0)
-        goto done;
-    if (ok && (rc = resolve_budget_s(user, out, err, errlen)) < 0)
-        goto done;
-    if (binds)
-        ok &= add_dup(out, "binds", binds) == 0;
-    if (workload)
-        ok &= add_dup(out, "workload", workload) == 0;
-    if ((v = cJSON_GetObjectItemCaseSensitive(user, "replay")))
-        ok &= add_dup(out, "replay", v) == 0;
-    if (!ok) {
-        rc = fw_errf(err, errlen, -ENOMEM, "out of memory");
-        goto done;
-    }
-    *resolved = out;
-    out = NULL;
     rc = 0;
 done:
-    cJSON_Delete(replayed);
-    cJSON_Delete(out);
-    cJSON_Delete(presets);
-    cJSON_Delete(prof);
-    cJSON_Delete(defaults);
-    if (have_space)
-        fw_space_release(&space);
+    cJSON_Delete(c.replayed);
+    cJSON_Delete(c.presets);
+    cJSON_Delete(c.prof);
+    cJSON_Delete(c.defaults);
+    if (c.have_space)
+        fw_space_release(&c.space);
     return rc;
 }
 
