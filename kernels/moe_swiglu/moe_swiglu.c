@@ -331,73 +331,73 @@ static void moe_workload_free(fw_workload *wl)
     fw_workload_free_common(wl);
 }
 
-static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out, char *err, size_t errlen)
+/* What moe_workload_new's stages share: the workload being built, the routing draws and the
+ * per-expert layout; moe_workload_new frees the scratch arrays on its one way out. */
+typedef struct moe_build {
+    fw_workload *wl;
+    moe_priv *pv;
+    uint64_t seed;
+    size_t nassign;       /* tokens * top_k */
+    uint32_t *ids;        /* expert of each assignment */
+    uint16_t *probs;      /* its probability (half) */
+    int *perm;
+    uint32_t *meta;       /* per expert: 3 bit widths, then 3 weight offsets (8 words) */
+    size_t woff[3];       /* total weight bytes per projection */
+    int pk[3], pn[3];     /* each projection's K and N: gate, up, down */
+} moe_build;
+
+/* routing: top_k distinct experts per token (partial Fisher-Yates), probabilities normalised */
+static int moe_route(moe_build *b)
 {
-    *out = NULL;
-    moe_priv *pv = calloc(1, sizeof *pv);
-    if (!pv)
-        return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    int rc = fw_moe_shape_parse(shape, &pv->shape, err, errlen);
-    if (rc < 0) {
-        free(pv);
-        return rc;
-    }
-    const fw_moe_shape *s = &pv->shape;
-    const int T = s->tokens, H = s->hidden, I = s->intermediate, E = s->experts, K = s->top_k;
-    const int grouped = s->mode == FW_MOE_GROUPED;
-    const size_t nassign = (size_t)T * K;
-    /* buffers: 14 common + 3 routing/output + meta, side, scratch; args: + the params blob */
-    fw_workload *wl = fw_workload_alloc(B_NCOMMON + 6 + (size_t)grouped, B_NCOMMON + 7 + (size_t)grouped);
-    if (!wl) {
-        free(pv);
-        return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    }
-    wl->priv = pv;
-    snprintf(wl->kernel, sizeof wl->kernel, "%s", kernel_names[s->mode]);
-    snprintf(wl->mode, sizeof wl->mode, "%s", mode_names[s->mode]);
-
-    /* routing: top_k distinct experts per token (partial Fisher-Yates), probabilities normalised */
-    uint32_t *ids = malloc(nassign * sizeof *ids);
-    uint16_t *probs = malloc(nassign * sizeof *probs);
-    int *perm = malloc((size_t)E * sizeof *perm);
-    rc = -ENOMEM;
-    if (!ids || !probs || !perm)
-        goto fail;
-    {
-        fw_pcg32 r;
-        fw_pcg32_seed(&r, seed, 1);
-        for (int t = 0; t < T; t++) {
-            for (int e = 0; e < E; e++)
-                perm[e] = e;
-            float raw[FW_MOE_MAX_EXPERTS], sum = 0;
-            for (int j = 0; j < K; j++) {
-                int pick = j + (int)fw_pcg32_bounded(&r, (uint32_t)(E - j));
-                int tmp = perm[j];
-                perm[j] = perm[pick];
-                perm[pick] = tmp;
-                ids[(size_t)t * K + j] = (uint32_t)perm[j];
-                raw[j] = 0.05f + fw_pcg32_float(&r);
-                sum += raw[j];
-            }
-            for (int j = 0; j < K; j++)
-                probs[(size_t)t * K + j] = fw_f32_to_f16(raw[j] / sum);
+    const int T = b->pv->shape.tokens, E = b->pv->shape.experts, K = b->pv->shape.top_k;
+    b->ids = malloc(b->nassign * sizeof *b->ids);
+    b->probs = malloc(b->nassign * sizeof *b->probs);
+    b->perm = malloc((size_t)E * sizeof *b->perm);
+    if (!b->ids || !b->probs || !b->perm)
+        return -ENOMEM;
+    int *perm = b->perm;
+    fw_pcg32 r;
+    fw_pcg32_seed(&r, b->seed, 1);
+    for (int t = 0; t < T; t++) {
+        for (int e = 0; e < E; e++)
+            perm[e] = e;
+        float raw[FW_MOE_MAX_EXPERTS], sum = 0;
+        for (int j = 0; j < K; j++) {
+            int pick = j + (int)fw_pcg32_bounded(&r, (uint32_t)(E - j));
+            int tmp = perm[j];
+            perm[j] = perm[pick];
+            perm[pick] = tmp;
+            b->ids[(size_t)t * K + j] = (uint32_t)perm[j];
+            raw[j] = 0.05f + fw_pcg32_float(&r);
+            sum += raw[j];
         }
-        for (size_t a = 0; a < nassign; a++)
-            pv->counts[ids[a]]++;
+        for (int j = 0; j < K; j++)
+            b->probs[(size_t)t * K + j] = fw_f32_to_f16(raw[j] / sum);
     }
+    for (size_t a = 0; a < b->nassign; a++)
+        b->pv->counts[b->ids[a]]++;
+    return 0;
+}
 
-    /* common buffers */
-    size_t woff[3] = {0, 0, 0};
-    uint32_t *meta = calloc((size_t)E * 8, sizeof *meta);
+/* common buffers: the per-expert layout (meta), activations, weights, scales, signs, grid */
+static int moe_common_buffers(moe_build *b)
+{
+    fw_workload *wl = b->wl;
+    moe_priv *pv = b->pv;
+    const fw_moe_shape *s = &pv->shape;
+    const int T = s->tokens, H = s->hidden, I = s->intermediate, E = s->experts;
+    const uint64_t seed = b->seed;
+    const size_t *woff = b->woff;
+    int rc;
+    uint32_t *meta = b->meta = calloc((size_t)E * 8, sizeof *meta);
     if (!meta)
-        goto fail;
-    const int pk[3] = {H, H, I}, pn[3] = {I, I, H};
+        return -ENOMEM;
     for (int e = 0; e < E; e++) {
         for (int p = 0; p < 3; p++) {
             meta[e * 8 + p] = s->bits[e][p];
-            meta[e * 8 + 4 + p] = (uint32_t)woff[p];
-            pv->wbytes[p][e] = pv->counts[e] || s->dense ? fw_moe_proj_bytes(s->bits[e][p], pk[p], pn[p]) : 0;
-            woff[p] += pv->wbytes[p][e];
+            meta[e * 8 + 4 + p] = (uint32_t)b->woff[p];
+            pv->wbytes[p][e] = pv->counts[e] || s->dense ? fw_moe_proj_bytes(s->bits[e][p], b->pk[p], b->pn[p]) : 0;
+            b->woff[p] += pv->wbytes[p][e];
         }
     }
     if ((rc = set_buf(wl, B_ACT, "activations", FW_BUF_INPUT, FW_ELEM_F16, (size_t)T * H * 2)) < 0 ||
@@ -413,10 +413,8 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
         (rc = set_buf(wl, B_USV, "up_sv", FW_BUF_INPUT, FW_ELEM_F16, (size_t)E * I * 2)) < 0 ||
         (rc = set_buf(wl, B_DSU, "down_su", FW_BUF_INPUT, FW_ELEM_F16, (size_t)E * I * 2)) < 0 ||
         (rc = set_buf(wl, B_DSV, "down_sv", FW_BUF_INPUT, FW_ELEM_F16, (size_t)E * H * 2)) < 0 ||
-        (rc = set_buf(wl, B_GRID, "grid", FW_BUF_INPUT, FW_ELEM_F16, FW_MOE_GRID_LEVELS * 2)) < 0) {
-        free(meta);
-        goto fail;
-    }
+        (rc = set_buf(wl, B_GRID, "grid", FW_BUF_INPUT, FW_ELEM_F16, FW_MOE_GRID_LEVELS * 2)) < 0)
+        return rc;
     fill_half(wl->buffers[B_ACT].host, (size_t)T * H, seed, 2, -1.0f, 1.0f);
     fill_half(wl->buffers[B_GRID].host, FW_MOE_GRID_LEVELS, seed, 3, -1.0f, 1.0f);
     {
@@ -445,51 +443,52 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
                 memcpy(dst + i, &v, 4);   /* block sizes are multiples of 32 bytes */
             }
         }
+    return 0;
+}
 
-    /* routing buffers, output, params, meta */
-    int nb = B_NCOMMON;
-    int out_index;
-    if (!grouped) {
+/* routing buffers (per assignment, or sorted by expert in grouped mode), then output, meta, side
+ * and scratch; sets wl->output */
+static int moe_routing_buffers(moe_build *b)
+{
+    fw_workload *wl = b->wl;
+    const fw_moe_shape *s = &b->pv->shape;
+    const int T = s->tokens, H = s->hidden, I = s->intermediate, E = s->experts, K = s->top_k;
+    const size_t nassign = b->nassign;
+    int rc, nb = B_NCOMMON;
+    if (s->mode != FW_MOE_GROUPED) {
         if ((rc = set_buf(wl, nb, "expert_ids", FW_BUF_INPUT, FW_ELEM_U32, nassign * 4)) < 0 ||
-            (rc = set_buf(wl, nb + 1, "expert_probs", FW_BUF_INPUT, FW_ELEM_F16, nassign * 2)) < 0) {
-            free(meta);
-            goto fail;
-        }
-        memcpy(wl->buffers[nb].host, ids, nassign * 4);
-        memcpy(wl->buffers[nb + 1].host, probs, nassign * 2);
+            (rc = set_buf(wl, nb + 1, "expert_probs", FW_BUF_INPUT, FW_ELEM_F16, nassign * 2)) < 0)
+            return rc;
+        memcpy(wl->buffers[nb].host, b->ids, nassign * 4);
+        memcpy(wl->buffers[nb + 1].host, b->probs, nassign * 2);
         nb += 2;
     } else {
         if ((rc = set_buf(wl, nb, "sorted_token_ids", FW_BUF_INPUT, FW_ELEM_U32, nassign * 4)) < 0 ||
             (rc = set_buf(wl, nb + 1, "expert_offsets", FW_BUF_INPUT, FW_ELEM_U32, ((size_t)E + 1) * 4)) < 0 ||
-            (rc = set_buf(wl, nb + 2, "sorted_probs", FW_BUF_INPUT, FW_ELEM_F16, nassign * 2)) < 0) {
-            free(meta);
-            goto fail;
-        }
+            (rc = set_buf(wl, nb + 2, "sorted_probs", FW_BUF_INPUT, FW_ELEM_F16, nassign * 2)) < 0)
+            return rc;
         uint32_t *st = wl->buffers[nb].host, *off = wl->buffers[nb + 1].host;
         uint16_t *sp = wl->buffers[nb + 2].host;
         size_t n = 0;
         for (int e = 0; e < E; e++) {
             off[e] = (uint32_t)n;
             for (size_t a = 0; a < nassign; a++)
-                if (ids[a] == (uint32_t)e) {
+                if (b->ids[a] == (uint32_t)e) {
                     st[n] = (uint32_t)(a / (size_t)K);
-                    sp[n] = probs[a];
+                    sp[n] = b->probs[a];
                     n++;
                 }
         }
         off[E] = (uint32_t)n;
         nb += 3;
     }
-    out_index = nb;
     const size_t side_words = fw_moe_side_words(H, I);
     if ((rc = set_buf(wl, nb, "output", FW_BUF_ACCUM, FW_ELEM_F32, (size_t)T * H * 4)) < 0 ||
         (rc = set_buf(wl, nb + 1, "meta", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * 32)) < 0 ||
         (rc = set_buf(wl, nb + 2, "side", FW_BUF_INPUT, FW_ELEM_U32, (size_t)E * side_words * 4)) < 0 ||
         (rc = set_buf(wl, nb + 3, "scratch", FW_BUF_SCRATCH, FW_ELEM_F32,
-                      (size_t)K * ((size_t)3 * I + (size_t)I / 8 + 2) * 4)) < 0) {
-        free(meta);
-        goto fail;
-    }
+                      (size_t)K * ((size_t)3 * I + (size_t)I / 8 + 2) * 4)) < 0)
+        return rc;
     for (int e = 0; e < E; e++) {
         const fw_moe_side_src src = {
             .gs = (const uint16_t *)wl->buffers[B_GS].host + (size_t)e * (H / 128) * I,
@@ -503,21 +502,28 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
             .dsv = (const uint16_t *)wl->buffers[B_DSV].host + (size_t)e * H};
         fw_moe_side_pack(H, I, &src, (uint32_t *)wl->buffers[nb + 2].host + (size_t)e * side_words);
     }
-    memcpy(wl->buffers[nb + 1].host, meta, (size_t)E * 32);
-    free(meta);
-    wl->output = out_index;
+    memcpy(wl->buffers[nb + 1].host, b->meta, (size_t)E * 32);
+    wl->output = nb;
+    return 0;
+}
 
+/* the params blob (bit widths only when every expert has the same) and the binding order */
+static int moe_params_args(moe_build *b)
+{
+    fw_workload *wl = b->wl;
+    const fw_moe_shape *s = &b->pv->shape;
+    const int E = s->experts, out_index = wl->output;
     moe_params *pp = calloc(1, sizeof *pp);
     if (!pp)
-        goto fail;
+        return -ENOMEM;
     int uniform = 1;
     for (int e = 1; e < E; e++)
         uniform &= memcmp(s->bits[e], s->bits[0], 3) == 0;
-    pp->batch = (uint32_t)T;
-    pp->hidden = (uint32_t)H;
-    pp->intermediate = (uint32_t)I;
+    pp->batch = (uint32_t)s->tokens;
+    pp->hidden = (uint32_t)s->hidden;
+    pp->intermediate = (uint32_t)s->intermediate;
     pp->num_experts = (uint32_t)E;
-    pp->top_k = (uint32_t)K;
+    pp->top_k = (uint32_t)s->top_k;
     pp->gate_bits = uniform ? s->bits[0][0] : 0;
     pp->up_bits = uniform ? s->bits[0][1] : 0;
     pp->down_bits = uniform ? s->bits[0][2] : 0;
@@ -533,23 +539,27 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
     wl->args[out_index + 2].buffer = out_index + 1;
     wl->args[out_index + 3].buffer = out_index + 2;
     wl->args[out_index + 4].buffer = out_index + 3;
+    return 0;
+}
 
-    /* reference, in double, from the same half-rounded inputs the kernel reads */
-    wl->nreference = (size_t)T * H;
+/* reference, in double, from the same half-rounded inputs the kernel reads */
+static int moe_reference(moe_build *b)
+{
+    fw_workload *wl = b->wl;
+    const moe_priv *pv = b->pv;
+    const fw_moe_shape *s = &pv->shape;
+    const int H = s->hidden, I = s->intermediate, E = s->experts, K = s->top_k;
+    const int *pk = b->pk, *pn = b->pn;
+    wl->nreference = (size_t)s->tokens * H;
     wl->reference = calloc(wl->nreference, sizeof *wl->reference);
     double *wd[3] = {NULL, NULL, NULL};
     double *x = malloc((size_t)H * sizeof *x), *y = malloc((size_t)H * sizeof *y);
     for (int p = 0; p < 3; p++)
         wd[p] = malloc((size_t)H * I * sizeof(double));
-    rc = -ENOMEM;
-    if (!wl->reference || !x || !y || !wd[0] || !wd[1] || !wd[2]) {
-        free(x);
-        free(y);
-        for (int p = 0; p < 3; p++)
-            free(wd[p]);
-        goto fail;
-    }
-    const uint32_t *mt = wl->buffers[out_index + 1].host;
+    int rc = -ENOMEM;
+    if (!wl->reference || !x || !y || !wd[0] || !wd[1] || !wd[2])
+        goto out;
+    const uint32_t *mt = wl->buffers[wl->output + 1].host;
     const uint16_t *grid = wl->buffers[B_GRID].host;
     for (int e = 0; e < E; e++) {
         if (!pv->counts[e])
@@ -562,54 +572,97 @@ static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out
             fw_moe_dequant((const uint8_t *)wl->buffers[B_GW + 2 * p].host + mt[e * 8 + 4 + p], s->bits[e][p],
                            pk[p], pn[p], sc, su, sv, grid, wd[p]);
         }
-        for (size_t a = 0; a < nassign; a++) {
-            if (ids[a] != (uint32_t)e)
+        for (size_t a = 0; a < b->nassign; a++) {
+            if (b->ids[a] != (uint32_t)e)
                 continue;
             size_t t = a / (size_t)K;
             const uint16_t *xa = (const uint16_t *)wl->buffers[B_ACT].host + t * H;
             for (int h = 0; h < H; h++)
                 x[h] = fw_f16_to_f32(xa[h]);
             fw_moe_expert_ffn(x, wd[0], wd[1], wd[2], H, I, y);
-            double pr = fw_f16_to_f32(probs[a]);
+            double pr = fw_f16_to_f32(b->probs[a]);
             for (int h = 0; h < H; h++)
                 wl->reference[t * H + h] += pr * y[h];
         }
     }
+    /* float accumulation over up to 16384 terms against a double reference */
+    wl->tolerance = 2e-3;
+    rc = 0;
+out:
     free(x);
     free(y);
     for (int p = 0; p < 3; p++)
         free(wd[p]);
-    /* float accumulation over up to 16384 terms against a double reference */
-    wl->tolerance = 2e-3;
+    return rc;
+}
 
-    /* minimum traffic: routed experts' weights, scales, signs and meta; activations, routing, output */
+/* minimum traffic: routed experts' weights, scales, signs and meta; activations, routing, output */
+static void moe_traffic(moe_build *b)
+{
+    fw_workload *wl = b->wl;
+    const moe_priv *pv = b->pv;
+    const fw_moe_shape *s = &pv->shape;
+    const int T = s->tokens, H = s->hidden, I = s->intermediate, E = s->experts;
+    const size_t nassign = b->nassign;
     double bytes = (double)T * H * 2 + (double)T * H * 4 + FW_MOE_GRID_LEVELS * 2 + sizeof(moe_params);
-    bytes += grouped ? (double)nassign * 6 + ((double)E + 1) * 4 : (double)nassign * 6;
-    int routed = 0;
+    bytes += s->mode == FW_MOE_GROUPED ? (double)nassign * 6 + ((double)E + 1) * 4 : (double)nassign * 6;
     for (int e = 0; e < E; e++) {
         if (!pv->counts[e])
             continue;
-        routed++;
         for (int p = 0; p < 3; p++)
-            bytes += (double)pv->wbytes[p][e] + (double)(pk[p] / 128) * pn[p] * 2 + ((double)pk[p] + pn[p]) * 2;
+            bytes += (double)pv->wbytes[p][e] + (double)(b->pk[p] / 128) * b->pn[p] * 2 +
+                     ((double)b->pk[p] + b->pn[p]) * 2;
         bytes += 32;
     }
-    (void)routed;
     wl->bytes = bytes;
     wl->flops = (double)nassign * (6.0 * H * I + 4.0 * I);
+}
 
-    wl->shape_macros = cJSON_CreateObject();
-    if (!wl->shape_macros || !cJSON_AddNumberToObject(wl->shape_macros, "MOE_MODE", s->mode))
+static int moe_workload_new(const cJSON *shape, uint64_t seed, fw_workload **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    moe_priv *pv = calloc(1, sizeof *pv);
+    if (!pv)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    int rc = fw_moe_shape_parse(shape, &pv->shape, err, errlen);
+    if (rc < 0) {
+        free(pv);
+        return rc;
+    }
+    const fw_moe_shape *s = &pv->shape;
+    const int H = s->hidden, I = s->intermediate;
+    const int grouped = s->mode == FW_MOE_GROUPED;
+    /* buffers: 14 common + 3 routing/output + meta, side, scratch; args: + the params blob */
+    fw_workload *wl = fw_workload_alloc(B_NCOMMON + 6 + (size_t)grouped, B_NCOMMON + 7 + (size_t)grouped);
+    if (!wl) {
+        free(pv);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
+    wl->priv = pv;
+    snprintf(wl->kernel, sizeof wl->kernel, "%s", kernel_names[s->mode]);
+    snprintf(wl->mode, sizeof wl->mode, "%s", mode_names[s->mode]);
+    moe_build b = {.wl = wl, .pv = pv, .seed = seed, .nassign = (size_t)s->tokens * s->top_k,
+                   .pk = {H, H, I}, .pn = {I, I, H}};
+    if ((rc = moe_route(&b)) < 0 || (rc = moe_common_buffers(&b)) < 0 || (rc = moe_routing_buffers(&b)) < 0 ||
+        (rc = moe_params_args(&b)) < 0 || (rc = moe_reference(&b)) < 0)
         goto fail;
-    free(ids);
-    free(probs);
-    free(perm);
+    moe_traffic(&b);
+    wl->shape_macros = cJSON_CreateObject();
+    if (!wl->shape_macros || !cJSON_AddNumberToObject(wl->shape_macros, "MOE_MODE", s->mode)) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    free(b.ids);
+    free(b.probs);
+    free(b.perm);
+    free(b.meta);
     *out = wl;
     return 0;
 fail:
-    free(ids);
-    free(probs);
-    free(perm);
+    free(b.ids);
+    free(b.probs);
+    free(b.perm);
+    free(b.meta);
     moe_workload_free(wl);
     return fw_errf(err, errlen, rc < 0 ? rc : -ENOMEM, "out of memory building the moe_swiglu workload");
 }
