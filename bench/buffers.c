@@ -131,15 +131,16 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
     return victim;
 }
 
-/* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
- * checked starts clean. On failure, *failed is the buffer's index. */
-int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed)
+/* Inputs from the pristine device copies (pristine non-NULL) or written from the host, outputs
+ * poisoned, accumulators and scratch zeroed. On failure, *failed is the buffer's index. */
+static int prepare(fw_bench *b, const fw_workload *w, fw_buffer **bufs, fw_buffer **pristine, size_t *failed)
 {
     for (size_t i = 0; i < w->nbuffers; i++) {
         const fw_wl_buffer *wb = &w->buffers[i];
         int r = 0;
-        if (wb->role == FW_BUF_INPUT && wb->host)
-            r = b->be->buffer_write(b->dev, bufs[i], 0, wb->host, wb->bytes);
+        if (wb->role == FW_BUF_INPUT && wb->host)   /* a variant may have written its inputs */
+            r = pristine ? b->be->buffer_copy(b->dev, bufs[i], pristine[i], wb->bytes)
+                         : b->be->buffer_write(b->dev, bufs[i], 0, wb->host, wb->bytes);
         else if (wb->role == FW_BUF_OUTPUT)
             r = b->be->buffer_fill(b->dev, bufs[i], POISON, wb->bytes);
         else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
@@ -150,6 +151,13 @@ int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, siz
         }
     }
     return 0;
+}
+
+/* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
+ * checked starts clean. On failure, *failed is the buffer's index. */
+int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed)
+{
+    return prepare(b, w, bufs, NULL, failed);
 }
 
 /* The pristine device copies of the workload's inputs, written from the host once (1), or -1 when
@@ -186,24 +194,7 @@ static int make_pristine(fw_bench *b, wl_entry *we)
 
 int fwh_prepare_variant(fw_bench *b, wl_entry *we, size_t *failed)
 {
-    const fw_workload *w = we->wl;
     if (we->pristine_state == 0)
         we->pristine_state = make_pristine(b, we);
-    if (we->pristine_state < 0)
-        return fwh_prepare_buffers(b, w, we->bufs, failed);
-    for (size_t i = 0; i < w->nbuffers; i++) {
-        const fw_wl_buffer *wb = &w->buffers[i];
-        int r = 0;
-        if (wb->role == FW_BUF_INPUT && wb->host)   /* a variant may have written its inputs */
-            r = b->be->buffer_copy(b->dev, we->bufs[i], we->pristine[i], wb->bytes);
-        else if (wb->role == FW_BUF_OUTPUT)
-            r = b->be->buffer_fill(b->dev, we->bufs[i], POISON, wb->bytes);
-        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
-            r = b->be->buffer_fill(b->dev, we->bufs[i], 0, wb->bytes);
-        if (r < 0) {
-            *failed = i;
-            return r;
-        }
-    }
-    return 0;
+    return prepare(b, we->wl, we->bufs, we->pristine_state > 0 ? we->pristine : NULL, failed);
 }

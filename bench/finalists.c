@@ -54,16 +54,11 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
     if (!we)
         return rc;
     fw_workload *wl = we->wl;
-    /* inputs as the first pass had them (a variant measured on another shape may have left others) */
-    for (size_t i = 0; i < wl->nbuffers; i++) {
-        const fw_wl_buffer *wb = &wl->buffers[i];
-        if (wb->role == FW_BUF_INPUT && wb->host)
-            rc = b->be->buffer_write(b->dev, we->bufs[i], 0, wb->host, wb->bytes);
-        else if (wb->role == FW_BUF_ACCUM || wb->role == FW_BUF_SCRATCH)
-            rc = b->be->buffer_fill(b->dev, we->bufs[i], 0, wb->bytes);
-        if (rc < 0)
-            return fw_errf(err, errlen, rc, "preparing the finalists' buffers failed: %s", b->be->last_error(b->dev));
-    }
+    /* buffers as the first pass had them (a variant measured on another shape may have left others) */
+    size_t failed = 0;
+    if ((rc = fwh_prepare_variant(b, we, &failed)) < 0)
+        return fw_errf(err, errlen, rc, "preparing the finalists' buffers failed (buffer '%s'): %s",
+                       wl->buffers[failed].name ? wl->buffers[failed].name : "?", b->be->last_error(b->dev));
     for (size_t k = 0; k < nf; k++) {
         const fw_plan_item *item = &plan->items[f[k].seq];
         compile_in ci;
