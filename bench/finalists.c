@@ -9,29 +9,26 @@
 #include "fw_util.h"
 
 typedef struct finalist {
+    fw_finalist_rank r;      /* first: the shared comparators read it */
     const cJSON *rec;
-    int64_t seq;
-    double first_median;
-    int first_rank;
     fw_program *prog;
     fw_launch l;
     fw_arg *args;
     uint64_t *samples;
     size_t n;
-    double median;
 } finalist;
 
-static int cmp_fin_first(const void *a, const void *b)
+int fw_finalist_cmp_first(const void *a, const void *b)
 {
-    const finalist *x = a, *y = b;
+    const fw_finalist_rank *x = a, *y = b;
     if (x->first_median != y->first_median)
         return x->first_median < y->first_median ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int cmp_fin_final(const void *a, const void *b)
+int fw_finalist_cmp_final(const void *a, const void *b)
 {
-    const finalist *x = a, *y = b;
+    const fw_finalist_rank *x = a, *y = b;
     if (x->median != y->median)
         return x->median < y->median ? -1 : 1;
     return x->first_rank - y->first_rank;
@@ -60,7 +57,7 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
         return fw_errf(err, errlen, rc, "preparing the finalists' buffers failed (buffer '%s'): %s",
                        wl->buffers[failed].name ? wl->buffers[failed].name : "?", b->be->last_error(b->dev));
     for (size_t k = 0; k < nf; k++) {
-        const fw_plan_item *item = &plan->items[f[k].seq];
+        const fw_plan_item *item = &plan->items[f[k].r.seq];
         compile_in ci;
         rc = fwh_compile_inputs(b->info.dialect, fam, spec, item, wl, &ci, err, errlen);
         if (rc < 0)
@@ -69,14 +66,14 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
         prog_entry *pe = fwh_program_get(b, ci.source, ci.macros, ci.nmacros, ci.options, ci.entry, -1, &cached);
         fwh_compile_in_release(&ci);
         if (!pe->prog)
-            return fw_errf(err, errlen, -EIO, "finalist seq %" PRId64 " no longer compiles: %s", f[k].seq,
+            return fw_errf(err, errlen, -EIO, "finalist seq %" PRId64 " no longer compiles: %s", f[k].r.seq,
                            pe->log ? pe->log : "?");
         f[k].prog = pe->prog;
         fw_geometry geo;
         memset(&geo, 0, sizeof geo);
         char why[256];
         if (fam->geometry(wl, &item->point, &geo, why, sizeof why) < 0)
-            return fw_errf(err, errlen, -EINVAL, "finalist seq %" PRId64 ": %s", f[k].seq, why);
+            return fw_errf(err, errlen, -EINVAL, "finalist seq %" PRId64 ": %s", f[k].r.seq, why);
         f[k].args = calloc(wl->nargs ? wl->nargs : 1, sizeof *f[k].args);
         f[k].samples = calloc((size_t)rounds * (size_t)iters, sizeof *f[k].samples);
         if (!f[k].args || !f[k].samples)
@@ -109,12 +106,12 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
             f[k].n += taken;
             if (rc < 0)
                 return rc == -EFAULT ? rc : fw_errf(err, errlen, rc, "timing finalist seq %" PRId64 " failed: %s",
-                                                    f[k].seq, failed ? failed : b->be->last_error(b->dev));
+                                                    f[k].r.seq, failed ? failed : b->be->last_error(b->dev));
         }
     for (size_t k = 0; k < nf; k++) {
         fw_bench_stats st;
         fw_bench_stats_compute(f[k].samples, f[k].n, &st);
-        f[k].median = st.median;
+        f[k].r.median = st.median;
     }
     return 0;
 }
@@ -154,20 +151,20 @@ int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, cons
                 continue;
             memset(&f[nf], 0, sizeof f[nf]);
             f[nf].rec = rec;
-            f[nf].seq = (int64_t)sq->valuedouble;
-            f[nf].first_median = rec_median(rec);
+            f[nf].r.seq = (int64_t)sq->valuedouble;
+            f[nf].r.first_median = rec_median(rec);
             nf++;
         }
         if (nf == 0)
             continue;
-        qsort(f, nf, sizeof *f, cmp_fin_first);
+        qsort(f, nf, sizeof *f, fw_finalist_cmp_first);
         for (size_t i = 0; i < nf; i++)
-            f[i].first_rank = (int)i + 1;
+            f[i].r.first_rank = (int)i + 1;
         if (nf > (size_t)k)
             nf = (size_t)k;
         rc = finalists_shape(b, fam, spec, plan, s, f, nf, rounds, iters, warmup, &ro, err, errlen);
         if (rc == 0) {
-            qsort(f, nf, sizeof *f, cmp_fin_final);
+            qsort(f, nf, sizeof *f, fw_finalist_cmp_final);
             for (size_t i = 0; i < nf; i++) {
                 cJSON *o = cJSON_CreateObject();
                 const char *keys[] = { "seq", "shape_index", "shape_key", "variant_key", "knobs" };
@@ -177,8 +174,8 @@ int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, cons
                         cJSON_AddItemToObject(o, keys[j], cJSON_Duplicate(v, 1));
                 }
                 cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
-                cJSON_AddNumberToObject(o, "first_rank", f[i].first_rank);
-                cJSON_AddNumberToObject(o, "first_median_ns", f[i].first_median);
+                cJSON_AddNumberToObject(o, "first_rank", f[i].r.first_rank);
+                cJSON_AddNumberToObject(o, "first_median_ns", f[i].r.first_median);
                 fw_bench_stats st;
                 fwh_add_stats(o, f[i].samples, f[i].n, &st);
                 fwh_add_samples(o, f[i].samples, f[i].n);

@@ -241,4 +241,16 @@ int fw_bench_default_compile_threads(const fw_device_info *info);
 int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
                        int rounds, int iters, int warmup, cJSON **out, char *err, size_t errlen);
 
+/* The finalists' two orders, one rule for the harness and the replay device: first pass by median
+ * (ties by seq), which sets first_rank; re-timed by median (ties by first_rank). qsort comparators
+ * over elements whose first member is an fw_finalist_rank. */
+typedef struct fw_finalist_rank {
+    int64_t seq;
+    double first_median;     /* the first pass's median */
+    int first_rank;          /* 1-based, set after sorting by fw_finalist_cmp_first */
+    double median;           /* the re-timed median */
+} fw_finalist_rank;
+int fw_finalist_cmp_first(const void *a, const void *b);
+int fw_finalist_cmp_final(const void *a, const void *b);
+
 #endif

@@ -270,29 +270,11 @@ int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_ite
 /* ---- finalists --------------------------------------------------------------------------------- */
 
 typedef struct fin {
+    fw_finalist_rank r;      /* first: the harness's comparators read it */
     const cJSON *rec;
-    int64_t seq;
-    double first, final;
-    int first_rank;
     uint64_t *s;
     size_t n;
 } fin;
-
-static int cmp_first(const void *a, const void *b)
-{
-    const fin *x = a, *y = b;
-    if (x->first != y->first)
-        return x->first < y->first ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-static int cmp_final(const void *a, const void *b)
-{
-    const fin *x = a, *y = b;
-    if (x->final != y->final)
-        return x->final < y->final ? -1 : 1;
-    return x->first_rank - y->first_rank;
-}
 
 static double median_of(const uint64_t *s, size_t n)
 {
@@ -305,9 +287,9 @@ static double median_of(const uint64_t *s, size_t n)
 static int shape_finalists(const fw_wreplay *w, const cJSON *spec, fin *f, size_t nf, int k, int rounds, int iters,
                            cJSON *arr)
 {
-    qsort(f, nf, sizeof *f, cmp_first);
+    qsort(f, nf, sizeof *f, fw_finalist_cmp_first);
     for (size_t i = 0; i < nf; i++)
-        f[i].first_rank = (int)i + 1;
+        f[i].r.first_rank = (int)i + 1;
     if (nf > (size_t)k)
         nf = (size_t)k;
     for (size_t i = 0; i < nf; i++) {
@@ -320,11 +302,11 @@ static int shape_finalists(const fw_wreplay *w, const cJSON *spec, fin *f, size_
         if (e < 0 || !(f[i].s = malloc(f[i].n * sizeof *f[i].s)))
             return e < 0 ? -EINVAL : -ENOMEM;
         for (int r = 0; r < rounds; r++)
-            launches(w, (size_t)e, ((uint64_t)f[i].seq << 8) | (uint64_t)(r + 1), f[i].s + (size_t)r * iters,
+            launches(w, (size_t)e, ((uint64_t)f[i].r.seq << 8) | (uint64_t)(r + 1), f[i].s + (size_t)r * iters,
                      (size_t)iters);
-        f[i].final = median_of(f[i].s, f[i].n);
+        f[i].r.median = median_of(f[i].s, f[i].n);
     }
-    qsort(f, nf, sizeof *f, cmp_final);
+    qsort(f, nf, sizeof *f, fw_finalist_cmp_final);
     for (size_t i = 0; i < nf; i++) {
         cJSON *o = cJSON_CreateObject();
         const char *keys[] = {"seq", "shape_index", "shape_key", "variant_key", "knobs"};
@@ -334,8 +316,8 @@ static int shape_finalists(const fw_wreplay *w, const cJSON *spec, fin *f, size_
                 cJSON_AddItemToObject(o, keys[j], cJSON_Duplicate(v, 1));
         }
         cJSON_AddNumberToObject(o, "rank", (double)(i + 1));
-        cJSON_AddNumberToObject(o, "first_rank", f[i].first_rank);
-        cJSON_AddNumberToObject(o, "first_median_ns", f[i].first);
+        cJSON_AddNumberToObject(o, "first_rank", f[i].r.first_rank);
+        cJSON_AddNumberToObject(o, "first_median_ns", f[i].r.first_median);
         add_stats(o, f[i].s, f[i].n);
         cJSON_AddItemToArray(arr, o);
     }
@@ -360,8 +342,8 @@ int fw_wreplay_finalists(const fw_wreplay *w, const cJSON *spec, const fw_plan *
             if (!st || strcmp(st, "ok") != 0 || !cJSON_IsNumber(sq) || sq->valuedouble < 0 ||
                 sq->valuedouble >= (double)plan->n || plan->items[(size_t)sq->valuedouble].shape != s)
                 continue;
-            f[nf] = (fin){.rec = rec, .seq = (int64_t)sq->valuedouble};
-            f[nf].first = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
+            f[nf] = (fin){.r = {.seq = (int64_t)sq->valuedouble}, .rec = rec};
+            f[nf].r.first_median = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
                 cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median_ns"));
             nf++;
         }
