@@ -452,10 +452,10 @@ static int compile_in_pool(fw_device *d, const char *source, const char *const *
     p->res.simd_width = (int64_t)rt->send_uint(pso, d->s.threadExecutionWidth);
     p->res.static_shared_bytes = (int64_t)rt->send_uint(pso, d->s.staticThreadgroupMemoryLength);
     if (p->res.max_threads <= 0 || p->res.simd_width <= 0) {
+        long long max_threads = (long long)p->res.max_threads, width = (long long)p->res.simd_width;
         metal_program_free(d, p);
         return set_err(d, -EINVAL, "the Metal pipeline for '%s' reports %lld max threads per threadgroup "
-                       "and execution width %lld: it cannot be launched", entry,
-                       (long long)p->res.max_threads, (long long)p->res.simd_width);
+                       "and execution width %lld: it cannot be launched", entry, max_threads, width);
     }
     *out = p;
     return 0;
