@@ -97,6 +97,12 @@ typedef struct fw_backend {
     int (*program_binary)(fw_device *dev, fw_program *prog, void **data, size_t *len);
     int (*program_load)(fw_device *dev, const void *data, size_t len, const char *entry,
                         fw_program **prog);
+    /* Optional (NULL if unsupported): compile straight to the bytes program_load takes, without
+     * loading them (the compile pool's threads hand the bytes to the timing thread, which loads
+     * them; loading and unloading a module per compile thread would only contend for the device's
+     * context). Same error contract as compile. */
+    int (*compile_binary)(fw_device *dev, const char *source, const char *const *macros,
+                          size_t nmacros, const char *options, void **data, size_t *len);
 
     int (*buffer_new)(fw_device *dev, size_t bytes, fw_buffer **buf);
     int (*buffer_write)(fw_device *dev, fw_buffer *buf, size_t offset, const void *src, size_t n);

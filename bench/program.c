@@ -84,6 +84,17 @@ int fwh_cached_compile(const fw_backend *be, fw_device *dev, fw_ccache *cache, c
              * string, say): compile, and the put below replaces the entry */
         }
     }
+    if (!prog && be->compile_binary) {   /* the compile pool: bytes only, the timing thread loads */
+        int rc = be->compile_binary(dev, source, (const char *const *)macros, n, options, bytes, len);
+        if (rc < 0) {
+            const char *l = be->last_error(dev);
+            *log = fw_strdup(l && *l ? l : "the compiler failed without a message");
+            return rc;
+        }
+        if (have_key)
+            fw_ccache_put(cache, key, *bytes, *len);
+        return 0;
+    }
     fw_program *p = NULL;
     int rc = be->compile(dev, source, (const char *const *)macros, n, options, entry, &p);
     if (rc < 0) {

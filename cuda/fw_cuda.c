@@ -523,6 +523,24 @@ static int cuda_compile(fw_device *d, const char *source, const char *const *mac
     return load_cubin(d, cubin, len, entry, out);
 }
 
+/* NVRTC to a cubin and nothing else: no context, no module (the compile pool's path). */
+static int cuda_compile_binary(fw_device *d, const char *source, const char *const *macros,
+                               size_t nmacros, const char *options, void **data, size_t *len)
+{
+    *data = NULL;
+    *len = 0;
+    if (!d)
+        return seterr(-EINVAL, "no CUDA device handle");
+    const char *li = getenv("FAIRWAY_CUDA_LINEINFO");
+    char *log = NULL;
+    int rc = fw_cuda_nvrtc_compile(source, macros, nmacros, options, d->arch, li && *li == '1',
+                                   data, len, &log);
+    if (rc)
+        seterr(rc, "%s", log ? log : "NVRTC failed and wrote no log");
+    free(log);
+    return rc;
+}
+
 static int cuda_resources(fw_device *d, fw_program *p, fw_resources *out)
 {
     int rc = enter(d);
@@ -834,6 +852,7 @@ const fw_backend fw_cuda_backend = {
     .program_free = cuda_program_free,
     .program_binary = cuda_program_binary,
     .program_load = cuda_program_load,
+    .compile_binary = cuda_compile_binary,
     .buffer_new = cuda_buffer_new,
     .buffer_write = cuda_buffer_write,
     .buffer_read = cuda_buffer_read,

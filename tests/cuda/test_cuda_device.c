@@ -163,6 +163,22 @@ int main(int argc, char **argv)
     CHECK(rc == 0, "program_load: %s", B->last_error(dev));
     CHECK(B->program_load(dev, "garbage", 7, "saxpy", &prog2) == -EINVAL || prog2, "garbage");
     free(bin);
+    /* compile_binary (the compile pool's path) gives bytes that load and compute the same, and a
+     * source that does not compile gives the build log, as compile does. */
+    if (prog2)
+        B->program_free(dev, prog2);
+    prog2 = NULL;
+    bin = NULL;
+    rc = B->compile_binary(dev, src, macros, 1, NULL, &bin, &binlen);
+    CHECK(rc == 0 && binlen > 64 && memcmp(bin, "\x7f" "ELF", 4) == 0, "compile_binary: %s",
+          B->last_error(dev));
+    rc = B->program_load(dev, bin, binlen, "saxpy", &prog2);
+    CHECK(rc == 0, "program_load of compile_binary's bytes: %s", B->last_error(dev));
+    free(bin);
+    void *nobin = NULL;
+    CHECK(B->compile_binary(dev, "this is not CUDA", NULL, 0, NULL, &nobin, &binlen) == -EINVAL &&
+          !nobin && strstr(B->last_error(dev), "error"), "compile_binary of garbage: %s",
+          B->last_error(dev));
     if (prog2) {
         CHECK(B->buffer_write(dev, by, 0, y, N * sizeof(float)) == 0, "rewrite y");
         CHECK(B->launch(dev, prog2, &l, NULL) == 0, "launch loaded: %s", B->last_error(dev));
