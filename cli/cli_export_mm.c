@@ -15,6 +15,7 @@
 
 #include "fw_cli.h"
 #include "fw_job.h"
+#include "fw_sha256.h"
 #include "fw_transform.h"
 #include "fw_util.h"
 
@@ -273,6 +274,34 @@ static cJSON *key_bits(const char *bits)
     return a;
 }
 
+/* The cache file their model.py looks for: ~/.cache/metal_marlin/kernel_tuning_<sha256(key)>.json.
+ * The key is hashed as Python's json.dumps(key, sort_keys=True) writes it (keys sorted, ", " and
+ * ": " separators, integers plain): {"bits": [2, 3, 6], "hidden_dim": 2048, ...}. *text gets that
+ * text, *name the file name (docs/cli.md, "export"). */
+static void cache_name(const cJSON *key, char *text, size_t tlen, char *name, size_t nlen)
+{
+    const cJSON *bits = cJSON_GetObjectItemCaseSensitive(key, "bits");
+    char b[128] = "";
+    if (cJSON_IsArray(bits)) {
+        size_t at = snprintf(b, sizeof b, "[");
+        const cJSON *x;
+        cJSON_ArrayForEach(x, bits)
+            if (at + 24 < sizeof b)   /* bit widths are 1..9: never near the end */
+                at += snprintf(b + at, sizeof b - at, "%s%lld", x == bits->child ? "" : ", ", (long long)x->valuedouble);
+        snprintf(b + at, sizeof b - at, "]");
+    } else {
+        snprintf(b, sizeof b, "%lld", (long long)cJSON_GetNumberValue(bits));
+    }
+    snprintf(text, tlen, "{\"bits\": %s, \"hidden_dim\": %lld, \"intermediate_dim\": %lld, \"num_experts\": %lld, "
+             "\"version\": %lld}", b, (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(key, "hidden_dim")),
+             (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(key, "intermediate_dim")),
+             (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(key, "num_experts")),
+             (long long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(key, "version")));
+    char hex[65];
+    fw_sha256_hex(text, strlen(text), hex);
+    snprintf(name, nlen, "kernel_tuning_%s.json", hex);
+}
+
 static cJSON *config_payload(const cJSON *pol, const cJSON *layer, const cJSON *sel)
 {
     const char *lk = fw_cli_str(layer, "layer", "");
@@ -303,7 +332,10 @@ static cJSON *config_payload(const cJSON *pol, const cJSON *layer, const cJSON *
     cJSON_AddItemToObject(src, "jobs", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(pol, "jobs"), 1));
     cJSON_AddStringToObject(src, "device", fw_cli_str(pol, "device", ""));
     cJSON_AddStringToObject(src, "layer", lk);
-    cJSON_AddStringToObject(src, "cache_file", "kernel_tuning_<sha256 of the cache key, as their model.py computes>.json");
+    char text[512], name[96];
+    cache_name(key, text, sizeof text, name, sizeof name);
+    cJSON_AddStringToObject(src, "cache_key_text", text);
+    cJSON_AddStringToObject(src, "cache_file", name);
     return res;
 }
 

@@ -11,6 +11,7 @@ changes the hand-written side. Then reads `export --format metal-marlin-selectio
 from a Metal file written here) and `--format metal-marlin-config` back against the schema of
 docs/cli.md ("export"), which check_selection / check_config spell out. Exit 77 = skipped.
 """
+import hashlib
 import json
 import os
 import signal
@@ -154,6 +155,12 @@ def check_config(cfg, layer_bits):
                                                                        'num_experts')), 'cache_key: %s' % key)
     check((key['hidden_dim'], key['intermediate_dim'], key['num_experts']) == (128, 128, 4), 'cache_key dims')
     check(key['bits'] == layer_bits, 'cache_key bits: %s' % key['bits'])
+    # the cache file name: SHA-256 (Python's own hashlib here, fairway's util/fw_sha256.c there) of the
+    # key as json.dumps(key, sort_keys=True) writes it
+    text = json.dumps(key, sort_keys=True)
+    check(cfg['fairway']['cache_key_text'] == text, 'cache_key_text: %s' % cfg['fairway']['cache_key_text'])
+    check(cfg['fairway']['cache_file'] == 'kernel_tuning_%s.json' % hashlib.sha256(text.encode()).hexdigest(),
+          'cache_file: %s' % cfg['fairway']['cache_file'])
     opt = cfg['kernel_config']['optimal']
     check(isinstance(opt['use_fp32_acc'], bool) and isinstance(opt['policy'], list) and opt['policy'],
           'kernel_config.optimal: %s' % opt)
