@@ -384,7 +384,7 @@ int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *i
 /* The device selector a resolved spec asks for ("opencl:0" by default). */
 void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len);
 
-/* worker.c: device / worker supervision */
+/* worker.c and pump.c: device / worker supervision */
 fw_daemon_device *fw_daemon_device_get(fw_daemon *d, const char *sel);
 /* 1: the device is ready (info set); 0: req was parked and will be dispatched again (copied: the
  * caller keeps ownership of req); < 0: cannot even try (message in err). */
@@ -392,6 +392,25 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
 /* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
 void fw_daemon_device_pump(fw_daemon_device *dev);
 void fw_daemon_devices_stop(fw_daemon *d);
+/* Between worker.c (the worker processes), pump.c (what a device does next) and faults.c (test
+ * hooks). A request to the device's worker (params consumed): 0, or < 0 when it cannot be written
+ * (no worker: -EPIPE). arm_timer: the device's one timer (start-up, load, variant limit, back-off).
+ * worker_spawn: start the device's worker (< 0 with a message when it cannot). worker_died: the
+ * worker is gone (killed, crashed, unwritable): the seq in flight is retried or stored, the job
+ * failed on a crash loop. dispatch_parked: answer the requests parked on the device. */
+#define FW_DAEMON_STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
+int fw_daemon_worker_request(fw_daemon_device *dev, const char *method, cJSON *params);
+void fw_daemon_device_arm_timer(fw_daemon_device *dev, double seconds);
+int fw_daemon_worker_spawn(fw_daemon_device *dev, char *err, size_t errlen);
+void fw_daemon_worker_died(fw_daemon_device *dev, const char *why);
+void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error);
+/* pump.c: the finalists could not be had: the job ends on its first-pass rankings. */
+void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
+/* faults.c (FAIRWAYD_TEST_FAULT, tests only): right after a seq was sent, after a worker was
+ * started, where a job's plan is built. */
+void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq);
+void fw_daemon_fault_started(fw_daemon_device *dev);
+void fw_daemon_fault_plan(void);
 /* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
  * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
 int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);

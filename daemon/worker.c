@@ -14,10 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_replay.h"
 #include "fw_util.h"
 
-#define STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
 
 static void worker_release_handle(uv_handle_t *h)
@@ -64,7 +62,7 @@ static void on_worker_write(uv_write_t *req, int status)
     free(ww);
 }
 
-static int worker_request(fw_daemon_device *dev, const char *method, cJSON *params)
+int fw_daemon_worker_request(fw_daemon_device *dev, const char *method, cJSON *params)
 {
     if (!dev->w) {
         cJSON_Delete(params);
@@ -89,11 +87,8 @@ static int worker_request(fw_daemon_device *dev, const char *method, cJSON *para
     return rc;
 }
 
-static void arm_timer(fw_daemon_device *dev, double seconds);
-static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
-
 /* Parked requests get their turn now that the device is known (or known to be unavailable). */
-static void dispatch_parked(fw_daemon_device *dev, const char *device_error)
+void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error)
 {
     fw_daemon_req *list = dev->parked;
     dev->parked = NULL;
@@ -108,8 +103,6 @@ static void dispatch_parked(fw_daemon_device *dev, const char *device_error)
     }
 }
 
-static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen);
-
 /* A worker start finished (ready or failed): start the workers of devices whose requests waited
  * for a free slot (fw_daemon_starts_full), as far as slots are free. */
 static void start_waiting(fw_daemon *d)
@@ -118,21 +111,11 @@ static void start_waiting(fw_daemon *d)
         if (dev->wstate != FW_W_NONE || !dev->parked || fw_daemon_starts_full(d))
             continue;
         char err[2048];
-        if (worker_spawn(dev, err, sizeof(err)) < 0) {
+        if (fw_daemon_worker_spawn(dev, err, sizeof(err)) < 0) {
             snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
-            dispatch_parked(dev, dev->last_error);
+            fw_daemon_dispatch_parked(dev, dev->last_error);
         }
     }
-}
-
-static fw_daemon_job *next_job(fw_daemon_device *dev)
-{
-    if (dev->current)
-        return dev->current;
-    for (fw_daemon_job *j = dev->d->jobs; j; j = j->next)
-        if (strcmp(j->device_sel, dev->sel) == 0)
-            return dev->current = j;
-    return NULL;
 }
 
 /* The device could not be opened: the job that asked fails with the worker's own words, and so does
@@ -151,7 +134,7 @@ static void device_failed(fw_daemon_device *dev, const char *why)
         snprintf(msg, sizeof(msg), "device %s could not be opened: %s", dev->sel, why);
         fw_daemon_job_finish(d, job, "failed", msg);
     }
-    dispatch_parked(dev, dev->last_error);
+    fw_daemon_dispatch_parked(dev, dev->last_error);
     start_waiting(d);
 }
 
@@ -199,7 +182,7 @@ static int store_failure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq,
     return rc;
 }
 
-static void worker_died(fw_daemon_device *dev, const char *why)
+void fw_daemon_worker_died(fw_daemon_device *dev, const char *why)
 {
     fw_daemon *d = dev->d;
     fw_daemon_wstate st = dev->wstate;
@@ -217,14 +200,14 @@ static void worker_died(fw_daemon_device *dev, const char *why)
     if (!job) {
         fw_daemon_log(d, "idle worker for %s went away: %s", dev->sel, why);
         if (st == FW_W_STARTING) {
-            dispatch_parked(dev, why);   /* nothing starts another: answer what waited for this one */
+            fw_daemon_dispatch_parked(dev, why);   /* nothing starts another: answer what waited for this one */
             start_waiting(d);
         }
         return;
     }
     if (st == FW_W_FINALISTS) {
         if (job->fin_state == 1)
-            finalists_failed(dev, job, why);
+            fw_daemon_finalists_failed(dev, job, why);
         return;
     }
     dev->restarts++;
@@ -269,7 +252,7 @@ static void maybe_dead(fw_daemon_worker *w)
         snprintf(why, sizeof(why), "%s", w->failed_msg);
     else
         describe_exit(w, why, sizeof(why));
-    worker_died(dev, why);
+    fw_daemon_worker_died(dev, why);
     fw_daemon_device_pump(dev);
 }
 
@@ -308,7 +291,7 @@ static void handle_ready(fw_daemon_device *dev, const cJSON *params)
     dev->loaded_job = 0;
     dev->last_error[0] = '\0';
     fw_daemon_log(d, "worker for %s ready: %s", dev->sel, dev->identity);
-    dispatch_parked(dev, NULL);
+    fw_daemon_dispatch_parked(dev, NULL);
     start_waiting(d);
 }
 
@@ -358,7 +341,7 @@ static void handle_reply(fw_daemon_device *dev, const cJSON *msg)
             return;
         const cJSON *fin = cJSON_GetObjectItemCaseSensitive(result, "finalists");
         if (!cJSON_IsArray(fin)) {
-            finalists_failed(dev, job, result ? "the worker's reply has no finalists array" : etext);
+            fw_daemon_finalists_failed(dev, job, result ? "the worker's reply has no finalists array" : etext);
             return;
         }
         job->fin_state = 2;
@@ -460,7 +443,7 @@ static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (rc < 0 && w->dev) {
         fw_daemon_device *dev = w->dev;
         fw_daemon_log(dev->d, "worker for %s wrote a line over the size limit; restarting it", dev->sel);
-        worker_died(dev, "the worker wrote a line over the size limit");
+        fw_daemon_worker_died(dev, "the worker wrote a line over the size limit");
         fw_daemon_device_pump(dev);
     }
 }
@@ -489,26 +472,24 @@ static void on_timer(uv_timer_t *t)
         /* job is NULL when it was cancelled meanwhile: the worker still has to go */
         worker_detach(dev, SIGKILL);
         if (job)
-            finalists_failed(dev, job, "the worker ran past the finalists' time limit and was killed");
+            fw_daemon_finalists_failed(dev, job, "the worker ran past the finalists' time limit and was killed");
     } else if (dev->wstate == FW_W_STARTING) {
         char msg[256];
-        snprintf(msg, sizeof(msg), "the worker did not report ready within %g s", STARTUP_LIMIT_S);
+        snprintf(msg, sizeof(msg), "the worker did not report ready within %g s", FW_DAEMON_STARTUP_LIMIT_S);
         device_failed(dev, msg);
     } else if (dev->wstate == FW_W_LOADING) {
-        worker_died(dev, "the worker did not finish loading the job in time");
+        fw_daemon_worker_died(dev, "the worker did not finish loading the job in time");
     }
     fw_daemon_device_pump(dev);
 }
 
-static void arm_timer(fw_daemon_device *dev, double seconds)
+void fw_daemon_device_arm_timer(fw_daemon_device *dev, double seconds)
 {
     uint64_t ms = seconds * 1000.0 > 9e15 ? (uint64_t)9e15 : (uint64_t)(seconds * 1000.0);
     uv_timer_start(&dev->timer, on_timer, ms ? ms : 1, 0);
 }
 
-static void test_fault_started(fw_daemon_device *dev);
-
-static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
+int fw_daemon_worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
 {
     if (fw_daemon_device_recently_failed(dev, err, errlen) < 0)
         return -ENODEV;
@@ -557,9 +538,9 @@ static int worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
     dev->w = w;
     dev->wstate = FW_W_STARTING;
     dev->loaded_job = 0;
-    arm_timer(dev, STARTUP_LIMIT_S);
+    fw_daemon_device_arm_timer(dev, FW_DAEMON_STARTUP_LIMIT_S);
     fw_daemon_log(d, "started worker for %s (pid %d)", dev->sel, w->proc.pid);
-    test_fault_started(dev);
+    fw_daemon_fault_started(dev);
     return 0;
 }
 
@@ -611,267 +592,14 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
         tail = &(*tail)->next;
     *tail = copy;
     if (dev->wstate == FW_W_NONE && !fw_daemon_starts_full(d)) {   /* else start_waiting starts it */
-        int rc = worker_spawn(dev, err, errlen);
+        int rc = fw_daemon_worker_spawn(dev, err, errlen);
         if (rc < 0) {
             /* Nothing was started: answer every parked request now, this one included. */
             snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
-            dispatch_parked(dev, dev->last_error);
+            fw_daemon_dispatch_parked(dev, dev->last_error);
         }
     }
     return 0;
-}
-
-/* The end of a job: ask the worker to re-time the top fin_k verified variants of each shape
- * interleaved (candidates from the store, so a resumed job asks again from what it stored). 1 when
- * the request is in flight; 0 when there is nothing to ask (off, nothing verified, or the request
- * could not be written), and the job may end. */
-static int start_finalists(fw_daemon_device *dev, fw_daemon_job *job)
-{
-    fw_daemon *d = dev->d;
-    job->fin_state = 2;
-    if (job->fin_k <= 0)
-        return 0;
-    cJSON *rk = NULL;
-    if (fw_db_rankings(d->db, job->id, NULL, job->fin_k, &rk) < 0) {
-        fw_daemon_log(d, "job %" PRId64 ": no finalists, the rankings cannot be read: %s", job->id,
-                      fw_db_error(d->db));
-        return 0;
-    }
-    size_t n = (size_t)cJSON_GetArraySize(rk);
-    if (n == 0) {
-        cJSON_Delete(rk);
-        return 0;
-    }
-    cJSON *p = cJSON_CreateObject();
-    cJSON *cand = cJSON_AddArrayToObject(p, "candidates");
-    const cJSON *r;
-    cJSON_ArrayForEach(r, rk) {
-        /* each with its item: a restarted worker has not seen it */
-        const cJSON *sq = cJSON_GetObjectItemCaseSensitive(r, "seq");
-        const fw_seq_item *it = cJSON_IsNumber(sq) ? fw_seq_item_at(job->seq, (int64_t)sq->valuedouble) : NULL;
-        cJSON *c = it ? fw_daemon_item_json(it) : cJSON_CreateObject();
-        if (!it)
-            cJSON_AddItemToObject(c, "seq", cJSON_Duplicate(sq, 1));
-        cJSON_AddItemToObject(c, "median_ns", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(r, "median_ns"), 1));
-        cJSON_AddItemToArray(cand, c);
-    }
-    cJSON_Delete(rk);
-    cJSON_AddNumberToObject(p, "k", job->fin_k);
-    if (worker_request(dev, "finalists", p) != 0) {
-        fw_daemon_log(d, "job %" PRId64 ": no finalists, cannot write to the worker", job->id);
-        return 0;
-    }
-    job->fin_state = 1;
-    fw_daemon_eta_finalists_started(job);
-    dev->wstate = FW_W_FINALISTS;
-    /* each candidate is launched about as often as in its first pass (rounds x iters by default
-     * 5 x iters), plus its load: a per-variant limit each, with the start-up limit as a floor */
-    double limit = job->variant_timeout_s * (double)(n + 1);
-    arm_timer(dev, limit > STARTUP_LIMIT_S ? limit : STARTUP_LIMIT_S);
-    fw_daemon_log(d, "job %" PRId64 ": re-timing %zu finalists (top %d per shape)", job->id, n, job->fin_k);
-    fw_daemon_job_notify(d, job);
-    return 1;
-}
-
-/* The finalists could not be had (worker death, timeout, error reply): the job keeps its first-pass
- * rankings and ends done; the reason goes to the log. */
-static void finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why)
-{
-    job->fin_state = 2;
-    fw_daemon_log(dev->d, "job %" PRId64 ": finalists failed, ranking by the first pass: %s", job->id, why);
-}
-
-/* Tests only: does FAIRWAYD_TEST_FAULT (comma-separated KIND@SEQ) name kind at seq? */
-static int test_fault_has(const char *kind, int64_t seq)
-{
-    const char *f = getenv("FAIRWAYD_TEST_FAULT");
-    char want[48];
-    snprintf(want, sizeof(want), "%s@%" PRId64, kind, seq);
-    for (const char *p = f ? strstr(f, want) : NULL; p; p = strstr(p + 1, want)) {
-        char end = p[strlen(want)];
-        if ((p == f || p[-1] == ',') && (end == '\0' || end == ','))
-            return 1;
-    }
-    return 0;
-}
-
-/* Tests only, right after seq K is sent to the worker: FAIRWAYD_TEST_FAULT=kill-worker@K SIGKILLs the
- * worker (the first time), as the OOM killer or a user would from outside; expire@K makes the
- * per-variant limit run out at once (each time), so a test of a hanging variant needs no wall-clock
- * limit of its own. */
-static void test_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
-{
-    if (!getenv("FAIRWAYD_TEST_FAULT") || !dev->w)
-        return;
-    if (test_fault_has("expire", seq)) {
-        fw_daemon_log(dev->d, "test fault: the limit of seq %" PRId64 " runs out now", seq);
-        arm_timer(dev, 0);
-    }
-    if (job->retry_seq != seq && test_fault_has("kill-worker", seq)) {
-        fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
-        uv_process_kill(&dev->w->proc, SIGKILL);
-    }
-}
-
-/* Tests only: FAIRWAYD_TEST_FAULT=kill-start@N SIGKILLs the N-th worker the daemon starts (from 1) as
- * soon as it is started, before it can report ready. */
-static void test_fault_started(fw_daemon_device *dev)
-{
-    static int64_t started;
-    started++;
-    if (getenv("FAIRWAYD_TEST_FAULT") && test_fault_has("kill-start", started)) {
-        fw_daemon_log(dev->d, "test fault: killing worker %" PRId64 " while it starts", started);
-        uv_process_kill(&dev->w->proc, SIGKILL);
-    }
-}
-
-/* Tests only: FAIRWAYD_TEST_FAULT=block-plan@FIFO blocks the event loop for good where a job's plan is
- * built (as a plan of a huge constrained space would), after writing a line to FIFO so the test
- * knows it is there. */
-static void test_fault_plan(void)
-{
-    const char *f = getenv("FAIRWAYD_TEST_FAULT");
-    const char *p = f ? strstr(f, "block-plan@") : NULL;
-    if (!p)
-        return;
-    char path[1024];
-    snprintf(path, sizeof(path), "%s", p + strlen("block-plan@"));
-    path[strcspn(path, ",")] = '\0';
-    FILE *fifo = fopen(path, "w");
-    if (fifo) {
-        fputs("blocked\n", fifo);
-        fclose(fifo);
-    }
-    for (;;)
-        pause();
-}
-
-/* A replayed job names its device (replay/: the file's name and hash), which the replay worker's own
- * identity cannot: the device takes the job's identity before the job's plan and records are stored,
- * and again after a worker restart (whose "ready" names no file). */
-static int replay_adopt(fw_daemon_device *dev, const fw_daemon_job *job, char *err, size_t errlen)
-{
-    cJSON *info = fw_replay_device_json(job->wspec);
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(info, "identity"));
-    if (!info || !id || strcmp(id, dev->identity) == 0) {
-        cJSON_Delete(info);
-        return 0;
-    }
-    int64_t db_id;
-    if (fw_db_device_upsert(dev->d->db, id, info, &db_id) < 0) {
-        cJSON_Delete(info);
-        return fw_errf(err, errlen, -EIO, "cannot store the replay device: %s", fw_db_error(dev->d->db));
-    }
-    cJSON_Delete(dev->info);
-    dev->info = info;
-    snprintf(dev->identity, sizeof(dev->identity), "%s", id);
-    dev->db_id = db_id;
-    fw_daemon_log(dev->d, "%s replays job %" PRId64 "'s file: %s", dev->sel, job->id, dev->identity);
-    return 0;
-}
-
-void fw_daemon_device_pump(fw_daemon_device *dev)
-{
-    fw_daemon *d = dev->d;
-    for (int guard = 0; guard < 100000; guard++) {
-        if (d->stopping)
-            return;
-        if (dev->wstate == FW_W_STARTING || dev->wstate == FW_W_LOADING || dev->wstate == FW_W_MEASURING ||
-            dev->wstate == FW_W_FINALISTS)
-            return;
-        if (d->draining) {
-            fw_daemon_drain_check(d);   /* `shutdown`: nothing new is sent (shutdown.c) */
-            return;
-        }
-        fw_daemon_job *job = next_job(dev);
-        if (!job || job->waiting)
-            return;   /* a job waiting on a full disk: the store's retry timer pumps again */
-        if (job->cancelled) {
-            fw_daemon_job_finish(d, job, "cancelled", NULL);
-            continue;
-        }
-        char err[2048];
-        if (dev->wstate == FW_W_NONE) {
-            double wait = fw_daemon_device_backoff(dev);
-            if (wait > 0) {
-                arm_timer(dev, wait);   /* on_timer pumps again */
-                return;
-            }
-            if (worker_spawn(dev, err, sizeof(err)) < 0) {
-                snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
-                fw_daemon_job_finish(d, job, "failed", err);
-                dispatch_parked(dev, dev->last_error);
-                continue;
-            }
-            return;
-        }
-        /* Idle worker with a job. */
-        int fresh = !job->seq;
-        if (fresh)
-            test_fault_plan();
-        int prc = replay_adopt(dev, job, err, sizeof(err));
-        if (prc == 0)
-            prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
-        if (prc == -ENOSPC) {
-            fw_daemon_job_wait(d, job, err);
-            return;
-        }
-        if (prc < 0) {
-            fw_daemon_job_finish(d, job, "failed", err);
-            continue;
-        }
-        if (fresh)
-            fw_daemon_job_notify(d, job);   /* watchers of a queued job see it start */
-        if (dev->loaded_job != job->id) {
-            cJSON *p = cJSON_CreateObject();
-            cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
-            cJSON_AddNumberToObject(p, "job", (double)job->id);
-            if (worker_request(dev, "load", p) != 0) {
-                worker_died(dev, "cannot write to the worker");
-                continue;
-            }
-            dev->wstate = FW_W_LOADING;
-            dev->loaded_job = job->id;
-            arm_timer(dev, STARTUP_LIMIT_S > job->variant_timeout_s ? STARTUP_LIMIT_S : job->variant_timeout_s);
-            return;
-        }
-        int64_t seq;
-        int nrc = fw_daemon_job_next(d, job, &seq, err, sizeof(err));
-        if (nrc < 0) {
-            fw_daemon_job_finish(d, job, "failed", err);
-            continue;
-        }
-        if (nrc == 0) {
-            if (job->fin_state == 0 && start_finalists(dev, job))
-                return;
-            fw_daemon_job_finish(d, job, "done", NULL);
-            continue;
-        }
-        cJSON *p = fw_daemon_job_measure_params(job, seq, dev->ahead);
-        /* the job's best stored median per shape: the worker's early stop compares against it,
-         * and a restarted worker would otherwise have forgotten it */
-        cJSON *rk = NULL;
-        if (fw_db_rankings(d->db, job->id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
-            cJSON *best = cJSON_AddObjectToObject(p, "best_ns");
-            const cJSON *r;
-            cJSON_ArrayForEach(r, rk) {
-                const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "shape_key"));
-                const cJSON *med = cJSON_GetObjectItemCaseSensitive(r, "median_ns");
-                if (sk && cJSON_IsNumber(med) && !cJSON_GetObjectItemCaseSensitive(best, sk))
-                    cJSON_AddNumberToObject(best, sk, med->valuedouble);
-            }
-        }
-        cJSON_Delete(rk);
-        if (worker_request(dev, "measure", p) != 0) {
-            worker_died(dev, "cannot write to the worker");
-            continue;
-        }
-        dev->wstate = FW_W_MEASURING;
-        dev->req_seq = seq;
-        arm_timer(dev, job->variant_timeout_s);
-        test_fault_sent(dev, job, dev->req_seq);
-        return;
-    }
 }
 
 static void free_device(uv_handle_t *h)

@@ -1,0 +1,77 @@
+/* faults.c - fault hooks for the tests (FAIRWAYD_TEST_FAULT), so a test of a crash, a hang or a
+ * blocked loop waits on the daemon's own events instead of a clock. Inert unless the variable is set.
+ */
+#include "fw_daemon.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+
+/* Tests only: does FAIRWAYD_TEST_FAULT (comma-separated KIND@SEQ) name kind at seq? */
+static int test_fault_has(const char *kind, int64_t seq)
+{
+    const char *f = getenv("FAIRWAYD_TEST_FAULT");
+    char want[48];
+    snprintf(want, sizeof(want), "%s@%" PRId64, kind, seq);
+    for (const char *p = f ? strstr(f, want) : NULL; p; p = strstr(p + 1, want)) {
+        char end = p[strlen(want)];
+        if ((p == f || p[-1] == ',') && (end == '\0' || end == ','))
+            return 1;
+    }
+    return 0;
+}
+
+/* Tests only, right after seq K is sent to the worker: FAIRWAYD_TEST_FAULT=kill-worker@K SIGKILLs the
+ * worker (the first time), as the OOM killer or a user would from outside; expire@K makes the
+ * per-variant limit run out at once (each time), so a test of a hanging variant needs no wall-clock
+ * limit of its own. */
+void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
+{
+    if (!getenv("FAIRWAYD_TEST_FAULT") || !dev->w)
+        return;
+    if (test_fault_has("expire", seq)) {
+        fw_daemon_log(dev->d, "test fault: the limit of seq %" PRId64 " runs out now", seq);
+        fw_daemon_device_arm_timer(dev, 0);
+    }
+    if (job->retry_seq != seq && test_fault_has("kill-worker", seq)) {
+        fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
+        uv_process_kill(&dev->w->proc, SIGKILL);
+    }
+}
+
+/* Tests only: FAIRWAYD_TEST_FAULT=kill-start@N SIGKILLs the N-th worker the daemon starts (from 1) as
+ * soon as it is started, before it can report ready. */
+void fw_daemon_fault_started(fw_daemon_device *dev)
+{
+    static int64_t started;
+    started++;
+    if (getenv("FAIRWAYD_TEST_FAULT") && test_fault_has("kill-start", started)) {
+        fw_daemon_log(dev->d, "test fault: killing worker %" PRId64 " while it starts", started);
+        uv_process_kill(&dev->w->proc, SIGKILL);
+    }
+}
+
+/* Tests only: FAIRWAYD_TEST_FAULT=block-plan@FIFO blocks the event loop for good where a job's plan is
+ * built (as a plan of a huge constrained space would), after writing a line to FIFO so the test
+ * knows it is there. */
+void fw_daemon_fault_plan(void)
+{
+    const char *f = getenv("FAIRWAYD_TEST_FAULT");
+    const char *p = f ? strstr(f, "block-plan@") : NULL;
+    if (!p)
+        return;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", p + strlen("block-plan@"));
+    path[strcspn(path, ",")] = '\0';
+    FILE *fifo = fopen(path, "w");
+    if (fifo) {
+        fputs("blocked\n", fifo);
+        fclose(fifo);
+    }
+    for (;;)
+        pause();
+}
