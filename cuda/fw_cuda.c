@@ -223,6 +223,7 @@ struct fw_device {
     int shared_optin;      /* the most one block may have after raising the attribute */
     atomic_int poisoned;   /* a sticky error happened: every call answers -EFAULT */
     pthread_mutex_t launch_lock;   /* one event pair: launches never overlap */
+    fw_nvrtc_proc *nvproc; /* this handle's compiler process (compile_binary), if any */
 };
 
 struct fw_program {
@@ -333,6 +334,7 @@ static void cuda_close(fw_device *d)
         cu.DevicePrimaryCtxRelease(d->dev);
     cu.CtxSetCurrent(NULL);
     pthread_mutex_destroy(&d->launch_lock);
+    fw_cuda_nvrtc_proc_free(d->nvproc);
     free(d);
 }
 
@@ -523,7 +525,8 @@ static int cuda_compile(fw_device *d, const char *source, const char *const *mac
     return load_cubin(d, cubin, len, entry, out);
 }
 
-/* NVRTC to a cubin and nothing else: no context, no module (the compile pool's path). */
+/* NVRTC to a cubin and nothing else: no context, no module (the compile pool's path), in this
+ * handle's compiler process when they are on (fw_cuda_nvrtc_processes). */
 static int cuda_compile_binary(fw_device *d, const char *source, const char *const *macros,
                                size_t nmacros, const char *options, void **data, size_t *len)
 {
@@ -533,8 +536,8 @@ static int cuda_compile_binary(fw_device *d, const char *source, const char *con
         return seterr(-EINVAL, "no CUDA device handle");
     const char *li = getenv("FAIRWAY_CUDA_LINEINFO");
     char *log = NULL;
-    int rc = fw_cuda_nvrtc_compile(source, macros, nmacros, options, d->arch, li && *li == '1',
-                                   data, len, &log);
+    int rc = fw_cuda_nvrtc_proc_compile(&d->nvproc, source, macros, nmacros, options, d->arch,
+                                        li && *li == '1', data, len, &log);
     if (rc)
         seterr(rc, "%s", log ? log : "NVRTC failed and wrote no log");
     free(log);

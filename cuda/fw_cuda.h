@@ -65,6 +65,22 @@ int fw_cuda_nvrtc_compile(const char *source, const char *const *macros, size_t 
                           const char *options, const char *arch, int lineinfo,
                           void **cubin, size_t *cubin_len, char **log);
 
+/* Compiler processes (fw_cuda_nvrtc_proc.c): one NVRTC process does not scale past a few compiles
+ * at once, several do. After fw_cuda_nvrtc_processes(EXE), compile_binary (the compile pool's path)
+ * runs each device handle's compiles in a child `EXE --nvrtc-server`, which must call
+ * fw_cuda_nvrtc_server(0) (fairway-worker does); NULL or "" turns it off (the default). A child
+ * that cannot be started means compiling in this process; one that dies compiling a program twice
+ * makes that program's compile fail with -EIO and a sentence in *log. */
+void fw_cuda_nvrtc_processes(const char *exe);
+int fw_cuda_nvrtc_server(int fd);
+typedef struct fw_nvrtc_proc fw_nvrtc_proc;
+/* fw_cuda_nvrtc_compile through *pp's child (started on first use; *pp NULL at first). */
+int fw_cuda_nvrtc_proc_compile(fw_nvrtc_proc **pp, const char *source, const char *const *macros,
+                               size_t nmacros, const char *options, const char *arch, int lineinfo,
+                               void **cubin, size_t *cubin_len, char **log);
+int fw_cuda_nvrtc_proc_pid(const fw_nvrtc_proc *p);   /* the child's pid, 0 when none runs */
+void fw_cuda_nvrtc_proc_free(fw_nvrtc_proc *p);
+
 /* NVRTC version as "NVRTC 13.0" into buf; -ENOENT (reason in buf) when it cannot be loaded. */
 int fw_cuda_nvrtc_version(char *buf, size_t len);
 

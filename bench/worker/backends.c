@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@ extern const fw_backend fw_opencl_backend;
 #endif
 #if FW_HAVE_CUDA
 extern const fw_backend fw_cuda_backend;
+#include "fw_cuda.h"
 #endif
 #if FW_HAVE_METAL
 extern const fw_backend fw_metal_backend;
@@ -64,4 +67,29 @@ const fw_backend *fw_backend_find(const char *name)
         if (strcmp(b[i]->name, name) == 0)
             return b[i];
     return NULL;
+}
+
+/* Before anything else in main: `fairway-worker --nvrtc-server` is one of a CUDA worker's compiler
+ * processes (fw_cuda.h), and any other run of the worker turns them on for its compile pool, unless
+ * FAIRWAY_NVRTC_PROCESSES=0. Returns 1 when this process was a compiler process (*exit_code set). */
+int fw_worker_backends_init(int argc, char **argv, int *exit_code)
+{
+#if FW_HAVE_CUDA
+    if (argc == 2 && strcmp(argv[1], "--nvrtc-server") == 0) {
+        *exit_code = fw_cuda_nvrtc_server(0);
+        return 1;
+    }
+    const char *env = getenv("FAIRWAY_NVRTC_PROCESSES");
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0 && !(env && strcmp(env, "0") == 0)) {
+        self[n] = '\0';
+        fw_cuda_nvrtc_processes(self);
+    }
+#else
+    (void)argc;
+    (void)argv;
+    (void)exit_code;
+#endif
+    return 0;
 }

@@ -657,6 +657,9 @@ out:
 
 int main(int argc, char **argv)
 {
+    int code;
+    if (fw_worker_backends_init(argc, argv, &code))
+        return code;
     opts o;
     memset(&o, 0, sizeof o);
     for (int i = 1; i < argc; i++) {

@@ -35,6 +35,9 @@ void apply_early_stop(cJSON *spec, const opts *o);
 int bench_pool_threads(int asked, fw_bench *b);
 void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup);
 
+/* backends.c */
+int fw_worker_backends_init(int argc, char **argv, int *exit_code);
+
 /* serve.c */
 int serve(const opts *o);
 /* An item from the wire ({"seq","shape_index","index","knobs","origin"}, docs/worker-protocol.md) as
