@@ -10,7 +10,7 @@
 # usage (repo root, on the GPU machine): benchmarks/cold_pool.sh OUT_DIR RUN [RUN...]
 #   RUN is a build folder, or FOLDER:NAME=VALUE to run that build with an environment variable set
 #   (e.g. .device/b-new:FAIRWAY_NVRTC_PROCESSES=0 for compiles in the worker's own process)
-# env:   THREADS ("15 8") ROUNDS (2) BUDGET (200) NVRTC_N (120) NVRTC_THREADS (1,2,4,8,15)
+# env:   THREADS ("15 8") ROUNDS (2) BUDGET (200) SEED (1) NVRTC_N (120) NVRTC_THREADS (1,2,4,8,15)
 #        EXTRA_OPTIONS (NVRTC options for one more nvrtc_pool row, e.g. "-minimal")
 # Libraries the GPU machine lacks: .device/lib. The table is printed last.
 set -u
@@ -20,7 +20,7 @@ export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 THREADS=${THREADS:-"15 8"} ROUNDS=${ROUNDS:-2} BUDGET=${BUDGET:-200}
 cat > "$O/spec.json" <<SPEC
 {"family": "gemm", "shapes": [{"M": 1024, "N": 1024, "K": 1024}], "strategy": "random",
- "budget": $BUDGET, "seed": 1, "warmup": 1, "iters": 5, "backend": "cuda",
+ "budget": $BUDGET, "seed": ${SEED:-1}, "warmup": 1, "iters": 5, "backend": "cuda",
  "options": {"early_stop": false, "finalists": 0}}
 SPEC
 echo "=== card $(date -u +%H:%M:%S)"
