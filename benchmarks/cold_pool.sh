@@ -12,11 +12,14 @@
 #   (e.g. .device/b-new:FAIRWAY_NVRTC_PROCESSES=0 for compiles in the worker's own process)
 # env:   THREADS ("15 8") ROUNDS (2) BUDGET (200) SEED (1) NVRTC_N (120) NVRTC_THREADS (1,2,4,8,15)
 #        EXTRA_OPTIONS (NVRTC options for one more nvrtc_pool row, e.g. "-minimal")
+#        NVRTC_CACHE=1 leaves NVRTC's own disk cache on (off by default: CUDA_CACHE_DISABLE=1)
 # Libraries the GPU machine lacks: .device/lib. The table is printed last.
 set -u
 O=$1; shift
 mkdir -p "$O"
 export LD_LIBRARY_PATH=$PWD/.device/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+# NVRTC's own on-disk cache (~/.nv/ComputeCache) would make every run after the first warm
+[ "${NVRTC_CACHE:-0}" = 1 ] || export CUDA_CACHE_DISABLE=1
 THREADS=${THREADS:-"15 8"} ROUNDS=${ROUNDS:-2} BUDGET=${BUDGET:-200}
 cat > "$O/spec.json" <<SPEC
 {"family": "gemm", "shapes": [{"M": 1024, "N": 1024, "K": 1024}], "strategy": "random",

@@ -14,7 +14,8 @@
 #                                 [--threads N] [--keep DIR]
 # env:   SEED (1) WARMUP (1) ITERS (5) M N K (128 128 128; cuda: 1024 1024 1024) NOISE (0.05)
 #        EXTRA='"options": {...},' adds spec fields. PoCL's own kernel cache is off
-#        (POCL_KERNEL_CACHE=0) unless POCL_CACHE=1, so every cold compile is a real one.
+#        (POCL_KERNEL_CACHE=0) unless POCL_CACHE=1, and NVRTC's (CUDA_CACHE_DISABLE=1) unless
+#        NVRTC_CACHE=1, so every cold compile is a real one.
 #        RUN_LIMIT (seconds for the sequential run; the pool run gets half, the warm run a third;
 #        default 110 on cuda, so the three stay within 4 minutes; 0 = none, the default elsewhere):
 #        a run cut there is reported from the records it wrote (variants/min over its wall time).
@@ -46,6 +47,10 @@ if [ "$BACKEND" = cuda ]; then DM=1024 DL=110; else DM=128 DL=0; fi
 RUN_LIMIT=${RUN_LIMIT:-$DL}
 SEED=${SEED:-1} WARMUP=${WARMUP:-1} ITERS=${ITERS:-5} M=${M:-$DM} N=${N:-$DM} K=${K:-$DM} NOISE=${NOISE:-0.05}
 [ "${POCL_CACHE:-0}" = 1 ] || export POCL_KERNEL_CACHE=0
+# NVRTC 13 keeps its own cache of compiled programs in ~/.nv/ComputeCache (shared by processes and
+# runs): without this a "cold" run of variants compiled before is warm (BENCHMARKS.md, "Where the
+# cold pool's time goes"). NVRTC_CACHE=1 leaves it on.
+[ "${NVRTC_CACHE:-0}" = 1 ] || export CUDA_CACHE_DISABLE=1
 
 if [ -n "$KEEP" ]; then tmp=$KEEP; mkdir -p "$tmp"; else tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT; fi
 rm -rf "$tmp/cache" "$tmp"/*.jsonl
