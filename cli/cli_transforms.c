@@ -18,23 +18,28 @@ const char fw_cli_transforms_help[] =
     "site is proven only when every threadgroup-memory access of its function is indexed by the\n"
     "SIMD-group id (docs/transforms.md says exactly what is checked). Then the \"binds\" and \"space\"\n"
     "entries that tune the proven sites, one 0/1 knob each; --unproven offers the unproven ones too\n"
-    "(marked \"unproven\": true). Also the integer constants a knob can be bound to (tune --bind\n"
-    "KNOB=NAME): name, line, value, declaration style; a name declared twice cannot be bound. Lines\n"
+    "(marked \"unproven\": true). async_prefetch_hint inserts, at the top of a counted loop's body (OpenCL\n"
+    "and CUDA kernels; Metal has no prefetch), a prefetch of the global addresses the next iteration\n"
+    "loads, under the loop's condition for that iteration; its sites are always proven. Also the\n"
+    "integer constants a knob can be bound to (tune --bind KNOB=NAME): name, line, value, declaration\n"
+    "style; a name declared twice cannot be bound. Lines\n"
     "are those of the text tune --source sends (local includes inlined). The file is only read; no\n"
     "daemon is needed.\n\n"
     "Examples:\n"
     "  fairway transforms --source gemm_trellis_moe.metal\n"
     "  fairway transforms --source kernel.cl --json\n";
 
+/* SB_L<line> for simdgroup_barrier, PF_L<line> for async_prefetch_hint (_2, _3: more on that line). */
 static void knob_name(const fw_xform_site *s, const fw_xform_site *all, size_t i, char *buf, size_t len)
 {
     int same = 0;
     for (size_t j = 0; j < i; j++)
-        same += all[j].line == s->line;
+        same += all[j].line == s->line && all[j].transform == s->transform;
+    const char *pre = strcmp(s->transform, "async_prefetch_hint") == 0 ? "PF" : "SB";
     if (same)
-        snprintf(buf, len, "SB_L%d_%d", s->line, same + 1);
+        snprintf(buf, len, "%s_L%d_%d", pre, s->line, same + 1);
     else
-        snprintf(buf, len, "SB_L%d", s->line);
+        snprintf(buf, len, "%s_L%d", pre, s->line);
 }
 
 static cJSON *site_json(const fw_xform_site *s, const char *knob)
@@ -47,7 +52,8 @@ static cJSON *site_json(const fw_xform_site *s, const char *knob)
     cJSON_AddNumberToObject(o, "line", s->line);
     int fl[2] = {s->fn_first, s->fn_last};
     cJSON_AddItemToObject(o, "function_lines", cJSON_CreateIntArray(fl, 2));
-    cJSON_AddStringToObject(o, "replaces", "barrier");
+    cJSON_AddStringToObject(o, "replaces", !strcmp(s->transform, "simdgroup_barrier") ? "barrier"
+                            : s->len ? "the loop body's statement" : "nothing: inserted after the loop body's {");
     cJSON_AddStringToObject(o, "with", s->with);
     cJSON_AddBoolToObject(o, "proven", s->proven);
     cJSON_AddStringToObject(o, "why", s->why);
@@ -185,13 +191,13 @@ int fw_cli_cmd_transforms(fw_cli_global *g, int argc, char **argv)
         printf("%s: %zu transform site%s (%zu proven, %zu unproven)\n", source, n, n == 1 ? "" : "s", nproven,
                n - nproven);
         if (n)
-            printf("%-10s %-18s %-6s %-28s %-5s %-9s %-8s %s\n", "knob", "transform", "dialect", "function", "line",
+            printf("%-10s %-19s %-6s %-28s %-5s %-9s %-8s %s\n", "knob", "transform", "dialect", "function", "line",
                    "body", "status", "why");
         for (size_t i = 0; i < n; i++) {
             char k[64], body[32];
             knob_name(&all[i], all, i, k, sizeof k);
             snprintf(body, sizeof body, "%d-%d", all[i].fn_first, all[i].fn_last);
-            printf("%-10s %-18s %-6s %-28s %-5d %-9s %-8s %s\n", k, all[i].transform, all[i].dialect,
+            printf("%-10s %-19s %-6s %-28s %-5d %-9s %-8s %s\n", k, all[i].transform, all[i].dialect,
                    all[i].function, all[i].line, body, all[i].proven ? "proven" : "unproven", all[i].why);
         }
         if (nproven || (unproven && n)) {

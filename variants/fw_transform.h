@@ -83,20 +83,32 @@ int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_po
  * A site is tuned by binding a 0/1 knob to it:
  *     "binds": {"SB_L33": {"transform": "simdgroup_barrier", "function": "moe_decode", "lines": [30, 40]}}
  * The function and line range must hold exactly one site; an unproven site is refused unless the
- * bind says "unproven": true. Value 1 rewrites the site; 0 leaves the text as it is. */
+ * bind says "unproven": true. Value 1 rewrites the site; 0 leaves the text as it is.
+ *
+ * async_prefetch_hint (variants/prefetch.c): a counted loop of a kernel entry whose body loads
+ * global memory at an index that follows the loop variable gets, at the top of its body and on the
+ * same line, a prefetch of the addresses the next iteration loads, under the loop's own condition
+ * for that iteration:
+ *     OpenCL  for (uint k = 0; k < K; k++) { acc += A[r * K + k]; ...
+ *          -> for (uint k = 0; k < K; k++) { if ((k + (1)) < K) { prefetch(&A[r * K + (k + (1))], 1); } acc += ...
+ *     CUDA    the same with asm volatile("prefetch.L2 [%0];" :: "l"(&A[...]));
+ * (an unbraced body is wrapped in braces). Metal has no prefetch built-in: no Metal loop is a site.
+ * A site is always "proven": a prefetch changes no result, and the guard keeps its address one the
+ * next iteration reads. docs/transforms.md lists the conditions a loop and a load must meet. */
 #define FW_XFORM_NAME_MAX 64
 #define FW_XFORM_WHY_MAX 200
+#define FW_XFORM_WITH_MAX 640
 #define FW_XFORM_FUNCS_MAX 256
 #define FW_XFORM_SITES_MAX 256
 
 typedef struct fw_xform_site {
-    const char *transform;            /* static: "simdgroup_barrier" */
+    const char *transform;            /* static: "simdgroup_barrier", "async_prefetch_hint" */
     const char *dialect;              /* static: "metal", "opencl", "cuda" */
     char function[FW_XFORM_NAME_MAX];
-    int line;                         /* of the call, from 1 */
+    int line;                         /* of the call (the loop's `for`), from 1 */
     int fn_first, fn_last;            /* the function body's lines */
-    size_t off, len;                  /* the call's bytes in the text */
-    const char *with;                 /* static: what replaces them */
+    size_t off, len;                  /* the bytes the transform replaces (len 0: an insertion at off) */
+    char with[FW_XFORM_WITH_MAX];     /* what replaces them */
     int proven;
     char why[FW_XFORM_WHY_MAX];       /* why proven or not */
 } fw_xform_site;

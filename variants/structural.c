@@ -1,5 +1,6 @@
 /* Structural transforms (fw_transform.h): finding simdgroup_barrier sites, deciding by a
- * conservative textual analysis whether each is safe, and rewriting one site. */
+ * conservative textual analysis whether each is safe, and rewriting one site; the scanning helpers
+ * (fw_xform_scan.h) that async_prefetch_hint (prefetch.c) shares. */
 #include "fw_transform.h"
 
 #include <ctype.h>
@@ -11,26 +12,30 @@
 #include "fw_util.h"
 #include "fw_xform_scan.h"
 
-static int is_id(char c)
+#define is_id fw_xform_is_id
+#define word_at fw_xform_word_at
+#define skip_ws fw_xform_skip_ws
+#define match_close fw_xform_match_close
+
+int fw_xform_is_id(char c)
 {
     return isalnum((unsigned char)c) || c == '_';
 }
 
-static int word_at(const char *m, size_t i, const char *w)
+int fw_xform_word_at(const char *m, size_t i, const char *w)
 {
     size_t n = strlen(w);
     return strncmp(m + i, w, n) == 0 && (i == 0 || !is_id(m[i - 1])) && !is_id(m[i + n]);
 }
 
-static size_t skip_ws(const char *m, size_t i)
+size_t fw_xform_skip_ws(const char *m, size_t i)
 {
     while (m[i] && isspace((unsigned char)m[i]))
         i++;
     return i;
 }
 
-/* The index past the bracket that matches the one at i (m[i] is one of ([{), or 0 when unmatched. */
-static size_t match_close(const char *m, size_t i)
+size_t fw_xform_match_close(const char *m, size_t i)
 {
     char open = m[i], close = open == '(' ? ')' : open == '[' ? ']' : '}';
     int depth = 0;
@@ -45,22 +50,24 @@ static size_t match_close(const char *m, size_t i)
 
 /* ---- functions ------------------------------------------------------------------------------- */
 
-typedef struct func {
-    char name[FW_XFORM_NAME_MAX];
-    size_t params, params_end;   /* [params, params_end): the parameter list, parentheses included */
-    size_t body, body_end;       /* [body, body_end): the body, braces included */
-} func;
-
-/* Kernel entry points: Metal `kernel void`, OpenCL `__kernel`/`kernel`, CUDA `__global__`. */
-static size_t find_funcs(const char *m, func *out, size_t max)
+size_t fw_xform_find_funcs(const char *m, fw_xform_func *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; m[i] && n < max; i++) {
-        if (!(word_at(m, i, "kernel") || word_at(m, i, "__kernel") || word_at(m, i, "__global__")))
+        int cuda = word_at(m, i, "__global__");
+        if (!(word_at(m, i, "kernel") || word_at(m, i, "__kernel") || cuda))
             continue;
         size_t p = i;
-        while (m[p] && m[p] != '(' && m[p] != ';' && m[p] != '{')
-            p++;
+        for (;;) {
+            while (m[p] && m[p] != '(' && m[p] != ';' && m[p] != '{')
+                p++;
+            if (m[p] != '(' || p < 13 || strncmp(m + p - 13, "__attribute__", 13) != 0)
+                break;
+            size_t e = match_close(m, p);   /* __kernel __attribute__((...)) void name( */
+            if (!e)
+                break;
+            p = e;
+        }
         if (m[p] != '(')
             continue;
         size_t ne = p;
@@ -84,7 +91,8 @@ static size_t find_funcs(const char *m, func *out, size_t max)
         size_t be = match_close(m, b);
         if (!be)
             continue;
-        func *f = &out[n++];
+        fw_xform_func *f = &out[n++];
+        f->cuda = cuda;
         size_t len = ne - nb < sizeof f->name - 1 ? ne - nb : sizeof f->name - 1;
         memcpy(f->name, m + nb, len);
         f->name[len] = '\0';
@@ -140,7 +148,7 @@ static int ident_before(const char *m, size_t lo, size_t e, size_t *b, size_t *e
 /* SIMD-group ids: a Metal parameter with [[simdgroup_index_in_threadgroup]], or a variable
  * initialised with exactly get_sub_group_id() (OpenCL) or threadIdx.x / 32, threadIdx.x >> 5,
  * threadIdx.x / warpSize (CUDA, a 1-D block). */
-static void find_sg_ids(const char *m, const func *f, names *out)
+static void find_sg_ids(const char *m, const fw_xform_func *f, names *out)
 {
     for (size_t i = f->params; i < f->params_end; i++)
         if (word_at(m, i, "simdgroup_index_in_threadgroup")) {
@@ -170,7 +178,7 @@ static void find_sg_ids(const char *m, const func *f, names *out)
 
 /* Threadgroup objects: declarations qualified threadgroup (Metal), __local/local (OpenCL) or
  * __shared__ (CUDA), in the parameters, the body, or at file scope (before the function). */
-static void find_tg_objects(const char *m, const func *f, names *out)
+static void find_tg_objects(const char *m, const fw_xform_func *f, names *out)
 {
     static const char *const quals[] = {"threadgroup", "__local", "local", "__shared__", NULL};
     for (size_t i = 0; i < f->body_end; i++) {
@@ -200,7 +208,7 @@ static void find_tg_objects(const char *m, const func *f, names *out)
 
 /* Every use of a threadgroup object in the function is indexed with a SIMD-group id as its first
  * subscript? 1 yes; 0 with why filled in. */
-static int only_within_sg(const char *text, const char *m, const func *f, const names *tg, const names *sg,
+static int only_within_sg(const char *text, const char *m, const fw_xform_func *f, const names *tg, const names *sg,
                           int cuda, char *why, size_t whylen)
 {
     int used = 0;
@@ -296,18 +304,24 @@ static int barrier_at(const char *m, size_t i, const char **dialect, size_t *end
 int fw_xform_kernels(const char *text, char (*names)[FW_XFORM_NAME_MAX], size_t max)
 {
     char *m = fw_xform_mask(text);
-    func *fs = calloc(FW_XFORM_FUNCS_MAX, sizeof *fs);
+    fw_xform_func *fs = calloc(FW_XFORM_FUNCS_MAX, sizeof *fs);
     if (!m || !fs) {
         free(m);
         free(fs);
         return -ENOMEM;
     }
-    size_t nf = find_funcs(m, fs, FW_XFORM_FUNCS_MAX);
+    size_t nf = fw_xform_find_funcs(m, fs, FW_XFORM_FUNCS_MAX);
     for (size_t i = 0; i < nf && i < max; i++)
         memcpy(names[i], fs[i].name, FW_XFORM_NAME_MAX);
     free(m);
     free(fs);
     return (int)nf;
+}
+
+static int site_cmp(const void *a, const void *b)
+{
+    const fw_xform_site *x = a, *y = b;
+    return x->off < y->off ? -1 : x->off > y->off;
 }
 
 int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n)
@@ -316,14 +330,14 @@ int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n)
     char *m = fw_xform_mask(text);
     if (!m)
         return -ENOMEM;
-    func *fs = calloc(FW_XFORM_FUNCS_MAX, sizeof *fs);
+    fw_xform_func *fs = calloc(FW_XFORM_FUNCS_MAX, sizeof *fs);
     if (!fs) {
         free(m);
         return -ENOMEM;
     }
-    size_t nf = find_funcs(m, fs, FW_XFORM_FUNCS_MAX);
+    size_t nf = fw_xform_find_funcs(m, fs, FW_XFORM_FUNCS_MAX);
     for (size_t fi = 0; fi < nf; fi++) {
-        const func *f = &fs[fi];
+        const fw_xform_func *f = &fs[fi];
         names sg = {0}, tg = {0};
         find_sg_ids(m, f, &sg);
         find_tg_objects(m, f, &tg);
@@ -347,14 +361,16 @@ int fw_xform_sites(const char *text, fw_xform_site *out, size_t max, size_t *n)
                 s->fn_last = fw_xform_line_of(text, f->body_end - 1);
                 s->off = i;
                 s->len = end - i;
-                s->with = with;
+                snprintf(s->with, sizeof s->with, "%s", with);
                 s->proven = proven;
                 snprintf(s->why, sizeof s->why, "%s", why);
             }
             (*n)++;
             i = end - 1;
         }
+        fw_xform_prefetch_sites(text, m, f, out, max, n);
     }
+    qsort(out, *n < max ? *n : max, sizeof *out, site_cmp);
     free(fs);
     free(m);
     return 0;
@@ -370,9 +386,10 @@ int fw_xform_bind_site(const char *text, const char *src, const char *knob, cons
     const cJSON *ln = cJSON_GetObjectItemCaseSensitive(bind, "lines");
     const cJSON *un = cJSON_GetObjectItemCaseSensitive(bind, "unproven");
     int64_t lo = 0, hi = 0;
-    if (!cJSON_IsString(tr) || strcmp(tr->valuestring, "simdgroup_barrier") != 0)
-        return fw_errf(err, errlen, -EINVAL, "bind of knob '%s': \"transform\" must be \"simdgroup_barrier\" "
-                       "(the structural transforms fairway has; see docs/transforms.md)", knob);
+    if (!cJSON_IsString(tr) || (strcmp(tr->valuestring, "simdgroup_barrier") != 0 &&
+                                strcmp(tr->valuestring, "async_prefetch_hint") != 0))
+        return fw_errf(err, errlen, -EINVAL, "bind of knob '%s': \"transform\" must be \"simdgroup_barrier\" or "
+                       "\"async_prefetch_hint\" (the structural transforms fairway has; see docs/transforms.md)", knob);
     if (!cJSON_IsString(fn) || !cJSON_IsArray(ln) || cJSON_GetArraySize(ln) != 2 ||
         !fw_variants_json_int(cJSON_GetArrayItem(ln, 0), &lo) || !fw_variants_json_int(cJSON_GetArrayItem(ln, 1), &hi) ||
         lo > hi)

@@ -396,7 +396,7 @@ int fw_binds_check(const char *text, const char *src, const cJSON *binds, const 
 
 typedef struct edit {
     size_t off, len;
-    char with[64];
+    char with[FW_XFORM_WITH_MAX];
 } edit;
 
 static int edit_cmp(const void *a, const void *b)
@@ -452,6 +452,10 @@ int fw_transform_render(const cJSON *spec, const fw_point *p, char **text, fw_po
     if (rc < 0)
         return rc;
     qsort(edits, ne, sizeof *edits, edit_cmp);
+    for (size_t i = 1; i < ne; i++)
+        if (edits[i].off < edits[i - 1].off + edits[i - 1].len)
+            return fw_errf(err, errlen, -EINVAL, "two of the variant's transforms rewrite the same text of %s (at "
+                           "line %d): switch one of them off", name, fw_xform_line_of(*text, edits[i].off));
     fw_sbuf out;
     fw_sbuf_init(&out);
     size_t at = 0;

@@ -5,7 +5,7 @@
  * Input: the source text (up to the first NUL, as a spec's source.text arrives). Checks beyond "no
  * crash": every declaration and site reported lies inside the text (offsets, lines), a literal's
  * bytes are digits, and rendering a bind of each listed constant gives a text that declares it with
- * the bound value. */
+ * the bound value, and switching a transform site on keeps the line count and puts the site's text in. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +47,29 @@ static void check_bind(const char *text, const char *name)
     cJSON_Delete(spec);
 }
 
+/* The site switched on: the text renders (unless the bind's line holds a second site of that
+ * transform, which the bind refuses), keeps its line count, and holds the site's new text. */
+static void check_site(const char *text, const fw_xform_site *s, int lines)
+{
+    cJSON *spec = cJSON_CreateObject();
+    cJSON *b = cJSON_AddObjectToObject(cJSON_AddObjectToObject(spec, "binds"), "S");
+    cJSON_AddStringToObject(b, "transform", s->transform);
+    cJSON_AddStringToObject(b, "function", s->function);
+    int ln[2] = {s->line, s->line};
+    cJSON_AddItemToObject(b, "lines", cJSON_CreateIntArray(ln, 2));
+    cJSON_AddTrueToObject(b, "unproven");
+    fw_point p, mp;
+    fw_point_clear(&p);
+    fw_point_set(&p, "S", 1);
+    char *t = strdup(text), err[512];
+    if (t && fw_transform_render(spec, &p, &t, &mp, err, sizeof(err)) == 0) {
+        CHECK(count_lines(t) == lines);
+        CHECK(strstr(t, s->with) != NULL);
+    }
+    free(t);
+    cJSON_Delete(spec);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
@@ -80,6 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < ns && i < 64; i++) {
         CHECK(sites[i].off + sites[i].len <= len && sites[i].line >= 1 && sites[i].line <= lines);
         CHECK(sites[i].fn_first <= sites[i].line && sites[i].line <= sites[i].fn_last);
+        if (i < 4)
+            check_site(text, &sites[i], lines);
     }
     free(text);
     return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """`fairway transforms --source FILE` (cli/cli_transforms.c): the sites, the offer and the constants
-of tests/variants/data/barriers.metal and moe_styles.metal, and the usage errors.
+of tests/variants/data/barriers.metal, moe_styles.metal, prefetch.cl and prefetch.metal, and the
+usage errors.
 usage: check_transforms_cli.py FAIRWAY DATA-DIR"""
 import json, subprocess, sys
 
@@ -40,6 +41,19 @@ check("no: declared 2 times" in out, out)
 rc, out, err = run("--source", f"{data}/moe_styles.metal", "--json")
 c = {x["name"]: x for x in json.loads(out)["constants"]}
 check(c["MOE_TILE_K"]["value"] == 16 and c["MOE_TILE_K"]["bindable"] and not c["DUP_TILE"]["bindable"], str(c))
+# async_prefetch_hint: three sites in prefetch.cl, each offered as a PF_L<line> knob; none in Metal
+rc, out, err = run("--source", f"{data}/prefetch.cl", "--json")
+j = json.loads(out)
+sites = [(s["transform"], s["function"], s["line"], s["proven"]) for s in j["sites"]]
+check(sites == [("async_prefetch_hint", "dot_rows", 10, True), ("async_prefetch_hint", "tiles", 22, True),
+                ("async_prefetch_hint", "strided", 32, True)], f"prefetch sites {sites}")
+check(sorted(j["offer"]["binds"]) == ["PF_L10", "PF_L22", "PF_L32"], f"prefetch offer {j['offer']}")
+check(j["offer"]["binds"]["PF_L22"] == {"transform": "async_prefetch_hint", "function": "tiles", "lines": [22, 22]},
+      "prefetch bind object")
+check(j["sites"][1]["replaces"] == "the loop body's statement" and j["sites"][0]["with"].startswith(" if ((k + (1))"),
+      f"replaces/with {j['sites'][:2]}")
+rc, out, err = run("--source", f"{data}/prefetch.metal")
+check(rc == 0 and "0 transform sites" in out, f"prefetch.metal: {out}")
 rc, out, err = run()
 check(rc == 2 and "give --source FILE" in err, f"no --source: {rc} {err}")
 rc, out, err = run("--source", f"{data}/no_such_file.metal")

@@ -7,7 +7,8 @@
  * Then data/bind_gemm_flaky.cl, wrong only when A[0] < 0: at job seed 4 the job's own inputs hide
  * the bug (A[0] >= 0) and the first extra seed shows it, so the variant is verify_failed by the
  * extra check (one seeded check would have passed it). At seeds 1 and 3 all three seeds hide it:
- * the check catches what its inputs expose, no more.
+ * the check catches what its inputs expose, no more. And async_prefetch_hint on the gemm's inner loop
+ * (line 32), off and on: PoCL compiles OpenCL's prefetch() and the variant verifies as written.
  * usage: test_bind_e2e FAIRWAY-WORKER bind_gemm.cl bind_gemm_flaky.cl. Exits 77 when no OpenCL
  * device is there. */
 #include <stdio.h>
@@ -125,6 +126,37 @@ static void check_records(char *out)
             CHECK_INT(strcmp(keys[a], keys[b]) == 0, strcmp(hashes[a], hashes[b]) == 0);
 }
 
+static void check_prefetch(char *out)
+{
+    int records = 0;
+    char hashes[2][32] = {"", ""};
+    char *save = NULL;
+    for (char *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *j = cJSON_Parse(line);
+        if (!j || !cJSON_GetObjectItemCaseSensitive(j, "seq") || !cJSON_GetObjectItemCaseSensitive(j, "status")) {
+            cJSON_Delete(j);
+            continue;
+        }
+        const char *key = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "variant_key"));
+        const char *hash = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "source_hash"));
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "verify");
+        int on = key && strstr(key, "PF_L32=1") != NULL;
+        CHECK(key && (on || strstr(key, "PF_L32=0")));
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "status")), "ok");
+        CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "origin")), on ? "structural" : "grid");
+        CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "seeds")), 3);
+        CHECK_INT(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(v, "launches")), 5);
+        const cJSON *m;
+        cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "macros"))
+            CHECK(strncmp(cJSON_GetStringValue(m) ? cJSON_GetStringValue(m) : "", "PF_L32", 6) != 0);
+        snprintf(hashes[on], sizeof hashes[on], "%s", hash ? hash : "");
+        records++;
+        cJSON_Delete(j);
+    }
+    CHECK_INT(records, 2);
+    CHECK(hashes[0][0] && hashes[1][0] && strcmp(hashes[0], hashes[1]) != 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 4) {
@@ -161,6 +193,23 @@ int main(int argc, char **argv)
     cJSON_Delete(spec);
     CHECK_INT(code, 2);
     CHECK_HAS(errtext, "never mentions");
+    free(out);
+    free(errtext);
+
+    /* async_prefetch_hint on the loop of line 32 (docs/transforms.md): off and on, both verified on 3
+     * seeds and 5 launches; on is origin structural, another source, and no macro. */
+    spec = spec_for(text, 1);
+    cJSON_ReplaceItemInObject(spec, "strategy", cJSON_CreateString("grid"));
+    cJSON_ReplaceItemInObject(cJSON_GetObjectItemCaseSensitive(spec, "space"), "knobs",
+                              cJSON_Parse("{\"TILE_N\": [16], \"SIMDGROUPS_PER_TG\": [2], \"SG_M_TILES\": [1],"
+                                          " \"SG_N_TILES\": [1], \"NUM_BUFFERS\": [1], \"TILE_K\": [8], \"PF_L32\": [0, 1]}"));
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(spec, "binds"), "PF_L32",
+                          cJSON_Parse("{\"transform\": \"async_prefetch_hint\", \"function\": \"bind_gemm\", "
+                                      "\"lines\": [32, 32]}"));
+    code = run_spec(spec, &out, &errtext);
+    cJSON_Delete(spec);
+    CHECK_INT(code, 0);
+    check_prefetch(out);
     free(out);
     free(errtext);
 

@@ -108,7 +108,7 @@ static void test_binds(void)
     CHECK_HAS(err, "has 0 simdgroup_barrier sites");
     CHECK_INT(check(metal, "{\"A\": {\"transform\": \"async_copy\", \"function\": \"f\", \"lines\": [1, 2]}}",
                     "{\"knobs\": {\"A\": [0, 1]}}", err, sizeof err), -EINVAL);
-    CHECK_HAS(err, "\"transform\" must be \"simdgroup_barrier\"");
+    CHECK_HAS(err, "\"transform\" must be \"simdgroup_barrier\" or \"async_prefetch_hint\"");
 }
 
 static void test_render(void)
