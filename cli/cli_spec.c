@@ -444,11 +444,25 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         int rc = fw_read_file(f->spec_file, &text, &n, rerr, sizeof rerr);
         if (rc < 0)
             return fw_errf(err, errlen, rc, "cannot read --spec %s: %s", f->spec_file, rerr);
-        spec = cJSON_ParseWithLength(text, n);
+        const char *end = NULL;
+        spec = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+        if (!spec) {   /* where the parser stopped, as line:column, for the user's editor */
+            size_t at = end && end >= text && end <= text + n ? (size_t)(end - text) : 0;
+            int line = 1, col = 1;
+            for (size_t i = 0; i < at; i++, col++)
+                if (text[i] == '\n') {
+                    line++;
+                    col = 0;
+                }
+            free(text);
+            return fw_errf(err, errlen, -EINVAL, "--spec %s is not valid JSON (the parser stopped at line %d, "
+                           "column %d%s)", f->spec_file, line, col, at + 1 >= n ? ", the end of the file: is it cut short?" : "");
+        }
         free(text);
         if (!cJSON_IsObject(spec)) {
             cJSON_Delete(spec);
-            return fw_errf(err, errlen, -EINVAL, "--spec %s is not a JSON object", f->spec_file);
+            return fw_errf(err, errlen, -EINVAL, "--spec %s is JSON but not an object: a job spec is {...}",
+                           f->spec_file);
         }
         if ((rc = source_file_inline(spec, f->spec_file, err, errlen)) < 0 ||
             (rc = replay_file_abs(spec, f->spec_file, err, errlen)) < 0) {

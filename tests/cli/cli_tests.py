@@ -212,6 +212,17 @@ def case_usage(e):
         check(msg in p.stderr, 'fairway %s: stderr lacks %r' % (' '.join(args), msg), p.stderr)
         check(p.stdout == '' or not args, 'fairway %s: a usage error printed to stdout' % ' '.join(args), p.stdout)
     check(not os.path.exists(e.sock), 'a usage error started a daemon')
+    # a spec file that is not JSON says where the parser stopped; JSON that is not an object says so
+    for name, text, msg in (('cut.json', '{"family": "gemm",\n "shapes": [{"M": 64', 'line 2, column 20, the end of the file: is it cut short?'),
+                            ('comma.json', '{"family": "gemm",\n "shapes": [{"M": 64 "N": 3}]}',
+                             'is not valid JSON (the parser stopped at line 2, column 22'),
+                            ('list.json', '[1, 2]', 'is JSON but not an object')):
+        path = os.path.join(e.dir, name)
+        with open(path, 'w') as f:
+            f.write(text)
+        p = e.fw('tune', '--spec', path, '--no-start')
+        check(p.returncode == 2 and msg in p.stderr, 'tune --spec %s: exit %d, stderr lacks %r' %
+              (name, p.returncode, msg), p.stderr)
 
 
 def case_nodaemon(e):
