@@ -42,7 +42,10 @@ int fwh_wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint
                   char *err, size_t errlen)
 {
     if (fam == &fw_family_declarative)
-        return fw_decl_workload_new(cJSON_GetObjectItemCaseSensitive(spec, "workload"), shape, seed, out, err, errlen);
+        return fw_decl_workload_new(cJSON_GetObjectItemCaseSensitive(spec, "workload"), shape,
+                                    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "space"),
+                                                                     "knobs"),
+                                    seed, out, err, errlen);
     return fam->workload_new(shape, seed, out, err, errlen);
 }
 
@@ -129,6 +132,28 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
     victim->nrot = 1;
     *rc = 0;
     return victim;
+}
+
+int fwh_bind_args(const fw_workload *wl, fw_buffer **bufs, const fw_geometry *geo, fw_arg *args, char *err,
+                  size_t errlen)
+{
+    for (size_t i = 0; i < wl->nargs; i++) {
+        const fw_wl_arg *a = &wl->args[i];
+        if (a->buffer >= 0) {
+            if ((size_t)a->buffer >= wl->nbuffers)
+                return fw_errf(err, errlen, -EINVAL, "argument %zu names buffer %d of %zu", i, a->buffer,
+                               wl->nbuffers);
+            args[i] = (fw_arg){.kind = FW_ARG_BUFFER, .buffer = bufs[a->buffer]};
+        } else if (a->buffer == FW_WL_LOCAL) {
+            if (a->size >= (size_t)geo->nlocal || geo->local_bytes[a->size] == 0)
+                return fw_errf(err, errlen, -EINVAL, "argument %zu is local memory %zu, which the geometry does not "
+                               "size (%d sized)", i, a->size, geo->nlocal);
+            args[i] = (fw_arg){.kind = FW_ARG_LOCAL, .size = geo->local_bytes[a->size]};
+        } else {
+            args[i] = (fw_arg){.kind = FW_ARG_BYTES, .bytes = a->bytes, .size = a->size};
+        }
+    }
+    return 0;
 }
 
 /* Inputs from the pristine device copies (pristine non-NULL) or written from the host, outputs

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_bench.h"
-#include "fw_declarative.h"
+#include "harness_int.h"
+
 #include "fw_util.h"
 
 int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *wl, fw_buffer **bufs,
@@ -43,12 +43,17 @@ int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *w
         rc = b->host ? be->buffer_write(dev, bufs[i], 0, b->host, b->bytes) : be->buffer_fill(dev, bufs[i], 0xFFFFFFFFu,
                                                                                                b->bytes);
     }
-    for (size_t i = 0; i < wl->nargs; i++) {
-        if (wl->args[i].buffer >= 0)
-            args[i] = (fw_arg){.kind = FW_ARG_BUFFER, .buffer = bufs[wl->args[i].buffer]};
-        else
-            args[i] = (fw_arg){.kind = FW_ARG_BYTES, .bytes = wl->args[i].bytes, .size = wl->args[i].size};
+    fw_resources res;
+    memset(&res, 0, sizeof res);
+    if (rc == 0 && be->resources(dev, prog, &res) == 0 && res.num_args > 0 && (size_t)res.num_args != wl->nargs) {
+        char names[512] = "";
+        fw_decl_arg_names(wl, names, sizeof names);
+        rc = fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' takes %lld arguments but the workload lists %zu "
+                     "(%s)", entry, (long long)res.num_args, wl->nargs, names);
+        goto done;
     }
+    if (rc == 0 && (rc = fwh_bind_args(wl, bufs, &geo, args, err, errlen)) < 0)
+        goto done;
     fw_launch l;
     memset(&l, 0, sizeof l);
     memcpy(l.grid, geo.grid, sizeof l.grid);

@@ -78,16 +78,8 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
         f[k].samples = calloc((size_t)rounds * (size_t)iters, sizeof *f[k].samples);
         if (!f[k].args || !f[k].samples)
             return fw_errf(err, errlen, -ENOMEM, "out of memory");
-        for (size_t i = 0; i < wl->nargs; i++) {
-            if (wl->args[i].buffer >= 0) {
-                f[k].args[i].kind = FW_ARG_BUFFER;
-                f[k].args[i].buffer = we->bufs[wl->args[i].buffer];
-            } else {
-                f[k].args[i].kind = FW_ARG_BYTES;
-                f[k].args[i].bytes = wl->args[i].bytes;
-                f[k].args[i].size = wl->args[i].size;
-            }
-        }
+        if (fwh_bind_args(wl, we->bufs, &geo, f[k].args, why, sizeof why) < 0)
+            return fw_errf(err, errlen, -EINVAL, "finalist seq %" PRId64 ": %s", f[k].r.seq, why);
         memcpy(f[k].l.grid, geo.grid, sizeof f[k].l.grid);
         memcpy(f[k].l.group, geo.group, sizeof f[k].l.group);
         f[k].l.dynamic_shared_bytes = geo.dynamic_shared_bytes;

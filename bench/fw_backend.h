@@ -8,7 +8,16 @@
  *
  * Arguments are bound in order: index i of fw_launch.args is Metal buffer index i, OpenCL kernel
  * argument i, CUDA kernel parameter i. An argument is either a device buffer or a small by-value
- * blob (a params struct: Metal setBytes, OpenCL clSetKernelArg by value, CUDA by-value parameter).
+ * blob (a params struct: Metal setBytes, OpenCL clSetKernelArg by value, CUDA by-value parameter),
+ * or threadgroup memory of a size (FW_ARG_LOCAL; declarative workloads' "local" arguments):
+ *   OpenCL: a __local pointer argument, clSetKernelArg(kernel, i, size, NULL);
+ *   CUDA:   no parameter (the parameters after it move down one): the sizes of the launch's local
+ *           arguments, each rounded up to 16 bytes, are added after dynamic_shared_bytes to the
+ *           launch's dynamic shared memory, in order: the kernel's `extern __shared__` array holds
+ *           its own dynamic_shared_bytes first, then each local argument at its 16-byte offset;
+ *   Metal:  no buffer index is bound at i; the k-th local argument of the launch is threadgroup
+ *           memory [[threadgroup(k)]] (setThreadgroupMemoryLength:atIndex:k, rounded up to 16), and
+ *           a launch with local arguments must have dynamic_shared_bytes 0 (it would take index 0).
  *
  * Every function returns 0 or a negative errno-style code. Text (build logs, driver errors) goes in
  * the device's error buffer, read with ->last_error().
@@ -52,15 +61,16 @@ typedef struct fw_resources {
     int64_t registers;          /* per thread */
     int64_t local_bytes;        /* spill / private memory per thread */
     int64_t simd_width;         /* execution width the compiler chose */
+    int64_t num_args;           /* the kernel's parameters (OpenCL CL_KERNEL_NUM_ARGS); 0 = unknown */
 } fw_resources;
 
-typedef enum fw_arg_kind { FW_ARG_BUFFER = 1, FW_ARG_BYTES = 2 } fw_arg_kind;
+typedef enum fw_arg_kind { FW_ARG_BUFFER = 1, FW_ARG_BYTES = 2, FW_ARG_LOCAL = 3 } fw_arg_kind;
 
 typedef struct fw_arg {
     fw_arg_kind kind;
     void *buffer;            /* FW_ARG_BUFFER: a backend buffer handle */
     const void *bytes;       /* FW_ARG_BYTES: the value */
-    size_t size;             /* FW_ARG_BYTES: its size */
+    size_t size;             /* FW_ARG_BYTES: its size; FW_ARG_LOCAL: the bytes of threadgroup memory */
 } fw_arg;
 
 typedef struct fw_launch {

@@ -224,6 +224,14 @@ static int m_resources(measure *m)
     if (b->be->resources(b->dev, m->pe->prog, &res) != 0)
         return 0;
     cJSON_AddItemToObject(m->rec, "resources", fwh_resources_json(&res));
+    if (res.num_args > 0 && (size_t)res.num_args != m->wl->nargs) {   /* no launch could bind it right */
+        char names[512] = "";
+        if (m->fam == &fw_family_declarative)
+            fw_decl_arg_names(m->wl, names, sizeof names);
+        return fw_errf(m->err, m->errlen, -EINVAL, "kernel '%s' takes %lld arguments but the workload lists %zu%s%s%s",
+                       m->ci.entry, (long long)res.num_args, m->wl->nargs, names[0] ? " (" : "", names,
+                       names[0] ? ")" : "");
+    }
     if (res.max_threads > 0 && m->threads > res.max_threads) {
         snprintf(m->why, sizeof m->why, "the compiled kernel can launch at most %" PRId64
                  " threads per threadgroup; the variant needs %" PRId64, res.max_threads, m->threads);
@@ -256,19 +264,9 @@ static int m_prepare(measure *m)
     m->args = calloc(wl->nargs ? wl->nargs : 1, sizeof *m->args);
     if (!m->args)
         return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
-    for (size_t i = 0; i < wl->nargs; i++) {
-        if (wl->args[i].buffer >= 0) {
-            if ((size_t)wl->args[i].buffer >= wl->nbuffers)
-                return fw_errf(m->err, m->errlen, -EINVAL, "family '%s': argument %zu names buffer %d of %zu",
-                               m->fam->name, i, wl->args[i].buffer, wl->nbuffers);
-            m->args[i].kind = FW_ARG_BUFFER;
-            m->args[i].buffer = m->we->bufs[wl->args[i].buffer];
-        } else {
-            m->args[i].kind = FW_ARG_BYTES;
-            m->args[i].bytes = wl->args[i].bytes;
-            m->args[i].size = wl->args[i].size;
-        }
-    }
+    char why[256];
+    if (fwh_bind_args(wl, m->we->bufs, &m->geo, m->args, why, sizeof why) < 0)
+        return fw_errf(m->err, m->errlen, -EINVAL, "family '%s': %s", m->fam->name, why);
     memset(&m->l, 0, sizeof m->l);
     memcpy(m->l.grid, m->geo.grid, sizeof m->l.grid);
     memcpy(m->l.group, m->geo.group, sizeof m->l.group);

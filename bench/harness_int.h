@@ -148,6 +148,12 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
  * checked starts clean. On failure, *failed is the buffer's index. */
 int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, size_t *failed);
 
+/* The launch's arguments (wl->nargs of them) from the workload's, in binding order: its buffers from
+ * bufs, its by-value blobs, and local memory of the sizes geo gives (FW_WL_LOCAL). -EINVAL with a
+ * sentence in err for an argument that names no buffer or no local size. */
+int fwh_bind_args(const fw_workload *wl, fw_buffer **bufs, const fw_geometry *geo, fw_arg *args, char *err,
+                  size_t errlen);
+
 /* Restores the inputs for a variant (from the pristine copies, made on first use, or from the
  * host), poisons the outputs, zeroes accumulators and scratch. On failure, *failed is the buffer's
  * index. */

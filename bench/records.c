@@ -97,6 +97,13 @@ cJSON *fwh_geometry_json(const fw_geometry *g)
     cJSON_AddNumberToObject(o, "shared_bytes", (double)g->shared_bytes);
     if (g->dynamic_shared_bytes)
         cJSON_AddNumberToObject(o, "dynamic_shared_bytes", g->dynamic_shared_bytes);
+    if (g->nlocal > 0) {   /* a declarative workload's local-memory arguments, in order */
+        int lb[FW_GEO_MAX_LOCAL];
+        for (int i = 0; i < g->nlocal && i < FW_GEO_MAX_LOCAL; i++)
+            lb[i] = (int)g->local_bytes[i];
+        cJSON_AddItemToObject(o, "local_bytes", cJSON_CreateIntArray(lb, g->nlocal < FW_GEO_MAX_LOCAL ? g->nlocal
+                                                                                                   : FW_GEO_MAX_LOCAL));
+    }
     return o;
 }
 

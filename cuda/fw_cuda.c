@@ -699,8 +699,21 @@ static void cuda_buffer_free(fw_device *d, fw_buffer *b)
 
 #define MAX_ARGS 64
 
-/* Checks and argument marshalling shared by launch() and fw_cuda_launch_batch(). */
-static int prepare(fw_device *d, fw_program *p, const fw_launch *l, void **params)
+/* The launch's dynamic shared memory: its own dynamic_shared_bytes, then each local-memory argument
+ * (FW_ARG_LOCAL, a declarative workload's "local") at a 16-byte aligned offset (fw_backend.h). */
+static uint64_t dynamic_bytes(const fw_launch *l)
+{
+    uint64_t dyn = l->dynamic_shared_bytes;
+    for (size_t i = 0; i < l->nargs; i++)
+        if (l->args[i].kind == FW_ARG_LOCAL)
+            dyn = ((dyn + 15u) & ~(uint64_t)15u) + l->args[i].size;
+    return dyn;
+}
+
+/* Checks and argument marshalling shared by launch() and fw_cuda_launch_batch(). A local-memory
+ * argument is no kernel parameter: the ones after it move down one, and its bytes are in *dyn, the
+ * launch's dynamic shared memory. */
+static int prepare(fw_device *d, fw_program *p, const fw_launch *l, void **params, unsigned *dyn)
 {
     int rc = enter(d);
     if (rc)
@@ -716,46 +729,49 @@ static int prepare(fw_device *d, fw_program *p, const fw_launch *l, void **param
         return seterr(-E2BIG, "%llu threads per block exceed this kernel's limit of %d (set by "
                       "its registers and the device's %d): a smaller threadgroup is needed",
                       (unsigned long long)threads, p->max_threads, d->max_threads);
-    uint64_t shared = (uint64_t)p->static_shared + l->dynamic_shared_bytes;
+    uint64_t dynamic = dynamic_bytes(l);
+    uint64_t shared = (uint64_t)p->static_shared + dynamic;
     if (shared > (uint64_t)d->shared_optin)
-        return seterr(-E2BIG, "%llu bytes of shared memory per block (%d static + %u dynamic) "
+        return seterr(-E2BIG, "%llu bytes of shared memory per block (%d static + %llu dynamic) "
                       "exceed the device's %d", (unsigned long long)shared, p->static_shared,
-                      l->dynamic_shared_bytes, d->shared_optin);
+                      (unsigned long long)dynamic, d->shared_optin);
+    *dyn = (unsigned)dynamic;
     pthread_mutex_lock(&p->lock);
-    if ((int)l->dynamic_shared_bytes > p->dyn_limit) {
+    if ((int)dynamic > p->dyn_limit) {
         /* Above the 48 KiB default a block only gets the memory once the function opts in. */
         rc = check(d, cu.FuncSetAttribute(p->fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-                                          (int)l->dynamic_shared_bytes), "cuFuncSetAttribute");
+                                          (int)dynamic), "cuFuncSetAttribute");
         if (!rc)
-            p->dyn_limit = (int)l->dynamic_shared_bytes;
+            p->dyn_limit = (int)dynamic;
     }
     pthread_mutex_unlock(&p->lock);
     if (rc)
         return rc;
     static const CUdeviceptr null_ptr = 0;
+    size_t np = 0;
     for (size_t i = 0; i < l->nargs; i++) {
         const fw_arg *a = &l->args[i];
         if (a->kind == FW_ARG_BUFFER)
-            params[i] = a->buffer ? (void *)&((fw_buffer *)a->buffer)->ptr : (void *)&null_ptr;
+            params[np++] = a->buffer ? (void *)&((fw_buffer *)a->buffer)->ptr : (void *)&null_ptr;
         else if (a->kind == FW_ARG_BYTES && a->bytes && a->size)
-            params[i] = (void *)a->bytes;
-        else
-            return seterr(-EINVAL, "launch argument %zu is neither a buffer nor a by-value blob",
+            params[np++] = (void *)a->bytes;
+        else if (a->kind != FW_ARG_LOCAL)
+            return seterr(-EINVAL, "launch argument %zu is neither a buffer, a by-value blob nor local memory",
                           i);
     }
     return 0;
 }
 
 /* count launches, timed as a whole when elapsed_ns is set; the caller holds launch_lock. */
-static int run_launches(fw_device *d, fw_program *p, const fw_launch *l, void **params, int count,
-                        uint64_t *elapsed_ns)
+static int run_launches(fw_device *d, fw_program *p, const fw_launch *l, void **params, unsigned dyn,
+                        int count, uint64_t *elapsed_ns)
 {
     int rc = 0;
     if (elapsed_ns)
         rc = check(d, cu.EventRecord(d->ev_start, d->stream), "cuEventRecord");
     for (int i = 0; !rc && i < count; i++)
         rc = check(d, cu.LaunchKernel(p->fn, l->grid[0], l->grid[1], l->grid[2], l->group[0],
-                                      l->group[1], l->group[2], l->dynamic_shared_bytes,
+                                      l->group[1], l->group[2], dyn,
                                       d->stream, l->nargs ? params : NULL, NULL),
                    "cuLaunchKernel");
     if (!rc && elapsed_ns) {
@@ -777,11 +793,12 @@ static int run_launches(fw_device *d, fw_program *p, const fw_launch *l, void **
 static int cuda_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_t *elapsed_ns)
 {
     void *params[MAX_ARGS];
-    int rc = prepare(d, p, l, params);
+    unsigned dyn = 0;
+    int rc = prepare(d, p, l, params, &dyn);
     if (rc)
         return rc;
     pthread_mutex_lock(&d->launch_lock);
-    rc = run_launches(d, p, l, params, 1, elapsed_ns);
+    rc = run_launches(d, p, l, params, dyn, 1, elapsed_ns);
     pthread_mutex_unlock(&d->launch_lock);
     return rc;
 }
@@ -792,11 +809,12 @@ int fw_cuda_launch_batch(fw_device *d, fw_program *p, const fw_launch *l, int co
     if (count < 1)
         return seterr(-EINVAL, "a batch needs at least one launch");
     void *params[MAX_ARGS];
-    int rc = prepare(d, p, l, params);
+    unsigned dyn = 0;
+    int rc = prepare(d, p, l, params, &dyn);
     if (rc)
         return rc;
     pthread_mutex_lock(&d->launch_lock);
-    rc = run_launches(d, p, l, params, count, elapsed_ns);
+    rc = run_launches(d, p, l, params, dyn, count, elapsed_ns);
     pthread_mutex_unlock(&d->launch_lock);
     return rc;
 }
@@ -809,13 +827,18 @@ static int cuda_launch_batch(fw_device *d, fw_program *p, const fw_launch *ls, s
     if (n < 1 || n > 4096)
         return seterr(-EINVAL, "a batch needs 1 to 4096 launches, not %zu", n);
     void **params = calloc(n * MAX_ARGS, sizeof *params);
-    if (!params)
+    unsigned *dyn = calloc(n, sizeof *dyn);
+    if (!params || !dyn) {
+        free(params);
+        free(dyn);
         return seterr(-ENOMEM, "out of memory for %zu launches' arguments", n);
+    }
     int rc = 0;
     for (size_t i = 0; !rc && i < n; i++)
-        rc = prepare(d, p, &ls[i], params + i * MAX_ARGS);
+        rc = prepare(d, p, &ls[i], params + i * MAX_ARGS, &dyn[i]);
     if (rc) {
         free(params);
+        free(dyn);
         return rc;
     }
     pthread_mutex_lock(&d->launch_lock);
@@ -823,7 +846,7 @@ static int cuda_launch_batch(fw_device *d, fw_program *p, const fw_launch *ls, s
         rc = check(d, cu.EventRecord(d->ev_start, d->stream), "cuEventRecord");
     for (size_t i = 0; !rc && i < n; i++)
         rc = check(d, cu.LaunchKernel(p->fn, ls[i].grid[0], ls[i].grid[1], ls[i].grid[2], ls[i].group[0],
-                                      ls[i].group[1], ls[i].group[2], ls[i].dynamic_shared_bytes, d->stream,
+                                      ls[i].group[1], ls[i].group[2], dyn[i], d->stream,
                                       ls[i].nargs ? params + i * MAX_ARGS : NULL, NULL),
                    "cuLaunchKernel");
     if (!rc && elapsed_ns) {
@@ -840,6 +863,7 @@ static int cuda_launch_batch(fw_device *d, fw_program *p, const fw_launch *ls, s
     }
     pthread_mutex_unlock(&d->launch_lock);
     free(params);
+    free(dyn);
     return rc;
 }
 

@@ -43,17 +43,22 @@ typedef struct fw_wl_buffer {
     void *host;           /* FW_BUF_INPUT: the data (owned by the workload); NULL otherwise */
 } fw_wl_buffer;
 
+#define FW_WL_LOCAL (-2)   /* fw_wl_arg.buffer of threadgroup memory sized by the geometry */
+#define FW_GEO_MAX_LOCAL 8 /* local-memory arguments in one launch */
+
 typedef struct fw_wl_arg {
-    int buffer;           /* index into buffers, or -1 for a by-value blob */
+    int buffer;           /* index into buffers, -1 for a by-value blob, FW_WL_LOCAL for local memory */
     const void *bytes;    /* blob (owned by the workload) when buffer == -1 */
-    size_t size;
+    size_t size;          /* the blob's size; buffer == FW_WL_LOCAL: its index in fw_geometry.local_bytes */
 } fw_wl_arg;
 
 typedef struct fw_geometry {
     uint32_t grid[3];
     uint32_t group[3];
     uint32_t dynamic_shared_bytes;
-    int64_t shared_bytes;       /* threadgroup memory the variant needs (static + dynamic), for checks */
+    int64_t shared_bytes;       /* threadgroup memory the variant needs (static + dynamic + local), for checks */
+    uint32_t local_bytes[FW_GEO_MAX_LOCAL];   /* the FW_WL_LOCAL arguments' sizes (fw_wl_arg.local) */
+    int nlocal;
 } fw_geometry;
 
 typedef struct fw_workload {

@@ -563,10 +563,14 @@ static int launch_in_pool(fw_device *d, fw_program *p, const fw_launch *l, uint6
     if (!enc)
         return set_err(d, -EIO, "the Metal command buffer gave no compute encoder");
     rt->send_void_id(enc, d->s.setComputePipelineState, p->pipeline);
+    fw_nsuint tg = 0;   /* the next [[threadgroup(k)]] index of a local-memory argument */
     for (size_t i = 0; i < l->nargs; i++) {
         const fw_arg *a = &l->args[i];
         if (a->kind == FW_ARG_BUFFER)
             rt->send_void_id_uint_uint(enc, d->s.setBuffer, ((fw_buffer *)a->buffer)->buffer, 0, (fw_nsuint)i);
+        else if (a->kind == FW_ARG_LOCAL)
+            rt->send_void_uint_uint(enc, d->s.setThreadgroupMemoryLength, (fw_nsuint)((a->size + 15u) & ~(size_t)15u),
+                                    tg++);
         else
             rt->send_void_ptr_uint_uint(enc, d->s.setBytes, a->bytes, (fw_nsuint)a->size, (fw_nsuint)i);
     }
@@ -621,7 +625,11 @@ static int metal_launch(fw_device *d, fw_program *p, const fw_launch *l, uint64_
         if (a->kind == FW_ARG_BYTES && (!a->bytes || a->size == 0 || a->size > FW_MTL_SET_BYTES_MAX))
             return set_err(d, -EINVAL, "argument %zu passes %zu bytes by value; Metal's setBytes takes 1 to %d",
                            i, a->size, FW_MTL_SET_BYTES_MAX);
-        if (a->kind != FW_ARG_BUFFER && a->kind != FW_ARG_BYTES)
+        if (a->kind == FW_ARG_LOCAL && (a->size == 0 || l->dynamic_shared_bytes))
+            return set_err(d, -EINVAL, "argument %zu is threadgroup memory of %zu bytes%s", i, a->size,
+                           a->size ? ", and the launch has dynamic_shared_bytes too: both would be threadgroup(0)"
+                                   : "; it needs at least 1");
+        if (a->kind != FW_ARG_BUFFER && a->kind != FW_ARG_BYTES && a->kind != FW_ARG_LOCAL)
             return set_err(d, -EINVAL, "argument %zu has an unknown kind %d", i, (int)a->kind);
     }
     void *pool = d->rt->pool_push();

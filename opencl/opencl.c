@@ -348,6 +348,9 @@ static int ocl_resources(fw_device *d, fw_program *p, fw_resources *out)
     out->static_shared_bytes = (int64_t)lm;
     out->local_bytes = (int64_t)pm;
     out->simd_width = (int64_t)mult;
+    cl_uint nargs = 0;
+    if (clGetKernelInfo(p->kernel, CL_KERNEL_NUM_ARGS, sizeof nargs, &nargs, NULL) == CL_SUCCESS)
+        out->num_args = (int64_t)nargs;
     return 0;
 }
 
@@ -491,6 +494,10 @@ static int enqueue(fw_device *d, fw_program *p, const fw_launch *l, cl_event *ev
             e = clSetKernelArg(p->kernel, (cl_uint)i, sizeof(cl_mem), &((fw_buffer *)a->buffer)->mem);
         } else if (a->kind == FW_ARG_BYTES) {
             e = clSetKernelArg(p->kernel, (cl_uint)i, a->size, a->bytes);
+        } else if (a->kind == FW_ARG_LOCAL) {   /* a __local pointer: the size, no value */
+            if (a->size == 0)
+                return set_err(d, -EINVAL, "argument %zu is local memory of 0 bytes", i);
+            e = clSetKernelArg(p->kernel, (cl_uint)i, a->size, NULL);
         } else {
             return set_err(d, -EINVAL, "argument %zu has an unknown kind %d", i, (int)a->kind);
         }

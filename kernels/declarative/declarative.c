@@ -1,8 +1,8 @@
 /* declarative.c - the "declarative" family: a workload read from the job spec (fw_declarative.h).
  *
- * The spec's "workload" is parsed into a decl (expressions compiled once) for the check before the
- * job and again for each shape's workload; the decl is the workload's priv, so geometry() evaluates
- * the launch expressions over the shape and the variant's knobs.
+ * The spec's "workload" is parsed into a decl (decl_parse.c; expressions compiled once) for the check
+ * before the job and again for each shape's workload; the decl is the workload's priv, so geometry()
+ * evaluates the launch expressions over the shape and the variant's knobs.
  */
 #include <errno.h>
 #include <math.h>
@@ -10,379 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_declarative.h"
+#include "decl_int.h"
 #include "fw_pcg32.h"
 #include "fw_util.h"
-
-#define DECL_MAX_ARGS 64
-#define DECL_CANARY 64                       /* bytes of poison past every output */
-#define DECL_BUFFER_MAX ((int64_t)1 << 34)   /* bytes; the device's own limit is checked at allocation */
-
-enum { DIR_IN = 1, DIR_OUT, DIR_INOUT };
-enum { INIT_NONE = 0, INIT_UNIFORM, INIT_NORMAL, INIT_ZEROS, INIT_ONES, INIT_IOTA, INIT_CONST };
-
-typedef struct darg {
-    char name[48];
-    int scalar;          /* 0: a buffer */
-    int elem;            /* buffer element type, or the scalar's type */
-    int dir, init;
-    double p0, p1;       /* uniform [p0, p1), normal (mean p0, std p1), constant p0 */
-    fw_expr *count;      /* buffer elements, over the shape */
-    fw_expr *value;      /* scalar expression over the shape (NULL: fvalue) */
-    double fvalue;
-    double rtol, atol;
-} darg;
-
-typedef struct decl {
-    size_t nargs;
-    darg args[DECL_MAX_ARGS];
-    fw_expr *grid[3], *block[3], *rgrid[3], *rblock[3], *shared, *bytes, *flops;
-    int ngrid, nblock, nrgrid, nrblock;
-    char ref_entry[128];
-    char *ref_text;
-    int verify;
-    fw_env shape_env;
-} decl;
-
-static const struct { const char *name; int elem; size_t size; } types[] = {
-    {"f32", FW_ELEM_F32, 4}, {"f16", FW_ELEM_F16, 2}, {"bf16", FW_ELEM_BF16, 2}, {"f64", FW_ELEM_F64, 8},
-    {"i8", FW_ELEM_I8, 1},   {"u8", FW_ELEM_U8, 1},   {"i16", FW_ELEM_I16, 2},   {"u16", FW_ELEM_U16, 2},
-    {"i32", FW_ELEM_I32, 4}, {"u32", FW_ELEM_U32, 4}, {"i64", FW_ELEM_I64, 8},   {"u64", FW_ELEM_U64, 8},
-};
-#define TYPE_NAMES "f32, f16, bf16, f64, i8, u8, i16, u16, i32, u32, i64, u64"
-
-size_t fw_elem_size(int elem)
-{
-    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-        if (types[i].elem == elem)
-            return types[i].size;
-    return 4;
-}
-
-static int is_float(int elem)
-{
-    return elem == FW_ELEM_F32 || elem == FW_ELEM_F16 || elem == FW_ELEM_BF16 || elem == FW_ELEM_F64;
-}
-
-static float bf16_to_f32(uint16_t h)
-{
-    uint32_t x = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &x, 4);
-    return f;
-}
-
-static uint16_t f32_to_bf16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    if ((x & 0x7fffffffu) > 0x7f800000u)
-        return (uint16_t)((x >> 16) | 0x40u);   /* NaN stays NaN */
-    x += 0x7fffu + ((x >> 16) & 1u);            /* round to nearest even */
-    return (uint16_t)(x >> 16);
-}
-
-double fw_elem_value(int elem, const void *p, size_t i)
-{
-    const unsigned char *b = p;
-    union { float f; double d; int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32;
-            int64_t i64; uint64_t u64; } u;
-    size_t sz = fw_elem_size(elem);
-    memcpy(&u, b + i * sz, sz);
-    switch (elem) {
-    case FW_ELEM_F32: return u.f;
-    case FW_ELEM_F64: return u.d;
-    case FW_ELEM_F16: return fw_f16_to_f32(u.u16);
-    case FW_ELEM_BF16: return bf16_to_f32(u.u16);
-    case FW_ELEM_I8: return u.i8;
-    case FW_ELEM_U8: return u.u8;
-    case FW_ELEM_I16: return u.i16;
-    case FW_ELEM_U16: return u.u16;
-    case FW_ELEM_I32: return u.i32;
-    case FW_ELEM_U32: return u.u32;
-    case FW_ELEM_I64: return (double)u.i64;
-    case FW_ELEM_U64: return (double)u.u64;
-    default: return NAN;
-    }
-}
-
-static void elem_store(int elem, void *p, size_t i, double v)
-{
-    unsigned char *b = p;
-    size_t sz = fw_elem_size(elem);
-    union { float f; double d; int8_t i8; uint8_t u8; int16_t i16; uint16_t u16; int32_t i32; uint32_t u32;
-            int64_t i64; uint64_t u64; } u;
-    switch (elem) {
-    case FW_ELEM_F32: u.f = (float)v; break;
-    case FW_ELEM_F64: u.d = v; break;
-    case FW_ELEM_F16: u.u16 = fw_f32_to_f16((float)v); break;
-    case FW_ELEM_BF16: u.u16 = f32_to_bf16((float)v); break;
-    case FW_ELEM_I8: u.i8 = (int8_t)v; break;
-    case FW_ELEM_U8: u.u8 = (uint8_t)v; break;
-    case FW_ELEM_I16: u.i16 = (int16_t)v; break;
-    case FW_ELEM_U16: u.u16 = (uint16_t)v; break;
-    case FW_ELEM_I32: u.i32 = (int32_t)v; break;
-    case FW_ELEM_U32: u.u32 = (uint32_t)v; break;
-    case FW_ELEM_I64: u.i64 = (int64_t)v; break;
-    default: u.u64 = (uint64_t)v; break;
-    }
-    memcpy(b + i * sz, &u, sz);
-}
-
-static void decl_free(decl *d)
-{
-    if (!d)
-        return;
-    for (size_t i = 0; i < d->nargs; i++) {
-        fw_expr_free(d->args[i].count);
-        fw_expr_free(d->args[i].value);
-    }
-    for (int i = 0; i < 3; i++) {
-        fw_expr_free(d->grid[i]);
-        fw_expr_free(d->block[i]);
-        fw_expr_free(d->rgrid[i]);
-        fw_expr_free(d->rblock[i]);
-    }
-    fw_expr_free(d->shared);
-    fw_expr_free(d->bytes);
-    fw_expr_free(d->flops);
-    free(d->ref_text);
-    free(d);
-}
-
-/* An expression field: a JSON string, or an integer. */
-static int parse_expr(const cJSON *v, const char *what, fw_expr **out, char *err, size_t errlen)
-{
-    char buf[64], e2[300];
-    const char *text = NULL;
-    if (cJSON_IsString(v))
-        text = v->valuestring;
-    else if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 9e15) {
-        snprintf(buf, sizeof buf, "%.0f", v->valuedouble);
-        text = buf;
-    } else
-        return fw_errf(err, errlen, -EINVAL, "workload %s must be an integer expression (a string or an integer)", what);
-    if (fw_expr_parse(text, out, e2, sizeof e2) < 0)
-        return fw_errf(err, errlen, -EINVAL, "workload %s '%s': %s", what, text, e2);
-    return 0;
-}
-
-static int parse_dims(const cJSON *v, const char *what, fw_expr **dims, int *n, char *err, size_t errlen)
-{
-    char w[96];
-    int cnt = cJSON_GetArraySize(v);
-    if (!cJSON_IsArray(v) || cnt < 1 || cnt > 3)
-        return fw_errf(err, errlen, -EINVAL, "workload %s must be a list of 1 to 3 expressions", what);
-    for (int i = 0; i < cnt; i++) {
-        snprintf(w, sizeof w, "%s[%d]", what, i);
-        int rc = parse_expr(cJSON_GetArrayItem(v, i), w, &dims[i], err, errlen);
-        if (rc < 0)
-            return rc;
-    }
-    *n = cnt;
-    return 0;
-}
-
-static int parse_init(const cJSON *v, darg *a, char *err, size_t errlen)
-{
-    static const struct { const char *name; int init; double p0, p1; } inits[] = {
-        {"uniform", INIT_UNIFORM, -1, 1}, {"normal", INIT_NORMAL, 0, 1}, {"zeros", INIT_ZEROS, 0, 0},
-        {"ones", INIT_ONES, 1, 0},        {"iota", INIT_IOTA, 0, 0},     {"constant", INIT_CONST, 0, 0},
-    };
-    const char *name = cJSON_IsString(v) ? v->valuestring : (cJSON_IsObject(v) && v->child) ? v->child->string : NULL;
-    for (size_t i = 0; name && i < sizeof inits / sizeof inits[0]; i++) {
-        if (strcmp(name, inits[i].name))
-            continue;
-        a->init = inits[i].init;
-        a->p0 = inits[i].p0;
-        a->p1 = inits[i].p1;
-        if (cJSON_IsObject(v)) {
-            const cJSON *p = v->child;
-            if (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 2 && cJSON_IsNumber(p->child) &&
-                cJSON_IsNumber(p->child->next) && (a->init == INIT_UNIFORM || a->init == INIT_NORMAL)) {
-                a->p0 = p->child->valuedouble;
-                a->p1 = p->child->next->valuedouble;
-            } else if (cJSON_IsNumber(p) && a->init == INIT_CONST) {
-                a->p0 = p->valuedouble;
-            } else
-                return fw_errf(err, errlen, -EINVAL, "argument '%s': init {\"%s\": ...} takes %s", a->name, name,
-                               a->init == INIT_CONST ? "a number" : a->init <= INIT_NORMAL ? "[low, high] or [mean, std]"
-                                                                                        : "no parameters: write \"init\": \"NAME\"");
-        } else if (a->init == INIT_CONST)
-            return fw_errf(err, errlen, -EINVAL, "argument '%s': init constant needs a value: {\"constant\": 2.5}", a->name);
-        if (a->init == INIT_UNIFORM && !(a->p0 < a->p1))
-            return fw_errf(err, errlen, -EINVAL, "argument '%s': uniform range [%g, %g) is empty", a->name, a->p0, a->p1);
-        return 0;
-    }
-    return fw_errf(err, errlen, -EINVAL, "argument '%s': unknown init '%s' (known: uniform, normal, zeros, ones, iota, "
-                   "constant)", a->name, name ? name : "?");
-}
-
-static int parse_type(const cJSON *v, darg *a, int scalar, char *err, size_t errlen)
-{
-    for (size_t i = 0; cJSON_IsString(v) && i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(v->valuestring, types[i].name) == 0) {
-            a->elem = types[i].elem;
-            if (scalar && (a->elem == FW_ELEM_F16 || a->elem == FW_ELEM_BF16 || fw_elem_size(a->elem) < 4))
-                break;
-            return 0;
-        }
-    return fw_errf(err, errlen, -EINVAL, "argument '%s': unknown %s type '%s' (known: %s)", a->name,
-                   scalar ? "scalar" : "element", cJSON_IsString(v) ? v->valuestring : "?",
-                   scalar ? "i32, u32, i64, u64, f32, f64" : TYPE_NAMES);
-}
-
-static int parse_arg(const cJSON *j, size_t idx, darg *a, char *err, size_t errlen)
-{
-    static const char *const known[] = {"name", "type", "count", "init", "dir", "scalar", "value", "tolerance",
-                                        "atol", "local", NULL};
-    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(j, "name");
-    if (!cJSON_IsObject(j) || !cJSON_IsString(nm) || !*nm->valuestring || strlen(nm->valuestring) >= sizeof a->name)
-        return fw_errf(err, errlen, -EINVAL, "workload argument %zu needs a \"name\" (a string of at most 47 "
-                       "characters)", idx);
-    snprintf(a->name, sizeof a->name, "%s", nm->valuestring);
-    for (const cJSON *f = j->child; f; f = f->next) {
-        int ok = 0;
-        for (int k = 0; known[k]; k++)
-            ok |= strcmp(known[k], f->string) == 0;
-        if (!ok)
-            return fw_errf(err, errlen, -EINVAL, "argument '%s': unknown field '%s' (known: name, type, count, init, "
-                           "dir, scalar, value, tolerance, atol)", a->name, f->string);
-    }
-    char what[96];
-    if (cJSON_GetObjectItemCaseSensitive(j, "local"))
-        return fw_errf(err, errlen, -EINVAL, "argument '%s': local-memory arguments are not supported yet; size a "
-                       "__local array with a knob macro instead", a->name);
-    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "scalar");
-    if (sc) {
-        a->scalar = 1;
-        int rc = parse_type(sc, a, 1, err, errlen);
-        if (rc < 0)
-            return rc;
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "value");
-        if (cJSON_IsNumber(v) && (is_float(a->elem) || v->valuedouble != floor(v->valuedouble))) {
-            if (!is_float(a->elem))
-                return fw_errf(err, errlen, -EINVAL, "argument '%s': an integer scalar needs an integer value", a->name);
-            a->fvalue = v->valuedouble;
-            return 0;
-        }
-        snprintf(what, sizeof what, "argument '%s' value", a->name);
-        return parse_expr(v, what, &a->value, err, errlen);
-    }
-    int rc = parse_type(cJSON_GetObjectItemCaseSensitive(j, "type"), a, 0, err, errlen);
-    if (rc < 0)
-        return rc;
-    snprintf(what, sizeof what, "argument '%s' count", a->name);
-    if ((rc = parse_expr(cJSON_GetObjectItemCaseSensitive(j, "count"), what, &a->count, err, errlen)) < 0)
-        return rc;
-    const cJSON *dir = cJSON_GetObjectItemCaseSensitive(j, "dir");
-    const char *ds = cJSON_IsString(dir) ? dir->valuestring : dir ? "?" : "in";
-    a->dir = !strcmp(ds, "in") ? DIR_IN : !strcmp(ds, "out") ? DIR_OUT : !strcmp(ds, "inout") ? DIR_INOUT : 0;
-    if (!a->dir)
-        return fw_errf(err, errlen, -EINVAL, "argument '%s': dir must be \"in\", \"out\" or \"inout\"", a->name);
-    const cJSON *init = cJSON_GetObjectItemCaseSensitive(j, "init");
-    if (init && a->dir == DIR_OUT)
-        return fw_errf(err, errlen, -EINVAL, "argument '%s': an output has no init (it is poisoned before each checked "
-                       "launch); use dir \"inout\"", a->name);
-    if (init && (rc = parse_init(init, a, err, errlen)) < 0)
-        return rc;
-    if (!init && a->dir != DIR_OUT) {
-        a->init = INIT_UNIFORM;
-        a->p0 = -1;
-        a->p1 = 1;
-    }
-    const cJSON *tol = cJSON_GetObjectItemCaseSensitive(j, "tolerance");
-    const cJSON *atol = cJSON_GetObjectItemCaseSensitive(j, "atol");
-    a->rtol = is_float(a->elem) ? 1e-5 : 0;
-    if ((tol && (!cJSON_IsNumber(tol) || tol->valuedouble < 0)) || (atol && (!cJSON_IsNumber(atol) || atol->valuedouble < 0)))
-        return fw_errf(err, errlen, -EINVAL, "argument '%s': tolerance and atol must be numbers >= 0", a->name);
-    if (tol)
-        a->rtol = tol->valuedouble;
-    if (atol)
-        a->atol = atol->valuedouble;
-    return 0;
-}
-
-static int parse_reference(const cJSON *r, decl *d, char *err, size_t errlen)
-{
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(r, "entry");
-    if (!cJSON_IsObject(r) || !cJSON_IsString(e) || !*e->valuestring || strlen(e->valuestring) >= sizeof d->ref_entry)
-        return fw_errf(err, errlen, -EINVAL, "workload reference needs an \"entry\": the reference kernel's function "
-                       "name (with \"grid\" and \"block\" over the shape; \"text\" when it is in another source)");
-    snprintf(d->ref_entry, sizeof d->ref_entry, "%s", e->valuestring);
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "text");
-    if (t && (!cJSON_IsString(t) || !(d->ref_text = fw_strdup(t->valuestring))))
-        return fw_errf(err, errlen, -EINVAL, "workload reference \"text\" must be the reference source (a string)");
-    int rc = parse_dims(cJSON_GetObjectItemCaseSensitive(r, "grid"), "reference grid", d->rgrid, &d->nrgrid, err, errlen);
-    if (rc == 0)
-        rc = parse_dims(cJSON_GetObjectItemCaseSensitive(r, "block"), "reference block", d->rblock, &d->nrblock, err,
-                        errlen);
-    return rc;
-}
-
-static int decl_parse(const cJSON *w, decl **out, char *err, size_t errlen)
-{
-    static const char *const known[] = {"args", "grid", "block", "shared_bytes", "bytes", "flops", "reference",
-                                        "verify", NULL};
-    *out = NULL;
-    if (!cJSON_IsObject(w))
-        return fw_errf(err, errlen, -EINVAL, "\"workload\" must be an object {\"args\", \"grid\", \"block\", ...}");
-    for (const cJSON *f = w->child; f; f = f->next) {
-        int ok = 0;
-        for (int k = 0; known[k]; k++)
-            ok |= strcmp(known[k], f->string) == 0;
-        if (!ok)
-            return fw_errf(err, errlen, -EINVAL, "unknown field '%s' in the workload (known: args, grid, block, "
-                           "shared_bytes, bytes, flops, reference, verify)", f->string);
-    }
-    decl *d = calloc(1, sizeof *d);
-    if (!d)
-        return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    const cJSON *args = cJSON_GetObjectItemCaseSensitive(w, "args");
-    int rc = 0, nout = 0;
-    if (!cJSON_IsArray(args) || cJSON_GetArraySize(args) < 1 || cJSON_GetArraySize(args) > DECL_MAX_ARGS)
-        rc = fw_errf(err, errlen, -EINVAL, "workload \"args\" must list the kernel's 1 to %d arguments in order",
-                     DECL_MAX_ARGS);
-    for (const cJSON *a = args ? args->child : NULL; rc == 0 && a; a = a->next) {
-        darg *da = &d->args[d->nargs];
-        rc = parse_arg(a, d->nargs, da, err, errlen);
-        d->nargs++;
-        for (size_t k = 0; rc == 0 && k + 1 < d->nargs; k++)
-            if (strcmp(d->args[k].name, da->name) == 0)
-                rc = fw_errf(err, errlen, -EINVAL, "workload argument name '%s' is given twice", da->name);
-        nout += rc == 0 && !da->scalar && da->dir != DIR_IN;
-    }
-    if (rc == 0 && nout != 1)
-        rc = fw_errf(err, errlen, -EINVAL, "the workload has %d outputs (dir \"out\" or \"inout\"); exactly one is "
-                     "verified for now", nout);
-    if (rc == 0)
-        rc = parse_dims(cJSON_GetObjectItemCaseSensitive(w, "grid"), "grid", d->grid, &d->ngrid, err, errlen);
-    if (rc == 0)
-        rc = parse_dims(cJSON_GetObjectItemCaseSensitive(w, "block"), "block", d->block, &d->nblock, err, errlen);
-    static const char *const scal[3] = {"shared_bytes", "bytes", "flops"};
-    fw_expr **dst[3] = {&d->shared, &d->bytes, &d->flops};
-    for (int i = 0; rc == 0 && i < 3; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(w, scal[i]);
-        if (v)
-            rc = parse_expr(v, scal[i], dst[i], err, errlen);
-    }
-    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(w, "verify");
-    d->verify = !cJSON_IsFalse(ver);
-    if (rc == 0 && ver && !cJSON_IsBool(ver))
-        rc = fw_errf(err, errlen, -EINVAL, "workload \"verify\" must be true or false");
-    const cJSON *ref = cJSON_GetObjectItemCaseSensitive(w, "reference");
-    if (rc == 0 && d->verify && !ref)
-        rc = fw_errf(err, errlen, -EINVAL, "the workload needs a \"reference\" kernel to verify against (or "
-                     "\"verify\": false, and every result is marked unverified)");
-    if (rc == 0 && ref && d->verify)
-        rc = parse_reference(ref, d, err, errlen);
-    if (rc < 0) {
-        decl_free(d);
-        return rc;
-    }
-    *out = d;
-    return 0;
-}
 
 /* ---- the check before the job --------------------------------------------------------------- */
 
@@ -411,6 +41,55 @@ static int names_in(const fw_expr *e, const fw_env *env, const char *what, int k
                    shape, err, errlen, 0};
     fw_expr_names(e, name_cb, &c);
     return c.rc;
+}
+
+typedef struct outside_ctx {
+    const fw_env *env;
+    char name[FW_NAME_MAX];
+} outside_ctx;
+
+static void outside_cb(const char *name, void *ctx)
+{
+    outside_ctx *c = ctx;
+    if (!c->name[0] && !fw_env_get(c->env, name, NULL))
+        snprintf(c->name, sizeof c->name, "%s", name);
+}
+
+/* The first name e uses that env does not hold (a knob, when env is the shape's), or NULL. */
+static const char *outside(const fw_expr *e, const fw_env *env, outside_ctx *c)
+{
+    c->env = env;
+    c->name[0] = '\0';
+    if (e)
+        fw_expr_names(e, outside_cb, c);
+    return c->name[0] ? c->name : NULL;
+}
+
+/* An argument's count or value against the shape (env) and the knobs (kenv): an input's count and
+ * local memory's may name knobs, an output's and a scalar's may not; local memory whose count names a
+ * knob needs a reference_count for the reference launch, which has none. */
+static int arg_names(const decl *d, const darg *a, const fw_env *env, const fw_env *kenv, int si, char *err,
+                     size_t errlen)
+{
+    char what[96];
+    outside_ctx oc;
+    snprintf(what, sizeof what, "argument '%s' %s", a->name, a->scalar ? "value" : "count");
+    if (a->scalar)
+        return names_in(a->value, env, what, 0, si, err, errlen);
+    const char *k = outside(a->count, env, &oc);
+    if (k && fw_env_get(kenv, k, NULL)) {
+        if (!a->local && a->dir != DIR_IN)
+            return fw_errf(err, errlen, -EINVAL, "workload %s uses the knob '%s': an output's count is over the shape "
+                           "only (the reference gives one answer per shape); an input's may name knobs", what, k);
+        if (a->local && !a->rcount && d->verify)
+            return fw_errf(err, errlen, -EINVAL, "workload %s uses the knob '%s', and the reference launch has no "
+                           "knobs: give the argument a \"reference_count\" over the shape", what, k);
+    }
+    int rc = names_in(a->count, kenv, what, 1, si, err, errlen);
+    snprintf(what, sizeof what, "argument '%s' reference_count", a->name);
+    if (rc == 0 && a->rcount)
+        rc = names_in(a->rcount, env, what, 0, si, err, errlen);
+    return rc;
 }
 
 /* A function named entry in text: the name as a whole identifier, followed by '('. */
@@ -451,10 +130,8 @@ int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *s
         kenv = env;
         for (size_t k = 0; space && k < space->nknobs; k++)
             fw_env_set(&kenv, space->knobs[k].name, space->knobs[k].values[0]);
-        for (size_t i = 0; rc == 0 && i < d->nargs; i++) {
-            snprintf(what, sizeof what, "argument '%s' %s", d->args[i].name, d->args[i].scalar ? "value" : "count");
-            rc = names_in(d->args[i].scalar ? d->args[i].value : d->args[i].count, &env, what, 0, si, err, errlen);
-        }
+        for (size_t i = 0; rc == 0 && i < d->nargs; i++)
+            rc = arg_names(d, &d->args[i], &env, &kenv, si, err, errlen);
         for (int i = 0; rc == 0 && i < 3; i++) {
             snprintf(what, sizeof what, "grid[%d]", i);
             rc = names_in(d->grid[i], &kenv, what, 1, si, err, errlen);
@@ -485,7 +162,7 @@ static void fill(const darg *a, void *host, size_t n, uint64_t seed, uint64_t st
 {
     fw_pcg32 r;
     fw_pcg32_seed(&r, seed, stream);
-    int flt = is_float(a->elem);
+    int flt = decl_is_float(a->elem);
     for (size_t i = 0; i < n; i++) {
         double v = 0;
         switch (a->init) {
@@ -505,7 +182,7 @@ static void fill(const darg *a, void *host, size_t n, uint64_t seed, uint64_t st
         case INIT_CONST: v = a->p0; break;
         default: v = 0; break;
         }
-        elem_store(a->elem, host, i, v);
+        decl_elem_store(a->elem, host, i, v);
     }
 }
 
@@ -518,11 +195,57 @@ static int eval_shape(const fw_expr *e, const fw_env *env, const char *what, con
     return 0;
 }
 
-static int build_arg(decl *d, fw_workload *wl, size_t i, size_t *nb, uint64_t seed, char *err, size_t errlen)
+#define DECL_MAX_COMBOS (1 << 20)   /* knob combinations one count's maximum is taken over */
+
+/* An input's count that names knobs: its largest value over every combination of the values those
+ * knobs have in the space (knobs: the space's {"NAME": [values]}); the buffer is that long, filled
+ * by index, so every variant reads the same elements. A count over the shape only is just its value. */
+static int count_max(const decl *d, const darg *a, const cJSON *knobs, int64_t *v, char *err, size_t errlen)
+{
+    const cJSON *lists[8];
+    char names[8][FW_NAME_MAX];
+    int n = 0, idx[8] = {0};
+    outside_ctx oc;
+    fw_env env = d->shape_env;
+    for (const char *k; (k = outside(a->count, &env, &oc)) != NULL; n++) {
+        const cJSON *l = cJSON_GetObjectItemCaseSensitive(knobs, k);
+        if (n == 8 || !cJSON_IsArray(l) || cJSON_GetArraySize(l) < 1)
+            return fw_errf(err, errlen, -EINVAL, "workload argument '%s' count uses '%s', which is %s", a->name, k,
+                           n == 8 ? "one knob too many (a count may name 8)" : "neither a shape field nor a knob");
+        lists[n] = l;
+        snprintf(names[n], sizeof names[n], "%s", k);
+        fw_env_set(&env, k, (int64_t)cJSON_GetArrayItem(l, 0)->valuedouble);
+    }
+    *v = INT64_MIN;
+    for (long combos = 0;; combos++) {
+        if (combos == DECL_MAX_COMBOS)
+            return fw_errf(err, errlen, -EINVAL, "workload argument '%s' count names knobs with more than %d "
+                           "combinations of values", a->name, DECL_MAX_COMBOS);
+        for (int k = 0; k < n; k++)
+            fw_env_set(&env, names[k], (int64_t)cJSON_GetArrayItem(lists[k], idx[k])->valuedouble);
+        int64_t x;
+        int rc = eval_shape(a->count, &env, "count", a->name, &x, err, errlen);
+        if (rc < 0)
+            return rc;
+        *v = x > *v ? x : *v;
+        int k = 0;
+        while (k < n && ++idx[k] == cJSON_GetArraySize(lists[k]))
+            idx[k++] = 0;
+        if (k == n)
+            return 0;
+    }
+}
+
+static int build_arg(decl *d, fw_workload *wl, size_t i, size_t *nb, uint64_t seed, const cJSON *knobs, char *err,
+                     size_t errlen)
 {
     darg *a = &d->args[i];
     int64_t v = 0;
     int rc;
+    if (a->local) {   /* sized by the geometry, per variant */
+        wl->args[i] = (fw_wl_arg){FW_WL_LOCAL, NULL, (size_t)a->lidx};
+        return 0;
+    }
     if (a->scalar) {
         size_t sz = fw_elem_size(a->elem);
         void *blob = calloc(1, 8);
@@ -531,10 +254,10 @@ static int build_arg(decl *d, fw_workload *wl, size_t i, size_t *nb, uint64_t se
         wl->args[i] = (fw_wl_arg){-1, blob, sz};
         if (a->value && (rc = eval_shape(a->value, &d->shape_env, "value", a->name, &v, err, errlen)) < 0)
             return rc;
-        elem_store(a->elem, blob, 0, a->value ? (double)v : a->fvalue);
+        decl_elem_store(a->elem, blob, 0, a->value ? (double)v : a->fvalue);
         return 0;
     }
-    if ((rc = eval_shape(a->count, &d->shape_env, "count", a->name, &v, err, errlen)) < 0)
+    if ((rc = count_max(d, a, knobs, &v, err, errlen)) < 0)
         return rc;
     size_t esz = fw_elem_size(a->elem);
     if (v < 1 || v > DECL_BUFFER_MAX / (int64_t)esz)
@@ -564,8 +287,8 @@ static int build_arg(decl *d, fw_workload *wl, size_t i, size_t *nb, uint64_t se
     return 0;
 }
 
-int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, uint64_t seed, fw_workload **out, char *err,
-                         size_t errlen)
+int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, const cJSON *knobs, uint64_t seed,
+                         fw_workload **out, char *err, size_t errlen)
 {
     decl *d;
     *out = NULL;
@@ -576,7 +299,7 @@ int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, uint64_t see
     fw_env_add_json_ints(&d->shape_env, shape);
     size_t nbuf = 0;
     for (size_t i = 0; i < d->nargs; i++)
-        nbuf += !d->args[i].scalar;
+        nbuf += !d->args[i].scalar && !d->args[i].local;
     fw_workload *wl = fw_workload_alloc(nbuf, d->nargs);
     if (!wl) {
         decl_free(d);
@@ -586,7 +309,7 @@ int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, uint64_t see
     wl->output = -1;
     size_t nb = 0;
     for (size_t i = 0; rc == 0 && i < d->nargs; i++)
-        rc = build_arg(d, wl, i, &nb, seed, err, errlen);
+        rc = build_arg(d, wl, i, &nb, seed, knobs, err, errlen);
     int64_t v = 0;
     if (rc == 0 && d->bytes && (rc = eval_shape(d->bytes, &d->shape_env, "bytes", NULL, &v, err, errlen)) == 0)
         wl->bytes = (double)v;
@@ -623,6 +346,30 @@ static int eval_dims(fw_expr *const *dims, int n, const fw_env *env, const char 
     return 0;
 }
 
+/* The local-memory arguments' bytes over env (the variant's knobs, or for the reference the shape and
+ * each reference_count), into geo->local_bytes and added to geo->shared_bytes. */
+static int local_sizes(const decl *d, const fw_env *env, int reference, fw_geometry *geo, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < d->nargs; i++) {
+        const darg *a = &d->args[i];
+        if (!a->local)
+            continue;
+        int64_t v = 0;
+        int rc = eval_shape(reference && a->rcount ? a->rcount : a->count, env,
+                            reference ? "reference count" : "count", a->name, &v, err, errlen);
+        if (rc < 0)
+            return rc;
+        int64_t bytes = v * (int64_t)fw_elem_size(a->elem);
+        if (v < 1 || bytes > UINT32_MAX)
+            return fw_errf(err, errlen, -EINVAL, "local-memory argument '%s' is %lld elements for %s; it must be 1 "
+                           "element to 4 GiB", a->name, (long long)v, reference ? "the reference" : "these knobs");
+        geo->local_bytes[a->lidx] = (uint32_t)bytes;
+        geo->shared_bytes += bytes;
+    }
+    geo->nlocal = d->nlocal;
+    return 0;
+}
+
 static int decl_geometry(const fw_workload *wl, const fw_point *knobs, fw_geometry *out, char *err, size_t errlen)
 {
     const decl *d = wl ? wl->priv : NULL;
@@ -642,6 +389,8 @@ static int decl_geometry(const fw_workload *wl, const fw_point *knobs, fw_geomet
         out->dynamic_shared_bytes = (uint32_t)sh;
         out->shared_bytes = sh;
     }
+    if (rc == 0)
+        rc = local_sizes(d, &env, 0, out, err, errlen);
     return rc;
 }
 
@@ -657,11 +406,27 @@ int fw_decl_reference_plan(const fw_workload *wl, const char **entry, const char
     int rc = eval_dims(d->rgrid, d->nrgrid, &d->shape_env, "reference grid", geo->grid, err, errlen);
     if (rc == 0)
         rc = eval_dims(d->rblock, d->nrblock, &d->shape_env, "reference block", geo->group, err, errlen);
+    if (rc == 0)
+        rc = local_sizes(d, &d->shape_env, 1, geo, err, errlen);
     if (rc < 0)
         return rc;
     *entry = d->ref_entry;
     *text = d->ref_text;
     return 0;
+}
+
+void fw_decl_arg_names(const fw_workload *wl, char *buf, size_t len)
+{
+    const decl *d = wl ? wl->priv : NULL;
+    size_t used = 0;
+    if (len)
+        buf[0] = '\0';
+    for (size_t i = 0; d && i < d->nargs && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", d->args[i].name);
+        if (w < 0)
+            break;
+        used += (size_t)w;
+    }
 }
 
 int fw_decl_unverified(const fw_workload *wl)

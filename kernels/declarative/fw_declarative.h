@@ -30,13 +30,19 @@ int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *s
                   char *err, size_t errlen);
 
 /* The workload for one shape: buffers with seeded inputs (PCG32 from seed, one stream per argument,
- * so the bytes are the same on every machine), outputs followed by canary words, scalars by value.
- * wl->reference is left NULL when a reference kernel must fill it (fw_decl_reference_plan). */
-int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, uint64_t seed, fw_workload **out,
-                         char *err, size_t errlen);
+ * so the bytes are the same on every machine), outputs followed by canary words, scalars by value,
+ * local memory sized per variant by the geometry (FW_WL_LOCAL). knobs is the space's {"NAME":
+ * [values]} (may be NULL): an input whose count names knobs is as long as its largest count over
+ * them. wl->reference is left NULL when a reference kernel must fill it (fw_decl_reference_plan). */
+int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, const cJSON *knobs, uint64_t seed,
+                         fw_workload **out, char *err, size_t errlen);
+
+/* The workload's argument names in order, "in, out, n, chunk" (for messages). */
+void fw_decl_arg_names(const fw_workload *wl, char *buf, size_t len);
 
 /* What the harness needs to run the reference once: its entry (and source text, NULL for the job's
- * own source) and geometry. 0 with *entry NULL when there is no reference kernel (verify false). */
+ * own source) and geometry (local memory from each reference_count, else count, over the shape).
+ * 0 with *entry NULL when there is no reference kernel (verify false). */
 int fw_decl_reference_plan(const fw_workload *wl, const char **entry, const char **text, fw_geometry *geo,
                            char *err, size_t errlen);
 

@@ -105,6 +105,8 @@ PLANTS = {
                   'output differs from the reference'),
     'reduction': ('reduction.cl', 'BLOCK', 128, 'for (int w = BLOCK / 2;', 'for (int w = BLOCK / (BLOCK == 128 ? 4 : 2);',
                   'output differs from the reference'),
+    'reduction_local': ('reduction_local.cl', 'BLOCK', 128, 'for (int w = BLOCK / 2;',
+                        'for (int w = BLOCK / (BLOCK == 128 ? 4 : 2);', 'output differs from the reference'),
     'conv2d': ('conv2d.cl', 'PX', 2, 'if (x < W && y < H) {', 'if (x < W - (PX == 2) && y < H) {', 'unwritten'),
     'stencil2d': ('stencil2d.cl', 'BY', 8, 'cell(t, p, H, W, x, y, rx, ry, step);',
                   'cell(t, p, H, W, x, y + (BY == 8 && y + 1 < H), rx, ry, step);',
@@ -150,6 +152,24 @@ def case_transpose(e):
 def case_reduction(e):
     e.start()
     tune_example(e, 'reduction')
+
+
+def case_reduction_local(e):
+    """The reduction with its scratch as a local-memory argument sized per variant: every record's
+    geometry says the bytes the host gave it (4 * BLOCK)."""
+    e.start()
+    tune_example(e, 'reduction_local')
+    o = tune(e, os.path.join(EXAMPLES, 'reduction_local', 'spec.json'))
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(e.dir, 'fw.db'), uri=True)
+    rows = db.execute('SELECT v.key, m.record FROM measurements m JOIN variants v ON v.id = m.variant_id '
+                      'WHERE m.job = ?', (o['job']['id'],)).fetchall()
+    db.close()
+    check(rows, 'no measurements stored', o['job'])
+    for key, rec in rows:
+        block = int(dict(kv.split('=') for kv in key.split(','))['BLOCK'])
+        geo = json.loads(rec).get('geometry', {})
+        check(geo.get('local_bytes') == [4 * block], 'variant %s: local_bytes %s, not [%d]'
+              % (key, geo.get('local_bytes'), 4 * block), rec)
 
 
 def case_conv2d(e):
@@ -212,6 +232,31 @@ def case_refused(e):
     p = e.fw('report', str(jid), '-o', html)
     check(p.returncode == 0 and 'UNVERIFIED</strong>: this job' in open(html).read(), 'the report does not say so',
           p.stdout + p.stderr)
+    # an argument list that is not the kernel's: refused before any launch, naming both counts
+    # (clGetKernelInfo CL_KERNEL_NUM_ARGS), for the reference kernel and then for the tuned one
+    text = open(base['source']['file']).read()
+    extra = text.replace('__global float *c, const int n)', '__global float *c, const int n, const int unused)', 1)
+    check(extra != text, 'the vadd signature changed; update the argument-count case')
+    for label, src_text, edit, why in [
+            ('reference', text, lambda w: w['args'].pop(), "the reference kernel 'vadd_ref' takes 4 arguments but "
+             "the workload lists 3 (a, b, c)"),
+            ('tuned', extra, lambda w: None, "kernel 'vadd' takes 5 arguments but the workload lists 4 (a, b, c, n)")]:
+        src = os.path.join(e.dir, 'count_%s.cl' % label)
+        with open(src, 'w') as f:
+            f.write(src_text)
+        spec = json.loads(json.dumps(base))
+        spec['source']['file'] = src
+        edit(spec['workload'])
+        spec['space']['knobs'] = {'WPT': [1, 2], 'BLOCK': [64]}
+        path = os.path.join(e.dir, 'count_%s.json' % label)
+        with open(path, 'w') as f:
+            json.dump(spec, f)
+        p = e.fw('tune', '--spec', path)
+        o = json.loads(p.stdout) if p.stdout.strip().startswith('{') else {}
+        check(o.get('job', {}).get('counts', {}).get('ok', 0) == 0, '%s: a variant ran' % label, p.stdout + p.stderr)
+        errs = [err for _, err in measured(e, o['job']['id'], 'runtime_error')] if o.get('job') else []
+        check(len(errs) == 2 and all(why in (err or '') for err in errs),
+              '%s: expected every variant to fail with "%s"' % (label, why), (errs, p.stdout + p.stderr))
     # the spec's fixed macros reach the reference kernel as well as the variants
     src = os.path.join(e.dir, 'fixed.cl')
     with open(src, 'w') as f:

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s EXAMPLES_DIR\n", argv[0]);
         return 2;
     }
-    static const char *const names[] = {"vadd", "transpose", "reduction", "conv2d", "stencil2d"};
+    static const char *const names[] = {"vadd", "transpose", "reduction", "reduction_local", "conv2d", "stencil2d"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         example(argv[1], names[i]);
     if (failures)

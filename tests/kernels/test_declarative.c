@@ -48,14 +48,63 @@ static int check_err(const char *edit_from, const char *edit_to, const char *wan
     return rc;
 }
 
+/* A local-memory argument's bytes per variant and for the reference, and an input padded over the
+ * knobs' values: as long as its largest count, the same first elements as the unpadded one. */
+static void check_local_and_knob_counts(void)
+{
+    char err[512] = "";
+    cJSON *w = cJSON_Parse("{\"args\": ["
+        " {\"name\": \"a\", \"type\": \"i32\", \"count\": \"n + cdiv(n, B) * B - n + W\", \"init\": \"iota\"},"
+        " {\"name\": \"c\", \"type\": \"i32\", \"count\": \"n\", \"dir\": \"out\"},"
+        " {\"name\": \"p\", \"local\": \"f64\", \"count\": \"B * W\", \"reference_count\": \"n / 10\"},"
+        " {\"name\": \"q\", \"local\": \"u8\", \"count\": 3},"
+        " {\"name\": \"n\", \"scalar\": \"i32\", \"value\": \"n\"}],"
+        " \"grid\": [\"cdiv(n, B)\"], \"block\": [\"B\"],"
+        " \"reference\": {\"entry\": \"ref\", \"grid\": [1], \"block\": [1]}}");
+    cJSON *shape = cJSON_Parse("{\"n\": 100}"), *knobs = cJSON_Parse("{\"B\": [16, 64, 32], \"W\": [1, 5]}");
+    fw_workload *wl = NULL;
+    CHECK(fw_decl_workload_new(w, shape, knobs, 1, &wl, err, sizeof err) == 0, "%s", err);
+    if (wl) {
+        /* the largest count: B = 64 (cdiv(100, 64) * 64 = 128), W = 5 */
+        CHECK(wl->nbuffers == 2 && wl->buffers[0].bytes == 4 * 133 && fw_elem_value(FW_ELEM_I32, wl->buffers[0].host,
+              132) == 132, "padded input: %zu bytes", wl->buffers[0].bytes);
+        CHECK(wl->nargs == 5 && wl->args[2].buffer == FW_WL_LOCAL && wl->args[2].size == 0 &&
+              wl->args[3].buffer == FW_WL_LOCAL && wl->args[3].size == 1 && wl->args[4].buffer == -1, "local args");
+        fw_point p;
+        memset(&p, 0, sizeof p);
+        fw_point_set(&p, "B", 32);
+        fw_point_set(&p, "W", 5);
+        fw_geometry g;
+        CHECK(fw_family_declarative.geometry(wl, &p, &g, err, sizeof err) == 0 && g.nlocal == 2 &&
+              g.local_bytes[0] == 8 * 160 && g.local_bytes[1] == 3 && g.shared_bytes == 8 * 160 + 3,
+              "variant local bytes %u %u shared %lld: %s", g.local_bytes[0], g.local_bytes[1],
+              (long long)g.shared_bytes, err);
+        const char *entry, *text;
+        CHECK(fw_decl_reference_plan(wl, &entry, &text, &g, err, sizeof err) == 0 && g.nlocal == 2 &&
+              g.local_bytes[0] == 8 * 10 && g.local_bytes[1] == 3, "reference local bytes %u %u: %s",
+              g.local_bytes[0], g.local_bytes[1], err);
+        char names[64];
+        fw_decl_arg_names(wl, names, sizeof names);
+        CHECK(!strcmp(names, "a, c, p, q, n"), "names '%s'", names);
+        fw_family_declarative.workload_free(wl);
+    }
+    /* a count naming a knob the space does not have */
+    cJSON_DeleteItemFromObject(knobs, "W");
+    CHECK(fw_decl_workload_new(w, shape, knobs, 1, &wl, err, sizeof err) == -EINVAL && !wl &&
+          strstr(err, "argument 'a' count uses 'W', which is neither a shape field nor a knob"), "%s", err);
+    cJSON_Delete(w);
+    cJSON_Delete(shape);
+    cJSON_Delete(knobs);
+}
+
 int main(void)
 {
     char err[512] = "";
     cJSON *w = cJSON_Parse(wl_json), *shape = cJSON_Parse("{\"n\": 1000}");
     fw_workload *w1 = NULL, *w2 = NULL, *w3 = NULL;
-    CHECK(fw_decl_workload_new(w, shape, 7, &w1, err, sizeof err) == 0, "%s", err);
-    CHECK(fw_decl_workload_new(w, shape, 7, &w2, err, sizeof err) == 0, "%s", err);
-    CHECK(fw_decl_workload_new(w, shape, 8, &w3, err, sizeof err) == 0, "%s", err);
+    CHECK(fw_decl_workload_new(w, shape, NULL, 7, &w1, err, sizeof err) == 0, "%s", err);
+    CHECK(fw_decl_workload_new(w, shape, NULL, 7, &w2, err, sizeof err) == 0, "%s", err);
+    CHECK(fw_decl_workload_new(w, shape, NULL, 8, &w3, err, sizeof err) == 0, "%s", err);
     if (!w1 || !w2 || !w3)
         return 1;
     CHECK(w1->nbuffers == 5 && w1->nargs == 7 && w1->output == 4, "%zu buffers %zu args output %d", w1->nbuffers,
@@ -115,6 +164,25 @@ int main(void)
     check_err("\"value\": 0.25", "\"value\": \"n / 0\"", NULL);   /* evaluated per shape, not at check */
     check_err(" \"bytes\"", " \"bogus\": 1, \"bytes\"", "unknown field 'bogus' in the workload");
     check_err("\"grid\": [\"cdiv(n, B * W)\", 2]", "\"grid\": []", "grid must be a list of 1 to 3");
+    /* local memory: sized over knobs, with a reference_count when the count names one */
+    const char *loc = "{\"name\": \"s\", \"scalar\": \"f32\", \"value\": 0.25}";
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f32\", \"count\": \"B * W\", \"reference_count\": 1}", NULL);
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f32\", \"count\": \"B\"}", "argument 's' count uses the knob 'B', "
+              "and the reference launch has no knobs: give the argument a \"reference_count\"");
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f32\", \"count\": \"n\"}", NULL);
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f32\", \"count\": \"B\", \"reference_count\": \"B\"}",
+              "argument 's' reference_count uses 'B'");
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f32\", \"count\": 4, \"dir\": \"out\"}", "argument 's' is local "
+              "memory (uninitialised, one per threadgroup, never compared): it takes \"count\" and \"reference_count\", "
+              "not \"dir\"");
+    check_err(loc, "{\"name\": \"s\", \"local\": \"f12\", \"count\": 4}", "argument 's': unknown element type 'f12'");
+    check_err("\"count\": \"n\", \"init\": {\"uniform\"", "\"count\": 4, \"reference_count\": 2, \"init\": {\"uniform\"",
+              "argument 'a': \"reference_count\" sizes local memory");
+    /* knob-dependent counts: an input's may name knobs, an output's may not */
+    check_err("\"n + 1\"", "\"n + B * W\"", NULL);
+    check_err("\"count\": \"n\", \"dir\": \"out\"", "\"count\": \"n + B\", \"dir\": \"out\"", "argument 'c' count "
+              "uses the knob 'B': an output's count is over the shape only");
+    check_local_and_knob_counts();
     if (failures)
         fprintf(stderr, "%d failure(s)\n", failures);
     return failures ? 1 : 0;
