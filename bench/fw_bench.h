@@ -106,6 +106,13 @@ typedef struct fw_bench_verify {
 } fw_bench_verify;
 int fw_bench_verify_output(int elem /* fw_elem */, const void *out, size_t nelem, const double *ref,
                            fw_bench_verify *v);
+/* The same with a second read-back: out0 is the output of the same launch on an output buffer filled
+ * with zero bytes instead of the poison. An element is unwritten only when it is the poison in out
+ * and all zero bytes in out0, so an integer output that holds -1 or UINT_MAX (all 0xFF, the poison's
+ * bytes) is a value, not a hole. The values compared are out's. out0 NULL: out alone decides (as
+ * fw_bench_verify_output); out0 == out: nothing is unwritten (an inout buffer, never poisoned). */
+int fw_bench_verify_output2(int elem /* fw_elem */, const void *out, const void *out0, size_t nelem,
+                            const double *ref, fw_bench_verify *v);
 /* The same comparison on the device (bench/devcompare.c, issue 20), for an f32 output: out holds
  * nelem f32 outputs, ref_dev nelem doubles, both on the harness's device. 0 with *v and *max_abs
  * (the largest |out - ref| over written finite elements, +inf when one is NaN); 1 when this device

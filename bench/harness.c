@@ -86,6 +86,7 @@ typedef struct measure {
     fw_launch l;
     unsigned char *out;           /* the output read back (NULL when the device compared) */
     int dev_cmp;                  /* the device compares (m_readback) */
+    int poisons;                  /* 2: an integer output checked a second time on zero bytes */
     unsigned char *tail;          /* the output's bytes past its elements (canary words) */
     unsigned char tail_buf[256];
     uint64_t *samples;
@@ -365,6 +366,15 @@ static int m_readback(measure *m)
     return 0;
 }
 
+/* Every |out - ref| at most atol. */
+static int host_abs_ok(int elem, const void *out, const double *ref, size_t nelem, double atol)
+{
+    for (size_t i = 0; i < nelem; i++)
+        if (!(fabs(fw_elem_value(elem, out, i) - ref[i]) <= atol))
+            return 0;
+    return 1;
+}
+
 /* The comparison with the reference, on the device when m_readback chose it (falling back to the
  * host when the reference cannot go there), else on the read-back output. *abs_ok: every element
  * within the absolute tolerance (asked only when the relative error fails). */
@@ -386,18 +396,61 @@ static int m_compare(measure *m, size_t nelem, fw_bench_verify *v, int *on_dev, 
         if (!*on_dev && (rc = m_read_output(m)) != 0)
             return rc;
     }
+    /* an inout output was never poisoned: none of its elements is unwritten */
     if (!*on_dev)
-        fw_bench_verify_output(ob->elem, m->out, nelem, wl->reference, v);
+        fw_bench_verify_output2(ob->elem, m->out, ob->role == FW_BUF_OUTPUT ? NULL : m->out, nelem, wl->reference, v);
     *abs_ok = 0;
-    if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance)) {
-        if (*on_dev) {
-            *abs_ok = max_abs <= wl->abs_tolerance;
-        } else {
-            *abs_ok = 1;
-            for (size_t i = 0; i < nelem && *abs_ok; i++)
-                *abs_ok = fabs(fw_elem_value(ob->elem, m->out, i) - wl->reference[i]) <= wl->abs_tolerance;
-        }
+    if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance))
+        *abs_ok = *on_dev ? max_abs <= wl->abs_tolerance : host_abs_ok(ob->elem, m->out, wl->reference, nelem,
+                                                                       wl->abs_tolerance);
+    return 0;
+}
+
+static int is_integer(int elem)
+{
+    return elem != FW_ELEM_F32 && elem != FW_ELEM_F16 && elem != FW_ELEM_BF16 && elem != FW_ELEM_F64;
+}
+
+/* An integer output whose elements still hold the poison's bytes may have written -1 (or UINT_MAX)
+ * there, all 0xFF being a value of every integer type: the same launch again with the output filled
+ * with zero bytes, and only the elements that are the poison in the first read-back and zero in the
+ * second are unwritten (fw_bench_verify_output2). The canary words must then stay zero as well. */
+static int m_second_poison(measure *m, size_t nelem, fw_bench_verify *v, int *abs_ok)
+{
+    fw_bench *b = m->b;
+    fw_workload *wl = m->wl;
+    const fw_wl_buffer *ob = &wl->buffers[wl->output];
+    fw_buffer *obuf = m->we->bufs[wl->output];
+    size_t failed = 0, body = nelem * fwh_elem_size(ob->elem);
+    unsigned char *out0 = malloc(ob->bytes ? ob->bytes : 1);
+    if (!out0)
+        return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
+    int rc = fwh_prepare_variant(b, m->we, &failed);
+    if (rc == 0)
+        rc = b->be->buffer_fill(b->dev, obuf, 0, ob->bytes);
+    if (rc == 0)
+        rc = b->be->launch(b->dev, m->pe->prog, &m->l, NULL);
+    if (rc == 0)
+        rc = b->be->buffer_read(b->dev, obuf, 0, out0, ob->bytes);
+    if (rc < 0) {
+        free(out0);
+        m->fatal = rc == -EFAULT;
+        snprintf(m->why, sizeof m->why, "the second checked launch (on a zeroed output) failed: %s",
+                 b->be->last_error(b->dev));
+        return m_set(m, "runtime_error", m->why);
     }
+    for (size_t k = body; k < ob->bytes; k++)
+        if (out0[k]) {
+            free(out0);
+            snprintf(m->why, sizeof m->why, "wrote past the end of %s", ob->name ? ob->name : "the output");
+            return m_set(m, "verify_failed", m->why);
+        }
+    fw_bench_verify_output2(ob->elem, m->out, out0, nelem, wl->reference, v);
+    free(out0);
+    *abs_ok = 0;
+    if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance))
+        *abs_ok = host_abs_ok(ob->elem, m->out, wl->reference, nelem, wl->abs_tolerance);
+    m->poisons = 2;
     return 0;
 }
 
@@ -425,9 +478,13 @@ static int m_verify(measure *m)
     fw_bench_verify v;
     int on_dev = 0, abs_ok = 0;
     int rc = m_compare(m, nelem, &v, &on_dev, &abs_ok);
+    if (rc == 0 && v.unwritten && !on_dev && is_integer(ob->elem) && ob->role == FW_BUF_OUTPUT)
+        rc = m_second_poison(m, nelem, &v, &abs_ok);
     if (rc != 0)
         return rc;
     cJSON *jv = cJSON_AddObjectToObject(m->rec, "verify");
+    if (m->poisons == 2)
+        cJSON_AddNumberToObject(jv, "poisons", 2);   /* checked on 0xFF bytes and on zero bytes */
     cJSON_AddNumberToObject(jv, "rel_err", isfinite(v.rel_err) ? v.rel_err : 1e308);
     cJSON_AddNumberToObject(jv, "nonfinite", (double)v.nonfinite);
     cJSON_AddNumberToObject(jv, "unwritten", (double)v.unwritten);

@@ -82,6 +82,24 @@ static void test_verify(void)
     double href[2] = { 1.5, 2.0 };
     CHECK(fw_bench_verify_output(FW_ELEM_F16, h, 2, href, &v) == 0);
     CHECK(v.unwritten == 1 && v.rel_err == 0.0);
+
+    /* An integer output that holds -1 (all 0xFF, the poison's bytes): alone it looks unwritten; with
+     * the read-back of the launch on zeroed bytes only a real hole (the poison there, zero here) is. */
+    int32_t io[4] = { -1, 7, -1, -1 }, io0[4] = { -1, 7, 0, -1 };
+    double iref[4] = { -1, 7, -1, -1 };
+    CHECK(fw_bench_verify_output(FW_ELEM_I32, io, 4, iref, &v) == 0 && v.unwritten == 3);
+    CHECK(fw_bench_verify_output2(FW_ELEM_I32, io, io0, 4, iref, &v) == 0 && v.unwritten == 1 && v.rel_err == 0.0);
+    CHECK(fw_bench_verify_output2(FW_ELEM_I32, io, io, 4, iref, &v) == 0 && v.unwritten == 0 && v.rel_err == 0.0);
+    uint8_t u8[3] = { 255, 255, 3 }, u80[3] = { 255, 0, 3 };
+    double u8ref[3] = { 255, 255, 3 };
+    CHECK(fw_bench_verify_output2(FW_ELEM_U8, u8, u80, 3, u8ref, &v) == 0 && v.unwritten == 1);
+    int64_t i64[2] = { -1, -1 }, i640[2] = { -1, -1 };
+    double i64ref[2] = { -1, -1 };
+    CHECK(fw_bench_verify_output2(FW_ELEM_I64, i64, i640, 2, i64ref, &v) == 0 && v.unwritten == 0 && v.rel_err == 0.0);
+    float fo[2] = { 1.0f, 2.0f }, fo0[2] = { 1.0f, 0.0f };
+    memcpy(&fo[1], &poison, 4);
+    double fref[2] = { 1.0, 2.0 };
+    CHECK(fw_bench_verify_output2(FW_ELEM_F32, fo, fo0, 2, fref, &v) == 0 && v.unwritten == 1);
 }
 
 /* An output of several comparison chunks (compared on several threads): counts add up across chunk

@@ -182,6 +182,57 @@ def case_stencil2d(e):
     tune_example(e, 'stencil2d')
 
 
+SIGN_CL = '''#ifndef BLOCK
+#define BLOCK 64
+#endif
+__kernel __attribute__((reqd_work_group_size(BLOCK, 1, 1)))
+void sgn(__global const int *a, __global int *c, const int n)
+{
+    const int i = (int)get_global_id(0);
+    if (i < n)
+        c[i] = (a[i] > 0) - (a[i] < 0);
+}
+__kernel void sgn_ref(__global const int *a, __global int *c, const int n)
+{
+    const int i = (int)get_global_id(0);
+    if (i < n)
+        c[i] = a[i] > 0 ? 1 : a[i] < 0 ? -1 : 0;
+}
+'''
+
+
+def case_intout(e):
+    """An i32 output that legitimately holds -1 (all 0xFF bytes, the poison's) verifies; a variant that
+    leaves one element unwritten still fails as unwritten (the second launch on zeroed bytes)."""
+    e.start()
+    for label, text, ok, failed in [('good', SIGN_CL, 2, 0),
+                                    ('hole', SIGN_CL.replace('    if (i < n)\n        c[i] = (a[i]',
+                                                             '    if (i < n - (BLOCK == 64))\n        c[i] = (a[i]', 1),
+                                     1, 1)]:
+        check(label == 'good' or text != SIGN_CL, 'the planted hole does not apply')
+        src = os.path.join(e.dir, 'sgn_%s.cl' % label)
+        with open(src, 'w') as f:
+            f.write(text)
+        spec = {'source': {'file': src, 'entry': 'sgn'}, 'shapes': [{'n': 4099}],
+                'space': {'knobs': {'BLOCK': [32, 64]}},
+                'workload': {'args': [{'name': 'a', 'type': 'i32', 'count': 'n', 'init': {'uniform': [-3, 3]}},
+                                      {'name': 'c', 'type': 'i32', 'count': 'n', 'dir': 'out'},
+                                      {'name': 'n', 'scalar': 'i32', 'value': 'n'}],
+                             'grid': ['cdiv(n, BLOCK)'], 'block': ['BLOCK'], 'bytes': '8 * n',
+                             'reference': {'entry': 'sgn_ref', 'grid': ['cdiv(n, 64)'], 'block': [64]}},
+                'strategy': 'grid', 'warmup': 1, 'iters': 2}
+        path = os.path.join(e.dir, 'sgn_%s.json' % label)
+        with open(path, 'w') as f:
+            json.dump(spec, f)
+        o = tune(e, path)
+        counts = o['job']['counts']
+        check(counts['ok'] == ok and counts['verify_failed'] == failed, '%s: counts %s' % (label, counts), o['job'])
+        if failed:
+            errs = measured(e, o['job']['id'], 'verify_failed')
+            check(len(errs) == 1 and 'BLOCK=64' in errs[0][0] and '1 of 4099 elements unwritten' in errs[0][1],
+                  'the hole is not reported as one unwritten element', errs)
+
+
 def case_refused(e):
     """Wrong workloads are refused before the job starts, with a sentence naming the argument."""
     e.start()
