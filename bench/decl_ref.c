@@ -9,6 +9,37 @@
 
 #include "fw_util.h"
 
+/* Output buffer bi read back after the reference launch into *ref (nelem doubles); -EINVAL when its
+ * canary words were overwritten. */
+static int take_output(const fw_backend *be, fw_device *dev, const fw_workload *wl, fw_buffer **bufs, int bi,
+                       const char *entry, double **ref, size_t *nref, char *err, size_t errlen)
+{
+    const fw_wl_buffer *ob = &wl->buffers[bi];
+    size_t esz = fw_elem_size(ob->elem), nelem = (ob->bytes - wl->output_canary) / esz;
+    unsigned char *out = malloc(ob->bytes ? ob->bytes : 1);
+    double *r = malloc((nelem ? nelem : 1) * sizeof *r);
+    int rc = 0;
+    if (!out || !r)
+        rc = fw_errf(err, errlen, -ENOMEM, "out of memory for the reference of '%s'", ob->name);
+    else if ((rc = be->buffer_read(dev, bufs[bi], 0, out, ob->bytes)) < 0)
+        rc = fw_errf(err, errlen, rc, "reading %s back after the reference kernel '%s' failed: %.600s", ob->name,
+                     entry, be->last_error(dev));
+    for (size_t k = nelem * esz; rc == 0 && k < ob->bytes; k++)
+        if (out[k] != 0xFF)
+            rc = fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' wrote past the end of %s", entry, ob->name);
+    for (size_t i = 0; rc == 0 && i < nelem; i++)
+        r[i] = fw_elem_value(ob->elem, out, i);
+    free(out);
+    if (rc < 0) {
+        free(r);
+        return rc;
+    }
+    free(*ref);
+    *ref = r;
+    *nref = nelem;
+    return 0;
+}
+
 int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *wl, fw_buffer **bufs,
                             const char *job_source, const char *const *macros, size_t nmacros, const char *options,
                             char *err, size_t errlen)
@@ -23,16 +54,10 @@ int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *w
     if (!text)
         return fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' has no source: the job has no source text",
                        entry);
-    const fw_wl_buffer *ob = &wl->buffers[wl->output];
-    size_t esz = fw_elem_size(ob->elem), nelem = (ob->bytes - wl->output_canary) / esz;
     fw_program *prog = NULL;
-    unsigned char *out = malloc(ob->bytes);
     fw_arg *args = calloc(wl->nargs ? wl->nargs : 1, sizeof *args);
-    double *ref = malloc(nelem * sizeof *ref);
-    if (!out || !args || !ref) {
-        rc = fw_errf(err, errlen, -ENOMEM, "out of memory for the reference of '%s'", ob->name);
-        goto done;
-    }
+    if (!args)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory for the reference's arguments");
     if (be->compile(dev, text, macros, nmacros, options, entry, &prog) < 0) {
         rc = fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' does not compile (or the source has no such "
                      "entry): %.600s", entry, be->last_error(dev));
@@ -62,28 +87,21 @@ int fw_bench_decl_reference(const fw_backend *be, fw_device *dev, fw_workload *w
     l.nargs = wl->nargs;
     if (rc == 0)
         rc = be->launch(dev, prog, &l, NULL);
-    if (rc == 0)
-        rc = be->buffer_read(dev, bufs[wl->output], 0, out, ob->bytes);
     if (rc < 0) {
         rc = fw_errf(err, errlen, rc, "running the reference kernel '%s' failed: %.600s", entry, be->last_error(dev));
         goto done;
     }
-    for (size_t k = nelem * esz; k < ob->bytes; k++)
-        if (out[k] != 0xFF) {
-            rc = fw_errf(err, errlen, -EINVAL, "the reference kernel '%s' wrote past the end of %s", entry, ob->name);
-            goto done;
-        }
-    for (size_t i = 0; i < nelem; i++)
-        ref[i] = fw_elem_value(ob->elem, out, i);
-    free(wl->reference);
-    wl->reference = ref;
-    wl->nreference = nelem;
-    ref = NULL;
+    /* every output without an "expected" file takes what the reference wrote */
+    if (!wl->reference)
+        rc = take_output(be, dev, wl, bufs, wl->output, entry, &wl->reference, &wl->nreference, err, errlen);
+    for (size_t k = 0; rc == 0 && k < wl->nmore_outputs; k++) {
+        fw_wl_output *o = &wl->more_outputs[k];
+        if (!o->reference)
+            rc = take_output(be, dev, wl, bufs, o->buffer, entry, &o->reference, &o->nreference, err, errlen);
+    }
 done:
     if (prog)
         be->program_free(dev, prog);
-    free(ref);
     free(args);
-    free(out);
     return rc;
 }

@@ -415,12 +415,13 @@ static int is_integer(int elem)
  * there, all 0xFF being a value of every integer type: the same launch again with the output filled
  * with zero bytes, and only the elements that are the poison in the first read-back and zero in the
  * second are unwritten (fw_bench_verify_output2). The canary words must then stay zero as well. */
-static int m_second_poison(measure *m, size_t nelem, fw_bench_verify *v, int *abs_ok)
+static int m_second_poison(measure *m, int bi, const unsigned char *out, size_t nelem, const double *ref, double tol,
+                           double atol, fw_bench_verify *v, int *abs_ok)
 {
     fw_bench *b = m->b;
     fw_workload *wl = m->wl;
-    const fw_wl_buffer *ob = &wl->buffers[wl->output];
-    fw_buffer *obuf = m->we->bufs[wl->output];
+    const fw_wl_buffer *ob = &wl->buffers[bi];
+    fw_buffer *obuf = m->we->bufs[bi];
     size_t failed = 0, body = nelem * fwh_elem_size(ob->elem);
     unsigned char *out0 = malloc(ob->bytes ? ob->bytes : 1);
     if (!out0)
@@ -445,12 +446,69 @@ static int m_second_poison(measure *m, size_t nelem, fw_bench_verify *v, int *ab
             snprintf(m->why, sizeof m->why, "wrote past the end of %s", ob->name ? ob->name : "the output");
             return m_set(m, "verify_failed", m->why);
         }
-    fw_bench_verify_output2(ob->elem, m->out, out0, nelem, wl->reference, v);
+    fw_bench_verify_output2(ob->elem, out, out0, nelem, ref, v);
     free(out0);
     *abs_ok = 0;
-    if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance))
-        *abs_ok = host_abs_ok(ob->elem, m->out, wl->reference, nelem, wl->abs_tolerance);
+    if (atol > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= tol))
+        *abs_ok = host_abs_ok(ob->elem, out, ref, nelem, atol);
     m->poisons = 2;
+    return 0;
+}
+
+/* A further output (more_outputs[k], a declarative workload's second, third, ... "out"/"inout"),
+ * checked on the host like the first: canary, unwritten (a second launch for an integer one),
+ * non-finite, its own tolerances. Its numbers go into the record's verify.outputs. */
+static int m_verify_more(measure *m, size_t k, cJSON *jouts)
+{
+    fw_workload *wl = m->wl;
+    const fw_wl_output *o = &wl->more_outputs[k];
+    const fw_wl_buffer *ob = &wl->buffers[o->buffer];
+    const char *name = ob->name ? ob->name : "an output";
+    size_t nelem = (ob->bytes - wl->output_canary) / fwh_elem_size(ob->elem), body = nelem * fwh_elem_size(ob->elem);
+    unsigned char *out = malloc(ob->bytes ? ob->bytes : 1);
+    if (!out)
+        return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
+    int rc = m->b->be->buffer_read(m->b->dev, m->we->bufs[o->buffer], 0, out, ob->bytes);
+    if (rc < 0) {
+        m->fatal = rc == -EFAULT;
+        snprintf(m->why, sizeof m->why, "reading %s back failed: %s", name, m->b->be->last_error(m->b->dev));
+        rc = m_set(m, "runtime_error", m->why);
+    }
+    for (size_t i = body; rc == 0 && i < ob->bytes; i++)
+        if (out[i] != 0xFFu) {
+            snprintf(m->why, sizeof m->why, "wrote past the end of %s", name);
+            rc = m_set(m, "verify_failed", m->why);
+        }
+    if (rc == 0 && (o->nreference != nelem || !o->reference)) {
+        snprintf(m->why, sizeof m->why, "the reference of %s has %zu elements but the buffer holds %zu", name,
+                 o->nreference, nelem);
+        rc = m_set(m, "verify_failed", m->why);
+    }
+    fw_bench_verify v;
+    int abs_ok = 0;
+    if (rc == 0) {
+        fw_bench_verify_output2(ob->elem, out, ob->role == FW_BUF_OUTPUT ? NULL : out, nelem, o->reference, &v);
+        if (o->abs_tolerance > 0 && !v.unwritten && !v.nonfinite && !(v.rel_err <= o->tolerance))
+            abs_ok = host_abs_ok(ob->elem, out, o->reference, nelem, o->abs_tolerance);
+        if (v.unwritten && is_integer(ob->elem) && ob->role == FW_BUF_OUTPUT)
+            rc = m_second_poison(m, o->buffer, out, nelem, o->reference, o->tolerance, o->abs_tolerance, &v, &abs_ok);
+    }
+    free(out);
+    if (rc != 0)
+        return rc;
+    cJSON *jo = cJSON_CreateObject();
+    cJSON_AddStringToObject(jo, "name", name);
+    cJSON_AddNumberToObject(jo, "rel_err", isfinite(v.rel_err) ? v.rel_err : 1e308);
+    cJSON_AddNumberToObject(jo, "nonfinite", (double)v.nonfinite);
+    cJSON_AddNumberToObject(jo, "unwritten", (double)v.unwritten);
+    cJSON_AddNumberToObject(jo, "tolerance", o->tolerance);
+    cJSON_AddItemToArray(jouts, jo);
+    if (v.unwritten || v.nonfinite || (!(v.rel_err <= o->tolerance) && !abs_ok)) {
+        snprintf(m->why, sizeof m->why, "output %s differs from the reference: %zu of %zu elements unwritten, "
+                 "%zu NaN/Inf, relative L2 error %.3g (tolerance %.3g)", name, v.unwritten, nelem, v.nonfinite,
+                 v.rel_err, o->tolerance);
+        return m_set(m, "verify_failed", m->why);
+    }
     return 0;
 }
 
@@ -479,7 +537,8 @@ static int m_verify(measure *m)
     int on_dev = 0, abs_ok = 0;
     int rc = m_compare(m, nelem, &v, &on_dev, &abs_ok);
     if (rc == 0 && v.unwritten && !on_dev && is_integer(ob->elem) && ob->role == FW_BUF_OUTPUT)
-        rc = m_second_poison(m, nelem, &v, &abs_ok);
+        rc = m_second_poison(m, wl->output, m->out, nelem, wl->reference, wl->tolerance, wl->abs_tolerance, &v,
+                             &abs_ok);
     if (rc != 0)
         return rc;
     cJSON *jv = cJSON_AddObjectToObject(m->rec, "verify");
@@ -496,6 +555,10 @@ static int m_verify(measure *m)
                  v.unwritten, nelem, v.nonfinite, v.rel_err, wl->tolerance);
         return m_set(m, "verify_failed", m->why);
     }
+    cJSON *jouts = wl->nmore_outputs ? cJSON_AddArrayToObject(jv, "outputs") : NULL;
+    for (size_t k = 0; k < wl->nmore_outputs; k++)
+        if ((rc = m_verify_more(m, k, jouts)) != 0)
+            return rc;
     if (fw_transform_applies(m->spec, &m->item->point)) {
         if (!m->out && !(m->out = malloc(ob->bytes ? ob->bytes : 1)))   /* the checks' read-back buffer */
             return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");

@@ -433,6 +433,28 @@ static int replay_file_abs(cJSON *spec, const char *spec_path, char *err, size_t
     return 0;
 }
 
+/* A declarative workload's "expected" files ({"name": "c", "dir": "out", "expected": "c_{n}.bin"}) are
+ * relative to the spec's folder, like "source"."file"; the daemon and the worker get them absolute. The
+ * name may hold {FIELD} templates, so only the folder is resolved here. */
+static int expected_files_abs(cJSON *spec, const char *spec_path, char *err, size_t errlen)
+{
+    const cJSON *args = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "workload"), "args");
+    const char *slash = strrchr(spec_path, '/');
+    char dir[4096], abs[PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec_path) : 1, slash ? spec_path : ".");
+    for (cJSON *a = args ? args->child : NULL; a; a = a->next) {
+        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(a, "expected");
+        if (!cJSON_IsString(ex) || ex->valuestring[0] == '/')
+            continue;
+        if (!realpath(dir[0] ? dir : "/", abs))
+            return fw_errf(err, errlen, -errno, "--spec %s: cannot resolve its folder: %s", spec_path, strerror(errno));
+        char path[PATH_MAX + 4096];
+        snprintf(path, sizeof path, "%s/%s", abs, ex->valuestring);
+        cJSON_ReplaceItemInObjectCaseSensitive(a, "expected", cJSON_CreateString(path));
+    }
+    return 0;
+}
+
 int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -465,7 +487,8 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
                            f->spec_file);
         }
         if ((rc = source_file_inline(spec, f->spec_file, err, errlen)) < 0 ||
-            (rc = replay_file_abs(spec, f->spec_file, err, errlen)) < 0) {
+            (rc = replay_file_abs(spec, f->spec_file, err, errlen)) < 0 ||
+            (rc = expected_files_abs(spec, f->spec_file, err, errlen)) < 0) {
             cJSON_Delete(spec);
             return rc;
         }

@@ -61,6 +61,15 @@ typedef struct fw_geometry {
     int nlocal;
 } fw_geometry;
 
+/* A further verified output (declarative workloads with several "out"/"inout" arguments): checked
+ * like fw_workload.output, each with its own reference and tolerances. */
+typedef struct fw_wl_output {
+    int buffer;                 /* index into buffers */
+    double *reference;          /* owned by the workload */
+    size_t nreference;
+    double tolerance, abs_tolerance;
+} fw_wl_output;
+
 typedef struct fw_workload {
     char kernel[128];           /* entry point to compile and launch, e.g. "gemm_tiled" */
     char mode[32];              /* family-specific: "decode", "grouped", "" */
@@ -78,6 +87,8 @@ typedef struct fw_workload {
     double bytes;               /* minimum bytes one launch must read + write */
     double flops;               /* flops one launch does */
     cJSON *shape_macros;        /* optional {"NAME": int} passed as extra macros (may be NULL) */
+    fw_wl_output *more_outputs; /* further verified outputs after `output` (owned; may be NULL), each */
+    size_t nmore_outputs;       /* with output_canary bytes of canary past its elements */
     void *priv;                 /* family-private */
 } fw_workload;
 
@@ -114,8 +125,8 @@ uint16_t fw_f32_to_f16(float f);
 float fw_f16_to_f32(uint16_t h);
 /* Allocate an empty workload with room for nbuffers/nargs (zeroed). */
 fw_workload *fw_workload_alloc(size_t nbuffers, size_t nargs);
-/* Frees buffers' host data, args' blobs (when buffer == -1), reference, shape_macros, the struct;
- * not priv. */
+/* Frees buffers' host data, args' blobs (when buffer == -1), reference, more_outputs and their
+ * references, shape_macros, the struct; not priv. */
 void fw_workload_free_common(fw_workload *wl);
 
 #endif

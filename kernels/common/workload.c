@@ -98,6 +98,9 @@ void fw_workload_free_common(fw_workload *wl)
     free(wl->buffers);
     free(wl->args);
     free(wl->reference);
+    for (size_t i = 0; i < wl->nmore_outputs; i++)
+        free(wl->more_outputs[i].reference);
+    free(wl->more_outputs);
     cJSON_Delete(wl->shape_macros);
     free(wl);
 }

@@ -31,6 +31,8 @@ typedef struct darg {
     fw_expr *value;      /* scalar expression over the shape (NULL: fvalue) */
     double fvalue;
     double rtol, atol;
+    char *expected;      /* an output's expected values: a raw file, {FIELD} the shape's (NULL: reference) */
+    int out_index;       /* an output's place: 0 is fw_workload.output, k the (k-1)-th of more_outputs */
 } darg;
 
 typedef struct decl {
@@ -42,10 +44,13 @@ typedef struct decl {
     char ref_entry[128];
     char *ref_text;
     int verify;
+    int nout;            /* outputs ("out" or "inout") */
+    int need_ref;        /* verify, and some output has no "expected" file: the reference kernel runs */
     fw_env shape_env;
 } decl;
 
 int decl_is_float(int elem);
+const char *decl_type_name(int elem);   /* "f32" */
 void decl_elem_store(int elem, void *p, size_t i, double v);
 void decl_free(decl *d);
 /* The spec's "workload" parsed, every expression compiled; each error a sentence naming the field. */

@@ -16,6 +16,14 @@ static const struct { const char *name; int elem; size_t size; } types[] = {
 };
 #define TYPE_NAMES "f32, f16, bf16, f64, i8, u8, i16, u16, i32, u32, i64, u64"
 
+const char *decl_type_name(int elem)
+{
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (types[i].elem == elem)
+            return types[i].name;
+    return "?";
+}
+
 size_t fw_elem_size(int elem)
 {
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -102,6 +110,7 @@ void decl_free(decl *d)
         fw_expr_free(d->args[i].count);
         fw_expr_free(d->args[i].value);
         fw_expr_free(d->args[i].rcount);
+        free(d->args[i].expected);
     }
     for (int i = 0; i < 3; i++) {
         fw_expr_free(d->grid[i]);
@@ -201,7 +210,8 @@ static int parse_type(const cJSON *v, darg *a, int scalar, char *err, size_t err
 /* {"name", "local": TYPE, "count": elements over shape and knobs, "reference_count": over the shape} */
 static int parse_local(const cJSON *j, darg *a, char *err, size_t errlen)
 {
-    static const char *const refused[] = {"type", "init", "dir", "scalar", "value", "tolerance", "atol", NULL};
+    static const char *const refused[] = {"type", "init", "dir", "scalar", "value", "tolerance", "atol", "expected",
+                                          NULL};
     for (int k = 0; refused[k]; k++)
         if (cJSON_GetObjectItemCaseSensitive(j, refused[k]))
             return fw_errf(err, errlen, -EINVAL, "argument '%s' is local memory (uninitialised, one per threadgroup, "
@@ -222,7 +232,7 @@ static int parse_local(const cJSON *j, darg *a, char *err, size_t errlen)
 static int parse_arg(const cJSON *j, size_t idx, darg *a, char *err, size_t errlen)
 {
     static const char *const known[] = {"name", "type", "count", "init", "dir", "scalar", "value", "tolerance",
-                                        "atol", "local", "reference_count", NULL};
+                                        "atol", "local", "reference_count", "expected", NULL};
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(j, "name");
     if (!cJSON_IsObject(j) || !cJSON_IsString(nm) || !*nm->valuestring || strlen(nm->valuestring) >= sizeof a->name)
         return fw_errf(err, errlen, -EINVAL, "workload argument %zu needs a \"name\" (a string of at most 47 "
@@ -234,7 +244,8 @@ static int parse_arg(const cJSON *j, size_t idx, darg *a, char *err, size_t errl
             ok |= strcmp(known[k], f->string) == 0;
         if (!ok)
             return fw_errf(err, errlen, -EINVAL, "argument '%s': unknown field '%s' (known: name, type, count, init, "
-                           "dir, scalar, value, tolerance, atol, local, reference_count)", a->name, f->string);
+                           "dir, scalar, value, tolerance, atol, expected, local, reference_count)", a->name,
+                           f->string);
     }
     char what[96];
     if (cJSON_GetObjectItemCaseSensitive(j, "local"))
@@ -289,6 +300,12 @@ static int parse_arg(const cJSON *j, size_t idx, darg *a, char *err, size_t errl
         a->rtol = tol->valuedouble;
     if (atol)
         a->atol = atol->valuedouble;
+    const cJSON *ex = cJSON_GetObjectItemCaseSensitive(j, "expected");
+    if (ex && (a->dir == DIR_IN || !cJSON_IsString(ex) || !*ex->valuestring))
+        return fw_errf(err, errlen, -EINVAL, "argument '%s': \"expected\" is an output's expected values, a file name "
+                       "(raw little-endian elements of its type; {FIELD} is the shape's field)", a->name);
+    if (ex && !(a->expected = fw_strdup(ex->valuestring)))
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
     return 0;
 }
 
@@ -342,11 +359,14 @@ int decl_parse(const cJSON *w, decl **out, char *err, size_t errlen)
         for (size_t k = 0; rc == 0 && k + 1 < d->nargs; k++)
             if (strcmp(d->args[k].name, da->name) == 0)
                 rc = fw_errf(err, errlen, -EINVAL, "workload argument name '%s' is given twice", da->name);
-        nout += rc == 0 && !da->scalar && !da->local && da->dir != DIR_IN;
+        if (rc == 0 && !da->scalar && !da->local && da->dir != DIR_IN) {
+            da->out_index = nout++;
+            d->need_ref |= !da->expected;
+        }
     }
-    if (rc == 0 && nout != 1)
-        rc = fw_errf(err, errlen, -EINVAL, "the workload has %d outputs (dir \"out\" or \"inout\"); exactly one is "
-                     "verified for now", nout);
+    d->nout = nout;
+    if (rc == 0 && nout < 1)
+        rc = fw_errf(err, errlen, -EINVAL, "the workload has no output (an argument with dir \"out\" or \"inout\")");
     if (rc == 0)
         rc = parse_dims(cJSON_GetObjectItemCaseSensitive(w, "grid"), "grid", d->grid, &d->ngrid, err, errlen);
     if (rc == 0)
@@ -362,11 +382,13 @@ int decl_parse(const cJSON *w, decl **out, char *err, size_t errlen)
     d->verify = !cJSON_IsFalse(ver);
     if (rc == 0 && ver && !cJSON_IsBool(ver))
         rc = fw_errf(err, errlen, -EINVAL, "workload \"verify\" must be true or false");
+    d->need_ref &= d->verify;
     const cJSON *ref = cJSON_GetObjectItemCaseSensitive(w, "reference");
-    if (rc == 0 && d->verify && !ref)
-        rc = fw_errf(err, errlen, -EINVAL, "the workload needs a \"reference\" kernel to verify against (or "
-                     "\"verify\": false, and every result is marked unverified)");
-    if (rc == 0 && ref && d->verify)
+    if (rc == 0 && d->need_ref && !ref)
+        rc = fw_errf(err, errlen, -EINVAL, "the workload needs a \"reference\" kernel to verify against (or an "
+                     "\"expected\" file for every output, or \"verify\": false, and every result is marked "
+                     "unverified)");
+    if (rc == 0 && ref && d->need_ref)
         rc = parse_reference(ref, d, err, errlen);
     if (rc < 0) {
         decl_free(d);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "decl_int.h"
 #include "fw_pcg32.h"
@@ -81,7 +82,7 @@ static int arg_names(const decl *d, const darg *a, const fw_env *env, const fw_e
         if (!a->local && a->dir != DIR_IN)
             return fw_errf(err, errlen, -EINVAL, "workload %s uses the knob '%s': an output's count is over the shape "
                            "only (the reference gives one answer per shape); an input's may name knobs", what, k);
-        if (a->local && !a->rcount && d->verify)
+        if (a->local && !a->rcount && d->need_ref)
             return fw_errf(err, errlen, -EINVAL, "workload %s uses the knob '%s', and the reference launch has no "
                            "knobs: give the argument a \"reference_count\" over the shape", what, k);
     }
@@ -107,6 +108,25 @@ static int has_function(const char *text, const char *entry)
     return 0;
 }
 
+static int eval_shape(const fw_expr *e, const fw_env *env, const char *what, const char *name, int64_t *v, char *err,
+                      size_t errlen);
+static int expected_load(const darg *a, const fw_env *env, size_t nelem, double **ref, char *err, size_t errlen);
+
+/* Every output's "expected" file for this shape is there, with its count of elements. */
+static int expected_check(const decl *d, const fw_env *env, char *err, size_t errlen)
+{
+    for (size_t i = 0; d->verify && i < d->nargs; i++) {
+        const darg *a = &d->args[i];
+        int64_t v = 0;
+        int rc = a->expected ? eval_shape(a->count, env, "count", a->name, &v, err, errlen) : 0;
+        if (rc == 0 && a->expected)
+            rc = expected_load(a, env, (size_t)(v > 0 ? v : 0), NULL, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *shapes, const fw_space *space,
                   char *err, size_t errlen)
 {
@@ -115,7 +135,7 @@ int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *s
     if (rc < 0)
         return rc;
     const char *rtext = d->ref_text ? d->ref_text : source_text;
-    if (d->verify && rtext && !has_function(rtext, d->ref_entry)) {
+    if (d->need_ref && rtext && !has_function(rtext, d->ref_entry)) {
         rc = fw_errf(err, errlen, -EINVAL, "workload reference entry '%s' is not a function of the %s source",
                      d->ref_entry, d->ref_text ? "reference's" : "job's");
         decl_free(d);
@@ -151,6 +171,8 @@ int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *s
             rc = names_in(d->bytes, &env, "bytes", 0, si, err, errlen);
         if (rc == 0)
             rc = names_in(d->flops, &env, "flops", 0, si, err, errlen);
+        if (rc == 0)
+            rc = expected_check(d, &env, err, errlen);
     }
     decl_free(d);
     return rc;
@@ -192,6 +214,72 @@ static int eval_shape(const fw_expr *e, const fw_env *env, const char *what, con
     char e2[300];
     if (fw_expr_eval(e, env, v, e2, sizeof e2) < 0)
         return fw_errf(err, errlen, -EINVAL, "workload %s%s%s: %s", what, name ? " of " : "", name ? name : "", e2);
+    return 0;
+}
+
+/* An output's "expected" file name for a shape: each {FIELD} replaced by the shape's integer field. */
+static int expected_path(const darg *a, const fw_env *env, char *path, size_t len, char *err, size_t errlen)
+{
+    size_t used = 0;
+    for (const char *p = a->expected; *p; p++) {
+        char piece[64];
+        const char *add = piece;
+        if (*p == '{') {
+            const char *q = strchr(p, '}');
+            char field[FW_NAME_MAX];
+            int64_t v;
+            if (!q || (size_t)(q - p - 1) >= sizeof field)
+                return fw_errf(err, errlen, -EINVAL, "argument '%s' expected file '%s': a '{' without its '}'", a->name,
+                               a->expected);
+            snprintf(field, sizeof field, "%.*s", (int)(q - p - 1), p + 1);
+            if (!fw_env_get(env, field, &v))
+                return fw_errf(err, errlen, -EINVAL, "argument '%s' expected file '%s' uses {%s}, which is not an "
+                               "integer field of the shape", a->name, a->expected, field);
+            snprintf(piece, sizeof piece, "%lld", (long long)v);
+            p = q;
+        } else {
+            piece[0] = *p;
+            piece[1] = '\0';
+        }
+        size_t n = strlen(add);
+        if (used + n >= len)
+            return fw_errf(err, errlen, -ENAMETOOLONG, "argument '%s' expected file name is too long", a->name);
+        memcpy(path + used, add, n + 1);
+        used += n;
+    }
+    return 0;
+}
+
+/* The expected values of an output of nelem elements from its file (raw little-endian elements of
+ * its type, exactly nelem of them), as doubles. ref NULL: only the file's size is checked. */
+static int expected_load(const darg *a, const fw_env *env, size_t nelem, double **ref, char *err, size_t errlen)
+{
+    char path[4096], e2[300];
+    int rc = expected_path(a, env, path, sizeof path, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t esz = fw_elem_size(a->elem), n = 0;
+    char *data = NULL;
+    struct stat st;
+    if (!ref && stat(path, &st) == 0 && S_ISREG(st.st_mode))   /* the check before the job: the size alone */
+        n = (size_t)st.st_size;
+    else if (fw_read_file(path, &data, &n, e2, sizeof e2) < 0)
+        return fw_errf(err, errlen, -EINVAL, "argument '%s': cannot read its expected file: %s", a->name, e2);
+    if (n != nelem * esz) {
+        free(data);
+        return fw_errf(err, errlen, -EINVAL, "argument '%s': expected file %s has %zu bytes; this shape's output is "
+                       "%zu elements of %s, %zu bytes (raw, little-endian)", a->name, path, n, nelem,
+                       decl_type_name(a->elem), nelem * esz);
+    }
+    if (ref) {
+        if (!(*ref = malloc((nelem ? nelem : 1) * sizeof **ref))) {
+            free(data);
+            return fw_errf(err, errlen, -ENOMEM, "out of memory for the expected values of '%s'", a->name);
+        }
+        for (size_t i = 0; i < nelem; i++)
+            (*ref)[i] = fw_elem_value(a->elem, data, i);
+    }
+    free(data);
     return 0;
 }
 
@@ -276,11 +364,21 @@ static int build_arg(decl *d, fw_workload *wl, size_t i, size_t *nb, uint64_t se
         if (a->dir == DIR_INOUT)
             memset((unsigned char *)b->host + (size_t)v * esz, 0xFF, DECL_CANARY);
     }
-    if (a->dir != DIR_IN) {
-        wl->output = (int)*nb;
+    if (a->dir != DIR_IN) {   /* the first output is wl->output, the others more_outputs, in order */
+        double *ref = NULL;
+        if (a->expected && d->verify && (rc = expected_load(a, &d->shape_env, (size_t)v, &ref, err, errlen)) < 0)
+            return rc;
         wl->output_canary = DECL_CANARY;
-        wl->tolerance = a->rtol;
-        wl->abs_tolerance = a->atol;
+        if (a->out_index == 0) {
+            wl->output = (int)*nb;
+            wl->tolerance = a->rtol;
+            wl->abs_tolerance = a->atol;
+            wl->reference = ref;
+            wl->nreference = ref ? (size_t)v : 0;
+        } else {
+            wl->more_outputs[a->out_index - 1] = (fw_wl_output){(int)*nb, ref, ref ? (size_t)v : 0, a->rtol, a->atol};
+            wl->nmore_outputs = (size_t)a->out_index;
+        }
     }
     wl->args[i] = (fw_wl_arg){(int)*nb, NULL, 0};
     (*nb)++;
@@ -307,6 +405,11 @@ int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, const cJSON 
     }
     wl->priv = d;
     wl->output = -1;
+    if (d->nout > 1 && !(wl->more_outputs = calloc((size_t)d->nout - 1, sizeof *wl->more_outputs))) {
+        fw_workload_free_common(wl);
+        decl_free(d);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory");
+    }
     size_t nb = 0;
     for (size_t i = 0; rc == 0 && i < d->nargs; i++)
         rc = build_arg(d, wl, i, &nb, seed, knobs, err, errlen);
@@ -401,7 +504,7 @@ int fw_decl_reference_plan(const fw_workload *wl, const char **entry, const char
     *entry = NULL;
     *text = NULL;
     memset(geo, 0, sizeof *geo);
-    if (!d || !d->verify)
+    if (!d || !d->need_ref)
         return 0;
     int rc = eval_dims(d->rgrid, d->nrgrid, &d->shape_env, "reference grid", geo->grid, err, errlen);
     if (rc == 0)

@@ -233,6 +233,100 @@ def case_intout(e):
                   'the hole is not reported as one unwritten element', errs)
 
 
+SD_CL = '''#ifndef BLOCK
+#define BLOCK 64
+#endif
+__kernel __attribute__((reqd_work_group_size(BLOCK, 1, 1)))
+void sd(__global const float *a, __global const float *b, __global float *s, __global int *d, const int n)
+{
+    const int i = (int)get_global_id(0);
+    if (i < n) {
+        s[i] = a[i] + b[i];
+        d[i] = (int)(a[i] - b[i]);
+    }
+}
+__kernel void sd_ref(__global const float *a, __global const float *b, __global float *s, __global int *d,
+                     const int n)
+{
+    const int i = (int)get_global_id(0);
+    if (i < n) {
+        s[i] = a[i] + b[i];
+        d[i] = (int)a[i] - (int)b[i];
+    }
+}
+'''
+
+
+def sd_spec(src, shapes, expected=None):
+    w = {'args': [{'name': 'a', 'type': 'f32', 'count': 'n', 'init': 'iota'},
+                  {'name': 'b', 'type': 'f32', 'count': 'n', 'init': {'constant': 2}},
+                  {'name': 's', 'type': 'f32', 'count': 'n', 'dir': 'out'},
+                  {'name': 'd', 'type': 'i32', 'count': 'n', 'dir': 'out'},
+                  {'name': 'n', 'scalar': 'i32', 'value': 'n'}],
+         'grid': ['cdiv(n, BLOCK)'], 'block': ['BLOCK'], 'bytes': '16 * n',
+         'reference': {'entry': 'sd_ref', 'grid': ['cdiv(n, 64)'], 'block': [64]}}
+    if expected:
+        w.pop('reference')
+        w['args'][2]['expected'] = expected[0]
+        w['args'][3]['expected'] = expected[1]
+    return {'source': {'file': src, 'entry': 'sd'}, 'shapes': shapes, 'space': {'knobs': {'BLOCK': [32, 64]}},
+            'workload': w, 'strategy': 'grid', 'warmup': 1, 'iters': 2}
+
+
+def case_outputs(e):
+    """Two verified outputs, each against the reference kernel (a planted error in the second is caught
+    and named); then the same two from expected files named by the shape (raw little-endian, relative to
+    the spec's folder), with no reference kernel; a file of the wrong size is refused before the job."""
+    e.start()
+    import struct
+    src = os.path.join(e.dir, 'sd.cl')
+    bad = os.path.join(e.dir, 'sd_bad.cl')
+    with open(src, 'w') as f:
+        f.write(SD_CL)
+    planted = SD_CL.replace('d[i] = (int)(a[i] - b[i]);', 'd[i] = (int)(a[i] - b[i]) + (BLOCK == 64 && i == 5);', 1)
+    check(planted != SD_CL, 'the planted error does not apply')
+    with open(bad, 'w') as f:
+        f.write(planted)
+    shapes = [{'n': 1000}, {'n': 1500}]
+    for label, path, ok, failed in [('good', src, 4, 0), ('planted', bad, 2, 2)]:
+        spec = os.path.join(e.dir, 'sd_%s.json' % label)
+        with open(spec, 'w') as f:
+            json.dump(sd_spec(path, shapes), f)
+        o = tune(e, spec)
+        counts = o['job']['counts']
+        check(counts['ok'] == ok and counts['verify_failed'] == failed, '%s: counts %s' % (label, counts), o['job'])
+        if failed:
+            errs = measured(e, o['job']['id'], 'verify_failed')
+            check(all('BLOCK=64' in k and 'output d differs from the reference' in err for k, err in errs),
+                  'the planted error in d is not named', errs)
+    # expected files: s = i + 2, d = i - 2 (a = iota, b = 2), one pair per shape
+    os.makedirs(os.path.join(e.dir, 'exp'))
+    for sh in shapes:
+        n = sh['n']
+        with open(os.path.join(e.dir, 'exp', 's_%d.bin' % n), 'wb') as f:
+            f.write(struct.pack('<%df' % n, *[i + 2.0 for i in range(n)]))
+        with open(os.path.join(e.dir, 'exp', 'd_%d.bin' % n), 'wb') as f:
+            f.write(struct.pack('<%di' % n, *[i - 2 for i in range(n)]))
+    spec = os.path.join(e.dir, 'sd_expected.json')
+    with open(spec, 'w') as f:
+        json.dump(sd_spec(src, shapes, ('exp/s_{n}.bin', 'exp/d_{n}.bin')), f)
+    o = tune(e, spec)
+    check(o['job']['counts']['ok'] == 4, 'the expected files did not verify', o['job'])
+    with open(spec, 'w') as f:
+        json.dump(sd_spec(bad, shapes, ('exp/s_{n}.bin', 'exp/d_{n}.bin')), f)
+    o = tune(e, spec)
+    check(o['job']['counts']['ok'] == 2 and o['job']['counts']['verify_failed'] == 2,
+          'the planted error passed the expected files', o['job'])
+    with open(os.path.join(e.dir, 'exp', 'd_1500.bin'), 'ab') as f:
+        f.write(b'\0\0\0\0')
+    with open(spec, 'w') as f:
+        json.dump(sd_spec(src, shapes, ('exp/s_{n}.bin', 'exp/d_{n}.bin')), f)
+    p = e.fw('tune', '--spec', spec)
+    why = "argument 'd': expected file %s has 6004 bytes; this shape's output is 1500 elements of i32, 6000 bytes" % (
+        os.path.join(os.path.realpath(e.dir), 'exp', 'd_1500.bin'))
+    check(p.returncode != 0 and why in p.stderr, 'a wrong-sized expected file was not refused', p.stdout + p.stderr)
+
+
 def case_refused(e):
     """Wrong workloads are refused before the job starts, with a sentence naming the argument."""
     e.start()

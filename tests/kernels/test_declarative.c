@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fw_declarative.h"
@@ -97,6 +98,81 @@ static void check_local_and_knob_counts(void)
     cJSON_Delete(knobs);
 }
 
+/* Several outputs, each with its tolerances; an output's expected values from a raw file named with
+ * the shape's fields, so a workload whose outputs all have one needs no reference kernel. */
+static void check_outputs_and_expected(void)
+{
+    char err[512] = "", dir[] = "/tmp/fw-decl-XXXXXX", path[600], wl_text[2048];
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/d_8.bin", dir);
+    FILE *f = fopen(path, "wb");
+    int32_t dv[8] = {-1, 0, 1, 2, 3, 4, 5, -7};
+    CHECK(f && fwrite(dv, sizeof dv, 1, f) == 1, "writing %s", path);
+    if (f)
+        fclose(f);
+    snprintf(wl_text, sizeof wl_text, "{\"args\": ["
+             " {\"name\": \"a\", \"type\": \"f32\", \"count\": \"n\"},"
+             " {\"name\": \"s\", \"type\": \"f32\", \"count\": \"n\", \"dir\": \"out\", \"tolerance\": 0.01},"
+             " {\"name\": \"d\", \"type\": \"i32\", \"count\": \"n\", \"dir\": \"inout\", \"init\": \"zeros\","
+             "  \"atol\": 2, \"expected\": \"%s/d_{n}.bin\"}],"
+             " \"grid\": [1], \"block\": [1], \"reference\": {\"entry\": \"ref\", \"grid\": [1], \"block\": [1]}}", dir);
+    cJSON *w = cJSON_Parse(wl_text), *shape = cJSON_Parse("{\"n\": 8}"), *shapes = cJSON_Parse("[{\"n\": 8}]");
+    fw_workload *wl = NULL;
+    CHECK(fw_decl_workload_new(w, shape, NULL, 1, &wl, err, sizeof err) == 0, "%s", err);
+    if (wl) {
+        CHECK(wl->output == 1 && !wl->reference && wl->tolerance == 0.01 && wl->nmore_outputs == 1 &&
+              wl->more_outputs[0].buffer == 2 && wl->more_outputs[0].abs_tolerance == 2 &&
+              wl->more_outputs[0].nreference == 8 && wl->more_outputs[0].reference[0] == -1 &&
+              wl->more_outputs[0].reference[7] == -7, "outputs");
+        const char *entry, *text;
+        fw_geometry g;
+        CHECK(fw_decl_reference_plan(wl, &entry, &text, &g, err, sizeof err) == 0 && entry, "s needs the reference");
+        fw_family_declarative.workload_free(wl);
+    }
+    CHECK(fw_decl_check(w, "void ref(void) {}", shapes, NULL, err, sizeof err) == 0, "%s", err);
+    /* every output from a file: no reference kernel, none needed */
+    cJSON *s = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "args"), 1);
+    cJSON_AddStringToObject(s, "expected", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(w, "args"), 2), "expected")));
+    cJSON_ReplaceItemInObject(s, "type", cJSON_CreateString("u32"));
+    cJSON_DeleteItemFromObject(w, "reference");
+    wl = NULL;
+    CHECK(fw_decl_workload_new(w, shape, NULL, 1, &wl, err, sizeof err) == 0 && wl && wl->reference &&
+          wl->reference[1] == 0 && wl->reference[0] == 4294967295.0, "%s", err);
+    if (wl) {
+        const char *entry = "x", *text;
+        fw_geometry g;
+        CHECK(fw_decl_reference_plan(wl, &entry, &text, &g, err, sizeof err) == 0 && !entry, "no reference to run");
+        fw_family_declarative.workload_free(wl);
+    }
+    /* the check before the job: the file for every shape, with the shape's count of elements */
+    cJSON_Delete(shapes);
+    shapes = cJSON_Parse("[{\"n\": 8}, {\"n\": 9}]");
+    CHECK(fw_decl_check(w, "", shapes, NULL, err, sizeof err) == -EINVAL && strstr(err, "argument 's': cannot read "
+          "its expected file") && strstr(err, "d_9.bin"), "%s", err);
+    cJSON_Delete(shapes);
+    shapes = cJSON_Parse("[{\"n\": 7}]");
+    snprintf(path, sizeof path, "%s/d_7.bin", dir);
+    f = fopen(path, "wb");
+    CHECK(f && fwrite(dv, sizeof dv, 1, f) == 1, "writing %s", path);
+    if (f)
+        fclose(f);
+    CHECK(fw_decl_check(w, "", shapes, NULL, err, sizeof err) == -EINVAL && strstr(err, "d_7.bin has 32 bytes; this "
+          "shape's output is 7 elements of u32, 28 bytes (raw, little-endian)"), "%s", err);
+    remove(path);
+    snprintf(path, sizeof path, "%s/d_8.bin", dir);
+    remove(path);
+    remove(dir);
+    cJSON_Delete(w);
+    cJSON_Delete(shape);
+    cJSON_Delete(shapes);
+    check_err("\"init\": \"iota\"}", "\"init\": \"iota\", \"expected\": \"b.bin\"}", "argument 'b': \"expected\" is an "
+              "output's expected values");
+}
+
 int main(void)
 {
     char err[512] = "";
@@ -159,7 +235,7 @@ int main(void)
     check_err("\"entry\": \"ref\"", "\"entry\": \"re\"", "reference entry 're' is not a function");
     check_err("\"i16\"", "\"i17\"", "argument 'b': unknown element type 'i17'");
     check_err("\"iota\"", "\"iotas\"", "argument 'b': unknown init 'iotas'");
-    check_err("\"dir\": \"out\"", "\"dir\": \"in\"", "has 0 outputs");
+    check_err("\"dir\": \"out\"", "\"dir\": \"in\"", "the workload has no output");
     check_err("{\"uniform\": [2, 3]}", "{\"uniform\": [3, 2]}", "uniform range [3, 2) is empty");
     check_err("\"value\": 0.25", "\"value\": \"n / 0\"", NULL);   /* evaluated per shape, not at check */
     check_err(" \"bytes\"", " \"bogus\": 1, \"bytes\"", "unknown field 'bogus' in the workload");
@@ -183,6 +259,7 @@ int main(void)
     check_err("\"count\": \"n\", \"dir\": \"out\"", "\"count\": \"n + B\", \"dir\": \"out\"", "argument 'c' count "
               "uses the knob 'B': an output's count is over the shape only");
     check_local_and_knob_counts();
+    check_outputs_and_expected();
     if (failures)
         fprintf(stderr, "%d failure(s)\n", failures);
     return failures ? 1 : 0;
