@@ -7,8 +7,9 @@
 # Steps (each under `timeout`, skipped when the DEADLINE (420 s) is near):
 #   1. card; cuda_copy_bw (the ceiling);
 #   2. the glm47 decode shape: presets + DECODE_N (120) random points of the profile's space, then a
-#      grid over the split-K region (TILE_N 16/32/64 x SIMDGROUPS_PER_TG 4/8/16 x SG_N_TILES 2/4 x
-#      SPLIT_K 1/2/4/8 x P2_SPREAD 0/1, NUM_BUFFERS 2, SIDE 0, GRID_COPIES 1; 126 valid points);
+#      grid over the work-per-weight region (TILE_N 16/32 x SIMDGROUPS_PER_TG 4/8/16 x SG_N_TILES 1/4 x
+#      NUM_BUFFERS 1/2 x PAIR 0/1/2 x OCC_WARPS 0/32/40, SPLIT_K 1, SIDE 0, GRID_COPIES 1; GRID=splitk
+#      runs the earlier grid over the split-K region instead);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
@@ -47,14 +48,19 @@ tune() {   # name, shape indices, num_random, timeout
 }
 tune decode "0" "$DECODE_N" 150
 if [ "$(left)" -gt 90 ]; then
-    step "grid over the split-K region, glm47 decode"
-    python3 - "$P" "$OPTS" > /tmp/moe3_grid.json <<'PY'
+    step "grid over the ${GRID:-pair} region, glm47 decode"
+    python3 - "$P" "$OPTS" "${GRID:-pair}" > /tmp/moe3_grid.json <<'PY'
 import json, sys
 prof = json.load(open(sys.argv[1]))
 sp = prof["space"]
-sp["knobs"].update({"TILE_N": [16, 32, 64], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [2, 4],
-                    "NUM_BUFFERS": [2], "V3": [1], "SPLIT_K": [1, 2, 4, 8], "SIDE": [0], "GRID_COPIES": [1],
-                    "P2_SPREAD": [0, 1]})
+if sys.argv[3] == "splitk":
+    sp["knobs"].update({"TILE_N": [16, 32, 64], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [2, 4],
+                        "NUM_BUFFERS": [2], "V3": [1], "SPLIT_K": [1, 2, 4, 8], "SIDE": [0], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0, 1], "PAIR": [0], "OCC_WARPS": [0]})
+else:
+    sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],
+                        "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0], "PAIR": [0, 1, 2], "OCC_WARPS": [0, 32, 40]})
 spec = {"family": "moe_swiglu", "backend": "cuda", "shapes": [prof["shapes"][0]], "space": sp, "strategy": "grid",
         "budget": 0}
 spec.update(json.loads("{" + sys.argv[2] + "}"))
@@ -105,7 +111,8 @@ for k, rs in by.items():
     if "mode=decode" not in k or "bits=glm47" not in k: continue
     ok = [r for r in rs if r["status"] == "ok"]
     print(f"\nglm47 decode, best median per knob value ({len(ok)} verified):")
-    for knob in ("V3", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG", "SG_N_TILES", "NUM_BUFFERS"):
+    for knob in ("V3", "PAIR", "OCC_WARPS", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG",
+                 "SG_N_TILES", "NUM_BUFFERS"):
         vals = collections.defaultdict(list)
         for r in ok:
             if knob != "V3" and r["knobs"].get("V3", 0) != 1: continue
@@ -116,6 +123,21 @@ json.dump({k: {"knobs": b["knobs"], "shape": b["shape"], "median_ns": med(b)} fo
 PY
 
 W2=$W
+# the best decode variant's registers and spills as NVRTC compiled it (the worker's record)
+python3 - "$O" <<'PY'
+import json, os, sys
+best = json.load(open(os.path.join(sys.argv[1], "best.json"))) if os.path.exists(os.path.join(sys.argv[1], "best.json")) else {}
+for f in ("decode", "grid"):
+    p = os.path.join(sys.argv[1], f + ".jsonl")
+    if not os.path.exists(p): continue
+    for line in open(p):
+        try: o = json.loads(line)
+        except ValueError: continue
+        b = best.get(o.get("shape_key"))
+        if b and o.get("knobs") == b["knobs"] and o.get("status") == "ok":
+            print("best decode variant resources:", json.dumps({k: o[k] for k in ("resources", "variant_key") if k in o}))
+            break
+PY
 python3 - "$O/best.json" <<'PY' > /tmp/moe3_decode_best.txt
 import json, sys
 for k, b in json.load(open(sys.argv[1])).items():

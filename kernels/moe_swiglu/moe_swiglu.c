@@ -706,6 +706,11 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     int rc = fw_moe_v3_knobs(k, &v3, err, errlen);
     if (rc < 0)
         return rc;
+    if ((v3.pair || v3.occ_warps) && !v3.v3)
+        return fw_errf(err, errlen, -EINVAL, "PAIR and OCC_WARPS are v3 knobs: they need V3=1");
+    if (v3.occ_warps % sgs)
+        return fw_errf(err, errlen, -EINVAL, "OCC_WARPS=%d must be a multiple of SIMDGROUPS_PER_TG=%lld",
+                       v3.occ_warps, (long long)sgs);
     if (s->hidden % (16 * v3.split_k))
         return fw_errf(err, errlen, -EINVAL, "SPLIT_K=%d must divide hidden %d into whole 16-row tiles",
                        v3.split_k, s->hidden);
@@ -733,12 +738,13 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
 }
 
 /* the v3 knobs at their v2 values */
-#define V2KNOBS "\"V3\": 0, \"SPLIT_K\": 1, \"SIDE\": 0, \"GRID_COPIES\": 1, \"P2_SPREAD\": 0"
+#define V2KNOBS "\"V3\": 0, \"SPLIT_K\": 1, \"SIDE\": 0, \"GRID_COPIES\": 1, \"P2_SPREAD\": 0, \"PAIR\": 0, \"OCC_WARPS\": 0"
 
 static const char moe_defaults[] =
     "{\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SIMDGROUPS_PER_TG\": [1, 2, 4, 8], \"SG_M_TILES\": [1, 2, 4],"
     " \"SG_N_TILES\": [1, 2, 4], \"NUM_BUFFERS\": [1, 2, 3, 4], \"V3\": [0, 1], \"SPLIT_K\": [1, 2, 4, 8],"
-    " \"SIDE\": [0, 1], \"GRID_COPIES\": [1, 32], \"P2_SPREAD\": [0, 1]},"
+    " \"SIDE\": [0, 1], \"GRID_COPIES\": [1, 32], \"P2_SPREAD\": [0, 1], \"PAIR\": [0, 1, 2],"
+    " \"OCC_WARPS\": [0, 32, 48]},"
     " \"constraints\": ["
     "\"intermediate % TILE_N == 0\","
     " \"tokens > 1 || SG_M_TILES == 1\","
@@ -751,7 +757,10 @@ static const char moe_defaults[] =
     " \"tokens == 1 || (SPLIT_K == 1 && SIDE == 0 && GRID_COPIES == 1)\","
     " \"hidden % (16 * SPLIT_K) == 0\","
     " \"P2_SPREAD == 0 || (V3 == 1 && SPLIT_K > 1 && tokens == 1)\","
-    " \"tokens > 1 || V3 == 0 || 4 * (4100 + 64 * GRID_COPIES + 64 * SIMDGROUPS_PER_TG * SG_N_TILES + 6 * TILE_N)"
+    " \"PAIR == 0 || (V3 == 1 && tokens == 1)\","
+    " \"OCC_WARPS == 0 || (V3 == 1 && OCC_WARPS % SIMDGROUPS_PER_TG == 0)\","
+    " \"tokens > 1 || V3 == 0 || 4 * (4100 + 64 * GRID_COPIES + 64 * SIMDGROUPS_PER_TG * SG_N_TILES + 6 * TILE_N"
+    " + 80 * PAIR)"
     " <= DEVICE_SHARED_BYTES\"],"
     " \"presets\": ["
     "{\"TILE_N\": 64, \"SIMDGROUPS_PER_TG\": 4, \"SG_M_TILES\": 1, \"SG_N_TILES\": 1, \"NUM_BUFFERS\": 2, " V2KNOBS "},"

@@ -1,5 +1,12 @@
 /* moe_swiglu.cuda.entry.h - CUDA entry points; parameter i = metal-marlin buffer index i, then
  * fairway's meta, side and scratch buffers (moe_swiglu.h). */
+/* OCC_WARPS (moe_swiglu.v3.h): a minimum of groups per SM for the register allocator, or none */
+#ifdef MOE3_MINB
+#define MOE3_LAUNCH_BOUNDS __launch_bounds__(MOE_THREADS, MOE3_MINB)
+#else
+#define MOE3_LAUNCH_BOUNDS __launch_bounds__(MOE_THREADS)
+#endif
+
 #define MOE_CU_LOCALS(M) \
     __shared__ float hbuf[2 * (M) * TILE_N]; \
     __shared__ float xs[MOE_XFLOATS(M)]; \
@@ -16,7 +23,7 @@
     const moe_u16 *__restrict__ dsv, const moe_u16 *__restrict__ grid
 
 #define MOE_CU_TOKEN_ENTRY(NAME, MODE, M) \
-extern "C" __global__ void __launch_bounds__(MOE_THREADS) NAME(MOE_CU_COMMON_ARGS, \
+extern "C" __global__ void MOE3_LAUNCH_BOUNDS NAME(MOE_CU_COMMON_ARGS, \
     const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out, \
     MoEParams p, const moe_u32 *__restrict__ meta, const moe_u32 *__restrict__ side, float *scr) \
 { \
@@ -29,17 +36,22 @@ extern "C" __global__ void __launch_bounds__(MOE_THREADS) NAME(MOE_CU_COMMON_ARG
 }
 
 #if (!defined(MOE_MODE) || MOE_MODE == 0) && V3
-extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_decode(MOE_CU_COMMON_ARGS,
+extern "C" __global__ void MOE3_LAUNCH_BOUNDS moe_trellis_swiglu_decode(MOE_CU_COMMON_ARGS,
     const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out,
     MoEParams p, const moe_u32 *__restrict__ meta, const moe_u32 *__restrict__ side, float *scr)
 {
     __shared__ float xsh[2 * MOE3_SLAB];
     __shared__ float gridl[64 * GRID_COPIES];
+#if PAIR >= 2
+    __shared__ float pairl[MOE3_PAIRF];
+#else
+    float *pairl = gridl;   /* unused */
+#endif
     __shared__ float hp[MOE3_HP];
     __shared__ float hs[2 * TILE_N];
     __shared__ int ctl[4];
     moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
-                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
+                out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
 }
 #elif !defined(MOE_MODE) || MOE_MODE == 0
 MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)
@@ -54,7 +66,7 @@ MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu, MOE_MODE_BASE, MOE_MBLK)
 MOE_CU_TOKEN_ENTRY(moe_trellis_swiglu_large_batch, MOE_MODE_LARGE, MOE_MBLK)
 #endif
 #if !defined(MOE_MODE) || MOE_MODE == 4
-extern "C" __global__ void __launch_bounds__(MOE_THREADS) moe_trellis_swiglu_grouped(MOE_CU_COMMON_ARGS,
+extern "C" __global__ void MOE3_LAUNCH_BOUNDS moe_trellis_swiglu_grouped(MOE_CU_COMMON_ARGS,
     const moe_u32 *__restrict__ sorted_token_ids, const moe_u32 *__restrict__ expert_offsets,
     const moe_u16 *__restrict__ sorted_probs, float *out, MoEParams p, const moe_u32 *__restrict__ meta,
     const moe_u32 *__restrict__ side, float *scr)

@@ -1,5 +1,5 @@
 /* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4;
- * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES below).
+ * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES / P2_SPREAD / PAIR / OCC_WARPS below).
  *
  * COMPUTATION
  *   For each token t and each of its top_k routed experts e with probability p:
@@ -145,6 +145,20 @@
  *                      + 1) * SPLIT_K x top_k; the last group of a slot resets tickets and flags.
  *   GRID_COPIES        v3 decode: 1 or 32 copies of the 64-entry grid in threadgroup memory; with 32,
  *                      lane l reads copy l (bank l), so the lookups of 6-bit codes never conflict.
+ *   PAIR               v3 decode: less work per weight for 2- and 3-bit codes. The codes of rows k and
+ *                      k+1 are adjacent in a lane's window, so 2*bits bits at once index a table of
+ *                      pairs. 0: one grid lookup + one FMA per weight (and one x read per 4).
+ *                      1: down (phase 2) of widths 2, 3 reads a pair-sum table of the chunk's h,
+ *                      lut[kp][c0 | c1 << b] = grid[c0]*h[2kp] + grid[c1]*h[2kp+1] (TILE_N/2 x 4^b
+ *                      floats, built after SwiGLU in the x*su staging area): one extraction, one
+ *                      lookup and one add per two weights, no h reads. 2: also gate/up of widths
+ *                      2, 3 read static pair tables (grid[c0], grid[c1]) (16 + 64 pairs, 640 bytes):
+ *                      one lookup per two weights. Widths 4..6 keep the grid lookup.
+ *   OCC_WARPS          v3, CUDA only: resident warps per SM asked of ptxas, as __launch_bounds__'s
+ *                      minimum of OCC_WARPS / SIMDGROUPS_PER_TG groups per SM (0: none; at 256
+ *                      threads ptxas then takes 80 registers at decode, 32 caps it at 64, 40 at 48,
+ *                      with spills the tuner sees as time). A multiple of SIMDGROUPS_PER_TG. OpenCL
+ *                      and Metal compile it as a no-op.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
@@ -152,9 +166,10 @@
  *   within the device limits. The geometry also rejects SIMDGROUPS_PER_TG and column-group counts
  *   that do not divide one another. v3: V3 == 1 || (SPLIT_K, SIDE, GRID_COPIES at 1, 0, 1); the
  *   batched modes likewise keep those three at their v2 values (they only use the parallel gather);
- *   hidden % (16 * SPLIT_K) == 0; the v3 decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES +
- *   4*KP*TILE_N + 2*TILE_N + 4) bytes (KP: K parts per column group), bounded in the constraint by
- *   4 * (4100 + 64*GRID_COPIES + 64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N); the batched modes'
+ *   hidden % (16 * SPLIT_K) == 0; PAIR only at decode under V3, OCC_WARPS only under V3; the v3
+ *   decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES + 4*KP*TILE_N + 2*TILE_N + 4 + 160*(PAIR==2))
+ *   bytes (KP: K parts per column group), bounded in the constraint by 4 * (4100 + 64*GRID_COPIES +
+ *   64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N + 80*PAIR); the batched modes'
  *   token queue adds 8 * 32 * SIMDGROUPS_PER_TG bytes under V3.
  */
 #ifndef FW_MOE_SWIGLU_H
@@ -212,9 +227,10 @@ typedef struct fw_moe_side_src {
 size_t fw_moe_side_words(int H, int I);
 void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
 
-/* The v3 knobs of a point (defaults: V3 0, SPLIT_K 1, SIDE 0, GRID_COPIES 1, P2_SPREAD 0), checked. */
+/* The v3 knobs of a point (defaults: V3 0, SPLIT_K 1, SIDE 0, GRID_COPIES 1, P2_SPREAD 0, PAIR 0,
+ * OCC_WARPS 0), checked. */
 typedef struct fw_moe_v3 {
-    int v3, split_k, side, grid_copies, p2_spread;
+    int v3, split_k, side, grid_copies, p2_spread, pair, occ_warps;
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */

@@ -41,11 +41,16 @@ kernel void moe_trellis_swiglu_decode(MOE_MTL_COMMON_ARGS,
 {
     threadgroup float xsh[2 * MOE3_SLAB];
     threadgroup float gridl[64 * GRID_COPIES];
+#if PAIR >= 2
+    threadgroup float pairl[MOE3_PAIRF];
+#else
+    threadgroup float *pairl = gridl;   /* unused */
+#endif
     threadgroup float hp[MOE3_HP];
     threadgroup float hs[2 * TILE_N];
     threadgroup int ctl[4];
     moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
-                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, tid, tg.x, tg.y);
+                out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, tid, tg.x, tg.y);
 }
 #elif !defined(MOE_MODE) || MOE_MODE == 0
 MOE_MTL_TOKEN_ENTRY(moe_trellis_swiglu_decode, MOE_MODE_DECODE, 1)

@@ -34,11 +34,16 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void moe_trell
 {
     local float xsh[2 * MOE3_SLAB];
     local float gridl[64 * GRID_COPIES];
+#if PAIR >= 2
+    local float pairl[MOE3_PAIRF];
+#else
+    local float *pairl = gridl;   /* unused */
+#endif
     local float hp[MOE3_HP];
     local float hs[2 * TILE_N];
     local int ctl[4];
     moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
-                out, p, meta, side, scr, xsh, gridl, hp, hs, ctl, (uint)get_local_id(0), (uint)get_group_id(0),
+                out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, (uint)get_local_id(0), (uint)get_group_id(0),
                 (uint)get_group_id(1));
 }
 #elif !defined(MOE_MODE) || MOE_MODE == 0

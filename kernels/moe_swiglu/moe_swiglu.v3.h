@@ -18,6 +18,9 @@
  *     sv folded in, paired in one 32-bit word; su signs as bits, 32 to a word; down scales with sv
  *     folded in. SIDE=0 reads metal-marlin's own scales / su / sv buffers.
  *   - A K part owns contiguous tile rows, so a lane's rows of a chunk share one scale group.
+ *   - PAIR (2- and 3-bit codes): down reads a pair-sum table of h (PAIR >= 1), gate/up static pair
+ *     tables (PAIR 2), so two weights cost one extraction and one lookup; OCC_WARPS asks ptxas for
+ *     more resident warps (CUDA's __launch_bounds__).
  */
 #ifndef V3
 #define V3 0
@@ -34,6 +37,25 @@
 #ifndef P2_SPREAD
 #define P2_SPREAD 0
 #endif
+#ifndef PAIR
+#define PAIR 0
+#endif
+#ifndef OCC_WARPS
+#define OCC_WARPS 0
+#endif
+#if PAIR < 0 || PAIR > 2
+#error "moe_swiglu: PAIR must be 0, 1 or 2"
+#endif
+/* OCC_WARPS (CUDA): resident warps per SM asked of the register allocator through
+ * __launch_bounds__'s second argument (groups per SM); 0 leaves it out (an explicit 1 is not the
+ * same: ptxas then allows itself 177 registers where it takes 80 without it). */
+#if OCC_WARPS
+#define MOE3_MINB (OCC_WARPS / MOE_NW > 1 ? OCC_WARPS / MOE_NW : 1)
+#endif
+/* PAIR >= 2: pair tables in threadgroup memory, (grid[c0], grid[c1]) at entry c0 | c1 << b, for
+ * b = 2 (16 pairs, floats 0..31) and b = 3 (64 pairs, floats 32..159). */
+#define MOE3_PAIRF 160
+#define MOE3_PAIRB(B) ((B) == 2 ? 0 : 32)
 #if P2_SPREAD && SPLIT_K < 2
 #error "moe_swiglu: P2_SPREAD needs SPLIT_K >= 2"
 #endif
@@ -103,6 +125,47 @@ MOE_UNROLL \
         } \
     } while (0)
 
+/* PAIR >= 2, widths 2 and 3: one lookup gives two weights. The codes of rows k, k+1 are adjacent
+ * in a lane's window, so bits [j*2b, j*2b + 2b) index the pair table (MOE3_PAIRF) directly. */
+#define MOE3_DOT1P(B, ACC, LO, HI, SH, SC, XL) \
+    do { \
+MOE_UNROLL \
+        for (int i_ = 0; i_ < MOE_CH1; i_++) { \
+            if (i_ >= nval) \
+                break; \
+            moe_u64 v0_[MOE_NCT], v1_[MOE_NCT]; \
+            float s_[MOE_NCT]; \
+MOE_UNROLL \
+            for (int t_ = 0; t_ < MOE_NCT; t_++) { \
+                MOE_ALIGN(v0_[t_], v1_[t_], LO[i_][t_], HI[i_][t_], SH[i_][t_]); \
+                s_[t_] = 0.0f; \
+            } \
+MOE_UNROLL \
+            for (int j_ = 0; j_ < 8; j_++) { \
+                const float x0_ = XL[i_ * 16 + 2 * j_], x1_ = XL[i_ * 16 + 2 * j_ + 1]; \
+MOE_UNROLL \
+                for (int t_ = 0; t_ < MOE_NCT; t_++) { \
+                    const moe_u32 c_ = MOE3_PAIRB(B) + 2u * MOE3_CODE(v0_[t_], v1_[t_], j_, 2 * (B)); \
+                    s_[t_] = fw_fma(pairl[c_ + 1u], x1_, fw_fma(pairl[c_], x0_, s_[t_])); \
+                } \
+            } \
+MOE_UNROLL \
+            for (int t_ = 0; t_ < MOE_NCT; t_++) \
+                ACC[t_] = fw_fma(s_[t_], SC[i_][t_], ACC[t_]); \
+        } \
+    } while (0)
+
+/* Dispatch on run-time bits: widths 2 and 3 to MACP, 4..6 to MAC. */
+#define MOE3_SWITCH_P(BITS, MACP, MAC, ...) \
+    switch (BITS) { \
+    case 2: MACP(2, __VA_ARGS__); break; \
+    case 3: MACP(3, __VA_ARGS__); break; \
+    case 4: MAC(4, __VA_ARGS__); break; \
+    case 5: MAC(5, __VA_ARGS__); break; \
+    case 6: MAC(6, __VA_ARGS__); break; \
+    default: break; \
+    }
+
 /* Stage x*su of rows ks .. ks+rows of the token (gate at xsh[0..], up at xsh[MOE3_SLAB..]). */
 MOE_FN void moe3_stage(MOE_G const moe_u16 *xa, const moe_u32 ks, const moe_u32 rows,
                        MOE_G const moe_u16 *gsu_e, MOE_G const moe_u16 *usu_e, MOE_G const moe_u32 *subits,
@@ -132,7 +195,8 @@ MOE_FN void moe3_p1_chunk(MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe, co
                           MOE_G const moe_u16 *gsc, MOE_G const moe_u16 *usc, MOE_G const moe_u32 *gusc,
                           const moe_u32 I, const moe_u32 kt0, const int nval, const moe_u32 n0,
                           const moe_u32 cg0, const moe_u32 nin, MOE_L const float *xl,
-                          MOE_L const float *gridl, const moe_u32 lg, MOE_P float *accg, MOE_P float *accu)
+                          MOE_L const float *gridl, MOE_L const float *pairl, const moe_u32 lg, MOE_P float *accg,
+                          MOE_P float *accu)
 {
     moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT], ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
     moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
@@ -162,8 +226,14 @@ MOE_UNROLL
 #endif
         }
     }
+#if PAIR >= 2
+    MOE3_SWITCH_P(gb, MOE3_DOT1P, MOE3_DOT1, accg, glo, ghi, gsh, gs_, xl)
+    MOE3_SWITCH_P(ub, MOE3_DOT1P, MOE3_DOT1, accu, ulo, uhi, ush, us_, (xl + MOE3_SLAB))
+#else
     MOE3_SWITCH(gb, MOE3_DOT1, accg, glo, ghi, gsh, gs_, xl)
     MOE3_SWITCH(ub, MOE3_DOT1, accu, ulo, uhi, ush, us_, (xl + MOE3_SLAB))
+    (void)pairl;
+#endif
 }
 
 /* Phase 2 decode of one chunk: CH2 output tiles x MOE_CT K tiles of down against h (shared). */
@@ -185,13 +255,46 @@ MOE_UNROLL \
         } \
     } while (0)
 
+/* PAIR >= 1, down widths 2 and 3: lut[kp][c0 | c1 << b] = grid[c0] * h[2kp] + grid[c1] * h[2kp+1]
+ * (moe3_build_lut), so a pair of weights costs one extraction of 2b bits, one lookup and one add. */
+#define MOE3_DOT2L(B, ACC, LO, HI, SH) \
+    do { \
+MOE_UNROLL \
+        for (int kt_ = 0; kt_ < MOE_CT; kt_++) { \
+            moe_u64 v0_[MOE_CH2], v1_[MOE_CH2]; \
+MOE_UNROLL \
+            for (int i_ = 0; i_ < MOE_CH2; i_++) \
+                MOE_ALIGN(v0_[i_], v1_[i_], LO[i_][kt_], HI[i_][kt_], SH[i_][kt_]); \
+MOE_UNROLL \
+            for (int j_ = 0; j_ < 8; j_++) { \
+MOE_UNROLL \
+                for (int i_ = 0; i_ < MOE_CH2; i_++) \
+                    ACC[i_] += lut[((moe_u32)(kt_ * 8 + j_) << (2 * (B))) + MOE3_CODE(v0_[i_], v1_[i_], j_, 2 * (B))]; \
+            } \
+        } \
+    } while (0)
+
+/* PAIR >= 1: the pair-sum table of the chunk's h for down widths 2 and 3 (TILE_N/2 pairs x 4^b
+ * floats <= 4096, in xsh, free after phase 1), then a barrier every thread reaches. */
+MOE_FN void moe3_build_lut(MOE_L float *lut, MOE_L const float *hs, MOE_L const float *gridl, const moe_u32 db,
+                           const int need, const moe_u32 tid)
+{
+    const moe_u32 b = db == 2u || db == 3u ? db : 0u;
+    const moe_u32 m = (1u << b) - 1u, n = need && b ? (moe_u32)(TILE_N / 2) << (2u * b) : 0u;
+    for (moe_u32 i = tid; i < n; i += MOE_THREADS) {
+        const moe_u32 kp = i >> (2u * b), c0 = i & m, c1 = (i >> b) & m;
+        lut[i] = fw_fma(gridl[c1 << MOE3_GCL], hs[2u * kp + 1u], gridl[c0 << MOE3_GCL] * hs[2u * kp]);
+    }
+    MOE_BARRIER();
+}
+
 /* Phase 2, one chunk: output tiles t0, t0 + np2, ... below te (MOE_CH2 of them) of the TILE_N down rows at
  * n0; dsr: the down scale row of the chunk's group (sv folded in when SIDE), dsvp: down sv (SIDE 0). */
 MOE_FN void moe3_p2_chunk(MOE_G const moe_u32 *dwe, const moe_u32 db, MOE_G const moe_u16 *dsr,
                           MOE_G const moe_u16 *dsvp, const moe_u32 t0, const moe_u32 te, const moe_u32 np2,
                           const moe_u32 H,
                           const moe_u32 n0, const moe_u32 nin, MOE_L const float *hl, MOE_L const float *gridl,
-                          const moe_u32 lg, MOE_G float *orow, const float prob)
+                          MOE_L const float *lut, const moe_u32 lg, MOE_G float *orow, const float prob)
 {
     const moe_u32 tiles_nd = H / 16u;
     moe_u64 dlo[MOE_CH2][MOE_CT], dhi[MOE_CH2][MOE_CT];
@@ -215,7 +318,12 @@ MOE_UNROLL
 #endif
         acc[i] = 0.0f;
     }
+#if PAIR >= 1
+    MOE3_SWITCH_P(db, MOE3_DOT2L, MOE3_DOT2, acc, dlo, dhi, dsh)
+#else
     MOE3_SWITCH(db, MOE3_DOT2, acc, dlo, dhi, dsh)
+    (void)lut;
+#endif
 MOE_UNROLL
     for (int i = 0; i < MOE_CH2; i++) {
         const moe_u32 tn = t0 + (moe_u32)i * np2;
@@ -318,8 +426,8 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
                         const moe_u32 gb, const moe_u32 ub, MOE_G const moe_u16 *gs_e, MOE_G const moe_u16 *us_e,
                         const moe_u32 H, const moe_u32 I, const moe_u32 kbeg, const moe_u32 kspan,
                         const moe_u32 n0, const moe_u32 cg0, const moe_u32 nin, const moe_u32 part,
-                        MOE_L float *xsh, MOE_L const float *gridl, const moe_u32 lg, MOE_P float *accg,
-                        MOE_P float *accu, const moe_u32 tid)
+                        MOE_L float *xsh, MOE_L const float *gridl, MOE_L const float *pairl, const moe_u32 lg,
+                        MOE_P float *accg, MOE_P float *accu, const moe_u32 tid)
 {
     for (moe_u32 ks = kbeg; ks < kbeg + kspan; ks += MOE3_SLAB) {
         const moe_u32 rows = kbeg + kspan - ks < MOE3_SLAB ? kbeg + kspan - ks : MOE3_SLAB;
@@ -337,7 +445,7 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
         for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1)
             moe3_p1_chunk(gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + r0,
                           re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, n0, cg0, nin, xsh + r0 * 16u,
-                          gridl, lg, accg, accu);
+                          gridl, pairl, lg, accg, accu);
     }
 }
 
@@ -397,7 +505,7 @@ MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
     MOE_G const moe_u16 *dsu, MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid,
     MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, MOE_G float *out, const MoEParams p,
     MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
-    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
+    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *pairl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
     const moe_u32 tid, const moe_u32 bx, const moe_u32 slot)
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, nchunks = I / TILE_N;
@@ -430,6 +538,14 @@ MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
     const moe_u32 n0 = chunk * TILE_N;
     for (moe_u32 i = tid; i < 64u * GRID_COPIES; i += MOE_THREADS)
         gridl[i] = moe_h2f(grid[i >> MOE3_GCL]);
+#if PAIR >= 2
+    /* the pair tables, from the global grid (phase 1's first barrier orders them before use) */
+    for (moe_u32 i = tid; i < (moe_u32)MOE3_PAIRF / 2u; i += MOE_THREADS) {
+        const moe_u32 b = i < 16u ? 2u : 3u, c = i < 16u ? i : i - 16u, m = (1u << b) - 1u;
+        pairl[2u * i] = moe_h2f(grid[c & m]);
+        pairl[2u * i + 1u] = moe_h2f(grid[c >> b]);
+    }
+#endif
 
     const moe_u32 lane = tid & 31u, w = tid >> 5, hw = lane >> 4, nin = lane & 15u;
     const moe_u32 lg = lane & (GRID_COPIES - 1u);
@@ -450,7 +566,7 @@ MOE_UNROLL
     const moe_u32 kspan = active ? H / (moe_u32)SPLIT_K : 0u;
     moe3_phase1(act + tok * H, gsu + e * H, usu + e * H, sb, gw + meta[e * 8u + 4u] / 4u,
                 uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I,
-                split * kspan, kspan, n0, cg0, nin, part, xsh, gridl, lg, accg, accu, tid);
+                split * kspan, kspan, n0, cg0, nin, part, xsh, gridl, pairl, lg, accg, accu, tid);
     int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, active, tid);
     moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + su_d, last, tid);
     moe_u32 c2 = chunk, tb = 0u, te = H / 16u;
@@ -463,6 +579,9 @@ MOE_UNROLL
     moe3_fetch_h(scr, TK, I, slot, c2, last, hs, tid);
     moe3_finish(scr, TK, I, slot, (nchunks + 1u) * (moe_u32)SPLIT_K, tid);
 #endif
+#if PAIR >= 1
+    moe3_build_lut(xsh, hs, gridl, db, last, tid);
+#endif
     if (last) {
 #if SIDE
         MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (c2 * TILE_N / 128u) * H;
@@ -470,7 +589,7 @@ MOE_UNROLL
         MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + c2 * TILE_N / 128u) * H;
 #endif
         for (moe_u32 t0 = tb + w * 2u + hw; t0 < te; t0 += np2 * (moe_u32)MOE_CH2)
-            moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, te, np2, H, c2 * TILE_N, nin, hs, gridl, lg,
+            moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, te, np2, H, c2 * TILE_N, nin, hs, gridl, xsh, lg,
                           out + tok * H, prob);
     }
 }

@@ -57,6 +57,13 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     v->side = (int)fw_point_value(k, "SIDE", 0);
     v->grid_copies = (int)fw_point_value(k, "GRID_COPIES", 1);
     v->p2_spread = (int)fw_point_value(k, "P2_SPREAD", 0);
+    v->pair = (int)fw_point_value(k, "PAIR", 0);
+    v->occ_warps = (int)fw_point_value(k, "OCC_WARPS", 0);
+    if (v->pair < 0 || v->pair > 2)
+        return fw_errf(err, errlen, -EINVAL, "PAIR=%d must be 0, 1 or 2", v->pair);
+    if (v->occ_warps < 0 || v->occ_warps > 64)
+        return fw_errf(err, errlen, -EINVAL, "OCC_WARPS=%d must be 0..64 (resident warps per SM asked of the "
+                       "CUDA compiler)", v->occ_warps);
     if (v->p2_spread < 0 || v->p2_spread > 1 || (v->p2_spread && v->split_k < 2))
         return fw_errf(err, errlen, -EINVAL, "P2_SPREAD must be 0 or 1, and 1 needs SPLIT_K >= 2");
     if (v->v3 < 0 || v->v3 > 1 || v->side < 0 || v->side > 1)
@@ -70,6 +77,8 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
 
 int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v)
 {
-    /* xsh[2 * 2048] + gridl[64 * GRID_COPIES] + hp[2 * kparts * 2 * TILE_N] + hs[2 * TILE_N] + ctl[4] */
-    return 4 * (2 * 2048 + 64 * (int64_t)v->grid_copies + 2 * kparts * 2 * tile_n + 2 * tile_n + 4);
+    /* xsh[2 * 2048] + gridl[64 * GRID_COPIES] + hp[2 * kparts * 2 * TILE_N] + hs[2 * TILE_N] + ctl[4],
+     * + pairl[160] with PAIR 2 (PAIR 1's table lives in xsh) */
+    return 4 * (2 * 2048 + 64 * (int64_t)v->grid_copies + 2 * kparts * 2 * tile_n + 2 * tile_n + 4 +
+                (v->pair >= 2 ? 160 : 0));
 }

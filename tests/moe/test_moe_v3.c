@@ -7,7 +7,10 @@
  *   - the batched modes' parallel token gather (V3=1): small, base, large and grouped, token counts
  *     that divide no block, queues that carry matches over to the next pass (32 threads, 200
  *     assignments);
- *   - MOE_TEST_DROP_LAST_K under V3 (with a split) is far from the reference.
+ *   - PAIR 1 and 2 (pair-sum table for down, pair tables for gate/up; widths 2 and 3) at every
+ *     TILE_N, with the split, the spread, SIDE, 32 grid copies and repeated launches; OCC_WARPS (a
+ *     CUDA register hint) compiles and changes nothing here;
+ *   - MOE_TEST_DROP_LAST_K under V3 (with a split, and with PAIR 2) is far from the reference.
  * Exits 77 (skip) without an OpenCL device. */
 #include <math.h>
 
@@ -32,9 +35,14 @@ static const fw_family *fam;
 #define SHAPE(tokens, extra) \
     "{\"tokens\": " #tokens ", \"hidden\": 256, \"intermediate\": 256, \"experts\": 8, \"top_k\": 2, " \
     "\"bits\": " ALL_BITS extra "}"
+/* decode with every expert routed, so every tuple of ALL_BITS (each width 2..6 in gate, up and
+ * down) runs in one launch: the PAIR paths (widths 2, 3) and the others (4..6) */
+#define SHAPE_ALL(extra) \
+    "{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 256, \"experts\": 5, \"top_k\": 5, " \
+    "\"bits\": " ALL_BITS extra "}"
 
 typedef struct v3pt {
-    int tn, sg, sgm, sgn, nb, split, side, gc, spread;
+    int tn, sg, sgm, sgn, nb, split, side, gc, spread, pair, occ;
 } v3pt;
 
 /* rel_err of one V3=1 variant on shape_text (-1 when it did not run); *tol gets the tolerance. */
@@ -61,6 +69,8 @@ static double run_v3(const char *shape_text, v3pt v, const char *extra, double *
     fw_point_set(&p, "SIDE", v.side);
     fw_point_set(&p, "GRID_COPIES", v.gc);
     fw_point_set(&p, "P2_SPREAD", v.spread);
+    fw_point_set(&p, "PAIR", v.pair);
+    fw_point_set(&p, "OCC_WARPS", v.occ);
     float *out = NULL;
     if (moe_cl_run(&cl, fam, shape, wl, &p, extra, &out) == 0) {
         rel = moe_rel_err(out, wl->reference, wl->nreference);
@@ -83,9 +93,11 @@ static void expect_ok(const char *shape, v3pt v)
     double tol = 0;
     double rel = run_v3(shape, v, NULL, &tol);
     CHECK(rel >= 0 && rel < tol, "%s TILE_N=%d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%d SIDE=%d GRID_COPIES=%d "
-          "P2_SPREAD=%d: rel_err %g", shape, v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, rel);
-    printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d SPREAD=%d launches=%d rel_err %.2e"
-           "  %.60s\n", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, moe_cl_launches, rel, shape + 1);
+          "P2_SPREAD=%d PAIR=%d OCC_WARPS=%d: rel_err %g", shape, v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc,
+          v.spread, v.pair, v.occ, rel);
+    printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d SPREAD=%d PAIR=%d OCC=%d launches=%d "
+           "rel_err %.2e  %.60s\n", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ,
+           moe_cl_launches, rel, shape + 1);
 }
 
 int main(void)
@@ -100,38 +112,57 @@ int main(void)
         return 1;
     }
     /* decode */
-    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0});   /* a warp walks 2 column groups */
-    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 0, 0});   /* a warp walks 2 column groups */
+    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 0, 0, 0});
     /* two slabs, the second partial (2176 = 2048 + 128 rows), with and without a split */
     const char *two = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 2,"
                       " \"bits\": " ALL_BITS "}";
-    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0});
-    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 0});
+    const char *two_all = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 5,"
+                          " \"bits\": " ALL_BITS "}";
+    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 0, 0});
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 0, 0, 0});
     /* P2_SPREAD: down spread over the split's groups by tickets and ready flags */
-    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 1});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 3, 16, 1, 32, 1});   /* more pieces than a warp has tiles */
-    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 1, 1, 1});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 1, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 3, 16, 1, 32, 1, 0, 0});   /* more pieces than a warp has tiles */
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 1, 1, 1, 0, 0});
     /* the split-K scratch (sums, counts, tickets, flags) is clean after every launch */
     moe_cl_launches = 3;
-    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 0, 0});
+    moe_cl_launches = 1;
+    /* PAIR 1 (down's pair-sum table over h for widths 2, 3) and 2 (+ gate/up pair tables for widths 2, 3):
+     * every TILE_N (the table fills xsh at 128), with the split, the spread, the side buffer, 32 grid
+     * copies (the table is built from copy 0), two slabs, and three launches in a row */
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 1, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 3, 4, 1, 32, 0, 2, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 2, 2, 0, 32, 1, 1, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 2, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 4, 1, 2, 1, 1, 0, 1, 0, 1, 32});
+    expect_ok(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 1, 2, 32});
+    expect_ok(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 40});
+    expect_ok(two_all, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 1, 1, 0});
+    moe_cl_launches = 3;
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 2, 0});
     moe_cl_launches = 1;
     /* batched modes, parallel gather */
-    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0});
-    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0});
-    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1, 0});
-    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1, 0});   /* 32 threads, ~25 tokens per expert */
-    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1, 0});
-    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1, 0});
+    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1, 0, 0, 0});   /* 32 threads, ~25 tokens per expert */
+    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1, 0, 0, 0});
     /* the broken variant still shows under V3 */
     double tol = 0;
-    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 1}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 1, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3: rel_err %g", rel);
     printf("v3 drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
+    rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under PAIR 2: rel_err %g", rel);
     moe_cl_close(&cl);
     return failures ? 1 : 0;
 }
