@@ -11,18 +11,32 @@
 #include <unistd.h>
 
 
-/* Tests only: does FAIRWAYD_TEST_FAULT (comma-separated KIND@SEQ) name kind at seq? */
-static int test_fault_has(const char *kind, int64_t seq)
+/* Tests only: is want one of FAIRWAYD_TEST_FAULT's comma-separated items? */
+static int test_fault_has_text(const char *want)
 {
     const char *f = getenv("FAIRWAYD_TEST_FAULT");
-    char want[48];
-    snprintf(want, sizeof(want), "%s@%" PRId64, kind, seq);
     for (const char *p = f ? strstr(f, want) : NULL; p; p = strstr(p + 1, want)) {
         char end = p[strlen(want)];
         if ((p == f || p[-1] == ',') && (end == '\0' || end == ','))
             return 1;
     }
     return 0;
+}
+
+/* Tests only: does FAIRWAYD_TEST_FAULT (comma-separated KIND@SEQ) name kind at seq? */
+static int test_fault_has(const char *kind, int64_t seq)
+{
+    char want[48];
+    snprintf(want, sizeof(want), "%s@%" PRId64, kind, seq);
+    return test_fault_has_text(want);
+}
+
+/* Tests only: does FAIRWAYD_TEST_FAULT name the word prefix + value (a whole comma-separated item)? */
+static int test_fault_word(const char *prefix, const char *value)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "%s%s", prefix, value);
+    return test_fault_has_text(want);
 }
 
 /* Tests only, right after seq K is sent to the worker: FAIRWAYD_TEST_FAULT=kill-worker@K SIGKILLs the
@@ -37,10 +51,24 @@ void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq
         fw_daemon_log(dev->d, "test fault: the limit of seq %" PRId64 " runs out now", seq);
         fw_daemon_device_arm_timer(dev, 0);
     }
-    if (job->retry_seq != seq && test_fault_has("kill-worker", seq)) {
-        fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64, seq);
+    if (!fw_daemon_job_retry(job, seq) && test_fault_has("kill-worker", seq)) {
+        fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64 "%s%s", seq,
+                      job->ndevs > 1 ? " on " : "", job->ndevs > 1 ? dev->sel : "");
         uv_process_kill(&dev->w->proc, SIGKILL);
     }
+}
+
+void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job)
+{
+    if (getenv("FAIRWAYD_TEST_FAULT") && dev->w && test_fault_word("kill-device@", dev->sel)) {
+        fw_daemon_log(dev->d, "test fault: killing the worker of %s as it loads job %" PRId64, dev->sel, job->id);
+        uv_process_kill(&dev->w->proc, SIGKILL);
+    }
+}
+
+int fw_daemon_fault_spread(void)
+{
+    return getenv("FAIRWAYD_TEST_FAULT") && test_fault_word("spread", "");
 }
 
 /* Tests only: FAIRWAYD_TEST_FAULT=kill-start@N SIGKILLs the N-th worker the daemon starts (from 1) as

@@ -136,6 +136,7 @@ struct fw_daemon_req {
     char method[32];
     cJSON *params;                /* always an object */
     const char *device_error;     /* set when re-dispatched after the device failed to open */
+    const fw_daemon_device *error_dev;   /* that device */
     fw_daemon_req *next;
 };
 
@@ -181,6 +182,7 @@ struct fw_daemon_device {
     uv_timer_t timer;             /* start-up / load / per-variant limit */
     char last_error[2048];        /* why the last worker could not open the device */
 
+    int count;                    /* devices of its backend, as its last "ready" said (0: unknown) */
     fw_daemon_job *current;       /* job this device is running */
     int restarts;                 /* worker deaths without progress (crash loop guard) */
     uint64_t died_ns;             /* uv_hrtime() of the last such death: respawns back off (worker.c) */
@@ -205,9 +207,36 @@ typedef struct fw_daemon_shape_info {
     char source_hash[80];
 } fw_daemon_shape_info;
 
+/* Several devices of one identity in one job (issue 17): each device of the job takes the job's
+ * next seq when it is idle; one sequencer, told in seq order whatever device answered first. */
+#define FW_DAEMON_JOB_DEVICES_MAX 16
+/* A device of a several-device job whose workers died (or hung) this many times in a row without one
+ * stored result is taken out of the job, which goes on on the others (a one-device job fails after
+ * CRASH_LOOP_MAX in worker.c, as it always did). */
+#define FW_DAEMON_DEVICE_OUT_AFTER 3
+#define FW_DAEMON_RETRY_MAX 64
+
+typedef struct fw_daemon_job_dev {
+    char sel[64];                 /* "opencl:1" */
+    int out;                      /* taken out of the job (why says why) */
+    char why[600];
+    size_t measured;              /* records it stored in this run */
+    size_t sent;                  /* seqs sent to it in this run */
+} fw_daemon_job_dev;
+
+/* A seq whose worker died or hung: measured once more (on another device of the job when it has
+ * one) before it is stored as crashed / timeout. seq -1: a free slot. */
+typedef struct fw_daemon_retry {
+    int64_t seq;
+    const fw_daemon_device *dev;  /* where the first attempt ended */
+    char why[600];
+} fw_daemon_retry;
+
 struct fw_daemon_job {
     int64_t id;
-    char device_sel[64];
+    char device_sel[64];          /* the first of devs */
+    fw_daemon_job_dev devs[FW_DAEMON_JOB_DEVICES_MAX];
+    int ndevs;                    /* 1 for a one-device job; spec "devices" (as stored) otherwise */
     cJSON *spec;                  /* resolved, as stored (may carry "variant_timeout_s") */
     cJSON *wspec;                 /* what the worker gets: spec without the daemon's own fields */
     fw_daemon_shape_info *shape_info;
@@ -232,19 +261,18 @@ struct fw_daemon_job {
 
     /* A variant whose worker died or ran past the limit is measured once more on a fresh worker
      * before it is stored as crashed / timeout (the OOM killer or a user may have killed a good
-     * one). retry_seq is that seq (-1: none), retry_why what happened the first time; the record
-     * stored for it says "retried" either way. */
-    int64_t retry_seq;
-    char retry_why[600];
+     * one): retry[] holds those seqs with what happened the first time; the record stored for one
+     * says "retried" either way. */
+    fw_daemon_retry retry[FW_DAEMON_RETRY_MAX];
 
     /* A full disk (issue 15 item 5): a write of this job that failed with -ENOSPC pauses it
      * ("waiting" in its progress) until the daemon's retry timer gets the write through: pending is
-     * a record not stored yet (of device pending_dev), pending_state a terminal state not stored yet
+     * a record not stored yet, pending_state a terminal state not stored yet
      * (with pending_error), neither when only the start (plan / state 'running') could not be
-     * written. store_ready: the plan size and state 'running' are stored. */
+     * written. store_ready: the plan size and state 'running' are stored. pending is an array of
+     * {"device_id", "record"}: the devices of a several-device job each may have one waiting. */
     int waiting;
     cJSON *pending;
-    int64_t pending_dev;
     char pending_state[16];
     char *pending_error;
     int store_ready;
@@ -345,13 +373,18 @@ void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, c
 int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
 /* A record of seq was stored: its outcome goes to the sequencer. */
 void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
-/* The next seq to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0 when the
- * sequence is finished or the job's time budget (budget_s) is spent; < 0 with a message when it
- * cannot go on. */
-int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err, size_t errlen);
+/* The next seq for dev to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0
+ * when the sequence is finished or the job's time budget (budget_s) is spent; < 0 with a message when
+ * it cannot go on. On several devices, a seq in flight on another device of the job is not given, nor
+ * a retry to the device its first attempt died on while another device is on the job; 2 when
+ * nothing is for dev now because the others hold what is left (or the sequencer waits for their
+ * results). */
+int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t *seq, char *err,
+                       size_t errlen);
 /* measure's params for seq: {"seq", "item", "ahead": [items asked after seq, not stored]}, asking
  * up to `ahead` items past seq first (as far as the strategy's ask-ahead allows). */
-cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahead);
+cJSON *fw_daemon_job_measure_params(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t seq,
+                                    size_t ahead);
 /* An item on the wire: {"seq","shape_index","index","knobs","origin"}. */
 cJSON *fw_daemon_item_json(const fw_seq_item *it);
 /* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
@@ -411,6 +444,12 @@ void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const
 void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq);
 void fw_daemon_fault_started(fw_daemon_device *dev);
 void fw_daemon_fault_plan(void);
+/* FAIRWAYD_TEST_FAULT=kill-device@SEL: every worker of device SEL is SIGKILLed as it is sent a job's
+ * load (a broken card of a several-device job: it never stores a result). */
+void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job);
+/* FAIRWAYD_TEST_FAULT=spread: a device of a several-device job gets no second seq while another
+ * device of the job has had none, so a test sees every device used without relying on timing. */
+int fw_daemon_fault_spread(void);
 /* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
  * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
 int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);
@@ -425,6 +464,39 @@ void fw_daemon_worker_pid_add(int pid);
 void fw_daemon_worker_pid_remove(int pid);
 /* SIGKILL every live worker (from the stopper thread: reads only atomics). */
 void fw_daemon_workers_kill_all(void);
+
+/* multidev.c: a job over several devices of one identity (issue 17). devices_load: the job's
+ * devices from its stored spec ("devices", else its one device). dev_of: dev's entry in the job, NULL
+ * when the job does not run on it. busy: seq (any seq when < 0) is in flight on a device of the job
+ * other than except. peers: devices of the job other than dev that are on it now and not out.
+ * unstarted_peer: dev has been sent a seq of the job and another device of it none yet (the spread
+ * test fault). fin_device: the device that re-times the finalists (the first listed one on the job
+ * now). device_out: take dev out of the job with a message (1), or 0 when it is the job's last
+ * device (the caller fails the job as for one device). pump_devices: pump every device of job id
+ * (it may end meanwhile). devices_progress: "devices" [{device, state, measured, error?}] into a
+ * progress object of a several-device job. retry / retry_add: the retry entry of seq (NULL: none),
+ * a new one. */
+int fw_daemon_job_devices_load(fw_daemon_job *job, char *err, size_t errlen);
+fw_daemon_job_dev *fw_daemon_job_dev_of(fw_daemon_job *job, const fw_daemon_device *dev);
+int fw_daemon_job_busy(fw_daemon *d, const fw_daemon_job *job, const fw_daemon_device *except, int64_t seq);
+int fw_daemon_job_peers(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
+int fw_daemon_job_unstarted_peer(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
+fw_daemon_device *fw_daemon_job_fin_device(fw_daemon *d, fw_daemon_job *job);
+int fw_daemon_job_device_out(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const char *why);
+void fw_daemon_job_pump_devices(fw_daemon *d, int64_t id);
+void fw_daemon_job_devices_progress(fw_daemon *d, fw_daemon_job *job, cJSON *progress);
+fw_daemon_retry *fw_daemon_job_retry(fw_daemon_job *job, int64_t seq);
+fw_daemon_retry *fw_daemon_job_retry_add(fw_daemon_job *job, int64_t seq);
+/* Submit: devices_take detaches a user spec's "devices" (a daemon field, like variant_timeout_s:
+ * fw_spec_resolve never sees it) into *devices (NULL when absent or one device, which becomes the
+ * spec's "device"; else a list of indices or "all"): 0, or -1 when it is malformed (answered).
+ * devices_resolve: 1 with *sels, the job's selectors (the spec's device first; NULL when they come to
+ * one device), once every device named has reported ready; 0 when req was parked on one; -ENODEV
+ * (err) when a listed device cannot be opened; -EXDEV (err) when listed devices differ in identity
+ * ("all" keeps the devices of the spec device's identity and leaves out the others). */
+int fw_daemon_devices_take(fw_daemon_req *req, cJSON *user, cJSON **devices);
+int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const cJSON *devices,
+                              cJSON **sels, char *err, size_t errlen);
 
 /* eta_job.c: a job's ETA. note: a verified measurement was stored; finalists_started: the re-timing
  * was sent; add: "eta_s" and "eta_basis" into a progress object; free with the job. */

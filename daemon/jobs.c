@@ -224,12 +224,14 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
         return fw_errf(err, errlen, job ? -EINVAL : -ENOMEM, "job %" PRId64 " has no stored spec", id);
     }
     job->id = id;
-    job->retry_seq = -1;
+    for (int i = 0; i < FW_DAEMON_RETRY_MAX; i++)
+        job->retry[i].seq = -1;
     job->spec = cJSON_Duplicate(spec, 1);
     /* The worker gets the spec without the daemon's own fields: it resolves and hashes exactly what
      * fw_spec_resolve produced. */
     job->wspec = cJSON_Duplicate(spec, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "variant_timeout_s");
+    cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "devices");
     job->variant_timeout_s = num_field(spec, "variant_timeout_s", d->opt.variant_timeout_s);
     job->budget_s = fw_spec_budget_s(spec);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(job->spec, "family");
@@ -240,6 +242,12 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
         snprintf(job->device_sel, sizeof(job->device_sel), "%s", dev->valuestring);
     else
         fw_daemon_spec_selector(spec, job->device_sel, sizeof(job->device_sel));
+    char derr[256];
+    if (fw_daemon_job_devices_load(job, derr, sizeof(derr)) < 0) {
+        cJSON_Delete(row);
+        job_free(job);
+        return fw_errf(err, errlen, -EINVAL, "%s", derr);
+    }
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(row, "state");
     job->running = cJSON_IsString(st) && strcmp(st->valuestring, "running") == 0;
     job->planned = (size_t)num_field(row, "planned", 0);
@@ -279,6 +287,11 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
         after->next = job;
     else
         d->jobs = job;
+    if (job->ndevs > 1) {
+        fw_daemon_log(d, "job %" PRId64 " runs on %d devices", id, job->ndevs);
+        fw_daemon_job_pump_devices(d, id);
+        return 0;
+    }
     fw_daemon_device *device = fw_daemon_device_get(d, job->device_sel);
     if (device)
         fw_daemon_device_pump(device);
@@ -371,6 +384,7 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
     double elapsed = job->run_started_ns ? (double)(fw_now_ns() - job->run_started_ns) / 1e9 : 0.0;
     cJSON_AddNumberToObject(p, "elapsed_s", elapsed);
     fw_daemon_eta_add(d, job, p, elapsed);   /* this run's rate, and the finalists (eta_job.c) */
+    fw_daemon_job_devices_progress(d, job, p);
     cJSON_AddBoolToObject(p, "final", 0);
     return p;
 }
@@ -522,6 +536,16 @@ int fw_daemon_job_cancel(fw_daemon *d, int64_t id)
         return -ENOENT;
     job->cancelled = 1;
     fw_daemon_device *dev = fw_daemon_device_get(d, job->device_sel);
+    if (job->ndevs > 1 && fw_daemon_job_busy(d, job, NULL, -1)) {
+        fw_db_job_set_state(d->db, job->id, "cancelled", NULL);   /* as below, for each device in flight */
+        return 0;
+    }
+    if (job->ndevs > 1) {
+        fw_daemon_job_finish(d, job, "cancelled", NULL);
+        for (fw_daemon_device *o = d->devices; o; o = o->next)
+            fw_daemon_device_pump(o);   /* the job's devices take their next job */
+        return 0;
+    }
     if (dev && dev->current == job && dev->wstate == FW_W_MEASURING) {
         /* Stops once the variant in flight is stored: the pump sees the flag before the next seq.
          * The state is stored now so that status and jobs say so at once. */
@@ -588,17 +612,50 @@ static int store_record(fw_daemon *d, fw_daemon_job *job, int64_t dev_id, const 
     return 0;
 }
 
+/* A record of a job on several devices names the one it ran on ("device": "opencl:1"): their
+ * identity is one (so is their device_id), their selectors are not. */
+static int store_on(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
+{
+    fw_daemon_job_dev *jd = job->ndevs > 1 ? fw_daemon_job_dev_of(job, dev) : NULL;
+    if (!jd)
+        return store_record(d, job, dev->db_id, m);
+    cJSON *copy = cJSON_Duplicate(m, 1);
+    if (!copy)
+        return -ENOMEM;
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "device");
+    cJSON_AddStringToObject(copy, "device", dev->sel);
+    int rc = store_record(d, job, dev->db_id, copy);
+    cJSON_Delete(copy);
+    if (rc == 0)
+        jd->measured++;
+    return rc;
+}
+
 int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m)
 {
-    int rc = store_record(d, job, dev->db_id, m);
+    /* behind a record already waiting for room (another device's), so the store keeps their order */
+    int rc = job->pending ? -ENOSPC : store_on(d, job, dev, m);
     if (rc != -ENOSPC || d->stopping)
         return rc;
     /* Nothing of it was stored (the put is one transaction): keep it and write it once there is room. */
-    cJSON_Delete(job->pending);
-    job->pending = cJSON_Duplicate(m, 1);
-    job->pending_dev = dev->db_id;
+    if (!job->pending)
+        job->pending = cJSON_CreateArray();
+    cJSON *e = cJSON_CreateObject();
+    cJSON *copy = cJSON_Duplicate(m, 1);
+    if (!job->pending || !e || !copy) {
+        cJSON_Delete(e);
+        cJSON_Delete(copy);
+        return -ENOMEM;
+    }
+    if (job->ndevs > 1) {
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "device");
+        cJSON_AddStringToObject(copy, "device", dev->sel);
+    }
+    cJSON_AddNumberToObject(e, "device_id", (double)dev->db_id);
+    cJSON_AddItemToObject(e, "record", copy);
+    cJSON_AddItemToArray(job->pending, e);
     fw_daemon_job_wait(d, job, fw_db_error(d->db));
-    return job->pending ? 1 : -ENOMEM;
+    return 1;
 }
 
 /* ---- a full disk ------------------------------------------------------------------------------ */
@@ -640,15 +697,18 @@ void fw_daemon_job_wait(fw_daemon *d, fw_daemon_job *job, const char *why)
  * -ENOSPC while the disk is still full. */
 static int job_flush(fw_daemon *d, fw_daemon_job *job)
 {
-    if (job->pending) {
-        int rc = store_record(d, job, job->pending_dev, job->pending);
+    while (cJSON_GetArraySize(job->pending) > 0) {
+        const cJSON *e = cJSON_GetArrayItem(job->pending, 0);
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(e, "record");
+        int rc = store_record(d, job, (int64_t)num_field(e, "device_id", 0), m);
         if (rc == -ENOSPC)
             return rc;
         if (rc < 0)   /* not stored: measured again on the next start */
             fw_daemon_log(d, "job %" PRId64 ": a waiting record cannot be stored: %s", job->id, fw_db_error(d->db));
-        cJSON_Delete(job->pending);
-        job->pending = NULL;
+        cJSON_DeleteItemFromArray(job->pending, 0);
     }
+    cJSON_Delete(job->pending);
+    job->pending = NULL;
     job->waiting = 0;
     if (job->pending_state[0]) {
         char state[sizeof(job->pending_state)];
@@ -662,6 +722,10 @@ static int job_flush(fw_daemon *d, fw_daemon_job *job)
     }
     fw_daemon_log(d, "job %" PRId64 ": the store takes writes again; going on", job->id);
     fw_daemon_job_notify(d, job);
+    if (job->ndevs > 1) {
+        fw_daemon_job_pump_devices(d, job->id);
+        return 0;
+    }
     fw_daemon_device *dev = fw_daemon_device_get(d, job->device_sel);
     if (dev)
         fw_daemon_device_pump(dev);

@@ -155,8 +155,9 @@ static int p_stored_job(fw_daemon *d, fw_daemon_req *req, int64_t *id, cJSON **r
 
 /* ---- submit / rerun ------------------------------------------------------------------------- */
 
-/* The user spec minus the daemon's own fields, which fw_spec_resolve does not know. */
-static int take_spec(fw_daemon_req *req, cJSON **user, double *vt)
+/* The user spec minus the daemon's own fields, which fw_spec_resolve does not know ("devices" into
+ * *devices: multidev.c). */
+static int take_spec(fw_daemon_req *req, cJSON **user, double *vt, cJSON **devices)
 {
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req->params, "spec");
     if (!cJSON_IsObject(spec)) {
@@ -177,6 +178,10 @@ static int take_spec(fw_daemon_req *req, cJSON **user, double *vt)
         }
         *vt = v->valuedouble;
         cJSON_DeleteItemFromObjectCaseSensitive(*user, "variant_timeout_s");
+    }
+    if (fw_daemon_devices_take(req, *user, devices) < 0) {
+        cJSON_Delete(*user);
+        return -1;
     }
     return 0;
 }
@@ -256,6 +261,9 @@ static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, cons
     cJSON_AddNumberToObject(res, "seed", (double)seed);
     cJSON_AddNumberToObject(res, "budget", (double)nj.budget);
     cJSON_AddStringToObject(res, "device", device_sel);
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(spec, "devices");
+    if (devs)
+        cJSON_AddItemToObject(res, "devices", cJSON_Duplicate(devs, 1));
     if (parent)
         cJSON_AddNumberToObject(res, "parent", (double)parent);
     if (fail_error) {
@@ -286,19 +294,24 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     static const char *const known[] = {"spec", NULL};
     if (check_params(req, known) < 0)
         return;
-    cJSON *user = NULL, *resolved = NULL;
+    cJSON *user = NULL, *resolved = NULL, *devices = NULL, *sels = NULL;
     double vt;
-    if (take_spec(req, &user, &vt) < 0)
+    if (take_spec(req, &user, &vt, &devices) < 0)
         return;
     if (resolve(req, user, &resolved) < 0) {
         cJSON_Delete(user);
+        cJSON_Delete(devices);
         return;
     }
     cJSON_Delete(user);
     char sel[64], err[2048];
     fw_daemon_spec_selector(resolved, sel, sizeof(sel));
-    int ready = fw_daemon_device_need(d, sel, req, err, sizeof(err));
-    if (ready == 0) {
+    int ready = devices ? fw_daemon_devices_resolve(d, req, resolved, devices, &sels, err, sizeof(err))
+                        : fw_daemon_device_need(d, sel, req, err, sizeof(err));
+    cJSON_Delete(devices);
+    if (ready == 0 || ready == -EXDEV) {
+        if (ready == -EXDEV)
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("devices"), "%s", err);
         cJSON_Delete(resolved);   /* resolved again when the device has answered */
         return;
     }
@@ -307,6 +320,8 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     uint64_t seed = (uint64_t)num_of(resolved, "seed", 0);
     if (vt > 0)
         cJSON_AddNumberToObject(resolved, "variant_timeout_s", vt);
+    if (sels)   /* like variant_timeout_s, outside the hash: the same search on one device or several */
+        cJSON_AddItemToObject(resolved, "devices", sels);
     char source_hash[17] = "";
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(resolved, "source");
     const char *text = str_of(src, "text");
@@ -328,6 +343,7 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     fw_plan plan;
     cJSON *wspec = cJSON_Duplicate(resolved, 1);
     cJSON_DeleteItemFromObjectCaseSensitive(wspec, "variant_timeout_s");
+    cJSON_DeleteItemFromObjectCaseSensitive(wspec, "devices");
     int rc = fw_plan_build(wspec, dev->info, &plan, err, sizeof(err));
     cJSON_Delete(wspec);
     if (rc < 0) {
@@ -700,10 +716,11 @@ static void m_expand(fw_daemon *d, fw_daemon_req *req)
     if (check_params(req, known) < 0 || p_str(req, "device", 0, &device) < 0 ||
         p_int(req, "limit", 0, EXPAND_LIMIT_MAX, 1000, &limit) < 0)
         return;
-    cJSON *user = NULL, *resolved = NULL;
+    cJSON *user = NULL, *resolved = NULL, *devices = NULL;
     double vt;
-    if (take_spec(req, &user, &vt) < 0)
+    if (take_spec(req, &user, &vt, &devices) < 0)
         return;
+    cJSON_Delete(devices);   /* a dry run shows the variants on one device */
     int rc = resolve(req, user, &resolved);
     cJSON_Delete(user);
     if (rc < 0)

@@ -18,9 +18,11 @@ static fw_daemon_job *next_job(fw_daemon_device *dev)
 {
     if (dev->current)
         return dev->current;
-    for (fw_daemon_job *j = dev->d->jobs; j; j = j->next)
-        if (strcmp(j->device_sel, dev->sel) == 0)
+    for (fw_daemon_job *j = dev->d->jobs; j; j = j->next) {
+        const fw_daemon_job_dev *jd = fw_daemon_job_dev_of(j, dev);
+        if (jd && !jd->out)
             return dev->current = j;
+    }
     return NULL;
 }
 
@@ -72,7 +74,11 @@ static int start_finalists(fw_daemon_device *dev, fw_daemon_job *job)
      * 5 x iters), plus its load: a per-variant limit each, with the start-up limit as a floor */
     double limit = job->variant_timeout_s * (double)(n + 1);
     fw_daemon_device_arm_timer(dev, limit > FW_DAEMON_STARTUP_LIMIT_S ? limit : FW_DAEMON_STARTUP_LIMIT_S);
-    fw_daemon_log(d, "job %" PRId64 ": re-timing %zu finalists (top %d per shape)", job->id, n, job->fin_k);
+    if (job->ndevs > 1)   /* the winner is decided on one card */
+        fw_daemon_log(d, "job %" PRId64 ": re-timing %zu finalists (top %d per shape) on %s", job->id, n, job->fin_k,
+                      dev->sel);
+    else
+        fw_daemon_log(d, "job %" PRId64 ": re-timing %zu finalists (top %d per shape)", job->id, n, job->fin_k);
     fw_daemon_job_notify(d, job);
     return 1;
 }
@@ -110,6 +116,59 @@ static int replay_adopt(fw_daemon_device *dev, const fw_daemon_job *job, char *e
     return 0;
 }
 
+/* Send seq to the device's worker: 0, or < 0 when the worker cannot be written to (it is handled as
+ * dead). */
+static int send_measure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
+{
+    fw_daemon *d = dev->d;
+    cJSON *p = fw_daemon_job_measure_params(d, job, dev, seq, dev->ahead);
+    /* the job's best stored median per shape: the worker's early stop compares against it,
+     * and a restarted worker would otherwise have forgotten it */
+    cJSON *rk = NULL;
+    if (fw_db_rankings(d->db, job->id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
+        cJSON *best = cJSON_AddObjectToObject(p, "best_ns");
+        const cJSON *r;
+        cJSON_ArrayForEach(r, rk) {
+            const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "shape_key"));
+            const cJSON *med = cJSON_GetObjectItemCaseSensitive(r, "median_ns");
+            if (sk && cJSON_IsNumber(med) && !cJSON_GetObjectItemCaseSensitive(best, sk))
+                cJSON_AddNumberToObject(best, sk, med->valuedouble);
+        }
+    }
+    cJSON_Delete(rk);
+    if (fw_daemon_worker_request(dev, "measure", p) != 0) {
+        fw_daemon_worker_died(dev, "cannot write to the worker");
+        return -EPIPE;
+    }
+    dev->wstate = FW_W_MEASURING;
+    dev->req_seq = seq;
+    fw_daemon_job_dev *jd = fw_daemon_job_dev_of(job, dev);
+    if (jd)
+        jd->sent++;
+    fw_daemon_device_arm_timer(dev, job->variant_timeout_s);
+    fw_daemon_fault_sent(dev, job, dev->req_seq);
+    return 0;
+}
+
+/* Every seq is stored: the finalists, then the end. They are re-timed on one device (the job's first
+ * listed device still on it), so the winner is decided on one card; the others wait for the job's
+ * end. 1 when something is in flight or another device does it (nothing to do here), 0 when the job
+ * ended (it is freed). */
+static int sequence_done(fw_daemon_device *dev, fw_daemon_job *job)
+{
+    if (job->fin_state == 1)
+        return 1;   /* another device of the job re-times them */
+    if (job->fin_state == 0 && job->fin_k > 0) {
+        fw_daemon_device *fd = fw_daemon_job_fin_device(dev->d, job);
+        if (fd && fd != dev)
+            return 1;   /* pumped with the others of the job (fw_daemon_job_pump_devices) */
+    }
+    if (job->fin_state == 0 && start_finalists(dev, job))
+        return 1;
+    fw_daemon_job_finish(dev->d, job, "done", NULL);
+    return 0;
+}
+
 void fw_daemon_device_pump(fw_daemon_device *dev)
 {
     fw_daemon *d = dev->d;
@@ -127,6 +186,8 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         if (!job || job->waiting)
             return;   /* a job waiting on a full disk: the store's retry timer pumps again */
         if (job->cancelled) {
+            if (fw_daemon_job_busy(d, job, dev, -1))
+                return;   /* another device's variant in flight is stored first */
             fw_daemon_job_finish(d, job, "cancelled", NULL);
             continue;
         }
@@ -137,9 +198,13 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
                 fw_daemon_device_arm_timer(dev, wait);   /* on_timer pumps again */
                 return;
             }
+            /* many devices' jobs resuming at once start a few workers at a time (start_waiting) */
+            if (fw_daemon_starts_full(d))
+                return;
             if (fw_daemon_worker_spawn(dev, err, sizeof(err)) < 0) {
                 snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
-                fw_daemon_job_finish(d, job, "failed", err);
+                if (!fw_daemon_job_device_out(d, job, dev, err))
+                    fw_daemon_job_finish(d, job, "failed", err);
                 fw_daemon_dispatch_parked(dev, dev->last_error);
                 continue;
             }
@@ -173,43 +238,26 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
             dev->wstate = FW_W_LOADING;
             dev->loaded_job = job->id;
             fw_daemon_device_arm_timer(dev, FW_DAEMON_STARTUP_LIMIT_S > job->variant_timeout_s ? FW_DAEMON_STARTUP_LIMIT_S : job->variant_timeout_s);
+            fw_daemon_fault_loading(dev, job);
             return;
         }
+        if (fw_daemon_fault_spread() && fw_daemon_job_unstarted_peer(d, job, dev))
+            return;   /* tests: every device of the job gets a seq before any gets a second */
         int64_t seq;
-        int nrc = fw_daemon_job_next(d, job, &seq, err, sizeof(err));
+        int nrc = fw_daemon_job_next(d, job, dev, &seq, err, sizeof(err));
         if (nrc < 0) {
             fw_daemon_job_finish(d, job, "failed", err);
             continue;
         }
+        if (nrc == 2)
+            return;   /* nothing for this device now: the others of the job have the rest in flight */
         if (nrc == 0) {
-            if (job->fin_state == 0 && start_finalists(dev, job))
+            if (sequence_done(dev, job))
                 return;
-            fw_daemon_job_finish(d, job, "done", NULL);
             continue;
         }
-        cJSON *p = fw_daemon_job_measure_params(job, seq, dev->ahead);
-        /* the job's best stored median per shape: the worker's early stop compares against it,
-         * and a restarted worker would otherwise have forgotten it */
-        cJSON *rk = NULL;
-        if (fw_db_rankings(d->db, job->id, NULL, 1, &rk) == 0 && cJSON_GetArraySize(rk) > 0) {
-            cJSON *best = cJSON_AddObjectToObject(p, "best_ns");
-            const cJSON *r;
-            cJSON_ArrayForEach(r, rk) {
-                const char *sk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "shape_key"));
-                const cJSON *med = cJSON_GetObjectItemCaseSensitive(r, "median_ns");
-                if (sk && cJSON_IsNumber(med) && !cJSON_GetObjectItemCaseSensitive(best, sk))
-                    cJSON_AddNumberToObject(best, sk, med->valuedouble);
-            }
-        }
-        cJSON_Delete(rk);
-        if (fw_daemon_worker_request(dev, "measure", p) != 0) {
-            fw_daemon_worker_died(dev, "cannot write to the worker");
+        if (send_measure(dev, job, seq) < 0)
             continue;
-        }
-        dev->wstate = FW_W_MEASURING;
-        dev->req_seq = seq;
-        fw_daemon_device_arm_timer(dev, job->variant_timeout_s);
-        fw_daemon_fault_sent(dev, job, dev->req_seq);
         return;
     }
 }

@@ -124,11 +124,29 @@ void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJS
     fw_seq_tell(job->seq, seq, record_outcome(status, med));   /* -EINVAL: told already (a duplicate) */
 }
 
-int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err, size_t errlen)
+/* Whether dev may take seq now: not stored, not in flight on another device of the job, and not a
+ * retry whose first attempt ended on dev while another device of the job could take it. */
+static int seq_free_for(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, size_t s)
+{
+    if (job->done[s])
+        return 0;
+    if (job->ndevs < 2)
+        return 1;
+    if (fw_daemon_job_busy(d, job, dev, (int64_t)s))
+        return 0;
+    const fw_daemon_retry *r = fw_daemon_job_retry(job, (int64_t)s);
+    return !(r && r->dev == dev && fw_daemon_job_peers(d, job, dev) > 0);
+}
+
+int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t *seq, char *err,
+                       size_t errlen)
 {
     size_t count = fw_seq_count(job->seq);
     while (job->next_seq < count && job->done[job->next_seq])
         job->next_seq++;
+    /* On several devices, a seq asked and not stored may be in another device's hands: that device
+     * answers for it (or it comes back here when that device fails). */
+    int others = job->ndevs > 1 && (fw_daemon_job_busy(d, job, dev, -1) || job->next_seq < count);
     /* a time budget: nothing more is sent once this run has measured that long */
     if (job->budget_s > 0 && job->run_started_ns &&
         (double)(fw_now_ns() - job->run_started_ns) / 1e9 >= job->budget_s) {
@@ -136,11 +154,13 @@ int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err
             fw_daemon_log(d, "job %" PRId64 ": its time budget of %g s is spent; it ends with %zu of %zu "
                           "evaluated", job->id, job->budget_s, job->evaluated, job->planned);
         job->budget_s_hit = 1;
-        return 0;
+        return fw_daemon_job_busy(d, job, dev, -1) ? 2 : 0;
     }
-    if (job->next_seq < count) {
-        *seq = (int64_t)job->next_seq;
-        return 1;
+    for (size_t s = job->next_seq; s < count && s < job->planned; s++) {
+        if (seq_free_for(d, job, dev, s)) {
+            *seq = (int64_t)s;
+            return 1;
+        }
     }
     const fw_seq_item *it;
     int rc = fw_seq_ask(job->seq, &it);
@@ -148,6 +168,9 @@ int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, int64_t *seq, char *err
         *seq = it->seq;
         return 1;
     }
+    if (rc == FW_SEQ_END || rc == FW_SEQ_WAIT)
+        if (others)
+            return 2;
     if (rc == FW_SEQ_END)
         return 0;
     return fw_errf(err, errlen, -EPROTO, "job %" PRId64 "'s sequence %s at seq %zu with every asked seq stored",
@@ -165,7 +188,8 @@ cJSON *fw_daemon_item_json(const fw_seq_item *it)
     return o;
 }
 
-cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahead)
+cJSON *fw_daemon_job_measure_params(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t seq,
+                                    size_t ahead)
 {
     /* ask ahead of seq as far as the worker compiles ahead (and the strategy's ask-ahead allows) */
     const fw_seq_item *it;
@@ -176,8 +200,9 @@ cJSON *fw_daemon_job_measure_params(fw_daemon_job *job, int64_t seq, size_t ahea
     cJSON_AddItemToObject(p, "item", fw_daemon_item_json(fw_seq_item_at(job->seq, seq)));
     cJSON *a = cJSON_AddArrayToObject(p, "ahead");
     size_t count = fw_seq_count(job->seq);
+    /* not what another device of the job measures now: its compile would be for nothing */
     for (size_t s = (size_t)seq + 1; s < count && s < job->planned; s++)
-        if (!job->done[s])
+        if (!job->done[s] && (job->ndevs < 2 || !fw_daemon_job_busy(d, job, dev, (int64_t)s)))
             cJSON_AddItemToArray(a, fw_daemon_item_json(fw_seq_item_at(job->seq, (int64_t)s)));
     return p;
 }

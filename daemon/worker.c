@@ -87,6 +87,7 @@ int fw_daemon_worker_request(fw_daemon_device *dev, const char *method, cJSON *p
     return rc;
 }
 
+
 /* Parked requests get their turn now that the device is known (or known to be unavailable). */
 void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error)
 {
@@ -97,19 +98,25 @@ void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error)
         list = r->next;
         r->next = NULL;
         r->device_error = device_error;
+        r->error_dev = dev;
         if (r->client)
             fw_daemon_dispatch(dev->d, r);
         fw_daemon_req_free(r);
     }
 }
 
-/* A worker start finished (ready or failed): start the workers of devices whose requests waited
- * for a free slot (fw_daemon_starts_full), as far as slots are free. */
+/* A worker start finished (ready or failed): start the workers of devices whose requests or jobs
+ * waited for a free slot (fw_daemon_starts_full), as far as slots are free. */
 static void start_waiting(fw_daemon *d)
 {
     for (fw_daemon_device *dev = d->devices; dev && !d->stopping; dev = dev->next) {
-        if (dev->wstate != FW_W_NONE || !dev->parked || fw_daemon_starts_full(d))
+        if (dev->wstate != FW_W_NONE || fw_daemon_starts_full(d))
             continue;
+        if (!dev->parked) {
+            if (!uv_is_active((uv_handle_t *)&dev->timer))
+                fw_daemon_device_pump(dev);   /* a device with a job waiting for a start slot */
+            continue;
+        }
         char err[2048];
         if (fw_daemon_worker_spawn(dev, err, sizeof(err)) < 0) {
             snprintf(dev->last_error, sizeof(dev->last_error), "%s", err);
@@ -118,8 +125,9 @@ static void start_waiting(fw_daemon *d)
     }
 }
 
-/* The device could not be opened: the job that asked fails with the worker's own words, and so does
- * every request parked on it. The daemon goes on. */
+
+/* The device could not be opened: the job that asked fails with the worker's own words (a job on
+ * several devices goes on on the others), and so does every request parked on it. The daemon goes on. */
 static void device_failed(fw_daemon_device *dev, const char *why)
 {
     fw_daemon *d = dev->d;
@@ -132,36 +140,40 @@ static void device_failed(fw_daemon_device *dev, const char *why)
     if (job) {
         char msg[1400];
         snprintf(msg, sizeof(msg), "device %s could not be opened: %s", dev->sel, why);
-        fw_daemon_job_finish(d, job, "failed", msg);
+        if (!fw_daemon_job_device_out(d, job, dev, msg))
+            fw_daemon_job_finish(d, job, "failed", msg);
     }
     fw_daemon_dispatch_parked(dev, dev->last_error);
     start_waiting(d);
 }
 
 /* The first crash or timeout of a seq: 1 when it is to be measured again on a fresh worker (the
- * pump sends the same seq once a new worker is ready), 0 when it was already retried and is stored
- * as it failed now. */
-static int retry_once(fw_daemon *d, fw_daemon_job *job, int64_t seq, const char *status, const char *why)
+ * pump sends the same seq once a new worker is ready; a job on several devices gives it to another
+ * of them), 0 when it was already retried and is stored as it failed now. */
+static int retry_once(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq, const char *status, const char *why)
 {
-    if (job->retry_seq == seq)
+    if (fw_daemon_job_retry(job, seq))
         return 0;
-    job->retry_seq = seq;
-    snprintf(job->retry_why, sizeof(job->retry_why), "%s: %s", status, why);
-    fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " %s (%s); measuring it once more on a fresh worker",
-                  job->id, seq, status, why);
+    fw_daemon_retry *r = fw_daemon_job_retry_add(job, seq);
+    r->dev = dev;
+    snprintf(r->why, sizeof(r->why), "%s: %s", status, why);
+    fw_daemon_log(dev->d, "job %" PRId64 " seq %" PRId64 " %s (%s); measuring it once more on a %s", job->id, seq,
+                  status, why, job->ndevs > 1 ? "fresh worker (another device of the job if one is free)"
+                                             : "fresh worker");
     return 1;
 }
 
 /* Mark a record of the seq being retried: "retried": true and what the first attempt ended in. */
 static void mark_retried(fw_daemon_job *job, cJSON *m, int64_t seq)
 {
-    if (job->retry_seq != seq)
+    fw_daemon_retry *r = fw_daemon_job_retry(job, seq);
+    if (!r)
         return;
     cJSON_DeleteItemFromObjectCaseSensitive(m, "retried");
     cJSON_DeleteItemFromObjectCaseSensitive(m, "retry_reason");
     cJSON_AddTrueToObject(m, "retried");
-    cJSON_AddStringToObject(m, "retry_reason", job->retry_why);
-    job->retry_seq = -1;
+    cJSON_AddStringToObject(m, "retry_reason", r->why);
+    r->seq = -1;
 }
 
 /* Store the daemon's own record for a seq that crashed or timed out twice. < 0: the job failed. */
@@ -170,7 +182,8 @@ static int store_failure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq,
 {
     fw_daemon *d = dev->d;
     char e[1400];
-    snprintf(e, sizeof(e), "%s (also on the retry; first attempt: %s)", msg, job->retry_why);
+    const fw_daemon_retry *r = fw_daemon_job_retry(job, seq);
+    snprintf(e, sizeof(e), "%s (also on the retry; first attempt: %s)", msg, r ? r->why : "?");
     cJSON *m = fw_daemon_job_failure_record(job, seq, status, e);
     mark_retried(job, m, seq);
     int rc = fw_daemon_job_store(d, job, dev, m);
@@ -180,6 +193,21 @@ static int store_failure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq,
         fw_daemon_job_finish(d, job, "failed", e);
     }
     return rc;
+}
+
+/* A death or a hang of dev's worker counted against it: a device of a several-device job that fails
+ * FW_DAEMON_DEVICE_OUT_AFTER times in a row is taken out of the job (1), which goes on on the rest. */
+static int device_failing(fw_daemon_device *dev, fw_daemon_job *job, const char *why)
+{
+    if (job->ndevs < 2 || dev->restarts < FW_DAEMON_DEVICE_OUT_AFTER)
+        return 0;
+    char e[1400];
+    snprintf(e, sizeof(e), "its worker died or hung %d times in a row without storing a result (last: %s); "
+             "check the device and the worker log", dev->restarts, why);
+    if (!fw_daemon_job_device_out(dev->d, job, dev, e))
+        return 0;
+    dev->restarts = 0;
+    return 1;
 }
 
 void fw_daemon_worker_died(fw_daemon_device *dev, const char *why)
@@ -212,7 +240,7 @@ void fw_daemon_worker_died(fw_daemon_device *dev, const char *why)
     }
     dev->restarts++;
     dev->died_ns = uv_hrtime();
-    if (st == FW_W_MEASURING && !retry_once(d, job, seq, "crashed", why)) {
+    if (st == FW_W_MEASURING && !retry_once(dev, job, seq, "crashed", why)) {
         char msg[1200];
         snprintf(msg, sizeof(msg), "the worker died measuring this variant: %s", why);
         fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 " crashed again: %s", job->id, seq, why);
@@ -223,6 +251,8 @@ void fw_daemon_worker_died(fw_daemon_device *dev, const char *why)
                       st == FW_W_LOADING ? "loading" : st == FW_W_STARTING ? "starting for" : "idle with",
                       job->id, why);
     }
+    if (dev->current == job && device_failing(dev, job, why))
+        return;
     if (dev->restarts >= CRASH_LOOP_MAX) {
         char e[1400];
         snprintf(e, sizeof(e), "the worker died %d times in a row without storing a result (last: %s); "
@@ -240,6 +270,13 @@ static void describe_exit(const fw_daemon_worker *w, char *buf, size_t len)
         snprintf(buf, len, "exited with status %" PRId64, w->exit_status);
 }
 
+/* The job of a device when it runs on several: after an event of one of them, the others of the
+ * job are pumped too (a seq was stored or freed, the job may end). 0 for a one-device job. */
+static int64_t shared_job(const fw_daemon_device *dev)
+{
+    return dev && dev->current && dev->current->ndevs > 1 ? dev->current->id : 0;
+}
+
 /* Death is acted on once the process has exited AND its stdout is drained: the last lines it wrote
  * (a result, or "failed" with the reason) must be read before deciding what it died of. */
 static void maybe_dead(fw_daemon_worker *w)
@@ -252,8 +289,11 @@ static void maybe_dead(fw_daemon_worker *w)
         snprintf(why, sizeof(why), "%s", w->failed_msg);
     else
         describe_exit(w, why, sizeof(why));
+    int64_t jid = shared_job(dev);
     fw_daemon_worker_died(dev, why);
     fw_daemon_device_pump(dev);
+    if (jid)
+        fw_daemon_job_pump_devices(dev->d, jid);
 }
 
 static void on_worker_exit(uv_process_t *p, int64_t status, int term_signal)
@@ -280,6 +320,9 @@ static void handle_ready(fw_daemon_device *dev, const cJSON *params)
     cJSON_Delete(dev->info);
     dev->info = cJSON_Duplicate(info, 1);
     snprintf(dev->identity, sizeof(dev->identity), "%s", ident->valuestring);
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(params, "device_count");
+    dev->count = cJSON_IsNumber(count) && count->valuedouble >= 1 && count->valuedouble <= 1024
+                     ? (int)count->valuedouble : 0;
     if (fw_db_device_upsert(d->db, dev->identity, dev->info, &dev->db_id) < 0) {
         char e[1200];
         snprintf(e, sizeof(e), "cannot store the device in the database: %s", fw_db_error(d->db));
@@ -400,6 +443,7 @@ static void handle_worker_line(fw_daemon_worker *w, const char *line, size_t len
     }
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(msg, "method");
     const cJSON *params = cJSON_GetObjectItemCaseSensitive(msg, "params");
+    int64_t jid = shared_job(dev);
     if (cJSON_IsString(method)) {
         if (strcmp(method->valuestring, "ready") == 0 && dev->wstate == FW_W_STARTING) {
             handle_ready(dev, params);
@@ -414,6 +458,8 @@ static void handle_worker_line(fw_daemon_worker *w, const char *line, size_t len
     cJSON_Delete(msg);
     if (w->dev)
         fw_daemon_device_pump(w->dev);
+    if (jid)
+        fw_daemon_job_pump_devices(dev->d, jid);
 }
 
 static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -443,8 +489,11 @@ static void on_worker_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (rc < 0 && w->dev) {
         fw_daemon_device *dev = w->dev;
         fw_daemon_log(dev->d, "worker for %s wrote a line over the size limit; restarting it", dev->sel);
+        int64_t jid = shared_job(dev);
         fw_daemon_worker_died(dev, "the worker wrote a line over the size limit");
         fw_daemon_device_pump(dev);
+        if (jid)
+            fw_daemon_job_pump_devices(dev->d, jid);
     }
 }
 
@@ -453,6 +502,7 @@ static void on_timer(uv_timer_t *t)
     fw_daemon_device *dev = t->data;
     fw_daemon *d = dev->d;
     fw_daemon_job *job = dev->current;
+    int64_t jid = shared_job(dev);
     if (dev->wstate == FW_W_MEASURING && job) {
         int64_t seq = dev->req_seq;
         char msg[256];
@@ -461,13 +511,16 @@ static void on_timer(uv_timer_t *t)
         worker_detach(dev, SIGKILL);
         char first[64];
         snprintf(first, sizeof(first), "ran past the limit of %g s", job->variant_timeout_s);
-        if (!retry_once(d, job, seq, "timeout", first)) {
+        int gone = 0;
+        if (!retry_once(dev, job, seq, "timeout", first)) {
             fw_daemon_log(d, "job %" PRId64 " seq %" PRId64 ": timeout after %g s, again", job->id, seq,
                           job->variant_timeout_s);
-            store_failure(dev, job, seq, "timeout", msg);
+            gone = store_failure(dev, job, seq, "timeout", msg) < 0;
         }
         dev->restarts++;
         dev->died_ns = uv_hrtime();
+        if (!gone && dev->current == job)
+            device_failing(dev, job, msg);
     } else if (dev->wstate == FW_W_FINALISTS) {
         /* job is NULL when it was cancelled meanwhile: the worker still has to go */
         worker_detach(dev, SIGKILL);
@@ -481,6 +534,8 @@ static void on_timer(uv_timer_t *t)
         fw_daemon_worker_died(dev, "the worker did not finish loading the job in time");
     }
     fw_daemon_device_pump(dev);
+    if (jid)
+        fw_daemon_job_pump_devices(d, jid);
 }
 
 void fw_daemon_device_arm_timer(fw_daemon_device *dev, double seconds)

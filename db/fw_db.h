@@ -122,7 +122,8 @@ int fw_db_best(fw_db *db, const char *device, const char *family, const char *ke
  * never seen. */
 int fw_db_shape_keys(fw_db *db, const char *device, const char *family, const char *kernel, cJSON **out);
 /* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
- * (for compare). */
+ * (for compare), plus "device" (a selector) where the record names the device it ran on (jobs on
+ * several devices). */
 int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out);
 /* Finalists (schema 2, issue 7): the interleaved re-timing of a job's top variants per shape.
  * put replaces the job's finalists with `finalists`, an array of the worker's finalist objects

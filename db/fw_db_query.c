@@ -154,7 +154,10 @@ int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)
 {
     *out = NULL;
     sqlite3_stmt *st;
-    int r = fwdb_prep_once(db, "SELECT m.seq, m.shape_key, v.key, m.status, m.median_ns "
+    /* the device a record of a several-device job names (its selector; the devices share one
+     * identity, so device_id cannot tell them apart) */
+    int r = fwdb_prep_once(db, "SELECT m.seq, m.shape_key, v.key, m.status, m.median_ns, "
+                          "json_extract(m.record, '$.device') "
                           "FROM measurements m JOIN variants v ON v.id = m.variant_id "
                           "WHERE m.job = ?1 ORDER BY m.seq", &st);
     if (r < 0) return r;
@@ -169,6 +172,8 @@ int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)
         fwdb_add_col_str(o, "variant_key", st, 2);
         fwdb_add_col_str(o, "status", st, 3);
         fwdb_add_col_num(o, "median_ns", st, 4);
+        if (sqlite3_column_type(st, 5) == SQLITE_TEXT)
+            fwdb_add_col_str(o, "device", st, 5);
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);

@@ -311,6 +311,8 @@ int serve(const opts *o)
     sv.devj = fw_bench_device_json(&sv.info, sv.index);
     cJSON *rp = cJSON_CreateObject();
     cJSON_AddItemToObject(rp, "device", cJSON_Duplicate(sv.devj, 1));
+    /* how many devices the backend has: what a job's "devices": "all" resolves over */
+    cJSON_AddNumberToObject(rp, "device_count", be->device_count());
     cJSON *ready = fw_proto_notification("ready", rp);
     print_json(ready);
     cJSON_Delete(ready);
