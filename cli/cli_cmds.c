@@ -56,7 +56,9 @@ const char fw_cli_global_help[] =
     "  --warmup N             untimed launches before timing each variant\n"                              \
     "  --iters N              timed launches per variant\n"                                               \
     "  --backend B            opencl, cuda, metal (or replay, which --replay sets)\n"                                                    \
-    "  --device N             device index within the backend (see `fairway devices`)\n"
+    "  --device N             device index within the backend (see `fairway devices`)\n"                 \
+    "  --devices 0,1|all      one job over several devices of one kind, one worker each; all = every\n"     \
+    "                         device of the backend identical to --device (default 0)\n"
 
 static const fw_cli_command commands[] = {
     {"tune", "submit a tuning job and follow it to the end", fw_cli_cmd_tune,
@@ -74,7 +76,8 @@ static const fw_cli_command commands[] = {
      "  fairway tune --profile mixed_bpw_fairway_glm47 --num-random 40 --random-seed 7\n"
      "  fairway tune --profile mixed_bpw_fairway_glm47 --no-explore --warmup 10 --iters 50\n"
      "  fairway tune --family gemm --shape M=64,N=64,K=64 --knob TILE_N=16,32 --strategy grid --json\n"
-     "  fairway tune --replay gemm_RTX_3090.json.gz --budget 50 --random-seed 3\n"},
+     "  fairway tune --replay gemm_RTX_3090.json.gz --budget 50 --random-seed 3\n"
+     "  fairway tune --profile gemm_small --devices all\n"},
     {"status", "show one job's state and counts", fw_cli_cmd_status,
      "Usage: fairway status JOB\n"
      "Show a job: state, family, strategy, seed, evaluated of planned, results by status, parent job,\n"

@@ -107,6 +107,7 @@ int fw_cli_cmd_status(fw_cli_global *g, int argc, char **argv)
         const char *waiting = fw_cli_str(pg, "waiting", NULL);
         if (waiting)
             printf("  waiting: %s\n", waiting);
+        fw_cli_print_devices(stdout, pg);
         const cJSON *b = cJSON_GetObjectItemCaseSensitive(pg, "best");
         if (cJSON_IsObject(b)) {
             char med[32];

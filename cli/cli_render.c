@@ -117,8 +117,44 @@ static int term_width(FILE *out)
     return 80;
 }
 
+void fw_cli_print_devices(FILE *out, const cJSON *progress)
+{
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(progress, "devices");
+    if (!cJSON_IsArray(devs) || cJSON_GetArraySize(devs) == 0)
+        return;
+    fputs("  devices:", out);
+    const cJSON *d;
+    int i = 0;
+    cJSON_ArrayForEach(d, devs) {
+        fprintf(out, "%s %s %s (%lld measured)", i++ ? "," : "", fw_cli_str(d, "device", "?"),
+                fw_cli_str(d, "state", "?"), (long long)fw_cli_num(d, "measured", 0));
+        if (fw_cli_str(d, "error", NULL))
+            fprintf(out, ": %s", fw_cli_str(d, "error", ""));
+    }
+    fputc('\n', out);
+}
+
+/* A device taken out of a several-device job is said once, on a line of its own. */
+static void devices_out(fw_cli_progress *p, const cJSON *params)
+{
+    const cJSON *d;
+    unsigned i = 0;
+    cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(params, "devices")) {
+        if (i < 32 && !(p->devices_out & (1u << i)) && !strcmp(fw_cli_str(d, "state", ""), "out")) {
+            p->devices_out |= 1u << i;
+            if (p->tty && p->drawn)
+                fputs("\r\033[K", p->out);
+            fprintf(p->out, "device %s is taken out of job %lld, which goes on on the others: %s\n",
+                    fw_cli_str(d, "device", "?"), (long long)fw_cli_num(params, "job", 0), fw_cli_str(d, "error", "?"));
+            p->drawn = 0;
+        }
+        i++;
+    }
+}
+
 void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params)
 {
+    devices_out(p, params);
     long long ev = (long long)fw_cli_num(params, "evaluated", 0);
     long long planned = (long long)fw_cli_num(params, "planned", 0);
     const char *state = fw_cli_str(params, "state", "running");

@@ -203,6 +203,7 @@ void fw_cli_spec_flags_release(fw_cli_spec_flags *f)
     cJSON_Delete(f->aliases);
     cJSON_Delete(f->macros);
     cJSON_Delete(f->binds);
+    cJSON_Delete(f->devices);
     fw_cli_spec_flags_init(f);
 }
 
@@ -216,6 +217,32 @@ static int count_flag(const char *name, const char *arg, long long min, long lon
         return fw_errf(err, errlen, -ERANGE, "--%s %lld is out of range (%lld to %lld)", name, v, min, max);
     *out = v;
     return 0;
+}
+
+/* --devices 0,1 (indices within the backend) or --devices all: the spec's "devices" (docs/spec.md). */
+static int devices_flag(fw_cli_spec_flags *f, const char *arg, char *err, size_t errlen)
+{
+    cJSON_Delete(f->devices);
+    f->devices = NULL;
+    if (arg && !strcmp(arg, "all")) {
+        f->devices = cJSON_CreateString("all");
+        return 1;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    const char *p = arg ? arg : "";
+    do {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || (*end == ',' && !end[1]) || v < 0 || v > 1023) {
+            cJSON_Delete(arr);
+            return fw_errf(err, errlen, -EINVAL, "--devices expects device indices separated by commas (0,1) or "
+                           "'all', not '%s'", arg ? arg : "");
+        }
+        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)v));
+        p = *end ? end + 1 : end;
+    } while (*p);
+    f->devices = arr;
+    return 1;
 }
 
 static cJSON *ensure_object(cJSON **slot)
@@ -267,6 +294,8 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         return count_flag(name, arg, 1, 100000, &f->iters, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "device")) {
         return count_flag(name, arg, 0, 1023, &f->device, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "devices")) {
+        return devices_flag(f, arg, err, errlen);
     } else if (!strcmp(name, "budget")) {
         return count_flag(name, arg, 0, 100000, &f->budget, err, errlen) < 0 ? -EINVAL : 1;
     } else if (!strcmp(name, "no-explore")) {
@@ -554,6 +583,8 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
         set_item(spec, "backend", cJSON_CreateString(f->backend));
     if (f->device >= 0)
         set_item(spec, "device", cJSON_CreateNumber((double)f->device));
+    if (f->devices)
+        set_item(spec, "devices", cJSON_Duplicate(f->devices, 1));
     if (f->source_file) {
         char *text;
         int rc = fw_cli_source_load(f->source_file, &text, err, errlen);

@@ -130,6 +130,7 @@ typedef struct fw_cli_spec_flags {
     cJSON *aliases;       /* object KNOB -> MACRO, or NULL */
     cJSON *macros;        /* object NAME -> "VALUE", or NULL */
     cJSON *binds;         /* object KNOB -> CONSTANT (--bind), or NULL */
+    cJSON *devices;       /* --devices: array of indices or the string "all", or NULL */
 } fw_cli_spec_flags;
 
 void fw_cli_spec_flags_init(fw_cli_spec_flags *f);
@@ -178,11 +179,15 @@ typedef struct fw_cli_progress {
     char last_state[32];
     char best[32];        /* best median so far, kept when a later notification has none */
     char best_key[512];
+    unsigned devices_out; /* bit i: device i of a several-device job was said to be taken out */
 } fw_cli_progress;
 void fw_cli_progress_init(fw_cli_progress *p, FILE *out, int tty);
-/* Show one `progress` notification's params. */
+/* Show one `progress` notification's params (and, once each, a device taken out of the job). */
 void fw_cli_progress_show(fw_cli_progress *p, const cJSON *params);
 void fw_cli_progress_end(fw_cli_progress *p);
+/* A several-device job's devices (progress "devices"), one line: "opencl:0 measuring (12 measured),
+ * opencl:1 out (...)". Nothing for a one-device job. */
+void fw_cli_print_devices(FILE *out, const cJSON *progress);
 
 /* The rankings table (rank, shape, knobs, median, GB/s, GFLOP/s, origin), at most top rows per
  * shape; then the best config of each shape. */

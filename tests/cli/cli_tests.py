@@ -299,6 +299,15 @@ def case_spec(e):
     # --no-explore wins over --num-random, as in optimize_kernel.py.
     p = e.fw('tune', '--profile', 'x', '--num-random', '40', '--no-explore', '--print-spec', rc=0)
     check('num_random' not in json.loads(p.stdout), '--no-explore did not drop --num-random', p.stdout)
+    # --devices: one job over several devices (issue 17)
+    p = e.fw('tune', '--profile', 'gemm_small', '--devices', '0,1', '--print-spec', rc=0)
+    check(json.loads(p.stdout).get('devices') == [0, 1], '--devices 0,1 is not "devices": [0, 1]', p.stdout)
+    p = e.fw('tune', '--profile', 'gemm_small', '--devices', 'all', '--print-spec', rc=0)
+    check(json.loads(p.stdout).get('devices') == 'all', '--devices all is not "devices": "all"', p.stdout)
+    for bad in ('0,', 'x', '1,,2', '2000'):
+        p = e.fw('tune', '--profile', 'gemm_small', '--devices', bad, '--print-spec', rc=2)
+        check('--devices expects device indices' in p.stderr, '--devices %s is not refused with a sentence' % bad,
+              p.stderr)
     check(not os.path.exists(e.sock), '--print-spec contacted a daemon')
 
 
