@@ -5,7 +5,9 @@
 # (1: decode), at the profile's presets (their four policy configs among them), on CUDA. The store
 # comes back as OUT/fw.db; `fairway policy 1` reads it anywhere: a daemon started on a copy
 # (FAIRWAY_DB=copy fairway --socket S policy 1; set the copy's job state to cancelled first when the
-# DEADLINE stopped it, or that daemon resumes it on its own device).
+# DEADLINE stopped it, or that daemon resumes it on its own device). fairway's moe_swiglu runs one body
+# for small, base and large: `policy 1 --same-body small,base,large` pools them, so the run-to-run
+# drift between those entries makes no boundary (docs/cli.md, "policy").
 set -u
 B=${1:-build-dev}; OUT=${2:-/tmp/pol}
 export LD_LIBRARY_PATH=$PWD/.device/lib FAIRWAY_DB=$OUT/fw.db HOME=$OUT

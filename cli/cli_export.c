@@ -12,6 +12,7 @@
 const char fw_cli_export_help[] =
     "Usage: fairway export JOB [JOB...] --format csv|json|header|kernel-tuner|fairway [--shape KEY] [-o FILE]\n"
     "       fairway export JOB [JOB...] --format metal-marlin-selection|metal-marlin-config [--source FILE]\n"
+    "                      [--same-body MODES]\n"
     "       fairway export --family F [--source-hash H] --format json|header [-o FILE]\n"
     "Write a job's results for other tools (stdout, or FILE); json and header take several jobs (the\n"
     "same family and kernel source, on one device or several: the best per device and shape), or with\n"
@@ -38,6 +39,7 @@ const char fw_cli_export_help[] =
     "                         metal-marlin-config (required)\n"
     "  --source FILE          metal-marlin-selection: the kernel file whose entries are available_kernels\n"
     "                         (default: the job's own source, else the family's Metal source)\n"
+    "  --same-body MODES      metal-marlin-*: pool modes that run one kernel body, as fairway policy does\n"
     "  --shape KEY            kernel-tuner, fairway: the shape to write (needed when the job has several)\n"
     "  --family F             json, header: every done job of family F instead of job ids\n"
     "  --source-hash H        with --family: the jobs of that kernel source (`builtin`: the family's own),\n"
@@ -52,7 +54,7 @@ const char fw_cli_export_help[] =
     "  fairway export 12 13 --format metal-marlin-selection --source gemm_trellis_moe.metal -o sel.json\n";
 
 typedef struct eopts {
-    const char *format, *out, *shape, *family, *source_hash, *source;
+    const char *format, *out, *shape, *family, *source_hash, *source, *same_body;
 } eopts;
 
 static int export_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
@@ -71,6 +73,8 @@ static int export_opt(void *vctx, const char *name, const char *arg, char *err, 
         o->source_hash = arg;
     else if (!strcmp(name, "source"))
         o->source = arg;
+    else if (!strcmp(name, "same-body"))
+        o->same_body = arg;
     else
         return 0;
     return 1;
@@ -262,7 +266,7 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
     for (int i = 0; i < n; i++)
         args[i] = !strcmp(argv[i], "-o") ? "--output" : argv[i];
     args[n] = NULL;
-    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|family|source-hash|source|", "", export_opt, &o, pos, 64,
+    if (fw_cli_parse_cmd(g, "export", n, args, "|format|output|shape|family|source-hash|source|same-body|", "", export_opt, &o, pos, 64,
                          &npos, &ec) < 0)
         return ec;
     if ((npos < 1) == !o.family)
@@ -277,6 +281,9 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
                                             "metal-marlin-selection or metal-marlin-config");
     if (o.source && !mm)
         return fw_cli_usage_error("export", "--source names the kernel file of --format metal-marlin-selection");
+    if (o.same_body && !mm)
+        return fw_cli_usage_error("export", "--same-body pools modes of the policy that --format metal-marlin-* "
+                                            "exports (see fairway policy --help)");
     if (o.shape && !kt)
         return fw_cli_usage_error("export", "--shape picks the shape of --format kernel-tuner or fairway");
     int csv = !strcmp(o.format, "csv");
@@ -307,7 +314,7 @@ int fw_cli_cmd_export(fw_cli_global *g, int argc, char **argv)
                                                                  kerr, sizeof kerr) < 0)
                 ec = fw_cli_error(FW_CLI_EXIT_USAGE, NULL, kerr);
         } else if (mm) {
-            if (fw_cli_export_mm(f, o.format, jobs, npos, o.source, kerr, sizeof kerr) < 0)
+            if (fw_cli_export_mm(f, o.format, jobs, npos, o.source, o.same_body, kerr, sizeof kerr) < 0)
                 ec = fw_cli_error(FW_CLI_EXIT_NOTFOUND, NULL, kerr);
         } else if (csv) {
             write_csv(f, jobs[0].data);

@@ -340,11 +340,11 @@ static cJSON *config_payload(const cJSON *pol, const cJSON *layer, const cJSON *
 }
 
 int fw_cli_export_mm(FILE *f, const char *format, const fw_cli_export_job *jobs, int n, const char *source,
-                     char *err, size_t errlen)
+                     const char *same_body, char *err, size_t errlen)
 {
     cJSON *pol = NULL, *avail = NULL;
     char *text = NULL;
-    if (fw_cli_policy_build(jobs, n, NULL, NULL, &pol, err, errlen) < 0)
+    if (fw_cli_policy_build(jobs, n, NULL, NULL, same_body, &pol, err, errlen) < 0)
         return -1;
     const cJSON *layers = cJSON_GetObjectItemCaseSensitive(pol, "layers");
     if (cJSON_GetArraySize(layers) != 1) {

@@ -12,7 +12,7 @@
 #include "fw_util.h"
 
 const char fw_cli_policy_help[] =
-    "Usage: fairway policy JOB [JOB...] [--against FILE] [--json]\n"
+    "Usage: fairway policy JOB [JOB...] [--against FILE] [--same-body MODES] [--json]\n"
     "Derive a kernel-selection policy from the stored measurements of jobs whose shapes run over token\n"
     "counts and modes (moe_swiglu: decode, small, base, large, grouped), one policy per layer (the shape\n"
     "without tokens and mode):\n"
@@ -26,10 +26,15 @@ const char fw_cli_policy_help[] =
     "    or --against FILE, a JSON object of that form, optionally {\"thresholds\": {\"decode_max\": 1,\n"
     "    \"prefill4_max\": 16, \"base_max\": 32}, \"policy\": {...}}. \"-\" where it was not measured, and\n"
     "    everywhere when the job has no options.policy and no --against is given.\n"
-    "  --against FILE         the hand-written policy to compare with\n\n"
+    "  --against FILE         the hand-written policy to compare with\n"
+    "  --same-body MODES      modes whose entries run one kernel body (fairway's moe_swiglu:\n"
+    "                         small,base,large): their evaluations of one config at one token count are\n"
+    "                         pooled as the first mode (all samples, their median), so a flip between\n"
+    "                         them, run-to-run drift the per-sample test cannot see, is no boundary\n\n"
     "Examples:\n"
     "  fairway policy 12\n"
-    "  fairway policy 12 13 --against my_policy.json --json\n";
+    "  fairway policy 12 13 --against my_policy.json --json\n"
+    "  fairway policy 12 --same-body small,base,large\n";
 
 typedef struct pcand {
     char layer[512], mode[16];
@@ -38,6 +43,7 @@ typedef struct pcand {
     double median;
     double *samples;
     size_t ns;
+    int pooled;   /* evaluations pooled into this candidate (--same-body); 1 when none */
 } pcand;
 
 /* "a=1,mode=x,tokens=3,b=2" -> layer "a=1,b=2", mode, tokens; 0 when the key has no tokens=. */
@@ -115,10 +121,92 @@ static pcand *candidates(const fw_cli_export_job *jobs, int nj, int *n)
             p->specialised = key_specialised(p->config);
             p->median = fw_cli_num(src, "median_ns", 0);
             p->samples = samples_of(src, &p->ns);
+            p->pooled = 1;
             (*n)++;
         }
     }
     return c;
+}
+
+/* --same-body: the modes of group (group[0] first) run one kernel body. */
+typedef struct same_body {
+    int n;
+    char mode[FW_POLICY_MODES][16];
+} same_body;
+
+static int same_body_parse(const char *arg, same_body *sb, char *err, size_t errlen)
+{
+    sb->n = 0;
+    for (const char *p = arg; p && *p;) {
+        size_t l = strcspn(p, ",");
+        char m[16];
+        snprintf(m, sizeof m, "%.*s", (int)(l < 15 ? l : 15), p);
+        int dup = 0;
+        for (int i = 0; i < sb->n; i++)
+            dup |= !strcmp(sb->mode[i], m);
+        if (l >= sizeof m || fw_policy_mode_index(m) < 0 || dup || sb->n >= FW_POLICY_MODES)
+            return snprintf(err, errlen, "--same-body takes two or more distinct modes of decode, small, base, "
+                            "large, grouped, comma-separated (not '%.*s')", (int)(l < 60 ? l : 60), p), -1;
+        snprintf(sb->mode[sb->n++], sizeof sb->mode[0], "%s", m);
+        p += l + (p[l] == ',');
+    }
+    if (sb->n < 2)
+        return snprintf(err, errlen, "--same-body takes two or more modes (small,base,large, say)"), -1;
+    return 0;
+}
+
+static double median_of(const double *v, size_t n)
+{
+    double *s = malloc((n ? n : 1) * sizeof *s);
+    if (!s || !n) {
+        free(s);
+        return 0;
+    }
+    memcpy(s, v, n * sizeof *s);
+    for (size_t i = 1; i < n; i++)   /* insertion sort: a few hundred samples at most */
+        for (size_t j = i; j > 0 && s[j - 1] > s[j]; j--) {
+            double t = s[j];
+            s[j] = s[j - 1];
+            s[j - 1] = t;
+        }
+    double m = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    free(s);
+    return m;
+}
+
+/* Every candidate of a group mode is named group[0]; those of one layer, token count, config and
+ * kind are pooled into the first: its samples are all of theirs and its median theirs (the mean of
+ * the medians where one has no samples). */
+static void same_body_pool(pcand *c, int *n, const same_body *sb)
+{
+    for (int i = 0; i < *n; i++)
+        for (int g = 1; g < sb->n; g++)
+            if (!strcmp(c[i].mode, sb->mode[g]))
+                snprintf(c[i].mode, sizeof c[i].mode, "%s", sb->mode[0]);
+    int k = 0;
+    for (int i = 0; i < *n; i++) {
+        int head = -1;
+        for (int j = 0; j < k && head < 0 && !strcmp(c[i].mode, sb->mode[0]); j++)
+            if (c[j].tokens == c[i].tokens && c[j].specialised == c[i].specialised && !strcmp(c[j].mode, c[i].mode) &&
+                !strcmp(c[j].config, c[i].config) && !strcmp(c[j].layer, c[i].layer))
+                head = j;
+        if (head < 0) {
+            c[k++] = c[i];
+            continue;
+        }
+        pcand *h = &c[head];
+        double *s = realloc(h->samples, (h->ns + c[i].ns + 1) * sizeof *s);
+        int all = h->ns > 0 && c[i].ns > 0;
+        if (s) {
+            memcpy(s + h->ns, c[i].samples, c[i].ns * sizeof *s);
+            h->samples = s;
+            h->ns += c[i].ns;
+        }
+        h->median = all && s ? median_of(h->samples, h->ns) : (h->median * h->pooled + c[i].median) / (h->pooled + 1);
+        h->pooled++;
+        free(c[i].samples);
+    }
+    *n = k;
 }
 
 /* "TILE_N": 64, ... -> "NAME=V,..." sorted by name (the variant key's order). */
@@ -195,6 +283,8 @@ static cJSON *cand_json(const pcand *c)
     cJSON_AddNumberToObject(o, "min_ns", lo);
     cJSON_AddNumberToObject(o, "max_ns", hi);
     cJSON_AddNumberToObject(o, "std_ns", c->ns > 1 ? sqrt(sq / (double)(c->ns - 1)) : 0);
+    if (c->pooled > 1)
+        cJSON_AddNumberToObject(o, "pooled", c->pooled);
     return o;
 }
 
@@ -273,9 +363,12 @@ static cJSON *layer_json(const char *layer, const pcand *all, int n, const hand_
 }
 
 int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *against, const char *against_name,
-                        cJSON **out, char *err, size_t errlen)
+                        const char *same, cJSON **out, char *err, size_t errlen)
 {
     hand_store hs = {.source = against_name};
+    same_body sb = {0};
+    if (same && same_body_parse(same, &sb, err, errlen) < 0)
+        return -1;
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(jobs[0].status, "spec");
     const cJSON *hp = against ? against
                               : cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "policy");
@@ -283,7 +376,7 @@ int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *agai
         hs.source = "the profile's options.policy";
     if (!hp) {   /* nothing to compare with: the policy alone, every speed-up null */
         hs.source = "none (the first job's spec has no options.policy: give --against FILE)";
-        hs.h = (fw_policy_hand){1, 16, 32, {NULL}};
+        hs.h = (fw_policy_hand){1, 16, 32, {NULL}, {NULL}};
     } else if (hand_from(hp, &hs, err, errlen) < 0) {
         return -1;
     }
@@ -293,6 +386,11 @@ int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *agai
         free(c);
         return snprintf(err, errlen, "no verified measurement with a token count in the job%s", nj > 1 ? "s" : ""), -1;
     }
+    if (sb.n) {
+        same_body_pool(c, &n, &sb);
+        for (int g = 1; g < sb.n; g++)
+            hs.h.alias[fw_policy_mode_index(sb.mode[g])] = sb.mode[0];
+    }
     cJSON *res = cJSON_CreateObject(), *ids = cJSON_AddArrayToObject(res, "jobs"), *layers;
     for (int j = 0; j < nj; j++)
         cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)jobs[j].id));
@@ -300,6 +398,9 @@ int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *agai
     cJSON_AddStringToObject(res, "device", fw_cli_str(jobs[0].status, "device_identity", ""));
     cJSON_AddStringToObject(res, "noise_rule", "two-sided Mann-Whitney U on the stored samples, p < 0.05");
     cJSON_AddStringToObject(res, "against", hs.source);
+    cJSON *sbj = cJSON_AddArrayToObject(res, "same_body");   /* empty: no modes pooled */
+    for (int g = 0; g < sb.n; g++)
+        cJSON_AddItemToArray(sbj, cJSON_CreateString(sb.mode[g]));
     cJSON *th = cJSON_AddObjectToObject(res, "against_thresholds");
     cJSON_AddNumberToObject(th, "decode_max", hs.h.decode_max);
     cJSON_AddNumberToObject(th, "prefill4_max", hs.h.small_max);
@@ -384,22 +485,31 @@ static void print_layer(FILE *f, const cJSON *l)
     fw_cli_table_release(&t);
 }
 
+typedef struct popts {
+    const char *against, *same_body;
+} popts;
+
 static int policy_opt(void *vctx, const char *name, const char *arg, char *err, size_t errlen)
 {
+    popts *o = vctx;
     (void)err, (void)errlen;
-    if (strcmp(name, "against"))
+    if (!strcmp(name, "against"))
+        o->against = arg;
+    else if (!strcmp(name, "same-body"))
+        o->same_body = arg;
+    else
         return 0;
-    *(const char **)vctx = arg;
     return 1;
 }
 
 int fw_cli_cmd_policy(fw_cli_global *g, int argc, char **argv)
 {
-    const char *against = NULL;
+    popts o = {0};
     char *pos[65], err[700];
     int npos, ec;
-    if (fw_cli_parse_cmd(g, "policy", argc, argv, "|against|", "", policy_opt, &against, pos, 64, &npos, &ec) < 0)
+    if (fw_cli_parse_cmd(g, "policy", argc, argv, "|against|same-body|", "", policy_opt, &o, pos, 64, &npos, &ec) < 0)
         return ec;
+    const char *against = o.against;
     if (npos < 1)
         return fw_cli_usage_error("policy", "give the job ids (see `fairway jobs`)");
     cJSON *hand = NULL, *res = NULL;
@@ -422,8 +532,8 @@ int fw_cli_cmd_policy(fw_cli_global *g, int argc, char **argv)
             return FW_CLI_EXIT_USAGE;
         }
     ec = fw_cli_policy_fetch(g, jobs, npos);
-    if (!ec && fw_cli_policy_build(jobs, npos, hand, against, &res, err, sizeof err) < 0)
-        ec = fw_cli_error(FW_CLI_EXIT_NOTFOUND, NULL, err);
+    if (!ec && fw_cli_policy_build(jobs, npos, hand, against, o.same_body, &res, err, sizeof err) < 0)
+        ec = fw_cli_error(o.same_body && strstr(err, "--same-body") ? FW_CLI_EXIT_USAGE : FW_CLI_EXIT_NOTFOUND, NULL, err);
     if (!ec && g->json) {
         fw_cli_print_json(res);
     } else if (!ec) {
@@ -433,6 +543,8 @@ int fw_cli_cmd_policy(fw_cli_global *g, int argc, char **argv)
         printf(" (%s, %s), against %s\nnoise rule: %s; a specialised config is kept only where it wins beyond it\n",
                fw_cli_str(res, "family", ""), fw_cli_str(res, "device", ""), fw_cli_str(res, "against", ""),
                fw_cli_str(res, "noise_rule", ""));
+        if (o.same_body)
+            printf("modes %s share one body: pooled as %.15s\n", o.same_body, o.same_body);
         const cJSON *l;
         cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(res, "layers")) print_layer(stdout, l);
     }

@@ -127,7 +127,8 @@ int fw_policy_derive(const fw_policy_cand *c, int n, const fw_policy_hand *hand,
                 pt->pick = pt->spec_best;
         }
         const char *hm = hand ? fw_policy_hand_mode(hand, t) : NULL;
-        pt->hand = hm ? hand_cand(c, n, t, hm, hand->config[fw_policy_mode_index(hm)]) : -1;
+        int hi = hm ? fw_policy_mode_index(hm) : -1;
+        pt->hand = hi >= 0 ? hand_cand(c, n, t, hand->alias[hi] ? hand->alias[hi] : hm, hand->config[hi]) : -1;
         pt->hand_p = pt->hand >= 0 && pt->hand != pt->pick ? p_of(&c[pt->hand], &c[pt->pick]) : 1;
         pt->speedup = pt->hand >= 0 && c[pt->pick].median_ns > 0 ? c[pt->hand].median_ns / c[pt->pick].median_ns : 0;
     }

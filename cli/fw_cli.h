@@ -283,15 +283,16 @@ void fw_cli_print_failure_classes(FILE *out, const cJSON *classes, long long job
 int fw_cli_cmd_policy(fw_cli_global *g, int argc, char **argv);
 extern const char fw_cli_policy_help[];
 int fw_cli_policy_fetch(fw_cli_global *g, fw_cli_export_job *jobs, int n);
+/* same: "small,base,large" (--same-body) pools those modes' candidates as the first (NULL: none). */
 int fw_cli_policy_build(const fw_cli_export_job *jobs, int nj, const cJSON *against, const char *against_name,
-                        cJSON **out, char *err, size_t errlen);
+                        const char *same, cJSON **out, char *err, size_t errlen);
 
 /* The derived policy of jobs (fetched by fw_cli_policy_fetch) in metal-marlin's formats
  * (cli_export_mm.c): format "metal-marlin-selection" or "metal-marlin-config"; source: the kernel
  * file whose entries make available_kernels (NULL: the job's own source, else the family's Metal
- * source). -1 with err. */
+ * source); same_body as fw_cli_policy_build's. -1 with err. */
 int fw_cli_export_mm(FILE *f, const char *format, const fw_cli_export_job *jobs, int n, const char *source,
-                     char *err, size_t errlen);
+                     const char *same_body, char *err, size_t errlen);
 
 /* best, compare, profiles, devices (cli_results.c). */
 int fw_cli_cmd_best(fw_cli_global *g, int argc, char **argv);

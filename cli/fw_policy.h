@@ -14,7 +14,11 @@
  *  - the hand-written policy picks the mode by thresholds and the knobs by mode; its candidate at
  *    each token count is the generic one with exactly those knobs (else the first whose config
  *    holds them all: a policy naming fewer knobs than the space), and the speed-up there is its
- *    median over the derived pick's median (0 when it was not measured). */
+ *    median over the derived pick's median (0 when it was not measured).
+ * Modes whose entries share one kernel body can be pooled before the rule runs (cli_policy.c,
+ * `--same-body`): their evaluations of one config at one token count become one candidate with
+ * all their samples, so a flip between them, which is run-to-run drift the per-sample test cannot
+ * see (each candidate's samples come from one run), is no boundary. */
 #ifndef FW_POLICY_H
 #define FW_POLICY_H
 
@@ -38,6 +42,9 @@ typedef struct fw_policy_cand {
 typedef struct fw_policy_hand {
     int decode_max, small_max, base_max;
     const char *config[FW_POLICY_MODES];   /* decode, small, base, large, grouped */
+    /* Modes pooled as another (`policy --same-body`): the candidates of mode m are named alias[m]
+     * (NULL: m itself), so the hand-written policy's mode m is looked for there. */
+    const char *alias[FW_POLICY_MODES];
 } fw_policy_hand;
 
 typedef struct fw_policy_point {

@@ -50,7 +50,7 @@ int main(void)
         CAND(10, 16, "large", B, 0, 900, 1, 0),
     };
     int n = (int)(sizeof c / sizeof c[0]), nr = -1;
-    fw_policy_hand hand = {1, 8, 32, {A, A, A, B, A}};
+    fw_policy_hand hand = {1, 8, 32, {A, A, A, B, A}, {NULL}};
     fw_policy_point pts[16];
     fw_policy_range rg[16];
     int np = fw_policy_derive(c, n, &hand, pts, rg, 16, &nr);
@@ -72,12 +72,19 @@ int main(void)
     CHECK(pts[1].hand == 3 && fabs(pts[1].speedup - 1.0) < 1e-9);
     CHECK(pts[3].hand == 8 && fabs(pts[3].speedup - 800.0 / 500.0) < 1e-9);
     CHECK(pts[4].hand == -1 && pts[4].speedup == 0);
+    /* --same-body: base pooled as large, so the hand-written base/B at 16 tokens is found as large/B */
+    hand.alias[2] = "large";
+    hand.config[2] = B;
+    CHECK(fw_policy_derive(c, n, &hand, pts, rg, 16, &nr) == 5 && pts[4].hand == 10 && fabs(pts[4].speedup - 1.0) < 1e-9);
+    hand.alias[2] = NULL;
+    CHECK(fw_policy_derive(c, n, &hand, pts, rg, 16, &nr) == 5 && pts[4].hand == -1);   /* base/B: not measured */
+    hand.config[2] = A;
     CHECK(fw_policy_mode_index("large") == 3 && fw_policy_mode_index("x") == -1);
     CHECK(!strcmp(fw_policy_hand_mode(&hand, 33), "large"));
     /* a hand-written policy naming fewer knobs than the configs: matched by its knobs */
     fw_policy_cand d[] = {CAND(20, 1, "decode", "SPLIT_K=1,TILE_N=64", 0, 100, 1, 0),
                           CAND(21, 1, "decode", "SPLIT_K=2,TILE_N=64", 0, 90, 1, 0)};
-    fw_policy_hand few = {1, 8, 32, {"SPLIT_K=1", NULL, NULL, NULL, NULL}};
+    fw_policy_hand few = {1, 8, 32, {"SPLIT_K=1", NULL, NULL, NULL, NULL}, {NULL}};
     CHECK(fw_policy_derive(d, 2, &few, pts, rg, 16, &nr) == 1 && pts[0].hand == 0 && pts[0].pick == 1);
     few.config[0] = "SPLIT_K=3";
     CHECK(fw_policy_derive(d, 2, &few, pts, rg, 16, &nr) == 1 && pts[0].hand == -1);

@@ -204,6 +204,25 @@ def main():
         alone = json.loads(fw('--json', 'policy', str(b)))   # --family job: no options.policy to compare with
         check(alone['against'].startswith('none') and all(x['hand'] is None for x in alone['layers'][0]['points']),
               'no hand-written policy: %s' % alone['against'])
+        # --same-body: moe_swiglu's small and large run one body; at 2 tokens both were measured, so their
+        # evaluations of one config pool into one 'small' candidate and no boundary can fall between them
+        two = [x for x in json.loads(fw('--json', 'policy', str(a)))['layers'][0]['points'] if x['tokens'] == 2][0]
+        check({'small', 'large'} <= set(two['by_mode']), 'both modes measured at 2 tokens: %s' % list(two['by_mode']))
+        same = json.loads(fw('--json', 'policy', str(a), '--same-body', 'small,base,large'))
+        check(same['same_body'] == ['small', 'base', 'large'], 'same_body %s' % same['same_body'])
+        lay = same['layers'][0]
+        two = [x for x in lay['points'] if x['tokens'] == 2][0]
+        check(list(two['by_mode']) == ['small'] and two['pick']['mode'] == 'small', 'pooled as small: %s' % two)
+        check(two['pick'].get('pooled') == 2 and two['pick']['samples'] > two['by_mode']['small']['samples'] / 2,
+              'the pick pools two evaluations: %s' % two['pick'])
+        check(all(r['mode'] not in ('base', 'large') for r in lay['ranges']), 'ranges %s' % lay['ranges'])
+        check(two['hand'] is not None and two['speedup'] is not None, 'the hand-written small config is still found')
+        check(json.loads(fw('--json', 'policy', str(a)))['same_body'] == [], 'no pooling by default')
+        fw('policy', str(a), '--same-body', 'small', rc=2)
+        fw('policy', str(a), '--same-body', 'small,huge', rc=2)
+        sel = json.loads(fw('export', str(a), '--format', 'metal-marlin-selection', '--same-body', 'small,large'))
+        check(all(r['kernel'] != 'moe_trellis_swiglu_large_batch' for r in sel['policy']), 'export pooled: %s' % sel['policy'])
+        fw('export', str(a), '--format', 'csv', '--same-body', 'small,large', rc=2)
         mf = os.path.join(d, 'kernels.metal')
         with open(mf, 'w') as f:
             f.write(METAL)
