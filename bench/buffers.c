@@ -156,6 +156,15 @@ int fwh_bind_args(const fw_workload *wl, fw_buffer **bufs, const fw_geometry *ge
     return 0;
 }
 
+size_t fwh_bound_nargs(const fw_workload *wl, int64_t num_args)
+{
+    if (num_args <= 0 || (size_t)num_args == wl->nargs)
+        return wl->nargs;
+    if ((size_t)num_args > wl->nargs || wl->min_args == 0 || (size_t)num_args < wl->min_args)
+        return 0;
+    return (size_t)num_args;
+}
+
 /* Inputs from the pristine device copies (pristine non-NULL) or written from the host, outputs
  * poisoned, accumulators and scratch zeroed. On failure, *failed is the buffer's index. */
 static int prepare(fw_bench *b, const fw_workload *w, fw_buffer **bufs, fw_buffer **pristine, size_t *failed)

@@ -84,7 +84,10 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
         memcpy(f[k].l.group, geo.group, sizeof f[k].l.group);
         f[k].l.dynamic_shared_bytes = geo.dynamic_shared_bytes;
         f[k].l.args = f[k].args;
-        f[k].l.nargs = wl->nargs;
+        fw_resources res;
+        memset(&res, 0, sizeof res);
+        size_t nb = b->be->resources(b->dev, pe->prog, &res) == 0 ? fwh_bound_nargs(wl, res.num_args) : wl->nargs;
+        f[k].l.nargs = nb ? nb : wl->nargs;
     }
     run_opts nro = *ro;
     nro.es_on = 0;     /* finalists are never pruned */

@@ -83,6 +83,7 @@ typedef struct measure {
     int64_t threads;
     prog_entry *pe;
     fw_arg *args;
+    size_t nbound;                /* arguments the kernel takes (fwh_bound_nargs); 0: all of wl's */
     fw_launch l;
     unsigned char *out;           /* the output read back (NULL when the device compared) */
     int dev_cmp;                  /* the device compares (m_readback) */
@@ -225,7 +226,8 @@ static int m_resources(measure *m)
     if (b->be->resources(b->dev, m->pe->prog, &res) != 0)
         return 0;
     cJSON_AddItemToObject(m->rec, "resources", fwh_resources_json(&res));
-    if (res.num_args > 0 && (size_t)res.num_args != m->wl->nargs) {   /* no launch could bind it right */
+    m->nbound = fwh_bound_nargs(m->wl, res.num_args);
+    if (m->nbound == 0 && m->wl->nargs > 0) {   /* no launch could bind it right */
         char names[512] = "";
         if (m->fam == &fw_family_declarative)
             fw_decl_arg_names(m->wl, names, sizeof names);
@@ -273,7 +275,7 @@ static int m_prepare(measure *m)
     memcpy(m->l.group, m->geo.group, sizeof m->l.group);
     m->l.dynamic_shared_bytes = m->geo.dynamic_shared_bytes;
     m->l.args = m->args;
-    m->l.nargs = wl->nargs;
+    m->l.nargs = m->nbound ? m->nbound : wl->nargs;   /* the kernel's own count (m_resources) */
     return 0;
 }
 

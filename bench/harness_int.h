@@ -153,6 +153,10 @@ int fwh_prepare_buffers(fw_bench *b, const fw_workload *w, fw_buffer **bufs, siz
  * sentence in err for an argument that names no buffer or no local size. */
 int fwh_bind_args(const fw_workload *wl, fw_buffer **bufs, const fw_geometry *geo, fw_arg *args, char *err,
                   size_t errlen);
+/* How many of wl's arguments a kernel reporting num_args parameters is launched with: all of them
+ * when the count is unknown (0) or equal; num_args when fewer but at least wl->min_args (the
+ * arguments past it are optional); 0 when no launch could bind it right. */
+size_t fwh_bound_nargs(const fw_workload *wl, int64_t num_args);
 
 /* Restores the inputs for a variant (from the pristine copies, made on first use, or from the
  * host), poisons the outputs, zeroes accumulators and scratch. On failure, *failed is the buffer's

@@ -77,6 +77,9 @@ typedef struct fw_workload {
     size_t nbuffers;
     fw_wl_arg *args;            /* binding order */
     size_t nargs;
+    size_t min_args;            /* > 0: a kernel may declare only the first min_args .. nargs of them
+                                 * (trailing arguments it may leave out: moe_swiglu's side and scratch,
+                                 * read only by its v3 decode kernel) and is bound with those; 0: all */
     int output;                 /* index of the buffer verified against reference */
     double *reference;          /* expected output elements, computed in double */
     size_t nreference;

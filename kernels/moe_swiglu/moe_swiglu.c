@@ -539,6 +539,9 @@ static int moe_params_args(moe_build *b)
     wl->args[out_index + 2].buffer = out_index + 1;
     wl->args[out_index + 3].buffer = out_index + 2;
     wl->args[out_index + 4].buffer = out_index + 3;
+    /* side and scratch came with v3: a user's kernel written to the bindings before it may leave
+     * them out (metal-marlin's own kernels do), and is then bound with the arguments it declares */
+    wl->min_args = (size_t)out_index + 3;
     return 0;
 }
 

@@ -4,7 +4,11 @@
  *      launched with the geometry the family computes, and the summary ranks a best per shape;
  *   2. a space where GATE_BITS=6 is a knob on a mixed-bit layer: those variants fail verification
  *      and are never ranked; the best of every shape is a GATE_BITS=0 (generic) variant;
- *   3. the presets with MOE_TEST_DROP_LAST_K=1: every record is "verify_failed", nothing ranked.
+ *   3. the presets with MOE_TEST_DROP_LAST_K=1: every record is "verify_failed", nothing ranked;
+ *   4. a user's OpenCL kernel (`"source"` with `"workload": "moe_swiglu"`) with the argument list from
+ *      before v3, without the side and scratch buffers: it is bound with the arguments it declares
+ *      and verifies (decode and grouped); the same kernel with one more argument than the workload
+ *      has fails with a sentence naming both counts.
  * usage: test_moe_worker PATH-TO-fairway-worker. Exits 77 (skip) without an OpenCL device. */
 #include <errno.h>
 #include <stdio.h>
@@ -170,6 +174,92 @@ static void test_drop_last_k(void)
     cJSON_Delete(sum);
 }
 
+/* The family's OpenCL source with the v3 buffers cut from every entry's parameter list: a user's
+ * kernel written against the bindings before issue 16 (V3 stays 0, so it never reads them). With
+ * `extra`, one more parameter than the workload binds instead. NULL when the text is not found. */
+static char *old_argument_list(const fw_family *fam, int extra)
+{
+    char *src = NULL, err[256];
+    if (fam->source("opencl", NULL, &src, err, sizeof err) < 0)
+        return NULL;
+    static const char *cut[] = {", global const uint *side, global float *scr)",
+                                ",\n    global const uint *side, global float *scr)"};
+    const char *put = extra ? ", global const uint *side, global float *scr, global float *more)" : ")";
+    int n = 0;
+    for (int c = 0; c < 2; c++)
+        for (char *q; (q = strstr(src, cut[c])) != NULL;) {
+            size_t lc = strlen(cut[c]), lp = strlen(put), tail = strlen(q + lc);
+            char *t = malloc(strlen(src) - lc + lp + 1);
+            memcpy(t, src, (size_t)(q - src));
+            memcpy(t + (q - src), put, lp);
+            memcpy(t + (q - src) + lp, q + lc, tail + 1);
+            free(src);
+            src = t;
+            n++;
+            if (extra)
+                break;   /* one entry is enough for the refusal */
+        }
+    if (n < 2) {
+        free(src);
+        return NULL;
+    }
+    return src;
+}
+
+static void test_old_argument_list(const fw_family *fam)
+{
+    for (int extra = 0; extra < 2; extra++) {
+        char *src = old_argument_list(fam, extra);
+        CHECK(src != NULL, "the OpenCL entries' side/scratch parameters were not found in the source");
+        if (!src)
+            return;
+        cJSON *spec = cJSON_Parse(
+            "{\"backend\": \"opencl\", \"seed\": 3, \"strategy\": \"grid\", \"warmup\": 0, \"iters\": 2,"
+            " \"shapes\": [{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2,"
+            "              \"bits\": [[6,2,3],[2,3,4],[5,6,2],[4,5,6],[3,4,5]]},"
+            "             {\"tokens\": 7, \"hidden\": 256, \"intermediate\": 128, \"experts\": 8, \"top_k\": 2,"
+            "              \"mode\": \"grouped\", \"bits\": [[6,2,3],[2,3,4],[5,6,2],[4,5,6],[3,4,5]]}],"
+            " \"space\": {\"knobs\": {\"TILE_N\": [64], \"SIMDGROUPS_PER_TG\": [2, 4], \"SG_M_TILES\": [1],"
+            "   \"SG_N_TILES\": [2], \"NUM_BUFFERS\": [2]}, \"constraints\": [\"intermediate % TILE_N == 0\"]}}");
+        cJSON *so = cJSON_AddObjectToObject(spec, "source");
+        cJSON_AddStringToObject(so, "text", src);
+        cJSON_AddStringToObject(so, "name", "user_moe_v2.cl");
+        cJSON_AddStringToObject(so, "workload", "moe_swiglu");
+        cJSON *en = cJSON_AddObjectToObject(so, "entries");
+        cJSON_AddStringToObject(en, "moe_trellis_swiglu_decode", "moe_trellis_swiglu_decode");
+        cJSON_AddStringToObject(en, "moe_trellis_swiglu_grouped", "moe_trellis_swiglu_grouped");
+        free(src);
+        char *text = cJSON_PrintUnformatted(spec);
+        cJSON_Delete(spec);
+        cJSON *recs = NULL, *sum = NULL;
+        int rc = run_worker(text, &recs, &sum);
+        free(text);
+        int n = 0, good = 0;
+        const cJSON *r;
+        cJSON_ArrayForEach(r, recs) {
+            n++;
+            const char *st = str(r, "status"), *e = str(r, "error");
+            if (!extra) {
+                CHECK(strcmp(st, "ok") == 0, "old argument list, %s on %s: %s: %.300s", str(r, "variant_key"),
+                      str(r, "shape_key"), st, e);
+                good += strcmp(st, "ok") == 0;
+            } else {
+                CHECK(strcmp(st, "ok") != 0,
+                      "a kernel with a parameter the workload does not bind: %s: %.300s", st, e);
+                good += strstr(e, "arguments but the workload lists") != NULL;
+            }
+        }
+        if (!extra)
+            CHECK(rc == 0 && n == 4 && good == 4, "exit %d, %d of %d records ok (want 0, 4 of 4)", rc, good, n);
+        else   /* refused: the job stops with the sentence, or every variant fails with it */
+            CHECK(rc != 0 || (n == 4 && good == 4), "exit %d, %d of %d records refused with the sentence", rc, good, n);
+        printf("%s: %d of %d records as expected\n", extra ? "one parameter too many" : "pre-v3 argument list",
+               good, n);
+        cJSON_Delete(recs);
+        cJSON_Delete(sum);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int start = fw_test_worker_start(argc, argv, dir, &worker);
@@ -178,6 +268,7 @@ int main(int argc, char **argv)
     test_profile(fw_family_find("moe_swiglu"));
     test_only_verified_ranked();
     test_drop_last_k();
+    test_old_argument_list(fw_family_find("moe_swiglu"));
     cJSON_Delete(finalists);
     rmdir(dir);
     return failures ? 1 : 0;
