@@ -28,10 +28,20 @@ static void print_job(FILE *out, const cJSON *job)
         fprintf(out, "  rerun of job %s\n", parent);
     char t1[64], t2[64], t3[64], dev[256];
     fw_cli_field_text(job, "device", dev, sizeof dev);
+    /* a job on several devices (its stored spec's "devices", issue 17): all of them */
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(job, "spec"), "devices");
+    if (cJSON_IsArray(devs) && cJSON_GetArraySize(devs) > 1) {
+        size_t off = 0;
+        const cJSON *d;
+        cJSON_ArrayForEach(d, devs)
+            if (cJSON_IsString(d) && off < sizeof dev)
+                off += (size_t)snprintf(dev + off, sizeof dev - off, "%s%s", off ? ", " : "", d->valuestring);
+    }
     fw_cli_field_text(job, "created_at", t1, sizeof t1);
     fw_cli_field_text(job, "started_at", t2, sizeof t2);
     fw_cli_field_text(job, "finished_at", t3, sizeof t3);
-    fprintf(out, "  device %s; created %s, started %s, finished %s\n", dev, t1, t2, t3);
+    fprintf(out, "  device%s %s; created %s, started %s, finished %s\n",
+            cJSON_IsArray(devs) && cJSON_GetArraySize(devs) > 1 ? "s" : "", dev, t1, t2, t3);
     const char *e = fw_cli_str(job, "error", NULL);
     if (e && *e)
         fprintf(out, "  error: %s\n", e);

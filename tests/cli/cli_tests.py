@@ -615,6 +615,22 @@ def gemm_user_source(e, body, name='k.cl'):
     return path
 
 
+def case_multidev(e):
+    """tune --devices on two PoCL devices (issue 17): the plain output says once that a device whose
+    workers keep dying is taken out, the job ends done on the other; status names both devices."""
+    need_daemon()
+    e.env.update(POCL_DEVICES='pthread pthread', FAIRWAYD_TEST_FAULT='spread,kill-device@opencl:1')
+    e.start_daemon(FAIRWAYD)
+    p = e.fw('--no-start', 'devices', '--device', 'opencl:0', '--device', 'opencl:1', rc=0)
+    check('opencl:0' in p.stdout and 'opencl:1' in p.stdout, 'fairway devices does not list two devices', p.stdout)
+    p = e.fw('--no-start', 'tune', *TINY_GEMM, '--devices', '0,1', rc=0)
+    line = 'device opencl:1 is taken out of job 1, which goes on on the others: its worker died or hung 3 times'
+    check(p.stdout.count(line) == 1, 'tune does not say once that opencl:1 was taken out', p.stdout + e.log('daemon.log'))
+    check('job 1 done: 4 of 4 evaluated' in p.stdout, 'the job did not end done on the other device', p.stdout)
+    p = e.fw('--no-start', 'status', '1', rc=0)
+    check('devices opencl:0, opencl:1;' in p.stdout, 'status does not name the job\'s devices', p.stdout)
+
+
 def case_owndoc(e):
     """docs/own-kernel.md's gemm kernel and spec, as a user would copy them, tune and all verify."""
     need_daemon()
