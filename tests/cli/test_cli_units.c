@@ -126,7 +126,7 @@ static void test_spec(void)
     fclose(fp);
     fw_cli_spec_flags_init(&f);
     fw_cli_spec_flag(&f, "spec", path, err, sizeof err);
-    CHECK(fw_cli_spec_build(&f, &s, err, sizeof err) < 0 && strstr(err, "not a JSON object"), "%s", err);
+    CHECK(fw_cli_spec_build(&f, &s, err, sizeof err) < 0 && strstr(err, "is JSON but not an object"), "%s", err);
     fw_cli_spec_flags_release(&f);
     unlink(path);
     rmdir(dir);
