@@ -1,7 +1,8 @@
-/* Syntax-check the gemm and moe_swiglu families' Metal sources and the prelude self-test as C++ with a host compiler
- * and a stand-in metal_stdlib (tests/kernels/metal_stub): Linux has no Metal compiler, so this is
- * the check CI can make. Several variants must parse; a broken knob value must fail.
- * usage: test_metal_syntax CXX STUB_DIR */
+/* Syntax-check the gemm and moe_swiglu families' Metal sources, the prelude self-test and the
+ * examples' Metal ports (examples/NAME/NAME.metal, at every point of the spec's knobs) as C++ with a
+ * host compiler and a stand-in metal_stdlib (tests/kernels/metal_stub): Linux has no Metal
+ * compiler, so this is the check CI can make. Several variants must parse; a broken knob value must
+ * fail. usage: test_metal_syntax CXX STUB_DIR [EXAMPLES_DIR] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "fw_family.h"
 #include "fw_kernel_text.h"
+#include "fw_util.h"
 #include "prelude_selftest.h"
 
 static int failures;
@@ -43,6 +45,61 @@ static int check_syntax(const char *text, const char *defines)
     int st = system(cmd);
     unlink(path);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* examples/NAME/NAME.metal parses at every point of examples/NAME/spec.json's knobs, names the
+ * spec's entry and reference entry as kernels, and fails with a knob defined empty. */
+static void check_example(const char *dir_ex, const char *name)
+{
+    char path[1024], err[256], *text = NULL, *src = NULL;
+    size_t n;
+    snprintf(path, sizeof path, "%s/%s/spec.json", dir_ex, name);
+    CHECK(fw_read_file(path, &text, &n, err, sizeof err) == 0, "%s", err);
+    cJSON *spec = cJSON_Parse(text ? text : "");
+    free(text);
+    snprintf(path, sizeof path, "%s/%s/%s.metal", dir_ex, name, name);
+    CHECK(fw_read_file(path, &src, &n, err, sizeof err) == 0, "%s", err);
+    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "space"), "knobs");
+    const char *entry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(spec, "source"), "entry"));
+    const char *ref = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "workload"), "reference"), "entry"));
+    int nk = cJSON_GetArraySize(knobs), idx[8] = {0}, points = 0;
+    if (!src || !entry || !ref || nk < 1 || nk > 8) {
+        CHECK(0, "%s: no source, entry, reference entry or knobs", name);
+        free(src);
+        cJSON_Delete(spec);
+        return;
+    }
+    /* The stand-in defines threadgroup away (an address space); the [[threadgroup(k)]] attribute of a
+     * local-memory parameter would then read [[(k)]], so it is renamed to an attribute the compiler
+     * ignores, of the same length. */
+    for (char *q = strstr(src, "[[threadgroup("); q; q = strstr(q, "[[threadgroup("))
+        memcpy(q, "[[fw_tg_index(", 14);
+    char want[160];
+    snprintf(want, sizeof want, "kernel void %s(", entry);
+    CHECK(strstr(src, want) != NULL, "%s has no '%s'", path, want);
+    snprintf(want, sizeof want, "kernel void %s(", ref);
+    CHECK(strstr(src, want) != NULL, "%s has no '%s'", path, want);
+    for (int d = 0; d >= 0; points++) {
+        char defs[512] = "";
+        size_t used = 0;
+        int k = 0;
+        for (const cJSON *kn = knobs->child; kn; kn = kn->next, k++)
+            used += (size_t)snprintf(defs + used, sizeof defs - used, "-D%s=%d ", kn->string,
+                                     (int)cJSON_GetArrayItem(kn, idx[k])->valuedouble);
+        CHECK(check_syntax(src, defs) == 0, "%s does not parse with '%s'", path, defs);
+        for (d = nk - 1; d >= 0; d--) {   /* next point: the last knob fastest */
+            if (++idx[d] < cJSON_GetArraySize(cJSON_GetArrayItem(knobs, d)))
+                break;
+            idx[d] = 0;
+        }
+    }
+    snprintf(want, sizeof want, "-D%s=", knobs->child->string);
+    CHECK(check_syntax(src, want) != 0, "%s parsed with %s empty", path, knobs->child->string);
+    printf("%s.metal: %d points parse\n", name, points);
+    free(src);
+    cJSON_Delete(spec);
 }
 
 int main(int argc, char **argv)
@@ -108,6 +165,9 @@ int main(int argc, char **argv)
     snprintf(self, len, "%s%s%s", prelude, FW_PRELUDE_SELFTEST_BODY, entry);
     CHECK(check_syntax(self, "") == 0, "the prelude self-test does not parse as Metal-flavoured C++");
     free(self);
+    static const char *const ports[] = {"vadd", "transpose", "reduction_local"};
+    for (size_t i = 0; argc > 3 && i < sizeof ports / sizeof *ports; i++)
+        check_example(argv[3], ports[i]);
     cJSON_Delete(shape);
     rmdir(dir);
     if (!failures)

@@ -614,7 +614,8 @@ static void f_void_uint_uint(id self, SEL s, fw_nsuint a, fw_nsuint b)
         if (a % 16)
             violation("setThreadgroupMemoryLength: %lu is not a multiple of 16", a);
         W.rec.tg_mem_len = a;
-        (void)b;
+        if (b < 8)
+            W.rec.tg_mem_at[b] = a;
         return;
     }
     unexpected(o, s, "void (id, SEL, NSUInteger, NSUInteger)");
@@ -629,6 +630,8 @@ static void f_void_id_uint_uint(id self, SEL s, id a, fw_nsuint off, fw_nsuint i
         if (off != 0 || idx > 30)
             violation("setBuffer: offset %lu index %lu", off, idx);
         W.rec.set_buffers++;
+        if (idx < 8 * sizeof W.rec.buffer_at)
+            W.rec.buffer_at |= 1ul << idx;
         return;
     }
     unexpected(o, s, "void (id, SEL, id, NSUInteger, NSUInteger)");

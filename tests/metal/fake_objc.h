@@ -46,6 +46,8 @@ typedef struct fake_record {
     int set_buffers, set_bytes;
     unsigned long set_bytes_len[8];
     unsigned long tg_mem_len;
+    unsigned long tg_mem_at[8];   /* setThreadgroupMemoryLength by index */
+    unsigned long buffer_at;      /* bit i: a setBuffer at index i */
     int commits;
     unsigned long buffer_options;
 } fake_record;

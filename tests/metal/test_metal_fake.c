@@ -174,6 +174,26 @@ static void test_success(int has_math_mode)
     CHECK(be->launch(d, p, &l, NULL) == 0, "launch without timing");
     CHECK(r->commits == 2, "two commits");
 
+    /* local-memory arguments: threadgroup(k) for the k-th, rounded to 16; no buffer at their index */
+    fw_arg largs[4] = {{FW_ARG_BUFFER, a, NULL, 0}, {FW_ARG_LOCAL, NULL, NULL, 100},
+                       {FW_ARG_BYTES, NULL, params, sizeof params}, {FW_ARG_LOCAL, NULL, NULL, 32}};
+    fw_launch ll = {.grid = {1, 1, 1}, .group = {64, 1, 1}, .args = largs, .nargs = 4};
+    memset(r->tg_mem_at, 0, sizeof r->tg_mem_at);
+    r->buffer_at = 0;
+    CHECK(be->launch(d, p, &ll, NULL) == 0, "launch with local memory: %s", be->last_error(d));
+    CHECK(r->tg_mem_at[0] == 112 && r->tg_mem_at[1] == 32 && r->tg_mem_at[2] == 0, "threadgroup memory %lu %lu %lu",
+          r->tg_mem_at[0], r->tg_mem_at[1], r->tg_mem_at[2]);
+    CHECK(r->buffer_at == 1 && r->set_bytes_len[2] == 16, "buffers at %#lx", r->buffer_at);
+    CHECK(r->commits == 3, "three commits");
+    ll.dynamic_shared_bytes = 64;
+    CHECK(be->launch(d, p, &ll, NULL) == -EINVAL && strstr(be->last_error(d), "threadgroup(0)"),
+          "local memory and dynamic_shared_bytes both: %s", be->last_error(d));
+    ll.dynamic_shared_bytes = 0;
+    largs[1].size = 0;
+    CHECK(be->launch(d, p, &ll, NULL) == -EINVAL, "local memory of 0 bytes");
+    CHECK(r->commits == 3, "nothing committed for the refused local launches");
+    CHECK(be->launch(d, p, &l, NULL) == 0, "launch without timing, again");
+
     /* refused before anything is encoded */
     fw_launch big = l;
     big.group[0] = 1024;
@@ -183,14 +203,14 @@ static void test_success(int has_math_mode)
     fw_arg bigarg[1] = {{FW_ARG_BYTES, NULL, blob, sizeof blob}};
     fw_launch lb = {.grid = {1, 1, 1}, .group = {32, 1, 1}, .args = bigarg, .nargs = 1};
     CHECK(be->launch(d, p, &lb, &ns) == -EINVAL, "setBytes over 4096");
-    CHECK(r->commits == 2, "nothing committed for refused launches");
+    CHECK(r->commits == 4, "nothing committed for refused launches");
 
     be->buffer_free(d, a);
     be->buffer_free(d, c);
     be->program_free(d, p);
     be->close(d);
     check_clean(has_math_mode ? "success (mathMode)" : "success (fastMathEnabled)");
-    CHECK(fake_sent("endEncoding") == 2 && fake_sent("commit") == 2 && fake_sent("waitUntilCompleted") == 2,
+    CHECK(fake_sent("endEncoding") == 4 && fake_sent("commit") == 4 && fake_sent("waitUntilCompleted") == 4,
           "encoder/commit/wait counts");
 }
 
