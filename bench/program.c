@@ -230,7 +230,8 @@ int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *s
         return rc;
     }
     fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, c->source), c->source_hash);
-    rc = fw_point_macros(&mpoint, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &c->macros, &c->nmacros);
+    rc = fw_point_macros_values(&mpoint, cJSON_GetObjectItemCaseSensitive(spec, "aliases"),
+                                cJSON_GetObjectItemCaseSensitive(spec, "knob_values"), &c->macros, &c->nmacros);
     if (rc < 0) {
         fwh_compile_in_release(c);
         return fw_errf(err, errlen, rc, "cannot render the variant's macros");

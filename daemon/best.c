@@ -56,7 +56,8 @@ static void add_macros(cJSON *best, const cJSON *spec)
         cJSON_AddItemToObject(best, "source_transforms", src);
     char **macros = NULL;
     size_t n = 0;
-    if (fw_point_macros(&mp, cJSON_GetObjectItemCaseSensitive(spec, "aliases"), &macros, &n) == 0) {
+    if (fw_point_macros_values(&mp, cJSON_GetObjectItemCaseSensitive(spec, "aliases"),
+                               cJSON_GetObjectItemCaseSensitive(spec, "knob_values"), &macros, &n) == 0) {
         cJSON *arr = cJSON_AddArrayToObject(best, "macros");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(macros[i]));

@@ -25,6 +25,13 @@ typedef struct job_ctx {
     size_t ask_ahead;              /* learning strategies: options.ask_ahead */
 } job_ctx;
 
+/* knob_values.c: a space whose knobs list non-integer values (a float, a type name) as the same
+ * space with each such list replaced by its indices 0 .. k-1 (*indexed), and {"KNOB": [texts]}
+ * (*values), the macro text of each index; both NULL when every list is integers. given: a resolved
+ * spec's own "knob_values" (resolved again), checked against the indexed space and kept. */
+int fw_spec_knob_values(const cJSON *space, const cJSON *given, cJSON **indexed, cJSON **values, char *err,
+                        size_t errlen);
+
 int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *err, size_t errlen);
 void job_ctx_close(job_ctx *c);
 /* The valid points of shape si (odometer indices, ascending, malloc'd): -EINVAL naming the

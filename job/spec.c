@@ -2,6 +2,7 @@
  * The resolved spec is self-contained (seed drawn and stored, defaults written out) so that
  * resolving it again gives the same spec, and the same plan, bit for bit. */
 #include "fw_job.h"
+#include "job_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +27,7 @@
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
     "iters", "backend", "device", "no_explore", "num_random", "aliases", "macros", "source",
-    "options", "binds", "workload", "budget_s", "replay", NULL,
+    "options", "binds", "workload", "budget_s", "replay", "knob_values", NULL,
 };
 /* What a profile may set: a template, never a seed or a device. */
 static const char *const profile_fields[] = {
@@ -240,6 +241,7 @@ typedef struct resolve_ctx {
     const cJSON *user;      /* the user's spec, or the replayed one that replaces it */
     cJSON *replayed, *prof, *defaults, *presets;
     const cJSON *profile, *shapes, *aliases, *macros, *source, *binds, *workload, *options;
+    cJSON *knob_values;     /* {"KNOB": [texts]} of knobs listed by non-integer values (knob_values.c) */
     const fw_family *fam;
     fw_space space;
     int have_space, space_default, npresets;
@@ -351,8 +353,13 @@ static int complete_space(resolve_ctx *c, const cJSON *space_json, cJSON **dspac
 static int resolve_space(resolve_ctx *c)
 {
     const cJSON *space_json = pick(c->user, c->prof, "space");
-    cJSON *dspace = NULL;
-    int rc;
+    cJSON *dspace = NULL, *indexed = NULL;
+    int rc = fw_spec_knob_values(space_json, cJSON_GetObjectItemCaseSensitive(c->user, "knob_values"), &indexed,
+                                 &c->knob_values, c->err, c->errlen);
+    if (rc < 0)
+        return rc;
+    if (indexed)
+        space_json = indexed;   /* tuned by index; the values' texts are the macros */
     if (!space_json) {
         const cJSON *dk = cJSON_GetObjectItemCaseSensitive(c->defaults, "knobs");
         if (!dk)
@@ -369,13 +376,16 @@ static int resolve_space(resolve_ctx *c)
     } else if (!pick(c->user, c->prof, "source") &&
                cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(c->defaults, "knobs")) && cJSON_IsObject(space_json) &&
                cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(space_json, "knobs")) > 0) {
-        if ((rc = complete_space(c, space_json, &dspace)) < 0)
+        if ((rc = complete_space(c, space_json, &dspace)) < 0) {
+            cJSON_Delete(indexed);
             return rc;
+        }
         space_json = dspace;
     }
     char serr[400];
     rc = fw_space_from_json(space_json, &c->space, serr, sizeof serr);
     cJSON_Delete(dspace);
+    cJSON_Delete(indexed);
     if (rc < 0) {
         fw_errf(c->err, c->errlen, rc, "space: %s", serr);
         return rc;
@@ -693,6 +703,8 @@ static int resolve_output(resolve_ctx *c, cJSON **resolved)
     ok &= cJSON_AddStringToObject(out, "family", c->fam->name) != NULL;
     ok &= add_dup(out, "shapes", c->shapes) == 0;
     cJSON_AddItemToObject(out, "space", sj);
+    if (c->knob_values)   /* only when a knob has non-integer values: other specs' bytes are unchanged */
+        ok &= add_dup(out, "knob_values", c->knob_values) == 0;
     cJSON_AddItemToObject(out, "presets", c->presets);
     c->presets = NULL;
     ok &= cJSON_AddStringToObject(out, "strategy", c->strategy) != NULL;
@@ -761,6 +773,7 @@ done:
     cJSON_Delete(c.presets);
     cJSON_Delete(c.prof);
     cJSON_Delete(c.defaults);
+    cJSON_Delete(c.knob_values);
     if (c.have_space)
         fw_space_release(&c.space);
     return rc;

@@ -128,6 +128,10 @@ int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit,
  * ({"TILE_N": "MOE_TILE_N"}); NULL or a missing entry keeps the knob name. Each entry is written as
  * "NAME=VALUE" into out[i] (caller frees each with free()). */
 int fw_point_macros(const fw_point *p, const cJSON *aliases, char ***out, size_t *n);
+/* The same, where values {"KNOB": ["float", "float4"]} (a resolved spec's "knob_values", may be NULL)
+ * gives a knob's macro text by its value's index: VEC=1 becomes VEC=float4. -EINVAL for an index
+ * outside its list. */
+int fw_point_macros_values(const fw_point *p, const cJSON *aliases, const cJSON *values, char ***out, size_t *n);
 void fw_macros_free(char **m, size_t n);
 
 /* Device limits as constraint names (DEVICE_MAX_THREADS, ...) from a device JSON object as reported

@@ -237,6 +237,11 @@ int fw_env_add_point(fw_env *e, const fw_point *p)
 
 int fw_point_macros(const fw_point *p, const cJSON *aliases, char ***out, size_t *n)
 {
+    return fw_point_macros_values(p, aliases, NULL, out, n);
+}
+
+int fw_point_macros_values(const fw_point *p, const cJSON *aliases, const cJSON *values, char ***out, size_t *n)
+{
     *out = NULL;
     *n = 0;
     if (aliases && !cJSON_IsObject(aliases) && !cJSON_IsNull(aliases))
@@ -254,13 +259,24 @@ int fw_point_macros(const fw_point *p, const cJSON *aliases, char ***out, size_t
             }
             name = a->valuestring;
         }
-        size_t len = strlen(name) + 24;
+        /* a knob listed by non-integer values: its value is the index of its text */
+        const cJSON *texts = values ? cJSON_GetObjectItemCaseSensitive(values, p->kv[i].name) : NULL;
+        const char *text = NULL;
+        if (texts && !(p->kv[i].value >= 0 && p->kv[i].value < cJSON_GetArraySize(texts) &&
+                       (text = cJSON_GetStringValue(cJSON_GetArrayItem(texts, (int)p->kv[i].value))))) {
+            fw_macros_free(m, i);
+            return -EINVAL;
+        }
+        size_t len = strlen(name) + (text ? strlen(text) : 0) + 24;
         m[i] = malloc(len);
         if (!m[i]) {
             fw_macros_free(m, i);
             return -ENOMEM;
         }
-        snprintf(m[i], len, "%s=%" PRId64, name, p->kv[i].value);
+        if (text)
+            snprintf(m[i], len, "%s=%s", name, text);
+        else
+            snprintf(m[i], len, "%s=%" PRId64, name, p->kv[i].value);
     }
     *out = m;
     *n = p->n;

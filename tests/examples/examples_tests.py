@@ -327,6 +327,76 @@ def case_outputs(e):
     check(p.returncode != 0 and why in p.stderr, 'a wrong-sized expected file was not refused', p.stdout + p.stderr)
 
 
+SPLIT_CL = '''#ifndef SPLIT
+#define SPLIT 0.5f
+#endif
+#ifndef ACC
+#define ACC float
+#endif
+#ifndef BLOCK
+#define BLOCK 64
+#endif
+__kernel __attribute__((reqd_work_group_size(BLOCK, 1, 1)))
+void addk(__global const float *a, __global const float *b, __global float *c, const int n)
+{
+    const int i = (int)get_global_id(0), cut = (int)(SPLIT * n);
+    ACC s = (ACC)a[i < n ? i : 0];
+    if (i < cut)
+        c[i] = (float)(s + (ACC)b[i]);
+    else if (i < n)
+        c[i] = a[i] + b[i];
+}
+__kernel void addk_ref(__global const float *a, __global const float *b, __global float *c, const int n)
+{
+    const int i = (int)get_global_id(0);
+    if (i < n)
+        c[i] = a[i] + b[i];
+}
+'''
+
+
+def case_knobvalues(e):
+    """Knobs listed by non-integer values (a float constant, a type name) are tuned by index and reach
+    the compiler as their text; a value that cannot be a macro is refused before the job."""
+    e.start()
+    src = os.path.join(e.dir, 'addk.cl')
+    with open(src, 'w') as f:
+        f.write(SPLIT_CL)
+    spec = {'source': {'file': src, 'entry': 'addk'}, 'shapes': [{'n': 5000}],
+            'space': {'knobs': {'SPLIT': [0.25, 0.75], 'ACC': ['float', 'double'], 'BLOCK': [64]}},
+            'workload': {'args': [{'name': 'a', 'type': 'f32', 'count': 'n', 'init': {'uniform': [-4, 4]}},
+                                  {'name': 'b', 'type': 'f32', 'count': 'n', 'init': 'iota'},
+                                  {'name': 'c', 'type': 'f32', 'count': 'n', 'dir': 'out', 'tolerance': 1e-6},
+                                  {'name': 'n', 'scalar': 'i32', 'value': 'n'}],
+                         'grid': ['cdiv(n, BLOCK)'], 'block': ['BLOCK'], 'bytes': '12 * n',
+                         'reference': {'entry': 'addk_ref', 'grid': ['cdiv(n, 64)'], 'block': [64]}},
+            'strategy': 'grid', 'warmup': 1, 'iters': 2}
+    path = os.path.join(e.dir, 'addk.json')
+    with open(path, 'w') as f:
+        json.dump(spec, f)
+    o = tune(e, path)
+    check(o['job']['counts']['ok'] == 4, 'the knob-value variants did not all verify', o['job'])
+    db = sqlite3.connect('file:%s?mode=ro' % os.path.join(e.dir, 'fw.db'), uri=True)
+    recs = [json.loads(r[0]) for r in db.execute('SELECT record FROM measurements WHERE job = ?', (o['job']['id'],))]
+    db.close()
+    macros = sorted(tuple(sorted(m for m in r['macros'] if not m.startswith('BLOCK'))) for r in recs)
+    want = sorted((a, s) for a in ('ACC=float', 'ACC=double') for s in ('SPLIT=0.25', 'SPLIT=0.75'))
+    check(macros == want, 'the macros are not the values: %s' % macros, recs)
+    check(all(r['knobs']['ACC'] in (0, 1) and r['knobs']['SPLIT'] in (0, 1) for r in recs),
+          'the knobs are not the values\' indices', [r['knobs'] for r in recs])
+    jid, sk = o['job']['id'], o['rankings'][0]['shape_key']
+    b = json.loads(e.fw('best', '--family', o['job']['family'], '--shape', sk).stdout)
+    check(b['job'] == jid and any(m.startswith('ACC=') and m[4:] in ('float', 'double') for m in b.get('macros', [])),
+          'best does not give the value as its macro', b)
+    for bad, why in [(['float', 'a b'], "space: knob 'ACC' value 1 ('a b'): a macro value has no spaces"),
+                     (['float', 'float'], "space: knob 'ACC' lists the value float twice")]:
+        spec['space']['knobs']['ACC'] = bad
+        with open(path, 'w') as f:
+            json.dump(spec, f)
+        p = e.fw('tune', '--spec', path)
+        check(p.returncode != 0 and why in p.stderr, 'expected "%s"' % why, p.stdout + p.stderr)
+
+
 def case_refused(e):
     """Wrong workloads are refused before the job starts, with a sentence naming the argument."""
     e.start()

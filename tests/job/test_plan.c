@@ -521,6 +521,64 @@ static void test_all_profiles(void)
     cJSON_Delete(dev);
 }
 
+/* Knobs listed by non-integer values (issue 12): the resolved space lists their indices, "knob_values"
+ * their texts; resolved again it is the same spec; bad lists are refused with the knob named. */
+static void test_knob_values(void)
+{
+    cJSON *r = resolve_ok("{\"source\": {\"text\": \"#ifndef TILE_N\\n#define TILE_N 1\\n#endif\\n#ifndef VEC\\n"
+                          "#define VEC float\\n#endif\\n#ifndef ALPHA\\n#define ALPHA 1\\n#endif\\n"
+                          "__kernel void k(__global VEC *c) { c[0] = ALPHA * TILE_N; }\", \"entry\": \"k\"},"
+                          " \"shapes\": [{\"n\": 8}],"
+                          " \"workload\": {\"args\": [{\"name\": \"c\", \"type\": \"f32\", \"count\": \"n\","
+                          " \"dir\": \"out\"}], \"grid\": [1], \"block\": [1], \"verify\": false},"
+                          " \"space\": {\"knobs\": {\"TILE_N\": [32, 64], \"VEC\": [\"float\", \"float4\"],"
+                          " \"ALPHA\": [0.5, 2, 1e-7]}, \"constraints\": [\"VEC <= 1\"]}}");
+    if (!r)
+        return;
+    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "space"), "knobs");
+    const cJSON *vals = cJSON_GetObjectItemCaseSensitive(r, "knob_values");
+    char *k = cJSON_PrintUnformatted(knobs), *v = cJSON_PrintUnformatted(vals);
+    CHECK(k && strstr(k, "\"VEC\":[0,1]") && strstr(k, "\"ALPHA\":[0,1,2]") && strstr(k, "\"TILE_N\":[32,64]"));
+    CHECK(v && !strcmp(v, "{\"VEC\":[\"float\",\"float4\"],\"ALPHA\":[\"0.5\",\"2\",\"1e-07\"]}"));
+    if (v && strcmp(v, "{\"VEC\":[\"float\",\"float4\"],\"ALPHA\":[\"0.5\",\"2\",\"1e-07\"]}"))
+        fprintf(stderr, "knob_values %s\n", v);
+    free(k);
+    free(v);
+    char err[400] = "";
+    cJSON *again = NULL;
+    CHECK_INT(fw_spec_resolve(r, &again, err, sizeof err), 0);
+    char *a = again ? cJSON_PrintUnformatted(again) : NULL, *b = cJSON_PrintUnformatted(r);
+    CHECK(a && b && !strcmp(a, b));
+    free(a);
+    free(b);
+    /* the macros: a value's text by its index */
+    fw_point p;
+    fw_point_clear(&p);
+    fw_point_set(&p, "ALPHA", 2);
+    fw_point_set(&p, "VEC", 1);
+    fw_point_set(&p, "TILE_N", 64);
+    char **m = NULL;
+    size_t n = 0;
+    CHECK_INT(fw_point_macros_values(&p, NULL, vals, &m, &n), 0);
+    int seen = 0;
+    for (size_t i = 0; i < n; i++)
+        seen += !strcmp(m[i], "ALPHA=1e-07") + !strcmp(m[i], "VEC=float4") + !strcmp(m[i], "TILE_N=64");
+    CHECK(n == 3 && seen == 3);
+    fw_macros_free(m, n);
+    fw_point_set(&p, "VEC", 2);
+    CHECK_INT(fw_point_macros_values(&p, NULL, vals, &m, &n), -EINVAL);
+    cJSON_Delete(again);
+    cJSON_Delete(r);
+    resolve_err("{\"family\": \"gemm\", \"space\": {\"knobs\": {\"TILE_N\": [32], \"VEC\": [\"a b\"]}}}",
+                "space: knob 'VEC' value 0 ('a b'): a macro value has no spaces, quotes or backslashes");
+    resolve_err("{\"family\": \"gemm\", \"space\": {\"knobs\": {\"TILE_N\": [32], \"VEC\": [\"x\", 1.5, \"x\"]}}}",
+                "space: knob 'VEC' lists the value x twice");
+    resolve_err("{\"family\": \"gemm\", \"space\": {\"knobs\": {\"TILE_N\": [32], \"VEC\": [0, 1]}},"
+                " \"knob_values\": {\"VEC\": [\"float\"]}}", "\"knob_values\" of 'VEC' must list one text");
+    resolve_err("{\"family\": \"gemm\", \"space\": {\"knobs\": {\"TILE_N\": [32], \"VEC\": [\"f\", \"g\"]}},"
+                " \"knob_values\": {\"VEC\": [\"f\", \"g\"]}}", "give the values in \"space\" only");
+}
+
 int main(void)
 {
     test_default_budget();
@@ -530,5 +588,6 @@ int main(void)
     test_errors();
     test_profile();
     test_all_profiles();
+    test_knob_values();
     return fw_check_done("test_plan");
 }
