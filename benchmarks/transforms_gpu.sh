@@ -5,8 +5,8 @@
 #  1. simdgroup_barrier: benchmarks/transforms/h200_barrier.sh (xf_gemm.cu: proven sites of
 #     xf_in_warp, unproven ones of xf_cross forced) -> OUT/in_warp.*, OUT/cross.*;
 #  2. async_prefetch_hint: benchmarks/transforms/pf_gemm.cu's loop (site PF_L39) off and on over a
-#     grid of TILE_N x SIMDGROUPS_PER_TG, three shapes -> OUT/prefetch.*, and per config the ratio
-#     on/off of the medians;
+#     grid of TILE_N x SIMDGROUPS_PER_TG, three shapes, every variant re-timed interleaved as a
+#     finalist -> OUT/prefetch.*, and per config the ratio on/off of the medians;
 #  3. benchmarks/transforms/racecheck.py: per job and shape the fastest verified structural variant,
 #     run alone under compute-sanitizer --tool racecheck, one verdict line each (clean, RACE,
 #     unavailable, failed, unknown; ALL=1 checks every verified structural variant). Logs in OUT/rc_*.
@@ -29,7 +29,7 @@ spec = {"shapes": [{"M": 512, "N": 512, "K": 512}, {"M": 64, "N": 2048, "K": 102
         "strategy": "grid", "seed": 1, "warmup": 5, "iters": 30, "backend": "cuda",
         "source": {"text": text, "name": "pf_gemm.cu", "entry": "pf_gemm", "workload": "gemm"},
         "binds": {"PF_L39": {"transform": "async_prefetch_hint", "function": "pf_gemm", "lines": [39, 39]}},
-        "options": {"finalists": 0, "early_stop": False}}
+        "options": {"finalists": 12, "early_stop": False}}
 json.dump(spec, open(f"{out}/prefetch.json", "w"))
 PY
 $W --spec "$OUT/prefetch.json" > "$OUT/prefetch.jsonl" 2> "$OUT/prefetch.err"; echo "prefetch rc=$?"
@@ -39,12 +39,16 @@ out = sys.argv[1]
 recs = [json.loads(l) for l in open(f"{out}/prefetch.jsonl") if l.strip()]
 recs = [r for r in recs if "seq" in r and "status" in r]
 print(f"== prefetch: {len(recs)} records, statuses {sorted(set(r['status'] for r in recs))}")
+rows = [json.loads(l) for l in open(f"{out}/prefetch.jsonl") if l.strip()]
+fin = {(f["shape_key"], f["variant_key"]): f for r in rows for f in r.get("finalists", [])}
+print(f"   {len(fin)} re-timed interleaved (their medians are used where there)")
 by = {}
 for r in recs:
     k = r["knobs"]
     by.setdefault((r["shape_key"], k["TILE_N"], k["SIMDGROUPS_PER_TG"]), {})[k["PF_L39"]] = r
 def med(r):
-    st = (r or {}).get("stats") or {}
+    f = fin.get((r["shape_key"], r["variant_key"])) if r else None
+    st = ((f or r or {}).get("stats")) or {}
     return st.get("median_ns") if r and r["status"] == "ok" else None
 ratios = {}
 for (shape, tn, sg), d in sorted(by.items()):

@@ -6,7 +6,8 @@ usage: racecheck.py WORKER OUT SPEC.json:RECORDS.jsonl [...]   (on the GPU machi
 
 For each job (a spec and the records fairway-worker wrote for it): the structural winners are, per
 shape, the fastest verified (status ok) variant whose origin is "structural" (a transform site
-switched on). Each winner is run again alone under `compute-sanitizer --tool racecheck` (the job's
+switched on), by the interleaved finalist re-timing's median where it was re-timed. Each winner is
+run again alone under `compute-sanitizer --tool racecheck` (the job's
 spec with that shape, every knob fixed to the winner's value, warmup 0, iters 1, no finalists), and
 its verdict printed:
     clean        racecheck reported no hazard
@@ -25,13 +26,20 @@ import subprocess
 import sys
 
 
-def pick_winners(records, every=False):
-    """Per shape_key, the fastest ok structural record (every=True: all of them, fastest first)."""
+def finalists_of(rows):
+    """{(shape_key, variant_key): finalist entry} of a worker's output rows ({"finalists": [...]})."""
+    return {(f['shape_key'], f['variant_key']): f for r in rows for f in r.get('finalists', [])}
+
+
+def pick_winners(records, every=False, fin=None):
+    """Per shape_key, the fastest ok structural record (every=True: all of them, fastest first), by
+    the interleaved re-timing's median where the record was a finalist (fin), else its first pass."""
     best = {}
     for r in records:
         if r.get('status') != 'ok' or r.get('origin') != 'structural':
             continue
-        med = (r.get('stats') or {}).get('median_ns')
+        f = (fin or {}).get((r['shape_key'], r.get('variant_key')))
+        med = ((f or r).get('stats') or {}).get('median_ns')
         if med is None:
             continue
         best.setdefault(r['shape_key'], []).append((med, r.get('seq', 0), r))
@@ -104,10 +112,11 @@ def main(argv):
     for pair in argv[3:]:
         spec_path, rec_path = pair.split(':', 1)
         spec = json.load(open(spec_path))
-        recs = [json.loads(l) for l in open(rec_path) if l.strip()]
-        recs = [r for r in recs if 'seq' in r and 'status' in r]
+        rows = [json.loads(l) for l in open(rec_path) if l.strip()]
+        recs = [r for r in rows if 'seq' in r and 'status' in r]
+        fin = finalists_of(rows)
         job = os.path.splitext(os.path.basename(spec_path))[0]
-        winners = pick_winners(recs, every)
+        winners = pick_winners(recs, every, fin)
         if not winners:
             print('%s: no verified structural variant, nothing to check' % job)
         for i, w in enumerate(winners):
@@ -124,7 +133,8 @@ def main(argv):
             with open(os.path.join(out, 'rc_%s_%d.log' % (job, i)), 'w') as f:
                 f.write(text)
             v, detail = parse_racecheck(text, rc)
-            med = w['stats']['median_ns'] / 1e3
+            f = fin.get((w['shape_key'], w.get('variant_key')))
+            med = (f or w)['stats']['median_ns'] / 1e3
             verdicts.append(v)
             print('%-10s %-20s %9.1f us  %-11s %s  [%s]' % (job, w['shape_key'], med, v, detail, knobs_text(w)))
     print('racecheck: %d checked, %d clean, %d RACE, %d other' % (

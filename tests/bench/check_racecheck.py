@@ -57,6 +57,10 @@ def main():
     check([r['seq'] for r in w] == [2, 4], 'winners %s' % [r['seq'] for r in w])   # ties: the first measured
     check([r['seq'] for r in rc.pick_winners(recs, every=True)] == [2, 1, 4, 5], 'ALL')
     check(rc.pick_winners(recs[:1]) == [], 'no structural variant')
+    # the interleaved re-timing's median decides where there is one
+    fin = rc.finalists_of([{'finalists': [{'shape_key': 'a', 'variant_key': 'v1', 'stats': {'median_ns': 6}}]}])
+    recs[1]['variant_key'] = 'v1'
+    check([r['seq'] for r in rc.pick_winners(recs, fin=fin)] == [1, 4], 'finalist median')
 
     # The one-variant spec through the worker on PoCL, under a stand-in sanitizer.
     text = open(gemm).read()
