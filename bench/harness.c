@@ -400,7 +400,7 @@ static int m_compare(measure *m, size_t nelem, fw_bench_verify *v, int *on_dev, 
     }
     /* an inout output was never poisoned: none of its elements is unwritten */
     if (!*on_dev)
-        fw_bench_verify_output2(ob->elem, m->out, ob->role == FW_BUF_OUTPUT ? NULL : m->out, nelem, wl->reference, v);
+        fw_bench_verify_output2(ob->elem, m->out, ob->role == FW_BUF_INPUT ? m->out : NULL, nelem, wl->reference, v);
     *abs_ok = 0;
     if (wl->abs_tolerance > 0 && !v->unwritten && !v->nonfinite && !(v->rel_err <= wl->tolerance))
         *abs_ok = *on_dev ? max_abs <= wl->abs_tolerance : host_abs_ok(ob->elem, m->out, wl->reference, nelem,
@@ -489,7 +489,7 @@ static int m_verify_more(measure *m, size_t k, cJSON *jouts)
     fw_bench_verify v;
     int abs_ok = 0;
     if (rc == 0) {
-        fw_bench_verify_output2(ob->elem, out, ob->role == FW_BUF_OUTPUT ? NULL : out, nelem, o->reference, &v);
+        fw_bench_verify_output2(ob->elem, out, ob->role == FW_BUF_INPUT ? out : NULL, nelem, o->reference, &v);
         if (o->abs_tolerance > 0 && !v.unwritten && !v.nonfinite && !(v.rel_err <= o->tolerance))
             abs_ok = host_abs_ok(ob->elem, out, o->reference, nelem, o->abs_tolerance);
         if (v.unwritten && is_integer(ob->elem) && ob->role == FW_BUF_OUTPUT)
