@@ -91,6 +91,12 @@ typedef struct fw_plan {
  * -E2BIG when budget is 0 and a shape has more than FW_SPEC_MAX_BUDGET valid points (grid/random), or
  * when the plan would hold more than FW_SPEC_MAX_PLANNED evaluations (refused before they are held). */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen);
+/* fw_plan_build within a work bound (fw_variants.h; NULL = none), shared by every shape's expansion:
+ * -ETIME with a sentence naming the shape when the constraints take more than work->max_nodes
+ * expression-node evaluations; -ECANCELED once work->cancel is set (from another thread). Safe to
+ * call from any thread (it touches no shared state but the replay file cache, which locks). */
+int fw_plan_build_work(const cJSON *resolved, const cJSON *device, fw_work *work, fw_plan *plan, char *err,
+                       size_t errlen);
 void fw_plan_release(fw_plan *plan);
 
 /* ---- the evaluation sequence (job/seq.c) -------------------------------------------------------
@@ -126,8 +132,12 @@ typedef struct fw_seq fw_seq;
 
 enum { FW_SEQ_WAIT = 0, FW_SEQ_ITEM = 1, FW_SEQ_END = 2 };
 
-/* A sequencer for a resolved spec and device (as fw_plan_build; the same errors). */
+/* A sequencer for a resolved spec and device (as fw_plan_build; the same errors). It keeps nothing
+ * of resolved or device: they may be freed once it returns. */
 int fw_seq_new(const cJSON *resolved, const cJSON *device, fw_seq **out, char *err, size_t errlen);
+/* fw_seq_new within a work bound (as fw_plan_build_work; the bound is not kept by the sequencer). */
+int fw_seq_new_work(const cJSON *resolved, const cJSON *device, fw_work *work, fw_seq **out, char *err,
+                    size_t errlen);
 void fw_seq_free(fw_seq *q);
 /* Evaluations of the whole job when every shape runs its budget (what progress calls planned). */
 size_t fw_seq_planned(const fw_seq *q);

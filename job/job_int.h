@@ -12,7 +12,7 @@
 struct fw_family;
 
 typedef struct job_ctx {
-    const cJSON *resolved;         /* not owned */
+    const cJSON *resolved;         /* not owned; read only while the sequence is built */
     fw_space space;
     fw_env denv;
     const struct fw_family *fam;
@@ -20,9 +20,10 @@ typedef struct job_ctx {
     fw_point *pre;
     int64_t *pre_idx;
     int64_t budget, seed;
-    const char *strategy;          /* inside the resolved spec */
+    const char *strategy;          /* a static name (the sequence outlives the resolved spec) */
     int grid, random, presets;     /* else a learning strategy (fw_strategy.h) */
     size_t ask_ahead;              /* learning strategies: options.ask_ahead */
+    fw_work *work;                 /* the bound on planning work, NULL = none (not owned) */
 } job_ctx;
 
 /* knob_values.c: a space whose knobs list non-integer values (a float, a type name) as the same
@@ -36,7 +37,7 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
 void job_ctx_close(job_ctx *c);
 /* The valid points of shape si (odometer indices, ascending, malloc'd): -EINVAL naming the
  * constraint that rejects all for an empty shape, -E2BIG when budget 0 would take more than
- * FW_SPEC_MAX_BUDGET. */
+ * FW_SPEC_MAX_BUDGET, -ETIME past c->work's bound, -ECANCELED when it is cancelled. */
 int job_ctx_shape(job_ctx *c, const cJSON *shape, int si, uint64_t **idx, size_t *n, char *err, size_t errlen);
 /* Position of odometer index want in idx[0..n), -1 when absent. */
 int64_t job_find_index(const uint64_t *idx, size_t n, uint64_t want);

@@ -33,10 +33,24 @@ static void shape_desc(const fw_family *fam, const cJSON *shape, char *buf, size
     free(t);
 }
 
+/* A shape's planning stopped by the work bound or a cancel; what: how far it got. */
+static int work_stopped(const fw_family *fam, const cJSON *shape, int si, int rc, const char *what, char *err,
+                        size_t errlen)
+{
+    char sd[256];
+    shape_desc(fam, shape, sd, sizeof sd);
+    if (rc == -ECANCELED)
+        return fw_errf(err, errlen, rc, "planning was cancelled at shape %d (%s)", si, sd);
+    return fw_errf(err, errlen, rc,
+                   "planning stopped at shape %d (%s): %s; every constraint is evaluated at every point of the "
+                   "space, for each shape, so simplify the constraints, shorten the knobs' value lists or tune "
+                   "fewer shapes in one job", si, sd, what);
+}
+
 /* Explain an empty shape: which constraint rejected the most raw points (the first failing one
  * is charged for each point). */
-static int explain_empty(const fw_space *s, const fw_env *env, const fw_family *fam, const cJSON *shape,
-                         int si, char *err, size_t errlen)
+static int explain_empty(const fw_space *s, const fw_env *env, fw_work *work, const fw_family *fam,
+                         const cJSON *shape, int si, char *err, size_t errlen)
 {
     size_t *count = calloc(s->nconstraints ? s->nconstraints : 1, sizeof *count);
     size_t digits[FW_MAX_KNOBS] = {0};
@@ -48,7 +62,16 @@ static int explain_empty(const fw_space *s, const fw_env *env, const fw_family *
             fw_point_set(&p, s->knobs[k].name, s->knobs[k].values[digits[k]]);
         char why[400];
         raw++;
-        if (fw_space_valid(s, &p, env, why, sizeof why) == 0 && count)
+        int rc = fw_space_valid_work(s, &p, env, work, why, sizeof why);
+        if (rc == -ETIME || rc == -ECANCELED) {
+            free(count);
+            char what[300];
+            snprintf(what, sizeof what, "the constraints took more than %" PRIu64 " expression-node evaluations "
+                     "(the plan's work bound) after the %" PRIu64 " points of the space, which it rejects, and "
+                     "%" PRIu64 " points more to say why", work->max_nodes, fw_space_size(s), raw - 1);
+            return work_stopped(fam, shape, si, rc, what, err, errlen);
+        }
+        if (rc == 0 && count)
             for (size_t c = 0; c < s->nconstraints; c++)
                 if (strcmp(why, s->constraint_text[c]) == 0) {
                     count[c]++;
@@ -90,12 +113,13 @@ int64_t job_find_index(const uint64_t *idx, size_t n, uint64_t want)
     return lo < n && idx[lo] == want ? (int64_t)lo : -1;
 }
 
-static int is_learning(const char *name)
+/* The static name of a learning strategy, NULL for any other name. */
+static const char *learning_name(const char *name)
 {
     for (size_t i = 0; fw_strategy_names[i]; i++)
         if (strcmp(name, fw_strategy_names[i]) == 0 && strcmp(name, "random") != 0)
-            return 1;
-    return 0;
+            return fw_strategy_names[i];
+    return NULL;
 }
 
 static int ctx_presets(job_ctx *c, const cJSON *jpresets, char *err, size_t errlen)
@@ -137,13 +161,13 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
         !fw_variants_json_int(cJSON_GetObjectItemCaseSensitive(resolved, "seed"), &c->seed) || c->budget < 0)
         return fw_errf(err, errlen, -EINVAL, "the spec is not resolved (run it through fw_spec_resolve first)");
     c->fam = cJSON_IsString(family) ? fw_family_find(family->valuestring) : NULL;
-    c->strategy = strat->valuestring;
-    c->grid = strcmp(c->strategy, "grid") == 0;
-    c->random = strcmp(c->strategy, "random") == 0;
-    c->presets = strcmp(c->strategy, "presets") == 0;
-    if (!c->grid && !c->random && !c->presets && !is_learning(c->strategy))
+    c->grid = strcmp(strat->valuestring, "grid") == 0;
+    c->random = strcmp(strat->valuestring, "random") == 0;
+    c->presets = strcmp(strat->valuestring, "presets") == 0;
+    c->strategy = c->grid ? "grid" : c->random ? "random" : c->presets ? "presets" : learning_name(strat->valuestring);
+    if (!c->strategy)
         return fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: grid, presets, random, anneal, genetic, "
-                       "model, auto)", c->strategy);
+                       "model, auto)", strat->valuestring);
     int64_t ahead = FW_SEQ_ASK_AHEAD_DEFAULT;
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resolved, "options"),
                                                        "ask_ahead");
@@ -192,15 +216,17 @@ int job_ctx_shape(job_ctx *c, const cJSON *shape, int si, uint64_t **idx, size_t
     /* a recorded space's valid points are its recorded configurations (replay/) */
     int rc = fw_replay_valid_indices(c->resolved, &c->space, idx, n, xerr, sizeof xerr);
     if (rc == 0)
-        rc = fw_space_expand_indices(&c->space, &env, FW_SPEC_MAX_SPACE, idx, n, xerr, sizeof xerr);
+        rc = fw_space_expand_work(&c->space, &env, FW_SPEC_MAX_SPACE, c->work, idx, n, xerr, sizeof xerr);
     else if (rc > 0)
         rc = 0;
+    if (rc == -ETIME || rc == -ECANCELED)
+        return work_stopped(c->fam, shape, si, rc, xerr, err, errlen);
     if (rc < 0)
         return fw_errf(err, errlen, rc, "shape %d: %s", si, xerr);
     if (*n == 0) {
         free(*idx);
         *idx = NULL;
-        return explain_empty(&c->space, &env, c->fam, shape, si, err, errlen);
+        return explain_empty(&c->space, &env, c->work, c->fam, shape, si, err, errlen);
     }
     /* Budget 0 means "no limit", but a sequence is held in memory: past the per-shape maximum
      * the user must say how many they want rather than get a silent cut. */
@@ -222,9 +248,15 @@ int job_ctx_shape(job_ctx *c, const cJSON *shape, int si, uint64_t **idx, size_t
  * the part a learning strategy can propose before its first result otherwise. */
 int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, char *err, size_t errlen)
 {
+    return fw_plan_build_work(resolved, device, NULL, plan, err, errlen);
+}
+
+int fw_plan_build_work(const cJSON *resolved, const cJSON *device, fw_work *work, fw_plan *plan, char *err,
+                       size_t errlen)
+{
     memset(plan, 0, sizeof *plan);
     fw_seq *q;
-    int rc = fw_seq_new(resolved, device, &q, err, errlen);
+    int rc = fw_seq_new_work(resolved, device, work, &q, err, errlen);
     if (rc < 0)
         return rc;
     size_t cap = fw_seq_planned(q);
@@ -236,6 +268,11 @@ int fw_plan_build(const cJSON *resolved, const cJSON *device, fw_plan *plan, cha
     }
     const fw_seq_item *it;
     while ((rc = fw_seq_ask(q, &it)) == FW_SEQ_ITEM && plan->n < cap) {
+        if (plan->n % FW_WORK_CHECK == 0 && fw_work_check(work) == -ECANCELED) {
+            fw_seq_free(q);
+            fw_plan_release(plan);
+            return fw_errf(err, errlen, -ECANCELED, "planning was cancelled");
+        }
         fw_plan_item *pi = &plan->items[plan->n++];
         pi->shape = it->shape;
         pi->point = it->point;

@@ -123,6 +123,12 @@ void fw_seq_free(fw_seq *q)
 
 int fw_seq_new(const cJSON *resolved, const cJSON *device, fw_seq **out, char *err, size_t errlen)
 {
+    return fw_seq_new_work(resolved, device, NULL, out, err, errlen);
+}
+
+int fw_seq_new_work(const cJSON *resolved, const cJSON *device, fw_work *work, fw_seq **out, char *err,
+                    size_t errlen)
+{
     *out = NULL;
     if (err && errlen)
         err[0] = '\0';
@@ -134,6 +140,7 @@ int fw_seq_new(const cJSON *resolved, const cJSON *device, fw_seq **out, char *e
         free(q);
         return rc;
     }
+    q->c.work = work;
     const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(resolved, "shapes");
     q->nshapes = (size_t)cJSON_GetArraySize(shapes);
     q->sh = calloc(q->nshapes ? q->nshapes : 1, sizeof *q->sh);
@@ -168,6 +175,8 @@ int fw_seq_new(const cJSON *resolved, const cJSON *device, fw_seq **out, char *e
         fw_seq_free(q);
         return rc;
     }
+    q->c.resolved = NULL;   /* the sequence keeps nothing of it: it may be freed now */
+    q->c.work = NULL;
     *out = q;
     return 0;
 }

@@ -406,11 +406,13 @@ typedef struct evalctx {
     char *err;
     size_t errlen;
     int rc;
+    uint64_t visits;
 } evalctx;
 
 static int64_t ev(evalctx *c, int i)
 {
     const node *n = &c->e->nodes[i];
+    c->visits++;
     int64_t a, b, r = 0;
     switch (n->op) {
     case N_INT:
@@ -506,16 +508,24 @@ overflow:
     return 0;
 }
 
-int fw_expr_eval(const fw_expr *e, const fw_env *env, int64_t *out, char *err, size_t errlen)
+int fw_expr_eval_count(const fw_expr *e, const fw_env *env, int64_t *out, uint64_t *nodes, char *err,
+                       size_t errlen)
 {
     if (!e || e->root < 0)
         return fw_errf(err, errlen, -EINVAL, "no expression to evaluate");
     evalctx c = {.e = e, .env = env, .err = err, .errlen = errlen};
     int64_t v = ev(&c, e->root);
+    if (nodes)
+        *nodes += c.visits;
     if (c.rc)
         return c.rc;
     *out = v;
     return 0;
+}
+
+int fw_expr_eval(const fw_expr *e, const fw_env *env, int64_t *out, char *err, size_t errlen)
+{
+    return fw_expr_eval_count(e, env, out, NULL, err, errlen);
 }
 
 void fw_expr_names(const fw_expr *e, void (*fn)(const char *name, void *ctx), void *ctx)

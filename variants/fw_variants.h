@@ -19,6 +19,7 @@
 #ifndef FW_VARIANTS_H
 #define FW_VARIANTS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,10 @@ typedef struct fw_expr fw_expr;
 int fw_expr_parse(const char *text, fw_expr **out, char *err, size_t errlen);
 /* Evaluate; an unknown name or a division by zero is an error (-EINVAL / -EDOM) naming it. */
 int fw_expr_eval(const fw_expr *e, const fw_env *env, int64_t *out, char *err, size_t errlen);
+/* fw_expr_eval that also adds the number of expression nodes it visited to *nodes (the measure of
+ * a plan's work: short-circuited branches are not visited, so not counted). */
+int fw_expr_eval_count(const fw_expr *e, const fw_env *env, int64_t *out, uint64_t *nodes, char *err,
+                       size_t errlen);
 /* Calls fn for every name the expression references (for "unknown name" checks before a job). */
 void fw_expr_names(const fw_expr *e, void (*fn)(const char *name, void *ctx), void *ctx);
 void fw_expr_free(fw_expr *e);
@@ -123,6 +128,27 @@ int fw_space_point_at(const fw_space *s, uint64_t idx, fw_point *p);
  * instead of a whole fw_point: what plans over large spaces use. *idx is malloc'd (free()). */
 int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit,
                             uint64_t **idx, size_t *n, char *err, size_t errlen);
+
+/* The work a plan may do, shared by every expansion of one plan (issue 15 item 2: a spec of
+ * expensive constraints over a large space took minutes). nodes counts the constraint-expression
+ * nodes evaluated; past max_nodes (0 = no bound) an expansion stops with -ETIME. cancel, when set
+ * (from another thread: a client that went away, a daemon stopping), stops it with -ECANCELED; it
+ * is read every FW_WORK_CHECK points. */
+#define FW_WORK_CHECK 4096
+typedef struct fw_work {
+    uint64_t nodes;
+    uint64_t max_nodes;
+    const atomic_int *cancel;
+} fw_work;
+/* 0 to go on, -ETIME past the bound, -ECANCELED when cancelled (NULL work: always 0). */
+int fw_work_check(const fw_work *w);
+/* fw_space_expand_indices within work's bound (NULL: none); -ETIME / -ECANCELED with a sentence
+ * saying how far it got. */
+int fw_space_expand_work(const fw_space *s, const fw_env *ctx, size_t limit, fw_work *work, uint64_t **idx,
+                         size_t *n, char *err, size_t errlen);
+/* fw_space_valid counting its work (NULL: none): also -ETIME / -ECANCELED (checked at every call). */
+int fw_space_valid_work(const fw_space *s, const fw_point *p, const fw_env *ctx, fw_work *work, char *whynot,
+                        size_t whylen);
 
 /* Rendering a point to preprocessor macros. aliases maps a knob name to the source's own macro name
  * ({"TILE_N": "MOE_TILE_N"}); NULL or a missing entry keeps the knob name. Each entry is written as

@@ -215,8 +215,21 @@ int fw_space_check_point(const fw_space *s, const fw_point *p, char *err, size_t
     return 0;
 }
 
-int fw_space_valid(const fw_space *s, const fw_point *p, const fw_env *ctx, char *whynot, size_t whylen)
+int fw_work_check(const fw_work *w)
 {
+    if (!w)
+        return 0;
+    if (w->cancel && atomic_load_explicit(w->cancel, memory_order_relaxed))
+        return -ECANCELED;
+    return w->max_nodes && w->nodes > w->max_nodes ? -ETIME : 0;
+}
+
+int fw_space_valid_work(const fw_space *s, const fw_point *p, const fw_env *ctx, fw_work *work, char *whynot,
+                        size_t whylen)
+{
+    int rc = fw_work_check(work);
+    if (rc < 0)
+        return fw_errf(whynot, whylen, rc, "%s", rc == -ETIME ? "the plan's work bound is spent" : "cancelled");
     fw_env env;
     if (ctx)
         env = *ctx;
@@ -228,13 +241,18 @@ int fw_space_valid(const fw_space *s, const fw_point *p, const fw_env *ctx, char
     for (size_t i = 0; i < s->nconstraints; i++) {
         int64_t v;
         char eerr[200];
-        int rc = fw_expr_eval(s->constraints[i], &env, &v, eerr, sizeof eerr);
+        rc = fw_expr_eval_count(s->constraints[i], &env, &v, work ? &work->nodes : NULL, eerr, sizeof eerr);
         if (rc < 0)
             return fw_errf(whynot, whylen, rc, "constraint %zu '%s': %s", i, s->constraint_text[i], eerr);
         if (!v)
             return fw_errf(whynot, whylen, 0, "%s", s->constraint_text[i]);
     }
     return 1;
+}
+
+int fw_space_valid(const fw_space *s, const fw_point *p, const fw_env *ctx, char *whynot, size_t whylen)
+{
+    return fw_space_valid_work(s, p, ctx, NULL, whynot, whylen);
 }
 
 static int odometer_step(const fw_space *s, size_t *digits)
@@ -261,10 +279,19 @@ int fw_space_point_at(const fw_space *s, uint64_t idx, fw_point *p)
     return 0;
 }
 
+static int work_stopped(const fw_work *work, int rc, uint64_t i, uint64_t size, char *err, size_t errlen)
+{
+    if (rc == -ECANCELED)
+        return fw_errf(err, errlen, rc, "cancelled after %" PRIu64 " of the %" PRIu64 " points", i, size);
+    return fw_errf(err, errlen, rc, "the constraints took more than %" PRIu64 " expression-node evaluations (the "
+                   "plan's work bound) after %" PRIu64 " of the space's %" PRIu64 " points", work->max_nodes, i,
+                   size);
+}
+
 /* The hot loop of every plan: one environment built once, knob slots updated in place, so a
  * million-point space costs a million constraint evaluations and no copies. */
-int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit, uint64_t **idx,
-                            size_t *npts, char *err, size_t errlen)
+int fw_space_expand_work(const fw_space *s, const fw_env *ctx, size_t limit, fw_work *work, uint64_t **idx,
+                         size_t *npts, char *err, size_t errlen)
 {
     *idx = NULL;
     *npts = 0;
@@ -292,14 +319,22 @@ int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit, 
     size_t cap = 0, n = 0;
     uint64_t *out = NULL;
     uint64_t i = 0;
+    uint64_t *nodes = work ? &work->nodes : NULL;
     do {
+        /* the bound at every point (and after the last), the cancel flag every FW_WORK_CHECK */
+        int wrc = i % FW_WORK_CHECK == 0 || (work && work->max_nodes && work->nodes > work->max_nodes)
+                      ? fw_work_check(work) : 0;
+        if (wrc < 0) {
+            free(out);
+            return work_stopped(work, wrc, i, size, err, errlen);
+        }
         for (size_t k = 0; k < s->nknobs; k++)
             env.kv[slot[k]].value = s->knobs[k].values[digits[k]];
         int valid = 1;
         for (size_t c = 0; c < s->nconstraints && valid; c++) {
             int64_t v;
             char eerr[200];
-            int rc = fw_expr_eval(s->constraints[c], &env, &v, eerr, sizeof eerr);
+            int rc = fw_expr_eval_count(s->constraints[c], &env, &v, nodes, eerr, sizeof eerr);
             if (rc < 0) {
                 fw_point p;
                 char key[FW_KEY_MAX];
@@ -326,9 +361,19 @@ int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit, 
         }
         i++;
     } while (odometer_step(s, digits));
+    if (work && work->max_nodes && work->nodes > work->max_nodes) {
+        free(out);
+        return work_stopped(work, -ETIME, i, size, err, errlen);
+    }
     *idx = out;
     *npts = n;
     return 0;
+}
+
+int fw_space_expand_indices(const fw_space *s, const fw_env *ctx, size_t limit, uint64_t **idx, size_t *npts,
+                            char *err, size_t errlen)
+{
+    return fw_space_expand_work(s, ctx, limit, NULL, idx, npts, err, errlen);
 }
 
 int fw_space_expand(const fw_space *s, const fw_env *ctx, size_t limit, fw_point **pts, size_t *npts,

@@ -515,11 +515,54 @@ static void test_devices(const char *name)
         }
     }
     free(a);
+}
+
+/* Plans off the loop (issue 15 item 2): a sequence keeps nothing of its spec (the daemon builds it
+ * in a pool thread from a copy it frees), and the work bound and the cancel flag stop a plan with
+ * -ETIME / -ECANCELED and a sentence naming the shape. */
+static void test_work_bound(void)
+{
+    for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++) {
+        cJSON *spec = spec_for(LEARNING[i], 10, 3, "");
+        fw_seq *q;
+        char err[1024];
+        CHECK_INT(fw_seq_new(spec, NULL, &q, err, sizeof err), 0);
+        cJSON_Delete(spec);   /* ASan: no read of it from here on */
+        const fw_seq_item *it;
+        int n = 0;
+        while (fw_seq_ask(q, &it) == FW_SEQ_ITEM) {
+            CHECK_INT(fw_seq_tell(q, it->seq, fake(it)), 0);
+            n++;
+        }
+        CHECK_INT(n, 20);
+        fw_seq_free(q);
+    }
+    cJSON *spec = spec_for("grid", 0, 1, "");
+    fw_work w = {0};
+    fw_plan p;
+    char err[1024];
+    CHECK_INT(fw_plan_build_work(spec, NULL, &w, &p, err, sizeof err), 0);
+    uint64_t all = w.nodes;
+    CHECK(all > 0);
+    fw_plan_release(&p);
+    fw_work bounded = {.max_nodes = all - 1};
+    CHECK_INT(fw_plan_build_work(spec, NULL, &bounded, &p, err, sizeof err), -ETIME);
+    CHECK_HAS(err, "planning stopped at shape 1 (K=16,M=16,N=64)");
+    CHECK_HAS(err, "simplify the constraints");
+    fw_work exact = {.max_nodes = all};
+    CHECK_INT(fw_plan_build_work(spec, NULL, &exact, &p, err, sizeof err), 0);
+    fw_plan_release(&p);
+    atomic_int cancel;
+    atomic_init(&cancel, 1);
+    fw_work cw = {.cancel = &cancel};
+    CHECK_INT(fw_plan_build_work(spec, NULL, &cw, &p, err, sizeof err), -ECANCELED);
+    CHECK_HAS(err, "planning was cancelled at shape 0");
     cJSON_Delete(spec);
 }
 
 int main(void)
 {
+    test_work_bound();
     for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++)
         test_learning(LEARNING[i]);
     for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++)

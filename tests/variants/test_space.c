@@ -359,6 +359,48 @@ static void test_macros_env(void)
     CHECK_INT(fw_env_set(&e, "V3", 33), 0);   /* replacing still works */
 }
 
+/* The work bound of a plan (issue 15 item 2): nodes counted as evaluated, -ETIME past the bound,
+ * -ECANCELED once the cancel flag is set; the counts are exact, so the tests are too. */
+static void test_work(void)
+{
+    /* 10 x 10 points; "A + B > 0" is 5 nodes (>, +, A, B, 0), "A > 100 && B > 0" short-circuits */
+    cJSON *j = parse("{\"knobs\": {\"A\": [1,2,3,4,5,6,7,8,9,10], \"B\": [1,2,3,4,5,6,7,8,9,10]},"
+                     " \"constraints\": [\"A + B > 0\", \"A > 100 && B > 0\"]}");
+    fw_space s;
+    char err[400];
+    CHECK_INT(fw_space_from_json(j, &s, err, sizeof err), 0);
+    uint64_t *idx;
+    size_t n;
+    fw_work w = {0};
+    CHECK_INT(fw_space_expand_work(&s, NULL, 0, &w, &idx, &n, err, sizeof err), 0);
+    CHECK_INT((long long)n, 0);
+    /* per point: 5 nodes for the first constraint, 4 for the second (&&, >, A, 100: B > 0 skipped) */
+    CHECK_INT((long long)w.nodes, 100 * 9);
+    free(idx);
+    fw_work bounded = {.max_nodes = 450};
+    CHECK_INT(fw_space_expand_work(&s, NULL, 0, &bounded, &idx, &n, err, sizeof err), -ETIME);
+    CHECK_HAS(err, "more than 450 expression-node evaluations");
+    CHECK_HAS(err, "after 51 of the space's 100 points");
+    CHECK(idx == NULL && n == 0);
+    atomic_int cancel;
+    atomic_init(&cancel, 1);
+    fw_work cw = {.cancel = &cancel};
+    CHECK_INT(fw_space_expand_work(&s, NULL, 0, &cw, &idx, &n, err, sizeof err), -ECANCELED);
+    CHECK_INT((long long)cw.nodes, 0);
+    /* fw_space_valid_work counts the same nodes and stops the same way */
+    fw_point p;
+    CHECK_INT(fw_space_point_at(&s, 0, &p), 0);
+    fw_work vw = {0};
+    CHECK_INT(fw_space_valid_work(&s, &p, NULL, &vw, err, sizeof err), 0);
+    CHECK_INT((long long)vw.nodes, 9);
+    CHECK_INT(fw_space_valid_work(&s, &p, NULL, &cw, err, sizeof err), -ECANCELED);
+    fw_work tiny = {.max_nodes = 5};
+    CHECK_INT(fw_space_valid_work(&s, &p, NULL, &tiny, err, sizeof err), 0);
+    CHECK_INT(fw_space_valid_work(&s, &p, NULL, &tiny, err, sizeof err), -ETIME);
+    fw_space_release(&s);
+    cJSON_Delete(j);
+}
+
 static void test_profiles(void)
 {
     const char *const *names = fw_profile_names();
@@ -389,5 +431,6 @@ int main(void)
     test_strict();
     test_macros_env();
     test_profiles();
+    test_work();
     return fw_check_done("test_space");
 }
