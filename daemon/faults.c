@@ -103,3 +103,29 @@ void fw_daemon_fault_plan(void)
     for (;;)
         pause();
 }
+
+/* Tests only: FAIRWAYD_TEST_FAULT=hold-plan@FIFO holds the planning thread of a request (submit,
+ * expand; not a job's start) at its start: it writes
+ * "planning" to FIFO (once the test opens it to read), then waits until the test opens FIFO to
+ * write and closes it again. So a test can ask the daemon other things while a plan runs, with no
+ * timing in it. */
+void fw_daemon_fault_hold_plan(void)
+{
+    const char *f = getenv("FAIRWAYD_TEST_FAULT");
+    const char *at = f ? strstr(f, "hold-plan@") : NULL;
+    if (!at)
+        return;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", at + strlen("hold-plan@"));
+    path[strcspn(path, ",")] = '\0';
+    FILE *fifo = fopen(path, "w");
+    if (fifo) {
+        fputs("planning\n", fifo);
+        fclose(fifo);
+    }
+    if ((fifo = fopen(path, "r"))) {
+        while (fgetc(fifo) != EOF)
+            ;
+        fclose(fifo);
+    }
+}

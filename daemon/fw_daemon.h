@@ -18,6 +18,7 @@
 #ifndef FW_DAEMON_H
 #define FW_DAEMON_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@
  * is dropped first. */
 #define FW_DAEMON_REPLY_QUEUE_DEFAULT_MIB 256
 #define FW_DAEMON_WRITE_QUEUE_CHECK (64u << 10)
+/* Expression-node evaluations one plan may take (--plan-work-max): about 20 s of a pool thread at
+ * the ~50 million nodes a second the evaluator does (BENCHMARKS.md, plans off the loop). */
+#define FW_DAEMON_PLAN_WORK_DEFAULT 1000000000ull
 
 /* Line framing, the JSON-RPC envelopes and error codes (FW_RPC_*) are the wire's: proto/fw_proto.h. */
 
@@ -107,6 +111,7 @@ typedef struct fw_daemon_device fw_daemon_device;
 typedef struct fw_daemon_worker fw_daemon_worker;
 typedef struct fw_daemon_req fw_daemon_req;
 typedef struct fw_daemon_eta fw_daemon_eta;
+typedef struct fw_daemon_plan fw_daemon_plan;
 
 typedef struct fw_daemon_options {
     const char *socket_path;
@@ -118,6 +123,7 @@ typedef struct fw_daemon_options {
     size_t reply_queue_max;       /* bytes, all clients together */
     int max_jobs;                 /* unfinished jobs held at most (--max-jobs) */
     double variant_timeout_s;
+    uint64_t plan_work_max;       /* expression-node evaluations one plan may take (--plan-work-max) */
 } fw_daemon_options;
 
 struct fw_daemon_client {
@@ -313,6 +319,8 @@ struct fw_daemon {
     fw_daemon_device *devices;
     fw_daemon_job *jobs;          /* unfinished jobs, ascending id */
     fw_daemon_job *jobs_tail;
+    fw_daemon_plan *plans;        /* plans being built or built, off the loop (plan.c) */
+    fw_daemon_plan *handoff;      /* a submit's built sequence, for the job being added (plan.c) */
 };
 
 /* main.c */
@@ -339,6 +347,23 @@ void fw_daemon_req_free(fw_daemon_req *req);
 
 /* methods.c */
 typedef void (*fw_daemon_method_fn)(fw_daemon *d, fw_daemon_req *req);
+/* {"field": field}: the data of an invalid-params error. */
+cJSON *fw_daemon_field_data(const char *field);
+
+/* submit.c: a job row created, registered with the scheduler and answered (spec: the stored spec;
+ * fail_error: the job is stored failed with it; built: the submit's plan, whose sequence the job
+ * takes if it starts at once on that device). */
+void fw_daemon_create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
+                          int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
+                          const char *fail_error, fw_daemon_plan *built);
+/* Past --max-jobs unfinished jobs a new one is refused: 1 when refused (answered). */
+int fw_daemon_too_many_jobs(fw_daemon *d, fw_daemon_req *req);
+/* The plan of a submitted (resolved, owned) spec, off the loop: the submit is answered once built. */
+void fw_daemon_submit_plan(fw_daemon *d, fw_daemon_req *req, cJSON *resolved, fw_daemon_device *dev,
+                           const char *hash, uint64_t seed, const char *source_hash);
+/* A submit's or an expand's finished plan: 1 when its caller answers with it, 0 when it was answered
+ * already (an error, a draining daemon) or nobody waits for it any more (logged). */
+int fw_daemon_plan_usable(fw_daemon *d, fw_daemon_plan *p);
 fw_daemon_method_fn fw_daemon_method_find(const char *name);
 const char *fw_daemon_method_names(void);
 
@@ -450,6 +475,9 @@ void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job);
 /* FAIRWAYD_TEST_FAULT=spread: a device of a several-device job gets no second seq while another
  * device of the job has had none, so a test sees every device used without relying on timing. */
 int fw_daemon_fault_spread(void);
+/* hold-plan@FIFO: a request's planning thread (plan.c) writes "planning" to FIFO, then waits until the test
+ * opens FIFO to write and closes it: a plan that runs as long as the test wants. */
+void fw_daemon_fault_hold_plan(void);
 /* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
  * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
 int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);
@@ -497,6 +525,68 @@ fw_daemon_retry *fw_daemon_job_retry_add(fw_daemon_job *job, int64_t seq);
 int fw_daemon_devices_take(fw_daemon_req *req, cJSON *user, cJSON **devices);
 int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const cJSON *devices,
                               cJSON **sels, char *err, size_t errlen);
+/* plan.c: plans are built off the loop, in libuv's thread pool (issue 15 item 2: a spec of
+ * expensive constraints planned on the loop stalled every other client for minutes). A plan runs
+ * in a pool thread on copies of its inputs; its done callback runs on the loop once it finished
+ * (never while the daemon stops). Each plan is bounded (--plan-work-max expression-node
+ * evaluations: -ETIME with a sentence) and cancelled (-ECANCELED) when the client that asked for it
+ * goes away, when its job is finished, and when the daemon stops.
+ *   SEQ: the sequence of a submitted spec (how many it plans; handed to the job it becomes);
+ *   ITEMS: the fixed items of a spec (the expand method);
+ *   JOB: a job's sequence on its device, with the job's stored records replayed through it. */
+typedef enum fw_daemon_plan_kind { FW_PLAN_SEQ = 1, FW_PLAN_ITEMS, FW_PLAN_JOB } fw_daemon_plan_kind;
+typedef void (*fw_daemon_plan_fn)(fw_daemon *d, fw_daemon_plan *p);
+
+/* What replaying a job's stored records (in seq order) through its fresh sequence found. */
+typedef struct fw_daemon_replay {
+    unsigned char *done;          /* planned entries: done[seq] = stored (owned until taken) */
+    size_t planned, evaluated, differ, nwhy;
+    char why[5][1200];            /* the first stored points that differ from the sequence's asks */
+    char stop[600];               /* why replaying stopped early, "" when it did not */
+} fw_daemon_replay;
+
+struct fw_daemon_plan {
+    uv_work_t work;
+    fw_daemon *d;
+    fw_daemon_plan_kind kind;
+    fw_daemon_req *req;           /* SEQ, ITEMS: a copy; its client is NULL once that went away */
+    int64_t job;                  /* JOB (and a SEQ being handed over): the job */
+    cJSON *spec, *device, *stored;   /* inputs, owned; the thread reads them, nothing else does */
+    void *ctx;                    /* the caller's, freed with ctx_free */
+    void (*ctx_free)(void *ctx);
+    fw_work bound;
+    atomic_int cancel;
+    int finished;                 /* the thread is done (results below are set) */
+    int rc;                       /* < 0 with err */
+    char err[2048];
+    fw_seq *seq;                  /* SEQ, JOB (owned until taken) */
+    fw_plan plan;                 /* ITEMS */
+    fw_daemon_replay replay;      /* JOB */
+    double seconds;               /* the thread's time building it */
+    fw_daemon_plan_fn done;
+    fw_daemon_plan *prev, *next;
+};
+
+/* A plan of kind for spec on device (both copied; device may be NULL), asked by req (copied; NULL
+ * for a job's). NULL when out of memory. */
+fw_daemon_plan *fw_daemon_plan_new(fw_daemon *d, fw_daemon_plan_kind kind, const fw_daemon_req *req,
+                                   const cJSON *spec, const cJSON *device);
+/* Queue it; done is called on the loop once it finished and must free it (now or later). < 0 when
+ * it cannot be queued (it is freed). */
+int fw_daemon_plan_start(fw_daemon_plan *p, fw_daemon_plan_fn done);
+void fw_daemon_plan_free(fw_daemon_plan *p);
+/* The JOB plan of a job (in flight or finished), NULL when none. */
+fw_daemon_plan *fw_daemon_plan_of_job(fw_daemon *d, int64_t job);
+/* Cancel the plans of a client that went away (their replies are dropped), of a job that ended,
+ * and at stop every plan. */
+void fw_daemon_plans_client_gone(fw_daemon *d, fw_daemon_client *c);
+void fw_daemon_plans_job_gone(fw_daemon *d, int64_t job);
+void fw_daemon_plans_stop(fw_daemon *d);
+/* A copy of a request (the client pointer is shared, not owned); NULL when out of memory. */
+fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req);
+/* sequence.c: replay stored records (fw_db_job_sequence) through a fresh sequence, in any thread. */
+int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
+                         size_t errlen);
 
 /* eta_job.c: a job's ETA. note: a verified measurement was stored; finalists_started: the re-timing
  * was sent; add: "eta_s" and "eta_basis" into a progress object; free with the job. */

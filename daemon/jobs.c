@@ -525,6 +525,7 @@ void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, c
     for (fw_daemon_device *dev = d->devices; dev; dev = dev->next)
         if (dev->current == job)
             dev->current = NULL;
+    fw_daemon_plans_job_gone(d, job->id);   /* a plan still being built for it stops */
     job_unlink(d, job);
     job_free(job);
 }

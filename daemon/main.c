@@ -50,6 +50,10 @@ static const char usage_text[] =
     "  --variant-timeout S   Seconds one variant may take in a worker (compile + verify + timing)\n"
     "                        before the worker is killed and the variant stored as 'timeout'\n"
     "                        (default 300). A job spec's \"variant_timeout_s\" overrides it per job.\n"
+    "  --plan-work-max N     Constraint-expression nodes one plan may evaluate (default 1000000000,\n"
+    "                        about 20 s): a submit or expand whose spec takes more is refused with a\n"
+    "                        sentence. Plans are built off the event loop, so clients are answered\n"
+    "                        meanwhile; a client that goes away cancels its plan.\n"
     "  --log FILE            Append the log to FILE instead of standard error (created 0600).\n"
     "  -h, --help            Show this help and exit.\n"
     "  --version             Show the version and exit.\n"
@@ -212,7 +216,7 @@ static int parse_int(const char *s, long lo, long hi, long *out)
 /* Options into *opt: -1 to go on, else the exit status (0 after --help / --version, 2 bad usage). */
 static int parse_options(int argc, char **argv, fw_daemon_options *opt)
 {
-    enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_MAXJ, O_RQ, O_VT, O_LOG, O_VERSION };
+    enum { O_SOCKET = 1000, O_DB, O_WORKER, O_READY, O_MAXC, O_MAXJ, O_RQ, O_VT, O_LOG, O_VERSION, O_PW };
     static const struct option longopts[] = {
         {"socket", required_argument, NULL, O_SOCKET},
         {"db", required_argument, NULL, O_DB},
@@ -222,6 +226,7 @@ static int parse_options(int argc, char **argv, fw_daemon_options *opt)
         {"max-jobs", required_argument, NULL, O_MAXJ},
         {"reply-queue-max", required_argument, NULL, O_RQ},
         {"variant-timeout", required_argument, NULL, O_VT},
+        {"plan-work-max", required_argument, NULL, O_PW},
         {"log", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, O_VERSION},
@@ -274,6 +279,15 @@ static int parse_options(int argc, char **argv, fw_daemon_options *opt)
                 return 2;
             }
             break;
+        case O_PW:
+            errno = 0;
+            opt->plan_work_max = strtoull(optarg, &endp, 10);
+            if (errno || endp == optarg || *endp || *optarg == '-' || opt->plan_work_max == 0) {
+                fprintf(stderr, "fairwayd: --plan-work-max wants a number of expression-node evaluations "
+                        "(at least 1), not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case 'h': fputs(usage_text, stdout); return 0;
         case O_VERSION: printf("fairwayd %s\n", FW_VERSION); return 0;
         default:
@@ -304,6 +318,7 @@ int main(int argc, char **argv)
         .max_clients = 256,
         .reply_queue_max = (size_t)FW_DAEMON_REPLY_QUEUE_DEFAULT_MIB << 20,
         .max_jobs = 1000,
+        .plan_work_max = FW_DAEMON_PLAN_WORK_DEFAULT,
         .variant_timeout_s = 300,
     };
     int prc = parse_options(argc, argv, &opt);

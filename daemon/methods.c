@@ -41,7 +41,7 @@ static int check_params(fw_daemon_req *req, const char *const *known)
     return 0;
 }
 
-static cJSON *field_data(const char *field)
+cJSON *fw_daemon_field_data(const char *field)
 {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddStringToObject(d, "field", field);
@@ -61,12 +61,12 @@ static int p_job(fw_daemon_req *req, const char *name, int64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(req->params, name);
     if (!v) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name),
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data(name),
                               "missing parameter '%s': the id of a job (see the jobs method)", name);
         return -1;
     }
     if (!json_int(v, out) || *out <= 0) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name),
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data(name),
                               "parameter '%s' must be a job id (a positive integer)", name);
         return -1;
     }
@@ -80,7 +80,7 @@ static int p_int(fw_daemon_req *req, const char *name, int64_t lo, int64_t hi, i
     if (!v || cJSON_IsNull(v))
         return 0;
     if (!json_int(v, out) || *out < lo || *out > hi) {
-        cJSON *data = field_data(name);
+        cJSON *data = fw_daemon_field_data(name);
         cJSON_AddNumberToObject(data, "limit", (double)hi);
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, data,
                               "parameter '%s' must be an integer from %" PRId64 " to %" PRId64, name, lo, hi);
@@ -96,13 +96,13 @@ static int p_str(fw_daemon_req *req, const char *name, int required, const char 
     if (!v || cJSON_IsNull(v)) {
         if (!required)
             return 0;
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name), "missing parameter '%s' (a string)",
-                              name);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data(name),
+                              "missing parameter '%s' (a string)", name);
         return -1;
     }
     if (!cJSON_IsString(v)) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data(name), "parameter '%s' must be a string",
-                              name);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data(name),
+                              "parameter '%s' must be a string", name);
         return -1;
     }
     *out = v->valuestring;
@@ -161,7 +161,7 @@ static int take_spec(fw_daemon_req *req, cJSON **user, double *vt, cJSON **devic
 {
     const cJSON *spec = cJSON_GetObjectItemCaseSensitive(req->params, "spec");
     if (!cJSON_IsObject(spec)) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"),
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("spec"),
                               "parameter 'spec' must be a job spec object (docs/spec.md); "
                               "{\"profile\": \"gemm_small\"} is enough (see the profiles method)");
         return -1;
@@ -171,7 +171,7 @@ static int take_spec(fw_daemon_req *req, cJSON **user, double *vt, cJSON **devic
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(*user, "variant_timeout_s");
     if (v) {
         if (!cJSON_IsNumber(v) || !(v->valuedouble > 0) || v->valuedouble > 7 * 86400) {
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("variant_timeout_s"),
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("variant_timeout_s"),
                                   "\"variant_timeout_s\" must be a number of seconds above 0 and at most a week");
             cJSON_Delete(*user);
             return -1;
@@ -190,13 +190,13 @@ static int resolve(fw_daemon_req *req, const cJSON *user, cJSON **resolved)
 {
     char err[2048];
     if (fw_spec_check_options(user, err, sizeof(err)) < 0 || fw_spec_resolve(user, resolved, err, sizeof(err)) < 0) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("spec"), "%s", err);
         return -1;
     }
     if (fw_daemon_check_entry(*resolved, err, sizeof(err)) < 0) {
         cJSON_Delete(*resolved);
         *resolved = NULL;
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("source.entry"), "%s", err);
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("source.entry"), "%s", err);
         return -1;
     }
     return 0;
@@ -212,81 +212,6 @@ static double num_of(const cJSON *o, const char *name, double dflt)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, name);
     return cJSON_IsNumber(f) ? f->valuedouble : dflt;
-}
-
-/* Unfinished jobs are held in memory (spec, plan, watchers): past --max-jobs of them a new one is
- * refused with a sentence (issue 15 item 3). 1 when refused (answered). */
-static int too_many_jobs(fw_daemon *d, fw_daemon_req *req)
-{
-    int n = 0;
-    for (const fw_daemon_job *j = d->jobs; j; j = j->next)
-        n++;
-    if (n < d->opt.max_jobs)
-        return 0;
-    fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL,
-                          "fairwayd already holds %d unfinished jobs (queued or running, --max-jobs %d); wait for "
-                          "some to finish or cancel some, then try again", n, d->opt.max_jobs);
-    return 1;
-}
-
-/* Create a job row, register it with the scheduler and answer. spec is the stored spec. */
-static void create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
-                       int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
-                       const char *fail_error)
-{
-    fw_db_job_new nj = {
-        .spec = spec,
-        .spec_hash = spec_hash,
-        .seed = seed,
-        .family = str_of(spec, "family"),
-        .strategy = str_of(spec, "strategy"),
-        .budget = (int64_t)num_of(spec, "budget", 0),
-        .planned = planned,
-        .parent = parent,
-        .device = device_sel,
-        .source_hash = source_hash,
-        .daemon_version = FW_VERSION,
-    };
-    if (!fail_error && too_many_jobs(d, req))
-        return;
-    int64_t id = 0;
-    if (fw_db_job_create(d->db, &nj, &id) < 0) {
-        reply_db_error(d, req, "to create the job");
-        return;
-    }
-    cJSON *res = cJSON_CreateObject();
-    cJSON_AddNumberToObject(res, "job", (double)id);
-    cJSON_AddNumberToObject(res, "planned", (double)planned);
-    cJSON_AddStringToObject(res, "spec_hash", spec_hash);
-    cJSON_AddNumberToObject(res, "seed", (double)seed);
-    cJSON_AddNumberToObject(res, "budget", (double)nj.budget);
-    cJSON_AddStringToObject(res, "device", device_sel);
-    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(spec, "devices");
-    if (devs)
-        cJSON_AddItemToObject(res, "devices", cJSON_Duplicate(devs, 1));
-    if (parent)
-        cJSON_AddNumberToObject(res, "parent", (double)parent);
-    if (fail_error) {
-        /* The job exists and says why it could not run: the daemon itself goes on. */
-        fw_db_job_set_state(d->db, id, "failed", fail_error);
-        cJSON_AddStringToObject(res, "state", "failed");
-        cJSON_AddStringToObject(res, "error", fail_error);
-        fw_daemon_log(d, "job %" PRId64 " failed at submission: %s", id, fail_error);
-        fw_daemon_reply(req, res);
-        return;
-    }
-    char err[1024];
-    if (fw_daemon_job_add(d, id, err, sizeof(err)) < 0) {
-        fw_db_job_set_state(d->db, id, "failed", err);
-        cJSON_AddStringToObject(res, "state", "failed");
-        cJSON_AddStringToObject(res, "error", err);
-        fw_daemon_reply(req, res);
-        return;
-    }
-    fw_daemon_log(d, "job %" PRId64 " queued on %s: %" PRId64 " planned", id, device_sel, planned);
-    fw_daemon_job *job = fw_daemon_job_find(d, id);
-    cJSON_AddStringToObject(res, "state", job && job->running ? "running" : job ? "queued" : "done");
-    fw_daemon_reply(req, res);
 }
 
 static void m_submit(fw_daemon *d, fw_daemon_req *req)
@@ -311,7 +236,7 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     cJSON_Delete(devices);
     if (ready == 0 || ready == -EXDEV) {
         if (ready == -EXDEV)
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("devices"), "%s", err);
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("devices"), "%s", err);
         cJSON_Delete(resolved);   /* resolved again when the device has answered */
         return;
     }
@@ -335,32 +260,16 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     }
     fw_daemon_device *dev = fw_daemon_device_get(d, sel);
     if (ready < 0) {
-        create_job(d, req, resolved, hash, seed, 0, 0, dev ? dev->sel : sel, source_hash[0] ? source_hash : NULL,
-                   err);
+        fw_daemon_create_job(d, req, resolved, hash, seed, 0, 0, dev ? dev->sel : sel,
+                             source_hash[0] ? source_hash : NULL, err, NULL);
         cJSON_Delete(resolved);
         return;
     }
-    fw_plan plan;
-    cJSON *wspec = cJSON_Duplicate(resolved, 1);
-    cJSON_DeleteItemFromObjectCaseSensitive(wspec, "variant_timeout_s");
-    cJSON_DeleteItemFromObjectCaseSensitive(wspec, "devices");
-    int rc = fw_plan_build(wspec, dev->info, &plan, err, sizeof(err));
-    cJSON_Delete(wspec);
-    if (rc < 0) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
+    if (fw_daemon_too_many_jobs(d, req)) {   /* before the plan's work, and again once it is built */
         cJSON_Delete(resolved);
         return;
     }
-    int64_t planned = (int64_t)plan.planned;
-    fw_plan_release(&plan);
-    if (planned == 0) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"),
-                              "the spec yields no variant to measure on %s; widen the space or the budget", dev->sel);
-        cJSON_Delete(resolved);
-        return;
-    }
-    create_job(d, req, resolved, hash, seed, planned, 0, dev->sel, source_hash[0] ? source_hash : NULL, NULL);
-    cJSON_Delete(resolved);
+    fw_daemon_submit_plan(d, req, resolved, dev, hash, seed, source_hash);
 }
 
 static void m_rerun(fw_daemon *d, fw_daemon_req *req)
@@ -385,8 +294,8 @@ static void m_rerun(fw_daemon *d, fw_daemon_req *req)
         sel = selbuf;
     }
     const char *hash = str_of(row, "spec_hash");
-    create_job(d, req, spec, hash ? hash : "", seed, (int64_t)num_of(row, "planned", 0), id, sel,
-               str_of(row, "source_hash"), NULL);
+    fw_daemon_create_job(d, req, spec, hash ? hash : "", seed, (int64_t)num_of(row, "planned", 0), id, sel,
+               str_of(row, "source_hash"), NULL, NULL);
     cJSON_Delete(row);
 }
 
@@ -437,7 +346,7 @@ static void m_failures(fw_daemon *d, fw_daemon_req *req)
         for (size_t i = 0; statuses[i]; i++)
             ok |= strcmp(statuses[i], status) == 0;
         if (!ok) {
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("status"),
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("status"),
                                   "'%s' is not a failure status (compile_error, invalid, verify_failed, "
                                   "runtime_error, pruned, crashed, timeout)", status);
             return;
@@ -517,7 +426,7 @@ static void m_resume(fw_daemon *d, fw_daemon_req *req)
         return;
     cJSON_Delete(row);
     char err[1200];
-    if (!fw_daemon_job_find(d, id) && too_many_jobs(d, req))
+    if (!fw_daemon_job_find(d, id) && fw_daemon_too_many_jobs(d, req))
         return;
     if (fw_daemon_job_resume(d, id, err, sizeof(err)) < 0) {
         fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, NULL, "%s", err);
@@ -542,7 +451,7 @@ static void m_jobs(fw_daemon *d, fw_daemon_req *req)
         for (size_t i = 0; states[i]; i++)
             ok |= strcmp(states[i], state) == 0;
         if (!ok) {
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("state"),
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("state"),
                                   "unknown job state '%s' (known: queued, running, done, failed, cancelled)", state);
             return;
         }
@@ -595,7 +504,7 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
     const char *family, *device, *kernel;
     const cJSON *ex = cJSON_GetObjectItemCaseSensitive(req->params, "exact");
     if (ex && !cJSON_IsBool(ex)) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("exact"), "parameter 'exact' must be true or false");
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("exact"), "parameter 'exact' must be true or false");
         return;
     }
     if (check_params(req, known) < 0 || p_str(req, "family", 1, &family) < 0 ||
@@ -607,7 +516,7 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
         size_t off = 0;
         for (const fw_family *const *f = fw_families(); *f && off < sizeof(names); f++)
             off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s", off ? ", " : "", (*f)->name);
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("family"), "unknown family '%s' (known: %s)",
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("family"), "unknown family '%s' (known: %s)",
                               family, names);
         return;
     }
@@ -618,12 +527,12 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
     } else if (cJSON_IsObject(shape)) {
         if ((fam->shape_check && fam->shape_check(shape, err, sizeof(err)) < 0) || !fam->shape_key ||
             fam->shape_key(shape, key, sizeof(key)) < 0) {
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("shape"), "bad %s shape: %s", family,
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("shape"), "bad %s shape: %s", family,
                                   fam->shape_check ? err : "the family cannot key shapes");
             return;
         }
     } else {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("shape"),
+        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("shape"),
                               "parameter 'shape' must be a shape object (e.g. {\"M\":256,\"N\":256,\"K\":256}) "
                               "or a shape key (\"K=256,M=256,N=256\")");
         return;
@@ -637,7 +546,7 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
             return;
         if (rc < 0) {
             fw_daemon_reply_error(req, rc == -ENODEV ? FW_RPC_DEVICE_UNAVAILABLE : FW_RPC_INVALID_PARAMS,
-                                  field_data("device"), "%s", err);
+                                  fw_daemon_field_data("device"), "%s", err);
             return;
         }
         identity = fw_daemon_device_get(d, device)->identity;
@@ -708,6 +617,83 @@ static void m_compare(fw_daemon *d, fw_daemon_req *req)
 
 /* ---- dry runs and catalogues ---------------------------------------------------------------- */
 
+/* What an expand keeps while its plan is built off the loop. */
+typedef struct expand_ctx {
+    cJSON *resolved;
+    int64_t limit;
+    char sel[64];
+} expand_ctx;
+
+static void expand_ctx_free(void *v)
+{
+    expand_ctx *ec = v;
+    if (ec)
+        cJSON_Delete(ec->resolved);
+    free(ec);
+}
+
+static void expand_planned(fw_daemon *d, fw_daemon_plan *p)
+{
+    if (!fw_daemon_plan_usable(d, p)) {
+        fw_daemon_plan_free(p);
+        return;
+    }
+    expand_ctx *ec = p->ctx;
+    const fw_plan *plan = &p->plan;
+    const fw_family *fam = fw_family_find(str_of(ec->resolved, "family"));
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(ec->resolved, "shapes");
+    cJSON *items = cJSON_CreateArray();
+    for (size_t i = 0; i < plan->n && (int64_t)i < ec->limit; i++) {
+        const fw_plan_item *it = &plan->items[i];
+        cJSON *o = cJSON_CreateObject();
+        char key[FW_KEY_MAX];
+        cJSON_AddNumberToObject(o, "seq", (double)i);
+        cJSON_AddNumberToObject(o, "shape_index", it->shape);
+        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
+        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(o, "shape_key", key);
+        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
+            cJSON_AddStringToObject(o, "variant_key", key);
+        cJSON_AddStringToObject(o, "origin", it->origin);
+        cJSON_AddItemToArray(items, o);
+    }
+    cJSON *res = cJSON_CreateObject();
+    char hash[17];
+    fw_spec_hash(ec->resolved, hash);
+    cJSON_AddStringToObject(res, "spec_hash", hash);
+    cJSON_AddStringToObject(res, "device", ec->sel);
+    /* a learning strategy's items are what it proposes before any result: the rest depends on them */
+    cJSON_AddNumberToObject(res, "planned", (double)plan->planned);
+    cJSON_AddBoolToObject(res, "truncated", (int64_t)plan->n > ec->limit || plan->n < plan->planned);
+    cJSON_AddItemToObject(res, "spec", ec->resolved);
+    ec->resolved = NULL;
+    cJSON_AddItemToObject(res, "items", items);
+    fw_daemon_reply(p->req, res);
+    fw_daemon_plan_free(p);
+}
+
+/* The expand's plan off the loop (plan.c): answered with the items once it is built. */
+static void expand_plan(fw_daemon *d, fw_daemon_req *req, cJSON *resolved, fw_daemon_device *dev, int64_t limit)
+{
+    fw_daemon_plan *p = fw_daemon_plan_new(d, FW_PLAN_ITEMS, req, resolved, dev->info);
+    expand_ctx *ec = p ? calloc(1, sizeof(*ec)) : NULL;
+    if (!ec) {
+        fw_daemon_plan_free(p);
+        cJSON_Delete(resolved);
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "out of memory planning the spec");
+        return;
+    }
+    ec->resolved = resolved;
+    ec->limit = limit;
+    snprintf(ec->sel, sizeof(ec->sel), "%s", dev->sel);
+    p->ctx = ec;
+    p->ctx_free = expand_ctx_free;
+    int rc = fw_daemon_plan_start(p, expand_planned);
+    if (rc < 0)
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "cannot plan the spec off the event loop: %s",
+                              uv_strerror(rc));
+}
+
 static void m_expand(fw_daemon *d, fw_daemon_req *req)
 {
     static const char *const known[] = {"spec", "device", "limit", NULL};
@@ -734,46 +720,11 @@ static void m_expand(fw_daemon *d, fw_daemon_req *req)
     if (rc <= 0) {
         if (rc < 0)
             fw_daemon_reply_error(req, rc == -ENODEV ? FW_RPC_DEVICE_UNAVAILABLE : FW_RPC_INVALID_PARAMS,
-                                  field_data("device"), "%s", err);
+                                  fw_daemon_field_data("device"), "%s", err);
         cJSON_Delete(resolved);
         return;
     }
-    fw_daemon_device *dev = fw_daemon_device_get(d, sel);
-    fw_plan plan;
-    if (fw_plan_build(resolved, dev->info, &plan, err, sizeof(err)) < 0) {
-        fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("spec"), "%s", err);
-        cJSON_Delete(resolved);
-        return;
-    }
-    const fw_family *fam = fw_family_find(str_of(resolved, "family"));
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(resolved, "shapes");
-    cJSON *items = cJSON_CreateArray();
-    for (size_t i = 0; i < plan.n && (int64_t)i < limit; i++) {
-        const fw_plan_item *it = &plan.items[i];
-        cJSON *o = cJSON_CreateObject();
-        char key[FW_KEY_MAX];
-        cJSON_AddNumberToObject(o, "seq", (double)i);
-        cJSON_AddNumberToObject(o, "shape_index", it->shape);
-        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
-        if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
-            cJSON_AddStringToObject(o, "shape_key", key);
-        if (fw_point_key(&it->point, key, sizeof(key)) >= 0)
-            cJSON_AddStringToObject(o, "variant_key", key);
-        cJSON_AddStringToObject(o, "origin", it->origin);
-        cJSON_AddItemToArray(items, o);
-    }
-    cJSON *res = cJSON_CreateObject();
-    char hash[17];
-    fw_spec_hash(resolved, hash);
-    cJSON_AddStringToObject(res, "spec_hash", hash);
-    cJSON_AddStringToObject(res, "device", dev->sel);
-    /* a learning strategy's items are what it proposes before any result: the rest depends on them */
-    cJSON_AddNumberToObject(res, "planned", (double)plan.planned);
-    cJSON_AddBoolToObject(res, "truncated", (int64_t)plan.n > limit || plan.n < plan.planned);
-    cJSON_AddItemToObject(res, "spec", resolved);
-    cJSON_AddItemToObject(res, "items", items);
-    fw_plan_release(&plan);
-    fw_daemon_reply(req, res);
+    expand_plan(d, req, resolved, fw_daemon_device_get(d, sel), limit);
 }
 
 static void m_profiles(fw_daemon *d, fw_daemon_req *req)
@@ -816,7 +767,7 @@ static void m_devices(fw_daemon *d, fw_daemon_req *req)
         if (rc == 0)
             return;
         if (rc < 0 && rc != -ENODEV) {
-            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, field_data("device"), "%s", err);
+            fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("device"), "%s", err);
             return;
         }
     }

@@ -217,6 +217,8 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         int prc = replay_adopt(dev, job, err, sizeof(err));
         if (prc == 0)
             prc = fw_daemon_job_prepare(d, job, dev, err, sizeof(err));
+        if (prc == -EINPROGRESS)
+            return;   /* its plan is built off the loop (plan.c), which pumps again once it is */
         if (prc == -ENOSPC) {
             fw_daemon_job_wait(d, job, err);
             return;

@@ -48,60 +48,139 @@ static fw_outcome record_outcome(const char *status, double median_ns)
 }
 
 /* A resumed job: the stored records, in seq order, through the sequencer (each replayed ask is
- * checked against the stored variant; one that differs is logged and told as stored). */
-static int job_replay(fw_daemon *d, fw_daemon_job *job, char *err, size_t errlen)
+ * checked against the stored variant; one that differs is noted and told as stored). In a pool
+ * thread: only q, stored and r. */
+int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
+                         size_t errlen)
 {
-    cJSON *stored = NULL;
-    int rc = fw_db_job_sequence(d->db, job->id, &stored);
-    if (rc < 0)
-        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id, fw_db_error(d->db));
-    size_t differ = 0;
+    memset(r, 0, sizeof(*r));
+    r->planned = fw_seq_planned(q);
+    r->done = calloc(r->planned ? r->planned : 1, 1);
+    if (!r->done)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory planning the job");
+    size_t n = 0;
     const cJSON *m;
     cJSON_ArrayForEach(m, stored) {
+        if (cancel && n++ % 256 == 0 && atomic_load_explicit(cancel, memory_order_relaxed))
+            return fw_errf(err, errlen, -ECANCELED, "planning was cancelled");
         double sq = num_field(m, "seq", -1);
-        if (sq < 0 || sq >= (double)job->planned)
+        if (sq < 0 || sq >= (double)r->planned)
             continue;
         int64_t seq = (int64_t)sq;
         const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
         const char *vk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "variant_key"));
         char why[1200];
-        rc = fw_seq_replay(job->seq, seq, vk, record_outcome(status, num_field(m, "median_ns", 0)), why, sizeof why);
-        if (rc == 1 && differ++ < 5)
-            fw_daemon_log(d, "job %" PRId64 ": %s", job->id, why);
+        int rc = fw_seq_replay(q, seq, vk, record_outcome(status, num_field(m, "median_ns", 0)), why, sizeof why);
+        if (rc == 1 && r->differ++ < sizeof(r->why) / sizeof(r->why[0]))
+            snprintf(r->why[r->nwhy++], sizeof(r->why[0]), "%s", why);
         if (rc == -EAGAIN || rc == -ENOENT) {
-            fw_daemon_log(d, "job %" PRId64 ": stored seq %" PRId64 " and later are past what the sequence can "
-                          "ask (%s); they are kept as stored", job->id, seq,
-                          rc == -ENOENT ? "its end" : "an earlier seq has no stored result");
+            snprintf(r->stop, sizeof(r->stop), "stored seq %" PRId64 " and later are past what the sequence can ask "
+                     "(%s); they are kept as stored", seq,
+                     rc == -ENOENT ? "its end" : "an earlier seq has no stored result");
             break;
         }
-        if (rc >= 0 && !job->done[seq]) {
-            job->done[seq] = 1;
-            job->evaluated++;
+        if (rc >= 0 && !r->done[seq]) {
+            r->done[seq] = 1;
+            r->evaluated++;
         }
     }
-    cJSON_Delete(stored);
-    if (differ)
-        fw_daemon_log(d, "job %" PRId64 ": %zu stored seqs differ from this device's sequence (other device "
-                      "limits?); each is kept as stored", job->id, differ);
     return 0;
+}
+
+/* The job takes a built sequence and what its replay found; the plan keeps the rest (freed). */
+static int job_adopt(fw_daemon *d, fw_daemon_job *job, fw_daemon_plan *p, char *err, size_t errlen)
+{
+    fw_daemon_replay *r = &p->replay;
+    for (size_t i = 0; i < r->nwhy; i++)
+        fw_daemon_log(d, "job %" PRId64 ": %s", job->id, r->why[i]);
+    if (r->stop[0])
+        fw_daemon_log(d, "job %" PRId64 ": %s", job->id, r->stop);
+    if (r->differ)
+        fw_daemon_log(d, "job %" PRId64 ": %zu stored seqs differ from this device's sequence (other device "
+                      "limits?); each is kept as stored", job->id, r->differ);
+    job->seq = p->seq;
+    p->seq = NULL;
+    job->planned = r->planned;
+    job->done = r->done;
+    r->done = NULL;
+    job->evaluated = r->evaluated;
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
+    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
+    job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
+    if (!job->shape_info)
+        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
+    return 0;
+}
+
+/* A JOB plan finished: the devices that wait for it are pumped (the first to prepare the job takes
+ * it; a job on several devices has them all waiting). */
+static void job_planned(fw_daemon *d, fw_daemon_plan *p)
+{
+    if (!fw_daemon_job_find(d, p->job)) {
+        fw_daemon_plan_free(p);
+        return;
+    }
+    for (fw_daemon_device *dev = d->devices; dev && !d->stopping; dev = dev->next)
+        fw_daemon_device_pump(dev);
+}
+
+/* A job's sequence for dev, off the loop: 0 when it is queued (the job waits, -EINPROGRESS). */
+static int job_plan_start(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
+{
+    cJSON *stored = NULL;
+    int rc = fw_db_job_sequence(d->db, job->id, &stored);
+    if (rc < 0)
+        return fw_errf(err, errlen, rc, "cannot read job %" PRId64 "'s measurements: %s", job->id, fw_db_error(d->db));
+    fw_daemon_plan *p = fw_daemon_plan_new(d, FW_PLAN_JOB, NULL, job->wspec, dev->info);
+    if (!p) {
+        cJSON_Delete(stored);
+        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
+    }
+    p->job = job->id;
+    p->stored = stored;
+    if ((rc = fw_daemon_plan_start(p, job_planned)) < 0)
+        return fw_errf(err, errlen, -EIO, "cannot plan job %" PRId64 " off the event loop: %s", job->id,
+                       uv_strerror(rc));
+    return -EINPROGRESS;
+}
+
+/* The sequence a submit built for this job, when it was built for this device (a fresh job has
+ * nothing stored to replay). */
+static fw_daemon_plan *take_handoff(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err,
+                                    size_t errlen, int *rc)
+{
+    fw_daemon_plan *p = d->handoff;
+    *rc = 0;
+    if (!p || p->job != job->id || !p->seq || !cJSON_Compare(p->device, dev->info, 1))
+        return NULL;
+    d->handoff = NULL;
+    cJSON *stored = NULL;
+    if ((*rc = fw_db_job_sequence(d->db, job->id, &stored)) < 0)
+        fw_errf(err, errlen, *rc, "cannot read job %" PRId64 "'s measurements: %s", job->id, fw_db_error(d->db));
+    else
+        *rc = fw_daemon_replay_run(p->seq, stored, NULL, &p->replay, err, errlen);
+    cJSON_Delete(stored);
+    return p;
 }
 
 int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
 {
     if (job->seq)
         return job->store_ready ? 0 : job_start_stored(d, job, dev, err, errlen);
-    int rc = fw_seq_new(job->wspec, dev->info, &job->seq, err, errlen);
+    int rc = 0;
+    fw_daemon_plan *p = fw_daemon_plan_of_job(d, job->id);
+    if (p && !p->finished)
+        return -EINPROGRESS;
+    if (!p && !(p = take_handoff(d, job, dev, err, errlen, &rc)))
+        return job_plan_start(d, job, dev, err, errlen);
+    if (rc == 0 && p->rc < 0)
+        rc = fw_errf(err, errlen, p->rc, "%s", p->err);
+    if (rc == 0)
+        rc = job_adopt(d, job, p, err, errlen);
+    /* a JOB plan is the job's own; a handoff is freed by the submit that made it (methods.c) */
+    if (p->kind == FW_PLAN_JOB)
+        fw_daemon_plan_free(p);
     if (rc < 0)
-        return rc;
-    job->planned = fw_seq_planned(job->seq);
-    job->done = calloc(job->planned ? job->planned : 1, 1);
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
-    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
-    job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
-    if (!job->done || !job->shape_info)
-        return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
-    job->evaluated = 0;
-    if ((rc = job_replay(d, job, err, errlen)) < 0)
         return rc;
     job->next_seq = 0;
     if ((rc = job_start_stored(d, job, dev, err, errlen)) < 0)

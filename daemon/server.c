@@ -47,6 +47,7 @@ static void client_unlink(fw_daemon_client *c)
     uv_read_stop((uv_stream_t *)&c->pipe);
     if (c->prev || c->next || d->clients == c) {
         fw_daemon_client_gone(d, c);
+        fw_daemon_plans_client_gone(d, c);
         if (c->prev)
             c->prev->next = c->next;
         else
@@ -420,6 +421,7 @@ void fw_daemon_stop(fw_daemon *d)
     }
     while (d->clients)
         client_close(d->clients);
+    fw_daemon_plans_stop(d);
     fw_daemon_devices_stop(d);
     fw_daemon_jobs_free(d);
 }

@@ -635,13 +635,9 @@ int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, cha
         return fw_errf(err, errlen, -ENODEV, "device %s is unavailable: %s", dev->sel, req->device_error);
     if (dev->info && dev->wstate != FW_W_STARTING)
         return 1;
-    fw_daemon_req *copy = calloc(1, sizeof(*copy));
+    fw_daemon_req *copy = fw_daemon_req_copy(req);
     if (!copy)
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    copy->client = req->client;
-    copy->id = req->id ? cJSON_Duplicate(req->id, 1) : NULL;
-    memcpy(copy->method, req->method, sizeof(copy->method));
-    copy->params = cJSON_Duplicate(req->params, 1);
     fw_daemon_req **tail = &dev->parked;
     while (*tail)
         tail = &(*tail)->next;
