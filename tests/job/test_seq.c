@@ -515,6 +515,7 @@ static void test_devices(const char *name)
         }
     }
     free(a);
+    cJSON_Delete(spec);
 }
 
 /* Plans off the loop (issue 15 item 2): a sequence keeps nothing of its spec (the daemon builds it
