@@ -94,26 +94,6 @@ static int run(job *j, int threads)
     return 0;
 }
 
-static char *read_file(const char *path)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f)
-        return NULL;
-    size_t cap = 1 << 16, n = 0;
-    char *s = malloc(cap);
-    size_t got;
-    while (s && (got = fread(s + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 == cap)
-            s = realloc(s, cap *= 2);
-    }
-    if (f != stdin)
-        fclose(f);
-    if (s)
-        s[n] = '\0';
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     const char *spec_path = NULL, *arch = "sm_90", *threads_list = "1,4,8,15", *options = NULL;
@@ -139,10 +119,13 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char *text = spec_path ? read_file(spec_path) : NULL;
-    cJSON *user = text ? cJSON_Parse(text) : NULL;
-    free(text);
     char err[1024];
+    char *text = NULL;
+    size_t tlen = 0;
+    if (spec_path && fw_read_file(spec_path, &text, &tlen, err, sizeof err) < 0)
+        text = NULL;
+    cJSON *user = text ? cJSON_ParseWithLength(text, tlen) : NULL;
+    free(text);
     cJSON *spec = NULL;
     fw_plan plan;
     memset(&plan, 0, sizeof plan);

@@ -501,6 +501,13 @@ static int load_cubin(fw_device *d, void *cubin, size_t len, const char *entry, 
     return 0;
 }
 
+/* FAIRWAY_CUDA_LINEINFO=1: compile with -lineinfo (profilers map SASS back to source lines). */
+static int lineinfo_on(void)
+{
+    const char *li = getenv("FAIRWAY_CUDA_LINEINFO");
+    return li && *li == '1';
+}
+
 static int cuda_compile(fw_device *d, const char *source, const char *const *macros,
                         size_t nmacros, const char *options, const char *entry, fw_program **out)
 {
@@ -510,11 +517,10 @@ static int cuda_compile(fw_device *d, const char *source, const char *const *mac
         return rc;
     if (!entry || !*entry)
         return seterr(-EINVAL, "no kernel entry name given to compile");
-    const char *li = getenv("FAIRWAY_CUDA_LINEINFO");
     void *cubin = NULL;
     size_t len = 0;
     char *log = NULL;
-    rc = fw_cuda_nvrtc_compile(source, macros, nmacros, options, d->arch, li && *li == '1',
+    rc = fw_cuda_nvrtc_compile(source, macros, nmacros, options, d->arch, lineinfo_on(),
                                &cubin, &len, &log);
     if (rc) {
         seterr(rc, "%s", log ? log : "NVRTC failed and wrote no log");
@@ -534,10 +540,9 @@ static int cuda_compile_binary(fw_device *d, const char *source, const char *con
     *len = 0;
     if (!d)
         return seterr(-EINVAL, "no CUDA device handle");
-    const char *li = getenv("FAIRWAY_CUDA_LINEINFO");
     char *log = NULL;
     int rc = fw_cuda_nvrtc_proc_compile(&d->nvproc, source, macros, nmacros, options, d->arch,
-                                        li && *li == '1', data, len, &log);
+                                        lineinfo_on(), data, len, &log);
     if (rc)
         seterr(rc, "%s", log ? log : "NVRTC failed and wrote no log");
     free(log);
