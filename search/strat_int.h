@@ -31,6 +31,8 @@ typedef struct st_core {
     uint8_t *proposed;
     size_t nprop;          /* proposed or told */
     size_t ntold;
+    size_t *pend;          /* proposed (asked or claimed) and not yet told, in proposal order */
+    size_t npend;
     size_t *tpt;           /* told points in order */
     fw_outcome *tout;
     double *ty;            /* log time (NAN for a failure) */

@@ -13,7 +13,8 @@
 
 #include <string.h>
 
-#define MODEL_INIT 10      /* uniform proposals before the model is used */
+#define MODEL_INIT 10      /* uniform proposals before the model is used (blind) */
+#define MODEL_MIN_TOLD 6   /* and results told: with asks ahead, the model starts on fewer than 10 */
 #define MODEL_K 5
 #define MODEL_RANDOM 128   /* random candidates per proposal */
 #define MODEL_TOP 4        /* every one-step neighbour of this many best points is a candidate */
@@ -34,52 +35,103 @@ static void knn_add(knn *q, float d, size_t ti)
     q->ti[pos] = ti;
 }
 
-static double score(const st_core *c, size_t cand, double ybest)
+/* The pending points a proposal takes into account (the most recent of them), each with the value
+ * the model believes for it. */
+#define MODEL_PEND 32
+
+typedef struct believed { size_t n; size_t pt[MODEL_PEND]; double y[MODEL_PEND]; } believed;
+
+static float dist2(const st_core *c, const float *xc, size_t pt)
+{
+    const float *xt = c->x + pt * (size_t)c->nk;
+    float d = 0;
+    for (int k = 0; k < c->nk; k++) {
+        float e = xc[k] - xt[k];
+        d += e * e;
+    }
+    return d;
+}
+
+/* The kNN prediction at cand (log time, weighted mean m and spread sd) and the chance it fails, from
+ * the told results and, when b is given, the believed pending points. 0 when no time is known. */
+static int predict(const st_core *c, size_t cand, const believed *b, double *m_out, double *sd_out,
+                   double *pfail_out)
 {
     const float *xc = c->x + cand * (size_t)c->nk;
     knn ok = {.n = 0}, all = {.n = 0};
     for (size_t i = 0; i < c->ntold; i++) {
-        const float *xt = c->x + c->tpt[i] * (size_t)c->nk;
-        float d = 0;
-        for (int k = 0; k < c->nk; k++) {
-            float e = xc[k] - xt[k];
-            d += e * e;
-        }
+        float d = dist2(c, xc, c->tpt[i]);
         knn_add(&all, d, i);
         if (!isnan(c->ty[i]))
             knn_add(&ok, d, i);
     }
+    for (size_t j = 0; b && j < b->n; j++)   /* believed points: index ntold + j */
+        knn_add(&ok, dist2(c, xc, b->pt[j]), c->ntold + j);
     if (ok.n == 0)
         return 0;
     double ws = 0, m = 0, m2 = 0, wf = 0, wa = 0;
     for (int j = 0; j < ok.n; j++) {
-        double w = 1.0 / (ok.d[j] + 1e-3), y = c->ty[ok.ti[j]];
+        double w = 1.0 / (ok.d[j] + 1e-3);
+        double y = ok.ti[j] < c->ntold ? c->ty[ok.ti[j]] : b->y[ok.ti[j] - c->ntold];
         ws += w;
         m += w * y;
         m2 += w * y * y;
     }
     m /= ws;
     double var = m2 / ws - m * m;
-    double sd = sqrt(var > 0 ? var : 0) + 0.05 + 0.3 * sqrt((double)ok.d[0]);
+    *m_out = m;
+    *sd_out = sqrt(var > 0 ? var : 0) + 0.05 + 0.3 * sqrt((double)ok.d[0]);
     for (int j = 0; j < all.n; j++) {
         double w = 1.0 / (all.d[j] + 1e-3);
         wa += w;
         if (isnan(c->ty[all.ti[j]]))
             wf += w;
     }
-    double pfail = wa > 0 ? wf / wa : 0;
+    *pfail_out = wa > 0 ? wf / wa : 0;
+    return 1;
+}
+
+static double score(const st_core *c, size_t cand, double ybest, const believed *b)
+{
+    double m, sd, pfail;
+    if (!predict(c, cand, b, &m, &sd, &pfail))
+        return 0;
     double z = (ybest - m) / sd;
     double ei = (ybest - m) * 0.5 * erfc(-z / sqrt(2.0)) + sd * exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
     return ei * (1.0 - pfail);
 }
 
+/* A pessimistic kriging believer: each pending point (asked, result not yet told) is taken as if its
+ * result were the model's prediction from the told results plus one spread (m + sd), so that the
+ * points asked while others are out are not all the same few neighbours of the best: near a pending
+ * point the spread shrinks and the mean rises, and expected improvement moves elsewhere. (Believing
+ * m alone spread the batch less; believing the best, the constant liar, drew it together: on the
+ * four shared spaces at ask-ahead 8, 60 seeds, the model reached 1.058 / 1.021 at 50 / 100 with
+ * m + sd, 1.071 / 1.031 with m, 1.122 / 1.072 with the best, 1.084 / 1.038 with no believer.) A pure function of the told results and the pending
+ * set (the proposal order), so a replay of the same interleaving proposes the same points; with
+ * nothing pending (ask one, tell one) the model is unchanged. */
+static void believe(const st_core *c, believed *b)
+{
+    b->n = 0;
+    size_t from = c->npend > MODEL_PEND ? c->npend - MODEL_PEND : 0;
+    for (size_t i = from; i < c->npend; i++) {
+        double m, sd, pf;
+        if (predict(c, c->pend[i], NULL, &m, &sd, &pf)) {
+            b->pt[b->n] = c->pend[i];
+            b->y[b->n++] = m + sd;
+        }
+    }
+}
+
 static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
 {
     (void)st;
-    if (c->ntold < MODEL_INIT || c->ntop == 0)
+    if (c->nprop < MODEL_INIT || c->ntold < MODEL_MIN_TOLD || c->ntop == 0)
         return st_uniform(c, r);
     double ybest = st_best_y(c), bestv = -1;
     size_t best = ST_NONE;
+    believed b;
+    believe(c, &b);
     uint16_t t[256];
     if (c->nk <= 256) {
         for (size_t j = 0; j < c->ntop && j < MODEL_TOP; j++) {
@@ -94,7 +146,7 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
                     size_t id = st_lookup(c, t);
                     if (id == ST_NONE || c->proposed[id])
                         continue;
-                    double v2 = score(c, id, ybest);
+                    double v2 = score(c, id, ybest, &b);
                     if (v2 > bestv) {
                         bestv = v2;
                         best = id;
@@ -106,7 +158,7 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
         size_t id = fw_pcg32_bounded(r, (uint32_t)c->n);
         if (c->proposed[id])
             continue;
-        double v2 = score(c, id, ybest);
+        double v2 = score(c, id, ybest, &b);
         if (v2 > bestv) {
             bestv = v2;
             best = id;

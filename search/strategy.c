@@ -26,6 +26,8 @@ const char *const fw_strategy_summaries[] = {
 #define AUTO_ARMS 4
 #define AUTO_WINDOW 24
 #define AUTO_INIT 10
+#define AUTO_EXPLORE 0.2   /* weight of the UCB exploration term */
+#define AUTO_MODEL_W 4.0   /* the model arm's value is scaled by this: it leads unless it stalls */
 
 struct fw_strategy {
     const char *name;
@@ -155,9 +157,10 @@ static int core_init(st_core *c, const fw_sspace *sp, uint64_t seed, uint64_t st
     c->hash = calloc(hcap, sizeof *c->hash);
     c->proposed = calloc(c->n, 1);
     c->tpt = malloc(c->n * sizeof *c->tpt);
+    c->pend = malloc(c->n * sizeof *c->pend);
     c->tout = malloc(c->n * sizeof *c->tout);
     c->ty = malloc(c->n * sizeof *c->ty);
-    if (!c->nvals || !c->pts || !c->x || !c->hash || !c->proposed || !c->tpt || !c->tout || !c->ty)
+    if (!c->nvals || !c->pts || !c->x || !c->hash || !c->proposed || !c->tpt || !c->pend || !c->tout || !c->ty)
         return -ENOMEM;
     memcpy(c->nvals, sp->nvals, (size_t)c->nk * sizeof *c->nvals);
     memcpy(c->pts, sp->points, c->n * (size_t)c->nk * sizeof *c->pts);
@@ -186,6 +189,7 @@ static void core_release(st_core *c)
     free(c->hash);
     free(c->proposed);
     free(c->tpt);
+    free(c->pend);
     free(c->tout);
     free(c->ty);
 }
@@ -338,8 +342,10 @@ static int auto_arm(const fw_strategy *s, size_t k)
     double bestv = -1;
     for (int a = 0; a < AUTO_ARMS; a++) {
         double auc = wsum[a] > 0 ? credit[a] / wsum[a] : 1.0;
-        double v = auc + 0.1 * sqrt(2.0 * log(total + 1.0) / (uses[a] + 1.0))
+        double v = auc + AUTO_EXPLORE * sqrt(2.0 * log(total + 1.0) / (uses[a] + 1.0))
                    + 1e-6 * fw_pcg32_float(&r);
+        if (a == 0)
+            v *= AUTO_MODEL_W;
         if (a == 3)
             v *= 0.25;   /* uniform sampling only when the others stall */
         if (v > bestv) {
@@ -376,6 +382,7 @@ size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out)
             break;
         c->proposed[p] = 1;
         c->nprop++;
+        c->pend[c->npend++] = p;
         if (s->arm_of)
             s->arm_of[p] = (uint8_t)arm;
         out[k++] = p;
@@ -408,6 +415,7 @@ static void claim(fw_strategy *s, size_t point)
         random_take(s, point);
     c->proposed[point] = 1;
     c->nprop++;
+    c->pend[c->npend++] = point;
 }
 
 int fw_strategy_claim(fw_strategy *s, size_t point)
@@ -430,6 +438,12 @@ int fw_strategy_tell(fw_strategy *s, size_t point, fw_outcome r)
         return -EINVAL;
     if (!c->proposed[point])
         claim(s, point);
+    for (size_t i = c->npend; i-- > 0;)
+        if (c->pend[i] == point) {
+            memmove(c->pend + i, c->pend + i + 1, (c->npend - i - 1) * sizeof *c->pend);
+            c->npend--;
+            break;
+        }
     size_t ti = c->ntold++;
     double before = st_best_y(c);
     c->tpt[ti] = point;

@@ -241,6 +241,49 @@ static void test_blind(const fw_replay_space *sp)
     }
 }
 
+/* A run with asks ahead: the point at position j is asked once the results of the first
+ * fw_strategy_tells_due(j, ahead) positions were told (the sequencer's rule), so up to `ahead` are
+ * pending at each ask and the model believes values for them. */
+static size_t run_ahead(const fw_replay_space *sp, const char *name, uint64_t seed, size_t budget, size_t ahead,
+                        size_t *seq)
+{
+    fw_sspace v = view(sp);
+    char err[128];
+    fw_strategy *s = fw_strategy_new(name, &v, seed, 0, budget, err, sizeof err);
+    if (!s)
+        return 0;
+    size_t n = 0, told = 0;
+    for (;;) {
+        for (size_t need = fw_strategy_tells_due(s, n, ahead); told < need; told++)
+            fw_strategy_tell(s, seq[told], outcome(sp, seq[told]));
+        if (fw_strategy_ask(s, 1, &seq[n]) != 1)
+            break;
+        n++;
+    }
+    fw_strategy_free(s);
+    return n;
+}
+
+/* Pending points change the learners' proposals (the believer, auto's arms) but never their
+ * determinism: the same interleaving gives the same sequence, and it holds no repeat. */
+static void test_pipelined(const fw_replay_space *sp)
+{
+    for (size_t i = 0; i < sizeof learners / sizeof *learners; i++) {
+        size_t s1[80], s2[80], s0[80];
+        size_t k1 = run_ahead(sp, learners[i], 7, 80, 6, s1), k2 = run_ahead(sp, learners[i], 7, 80, 6, s2);
+        CHECK(k1 == 80 && k2 == 80 && memcmp(s1, s2, sizeof s1) == 0, "%s: ask-ahead 6, same sequence twice",
+              learners[i]);
+        int rep = 0;
+        for (size_t a = 0; a < k1; a++)
+            for (size_t b = a + 1; b < k1; b++)
+                rep |= s1[a] == s1[b];
+        CHECK(!rep, "%s: no repeat with points pending", learners[i]);
+        size_t k0 = run_ahead(sp, learners[i], 7, 80, 0, s0), kr = run(sp, learners[i], 7, 80, s2);
+        CHECK(k0 == 80 && kr == 80 && memcmp(s0, s2, sizeof s0) == 0, "%s: ask-ahead 0 is the serial run",
+              learners[i]);
+    }
+}
+
 /* Mean best/optimum over seeds 0..19 at a budget, and mean number of failed evaluations. */
 static double mean_ratio(const fw_replay_space *sp, const char *name, size_t budget, double *fails)
 {
@@ -285,6 +328,7 @@ int main(void)
     CHECK(fw_replay_parse(t2, strlen(t2), &trap, err, sizeof err) == 0, "%s", err);
     test_sequences(&trap);
     test_blind(&trap);
+    test_pipelined(&trap);
     test_learning(&plain, "plain");
     test_learning(&trap, "fastest fail");
     /* failures do not attract the model: on the space whose fastest points fail it spends no more
