@@ -112,6 +112,7 @@ typedef struct fw_daemon_worker fw_daemon_worker;
 typedef struct fw_daemon_req fw_daemon_req;
 typedef struct fw_daemon_eta fw_daemon_eta;
 typedef struct fw_daemon_plan fw_daemon_plan;
+typedef struct fw_daemon_best_cache fw_daemon_best_cache;
 
 typedef struct fw_daemon_options {
     const char *socket_path;
@@ -321,6 +322,7 @@ struct fw_daemon {
     fw_daemon_job *jobs_tail;
     fw_daemon_plan *plans;        /* plans being built or built, off the loop (plan.c) */
     fw_daemon_plan *handoff;      /* a submit's built sequence, for the job being added (plan.c) */
+    fw_daemon_best_cache *best_cache;   /* best's answers while the store is unchanged (best_cache.c) */
 };
 
 /* main.c */
@@ -338,6 +340,11 @@ void fw_daemon_close_signals(fw_daemon *d);
 void fw_daemon_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 /* Send one JSON object as a line (takes no ownership). */
 void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
+/* Send a line already printed (valid UTF-8 JSON ending in '\n'; buf is taken and freed). */
+void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n);
+/* Reply with a result or error already printed: member "result" or "error", json its value's text
+ * (fw_proto_print's, without the newline), wrapped as fw_proto_print would the whole reply. */
+void fw_daemon_reply_text(fw_daemon_req *req, const char *member, const char *json, size_t len);
 /* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */
 void fw_daemon_reply(fw_daemon_req *req, cJSON *result);
 void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
@@ -602,6 +609,13 @@ extern const char fw_daemon_nearest_rule[];
 int fw_daemon_best_nearest(fw_daemon *d, const char *identity, const char *family, const char *kernel,
                            const char *key, cJSON **best);
 void fw_daemon_best_decorate(fw_daemon *d, cJSON *best);
+
+/* best_cache.c: best's answers, printed, kept until the store changes (fw_db_generation). key names
+ * the request (NULL: not kept). cached: 1 when req was answered from it. answer: reply with member
+ * ("result" or "error") = value (consumed) and keep it. cache_free at stop. */
+int fw_daemon_best_cached(fw_daemon *d, fw_daemon_req *req, const char *key);
+void fw_daemon_best_answer(fw_daemon *d, fw_daemon_req *req, const char *key, const char *member, cJSON *value);
+void fw_daemon_best_cache_free(fw_daemon *d);
 
 /* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
  * draining (schedules the stop once no device measures); drain_refuses: whether a request would start

@@ -551,6 +551,14 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
         }
         identity = fw_daemon_device_get(d, device)->identity;
     }
+    /* the answer while the store is unchanged (best_cache.c): fields length-prefixed, unambiguous */
+    char ck[1800];
+    const char *cid = identity ? identity : "", *ckern = kernel ? kernel : "";
+    int ckn = snprintf(ck, sizeof(ck), "%zu:%s%zu:%s%d%zu:%s%zu:%s%d", strlen(cid), cid, strlen(family), family,
+                       kernel != NULL, strlen(ckern), ckern, strlen(key), key, cJSON_IsTrue(ex));
+    const char *ckey = ckn > 0 && (size_t)ckn < sizeof(ck) ? ck : NULL;
+    if (fw_daemon_best_cached(d, req, ckey))
+        return;
     cJSON *best = NULL;
     int rc = fw_db_best(d->db, identity, family, kernel, key, &best);
     const cJSON *exact = cJSON_GetObjectItemCaseSensitive(req->params, "exact");
@@ -563,12 +571,19 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
         if (cJSON_IsTrue(exact) && fw_daemon_best_nearest(d, identity, family, kernel, key, &near) == 0)
             cJSON_AddStringToObject(data, "nearest_shape_key", cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(near, "shape_key")));
         cJSON_Delete(near);
-        fw_daemon_reply_error(req, FW_RPC_NOTHING_STORED, data,
-                              "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)%s",
-                              family, key, identity ? " on " : "", identity ? identity : "",
-                              cJSON_GetObjectItemCaseSensitive(data, "nearest_shape_key")
-                                  ? ", or ask again without --exact (\"exact\": true) for the nearest tuned shape"
-                                  : "");
+        char msg[4096];
+        int n = snprintf(msg, sizeof(msg),
+                         "nothing verified is stored for %s shape %s%s%s; tune it first (submit a job for it)%s",
+                         family, key, identity ? " on " : "", identity ? identity : "",
+                         cJSON_GetObjectItemCaseSensitive(data, "nearest_shape_key")
+                             ? ", or ask again without --exact (\"exact\": true) for the nearest tuned shape"
+                             : "");
+        if (n >= 0 && (size_t)n >= sizeof(msg))
+            msg[fw_utf8_cut(msg, sizeof(msg) - 1)] = '\0';
+        cJSON *env = fw_proto_error(NULL, FW_RPC_NOTHING_STORED, msg, data);
+        cJSON *e = cJSON_DetachItemFromObjectCaseSensitive(env, "error");
+        cJSON_Delete(env);
+        fw_daemon_best_answer(d, req, ckey, "error", e);
         return;
     }
     if (rc < 0) {
@@ -576,7 +591,7 @@ static void m_best(fw_daemon *d, fw_daemon_req *req)
         return;
     }
     fw_daemon_best_decorate(d, best);
-    fw_daemon_reply(req, best);
+    fw_daemon_best_answer(d, req, ckey, "result", best);
 }
 
 static void m_compare(fw_daemon *d, fw_daemon_req *req)

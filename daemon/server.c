@@ -124,6 +124,15 @@ void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
         client_close(c);
         return;
     }
+    fw_daemon_client_send_line(c, buf, n);
+}
+
+void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n)
+{
+    if (!c || c->closing) {
+        free(buf);
+        return;
+    }
     write_req *wr = malloc(sizeof(*wr));
     if (!wr) {
         free(buf);
@@ -164,6 +173,32 @@ void fw_daemon_reply(fw_daemon_req *req, cJSON *result)
     cJSON *o = fw_proto_result(req->id, result);
     fw_daemon_client_send(req->client, o);
     cJSON_Delete(o);
+}
+
+void fw_daemon_reply_text(fw_daemon_req *req, const char *member, const char *json, size_t len)
+{
+    if (!req->client || !req->id)
+        return;
+    size_t idlen;
+    char *id = fw_proto_print(req->id, &idlen);   /* valid UTF-8, with a newline to drop */
+    size_t mlen = strlen(member), n = 0;
+    char *line = id ? malloc(32 + idlen + mlen + len) : NULL;
+    if (!line) {
+        free(id);
+        fw_daemon_reply_error(req, FW_RPC_INTERNAL_ERROR, NULL, "out of memory");
+        return;
+    }
+    /* the member order of fw_proto_print: jsonrpc, id, result|error */
+    n += (size_t)sprintf(line, "{\"jsonrpc\":\"2.0\",\"id\":");
+    memcpy(line + n, id, idlen - 1);
+    n += idlen - 1;
+    n += (size_t)sprintf(line + n, ",\"%s\":", member);
+    memcpy(line + n, json, len);
+    n += len;
+    line[n++] = '}';
+    line[n++] = '\n';
+    free(id);
+    fw_daemon_client_send_line(req->client, line, n);
 }
 
 void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
@@ -422,6 +457,7 @@ void fw_daemon_stop(fw_daemon *d)
     while (d->clients)
         client_close(d->clients);
     fw_daemon_plans_stop(d);
+    fw_daemon_best_cache_free(d);
     fw_daemon_devices_stop(d);
     fw_daemon_jobs_free(d);
 }

@@ -147,6 +147,11 @@ struct sqlite3 *fw_db_handle(fw_db *db)
     return db ? db->h : NULL;
 }
 
+uint64_t fw_db_generation(fw_db *db)
+{
+    return db && db->h ? (uint64_t)sqlite3_total_changes64(db->h) : 0;
+}
+
 int fw_db_user_version(fw_db *db)
 {
     return fw_db_schema_version(db->h);

@@ -44,6 +44,11 @@ int fw_db_user_version(fw_db *db);
 /* Last error text of this connection: SQLite's message (copied before any rollback) or the store's
  * own sentence for input it refused. */
 const char *fw_db_error(fw_db *db);
+/* A number that grows whenever this connection has changed a row (SQLite's total_changes: every
+ * INSERT, UPDATE and DELETE, triggers included; a rolled-back change counts too). The daemon is the
+ * store's only writer, so an answer computed from the store is still right while this number stays
+ * the same: its caches key on it. */
+uint64_t fw_db_generation(fw_db *db);
 /* The underlying sqlite3 connection (for tests and maintenance tools; do not close it). */
 struct sqlite3 *fw_db_handle(fw_db *db);
 /* EXPLAIN QUERY PLAN of one of the store's hot queries, lines joined by '\n' (malloc'd, caller frees).
