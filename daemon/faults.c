@@ -40,7 +40,8 @@ static int test_fault_word(const char *prefix, const char *value)
 }
 
 /* Tests only, right after seq K is sent to the worker: FAIRWAYD_TEST_FAULT=kill-worker@K SIGKILLs the
- * worker (the first time), as the OOM killer or a user would from outside; expire@K makes the
+ * worker (the first time), as the OOM killer or a user would from outside (reopen-fail@SEL: the worker
+ * of SEL measuring its first seq, below); expire@K makes the
  * per-variant limit run out at once (each time), so a test of a hanging variant needs no wall-clock
  * limit of its own. */
 void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
@@ -51,11 +52,29 @@ void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq
         fw_daemon_log(dev->d, "test fault: the limit of seq %" PRId64 " runs out now", seq);
         fw_daemon_device_arm_timer(dev, 0);
     }
-    if (!fw_daemon_job_retry(job, seq) && test_fault_has("kill-worker", seq)) {
+    if (!fw_daemon_job_retry(job, seq) && (test_fault_has("kill-worker", seq) ||
+                                           test_fault_word("reopen-fail@", dev->sel))) {
         fw_daemon_log(dev->d, "test fault: killing the worker measuring seq %" PRId64 "%s%s", seq,
                       job->ndevs > 1 ? " on " : "", job->ndevs > 1 ? dev->sel : "");
         uv_process_kill(&dev->w->proc, SIGKILL);
     }
+}
+
+/* Tests only: the device index dev's worker is started with. FAIRWAYD_TEST_FAULT=open-fail@SEL: every
+ * start of SEL's worker is given an index its backend does not have, so the real worker fails to open
+ * its device and says why (exit 3), as a card that fell off the bus would; reopen-fail@SEL: the same
+ * from the device's second start on in this daemon (it opened once), and its worker is SIGKILLed
+ * right after the first seq is sent to it (fw_daemon_fault_sent), so a job started on the device and
+ * the worker's restart cannot open it again. */
+int fw_daemon_fault_device_index(const fw_daemon_device *dev)
+{
+    if (!getenv("FAIRWAYD_TEST_FAULT") ||
+        !(test_fault_word("open-fail@", dev->sel) || (dev->info && test_fault_word("reopen-fail@", dev->sel))))
+        return dev->index;
+    int bad = 1000 + dev->index;
+    fw_daemon_log(dev->d, "test fault: the worker of %s is started with device index %d, which its backend "
+                  "does not have", dev->sel, bad);
+    return bad;
 }
 
 void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job)

@@ -479,6 +479,10 @@ void fw_daemon_fault_plan(void);
 /* FAIRWAYD_TEST_FAULT=kill-device@SEL: every worker of device SEL is SIGKILLed as it is sent a job's
  * load (a broken card of a several-device job: it never stores a result). */
 void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job);
+/* FAIRWAYD_TEST_FAULT=open-fail@SEL / reopen-fail@SEL: the device index SEL's worker is started with
+ * is one its backend does not have (always / once the device opened before), so the device cannot be
+ * opened; reopen-fail also kills SEL's worker as its first seq is sent. Else dev->index. */
+int fw_daemon_fault_device_index(const fw_daemon_device *dev);
 /* FAIRWAYD_TEST_FAULT=spread: a device of a several-device job gets no second seq while another
  * device of the job has had none, so a test sees every device used without relying on timing. */
 int fw_daemon_fault_spread(void);

@@ -290,7 +290,13 @@ static void maybe_dead(fw_daemon_worker *w)
     else
         describe_exit(w, why, sizeof(why));
     int64_t jid = shared_job(dev);
-    fw_daemon_worker_died(dev, why);
+    /* A worker that said it cannot open its device ("failed" before "ready") of a several-device job
+     * takes the device out at once, as at its first open: the others go on. A one-device job's worker
+     * that opened before gets the restarts and back-off of any death (a card may come back). */
+    if (w->failed_msg[0] && dev->wstate == FW_W_STARTING && jid && !dev->d->stopping)
+        device_failed(dev, why);
+    else
+        fw_daemon_worker_died(dev, why);
     fw_daemon_device_pump(dev);
     if (jid)
         fw_daemon_job_pump_devices(dev->d, jid);
@@ -560,7 +566,7 @@ int fw_daemon_worker_spawn(fw_daemon_device *dev, char *err, size_t errlen)
     w->in.data = w->out.data = w->proc.data = w;
     w->open_handles = 3;
     char idx[16];
-    snprintf(idx, sizeof(idx), "%d", dev->index);
+    snprintf(idx, sizeof(idx), "%d", fw_daemon_fault_device_index(dev));
     char *args[] = {d->worker_path, "--serve", "--backend", dev->backend, "--device", idx, NULL};
     uv_stdio_container_t stdio[3];
     stdio[0].flags = UV_CREATE_PIPE | UV_READABLE_PIPE;
