@@ -45,6 +45,7 @@ static void print_job(FILE *out, const cJSON *job)
     const char *e = fw_cli_str(job, "error", NULL);
     if (e && *e)
         fprintf(out, "  error: %s\n", e);
+    fw_cli_print_devices_out(out, job, "  ");
 }
 
 /* ---- job subcommands ----------------------------------------------------------------------- */
@@ -318,6 +319,13 @@ int fw_cli_cmd_jobs(fw_cli_global *g, int argc, char **argv)
         else
             fw_cli_table_print(&t, stdout);
         fw_cli_table_release(&t);
+        /* devices taken out of several-device jobs (issue 17): a line each, under the table */
+        cJSON_ArrayForEach(j, cJSON_GetObjectItemCaseSensitive(res, "jobs")) {
+            const cJSON *d;
+            cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(j, "devices_out"))
+                printf("job %lld: device %s was taken out: %s\n", (long long)fw_cli_num(j, "id", 0),
+                       fw_cli_str(d, "device", "?"), fw_cli_str(d, "error", "?"));
+        }
     }
     cJSON_Delete(res);
     return FW_CLI_EXIT_OK;

@@ -134,6 +134,14 @@ void fw_cli_print_devices(FILE *out, const cJSON *progress)
     fputc('\n', out);
 }
 
+void fw_cli_print_devices_out(FILE *out, const cJSON *job, const char *indent)
+{
+    const cJSON *o;
+    cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(job, "devices_out"))
+        fprintf(out, "%sdevice %s was taken out of the job at %s: %s\n", indent, fw_cli_str(o, "device", "?"),
+                fw_cli_str(o, "at", "?"), fw_cli_str(o, "error", "?"));
+}
+
 /* A device taken out of a several-device job is said once, on a line of its own. */
 static void devices_out(fw_cli_progress *p, const cJSON *params)
 {

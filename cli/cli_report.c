@@ -587,6 +587,20 @@ static void job_facts(FILE *f, const rjob *j)
     cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(st, "counts"))
         fprintf(f, "<td>%lld</td>", (long long)it->valuedouble);
     fputs("</tr></table>\n", f);
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(st, "devices_out");   /* issue 17 */
+    if (cJSON_GetArraySize(out) > 0) {
+        fputs("<h3>Devices taken out</h3>\n<table><tr><th>device</th><th>at</th><th>why</th></tr>\n", f);
+        cJSON_ArrayForEach(it, out) {
+            fputs("<tr><td>", f);
+            esc(f, fw_cli_str(it, "device", "?"));
+            fputs("</td><td>", f);
+            esc(f, fw_cli_str(it, "at", "?"));
+            fputs("</td><td>", f);
+            esc(f, fw_cli_str(it, "error", "?"));
+            fputs("</td></tr>\n", f);
+        }
+        fputs("</table>\n", f);
+    }
     const cJSON *fl = cJSON_GetObjectItemCaseSensitive(st, "failures");
     if (cJSON_GetArraySize(fl) > 0) {
         fprintf(f, "<table><tr><th>failure</th><th>count</th><th>first seq</th><th>first error line</th></tr>\n");

@@ -155,6 +155,7 @@ int fw_cli_follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
         const char *e = fw_cli_str(st, "error", NULL);
         if (e && *e)
             printf("error: %s\n", e);
+        fw_cli_print_devices_out(stdout, st, "");
         fw_cli_print_failure_classes(stdout, cJSON_GetObjectItemCaseSensitive(st, "failures"), job);
         printf("\n");
         fw_cli_print_rankings(stdout, rankings, top);

@@ -188,6 +188,9 @@ void fw_cli_progress_end(fw_cli_progress *p);
 /* A several-device job's devices (progress "devices"), one line: "opencl:0 measuring (12 measured),
  * opencl:1 out (...)". Nothing for a one-device job. */
 void fw_cli_print_devices(FILE *out, const cJSON *progress);
+/* The devices taken out of a several-device job, from its stored row's "devices_out" (status, jobs):
+ * a line each, "device opencl:1 was taken out of the job at T: why", after indent. */
+void fw_cli_print_devices_out(FILE *out, const cJSON *job, const char *indent);
 
 /* The rankings table (rank, shape, knobs, median, GB/s, GFLOP/s, origin), at most top rows per
  * shape; then the best config of each shape. */

@@ -426,6 +426,9 @@ cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id)
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(row, "error");
     if (cJSON_IsString(e))
         cJSON_AddStringToObject(p, "error", e->valuestring);
+    const cJSON *out = cJSON_GetObjectItemCaseSensitive(row, "devices_out");   /* issue 17 */
+    if (out)
+        cJSON_AddItemToObject(p, "devices_out", cJSON_Duplicate(out, 1));
     int terminal = cJSON_IsString(st) && (strcmp(st->valuestring, "done") == 0 ||
                                           strcmp(st->valuestring, "failed") == 0 ||
                                           strcmp(st->valuestring, "cancelled") == 0);

@@ -115,6 +115,10 @@ int fw_daemon_job_device_out(fw_daemon *d, fw_daemon_job *job, fw_daemon_device 
         dev->current = NULL;
     fw_daemon_log(d, "job %" PRId64 ": device %s is taken out of the job, which goes on on the other %d: %s",
                   job->id, dev->sel, left, why);
+    /* kept in the store, so `status`, `jobs` and the report still say it once the job ended */
+    if (fw_db_job_event_add(d->db, job->id, "device_out", dev->sel, why) < 0)
+        fw_daemon_log(d, "job %" PRId64 ": cannot store that %s was taken out: %s", job->id, dev->sel,
+                      fw_db_error(d->db));
     fw_daemon_job_notify(d, job);
     return 1;
 }

@@ -91,6 +91,8 @@ static const char *const q_sql[Q__N] = {
         "ORDER BY median_ns, seq LIMIT CASE WHEN ?2 > 0 THEN ?2 ELSE -1 END) r "
         "JOIN measurements m ON m.id = r.id JOIN variants v ON v.id = m.variant_id ORDER BY r.rank",
     [Q_COUNTS] = "SELECT status, COUNT(*) FROM measurements WHERE job = ?1 GROUP BY status",
+    [Q_DEVICES_OUT] = "SELECT device, message, created_at FROM job_events WHERE job = ?1 AND kind = 'device_out' "
+                      "ORDER BY id",
 };
 
 const char *const fwdb_known_status[FWDB_N_STATUS] = {

@@ -16,7 +16,7 @@
 
 #include <cjson/cJSON.h>
 
-#define FW_DB_SCHEMA_VERSION 2
+#define FW_DB_SCHEMA_VERSION 3
 
 typedef struct fw_db fw_db;
 struct sqlite3;
@@ -90,9 +90,15 @@ int fw_db_job_set_planned(fw_db *db, int64_t id, int64_t planned, int64_t device
  *  "device_id" and "device_identity" (the device set by fw_db_job_set_planned, null before). "counts"
  *  lists every known status, zeros included; "evaluated" is the number of stored measurements. */
 int fw_db_job_get(fw_db *db, int64_t id, cJSON **out);
+/* fw_db_job_get and fw_db_jobs_list also carry "devices_out": [{"device","error","at"}], oldest first, for a job a device was taken
+ * out of (schema 3, fw_db_job_event_add); absent for every other job. */
 /* Newest first; state may be NULL for all; limit <= 0 = no limit. Array of job objects without
  * "spec" (with "evaluated" and "counts"). */
 int fw_db_jobs_list(fw_db *db, const char *state, int limit, cJSON **out);
+/* Something that happened to a job (schema 3, table job_events): kind "device_out" (device: the
+ * selector taken out of a several-device job, message: why). -ENOENT for an unknown job, -EINVAL for
+ * an empty kind or message. */
+int fw_db_job_event_add(fw_db *db, int64_t job, const char *kind, const char *device, const char *message);
 /* The exact stored seed of a job; -ENOENT if none. */
 int fw_db_job_seed(fw_db *db, int64_t id, uint64_t *seed);
 /* Jobs in state queued or running, oldest first (for resume after a restart). */

@@ -68,6 +68,7 @@ enum {
     Q_RANKINGS,
     Q_RANKINGS_SHAPE,
     Q_COUNTS,
+    Q_DEVICES_OUT,
     Q__N
 };
 

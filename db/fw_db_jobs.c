@@ -207,6 +207,50 @@ static int add_counts(fw_db *db, int64_t id, cJSON *o)
     return 0;
 }
 
+/* Add "devices_out" [{device, error, at}] to a job object when the job had a device taken out. */
+static int add_devices_out(fw_db *db, int64_t id, cJSON *o)
+{
+    sqlite3_stmt *st;
+    int r = fwdb_prep(db, Q_DEVICES_OUT, &st);
+    if (r < 0) return r;
+    sqlite3_bind_int64(st, 1, id);
+    cJSON *arr = NULL;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!arr && !(arr = cJSON_AddArrayToObject(o, "devices_out"))) { rc = SQLITE_NOMEM; break; }
+        cJSON *e = cJSON_CreateObject();
+        if (!e) { rc = SQLITE_NOMEM; break; }
+        fwdb_add_col_str(e, "device", st, 0);
+        fwdb_add_col_str(e, "error", st, 1);
+        fwdb_add_col_str(e, "at", st, 2);
+        cJSON_AddItemToArray(arr, e);
+    }
+    fwdb_done(st);
+    if (rc != SQLITE_DONE) return rc == SQLITE_NOMEM ? -ENOMEM : fwdb_fail_sql(db, rc, "reading job events");
+    return 0;
+}
+
+int fw_db_job_event_add(fw_db *db, int64_t job, const char *kind, const char *device, const char *message)
+{
+    if (!kind || !*kind || !message || !*message)
+        return fwdb_fail(db, -EINVAL, "a job event needs a kind and a message");
+    int e = job_exists(db, job);
+    if (e < 0) return e;
+    if (!e) return fwdb_fail(db, -ENOENT, "job %" PRId64 " does not exist", job);
+    sqlite3_stmt *st;
+    int r = fwdb_prep_once(db, "INSERT INTO job_events (job, kind, device, message, created_at) "
+                               "VALUES (?1, ?2, ?3, ?4, " FW_DB_NOW ")", &st);
+    if (r < 0) return r;
+    sqlite3_bind_int64(st, 1, job);
+    fwdb_bind_text(st, 2, kind);
+    fwdb_bind_text(st, 3, device);
+    fwdb_bind_text(st, 4, message);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return fwdb_fail_sql(db, rc, "storing a job event");
+    return 0;
+}
+
 #define JOB_COLS                                                                                  \
     "j.id, j.state, j.family, j.strategy, j.seed, j.budget, j.planned, j.parent, j.device, "      \
     "j.spec_hash, j.source_hash, j.daemon_version, j.created_at, j.started_at, j.finished_at, "   \
@@ -258,6 +302,7 @@ int fw_db_job_get(fw_db *db, int64_t id, cJSON **out)
     sqlite3_finalize(st);
     if (!o) return -ENOMEM;
     r = add_counts(db, id, o);
+    if (r == 0) r = add_devices_out(db, id, o);
     if (r < 0) { cJSON_Delete(o); return r; }
     *out = o;
     return 0;
@@ -290,7 +335,9 @@ int fw_db_jobs_list(fw_db *db, const char *state, int limit, cJSON **out)
     }
     cJSON *o;
     cJSON_ArrayForEach(o, arr) {
-        r = add_counts(db, (int64_t)cJSON_GetObjectItem(o, "id")->valuedouble, o);
+        int64_t jid = (int64_t)cJSON_GetObjectItem(o, "id")->valuedouble;
+        r = add_counts(db, jid, o);
+        if (r == 0) r = add_devices_out(db, jid, o);
         if (r < 0) { cJSON_Delete(arr); return r; }
     }
     *out = arr;

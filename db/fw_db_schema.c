@@ -104,6 +104,18 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (job, seq),"
     "  FOREIGN KEY (job, seq) REFERENCES measurements(job, seq) ON DELETE CASCADE);"
     "CREATE INDEX finalists_rank ON finalists(job, shape_key, rank);",
+
+    /* 2 -> 3: what happened to a job beside its measurements (issue 17): kind 'device_out', a device
+     * taken out of a several-device job (device = its selector, message = why), so the reason is
+     * still there once the job ended and the daemon forgot it. Older stores gain the empty table. */
+    "CREATE TABLE job_events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  job INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+    "  kind TEXT NOT NULL,"
+    "  device TEXT,"
+    "  message TEXT NOT NULL,"
+    "  created_at TEXT NOT NULL);"
+    "CREATE INDEX job_events_job ON job_events(job, id);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == FW_DB_SCHEMA_VERSION,

@@ -9,10 +9,15 @@ its backend does not have, so the real fairway-worker fails to open the device a
 open-fail@opencl:1 does the latter from the first start (a daemon restart that resumes the job finds
 the card gone). spread makes every device of the job get a seq before any gets a second, so opencl:1
 is sure to start on the job whatever the machine's speed."""
+import json
+import os
+import subprocess
+
 from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
 TWO = {"POCL_DEVICES": "pthread pthread"}
 SPEC = dict(SMALL_GEMM, budget=8, strategy="random", devices=[0, 1])
+FAIRWAY = os.environ["FAIRWAY"]
 
 
 def each_seq_once(d, job, planned, what):
@@ -23,6 +28,47 @@ def each_seq_once(d, job, planned, what):
 def devices_of(d, job, since=0):
     return [x[0] for x in d.sql("SELECT json_extract(record, '$.device') FROM measurements WHERE job = ? AND id > ? "
                                 "ORDER BY seq", (job, since))]
+
+
+def cli(d, *args):
+    """`fairway ARGS` against d: (exit code, stdout)."""
+    r = subprocess.run([FAIRWAY, "--socket", d.socket, "--no-start"] + list(args), env=d.env, capture_output=True,
+                       text=True, timeout=120)
+    return r.returncode, r.stdout
+
+
+def told_after(d, c, job, why):
+    """The reason opencl:1 went out is kept once the job ended: status, jobs, a watch of the ended job,
+    their --json, the CLI's text and the report."""
+    st = c.call("status", {"job": job})
+    out = st.get("devices_out")
+    check(out and len(out) == 1 and out[0]["device"] == "opencl:1" and why in out[0]["error"] and out[0]["at"],
+          "status of the ended job keeps why opencl:1 went out: %s" % out)
+    listed = [j for j in c.call("jobs", {})["jobs"] if j["id"] == job]
+    check(listed and listed[0].get("devices_out") == out, "jobs lists it too")
+    final = c.watch(job)[-1]
+    check(final["final"] and final.get("devices_out") == out, "a watch of the ended job says it: %s" % final)
+    rc, text = cli(d, "status", str(job))
+    check(rc == 0 and "device opencl:1 was taken out of the job at " in text and why in text,
+          "`fairway status` prints it:\n%s" % text)
+    rc, text = cli(d, "--json", "status", str(job))
+    check(rc == 0 and json.loads(text).get("devices_out") == out, "`fairway --json status` carries it")
+    rc, text = cli(d, "jobs")
+    check(rc == 0 and ("job %d: device opencl:1 was taken out: " % job) in text and why in text,
+          "`fairway jobs` prints it under the table:\n%s" % text)
+    rc, text = cli(d, "--json", "jobs")
+    check(rc == 0 and [j.get("devices_out") for j in json.loads(text)["jobs"] if j["id"] == job] == [out],
+          "`fairway --json jobs` carries it")
+    rc, text = cli(d, "watch", str(job))
+    check(rc == 0 and "device opencl:1 was taken out of the job at " in text and why in text,
+          "`fairway watch` of the ended job prints it:\n%s" % text)
+    html = os.path.join(d.tmp, "report.html")
+    rc, _ = cli(d, "report", str(job), "-o", html)
+    with open(html) as f:
+        page = f.read()
+    check(rc == 0 and "<h3>Devices taken out</h3>" in page and "opencl:1" in page and why in page,
+          "the report has a table of the devices taken out")
+    return out
 
 
 def out_in_watch(seen):
@@ -58,6 +104,7 @@ with guarded(d):
           and "does not exist" in out[0]["error"], "watch shows opencl:1 taken out, with the worker's words: %s" % out[:1])
     check("3 times in a row" not in (out[0]["error"] if out else ""), "at once, not after 3 deaths")
     check("device opencl:1 is taken out of the job" in log, "the log says so")
+    told_after(d, c, job, "could not be opened: OpenCL device 1001 does not exist")
     c.close()
     check(d.terminate() == 0, "clean exit")
 
@@ -84,6 +131,7 @@ with guarded(d):
     out = out_in_watch(seen)
     check(out and out[0]["device"] == "opencl:1" and "could not be opened" in out[0]["error"],
           "watch shows opencl:1 taken out on the resume: %s" % out[:1])
+    told_after(d, c, job, "could not be opened")
     c.close()
     check(d.terminate() == 0, "clean exit")
 

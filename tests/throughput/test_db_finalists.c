@@ -70,9 +70,9 @@ int main(void)
     fw_db_close(db);
 
     /* make it a version-1 file: what a fairway before issue 7 wrote */
-    raw(path, "DROP TABLE finalists; PRAGMA user_version = 1;");
+    raw(path, "DROP TABLE finalists; DROP TABLE job_events; PRAGMA user_version = 1;");
     CHECKF(fw_db_open(path, &db, err, sizeof err) == 0, "%s", err);
-    CHECK(fw_db_user_version(db) == 2);
+    CHECK(fw_db_user_version(db) == FW_DB_SCHEMA_VERSION);
     cJSON *rk = NULL;
     CHECK(fw_db_rankings(db, job, NULL, 0, &rk) == 0 && cJSON_GetArraySize(rk) == 4);  /* data kept */
     cJSON_Delete(rk);
