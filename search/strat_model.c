@@ -11,6 +11,7 @@
  */
 #include "strat_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MODEL_INIT 10      /* uniform proposals before the model is used (blind) */
@@ -41,6 +42,9 @@ static void knn_add(knn *q, float d, size_t ti)
 
 typedef struct believed { size_t n; size_t pt[MODEL_PEND]; double y[MODEL_PEND]; } believed;
 
+/* What a point must be nearer than to enter q (INFINITY while q is not full): knn_add's test. */
+static inline float knn_cut(const knn *q) { return q->n < MODEL_K ? INFINITY : q->d[MODEL_K - 1]; }
+
 static float dist2(const st_core *c, const float *xc, size_t pt)
 {
     const float *xt = c->x + pt * (size_t)c->nk;
@@ -52,17 +56,68 @@ static float dist2(const st_core *c, const float *xc, size_t pt)
     return d;
 }
 
+/* The told points' features, knob-major (x[k * stride + i] is knob k of told point i), built once
+ * per proposal, so that the distances from a candidate to all told points are summed eight points
+ * at a time. Each lane sums its own point's terms in knob order, exactly as dist2 does (float
+ * arithmetic, no reassociation, no contraction under -std=c11), so every distance, neighbour and
+ * score is bit for bit what the one-point-at-a-time loop gave: the proposals do not change
+ * (BENCHMARKS.md, "Cost of ask"). */
+#define TOLD_LANES 8
+typedef float lanes __attribute__((vector_size(TOLD_LANES * sizeof(float))));
+
+typedef struct told_mat {
+    size_t stride;           /* ntold rounded up to TOLD_LANES */
+    float *x;                /* nk * stride (the padding is 0) */
+    float *d;                /* stride: one candidate's distances */
+} told_mat;
+
+static int told_mat_build(const st_core *c, told_mat *m)
+{
+    m->stride = (c->ntold + TOLD_LANES - 1) / TOLD_LANES * TOLD_LANES;
+    size_t bytes = ((size_t)c->nk + 1) * m->stride * sizeof(float);
+    m->x = aligned_alloc(sizeof(lanes), bytes > 0 ? (bytes + sizeof(lanes) - 1) / sizeof(lanes) * sizeof(lanes)
+                                                  : sizeof(lanes));
+    if (!m->x)
+        return -1;
+    memset(m->x, 0, bytes);
+    m->d = m->x + (size_t)c->nk * m->stride;
+    for (size_t i = 0; i < c->ntold; i++) {
+        const float *xt = c->x + c->tpt[i] * (size_t)c->nk;
+        for (int k = 0; k < c->nk; k++)
+            m->x[(size_t)k * m->stride + i] = xt[k];
+    }
+    return 0;
+}
+
+/* m->d[i] = dist2(c, xc, c->tpt[i]) for every told i, eight at a time (m->d is scratch). */
+static void told_dists(const st_core *c, const told_mat *m, const float *xc)
+{
+    for (size_t i = 0; i < m->stride; i += TOLD_LANES) {
+        lanes d = {0};
+        for (int k = 0; k < c->nk; k++) {
+            lanes t, e;
+            memcpy(&t, m->x + (size_t)k * m->stride + i, sizeof t);
+            e = xc[k] - t;
+            d += e * e;
+        }
+        memcpy(m->d + i, &d, sizeof d);
+    }
+}
+
 /* The kNN prediction at cand (log time, weighted mean m and spread sd) and the chance it fails, from
  * the told results and, when b is given, the believed pending points. 0 when no time is known. */
-static int predict(const st_core *c, size_t cand, const believed *b, double *m_out, double *sd_out,
-                   double *pfail_out)
+static int predict(const st_core *c, const told_mat *tm, size_t cand, const believed *b, double *m_out,
+                   double *sd_out, double *pfail_out)
 {
     const float *xc = c->x + cand * (size_t)c->nk;
     knn ok = {.n = 0}, all = {.n = 0};
+    if (tm->x)
+        told_dists(c, tm, xc);
     for (size_t i = 0; i < c->ntold; i++) {
-        float d = dist2(c, xc, c->tpt[i]);
-        knn_add(&all, d, i);
-        if (!isnan(c->ty[i]))
+        float d = tm->x ? tm->d[i] : dist2(c, xc, c->tpt[i]);
+        if (d < knn_cut(&all))   /* what knn_add itself refuses, tested here first (most are) */
+            knn_add(&all, d, i);
+        if (d < knn_cut(&ok) && !isnan(c->ty[i]))
             knn_add(&ok, d, i);
     }
     for (size_t j = 0; b && j < b->n; j++)   /* believed points: index ntold + j */
@@ -91,10 +146,10 @@ static int predict(const st_core *c, size_t cand, const believed *b, double *m_o
     return 1;
 }
 
-static double score(const st_core *c, size_t cand, double ybest, const believed *b)
+static double score(const st_core *c, const told_mat *tm, size_t cand, double ybest, const believed *b)
 {
     double m, sd, pfail;
-    if (!predict(c, cand, b, &m, &sd, &pfail))
+    if (!predict(c, tm, cand, b, &m, &sd, &pfail))
         return 0;
     double z = (ybest - m) / sd;
     double ei = (ybest - m) * 0.5 * erfc(-z / sqrt(2.0)) + sd * exp(-0.5 * z * z) / sqrt(2.0 * M_PI);
@@ -110,13 +165,13 @@ static double score(const st_core *c, size_t cand, double ybest, const believed 
  * m + sd, 1.071 / 1.031 with m, 1.122 / 1.072 with the best, 1.084 / 1.038 with no believer.) A pure function of the told results and the pending
  * set (the proposal order), so a replay of the same interleaving proposes the same points; with
  * nothing pending (ask one, tell one) the model is unchanged. */
-static void believe(const st_core *c, believed *b)
+static void believe(const st_core *c, const told_mat *tm, believed *b)
 {
     b->n = 0;
     size_t from = c->npend > MODEL_PEND ? c->npend - MODEL_PEND : 0;
     for (size_t i = from; i < c->npend; i++) {
         double m, sd, pf;
-        if (predict(c, c->pend[i], NULL, &m, &sd, &pf)) {
+        if (predict(c, tm, c->pend[i], NULL, &m, &sd, &pf)) {
             b->pt[b->n] = c->pend[i];
             b->y[b->n++] = m + sd;
         }
@@ -130,8 +185,11 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
         return st_uniform(c, r);
     double ybest = st_best_y(c), bestv = -1;
     size_t best = ST_NONE;
+    told_mat tm;
+    if (told_mat_build(c, &tm) < 0)
+        tm.x = NULL;   /* no memory: the distances one at a time (the same values, only slower) */
     believed b;
-    believe(c, &b);
+    believe(c, &tm, &b);
     uint16_t t[256];
     if (c->nk <= 256) {
         for (size_t j = 0; j < c->ntop && j < MODEL_TOP; j++) {
@@ -146,7 +204,7 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
                     size_t id = st_lookup(c, t);
                     if (id == ST_NONE || c->proposed[id])
                         continue;
-                    double v2 = score(c, id, ybest, &b);
+                    double v2 = score(c, &tm, id, ybest, &b);
                     if (v2 > bestv) {
                         bestv = v2;
                         best = id;
@@ -158,12 +216,13 @@ static size_t model_propose(const st_core *c, const void *st, fw_pcg32 *r)
         size_t id = fw_pcg32_bounded(r, (uint32_t)c->n);
         if (c->proposed[id])
             continue;
-        double v2 = score(c, id, ybest, &b);
+        double v2 = score(c, &tm, id, ybest, &b);
         if (v2 > bestv) {
             bestv = v2;
             best = id;
         }
     }
+    free(tm.x);
     return best != ST_NONE ? best : st_uniform(c, r);
 }
 
