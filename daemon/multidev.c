@@ -265,6 +265,14 @@ static int need_one(fw_daemon *d, fw_daemon_req *req, fw_daemon_device *dev, cha
     return rc;
 }
 
+/* Devices whose results form one ranking. Replay devices (FAIRWAY_REPLAY_DEVICES) all take the job's
+ * file as their identity once it runs on them (pump.c), whatever an earlier job's file left in
+ * theirs: any two of them are alike. */
+static int same_kind(const fw_daemon_device *a, const fw_daemon_device *b)
+{
+    return strcmp(a->backend, "replay") == 0 || strcmp(a->identity, b->identity) == 0;
+}
+
 int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const cJSON *devices,
                               cJSON **sels, char *err, size_t errlen)
 {
@@ -306,7 +314,7 @@ int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *res
             return 0;
         if (rc < 0 && !all)
             return rc;
-        if (rc < 0 || strcmp(dev->identity, base->identity) != 0) {
+        if (rc < 0 || !same_kind(dev, base)) {
             if (!all && rc > 0)
                 return fw_errf(err, errlen, -EXDEV, "devices %s (%s) and %s (%s) are not the same kind of device; a "
                                "job's results form one ranking only over devices of one identity (backend, vendor, "

@@ -33,15 +33,39 @@ struct fw_wreplay {
 
 /* ---- the backend the worker opens for --backend replay ----------------------------------------- */
 
+/* FAIRWAY_REPLAY_DEVICES=N (1 to 16, default 1): the replay backend shows N identical devices,
+ * replay:0..N-1, so a job on several devices (issue 17) can be run on a recorded space: each replays
+ * the same file and measures a seq the same, whichever device it is. -1 for a value that is not one. */
+#define RB_DEVICES_MAX 16
+
+static int rb_devices(void)
+{
+    const char *v = getenv("FAIRWAY_REPLAY_DEVICES");
+    if (!v || !*v)
+        return 1;
+    char *end;
+    long n = strtol(v, &end, 10);
+    return *end || n < 1 || n > RB_DEVICES_MAX ? -1 : (int)n;
+}
+
 static int rb_count(void)
 {
-    return 1;
+    int n = rb_devices();
+    return n < 1 ? 1 : n;
 }
 
 static int rb_open(int index, fw_device **dev, fw_device_info *info, char *err, size_t errlen)
 {
-    if (index != 0)
-        return fw_errf(err, errlen, -ENODEV, "the replay backend has one device, replay:0 (asked for %d)", index);
+    int n = rb_devices();
+    if (n < 0)
+        return fw_errf(err, errlen, -EINVAL, "FAIRWAY_REPLAY_DEVICES='%s' is not a number of replay devices from 1 "
+                       "to %d", getenv("FAIRWAY_REPLAY_DEVICES"), RB_DEVICES_MAX);
+    if ((index < 0 || index >= n) && n == 1)
+        return fw_errf(err, errlen, -ENODEV, "the replay backend has one device, replay:0 (asked for %d; "
+                       "FAIRWAY_REPLAY_DEVICES=N shows N)", index);
+    if (index < 0 || index >= n)
+        return fw_errf(err, errlen, -ENODEV, "the replay backend has %d devices, replay:0..%d (FAIRWAY_REPLAY_DEVICES; "
+                       "asked for %d)", n, n - 1, index);
     memset(info, 0, sizeof *info);
     snprintf(info->backend, sizeof info->backend, "replay");
     snprintf(info->dialect, sizeof info->dialect, "none");
