@@ -1,6 +1,7 @@
 /* cli_tune.c - submitting and following a job: tune, expand, and the follow loop of tune, rerun,
  * resume and watch. */
 #include "fw_cli.h"
+#include "fw_job.h"
 #include "fw_util.h"
 
 #include <errno.h>
@@ -309,7 +310,7 @@ int fw_cli_cmd_expand(fw_cli_global *g, int argc, char **argv)
         return ec;
     char devsel[96] = "";
     if (t.spec.backend || t.spec.device >= 0)
-        snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : "opencl",
+        snprintf(devsel, sizeof devsel, "%s:%lld", t.spec.backend ? t.spec.backend : fw_job_default_backend(),
                  t.spec.device >= 0 ? t.spec.device : 0);
     int hint = budget_hint(&t.spec), seed_given = cJSON_HasObjectItem(spec, "seed");
     fw_cli_spec_flags_release(&t.spec);

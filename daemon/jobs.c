@@ -47,7 +47,7 @@ void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len)
 {
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "backend");
     const cJSON *i = cJSON_GetObjectItemCaseSensitive(spec, "device");
-    snprintf(out, len, "%s:%d", cJSON_IsString(b) ? b->valuestring : "opencl",
+    snprintf(out, len, "%s:%d", cJSON_IsString(b) ? b->valuestring : fw_job_default_backend(),
              cJSON_IsNumber(i) ? (int)i->valuedouble : 0);
 }
 

@@ -59,6 +59,10 @@
  * Errors are for people: "unknown profile 'x' (known: a, b)", "unknown knob 'X' in preset 2",
  * "budget 200000 is over the limit of 100000". */
 int fw_spec_resolve(const cJSON *user, cJSON **resolved, char *err, size_t errlen);
+
+/* The backend a spec without one (or with "auto") resolves to: "metal" on macOS, "opencl" elsewhere,
+ * "cuda" in a build with CUDA and no OpenCL. */
+const char *fw_job_default_backend(void);
 /* The keys of a user spec's "options" are ones some part of fairway reads (docs/spec.md lists
  * them): -EINVAL with a sentence naming an unknown key and the known ones (issue 19 item 8). Called
  * on new submissions only, so a stored job resumes whatever its options say. */

@@ -19,6 +19,22 @@
 #include "fw_source.h"
 #include "fw_transform.h"
 #include "fw_util.h"
+#include "fw_config.h"
+
+/* The platform's own GPU API when a spec does not name one (or says "auto"): Metal on macOS
+ * (docs/metal.md), OpenCL elsewhere (PoCL runs it on any CPU), and CUDA where this build has no
+ * OpenCL (a CUDA-only build for a GPU machine: OpenCL would only answer "not compiled into this
+ * worker"). Resolved into the stored spec, so a job keeps its backend on a daemon built otherwise. */
+const char *fw_job_default_backend(void)
+{
+#if defined(__APPLE__)
+    return "metal";
+#elif !FW_HAVE_OPENCL && FW_HAVE_CUDA
+    return "cuda";
+#else
+    return "opencl";
+#endif
+}
 
 #define SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
 #define WARMUP_MAX 10000
@@ -559,13 +575,7 @@ static int resolve_run(resolve_ctx *c)
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
         (rc = get_int(v, "device", 0, 1023, &c->device, c->err, c->errlen)) < 0)
         return rc;
-    /* The platform's own GPU API when the spec does not name one (or says "auto"): Metal on macOS
-     * (docs/metal.md), OpenCL elsewhere (PoCL runs it on any CPU). */
-#if defined(__APPLE__)
-    c->backend = "metal";
-#else
-    c->backend = "opencl";
-#endif
+    c->backend = fw_job_default_backend();
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
         if (!cJSON_IsString(v) || (strcmp(v->valuestring, "opencl") != 0 && strcmp(v->valuestring, "cuda") != 0 &&
                                    strcmp(v->valuestring, "metal") != 0 && strcmp(v->valuestring, "auto") != 0 &&

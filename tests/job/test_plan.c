@@ -6,6 +6,7 @@
 
 #include "fw_check.h"
 #include "fw_job.h"
+#include "fw_config.h"
 
 #define SPACE                                                                                 \
     "\"space\": {\"knobs\": {\"TILE_N\": [16, 32, 64, 128], \"SG_M_TILES\": [8, 16, 32],"        \
@@ -304,7 +305,14 @@ static void test_flags_defaults(void)
         CHECK_INT(cJSON_GetObjectItem(r, "iters")->valuedouble, 20);
         CHECK_INT(cJSON_GetObjectItem(r, "device")->valuedouble, 0);
         CHECK_INT(cJSON_GetObjectItem(r, "budget")->valuedouble, 0);
+        /* the platform's API, or CUDA in a build with CUDA and no OpenCL (a GPU machine's build) */
+#if defined(__APPLE__)
+        CHECK_STR(cJSON_GetObjectItem(r, "backend")->valuestring, "metal");
+#elif !FW_HAVE_OPENCL && FW_HAVE_CUDA
+        CHECK_STR(cJSON_GetObjectItem(r, "backend")->valuestring, "cuda");
+#else
         CHECK_STR(cJSON_GetObjectItem(r, "backend")->valuestring, "opencl");
+#endif
         CHECK(cJSON_IsObject(cJSON_GetObjectItem(r, "aliases")));
         CHECK(cJSON_IsObject(cJSON_GetObjectItem(r, "macros")));
         CHECK(cJSON_IsNumber(cJSON_GetObjectItem(r, "seed")));
