@@ -27,7 +27,11 @@ FAIRWAY_WORKER=$BUILD/bench/worker/fairway-worker "$BUILD/daemon/fairwayd" --soc
 dp=$!
 i=0
 while [ ! -S "$T/s.sock" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-"$BUILD/cli/fairway" --socket "$T/s.sock" --no-start --json tune --spec "$T/spec.json" > /dev/null
+if ! "$BUILD/cli/fairway" --socket "$T/s.sock" --no-start --json tune --spec "$T/spec.json" > "$T/tune.json"; then
+    echo "best_load.sh: the tune that gives best an answer failed:" >&2
+    cat "$T/tune.json" >&2; tail -5 "$T/d.log" >&2
+    exit 1
+fi
 for c in $CLIENTS; do
     "$BUILD/benchmarks/best_load" --socket "$T/s.sock" --clients "$c" --seconds "$SECONDS_RUN" --pid "$dp" \
         --shape K=64,M=64,N=64
