@@ -1,15 +1,19 @@
 #!/bin/bash
-# examples_gpu.sh - the five examples/ kernels tuned on a CUDA GPU (their .cu sources, H200-sized shapes,
+# examples_gpu.sh - the six examples/ kernels tuned on a CUDA GPU (their .cu sources, H200-sized shapes,
 # every point of each space), best median and GB/s against the copy bandwidth (issue 12).
-# usage (repo root, on the GPU machine, a CUDA-enabled build in ./build, libraries in .device/lib):
-#     benchmarks/examples_gpu.sh        (results: BENCHMARKS.md, "examples/ on the H200")
+# usage (repo root, on the GPU machine, a CUDA-enabled build, libraries in .device/lib):
+#     B=BUILD_DIR benchmarks/examples_gpu.sh   (B defaults to ./build; results: BENCHMARKS.md,
+#                                               "examples/ on the H200")
+# reduction_local runs the OpenCL local-memory argument as CUDA dynamic shared memory.
 set -u
 export LD_LIBRARY_PATH=$PWD/.device/lib
-W=build/bench/worker/fairway-worker; T=/tmp/ex; rm -rf $T; mkdir -p $T
-[ -x build/benchmarks/cuda_copy_bw ] && build/benchmarks/cuda_copy_bw 2>&1 | tail -3
+B=${B:-build}
+W=$B/bench/worker/fairway-worker; T=/tmp/ex; rm -rf $T; mkdir -p $T
+[ -x $B/benchmarks/cuda_copy_bw ] && $B/benchmarks/cuda_copy_bw 2>&1 | tail -3
 python3 - <<'PY'
 import json
 shapes = {"vadd": [{"n": 1 << 26}], "reduction": [{"n": 1 << 26, "parts": 1024}],
+          "reduction_local": [{"n": 1 << 26, "parts": 1024}],
           "transpose": [{"rows": 8192, "cols": 8192}], "conv2d": [{"H": 4096, "W": 4096, "K": 5}],
           "stencil2d": [{"H": 4096, "W": 4096}]}
 for e, sh in shapes.items():
@@ -21,12 +25,12 @@ for e, sh in shapes.items():
     d.setdefault("options", {})["finalists"] = 0
     json.dump(d, open(f"/tmp/ex/{e}.json", "w"))
 PY
-for e in vadd reduction transpose conv2d stencil2d; do
+for e in vadd reduction reduction_local transpose conv2d stencil2d; do
   $W --spec $T/$e.json --cache-dir $T/cache > $T/$e.jsonl 2> $T/$e.err; echo "$e rc=$? $(tail -c 300 $T/$e.err)"
 done
 python3 - <<'PY'
 import json
-for e in ["vadd", "reduction", "transpose", "conv2d", "stencil2d"]:
+for e in ["vadd", "reduction", "reduction_local", "transpose", "conv2d", "stencil2d"]:
     recs = []
     for l in open(f"/tmp/ex/{e}.jsonl"):
         try: o = json.loads(l)
