@@ -650,6 +650,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
     if (!m)
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     *m = (measure){ .b = b, .fam = fam, .spec = spec, .item = item, .seq = seq, .err = err, .errlen = errlen };
+    uint64_t t_start = fw_now_ns();   /* eval_ms: what a time budget counts (docs/worker-protocol.md) */
     int rc = m_resolve(m);
     if (rc == 0)
         rc = m_record_head(m);
@@ -670,6 +671,7 @@ int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec
         cJSON_Delete(rec);
         return fw_errf(err, errlen, -EFAULT, "sticky device error: %s", b->be->last_error(b->dev));
     }
+    cJSON_AddNumberToObject(rec, "eval_ms", (double)(fw_now_ns() - t_start) / 1e6);
     *record = rec;
     return 0;
 }

@@ -53,6 +53,9 @@ const char fw_cli_global_help[] =
     "  --no-explore           presets only (a deterministic control run)\n"                               \
     "  --budget N             at most N evaluations per shape, presets included (default 40 unless\n"  \
     "                         the profile sets one; 0 = every valid variant)\n"                        \
+    "  --budget-s SECONDS     a time budget per shape as well: a shape stops once its evaluations'\n"  \
+    "                         recorded times (eval_ms: the worker's, or the replayed file's) add\n"  \
+    "                         up to SECONDS; resumes and replayed reruns stop at the same variant\n"  \
     "  --warmup N             untimed launches before timing each variant\n"                              \
     "  --iters N              timed launches per variant\n"                                               \
     "  --backend B            opencl, cuda, metal (or replay, which --replay sets)\n"                                                    \

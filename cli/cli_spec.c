@@ -298,6 +298,13 @@ int fw_cli_spec_flag(fw_cli_spec_flags *f, const char *name, const char *arg, ch
         return devices_flag(f, arg, err, errlen);
     } else if (!strcmp(name, "budget")) {
         return count_flag(name, arg, 0, 100000, &f->budget, err, errlen) < 0 ? -EINVAL : 1;
+    } else if (!strcmp(name, "budget-s")) {
+        char *end;
+        double b = arg ? strtod(arg, &end) : -1;
+        if (!arg || end == arg || *end || !(b > 0 && b <= 604800))
+            return fw_errf(err, errlen, -EINVAL, "--budget-s expects seconds per shape above 0 and at most a week "
+                           "(604800), e.g. 600, not '%s'", arg ? arg : "");
+        f->budget_s = b;
     } else if (!strcmp(name, "no-explore")) {
         f->no_explore = 1;
     } else if (!strcmp(name, "shape")) {
@@ -573,6 +580,8 @@ int fw_cli_spec_build(const fw_cli_spec_flags *f, cJSON **out, char *err, size_t
     }
     if (f->budget >= 0)
         set_item(spec, "budget", cJSON_CreateNumber((double)f->budget));
+    if (f->budget_s > 0)
+        set_item(spec, "budget_s", cJSON_CreateNumber(f->budget_s));
     if (f->random_seed >= 0)
         set_item(spec, "seed", cJSON_CreateNumber((double)f->random_seed));
     if (f->warmup >= 0)

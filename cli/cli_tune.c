@@ -174,7 +174,7 @@ int fw_cli_follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
 
 /* ---- tune / expand ------------------------------------------------------------------------- */
 
-#define SPEC_WITH_ARG "|spec|profile|family|strategy|backend|source|entry|replay|replay-noise|num-random|random-seed|warmup|iters|device|devices|budget|shape|knob|constraint|alias|macro|bind|"
+#define SPEC_WITH_ARG "|spec|profile|family|strategy|backend|source|entry|replay|replay-noise|num-random|random-seed|warmup|iters|device|devices|budget|budget-s|shape|knob|constraint|alias|macro|bind|"
 
 typedef struct tune_opts {
     fw_cli_spec_flags spec;

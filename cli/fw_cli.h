@@ -123,6 +123,7 @@ typedef struct fw_cli_spec_flags {
     const char *source_file, *entry;
     const char *replay_file, *replay_noise;   /* --replay FILE, --replay-noise R */
     long long num_random, random_seed, warmup, iters, device, budget;   /* -1 = not given */
+    double budget_s;      /* --budget-s: seconds per shape (0 = not given) */
     int no_explore;
     cJSON *shapes;        /* array of shape objects, or NULL */
     cJSON *knobs;         /* object NAME -> [values], or NULL */

@@ -250,8 +250,7 @@ struct fw_daemon_job {
     size_t nshapes;
     const char *family;           /* inside spec */
     double variant_timeout_s;
-    double budget_s;              /* spec budget_s: this run's measuring stops past it (0 = none) */
-    int budget_s_hit;
+    int budget_s_noted;           /* the log said which shapes the time budget ended */
 
     int running;                  /* state 'running' in the store */
     int cancelled;                /* cancel asked: stop before the next variant */
@@ -406,7 +405,7 @@ int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *de
 /* A record of seq was stored: its outcome goes to the sequencer. */
 void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
 /* The next seq for dev to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0
- * when the sequence is finished or the job's time budget (budget_s) is spent; < 0 with a message when
+ * when the sequence is finished (its time budget, budget_s, ends shapes there: fw_job.h); < 0 with a message when
  * it cannot go on. On several devices, a seq in flight on another device of the job is not given, nor
  * a retry to the device its first attempt died on while another device is on the job; 2 when
  * nothing is for dev now because the others hold what is left (or the sequencer waits for their

@@ -233,7 +233,6 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
     cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "variant_timeout_s");
     cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "devices");
     job->variant_timeout_s = num_field(spec, "variant_timeout_s", d->opt.variant_timeout_s);
-    job->budget_s = fw_spec_budget_s(spec);
     const cJSON *fam = cJSON_GetObjectItemCaseSensitive(job->spec, "family");
     job->family = cJSON_IsString(fam) ? fam->valuestring : "";
     job->fin_k = fw_daemon_spec_finalists(spec);

@@ -70,7 +70,8 @@ int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cance
         const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
         const char *vk = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "variant_key"));
         char why[1200];
-        int rc = fw_seq_replay(q, seq, vk, record_outcome(status, num_field(m, "median_ns", 0)), why, sizeof why);
+        int rc = fw_seq_replay(q, seq, vk, record_outcome(status, num_field(m, "median_ns", 0)),
+                               fw_record_eval_ms(m), why, sizeof why);
         if (rc == 1 && r->differ++ < sizeof(r->why) / sizeof(r->why[0]))
             snprintf(r->why[r->nwhy++], sizeof(r->why[0]), "%s", why);
         if (rc == -EAGAIN || rc == -ENOENT) {
@@ -200,7 +201,21 @@ void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJS
         return;
     const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(m, "status"));
     double med = num_field(cJSON_GetObjectItemCaseSensitive(m, "stats"), "median_ns", 0);
-    fw_seq_tell(job->seq, seq, record_outcome(status, med));   /* -EINVAL: told already (a duplicate) */
+    /* -EINVAL: told already (a duplicate) */
+    fw_seq_tell(job->seq, seq, record_outcome(status, med), fw_record_eval_ms(m));
+}
+
+/* The log says which shapes the time budget ended (once, when the sequence ends). */
+static void time_budget_note(fw_daemon *d, fw_daemon_job *job)
+{
+    double b = fw_spec_budget_s(job->spec);
+    if (!(b > 0) || job->budget_s_noted)
+        return;
+    job->budget_s_noted = 1;
+    for (size_t s = 0; s < job->nshapes; s++)
+        if (fw_seq_timed_out(job->seq, (int)s))
+            fw_daemon_log(d, "job %" PRId64 ": shape %zu's time budget of %g s (its evaluations' eval_ms) is "
+                          "spent; it ends before its evaluation budget", job->id, s, b);
 }
 
 /* Whether dev may take seq now: not stored, not in flight on another device of the job, and not a
@@ -226,15 +241,6 @@ int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device 
     /* On several devices, a seq asked and not stored may be in another device's hands: that device
      * answers for it (or it comes back here when that device fails). */
     int others = job->ndevs > 1 && (fw_daemon_job_busy(d, job, dev, -1) || job->next_seq < count);
-    /* a time budget: nothing more is sent once this run has measured that long */
-    if (job->budget_s > 0 && job->run_started_ns &&
-        (double)(fw_now_ns() - job->run_started_ns) / 1e9 >= job->budget_s) {
-        if (!job->budget_s_hit)
-            fw_daemon_log(d, "job %" PRId64 ": its time budget of %g s is spent; it ends with %zu of %zu "
-                          "evaluated", job->id, job->budget_s, job->evaluated, job->planned);
-        job->budget_s_hit = 1;
-        return fw_daemon_job_busy(d, job, dev, -1) ? 2 : 0;
-    }
     for (size_t s = job->next_seq; s < count && s < job->planned; s++) {
         if (seq_free_for(d, job, dev, s)) {
             *seq = (int64_t)s;
@@ -250,8 +256,10 @@ int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device 
     if (rc == FW_SEQ_END || rc == FW_SEQ_WAIT)
         if (others)
             return 2;
-    if (rc == FW_SEQ_END)
+    if (rc == FW_SEQ_END) {
+        time_budget_note(d, job);
         return 0;
+    }
     return fw_errf(err, errlen, -EPROTO, "job %" PRId64 "'s sequence %s at seq %zu with every asked seq stored",
                    job->id, rc == FW_SEQ_WAIT ? "waits for a result" : "failed", count);
 }
@@ -319,5 +327,8 @@ cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char 
     }
     cJSON_AddStringToObject(m, "status", status);
     cJSON_AddStringToObject(m, "error", error);
+    /* what a time budget counts for it (stored, so a resume counts the same): a variant that timed
+     * out took at least its limit; a crash is not timed */
+    cJSON_AddNumberToObject(m, "eval_ms", strcmp(status, "timeout") == 0 ? job->variant_timeout_s * 1000.0 : 0);
     return m;
 }

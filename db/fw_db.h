@@ -134,7 +134,7 @@ int fw_db_best(fw_db *db, const char *device, const char *family, const char *ke
 int fw_db_shape_keys(fw_db *db, const char *device, const char *family, const char *kernel, cJSON **out);
 /* The job's measurements in seq order, each {"seq","shape_key","variant_key","status","median_ns"}
  * (for compare), plus "device" (a selector) where the record names the device it ran on (jobs on
- * several devices). */
+ * several devices), and "eval_ms" where the record has it (what a time budget counts). */
 int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out);
 /* Finalists (schema 2, issue 7): the interleaved re-timing of a job's top variants per shape.
  * put replaces the job's finalists with `finalists`, an array of the worker's finalist objects

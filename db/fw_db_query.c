@@ -157,7 +157,7 @@ int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)
     /* the device a record of a several-device job names (its selector; the devices share one
      * identity, so device_id cannot tell them apart) */
     int r = fwdb_prep_once(db, "SELECT m.seq, m.shape_key, v.key, m.status, m.median_ns, "
-                          "json_extract(m.record, '$.device') "
+                          "json_extract(m.record, '$.device'), json_extract(m.record, '$.eval_ms') "
                           "FROM measurements m JOIN variants v ON v.id = m.variant_id "
                           "WHERE m.job = ?1 ORDER BY m.seq", &st);
     if (r < 0) return r;
@@ -174,6 +174,8 @@ int fw_db_job_sequence(fw_db *db, int64_t job, cJSON **out)
         fwdb_add_col_num(o, "median_ns", st, 4);
         if (sqlite3_column_type(st, 5) == SQLITE_TEXT)
             fwdb_add_col_str(o, "device", st, 5);
+        if (sqlite3_column_type(st, 6) == SQLITE_FLOAT || sqlite3_column_type(st, 6) == SQLITE_INTEGER)
+            fwdb_add_col_num(o, "eval_ms", st, 6);   /* what a time budget counts (fw_seq_tell) */
         cJSON_AddItemToArray(arr, o);
     }
     sqlite3_finalize(st);

@@ -115,8 +115,8 @@ void fw_plan_release(fw_plan *plan);
  * Interleaving (the rule that makes a learning run exact on a rerun and after a restart): the
  * point at position j of a shape is asked only after the results of its positions < j - A were
  * told to the strategy, in order, and exactly those: results arriving early wait. A = ask-ahead:
- * unlimited for the fixed orders, spec options.ask_ahead for learning strategies (resolved specs
- * carry it). Presets and the strategy's blind proposals (fw_strategy_blind_asks: its first points,
+ * unlimited for the fixed orders (but see budget_s below), spec options.ask_ahead for learning
+ * strategies (resolved specs carry it). Presets and the strategy's blind proposals (fw_strategy_blind_asks: its first points,
  * which read no result) are asked without waiting; the rule itself is fw_strategy_tells_due, which
  * fairway-searchbench uses too. So the strategy sees one fixed interleaving of asks and tells
  * whatever the timing, and while position j is measured, up to A later points (more during the
@@ -154,8 +154,10 @@ size_t fw_seq_ask_ahead(const fw_seq *q);
 /* Ask the next item: FW_SEQ_ITEM with *out (valid until fw_seq_free), FW_SEQ_WAIT when it waits
  * for a result (fw_seq_tell), FW_SEQ_END when every shape's budget is asked; -ENOMEM. */
 int fw_seq_ask(fw_seq *q, const fw_seq_item **out);
-/* The result of an asked seq, in any order. -EINVAL for a seq not asked or told twice. */
-int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o);
+/* The result of an asked seq, in any order, with the time its evaluation took (eval_ms: the
+ * record's "eval_ms", fw_record_eval_ms; what a time budget counts). -EINVAL for a seq not asked
+ * or told twice. */
+int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o, double eval_ms);
 /* A stored record's outcome: status as stored, median_ns its ranking statistic (ok: the time;
  * pruned: a lower bound). Failures are their class (runtime_error counts as crashed). -EINVAL for
  * an unknown status, or ok/pruned without a positive time. */
@@ -165,11 +167,21 @@ int fw_seq_outcome(const char *status, double median_ns, fw_outcome *o);
  * (why says so) and is told as stored (the same variant of the shape, or no tell when it is not
  * in the shape's valid list); -EAGAIN: seq cannot be asked (a result before it is not stored);
  * -ENOENT: seq is past the end of the sequence. */
-int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, char *why, size_t whylen);
-/* The spec's "budget_s" (seconds of measuring; 0 when none). A time budget ends a job (or a
- * standalone run) before its evaluation budget when the measuring has taken that long: where it
- * stops depends on the machine's speed, so it is not reproducible (docs/spec.md). */
+int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, double eval_ms, char *why,
+                  size_t whylen);
+/* The spec's "budget_s" (seconds per shape; 0 when none). The time budget, in the sequencer like
+ * the evaluation budget: before position j of a shape is asked, the results of its positions
+ * < j - A are told (A = the ask-ahead; a fixed order waits too when it has a time budget), and once
+ * their eval_ms add up to budget_s the shape ends there (failures count: their time was spent).
+ * So where a shape stops is a pure function of the results told, in order, with their recorded
+ * times: a resume from the store and a rerun on a replayed space end at the same seq; at most A
+ * evaluations asked before the sum reached the budget run past it (docs/spec.md, design-notes). */
 double fw_spec_budget_s(const cJSON *resolved);
+/* Whether the time budget ended shape `shape` (before its evaluation budget). */
+int fw_seq_timed_out(const fw_seq *q, int shape);
+/* A record's "eval_ms" (the worker's time for the evaluation; docs/worker-protocol.md), 0 when it
+ * has none. */
+double fw_record_eval_ms(const cJSON *rec);
 /* The static origin string for a name sent over the wire ("preset", "random", ...), "?" if none. */
 const char *fw_seq_origin(const char *name);
 

@@ -22,7 +22,8 @@ typedef struct job_ctx {
     int64_t budget, seed;
     const char *strategy;          /* a static name (the sequence outlives the resolved spec) */
     int grid, random, presets;     /* else a learning strategy (fw_strategy.h) */
-    size_t ask_ahead;              /* learning strategies: options.ask_ahead */
+    size_t ask_ahead;              /* learning strategies: options.ask_ahead (and any time budget's) */
+    double budget_ms;              /* the spec's budget_s per shape, in ms (0 = none) */
     fw_work *work;                 /* the bound on planning work, NULL = none (not owned) */
 } job_ctx;
 

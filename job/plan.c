@@ -174,6 +174,7 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
     if (ja && (!fw_variants_json_int(ja, &ahead) || ahead < 0 || ahead > FW_SEQ_ASK_AHEAD_MAX))
         return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
     c->ask_ahead = (size_t)ahead;
+    c->budget_ms = fw_spec_budget_s(resolved) * 1000.0;
 
     char serr[400];
     int rc = fw_space_from_json(cJSON_GetObjectItemCaseSensitive(resolved, "space"), &c->space, serr, sizeof serr);

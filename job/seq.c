@@ -21,7 +21,11 @@ typedef struct seq_shape {
     fw_strategy *st;         /* learning strategies, from the shape's start */
     uint8_t *used;           /* valid-list position taken */
     fw_outcome *out;         /* results by position */
+    double *eval_ms;         /* the evaluation's time by position (the record's eval_ms) */
     uint8_t *have;
+    size_t costed;           /* positions whose eval_ms is in spent_ms (a prefix) */
+    double spent_ms;
+    int timed_out;           /* the time budget ended the shape */
 } seq_shape;
 
 struct fw_seq {
@@ -105,6 +109,7 @@ static void shapes_free(fw_seq *q)
         free(sh->fixed);
         free(sh->used);
         free(sh->out);
+        free(sh->eval_ms);
         free(sh->have);
         fw_strategy_free(sh->st);
     }
@@ -158,8 +163,9 @@ int fw_seq_new_work(const cJSON *resolved, const cJSON *device, fw_work *work, f
             fw_errf(err, errlen, rc, "out of memory planning shape %d", si);
         if (rc == 0) {
             sh->out = malloc((sh->limit ? sh->limit : 1) * sizeof *sh->out);
+            sh->eval_ms = malloc((sh->limit ? sh->limit : 1) * sizeof *sh->eval_ms);
             sh->have = calloc(sh->limit ? sh->limit : 1, 1);
-            if (!sh->out || !sh->have)
+            if (!sh->out || !sh->eval_ms || !sh->have)
                 rc = fw_errf(err, errlen, -ENOMEM, "out of memory planning shape %d", si);
             if (q->planned + sh->limit > FW_SPEC_MAX_PLANNED)
                 rc = fw_errf(err, errlen, -E2BIG,
@@ -186,7 +192,7 @@ size_t fw_seq_count(const fw_seq *q) { return q->nitems; }
 
 size_t fw_seq_ask_ahead(const fw_seq *q)
 {
-    return q->c.grid || q->c.random || q->c.presets ? SIZE_MAX : q->c.ask_ahead;
+    return (q->c.grid || q->c.random || q->c.presets) && !(q->c.budget_ms > 0) ? SIZE_MAX : q->c.ask_ahead;
 }
 
 const fw_seq_item *fw_seq_item_at(const fw_seq *q, int64_t seq)
@@ -261,6 +267,22 @@ static int push_item(fw_seq *q, int si, size_t pos, const char *origin, const fw
     return FW_SEQ_ITEM;
 }
 
+/* The time budget at the ask of position j = sh->asked: the told times of positions < j - A (A =
+ * the ask-ahead, the results every strategy waits for anyway) summed in position order; 1 when they
+ * reach the budget (the shape ends at j), 0 when it goes on, -EAGAIN while one of them is not told.
+ * A pure function of the results told, so a rerun of a replayed space and a resume from the store
+ * end each shape at the same position (docs/design-notes.md, "time budget"). */
+static int budget_spent(const fw_seq *q, seq_shape *sh)
+{
+    size_t a = q->c.ask_ahead, need = sh->asked > a ? sh->asked - a : 0;
+    while (sh->costed < need) {
+        if (!sh->have[sh->costed])
+            return -EAGAIN;
+        sh->spent_ms += sh->eval_ms[sh->costed++];
+    }
+    return sh->spent_ms >= q->c.budget_ms;
+}
+
 int fw_seq_ask(fw_seq *q, const fw_seq_item **out)
 {
     *out = NULL;
@@ -280,6 +302,16 @@ int fw_seq_ask(fw_seq *q, const fw_seq_item **out)
         }
         while (sh->fpos < sh->nfixed && sh->used[sh->fixed[sh->fpos]])
             sh->fpos++;   /* taken already by a replayed record that differed */
+        if (c->budget_ms > 0) {
+            int spent = budget_spent(q, sh);
+            if (spent < 0)
+                return FW_SEQ_WAIT;
+            if (spent) {
+                sh->limit = sh->asked;
+                sh->timed_out = 1;
+                continue;
+            }
+        }
         /* presets and the strategy's blind proposals read no result: asked without waiting */
         if (learning && sh->fpos >= sh->nfixed
             && tell_upto(q, sh, fw_strategy_tells_due(sh->st, sh->asked, c->ask_ahead)) < 0)
@@ -300,7 +332,7 @@ int fw_seq_ask(fw_seq *q, const fw_seq_item **out)
     return FW_SEQ_END;
 }
 
-int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o)
+int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o, double eval_ms)
 {
     if (seq < 0 || (size_t)seq >= q->nitems)
         return -EINVAL;
@@ -311,7 +343,19 @@ int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o)
         return -EINVAL;
     sh->have[pos] = 1;
     sh->out[pos] = o;
+    sh->eval_ms[pos] = eval_ms > 0 && eval_ms < 1e15 ? eval_ms : 0;
     return 0;
+}
+
+int fw_seq_timed_out(const fw_seq *q, int shape)
+{
+    return shape >= 0 && (size_t)shape < q->nshapes && q->sh[shape].timed_out;
+}
+
+double fw_record_eval_ms(const cJSON *rec)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "eval_ms");
+    return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15 ? v->valuedouble : 0;
 }
 
 int fw_seq_outcome(const char *status, double median_ns, fw_outcome *o)
@@ -356,7 +400,8 @@ static int key_point(const char *key, fw_point *p)
     return 0;
 }
 
-int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, char *why, size_t whylen)
+int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o, double eval_ms, char *why,
+                  size_t whylen)
 {
     if (why && whylen)
         why[0] = '\0';
@@ -394,7 +439,7 @@ int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o,
                 it->point = p;
         }
     }
-    int rc = fw_seq_tell(q, seq, o);
+    int rc = fw_seq_tell(q, seq, o, eval_ms);
     if (rc < 0)
         return rc;
     return differs;

@@ -218,16 +218,17 @@ static int strategy_known(const char *name)
 
 /* A learning strategy's options.ask_ahead (the interleaving of asks and tells, fw_job.h) is written
  * into the resolved spec, so a later default cannot change a stored job's sequence. Fixed orders
- * ignore results and get none: their stored specs (every job before the learning strategies) keep
- * their bytes and hashes. */
-static int resolve_ask_ahead(cJSON *out, const char *strategy, char *err, size_t errlen)
+ * ignore results and get none (their stored specs, every job before the learning strategies, keep
+ * their bytes and hashes), unless the spec has a time budget: where it ends a shape depends on A. */
+static int resolve_ask_ahead(cJSON *out, const char *strategy, int timed, char *err, size_t errlen)
 {
     cJSON *op = cJSON_GetObjectItemCaseSensitive(out, "options");
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(op, "ask_ahead");
     int64_t v;
     if (ja && (!fw_variants_json_int(ja, &v) || v < 0 || v > FW_SEQ_ASK_AHEAD_MAX))
         return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
-    if (ja || strcmp(strategy, "grid") == 0 || strcmp(strategy, "presets") == 0 || strcmp(strategy, "random") == 0)
+    if (ja || (!timed && (strcmp(strategy, "grid") == 0 || strcmp(strategy, "presets") == 0 ||
+                          strcmp(strategy, "random") == 0)))
         return 0;
     if (!op && !(op = cJSON_AddObjectToObject(out, "options")))
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
@@ -236,8 +237,9 @@ static int resolve_ask_ahead(cJSON *out, const char *strategy, char *err, size_t
     return 0;
 }
 
-/* "budget_s": the measuring phase's wall-clock limit (seconds, a number above 0, at most a week),
- * kept in the resolved spec when given. Absent in every older spec, so their hashes are unchanged. */
+/* "budget_s": the time budget of each shape (seconds of the evaluations' eval_ms, a number above 0,
+ * at most a week; fw_spec_budget_s), kept in the resolved spec when given. Absent in every older
+ * spec, so their hashes are unchanged. */
 static int resolve_budget_s(const cJSON *user, cJSON *out, char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(user, "budget_s");
@@ -736,7 +738,8 @@ static int resolve_output(resolve_ctx *c, cJSON **resolved)
         ok &= add_dup(out, "source", c->source) == 0;
     if (c->options)
         ok &= add_dup(out, "options", c->options) == 0;
-    if ((ok && (rc = resolve_ask_ahead(out, c->strategy, err, errlen)) < 0) ||
+    if ((ok && (rc = resolve_ask_ahead(out, c->strategy, cJSON_HasObjectItem(c->user, "budget_s"), err,
+                                       errlen)) < 0) ||
         (ok && (rc = resolve_budget_s(c->user, out, err, errlen)) < 0)) {
         cJSON_Delete(out);
         return rc;

@@ -35,6 +35,9 @@ typedef struct fw_replay_point {
     size_t nsamples;
     double *samples;           /* nsamples (may be 0) */
     char *failure;             /* the recorded failure string, when not OK */
+    double cost_ms;            /* what evaluating it took when recorded, -1 when the file does not say:
+                                * Kernel Tuner's compile_time + verification_time + benchmark_time,
+                                * a fairway record's eval_ms (the replay device's eval_ms) */
 } fw_replay_point;
 
 typedef struct fw_replay_space {

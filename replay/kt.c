@@ -126,6 +126,13 @@ static int read_entry(const cJSON *root, const cJSON *ent, size_t i, fw_replay_s
         sp->points[i * (size_t)sp->nknobs + k] = (uint16_t)vi;
     }
     fw_replay_point *p = &sp->rec[i];
+    p->cost_ms = -1;
+    static const char *const cost[] = {"compile_time", "verification_time", "benchmark_time"};
+    for (size_t c = 0; c < sizeof cost / sizeof cost[0]; c++) {
+        const cJSON *ct = cJSON_GetObjectItemCaseSensitive(ent, cost[c]);
+        if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && isfinite(ct->valuedouble))
+            p->cost_ms = (p->cost_ms < 0 ? 0 : p->cost_ms) + ct->valuedouble;
+    }
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(ent, "time");
     if (cJSON_IsString(t)) {
         p->status = status_of(t->valuestring);

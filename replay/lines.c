@@ -141,6 +141,8 @@ static int read_record(const cJSON *r, size_t i, fw_replay_space *sp, char *err,
         sp->points[i * (size_t)sp->nknobs + (size_t)k] = (uint16_t)vi;
     }
     fw_replay_point *p = &sp->rec[i];
+    const cJSON *em = cJSON_GetObjectItemCaseSensitive(r, "eval_ms");
+    p->cost_ms = cJSON_IsNumber(em) && em->valuedouble >= 0 && isfinite(em->valuedouble) ? em->valuedouble : -1;
     const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "status"));
     if (strcmp(st, "ok") != 0 && strcmp(st, "pruned") != 0) {
         p->status = !strcmp(st, "compile_error") ? FW_REPLAY_COMPILE_ERROR

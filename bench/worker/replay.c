@@ -261,6 +261,7 @@ int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_ite
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     record_head(rec, w, spec, it, seq);
     const fw_replay_point *pt = e >= 0 ? &w->sp->rec[e] : NULL;
+    double launch_ms = 0;
     if (!pt) {   /* never planned: the plan's points are the recorded ones */
         cJSON_AddStringToObject(rec, "status", "invalid");
         cJSON_AddStringToObject(rec, "error", "this configuration is not in the recorded file");
@@ -285,8 +286,14 @@ int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_ite
         launches(w, (size_t)e, (uint64_t)seq << 8, s, n);
         cJSON_AddNumberToObject(rec, "first_launch_ms", 0);
         add_stats(rec, s, n);
+        if (pt->cost_ms < 0)
+            for (size_t j = 0; j < n; j++)
+                launch_ms += (double)s[j] / 1e6;
         free(s);
     }
+    /* the recorded time of the evaluation, so a time budget on a replayed space is reproducible;
+     * when the file does not say, the timed launches' samples */
+    cJSON_AddNumberToObject(rec, "eval_ms", pt && pt->cost_ms >= 0 ? pt->cost_ms : launch_ms);
     *out = rec;
     return 0;
 }

@@ -417,11 +417,8 @@ static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const cJSON *spec
                         int nthreads, summary *s, cJSON *oks, char *err, size_t errlen)
 {
     size_t ahead = nthreads > 0 ? (size_t)(2 * nthreads + 2) : 0;
-    double t0 = fw_wall_s(), budget_s = fw_spec_budget_s(spec);
     for (size_t seq = 0;; seq++) {
-        if (budget_s > 0 && fw_wall_s() - t0 >= budget_s)
-            return 0;   /* the time budget is spent (not reproducible: it depends on the machine) */
-        const fw_seq_item *it;
+        const fw_seq_item *it;   /* a spec's time budget ends shapes in the sequencer (fw_job.h) */
         while (fw_seq_count(q) <= seq + ahead && fw_seq_ask(q, &it) == FW_SEQ_ITEM) {
             fw_plan_item pi = {.shape = it->shape, .point = it->point, .origin = it->origin};
             fw_bench_plan_set(bench, plan, (size_t)it->seq, &pi);
@@ -448,7 +445,7 @@ static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const cJSON *spec
         if (fw_seq_outcome(status, cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(
                                cJSON_GetObjectItemCaseSensitive(rec, "stats"), "median_ns")), &out) < 0)
             out = (fw_outcome){.kind = FW_OUT_CRASHED};
-        fw_seq_tell(q, (int64_t)seq, out);
+        fw_seq_tell(q, (int64_t)seq, out, fw_record_eval_ms(rec));
         if (status && strcmp(status, "ok") == 0) {
             cJSON_DeleteItemFromObjectCaseSensitive(rec, "samples_ns");
             cJSON_AddItemToArray(oks, rec);

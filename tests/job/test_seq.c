@@ -2,7 +2,8 @@
  * same sequence whatever the pipelining; a sequencer rebuilt from the told results continues as the
  * uninterrupted one; no invalid or repeated point; budgets hold; presets come first; a stored point
  * that differs from the ask is told as stored; several devices answering in any order, and a store
- * with their gaps rebuilt, give the one-device sequence. No timing, no device. */
+ * with their gaps rebuilt, give the one-device sequence; a time budget ends each shape where its
+ * told eval_ms say, the same after a rebuild. No timing, no device. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -91,7 +92,7 @@ static void drive(fw_seq *q, size_t depth, size_t stop, run *r)
         r->origin[r->n] = it->origin;
         r->out[r->n] = o;
         r->n++;
-        CHECK_INT(fw_seq_tell(q, (int64_t)measured, o), 0);
+        CHECK_INT(fw_seq_tell(q, (int64_t)measured, o, 0), 0);
         measured++;
     }
 }
@@ -187,7 +188,7 @@ static void test_learning(const char *name)
         fw_seq *q2 = seq_new(spec);
         for (size_t i = 0; i < first->n; i++) {
             char why[512];
-            CHECK_INT(fw_seq_replay(q2, (int64_t)i, first->key[i], first->out[i], why, sizeof why), 0);
+            CHECK_INT(fw_seq_replay(q2, (int64_t)i, first->key[i], first->out[i], 0, why, sizeof why), 0);
         }
         drive(q2, 2, 0, rest);
         fw_seq_free(q2);
@@ -222,14 +223,14 @@ static void test_ask_ahead(void)
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
     CHECK_INT(fw_seq_ask_ahead(q), 2);
-    CHECK_INT(fw_seq_tell(q, 1, fake(fw_seq_item_at(q, 1))), 0);
+    CHECK_INT(fw_seq_tell(q, 1, fake(fw_seq_item_at(q, 1)), 0), 0);
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);   /* seq 0 first: results are told in order */
-    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0))), 0);
+    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0)), 0), 0);
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
     CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
-    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0))), -EINVAL);   /* told twice */
-    CHECK_INT(fw_seq_tell(q, 99, fake(fw_seq_item_at(q, 0))), -EINVAL);  /* not asked */
+    CHECK_INT(fw_seq_tell(q, 0, fake(fw_seq_item_at(q, 0)), 0), -EINVAL);   /* told twice */
+    CHECK_INT(fw_seq_tell(q, 99, fake(fw_seq_item_at(q, 0)), 0), -EINVAL);  /* not asked */
     CHECK_INT(fw_seq_planned(q), 40);
     fw_seq_free(q);
     cJSON_Delete(spec);
@@ -254,9 +255,9 @@ static void test_blind(void)
         CHECK_INT(n, free_asks[i]);
         /* at A = 0 the next ask needs every earlier result: telling all but the last still waits */
         for (size_t s = 0; s + 1 < n; s++)
-            CHECK_INT(fw_seq_tell(q, (int64_t)s, fake(fw_seq_item_at(q, (int64_t)s))), 0);
+            CHECK_INT(fw_seq_tell(q, (int64_t)s, fake(fw_seq_item_at(q, (int64_t)s)), 0), 0);
         CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
-        CHECK_INT(fw_seq_tell(q, (int64_t)n - 1, fake(fw_seq_item_at(q, (int64_t)n - 1))), 0);
+        CHECK_INT(fw_seq_tell(q, (int64_t)n - 1, fake(fw_seq_item_at(q, (int64_t)n - 1)), 0), 0);
         CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_ITEM);
         CHECK_INT(fw_seq_ask(q, &it), FW_SEQ_WAIT);
         fw_seq_free(q);
@@ -274,7 +275,7 @@ static void test_blind(void)
             fw_seq *q2 = seq_new(spec);
             for (size_t k = 0; k < first->n; k++) {
                 char why[512];
-                CHECK_INT(fw_seq_replay(q2, (int64_t)k, first->key[k], first->out[k], why, sizeof why), 0);
+                CHECK_INT(fw_seq_replay(q2, (int64_t)k, first->key[k], first->out[k], 0, why, sizeof why), 0);
             }
             drive(q2, 64, 0, rest);
             fw_seq_free(q2);
@@ -350,11 +351,11 @@ static void test_replay_mismatch(void)
     run *a = full(spec, 1);
     fw_seq *q = seq_new(spec);
     char why[512];
-    CHECK_INT(fw_seq_replay(q, 0, a->key[0], a->out[0], why, sizeof why), 0);
+    CHECK_INT(fw_seq_replay(q, 0, a->key[0], a->out[0], 0, why, sizeof why), 0);
     /* seq 1 stored as the point the uninterrupted run measures at seq 10 */
-    CHECK_INT(fw_seq_replay(q, 1, a->key[10], a->out[10], why, sizeof why), 1);
+    CHECK_INT(fw_seq_replay(q, 1, a->key[10], a->out[10], 0, why, sizeof why), 1);
     CHECK_HAS(why, "is stored as");
-    CHECK_INT(fw_seq_replay(q, 2, "NOT=1", a->out[2], why, sizeof why), 1);
+    CHECK_INT(fw_seq_replay(q, 2, "NOT=1", a->out[2], 0, why, sizeof why), 1);
     CHECK_HAS(why, "not a valid point");
     CHECK_STR(fw_seq_item_at(q, 1)->origin, "preset");
     run *rest = calloc(1, sizeof *rest);
@@ -362,7 +363,7 @@ static void test_replay_mismatch(void)
     CHECK_INT(rest->n + 3, 50);
     for (size_t i = 0; i < rest->n; i++)
         CHECK(!(rest->shape[i] == 0 && strcmp(rest->key[i], a->key[10]) == 0));
-    CHECK_INT(fw_seq_replay(q, 500, a->key[0], a->out[0], why, sizeof why), -ENOENT);
+    CHECK_INT(fw_seq_replay(q, 500, a->key[0], a->out[0], 0, why, sizeof why), -ENOENT);
     fw_seq_free(q);
     free(a);
     free(rest);
@@ -390,6 +391,9 @@ static void test_outcome(void)
     /* budget_s: kept when given, refused when not a positive number of seconds */
     cJSON *spec = spec_for("random", 5, 1, ", \"budget_s\": 2.5");
     CHECK(fw_spec_budget_s(spec) == 2.5);
+    /* a fixed order with a time budget carries the ask-ahead its end depends on */
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "options"), "ask_ahead")) ==
+          FW_SEQ_ASK_AHEAD_DEFAULT);
     cJSON_Delete(spec);
     spec = spec_for("random", 5, 1, "");
     CHECK(fw_spec_budget_s(spec) == 0 && !cJSON_GetObjectItemCaseSensitive(spec, "budget_s"));
@@ -399,6 +403,87 @@ static void test_outcome(void)
     CHECK(fw_spec_resolve(u, &r, err, sizeof err) < 0 && r == NULL);
     CHECK_HAS(err, "\"budget_s\" must be a number of seconds above 0");
     cJSON_Delete(u);
+}
+
+/* The time budget (budget_s, per shape): each evaluation is told with its eval_ms (100 ms, a failure
+ * 30 ms); budget_s 1 and ask-ahead A = 3 end a shape at the first position j whose positions < j - A
+ * add up to 1000 ms, whatever the depth the worker asks ahead; the shape's points are a prefix of the
+ * run without a time budget (it only cuts); a sequencer rebuilt from the told records with their
+ * eval_ms ends at the same seqs. For a fixed order and learning strategies alike. */
+static double eval_ms_of(fw_outcome o) { return fw_outcome_failed(o) ? 30.0 : 100.0; }
+
+static void drive_timed(fw_seq *q, size_t depth, run *r, double *ms)
+{
+    for (size_t measured = 0;; measured++) {
+        const fw_seq_item *it;
+        while (fw_seq_count(q) < measured + 1 + depth && fw_seq_ask(q, &it) == FW_SEQ_ITEM)
+            ;
+        if (!(it = fw_seq_item_at(q, (int64_t)measured)))
+            return;
+        CHECK(r->n < 400);
+        r->shape[r->n] = it->shape;
+        fw_point_key(&it->point, r->key[r->n], sizeof r->key[r->n]);
+        r->out[r->n] = fake(it);
+        ms[r->n] = eval_ms_of(r->out[r->n]);
+        CHECK_INT(fw_seq_tell(q, (int64_t)measured, r->out[r->n], ms[r->n]), 0);
+        r->n++;
+    }
+}
+
+static void test_time_budget(const char *strategy)
+{
+    cJSON *timed = spec_for(strategy, 40, 6, ", \"budget_s\": 1, \"options\": {\"ask_ahead\": 3}");
+    cJSON *plain = spec_for(strategy, 40, 6, ", \"options\": {\"ask_ahead\": 3}");
+    run *a = calloc(1, sizeof *a), *b = calloc(1, sizeof *b), *full = calloc(1, sizeof *full);
+    double ms[400], ms_b[400], ms_full[400];
+    fw_seq *q = seq_new(timed), *qb = seq_new(timed), *qf = seq_new(plain);
+    CHECK_INT(fw_seq_ask_ahead(q), 3);
+    drive_timed(q, 0, a, ms);
+    drive_timed(qb, 12, b, ms_b);   /* asked far ahead: the same end */
+    drive_timed(qf, 0, full, ms_full);
+    CHECK_INT(a->n, b->n);
+    for (size_t i = 0; i < a->n && i < b->n; i++)
+        CHECK_STR(a->key[i], b->key[i]);
+    size_t at = 0, fat = 0;
+    for (int s = 0; s < 2; s++) {
+        size_t n = 0, nf = 0;
+        double spent = 0, before = 0;   /* told at the last ask, and at the one before */
+        while (at + n < a->n && a->shape[at + n] == s)
+            n++;
+        while (fat + nf < full->n && full->shape[fat + nf] == s)
+            nf++;
+        for (size_t i = 0; i + 3 < n; i++) {
+            before = spent;
+            spent += ms[at + i];
+        }
+        for (size_t i = 0; i < n && i < nf; i++)
+            CHECK_STR(a->key[at + i], full->key[fat + i]);   /* a prefix of the untimed run */
+        CHECK(n <= nf && n > 3);
+        CHECK(before < 1000);   /* the ask of position n - 1 still had budget */
+        CHECK_INT(fw_seq_timed_out(q, s), n < nf);
+        if (n < nf)
+            CHECK(spent >= 1000);   /* and position n's ask found it spent */
+        at += n;
+        fat += nf;
+    }
+    CHECK(fw_seq_timed_out(q, 0) && a->n < full->n);   /* the budget did cut (shape 0 has the room) */
+    /* a resume: the records with their eval_ms, in seq order, then the end at the same seq */
+    fw_seq *q2 = seq_new(timed);
+    char why[1200];
+    for (size_t i = 0; i < a->n; i++)
+        CHECK_INT(fw_seq_replay(q2, (int64_t)i, a->key[i], a->out[i], ms[i], why, sizeof why), 0);
+    const fw_seq_item *it;
+    CHECK_INT(fw_seq_ask(q2, &it), FW_SEQ_END);
+    CHECK_INT(fw_seq_count(q2), a->n);
+    fw_seq_free(q);
+    fw_seq_free(qb);
+    fw_seq_free(qf);
+    fw_seq_free(q2);
+    free(a);
+    free(b);
+    free(full);
+    cJSON_Delete(timed);
+    cJSON_Delete(plain);
 }
 
 /* Several devices (issue 17), as the daemon drives them: each idle device takes the lowest seq
@@ -443,7 +528,7 @@ static void drive_devices(fw_seq *q, int ndev, devsim *s, size_t stop)
                 continue;
             int64_t seq = s->held[d];
             CHECK(seq < 400);
-            CHECK_INT(fw_seq_tell(q, seq, fake(fw_seq_item_at(q, seq))), 0);
+            CHECK_INT(fw_seq_tell(q, seq, fake(fw_seq_item_at(q, seq)), 0), 0);
             s->told[seq] = 1;
             s->ntold++;
             s->held[d] = -1;
@@ -501,7 +586,7 @@ static void test_devices(const char *name)
                 const fw_seq_item *it = fw_seq_item_at(q, (int64_t)k);
                 char key[128], why[512];
                 fw_point_key(&it->point, key, sizeof key);
-                CHECK_INT(fw_seq_replay(q2, (int64_t)k, key, fake(it), why, sizeof why), 0);
+                CHECK_INT(fw_seq_replay(q2, (int64_t)k, key, fake(it), 0, why, sizeof why), 0);
                 s2.told[k] = 1;
                 s2.ntold++;
             }
@@ -532,7 +617,7 @@ static void test_work_bound(void)
         const fw_seq_item *it;
         int n = 0;
         while (fw_seq_ask(q, &it) == FW_SEQ_ITEM) {
-            CHECK_INT(fw_seq_tell(q, it->seq, fake(it)), 0);
+            CHECK_INT(fw_seq_tell(q, it->seq, fake(it), 0), 0);
             n++;
         }
         CHECK_INT(n, 20);
@@ -573,6 +658,10 @@ int main(void)
     test_fixed();
     test_replay_mismatch();
     test_outcome();
+    test_time_budget("random");
+    test_time_budget("grid");
+    test_time_budget("auto");
+    test_time_budget("anneal");
     if (fw_check_failures == 0)
         printf("test_seq: all checks passed\n");
     return fw_check_failures != 0;
