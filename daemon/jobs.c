@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_assert.h"
 #include "fw_util.h"
 
 const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
@@ -495,6 +496,7 @@ void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c)
 
 void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error)
 {
+    FW_ASSERT(!strcmp(state, "done") || !strcmp(state, "failed") || !strcmp(state, "cancelled"));
     /* A record still waiting for room is written first. */
     int rc = job->pending ? -ENOSPC : fw_db_job_set_state(d->db, job->id, state, error);
     if (rc == -ENOSPC && !d->stopping) {
@@ -578,6 +580,8 @@ static int store_record(fw_daemon *d, fw_daemon_job *job, int64_t dev_id, const 
     } else if (rc < 0) {
         return rc;
     }
+    /* a seq is stored exactly once: a row the store took is one the job had not */
+    FW_ASSERT(rc != 0 || seq < 0 || (size_t)seq >= job->planned || !job->done[seq]);
     if (seq >= 0 && (size_t)seq < job->planned && !job->done[seq]) {
         job->done[seq] = 1;
         job->evaluated++;
@@ -631,6 +635,7 @@ static int store_on(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, con
     cJSON_Delete(copy);
     if (rc == 0)
         jd->measured++;
+    FW_ASSERT(jd->measured <= jd->sent);   /* stored from a device only what was sent to it */
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_assert.h"
 #include "fw_replay.h"
 #include "fw_util.h"
 
@@ -19,6 +20,7 @@ static fw_daemon_job *next_job(fw_daemon_device *dev)
     if (dev->current)
         return dev->current;
     for (fw_daemon_job *j = dev->d->jobs; j; j = j->next) {
+        FW_ASSERT(!j->next || j->next->id > j->id);   /* the table in id order: a device's jobs run so */
         const fw_daemon_job_dev *jd = fw_daemon_job_dev_of(j, dev);
         if (jd && !jd->out)
             return dev->current = j;
@@ -121,6 +123,7 @@ static int replay_adopt(fw_daemon_device *dev, const fw_daemon_job *job, char *e
 static int send_measure(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq)
 {
     fw_daemon *d = dev->d;
+    FW_ASSERT(dev->wstate == FW_W_IDLE);   /* a worker has at most one request in flight */
     cJSON *p = fw_daemon_job_measure_params(d, job, dev, seq, dev->ahead);
     /* the job's best stored median per shape: the worker's early stop compares against it,
      * and a restarted worker would otherwise have forgotten it */
@@ -230,6 +233,7 @@ void fw_daemon_device_pump(fw_daemon_device *dev)
         if (fresh)
             fw_daemon_job_notify(d, job);   /* watchers of a queued job see it start */
         if (dev->loaded_job != job->id) {
+            FW_ASSERT(dev->wstate == FW_W_IDLE);   /* one request in flight */
             cJSON *p = cJSON_CreateObject();
             cJSON_AddItemToObject(p, "spec", cJSON_Duplicate(job->wspec, 1));
             cJSON_AddNumberToObject(p, "job", (double)job->id);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_assert.h"
 #include "fw_util.h"
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -241,6 +242,7 @@ int fw_db_measurement_put(fw_db *db, int64_t job, int64_t device_id, const cJSON
     }
 out:
     if (r < 0) fwdb_rollback(db);
+    FW_ASSERT(sqlite3_get_autocommit(db->h));   /* committed or rolled back, never left open */
     free(job_family);
     free(job_source);
     return r;

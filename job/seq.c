@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_assert.h"
 #include "fw_util.h"
 
 typedef struct seq_shape {
@@ -236,6 +237,7 @@ static int tell_upto(fw_seq *q, seq_shape *sh, size_t need)
     while (sh->told < need) {
         if (!sh->have[sh->told])
             return -EAGAIN;
+        FW_ASSERT(sh->told < sh->asked);   /* told in position order, only what was asked */
         const fw_seq_item *it = &q->items[sh->seq0 + (int64_t)sh->told];
         if (it->index >= 0)   /* an error (told twice after a replayed mismatch) changes nothing */
             fw_strategy_tell(sh->st, (size_t)it->index, sh->out[sh->told]);
@@ -255,6 +257,7 @@ static int push_item(fw_seq *q, int si, size_t pos, const char *origin, const fw
         q->cap = nc;
     }
     seq_shape *sh = &q->sh[si];
+    FW_ASSERT(sh->asked < sh->limit && (int64_t)q->nitems == sh->seq0 + (int64_t)sh->asked);   /* budget; consecutive seqs */
     fw_seq_item *it = &q->items[q->nitems];
     it->seq = (int64_t)q->nitems++;
     it->shape = si;

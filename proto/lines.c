@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fw_assert.h"
+
 void fw_proto_lines_init(fw_proto_lines *lb, size_t max)
 {
     memset(lb, 0, sizeof(*lb));
@@ -67,6 +69,7 @@ int fw_proto_lines_feed(fw_proto_lines *lb, const char *p, size_t n)
 
 int fw_proto_lines_next(fw_proto_lines *lb, char **line, size_t *len)
 {
+    FW_ASSERT(lb->pos <= lb->len && lb->len <= lb->cap && lb->scan <= lb->len - lb->pos);
     size_t avail = lb->len - lb->pos;
     char *start = lb->data + lb->pos;
     /* Only the bytes not scanned before are searched, so a long line arriving in small reads costs
