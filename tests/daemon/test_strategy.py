@@ -40,13 +40,16 @@ with guarded(d):
     ahead = npre + 8 + 1
     check(keys2[:ahead] == keys[:ahead], "the rerun asks the same first %d points" % ahead)
 
-    # a time budget ends the job early (where it stops depends on the machine: 1 us stops it at the
-    # first variant or before); one that is not a positive number is refused at submit
-    tb = c.call("submit", {"spec": dict(spec, seed=5, budget_s=1e-6)})
+    # a time budget ends the job early: it counts the records' eval_ms, so with ask-ahead 2 a budget
+    # of 1 us (less than any evaluation) ends the shape at its third ask: position 2 waits for
+    # position 0's result, whose time spends the budget, so exactly 3 are evaluated
+    tb = c.call("submit", {"spec": dict(spec, seed=5, budget_s=1e-6,
+                                        options=dict(spec.get("options", {}), ask_ahead=2))})
     fin_tb = c.watch(tb["job"])[-1]
-    check(fin_tb["state"] == "done" and fin_tb["evaluated"] <= 1 < tb["planned"],
-          "a spent time budget ends the job done, early (%s)" % fin_tb)
-    check("time budget of 1e-06 s is spent" in d.read_log(), "the log says the time budget ended it")
+    check(fin_tb["state"] == "done" and fin_tb["evaluated"] == 3 < tb["planned"],
+          "a spent time budget ends the job done, after exactly 3 (%s)" % fin_tb)
+    check("time budget of 1e-06 s (its evaluations' eval_ms) is spent" in d.read_log(),
+          "the log says the time budget ended it")
     err = c.error("submit", {"spec": dict(spec, budget_s=-1)})
     check("budget_s" in str(err), "a negative budget_s is refused: %s" % err)
 
