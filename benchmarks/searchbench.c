@@ -53,6 +53,24 @@ static fw_outcome outcome_of(const fw_replay_space *sp, size_t i, double noise, 
  * 0 = ask one, tell one (after the blind ones). */
 static size_t ask_ahead;
 
+/* --peek K: before each ask, the strategy's next K proposals as they stand (fw_strategy_peek), what
+ * a worker could compile ahead. For each point then asked, its lead: how many asks earlier it was
+ * first in a peek (a compile that started that much sooner); and how many peeked points were new
+ * (the extra compiles per ask). The sequence is the one without --peek (peeks change nothing). */
+static size_t peek_k;
+static double peek_asks, peek_new, peek_lead_hist[5];   /* lead 0 (none), >=1, >=2, >=4, >=8 */
+
+static void peek_note(fw_strategy *st, size_t *first_seen, size_t at)
+{
+    size_t pk[64];
+    size_t k = fw_strategy_peek(st, peek_k, pk);
+    for (size_t i = 0; i < k; i++)
+        if (first_seen[pk[i]] == SIZE_MAX) {
+            first_seen[pk[i]] = at;
+            peek_new++;
+        }
+}
+
 static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, double noise,
                    const long *budgets, int nb, double *best_at, double *evals_at)
 {
@@ -71,6 +89,9 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     int bi = 0;
     size_t p, told = 0;
     size_t *asked = malloc(((size_t)maxb + 1) * sizeof *asked);
+    size_t *first_seen = malloc(sp->npoints * sizeof *first_seen);
+    for (size_t i = 0; first_seen && i < sp->npoints; i++)
+        first_seen[i] = SIZE_MAX;
     fw_outcome *res = malloc(((size_t)maxb + 1) * sizeof *res);
     if (!asked || !res) {
         free(asked);
@@ -81,7 +102,18 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     while (bi < nb) {
         for (size_t need = fw_strategy_tells_due(st, (size_t)used, ask_ahead); told < need; told++)
             fw_strategy_tell(st, asked[told], res[told]);
+        if (peek_k && used < maxb && !fw_strategy_blind_asks(st))
+            peek_note(st, first_seen, (size_t)used);
         size_t got = used < maxb ? fw_strategy_ask(st, 1, &p) : 0;
+        if (got == 1 && peek_k && first_seen[p] != SIZE_MAX) {
+            size_t lead = (size_t)used - first_seen[p];
+            peek_asks++;
+            peek_lead_hist[0] += lead == 0;
+            peek_lead_hist[1] += lead >= 1;
+            peek_lead_hist[2] += lead >= 2;
+            peek_lead_hist[3] += lead >= 4;
+            peek_lead_hist[4] += lead >= 8;
+        }
         if (got == 1) {
             asked[used] = p;
             res[used] = outcome_of(sp, p, noise, &nr);   /* measured now, told when the rule says */
@@ -97,6 +129,7 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     }
     free(asked);
     free(res);
+    free(first_seen);
     fw_strategy_free(st);
     return 0;
 }
@@ -146,12 +179,16 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: fairway-searchbench --space FILE [--space FILE ...] [--strategy S1,S2,...]\n"
                "         [--budget 20,50,100,200] [--seeds N] [--noise R] [--ask-ahead A] [--json] [--ask-cost]\n"
+               "         [--peek K]\n"
                "Races fairway's search strategies on recorded spaces (Kernel Tuner cache files,\n"
                ".json or .json.gz). Ratio = best true time found / the file's optimum.\n"
                "--ask-ahead A interleaves asks and results as a job with options.ask_ahead A does\n"
                "(default 0: ask one, tell one).\n"
                "--ask-cost prints, instead, each strategy's time per ask with 200 results told\n"
-               "(and, with --ask-ahead A, A points asked and not yet told at each ask).\n");
+               "(and, with --ask-ahead A, A points asked and not yet told at each ask).\n"
+               "--peek K (1-64) prints, to stderr, how many asks earlier each asked point was first among\n"
+               "the strategy's next K proposals (fw_strategy_peek) and how many peeked points were new\n"
+               "per ask: what compiling the likely next points ahead would gain and cost.\n");
 }
 
 typedef struct row { double mean, median, p5, evals; } row;
@@ -174,6 +211,7 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--seeds") == 0) nseeds = atoi(v);
         else if (strcmp(a, "--noise") == 0) noise = atof(v);
         else if (strcmp(a, "--ask-ahead") == 0) ask_ahead = (size_t)atol(v);
+        else if (strcmp(a, "--peek") == 0) peek_k = (size_t)atol(v) > 64 ? 64 : (size_t)atol(v);
         else { usage(stderr); return 2; }
         i++;
     }
@@ -232,6 +270,11 @@ int main(int argc, char **argv)
     }
     if (cost)
         return 0;
+    if (peek_k && peek_asks > 0)
+        fprintf(stderr, "peek %zu: %.0f learning asks, %.3f peeked first at that ask; lead >=1 %.3f, >=2 %.3f, "
+                ">=4 %.3f, >=8 %.3f of the asked points; %.2f new peeked points per ask\n", peek_k, peek_asks,
+                peek_lead_hist[0] / peek_asks, peek_lead_hist[1] / peek_asks, peek_lead_hist[2] / peek_asks,
+                peek_lead_hist[3] / peek_asks, peek_lead_hist[4] / peek_asks, peek_new / peek_asks);
     if (json)
         printf("{\"results\": [");
     else

@@ -65,6 +65,12 @@ void fw_strategy_free(fw_strategy *s);
  * is exhausted. */
 size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out);
 
+/* The next n proposals (n <= 64) as asks now would give them, without changing the strategy: its
+ * state after a peek is what it was before, so a sequence with peeks is the sequence without.
+ * What a caller may compile ahead while the results the next asks depend on are not told yet (a
+ * later tell can change them: a guess, not a promise). 0 for `random` (its order is known anyway). */
+size_t fw_strategy_peek(fw_strategy *s, size_t n, size_t *out);
+
 /* Report a point's outcome (asked or not: a point told without being asked counts as proposed).
  * -EINVAL for a point out of range, told twice, or a time that is not positive and finite.
  * FW_OUT_PRUNED's time is used as a lower bound: models see it, it never counts as the best. */

@@ -390,6 +390,25 @@ size_t fw_strategy_ask(fw_strategy *s, size_t n, size_t *out)
     return k;
 }
 
+size_t fw_strategy_peek(fw_strategy *s, size_t n, size_t *out)
+{
+    st_core *c = &s->c;
+    if (s->perm || n > 64)
+        return 0;
+    size_t nprop = c->nprop, npend = c->npend;
+    size_t k = fw_strategy_ask(s, n, out);
+    /* undo the asks: every state an ask changes is the core's proposed set and count, the pending
+     * list (appended), and auto's arm of the point (255 until a point is proposed) */
+    for (size_t i = 0; i < k; i++) {
+        c->proposed[out[i]] = 0;
+        if (s->arm_of)
+            s->arm_of[out[i]] = 255;
+    }
+    c->nprop = nprop;
+    c->npend = npend;
+    return k;
+}
+
 static void top_insert(st_core *c, size_t ti)
 {
     double y = c->ty[ti];

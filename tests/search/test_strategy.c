@@ -284,6 +284,41 @@ static void test_pipelined(const fw_replay_space *sp)
     }
 }
 
+/* fw_strategy_peek changes nothing: a run that peeks 8 before every ask asks what the run without
+ * peeks asks, and the first peeked point is the next ask whenever no result comes in between. */
+static void test_peek(const fw_replay_space *sp)
+{
+    fw_sspace v = view(sp);
+    char err[128];
+    for (size_t i = 0; i < sizeof learners / sizeof *learners; i++) {
+        size_t plain[80], seq[80], pk[8];
+        size_t kp = run_ahead(sp, learners[i], 3, 80, 4, plain), n = 0, told = 0;
+        int first_ok = 1, distinct = 1, peeked = 0;
+        fw_strategy *s = fw_strategy_new(learners[i], &v, 3, 0, 80, err, sizeof err);
+        for (; s;) {
+            for (size_t need = fw_strategy_tells_due(s, n, 4); told < need; told++)
+                fw_strategy_tell(s, seq[told], outcome(sp, seq[told]));
+            size_t k = fw_strategy_peek(s, 8, pk), before = fw_strategy_count(s);
+            peeked += k > 1;
+            for (size_t a = 0; a < k; a++)
+                for (size_t b = a + 1; b < k; b++)
+                    distinct &= pk[a] != pk[b];
+            if (fw_strategy_ask(s, 1, &seq[n]) != 1)
+                break;
+            first_ok &= k >= 1 && pk[0] == seq[n] && before == n;
+            n++;
+        }
+        fw_strategy_free(s);
+        CHECK(n == kp && memcmp(seq, plain, n * sizeof *seq) == 0, "%s: peeks before every ask leave the sequence "
+              "as it is (%zu of %zu asks)", learners[i], n, kp);
+        CHECK(first_ok && distinct && peeked > 0, "%s: the first peeked point is the next ask, the peeked points "
+              "are distinct", learners[i]);
+    }
+    fw_strategy *r = fw_strategy_new("random", &v, 3, 0, 80, err, sizeof err);
+    CHECK(r && fw_strategy_peek(r, 8, (size_t[8]){0}) == 0, "random peeks nothing (its order is fixed)");
+    fw_strategy_free(r);
+}
+
 /* Mean best/optimum over seeds 0..19 at a budget, and mean number of failed evaluations. */
 static double mean_ratio(const fw_replay_space *sp, const char *name, size_t budget, double *fails)
 {
@@ -329,6 +364,7 @@ int main(void)
     test_sequences(&trap);
     test_blind(&trap);
     test_pipelined(&trap);
+    test_peek(&trap);
     test_learning(&plain, "plain");
     test_learning(&trap, "fastest fail");
     /* failures do not attract the model: on the space whose fastest points fail it spends no more
