@@ -12,7 +12,7 @@ FW_BUILD=build ./scripts/setup.sh
 meson test -C build --print-errorlogs --num-processes 2
 
 if [ "${FW_TEST_RELEASE:-1}" != 0 ]; then
-    FW_BUILD=build-release FW_MESON_ARGS="--buildtype=release" ./scripts/setup.sh
+    FW_BUILD=build-release FW_MESON_ARGS="--buildtype=release -Db_ndebug=if-release" ./scripts/setup.sh
     meson test -C build-release --print-errorlogs --num-processes 2 \
         --suite util --suite search --suite job --suite proto --suite db
 fi
