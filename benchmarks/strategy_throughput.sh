@@ -11,7 +11,8 @@
 #        [--aheads "4 16"]
 #   --base DIR   also run random with the binaries of another build (e.g. the tree before the
 #                sequencer), to compare the daemon's pool feeding before and after
-# env:   M (1024 on cuda, 128 elsewhere) BUDGET (200). Libraries from .device/lib when present.
+# env:   M (1024 on cuda, 128 elsewhere) BUDGET (200). OPTS=', "compile_threads": 9' adds options to
+#        every run's spec. Libraries from .device/lib when present.
 set -eu
 BUILD=build BASE="" BACKEND=cuda AHEADS="4 16"
 while [ $# -gt 0 ]; do
@@ -32,7 +33,7 @@ trap 'rm -rf "$T"' EXIT
 spec() {   # strategy, extra options
     cat > "$T/spec.json" <<SPEC
 {"family": "gemm", "shapes": [{"M": $M, "N": $M, "K": $M}], "strategy": "$1", "budget": $BUDGET, "seed": 1,
- "warmup": 1, "iters": 5, "backend": "$BACKEND", "options": {"early_stop": false, "finalists": 0$2}}
+ "warmup": 1, "iters": 5, "backend": "$BACKEND", "options": {"early_stop": false, "finalists": 0$2${OPTS:-}}}
 SPEC
 }
 REF=""
@@ -58,6 +59,17 @@ s = t1 - t0
 vpm = 60.0 * n / s if s > 0 else 0
 print("%-28s %4d variants %7.2f s %8.0f variants/min %s" % (label, n, s, vpm, "ratio %.3f" % (vpm / ref) if ref else ""))
 open("/tmp/stp_last", "w").write("%f" % vpm)
+PY
+    # why: each variant's compile time as the pool saw it (latency, contention included) and the
+    # compile seconds per wall second (how many compile threads were busy on average)
+    python3 - "$T/d.db" "$t0" "$t1" <<'PY'
+import sqlite3, statistics, sys
+ms = sorted(r[0] for r in sqlite3.connect(sys.argv[1]).execute(
+    "SELECT compile_ms FROM measurements WHERE compile_ms IS NOT NULL"))
+if ms:
+    wall = float(sys.argv[3]) - float(sys.argv[2])
+    print("    compile_ms median %.1f mean %.1f p90 %.1f; compiles busy %.1f threads on average"
+          % (statistics.median(ms), statistics.mean(ms), ms[int(0.9 * (len(ms) - 1))], sum(ms) / 1000.0 / wall))
 PY
 }
 echo "device: $("$BUILD/bench/worker/fairway-worker" --list-devices | python3 -c "import json,sys; d=[x for x in json.load(sys.stdin) if x['backend']=='$BACKEND']; print(d[0]['identity'] if d else 'none')")"
