@@ -39,6 +39,7 @@ cJSON *fw_bench_device_json(const fw_device_info *info, int index)
     cJSON_AddNumberToObject(lim, "simd_width", (double)info->simd_width);
     cJSON_AddNumberToObject(lim, "compute_units", (double)info->compute_units);
     cJSON_AddNumberToObject(lim, "global_mem_bytes", (double)info->global_mem_bytes);
+    cJSON_AddNumberToObject(lim, "max_alloc_bytes", (double)info->max_alloc_bytes);
     if (info->max_grid[0] || info->max_grid[1] || info->max_grid[2]) {
         double g[3] = { (double)info->max_grid[0], (double)info->max_grid[1], (double)info->max_grid[2] };
         cJSON_AddItemToObject(lim, "max_grid", cJSON_CreateDoubleArray(g, 3));

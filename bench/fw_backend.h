@@ -48,6 +48,10 @@ typedef struct fw_device_info {
      * memory than shared_bytes (227 KiB on sm_90; launch() opts in). shared_bytes stays the
      * default per-block limit, which static __shared__ arrays can never exceed. 0 elsewhere. */
     int64_t shared_optin_bytes;
+    /* The largest single buffer the device allocates (OpenCL CL_DEVICE_MAX_MEM_ALLOC_SIZE, Metal
+     * maxBufferLength; CUDA has no such limit apart from the memory: global_mem_bytes); 0 = unknown.
+     * The daemon checks a shape's largest buffer against it at submit (issue 15 item 12). */
+    int64_t max_alloc_bytes;
 } fw_device_info;
 
 /* Identity = backend + vendor + name + driver/compiler version (DESIGN.md section 5). Writes a

@@ -428,6 +428,7 @@ static int cuda_open(int index, fw_device **out, fw_device_info *info, char *err
     size_t total = 0;
     if (cu.DeviceTotalMem(&total, d->dev) == CUDA_SUCCESS)
         in.global_mem_bytes = (int64_t)total;
+    in.max_alloc_bytes = in.global_mem_bytes;   /* cuMemAlloc has no limit of its own below the memory */
     attr(d, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X, &v);
     in.max_grid[0] = v;
     attr(d, CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y, &v);

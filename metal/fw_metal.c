@@ -33,6 +33,7 @@
     X(maxThreadsPerThreadgroup, "maxThreadsPerThreadgroup")                     \
     X(maxThreadgroupMemoryLength, "maxThreadgroupMemoryLength")                 \
     X(recommendedMaxWorkingSetSize, "recommendedMaxWorkingSetSize")             \
+    X(maxBufferLength, "maxBufferLength")                                       \
     X(supportsFamily, "supportsFamily:")                                        \
     X(newCommandQueue, "newCommandQueue")                                       \
     X(setPreprocessorMacros, "setPreprocessorMacros:")                          \
@@ -240,6 +241,7 @@ static void device_info(fw_device *d, fw_device_info *info)
     info->simd_width = 32;
     info->compute_units = 0;   /* Metal does not report GPU cores */
     info->global_mem_bytes = (int64_t)rt->send_uint(d->device, d->s.recommendedMaxWorkingSetSize);
+    info->max_alloc_bytes = (int64_t)rt->send_uint(d->device, d->s.maxBufferLength);
 }
 
 static int metal_open(int index, fw_device **out, fw_device_info *info, char *err, size_t errlen)

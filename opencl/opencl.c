@@ -215,15 +215,17 @@ static int ocl_open(int index, fw_device **out, fw_device_info *info, char *err,
     info->arch[alen] = '\0';
 
     size_t wg = 0;
-    cl_ulong lm = 0, gm = 0;
+    cl_ulong lm = 0, gm = 0, ma = 0;
     cl_uint cu = 0;
     clGetDeviceInfo(devid, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     clGetDeviceInfo(devid, CL_DEVICE_LOCAL_MEM_SIZE, sizeof lm, &lm, NULL);
     clGetDeviceInfo(devid, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof gm, &gm, NULL);
+    clGetDeviceInfo(devid, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof ma, &ma, NULL);
     clGetDeviceInfo(devid, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL);
     info->max_threads = (int64_t)wg;
     info->shared_bytes = (int64_t)lm;
     info->global_mem_bytes = (int64_t)gm;
+    info->max_alloc_bytes = (int64_t)ma;
     info->compute_units = (int64_t)cu;
     info->simd_width = probe_simd_width(d);
     *out = d;

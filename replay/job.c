@@ -373,8 +373,10 @@ cJSON *fw_replay_device_make(const char *name, const char *hash, const char *for
     cJSON_AddStringToObject(o, "compiler", format);
     cJSON_AddStringToObject(o, "arch", recorded_on);
     cJSON *lim = cJSON_AddObjectToObject(o, "limits");
-    const char *keys[] = {"max_threads", "shared_bytes", "simd_width", "compute_units", "global_mem_bytes"};
-    for (size_t i = 0; i < 5; i++)
+    /* a replayed device allocates nothing: 0, no limit */
+    const char *keys[] = {"max_threads", "shared_bytes", "simd_width", "compute_units", "global_mem_bytes",
+                          "max_alloc_bytes"};
+    for (size_t i = 0; i < 6; i++)
         cJSON_AddNumberToObject(lim, keys[i], 0);
     return o;
 }

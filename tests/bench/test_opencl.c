@@ -37,6 +37,7 @@ int main(void)
     CHECK(info.name[0] && info.vendor[0] && info.driver[0] && info.compiler[0]);
     CHECK(info.max_threads > 0 && info.shared_bytes > 0 && info.compute_units > 0);
     CHECK(info.global_mem_bytes > 0 && info.simd_width >= 1);
+    CHECK(info.max_alloc_bytes > 0 && info.max_alloc_bytes <= info.global_mem_bytes);
     char id[1024];
     CHECK(fw_device_identity(&info, id, sizeof id) == 0);
     CHECK(strncmp(id, "opencl|", 7) == 0 && strstr(id, info.name));

@@ -330,6 +330,8 @@ static fw_nsuint f_uint(id self, SEL s)
         return 32768;
     if (o->kind == K_DEVICE && is(s, "recommendedMaxWorkingSetSize"))
         return 16UL << 30;
+    if (o->kind == K_DEVICE && is(s, "maxBufferLength"))
+        return 8UL << 30;
     if (o->kind == K_PIPELINE && is(s, "maxTotalThreadsPerThreadgroup"))
         return 896;
     if (o->kind == K_PIPELINE && is(s, "threadExecutionWidth"))

@@ -111,6 +111,7 @@ static void test_success(int has_math_mode)
     CHECK(strstr(info.driver, "14.5") != NULL, "driver '%s'", info.driver);
     CHECK(info.max_threads == 1024 && info.shared_bytes == 32768 && info.simd_width == 32, "limits");
     CHECK(info.global_mem_bytes == (int64_t)16 << 30, "global mem %lld", (long long)info.global_mem_bytes);
+    CHECK(info.max_alloc_bytes == (int64_t)8 << 30, "max alloc %lld", (long long)info.max_alloc_bytes);
 
     const char *macros[] = {"TILE_N=64", "FW_NAME=abc", "FLAG", "NEG=-3"};
     fw_program *p = NULL;
