@@ -185,4 +185,34 @@ double fw_record_eval_ms(const cJSON *rec);
 /* The static origin string for a name sent over the wire ("preset", "random", ...), "?" if none. */
 const char *fw_seq_origin(const char *name);
 
+/* ---- does a job fit the device and the host? (job/cost.c; issue 15 item 12) ---------------------
+ * Checked at submit, before the job is stored: for every shape, from its family's cost
+ * (fw_family.cost, fw_decl_cost) and the spec's options (rotated input copies, the cache-flush
+ * buffer), the largest buffer against the device's largest allocation, all buffers together against
+ * its memory, what the worker holds on the host against the host's available memory, and the CPU
+ * reference's multiply-adds against options.reference_max_ops (default 2^35, 0 = no bound). */
+#define FW_JOB_REFERENCE_MAX_OPS 34359738368.0   /* 2^35 */
+
+typedef struct fw_fit_limits {
+    double device_alloc, device_mem, host_mem;   /* bytes; 0 = not known, not checked */
+    char device_alloc_what[64], device_mem_what[64], host_what[64];   /* where each one was read */
+    int workers;             /* workers holding a shape's host data at once (a job's devices) */
+} fw_fit_limits;
+
+/* The device's limits from its DEVICE object (limits.max_alloc_bytes, limits.global_mem_bytes, named
+ * after the backend's query: CL_DEVICE_MAX_MEM_ALLOC_SIZE, ...); the host's left 0; workers 1. */
+void fw_fit_limits_of_device(const cJSON *device, fw_fit_limits *lim);
+/* A shape's cost for a resolved spec: the family's, plus what the options add on the device. A
+ * family that does not know its cost (the replay family) costs 0. */
+struct fw_wl_cost;   /* kernels/fw_family.h */
+int fw_job_shape_cost(const cJSON *resolved, const cJSON *shape, struct fw_wl_cost *out, char *err,
+                      size_t errlen);
+/* options.reference_max_ops, checked (FW_JOB_REFERENCE_MAX_OPS when absent). */
+int fw_job_reference_max_ops(const cJSON *resolved, double *ops, char *err, size_t errlen);
+/* 0 when every shape fits; -E2BIG with one sentence naming the first shape that does not, what it
+ * needs, the limit and what would fit ("shape 0 (K=32767,M=65536,N=8): buffer A needs 8.0 GiB but the
+ * device allows 4.0 GiB in one allocation (CL_DEVICE_MAX_MEM_ALLOC_SIZE); the largest M that fits is
+ * 32768 (the other fields as they are), or K up to 16384"); -EINVAL for a bad reference_max_ops. */
+int fw_job_fits(const cJSON *resolved, const fw_fit_limits *lim, char *err, size_t errlen);
+
 #endif

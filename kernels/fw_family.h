@@ -95,6 +95,24 @@ typedef struct fw_workload {
     void *priv;                 /* family-private */
 } fw_workload;
 
+/* What a shape costs, worked out from the shape alone before any workload is built, so the daemon
+ * can refuse at submit what would not fit (issue 15 item 12; job/cost.c). Bytes are what the
+ * workload's fw_wl_buffer list would hold (routed moe weights: an upper bound, the routing is
+ * seeded); host_bytes is what the worker holds on the host for the shape while it runs (the inputs'
+ * host copies, the reference in double, two read-backs of the output, the reference's own scratch). */
+typedef struct fw_wl_cost {
+    char largest[48];           /* the largest buffer's name */
+    double largest_bytes;       /* its bytes: the largest single device allocation of the workload */
+    double device_bytes;        /* every buffer of the workload together */
+    double input_bytes;         /* the input buffers' (what options.rotate_* copy again) */
+    double host_bytes;
+    double reference_ops;       /* multiply-adds of the reference computed on the host (0: none) */
+} fw_wl_cost;
+
+/* Add one buffer to a cost (kernels/common/workload.c): bytes to device_bytes (and input_bytes when
+ * input), and to largest when it is the largest so far. */
+void fw_wl_cost_add(fw_wl_cost *c, const char *name, double bytes, int input);
+
 typedef struct fw_family {
     int version;                /* FW_FAMILY_VERSION */
     const char *name;           /* "gemm", "moe_swiglu" */
@@ -115,6 +133,9 @@ typedef struct fw_family {
     /* Launch geometry for a variant: -EINVAL (with why) when the knobs cannot run this shape. */
     int (*geometry)(const fw_workload *wl, const fw_point *knobs, fw_geometry *out,
                     char *err, size_t errlen);
+    /* Optional (NULL: not known; added without changing the version, a family without it works as
+     * before): the cost of a shape (fw_wl_cost), without building it; -EINVAL as shape_check. */
+    int (*cost)(const cJSON *shape, fw_wl_cost *out, char *err, size_t errlen);
 } fw_family;
 
 /* Registry (kernels/families.c). */

@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 
 #include "fw_family.h"
 #include "fw_pcg32.h"
@@ -103,4 +104,15 @@ void fw_workload_free_common(fw_workload *wl)
     free(wl->more_outputs);
     cJSON_Delete(wl->shape_macros);
     free(wl);
+}
+
+void fw_wl_cost_add(fw_wl_cost *c, const char *name, double bytes, int input)
+{
+    c->device_bytes += bytes;
+    if (input)
+        c->input_bytes += bytes;
+    if (bytes > c->largest_bytes) {
+        c->largest_bytes = bytes;
+        snprintf(c->largest, sizeof c->largest, "%s", name);
+    }
 }

@@ -429,6 +429,39 @@ int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, const cJSON 
     return 0;
 }
 
+int fw_decl_cost(const cJSON *workload, const cJSON *shape, const cJSON *knobs, fw_wl_cost *out, char *err,
+                 size_t errlen)
+{
+    decl *d;
+    memset(out, 0, sizeof *out);
+    int rc = decl_parse(workload, &d, err, errlen);
+    if (rc < 0)
+        return rc;
+    fw_env_clear(&d->shape_env);
+    fw_env_add_json_ints(&d->shape_env, shape);
+    for (size_t i = 0; rc == 0 && i < d->nargs; i++) {
+        const darg *a = &d->args[i];
+        int64_t v = 0;
+        if (a->scalar || a->local || (rc = count_max(d, a, knobs, &v, err, errlen)) < 0)
+            continue;
+        size_t esz = fw_elem_size(a->elem);
+        if (v < 1 || v > DECL_BUFFER_MAX / (int64_t)esz) {   /* as build_arg says it */
+            rc = fw_errf(err, errlen, -EINVAL, "argument '%s' has %lld elements for this shape; a buffer holds 1 to "
+                         "%lld", a->name, (long long)v, (long long)(DECL_BUFFER_MAX / (int64_t)esz));
+            break;
+        }
+        double bytes = (double)v * (double)esz + (a->dir == DIR_IN ? 0 : DECL_CANARY);
+        fw_wl_cost_add(out, a->name, bytes, a->dir != DIR_OUT);
+        out->host_bytes += a->dir != DIR_OUT ? bytes : 0;
+        if (a->dir != DIR_IN)   /* its reference in double, and two read-backs */
+            out->host_bytes += (d->verify ? (double)v * 8 : 0) + 2 * bytes;
+        if (a->dir != DIR_IN && a->expected && d->verify)
+            out->reference_ops += (double)v;   /* read from its file; a reference kernel costs the host nothing */
+    }
+    decl_free(d);
+    return rc;
+}
+
 static int eval_dims(fw_expr *const *dims, int n, const fw_env *env, const char *what, uint32_t *dst, char *err,
                      size_t errlen)
 {

@@ -37,6 +37,13 @@ int fw_decl_check(const cJSON *workload, const char *source_text, const cJSON *s
 int fw_decl_workload_new(const cJSON *workload, const cJSON *shape, const cJSON *knobs, uint64_t seed,
                          fw_workload **out, char *err, size_t errlen);
 
+/* What fw_decl_workload_new would allocate for a shape, without allocating it (fw_wl_cost): each
+ * buffer's elements times its type's size (an output's canary words included; a count over knobs
+ * at its largest); host_bytes the inputs' host copies and each output's reference and read-backs;
+ * reference_ops the elements of "expected" files (a reference kernel runs on the device). */
+int fw_decl_cost(const cJSON *workload, const cJSON *shape, const cJSON *knobs, fw_wl_cost *out, char *err,
+                 size_t errlen);
+
 /* The workload's argument names in order, "in, out, n, chunk" (for messages). */
 void fw_decl_arg_names(const fw_workload *wl, char *buf, size_t len);
 

@@ -228,6 +228,24 @@ static int gemm_workload_new(const cJSON *shape, uint64_t seed, fw_workload **ou
     return 0;
 }
 
+/* The buffers gemm_workload_new makes, the reference (M x N doubles) and M*N*K multiply-adds. */
+static int gemm_cost(const cJSON *shape, fw_wl_cost *out, char *err, size_t errlen)
+{
+    int rc = gemm_shape_check(shape, err, errlen);
+    if (rc)
+        return rc;
+    int64_t m, n, k;
+    gemm_dims(shape, &m, &n, &k, NULL, 0);
+    memset(out, 0, sizeof *out);
+    double mk = (double)m * (double)k, kn = (double)k * (double)n, mn = (double)m * (double)n;
+    fw_wl_cost_add(out, "A", 4.0 * mk, 1);
+    fw_wl_cost_add(out, "B", 4.0 * kn, 1);
+    fw_wl_cost_add(out, "C", 4.0 * mn, 0);
+    out->host_bytes = out->input_bytes + 8.0 * mn + 2 * 4.0 * mn;
+    out->reference_ops = mn * (double)k;
+    return 0;
+}
+
 static void gemm_workload_free(fw_workload *wl)
 {
     fw_workload_free_common(wl);
@@ -288,4 +306,5 @@ const fw_family fw_family_gemm = {
     .workload_new = gemm_workload_new,
     .workload_free = gemm_workload_free,
     .geometry = gemm_geometry,
+    .cost = gemm_cost,
 };

@@ -787,4 +787,5 @@ const fw_family fw_family_moe_swiglu = {
     .workload_new = moe_workload_new,
     .workload_free = moe_workload_free,
     .geometry = moe_geometry,
+    .cost = fw_moe_cost,
 };

@@ -236,6 +236,9 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */
 int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v);
 
+/* The cost of a shape (fw_family.cost; moe_swiglu_cost.c). */
+int fw_moe_cost(const cJSON *shape, fw_wl_cost *out, char *err, size_t errlen);
+
 /* For tests: the number of (token, slot) assignments routed to expert e in a workload of this
  * family, and its weight block's byte size in the gate buffer (0 when no token is routed to it). */
 int fw_moe_workload_expert_tokens(const fw_workload *wl, int e);

@@ -42,10 +42,13 @@ USES = {
 # (including file, included header).
 KNOWN = {
     # Spec resolution and plans (job/) read the families' defaults, shape keys and declarative
-    # workloads, which live in kernels/: DESIGN's job -> search/variants leaves that edge out.
+    # workloads, which live in kernels/: DESIGN's job -> search/variants leaves that edge out. The
+    # fit check at submit (job/cost.c) asks the same families what a shape costs.
     ("job/plan.c", "fw_family.h"),
     ("job/spec.c", "fw_family.h"),
     ("job/spec.c", "fw_declarative.h"),
+    ("job/cost.c", "fw_family.h"),
+    ("job/cost.c", "fw_declarative.h"),
     # The harness measures plan items (fw_plan, fw_spec_*), job-model types: DESIGN has the worker,
     # not bench/, use job/; until the harness takes plain items, bench/ includes the job header.
     ("bench/fw_bench.h", "fw_job.h"),
