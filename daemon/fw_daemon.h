@@ -367,6 +367,11 @@ int fw_daemon_too_many_jobs(fw_daemon *d, fw_daemon_req *req);
 /* The plan of a submitted (resolved, owned) spec, off the loop: the submit is answered once built. */
 void fw_daemon_submit_plan(fw_daemon *d, fw_daemon_req *req, cJSON *resolved, fw_daemon_device *dev,
                            const char *hash, uint64_t seed, const char *source_hash);
+/* Does a submitted (resolved) spec fit dev and this host (fw_job_fits; issue 15 item 12)? 0 yes;
+ * -1 when it was refused with the sentence (answered, nothing stored). The device's limits come
+ * from its "ready" object, the host's from MemAvailable in /proc/meminfo; test hooks
+ * FAIRWAY_TEST_DEVICE_MEM, FAIRWAY_TEST_DEVICE_ALLOC and FAIRWAY_TEST_HOST_MEM (bytes) replace them. */
+int fw_daemon_submit_fits(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const fw_daemon_device *dev);
 /* A submit's or an expand's finished plan: 1 when its caller answers with it, 0 when it was answered
  * already (an error, a draining daemon) or nobody waits for it any more (logged). */
 int fw_daemon_plan_usable(fw_daemon *d, fw_daemon_plan *p);

@@ -247,6 +247,10 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
         cJSON_AddNumberToObject(resolved, "variant_timeout_s", vt);
     if (sels)   /* like variant_timeout_s, outside the hash: the same search on one device or several */
         cJSON_AddItemToObject(resolved, "devices", sels);
+    if (ready > 0 && fw_daemon_submit_fits(d, req, resolved, fw_daemon_device_get(d, sel)) < 0) {
+        cJSON_Delete(resolved);   /* refused before anything is stored */
+        return;
+    }
     char source_hash[17] = "";
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(resolved, "source");
     const char *text = str_of(src, "text");

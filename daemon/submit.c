@@ -93,6 +93,54 @@ void fw_daemon_create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, c
     fw_daemon_reply(req, res);
 }
 
+/* MemAvailable of /proc/meminfo in bytes; 0 when it is not known (not Linux). */
+static double host_available(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (double)kb * 1024.0;
+}
+
+/* A test hook's bytes replacing a limit (and naming it in the sentence), else the limit as it is. */
+static double test_hook(const char *name, double limit, char *what, size_t wlen)
+{
+    const char *v = getenv(name);
+    char *end = NULL;
+    double x = v && *v ? strtod(v, &end) : -1;
+    if (!v || !*v || *end || !(x >= 0))
+        return limit;
+    snprintf(what, wlen, "%s", name);
+    return x;
+}
+
+int fw_daemon_submit_fits(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const fw_daemon_device *dev)
+{
+    if (!dev || !dev->info || strcmp(dev->backend, "replay") == 0)
+        return 0;   /* a replayed device allocates nothing and runs no reference */
+    fw_fit_limits lim;
+    fw_fit_limits_of_device(dev->info, &lim);
+    lim.device_mem = test_hook("FAIRWAY_TEST_DEVICE_MEM", lim.device_mem, lim.device_mem_what,
+                               sizeof lim.device_mem_what);
+    lim.device_alloc = test_hook("FAIRWAY_TEST_DEVICE_ALLOC", lim.device_alloc, lim.device_alloc_what,
+                                 sizeof lim.device_alloc_what);
+    snprintf(lim.host_what, sizeof lim.host_what, "MemAvailable in /proc/meminfo");
+    lim.host_mem = test_hook("FAIRWAY_TEST_HOST_MEM", host_available(), lim.host_what, sizeof lim.host_what);
+    const cJSON *devs = cJSON_GetObjectItemCaseSensitive(resolved, "devices");
+    lim.workers = cJSON_IsArray(devs) && cJSON_GetArraySize(devs) > 1 ? cJSON_GetArraySize(devs) : 1;
+    char err[2048];
+    if (fw_job_fits(resolved, &lim, err, sizeof err) == 0)
+        return 0;
+    fw_daemon_log(d, "a submit on %s was refused: %s", dev->sel, err);
+    fw_daemon_reply_error(req, FW_RPC_INVALID_PARAMS, fw_daemon_field_data("spec"), "%s", err);
+    return -1;
+}
+
 /* What a submit keeps while its plan is built off the loop. */
 typedef struct submit_ctx {
     cJSON *resolved;

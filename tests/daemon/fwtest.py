@@ -148,7 +148,8 @@ class Daemon:
         self.args = list(args)
         self.env = dict(os.environ)
         self.env["HOME"] = self.tmp
-        for k in ("FAIRWAY_TEST_FAULT", "FAIRWAYD_TEST_FAULT", "FAIRWAY_TEST_DB_FULL"):
+        for k in ("FAIRWAY_TEST_FAULT", "FAIRWAYD_TEST_FAULT", "FAIRWAY_TEST_DB_FULL", "FAIRWAY_TEST_DEVICE_MEM",
+                  "FAIRWAY_TEST_DEVICE_ALLOC", "FAIRWAY_TEST_HOST_MEM"):
             self.env.pop(k, None)
         if WORKER:
             self.env["FAIRWAY_WORKER"] = WORKER
