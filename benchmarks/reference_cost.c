@@ -1,8 +1,8 @@
 /* reference_cost: what a multiply-add that job/cost.c counts costs in time (issue 15 item 12), to see
- * what options.reference_max_ops (default 2^35) means in seconds. For each shape given (a family and
+ * what options.reference_max_ops (default 2^36) means in seconds. For each shape given (a family and
  * the shape's JSON) it builds the workload once, as a worker does before the shape's first variant
  * (inputs drawn, the double-precision CPU reference computed), and prints the multiply-adds the
- * family's cost counts, the build's seconds, the ns per counted multiply-add and what 2^35 of them
+ * family's cost counts, the build's seconds, the ns per counted multiply-add and what 2^36 of them
  * would take at that rate. The time is the whole build, not the reference alone: it is what the
  * bound stands for (the worker spends it before any variant of the shape runs).
  *   reference_cost gemm '{"M": 1024, "N": 1024, "K": 1024}' \
@@ -38,8 +38,8 @@ static int one(const char *family, const char *text)
     if (why)
         fprintf(stderr, "%s %s: %s\n", family, text, why);
     else
-        printf("%s %s: %.3g multiply-adds, %.2f s, %.2f ns each (2^35 would take %.0f s)\n", family, text,
-               c.reference_ops, s, s / c.reference_ops * 1e9, s / c.reference_ops * 34359738368.0);
+        printf("%s %s: %.3g multiply-adds, %.2f s, %.2f ns each (2^36 would take %.0f s)\n", family, text,
+               c.reference_ops, s, s / c.reference_ops * 1e9, s / c.reference_ops * 68719476736.0);
     if (wl)
         f->workload_free(wl);
     cJSON_Delete(shape);

@@ -148,7 +148,7 @@ static int check_shape(const cJSON *resolved, const cJSON *shape, const fw_fit_l
     if (max_ops > 0 && c.reference_ops > max_ops) {
         snprintf(why, whylen, "its CPU reference needs %.3g multiply-adds, over the bound of %.3g "
                  "(options.reference_max_ops%s; the reference is computed once per shape before any variant runs)",
-                 c.reference_ops, max_ops, max_ops == FW_JOB_REFERENCE_MAX_OPS ? ", default 2^35" : "");
+                 c.reference_ops, max_ops, max_ops == FW_JOB_REFERENCE_MAX_OPS ? ", default 2^36" : "");
         return 1;
     }
     return 0;

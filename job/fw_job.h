@@ -190,8 +190,8 @@ const char *fw_seq_origin(const char *name);
  * (fw_family.cost, fw_decl_cost) and the spec's options (rotated input copies, the cache-flush
  * buffer), the largest buffer against the device's largest allocation, all buffers together against
  * its memory, what the worker holds on the host against the host's available memory, and the CPU
- * reference's multiply-adds against options.reference_max_ops (default 2^35, 0 = no bound). */
-#define FW_JOB_REFERENCE_MAX_OPS 34359738368.0   /* 2^35 */
+ * reference's multiply-adds against options.reference_max_ops (default 2^36, 0 = no bound). */
+#define FW_JOB_REFERENCE_MAX_OPS 68719476736.0   /* 2^36 */
 
 typedef struct fw_fit_limits {
     double device_alloc, device_mem, host_mem;   /* bytes; 0 = not known, not checked */

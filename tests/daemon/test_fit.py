@@ -41,9 +41,9 @@ with guarded(d):
 
     e = refused(c, MOE_4096)
     msg = e.get("message", "")
-    check(e.get("code") == -32602 and "its CPU reference needs 1.55e+11 multiply-adds, over the bound of 3.44e+10 "
-          "(options.reference_max_ops, default 2^35" in msg, "a moe shape over reference_max_ops is refused: %r" % msg)
-    check("the largest tokens that fits is 894" in msg, "it says how many tokens fit: %r" % msg)
+    check(e.get("code") == -32602 and "its CPU reference needs 1.55e+11 multiply-adds, over the bound of 6.87e+10 "
+          "(options.reference_max_ops, default 2^36" in msg, "a moe shape over reference_max_ops is refused: %r" % msg)
+    check("the largest tokens that fits is 1804" in msg, "it says how many tokens fit: %r" % msg)
     e = refused(c, dict(MOE_4096, options={"reference_max_ops": -1}))
     check("options.reference_max_ops must be a number" in e.get("message", ""),
           "a bad reference_max_ops is a sentence: %r" % e.get("message"))

@@ -154,12 +154,13 @@ static void test_moe(void)
                        "\"intermediate\": 1536, \"experts\": 64, \"top_k\": 4, \"bits\": \"glm47\"}], \"seed\": 1}");
     fw_fit_limits l = opencl_limits(0, 0, 0);
     CHECK_INT(fw_job_fits(r, &l, err, sizeof err), -E2BIG);
-    CHECK_HAS(err, "its CPU reference needs 1.55e+11 multiply-adds, over the bound of 3.44e+10 "
-                   "(options.reference_max_ops, default 2^35;");
-    /* (64 + 4 t) * 3 * 2048 * 1536 <= 2^35 for t up to 894 tokens; (64 + 16384) * 3 * 1536 * H for H
-     * up to 453, in steps of 128: 384; intermediate likewise up to 340: 256; top_k 1 is still over */
-    CHECK_HAS(err, "the largest tokens that fits is 894 (the other fields as they are), or hidden up to 384, or "
-                   "intermediate up to 256");
+    CHECK_HAS(err, "its CPU reference needs 1.55e+11 multiply-adds, over the bound of 6.87e+10 "
+                   "(options.reference_max_ops, default 2^36;");
+    /* (64 + 4 t) * 3 * 2048 * 1536 <= 2^36 for t up to 1804 tokens; (64 + 16384) * 3 * 1536 * H for H
+     * up to 906, in steps of 128: 896; intermediate likewise up to 680: 640; top_k 1: (64 + 4096) * 3 *
+     * 2048 * 1536 = 3.9e10 fits */
+    CHECK_HAS(err, "the largest tokens that fits is 1804 (the other fields as they are), or hidden up to 896, or "
+                   "intermediate up to 640, or top_k up to 1");
     /* the option moves the bound; 0 removes it; a bad one is a sentence */
     cJSON *opts = options_of(r);
     cJSON_AddNumberToObject(opts, "reference_max_ops", 0);
