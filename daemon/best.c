@@ -1,7 +1,7 @@
 /* best.c - what the `best` method answers beyond the store's row: the nearest tuned shape when the
  * shape asked for was never tuned (issue 14; the distance is nearest.c's), the finalist winner of the
  * chosen job, the macros to build with, and which code was measured (issue 19 item 4). */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <string.h>

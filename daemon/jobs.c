@@ -1,5 +1,5 @@
 /* jobs.c - the table of unfinished jobs, their progress, and what watchers are told. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,5 +1,5 @@
 /* main.c - fairwayd: options, default paths, logging, start-up and clean exit. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

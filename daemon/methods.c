@@ -1,7 +1,7 @@
 /* methods.c - the client protocol's methods (docs/protocol.md). Each handler validates its params
  * first and answers with an error a person can act on; nothing a client sends can fail a job or stop
  * the daemon. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

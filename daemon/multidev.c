@@ -10,7 +10,7 @@
  * rebuilds the same state. A device whose workers keep dying is taken out of the job, which goes on
  * on the rest.
  */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -1,10 +1,10 @@
-/* plan.c - plans built off the event loop, in libuv's thread pool (fw_daemon.h, issue 15 item 2).
+/* plan.c - plans built off the event loop, in libuv's thread pool (daemon_int.h, issue 15 item 2).
  *
  * The loop copies what a plan reads (spec, device) into the plan and queues it; a pool thread builds
  * the sequence (and, for a job, replays its stored records through it) touching nothing else of the
  * daemon; the loop takes the results in the after-work callback. A plan's cancel flag is the only
  * thing both sides write: the loop sets it, the thread reads it between points. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -3,7 +3,7 @@
  * after every event of the device's worker (worker.c) and is idempotent: the device's state machine
  * (wstate) alone decides whether anything is sent.
  */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -2,7 +2,7 @@
  * job starts on a device, rebuilt on a resume by replaying the stored records in seq order, told
  * every record as it is stored, asked for the next seq to measure and for the items the worker may
  * compile ahead (docs/worker-protocol.md, measure). */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

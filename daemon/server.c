@@ -1,5 +1,5 @@
 /* server.c - the Unix socket, client connections, line framing and JSON-RPC dispatch. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <signal.h>

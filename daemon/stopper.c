@@ -8,7 +8,7 @@
  * committed transaction (WAL), so it is a kill -9 as far as the store is concerned, and the variant
  * in flight is measured again on the next start, as after a clean stop.
  */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -1,7 +1,7 @@
 /* submit.c - the submit method's second half: its plan is built off the event loop (plan.c), and
  * the job is created once it is (issue 15 item 2). Also the job creation that submit, rerun and a
  * failed device share, and what both submit and expand do with a finished plan. */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

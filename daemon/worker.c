@@ -5,7 +5,7 @@
  * A worker that dies or is killed is detached from its device at once and frees itself once libuv
  * has closed its handles, so a late callback from an old worker can never touch a new one.
  */
-#include "fw_daemon.h"
+#include "daemon_int.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fw_daemon.h"
+#include "daemon_int.h"
 #include "fw_job.h"
 #include "fw_util.h"
 

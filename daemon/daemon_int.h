@@ -1,0 +1,583 @@
+/* daemon_int.h - fairwayd internals, private to daemon/ (DESIGN.md sections 1 and 9; client
+ * protocol in docs/protocol.md, worker protocol in docs/worker-protocol.md). Only the daemon/ .c files (and
+ * the white-box fuzz target tests/fuzz/fuzz_methods.c) include it; the public part is fw_daemon.h.
+ *
+ * One libuv loop owns everything: the listening Unix socket, the clients, the job table, one
+ * fairway-worker child per device selector ("opencl:0") and the SQLite store. Nothing here blocks on
+ * a device: GPU work happens only in the workers, so a variant that kills or hangs its worker costs
+ * that worker and that one variant, never the daemon.
+ *
+ * Invariants the rest of the code relies on:
+ *   - the daemon is the only writer of the store, and every finished measurement is committed
+ *     (fw_db_measurement_put) before the next seq is sent to a worker;
+ *   - at most one job per device is "current", and a device's jobs run in id (= submission) order;
+ *   - a worker has at most one request in flight (load or measure), so a reply is always for the
+ *     request we remember, and a death or a timeout names exactly one seq;
+ *   - a client that goes away is unlinked from every watch list and every parked request before its
+ *     memory is freed, so nothing ever writes to a closed client.
+ */
+#ifndef FW_DAEMON_INT_H
+#define FW_DAEMON_INT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+#include <cjson/cJSON.h>
+
+#include "fw_daemon.h"
+#include "fw_db.h"
+#include "fw_proto.h"
+#include "fw_job.h"
+
+#define FW_DAEMON_LINE_MAX FW_PROTO_LINE_MAX          /* bytes in one request line, without "\r\n" */
+#define FW_DAEMON_WRITE_QUEUE_MAX (64u << 20)      /* a client that never reads is dropped past this */
+/* All clients' unread replies together: --reply-queue-max MiB (default 256); the total is looked at
+ * whenever a client holds FW_DAEMON_WRITE_QUEUE_CHECK bytes or more, and the client holding the most
+ * is dropped first. */
+#define FW_DAEMON_REPLY_QUEUE_DEFAULT_MIB 256
+#define FW_DAEMON_WRITE_QUEUE_CHECK (64u << 10)
+/* Expression-node evaluations one plan may take (--plan-work-max): about 20 s of a pool thread at
+ * the ~50 million nodes a second the evaluator does (BENCHMARKS.md, plans off the loop). */
+#define FW_DAEMON_PLAN_WORK_DEFAULT 1000000000ull
+
+/* Line framing, the JSON-RPC envelopes and error codes (FW_RPC_*) are the wire's: proto/fw_proto.h. */
+
+/* ---- the daemon ------------------------------------------------------------------------------- */
+
+typedef struct fw_daemon fw_daemon;
+typedef struct fw_daemon_client fw_daemon_client;
+typedef struct fw_daemon_job fw_daemon_job;
+typedef struct fw_daemon_device fw_daemon_device;
+typedef struct fw_daemon_worker fw_daemon_worker;
+typedef struct fw_daemon_req fw_daemon_req;
+typedef struct fw_daemon_eta fw_daemon_eta;
+typedef struct fw_daemon_plan fw_daemon_plan;
+typedef struct fw_daemon_best_cache fw_daemon_best_cache;
+
+typedef struct fw_daemon_options {
+    const char *socket_path;
+    const char *db_path;
+    const char *worker_path;
+    const char *log_path;
+    int ready_fd;                 /* -1 = none */
+    int max_clients;
+    size_t reply_queue_max;       /* bytes, all clients together */
+    int max_jobs;                 /* unfinished jobs held at most (--max-jobs) */
+    double variant_timeout_s;
+    uint64_t plan_work_max;       /* expression-node evaluations one plan may take (--plan-work-max) */
+} fw_daemon_options;
+
+struct fw_daemon_client {
+    uv_pipe_t pipe;
+    fw_daemon *d;
+    fw_proto_lines lb;
+    int closing;
+    fw_daemon_client *prev, *next;
+};
+
+/* A request, as dispatched. Requests that need a device the daemon has not met yet are parked
+ * (copied) on that device and dispatched again once its worker reports ready or fails. */
+struct fw_daemon_req {
+    fw_daemon_client *client;     /* NULL once the client went away: the reply is dropped */
+    cJSON *id;                    /* NULL for a notification (no reply is sent) */
+    char method[32];
+    cJSON *params;                /* always an object */
+    const char *device_error;     /* set when re-dispatched after the device failed to open */
+    const fw_daemon_device *error_dev;   /* that device */
+    fw_daemon_req *next;
+};
+
+typedef enum fw_daemon_wstate {
+    FW_W_NONE = 0,     /* no worker process */
+    FW_W_STARTING,     /* spawned, waiting for "ready" */
+    FW_W_IDLE,         /* ready, nothing in flight */
+    FW_W_LOADING,      /* "load" in flight */
+    FW_W_MEASURING,    /* "measure" in flight, variant timer armed */
+    FW_W_FINALISTS,    /* "finalists" in flight (end of a job), its timer armed */
+} fw_daemon_wstate;
+
+/* One fairway-worker process. Owned by its device while current; a worker that was killed or died
+ * is detached (dev = NULL) and frees itself once its three handles are closed. */
+struct fw_daemon_worker {
+    fw_daemon *d;
+    fw_daemon_device *dev;
+    uv_process_t proc;
+    uv_pipe_t in, out;
+    int open_handles;
+    int exited;
+    int64_t exit_status;
+    int term_signal;
+    fw_proto_lines lb;
+    char failed_msg[1024];        /* from a "failed" notification */
+};
+
+struct fw_daemon_device {
+    fw_daemon *d;
+    char sel[64];                 /* "opencl:0" */
+    char backend[32];
+    int index;
+    cJSON *info;                  /* device object from the last "ready" (kept across restarts) */
+    char identity[512];
+    int64_t db_id;
+
+    fw_daemon_worker *w;
+    fw_daemon_wstate wstate;
+    int64_t req_id;               /* id of the request in flight */
+    int64_t req_seq;              /* seq being measured */
+    int64_t loaded_job;           /* job the worker has loaded, 0 = none */
+    size_t ahead;                 /* items the loaded worker compiles ahead (from its compile threads) */
+    uv_timer_t timer;             /* start-up / load / per-variant limit */
+    char last_error[2048];        /* why the last worker could not open the device */
+
+    int count;                    /* devices of its backend, as its last "ready" said (0: unknown) */
+    fw_daemon_job *current;       /* job this device is running */
+    int restarts;                 /* worker deaths without progress (crash loop guard) */
+    uint64_t died_ns;             /* uv_hrtime() of the last such death: respawns back off (worker.c) */
+    uint64_t failed_ns;           /* when the device last failed to open: not tried again for a while */
+    fw_daemon_req *parked;        /* requests waiting for this device */
+    fw_daemon_device *next;
+};
+
+typedef struct fw_daemon_watch {
+    fw_daemon_client *client;
+} fw_daemon_watch;
+
+#define FW_DAEMON_NSTATUS 8
+extern const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS];
+int fw_daemon_status_index(const char *status);
+
+/* What the worker's records said about a shape's kernel, reused for the records the daemon writes
+ * itself (crashed, timeout) so they name the same variant rows. */
+typedef struct fw_daemon_shape_info {
+    char kernel[128];
+    char mode[32];
+    char source_hash[80];
+} fw_daemon_shape_info;
+
+/* Several devices of one identity in one job (issue 17): each device of the job takes the job's
+ * next seq when it is idle; one sequencer, told in seq order whatever device answered first. */
+#define FW_DAEMON_JOB_DEVICES_MAX 16
+/* A device of a several-device job whose workers died (or hung) this many times in a row without one
+ * stored result is taken out of the job, which goes on on the others (a one-device job fails after
+ * CRASH_LOOP_MAX in worker.c, as it always did). */
+#define FW_DAEMON_DEVICE_OUT_AFTER 3
+#define FW_DAEMON_RETRY_MAX 64
+
+typedef struct fw_daemon_job_dev {
+    char sel[64];                 /* "opencl:1" */
+    int out;                      /* taken out of the job (why says why) */
+    char why[600];
+    size_t measured;              /* records it stored in this run */
+    size_t sent;                  /* seqs sent to it in this run */
+} fw_daemon_job_dev;
+
+/* A seq whose worker died or hung: measured once more (on another device of the job when it has
+ * one) before it is stored as crashed / timeout. seq -1: a free slot. */
+typedef struct fw_daemon_retry {
+    int64_t seq;
+    const fw_daemon_device *dev;  /* where the first attempt ended */
+    char why[600];
+} fw_daemon_retry;
+
+struct fw_daemon_job {
+    int64_t id;
+    char device_sel[64];          /* the first of devs */
+    fw_daemon_job_dev devs[FW_DAEMON_JOB_DEVICES_MAX];
+    int ndevs;                    /* 1 for a one-device job; spec "devices" (as stored) otherwise */
+    cJSON *spec;                  /* resolved, as stored (may carry "variant_timeout_s") */
+    cJSON *wspec;                 /* what the worker gets: spec without the daemon's own fields */
+    fw_daemon_shape_info *shape_info;
+    size_t nshapes;
+    const char *family;           /* inside spec */
+    double variant_timeout_s;
+    int budget_s_noted;           /* the log said which shapes the time budget ended */
+
+    int running;                  /* state 'running' in the store */
+    int cancelled;                /* cancel asked: stop before the next variant */
+    fw_seq *seq;                  /* the evaluation sequence (sequence.c), from the job's start */
+    unsigned char *done;          /* done[seq] = stored */
+    size_t planned, evaluated, next_seq;
+
+    /* Finalists (issue 7): once every seq is stored, the top `fin_k` verified per shape are re-timed
+     * interleaved by the worker and stored (fw_db_finalists_put replaces, so a re-run after a restart
+     * never stores twice). fin_state: 0 not asked yet, 1 in flight, 2 finished or given up (a worker
+     * death or timeout there is logged and the job ends done on its first-pass rankings). */
+    int fin_k;
+    int fin_state;
+
+    /* A variant whose worker died or ran past the limit is measured once more on a fresh worker
+     * before it is stored as crashed / timeout (the OOM killer or a user may have killed a good
+     * one): retry[] holds those seqs with what happened the first time; the record stored for one
+     * says "retried" either way. */
+    fw_daemon_retry retry[FW_DAEMON_RETRY_MAX];
+
+    /* A full disk (issue 15 item 5): a write of this job that failed with -ENOSPC pauses it
+     * ("waiting" in its progress) until the daemon's retry timer gets the write through: pending is
+     * a record not stored yet, pending_state a terminal state not stored yet
+     * (with pending_error), neither when only the start (plan / state 'running') could not be
+     * written. store_ready: the plan size and state 'running' are stored. pending is an array of
+     * {"device_id", "record"}: the devices of a several-device job each may have one waiting. */
+    int waiting;
+    cJSON *pending;
+    char pending_state[16];
+    char *pending_error;
+    int store_ready;
+
+    size_t evaluated_this_run;
+    uint64_t run_started_ns;
+    fw_daemon_eta *eta;           /* the finalist candidates so far, for the ETA (eta_job.c) */
+    int64_t counts[FW_DAEMON_NSTATUS];
+    int have_best;
+    double best_median;
+    char best_variant[512], best_shape[256];
+
+    fw_daemon_watch *watchers;
+    size_t nwatchers, capwatchers;
+    fw_daemon_job *prev, *next;
+};
+
+struct fw_daemon {
+    uv_loop_t *loop;
+    fw_daemon_options opt;
+    char socket_path[108];
+    char db_path[4096];
+    char worker_path[4096];
+    uv_pipe_t listener;
+    int listening;
+    uv_signal_t sigterm, sigint;
+    int have_signals;
+    fw_db *db;
+    int db_lock_fd;               /* flock on the store file (main.c), -1 = none */
+    uv_timer_t store_timer;       /* retries the writes of jobs waiting on a full disk (jobs.c) */
+    int store_timer_init;
+    int stopping;
+    int draining;                 /* `shutdown` without now: stop once no variant is in flight */
+    int exit_code;
+
+    fw_daemon_client *clients;
+    int nclients;
+    fw_daemon_device *devices;
+    fw_daemon_job *jobs;          /* unfinished jobs, ascending id */
+    fw_daemon_job *jobs_tail;
+    fw_daemon_plan *plans;        /* plans being built or built, off the loop (plan.c) */
+    fw_daemon_plan *handoff;      /* a submit's built sequence, for the job being added (plan.c) */
+    fw_daemon_best_cache *best_cache;   /* best's answers while the store is unchanged (best_cache.c) */
+};
+
+/* main.c */
+void fw_daemon_log(fw_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* server.c */
+int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen);
+/* Stop: no new connections or variants, workers killed (the variant in flight is dropped), clients
+ * closed; uv_run() then returns once every handle is closed, except the signal handlers, which
+ * fw_daemon_close_signals() closes last. */
+void fw_daemon_stop(fw_daemon *d);
+void fw_daemon_close_signals(fw_daemon *d);
+/* The libuv read-buffer callback of the client sockets and the worker pipes: a fresh buffer of at
+ * most 64 KiB (len 0 when out of memory); the read callback frees it. */
+void fw_daemon_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+/* Send one JSON object as a line (takes no ownership). */
+void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
+/* Send a line already printed (valid UTF-8 JSON ending in '\n'; buf is taken and freed). */
+void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n);
+/* Reply with a result or error already printed: member "result" or "error", json its value's text
+ * (fw_proto_print's, without the newline), wrapped as fw_proto_print would the whole reply. */
+void fw_daemon_reply_text(fw_daemon_req *req, const char *member, const char *json, size_t len);
+/* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */
+void fw_daemon_reply(fw_daemon_req *req, cJSON *result);
+void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req);
+void fw_daemon_req_free(fw_daemon_req *req);
+
+/* methods.c */
+typedef void (*fw_daemon_method_fn)(fw_daemon *d, fw_daemon_req *req);
+/* {"field": field}: the data of an invalid-params error. */
+cJSON *fw_daemon_field_data(const char *field);
+
+/* submit.c: a job row created, registered with the scheduler and answered (spec: the stored spec;
+ * fail_error: the job is stored failed with it; built: the submit's plan, whose sequence the job
+ * takes if it starts at once on that device). */
+void fw_daemon_create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
+                          int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
+                          const char *fail_error, fw_daemon_plan *built);
+/* Past --max-jobs unfinished jobs a new one is refused: 1 when refused (answered). */
+int fw_daemon_too_many_jobs(fw_daemon *d, fw_daemon_req *req);
+/* The plan of a submitted (resolved, owned) spec, off the loop: the submit is answered once built. */
+void fw_daemon_submit_plan(fw_daemon *d, fw_daemon_req *req, cJSON *resolved, fw_daemon_device *dev,
+                           const char *hash, uint64_t seed, const char *source_hash);
+/* Does a submitted (resolved) spec fit dev and this host (fw_job_fits; issue 15 item 12)? 0 yes;
+ * -1 when it was refused with the sentence (answered, nothing stored). The device's limits come
+ * from its "ready" object, the host's from MemAvailable in /proc/meminfo; test hooks
+ * FAIRWAY_TEST_DEVICE_MEM, FAIRWAY_TEST_DEVICE_ALLOC and FAIRWAY_TEST_HOST_MEM (bytes) replace them. */
+int fw_daemon_submit_fits(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const fw_daemon_device *dev);
+/* A submit's or an expand's finished plan: 1 when its caller answers with it, 0 when it was answered
+ * already (an error, a draining daemon) or nobody waits for it any more (logged). */
+int fw_daemon_plan_usable(fw_daemon *d, fw_daemon_plan *p);
+fw_daemon_method_fn fw_daemon_method_find(const char *name);
+const char *fw_daemon_method_names(void);
+
+/* jobs.c: job table and scheduler */
+int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen);
+/* Resume a failed or cancelled job (`fairway resume`): queued again, it measures only the seqs not
+ * stored yet. -EINVAL (message in err) for a job in any other state, -ENOENT for none. */
+int fw_daemon_job_resume(fw_daemon *d, int64_t id, char *err, size_t errlen);
+/* Register a freshly created (queued) job and start it when its device is free. */
+int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen);
+fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id);
+/* Cancel: 0 when done (or will stop before the next variant), -ENOENT when not unfinished. */
+int fw_daemon_job_cancel(fw_daemon *d, int64_t id);
+/* Progress object (docs/protocol.md) of an unfinished job, or from the store for a finished one. */
+cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job);
+cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id);
+int fw_daemon_job_watch(fw_daemon_job *job, fw_daemon_client *c);
+void fw_daemon_jobs_free(fw_daemon *d);
+/* The store's disk is full: pause the job (its pending write, if any, is already set) until the
+ * retry timer gets a write through. why goes to the log. */
+void fw_daemon_job_wait(fw_daemon *d, fw_daemon_job *job, const char *why);
+/* Close the retry timer (after the loop's first run at stop). */
+void fw_daemon_jobs_close(fw_daemon *d);
+/* Send a progress notification to the job's watchers. */
+void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
+/* Store the terminal state, send the final notification, drop the job from the table (freed).
+ * On a full disk the job instead waits (not freed) and finishes once the state can be stored. */
+void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
+
+/* sequence.c: a job's evaluation sequence */
+/* Build the sequence for the device, replay the stored records through it, mark the job running. */
+int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
+/* A record of seq was stored: its outcome goes to the sequencer. */
+void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
+/* The next seq for dev to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0
+ * when the sequence is finished (its time budget, budget_s, ends shapes there: fw_job.h); < 0 with a message when
+ * it cannot go on. On several devices, a seq in flight on another device of the job is not given, nor
+ * a retry to the device its first attempt died on while another device is on the job; 2 when
+ * nothing is for dev now because the others hold what is left (or the sequencer waits for their
+ * results). */
+int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t *seq, char *err,
+                       size_t errlen);
+/* measure's params for seq: {"seq", "item", "ahead": [items asked after seq, not stored]}, asking
+ * up to `ahead` items past seq first (as far as the strategy's ask-ahead allows). */
+cJSON *fw_daemon_job_measure_params(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t seq,
+                                    size_t ahead);
+/* An item on the wire: {"seq","shape_index","index","knobs","origin"}. */
+cJSON *fw_daemon_item_json(const fw_seq_item *it);
+/* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
+cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error);
+/* Commit one record and update progress (notifies watchers). < 0 when the store refused it; 1 when
+ * the disk is full: the job waits with the record pending (nothing to do for the caller). */
+int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
+void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c);
+/* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */
+int fw_daemon_spec_finalists(const cJSON *spec);
+/* Rankings of a job that use the finalists' medians where stored: per shape, the finalists first in
+ * their re-timed order ("timing": "finalist", "median_ns" the finalist median, "first_pass_median_ns"
+ * the first pass's), then the other verified variants in first-pass order ("timing": "first_pass");
+ * ranks renumbered from 1 per shape; limit > 0 keeps that many per shape. */
+int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
+/* Why a job's variants failed (daemon/failures.c, issue 19 item 1). classes: one object per failure
+ * status, in order of its first occurrence, {"status","count","first_seq","first_line"} (the first
+ * line of the first such failure's text). failures: every failed measurement in seq order (status
+ * NULL = any failure; limit <= 0 = all), {"seq","status","shape_key","variant_key","kernel","error"}
+ * with the full stored text (a compile error's build log). -EIO on a store error. */
+int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out);
+int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
+/* The `measurements` method (daemon/report.c, issue 14). */
+void fw_daemon_m_measurements(fw_daemon *d, fw_daemon_req *req);
+/* Parse "backend:index" (or a bare backend = index 0). */
+int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
+/* The device selector a resolved spec asks for ("opencl:0" by default). */
+void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len);
+
+/* worker.c and pump.c: device / worker supervision */
+fw_daemon_device *fw_daemon_device_get(fw_daemon *d, const char *sel);
+/* 1: the device is ready (info set); 0: req was parked and will be dispatched again (copied: the
+ * caller keeps ownership of req); < 0: cannot even try (message in err). */
+int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, char *err, size_t errlen);
+/* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
+void fw_daemon_device_pump(fw_daemon_device *dev);
+void fw_daemon_devices_stop(fw_daemon *d);
+/* Between worker.c (the worker processes), pump.c (what a device does next) and faults.c (test
+ * hooks). A request to the device's worker (params consumed): 0, or < 0 when it cannot be written
+ * (no worker: -EPIPE). arm_timer: the device's one timer (start-up, load, variant limit, back-off).
+ * worker_spawn: start the device's worker (< 0 with a message when it cannot). worker_died: the
+ * worker is gone (killed, crashed, unwritable): the seq in flight is retried or stored, the job
+ * failed on a crash loop. dispatch_parked: answer the requests parked on the device. */
+#define FW_DAEMON_STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
+int fw_daemon_worker_request(fw_daemon_device *dev, const char *method, cJSON *params);
+void fw_daemon_device_arm_timer(fw_daemon_device *dev, double seconds);
+int fw_daemon_worker_spawn(fw_daemon_device *dev, char *err, size_t errlen);
+void fw_daemon_worker_died(fw_daemon_device *dev, const char *why);
+void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error);
+/* pump.c: the finalists could not be had: the job ends on its first-pass rankings. */
+void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
+/* faults.c (FAIRWAYD_TEST_FAULT, tests only): right after a seq was sent, after a worker was
+ * started, where a job's plan is built. */
+void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq);
+void fw_daemon_fault_started(fw_daemon_device *dev);
+void fw_daemon_fault_plan(void);
+/* FAIRWAYD_TEST_FAULT=kill-device@SEL: every worker of device SEL is SIGKILLed as it is sent a job's
+ * load (a broken card of a several-device job: it never stores a result). */
+void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job);
+/* FAIRWAYD_TEST_FAULT=open-fail@SEL / reopen-fail@SEL: the device index SEL's worker is started with
+ * is one its backend does not have (always / once the device opened before), so the device cannot be
+ * opened; reopen-fail also kills SEL's worker as its first seq is sent. Else dev->index. */
+int fw_daemon_fault_device_index(const fw_daemon_device *dev);
+/* FAIRWAYD_TEST_FAULT=spread: a device of a several-device job gets no second seq while another
+ * device of the job has had none, so a test sees every device used without relying on timing. */
+int fw_daemon_fault_spread(void);
+/* hold-plan@FIFO: a request's planning thread (plan.c) writes "planning" to FIFO, then waits until the test
+ * opens FIFO to write and closes it: a plan that runs as long as the test wants. */
+void fw_daemon_fault_hold_plan(void);
+/* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
+ * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
+int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);
+/* Seconds to wait before the next worker start of a device whose workers died restarts >= 2 times
+ * in a row (0.25 s doubling to 8 s after the last death; the first wait of each is logged), 0 to go. */
+double fw_daemon_device_backoff(fw_daemon_device *dev);
+/* 1 when 4 workers are starting already: a request for another device not started yet waits
+ * (parked) until one of them is ready or failed, so a burst of distinct selectors starts 4 at a time. */
+int fw_daemon_starts_full(const fw_daemon *d);
+/* The live worker pids (at most 256 tracked), for fw_daemon_workers_kill_all. */
+void fw_daemon_worker_pid_add(int pid);
+void fw_daemon_worker_pid_remove(int pid);
+/* SIGKILL every live worker (from the stopper thread: reads only atomics). */
+void fw_daemon_workers_kill_all(void);
+
+/* multidev.c: a job over several devices of one identity (issue 17). devices_load: the job's
+ * devices from its stored spec ("devices", else its one device). dev_of: dev's entry in the job, NULL
+ * when the job does not run on it. busy: seq (any seq when < 0) is in flight on a device of the job
+ * other than except. peers: devices of the job other than dev that are on it now and not out.
+ * unstarted_peer: dev has been sent a seq of the job and another device of it none yet (the spread
+ * test fault). fin_device: the device that re-times the finalists (the first listed one on the job
+ * now). device_out: take dev out of the job with a message (1), or 0 when it is the job's last
+ * device (the caller fails the job as for one device). pump_devices: pump every device of job id
+ * (it may end meanwhile). devices_progress: "devices" [{device, state, measured, error?}] into a
+ * progress object of a several-device job. retry / retry_add: the retry entry of seq (NULL: none),
+ * a new one. */
+int fw_daemon_job_devices_load(fw_daemon_job *job, char *err, size_t errlen);
+fw_daemon_job_dev *fw_daemon_job_dev_of(fw_daemon_job *job, const fw_daemon_device *dev);
+int fw_daemon_job_busy(fw_daemon *d, const fw_daemon_job *job, const fw_daemon_device *except, int64_t seq);
+int fw_daemon_job_peers(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
+int fw_daemon_job_unstarted_peer(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
+fw_daemon_device *fw_daemon_job_fin_device(fw_daemon *d, fw_daemon_job *job);
+int fw_daemon_job_device_out(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const char *why);
+void fw_daemon_job_pump_devices(fw_daemon *d, int64_t id);
+void fw_daemon_job_devices_progress(fw_daemon *d, fw_daemon_job *job, cJSON *progress);
+fw_daemon_retry *fw_daemon_job_retry(fw_daemon_job *job, int64_t seq);
+fw_daemon_retry *fw_daemon_job_retry_add(fw_daemon_job *job, int64_t seq);
+/* Submit: devices_take detaches a user spec's "devices" (a daemon field, like variant_timeout_s:
+ * fw_spec_resolve never sees it) into *devices (NULL when absent or one device, which becomes the
+ * spec's "device"; else a list of indices or "all"): 0, or -1 when it is malformed (answered).
+ * devices_resolve: 1 with *sels, the job's selectors (the spec's device first; NULL when they come to
+ * one device), once every device named has reported ready; 0 when req was parked on one; -ENODEV
+ * (err) when a listed device cannot be opened; -EXDEV (err) when listed devices differ in identity
+ * ("all" keeps the devices of the spec device's identity and leaves out the others). */
+int fw_daemon_devices_take(fw_daemon_req *req, cJSON *user, cJSON **devices);
+int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const cJSON *devices,
+                              cJSON **sels, char *err, size_t errlen);
+/* plan.c: plans are built off the loop, in libuv's thread pool (issue 15 item 2: a spec of
+ * expensive constraints planned on the loop stalled every other client for minutes). A plan runs
+ * in a pool thread on copies of its inputs; its done callback runs on the loop once it finished
+ * (never while the daemon stops). Each plan is bounded (--plan-work-max expression-node
+ * evaluations: -ETIME with a sentence) and cancelled (-ECANCELED) when the client that asked for it
+ * goes away, when its job is finished, and when the daemon stops.
+ *   SEQ: the sequence of a submitted spec (how many it plans; handed to the job it becomes);
+ *   ITEMS: the fixed items of a spec (the expand method);
+ *   JOB: a job's sequence on its device, with the job's stored records replayed through it. */
+typedef enum fw_daemon_plan_kind { FW_PLAN_SEQ = 1, FW_PLAN_ITEMS, FW_PLAN_JOB } fw_daemon_plan_kind;
+typedef void (*fw_daemon_plan_fn)(fw_daemon *d, fw_daemon_plan *p);
+
+/* What replaying a job's stored records (in seq order) through its fresh sequence found. */
+typedef struct fw_daemon_replay {
+    unsigned char *done;          /* planned entries: done[seq] = stored (owned until taken) */
+    size_t planned, evaluated, differ, nwhy;
+    char why[5][1200];            /* the first stored points that differ from the sequence's asks */
+    char stop[600];               /* why replaying stopped early, "" when it did not */
+} fw_daemon_replay;
+
+struct fw_daemon_plan {
+    uv_work_t work;
+    fw_daemon *d;
+    fw_daemon_plan_kind kind;
+    fw_daemon_req *req;           /* SEQ, ITEMS: a copy; its client is NULL once that went away */
+    int64_t job;                  /* JOB (and a SEQ being handed over): the job */
+    cJSON *spec, *device, *stored;   /* inputs, owned; the thread reads them, nothing else does */
+    void *ctx;                    /* the caller's, freed with ctx_free */
+    void (*ctx_free)(void *ctx);
+    fw_work bound;
+    atomic_int cancel;
+    int finished;                 /* the thread is done (results below are set) */
+    int rc;                       /* < 0 with err */
+    char err[2048];
+    fw_seq *seq;                  /* SEQ, JOB (owned until taken) */
+    fw_plan plan;                 /* ITEMS */
+    fw_daemon_replay replay;      /* JOB */
+    double seconds;               /* the thread's time building it */
+    fw_daemon_plan_fn done;
+    fw_daemon_plan *prev, *next;
+};
+
+/* A plan of kind for spec on device (both copied; device may be NULL), asked by req (copied; NULL
+ * for a job's). NULL when out of memory. */
+fw_daemon_plan *fw_daemon_plan_new(fw_daemon *d, fw_daemon_plan_kind kind, const fw_daemon_req *req,
+                                   const cJSON *spec, const cJSON *device);
+/* Queue it; done is called on the loop once it finished and must free it (now or later). < 0 when
+ * it cannot be queued (it is freed). */
+int fw_daemon_plan_start(fw_daemon_plan *p, fw_daemon_plan_fn done);
+void fw_daemon_plan_free(fw_daemon_plan *p);
+/* The JOB plan of a job (in flight or finished), NULL when none. */
+fw_daemon_plan *fw_daemon_plan_of_job(fw_daemon *d, int64_t job);
+/* Cancel the plans of a client that went away (their replies are dropped), of a job that ended,
+ * and at stop every plan. */
+void fw_daemon_plans_client_gone(fw_daemon *d, fw_daemon_client *c);
+void fw_daemon_plans_job_gone(fw_daemon *d, int64_t job);
+void fw_daemon_plans_stop(fw_daemon *d);
+/* A copy of a request (the client pointer is shared, not owned); NULL when out of memory. */
+fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req);
+/* sequence.c: replay stored records (fw_db_job_sequence) through a fresh sequence, in any thread. */
+int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
+                         size_t errlen);
+
+/* eta_job.c: a job's ETA. note: a verified measurement was stored; finalists_started: the re-timing
+ * was sent; add: "eta_s" and "eta_basis" into a progress object; free with the job. */
+void fw_daemon_eta_note(fw_daemon_job *job, const char *shape_key, double median_ns);
+void fw_daemon_eta_finalists_started(fw_daemon_job *job);
+void fw_daemon_eta_add(fw_daemon *d, fw_daemon_job *job, cJSON *progress, double elapsed_s);
+void fw_daemon_eta_free(fw_daemon_job *job);
+
+/* best.c: the best of the nearest tuned shape (flagged "nearest", with "requested_shape_key",
+ * "distance" and "distance_rule"; -ENOENT when none), and what best adds to the store's row (the
+ * job's finalist winner, "macros", "source_transforms", "source_hash", "source_name"). */
+extern const char fw_daemon_nearest_rule[];
+int fw_daemon_best_nearest(fw_daemon *d, const char *identity, const char *family, const char *kernel,
+                           const char *key, cJSON **best);
+void fw_daemon_best_decorate(fw_daemon *d, cJSON *best);
+
+/* best_cache.c: best's answers, printed, kept until the store changes (fw_db_generation). key names
+ * the request (NULL: not kept). cached: 1 when req was answered from it. answer: reply with member
+ * ("result" or "error") = value (consumed) and keep it. cache_free at stop. */
+int fw_daemon_best_cached(fw_daemon *d, fw_daemon_req *req, const char *key);
+void fw_daemon_best_answer(fw_daemon *d, fw_daemon_req *req, const char *key, const char *member, cJSON *value);
+void fw_daemon_best_cache_free(fw_daemon *d);
+
+/* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
+ * draining (schedules the stop once no device measures); drain_refuses: whether a request would start
+ * work a draining daemon must not take; shutdown_close after the loop's first run. */
+void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req);
+void fw_daemon_drain_check(fw_daemon *d);
+int fw_daemon_drain_refuses(const fw_daemon *d, const fw_daemon_req *req);
+void fw_daemon_shutdown_close(fw_daemon *d);
+
+/* stopper.c: SIGTERM / SIGINT taken by a thread of their own, so a busy loop cannot ignore them.
+ * block_signals first thing in main (every later thread inherits the mask); stopper_start once the
+ * loop exists; stopper_close after the loop's first run; stopper_done just before main returns. */
+void fw_daemon_block_signals(void);
+int fw_daemon_stopper_start(fw_daemon *d, char *err, size_t errlen);
+void fw_daemon_stopper_close(fw_daemon *d);
+void fw_daemon_stopper_done(void);
+
+#endif
