@@ -58,7 +58,7 @@ static size_t ask_ahead;
  * first in a peek (a compile that started that much sooner); and how many peeked points were new
  * (the extra compiles per ask). The sequence is the one without --peek (peeks change nothing). */
 static size_t peek_k;
-static double peek_asks, peek_new, peek_lead_hist[5];   /* lead 0 (none), >=1, >=2, >=4, >=8 */
+static double peek_asks, peek_new, peek_lead_hist[5];   /* lead 0 (first peeked at that ask), >=1, >=2, >=4, >=8 */
 
 static void peek_note(fw_strategy *st, size_t *first_seen, size_t at)
 {
@@ -89,13 +89,14 @@ static int run_one(const fw_replay_space *sp, const char *strat, uint64_t seed, 
     int bi = 0;
     size_t p, told = 0;
     size_t *asked = malloc(((size_t)maxb + 1) * sizeof *asked);
-    size_t *first_seen = malloc(sp->npoints * sizeof *first_seen);
+    size_t *first_seen = peek_k ? malloc(sp->npoints * sizeof *first_seen) : NULL;
     for (size_t i = 0; first_seen && i < sp->npoints; i++)
         first_seen[i] = SIZE_MAX;
     fw_outcome *res = malloc(((size_t)maxb + 1) * sizeof *res);
-    if (!asked || !res) {
+    if (!asked || !res || (peek_k && !first_seen)) {
         free(asked);
         free(res);
+        free(first_seen);
         fw_strategy_free(st);
         return -1;
     }

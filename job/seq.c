@@ -335,6 +335,12 @@ int fw_seq_ask(fw_seq *q, const fw_seq_item **out)
     return FW_SEQ_END;
 }
 
+/* An evaluation time a time budget can count: positive and finite (below 1e15 ms), else 0. */
+static double eval_ms_or_0(double ms)
+{
+    return ms > 0 && ms < 1e15 ? ms : 0;
+}
+
 int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o, double eval_ms)
 {
     if (seq < 0 || (size_t)seq >= q->nitems)
@@ -346,7 +352,7 @@ int fw_seq_tell(fw_seq *q, int64_t seq, fw_outcome o, double eval_ms)
         return -EINVAL;
     sh->have[pos] = 1;
     sh->out[pos] = o;
-    sh->eval_ms[pos] = eval_ms > 0 && eval_ms < 1e15 ? eval_ms : 0;
+    sh->eval_ms[pos] = eval_ms_or_0(eval_ms);
     return 0;
 }
 
@@ -358,7 +364,7 @@ int fw_seq_timed_out(const fw_seq *q, int shape)
 double fw_record_eval_ms(const cJSON *rec)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, "eval_ms");
-    return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e15 ? v->valuedouble : 0;
+    return cJSON_IsNumber(v) ? eval_ms_or_0(v->valuedouble) : 0;
 }
 
 int fw_seq_outcome(const char *status, double median_ns, fw_outcome *o)
