@@ -368,7 +368,7 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
     cJSON_AddStringToObject(p, "phase", job->fin_state == 1 ? "finalists" : "measuring");
     if (job->waiting)
         cJSON_AddStringToObject(p, "waiting", "the store's disk is full");
-    else if (d->draining)   /* `fairway shutdown` (shutdown.c) */
+    else if (d->draining && !job->cancelled)   /* `fairway shutdown` (shutdown.c); a cancelled job does not resume */
         cJSON_AddStringToObject(p, "waiting", "fairwayd is shutting down; the job resumes when it starts again");
     cJSON_AddNumberToObject(p, "evaluated", (double)job->evaluated);
     cJSON_AddNumberToObject(p, "planned", (double)job->planned);

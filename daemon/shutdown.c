@@ -111,7 +111,8 @@ void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req)
     cJSON_AddItemToObject(r, "in_flight", fl);
     cJSON *unfinished = cJSON_AddArrayToObject(r, "unfinished");
     for (fw_daemon_job *j = d->jobs; j; j = j->next)
-        cJSON_AddItemToArray(unfinished, cJSON_CreateNumber((double)j->id));
+        if (!j->cancelled)   /* a cancel waiting for its variant in flight is stored cancelled already */
+            cJSON_AddItemToArray(unfinished, cJSON_CreateNumber((double)j->id));
     fw_daemon_log(d, "shutdown%s asked by a client: %d variant(s) in flight (%s)", now ? " --now" : "",
                   cJSON_GetArraySize(fl), now ? "dropped, measured again at the next start"
                                               : "finished and stored first");

@@ -100,4 +100,33 @@ with guarded(d):
     d.env.pop("FAIRWAY_TEST_FAULT")
     resumes_to_done(d, job, planned)
 
+# a job cancelled while its variant hangs is not among the jobs a shutdown says will resume, and it
+# stays cancelled at the next start
+d = Daemon(env={"FAIRWAY_TEST_FAULT": "hang@2"}, args=["--variant-timeout", "300"])
+with guarded(d):
+    d.start()
+    c = d.client()
+    job = c.call("submit", {"spec": dict(SMALL_GEMM, budget=6)})["job"]
+    c.watch(job, until=lambda p: p["evaluated"] >= 2)   # seq 2 is now in flight, and hangs
+    s = d.client()
+    s.call("cancel", {"job": job})
+    res = s.call("shutdown", {"now": True})
+    check(res["in_flight"] == [{"job": job, "seq": 2, "device": "opencl:0"}] and res["unfinished"] == [],
+          "a cancelled job with a variant in flight is not 'unfinished': %s" % res)
+    told = []
+    while True:
+        m = c.read_msg()
+        if m is None:
+            break
+        told.append(m.get("params", {}).get("waiting"))
+    check(not any(w and "resumes" in w for w in told), "its watcher is not told it resumes: %s" % told)
+    check(d.proc.wait(timeout=120) == 0, "shutdown now: exit status 0")
+    c.close()
+    s.close()
+    d.env.pop("FAIRWAY_TEST_FAULT")
+    d.start()
+    st = d.client().call("status", {"job": job})
+    check(st["state"] == "cancelled" and seqs(d, job) == [0, 1],
+          "at the next start it is still cancelled, nothing measured again: %s %s" % (st["state"], seqs(d, job)))
+
 finish()
