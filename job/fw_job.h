@@ -73,6 +73,67 @@ int fw_spec_check_options(const cJSON *user, char *err, size_t errlen);
 int fw_job_family_source(const char *family, const char *dialect, const cJSON *shape, char **text,
                          char *err, size_t errlen);
 
+/* ---- the typed resolved spec (job/job_spec.c) ---------------------------------------------------
+ * What every consumer (daemon, worker, harness, CLI) reads of a resolved spec, read and checked once
+ * by fw_job_spec_parse. The struct points into the JSON it was parsed from (json, strings, the
+ * objects kept as JSON): keep that alive and unchanged while the struct is used.
+ *
+ * Top-level fields are checked for type and range (the ranges fw_spec_resolve gives them): a
+ * resolved spec always passes; a field absent is not an error (its has_ flag is 0, the consumer's
+ * default applies), a field of the wrong type or out of range is, with a sentence naming it.
+ * options.ask_ahead is checked as fw_spec_resolve checks it, options.replay_noise as the replay
+ * device has always checked it (only for a spec with "replay"). The other options keep the meaning
+ * they always had for their readers: a value that is not of the option's type is as if absent (a
+ * stored job with such an option keeps resuming as before), so they are read into fw_job_num. */
+typedef struct fw_job_num {
+    int present;             /* the key is in options */
+    int number;              /* ... and holds a number: value; ivalue is cJSON's valueint of it */
+    double value;
+    int ivalue;
+} fw_job_num;
+
+typedef struct fw_job_spec {
+    const cJSON *json;       /* the resolved spec itself (not owned) */
+    const char *family;      /* NULL: absent */
+    const char *strategy;    /* NULL: absent */
+    const char *backend;     /* NULL: absent */
+    const cJSON *shapes;     /* the "shapes" array of {name: integer} objects; NULL: absent */
+    int nshapes;
+    /* what stays JSON, NULL when absent: the space and presets (fw_space_from_json, the variants
+     * library), name -> value maps (aliases, macros, knob_values, binds), the user's source, the
+     * declarative workload, the replay reference and the options object itself */
+    const cJSON *space, *presets, *aliases, *macros, *knob_values, *binds, *source, *workload, *replay, *options;
+    const char *source_text; /* source.text when a string */
+    int has_budget, has_seed, has_warmup, has_iters, has_device;
+    int64_t budget;          /* 0 .. FW_SPEC_MAX_BUDGET (0 = every valid point) */
+    uint64_t seed;           /* 0 .. 2^53 - 1 */
+    int warmup;              /* 0 .. 10000 */
+    int iters;               /* 1 .. 100000 */
+    int device;              /* 0 .. 1023, or the number after the last ':' of device_text */
+    const char *device_text; /* a device given as a string ("opencl:1" or "1"; older specs), else NULL */
+    double budget_s;         /* seconds per shape; 0 = no time budget (absent, or not a number above 0) */
+    /* options */
+    int has_ask_ahead;
+    int ask_ahead;           /* 0 .. FW_SEQ_ASK_AHEAD_MAX */
+    const char *compiler;    /* options.compiler when a string */
+    const char *replay_hash; /* replay.hash when a string */
+    double replay_noise;     /* 0 .. 1; 0 when absent */
+    int early_stop_off;      /* options.early_stop is false, or an object whose "enabled" is false */
+    int finalists_false;     /* options.finalists is false */
+    int verify_on_device;    /* options.verify_on_device: 1 true, 0 false, -1 absent or not a bool */
+    fw_job_num compile_threads, finalists, finalist_rounds, finalist_iters, rotate_buffers, flush_cache_mb,
+        rotate_bytes, launches_per_sample, reference_max_ops;
+    fw_job_num es_after, es_ratio;   /* options.early_stop.after / .ratio when it is an object */
+} fw_job_spec;
+
+/* Read a resolved spec (fw_spec_resolve's output, or a stored one) into *out: 0, or -EINVAL with one
+ * sentence in err naming the field that is wrong ("\"budget\" must be an integer from 0 to 100000").
+ * Keeps pointers into resolved (see above); owns nothing today, but pair it with fw_job_spec_release. */
+int fw_job_spec_parse(const cJSON *resolved, fw_job_spec *out, char *err, size_t errlen);
+void fw_job_spec_release(fw_job_spec *spec);
+/* Shape i of the spec (NULL past the end). */
+const cJSON *fw_job_spec_shape(const fw_job_spec *spec, int i);
+
 /* Hash of the resolved spec's canonical JSON (cJSON_PrintUnformatted of a key-sorted copy). */
 void fw_spec_hash(const cJSON *resolved, char out[17]);
 

@@ -154,30 +154,27 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
 {
     memset(c, 0, sizeof *c);
     c->resolved = resolved;
-    const cJSON *strat = cJSON_GetObjectItemCaseSensitive(resolved, "strategy");
-    const cJSON *family = cJSON_GetObjectItemCaseSensitive(resolved, "family");
-    if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(resolved, "shapes")) || !cJSON_IsString(strat) ||
-        !fw_variants_json_int(cJSON_GetObjectItemCaseSensitive(resolved, "budget"), &c->budget) ||
-        !fw_variants_json_int(cJSON_GetObjectItemCaseSensitive(resolved, "seed"), &c->seed) || c->budget < 0)
+    fw_job_spec js;
+    int rc = cJSON_IsObject(resolved) ? fw_job_spec_parse(resolved, &js, err, errlen) : 0;
+    if (rc < 0)
+        return rc;
+    if (!cJSON_IsObject(resolved) || !js.shapes || !js.strategy || !js.has_budget || !js.has_seed)
         return fw_errf(err, errlen, -EINVAL, "the spec is not resolved (run it through fw_spec_resolve first)");
-    c->fam = cJSON_IsString(family) ? fw_family_find(family->valuestring) : NULL;
-    c->grid = strcmp(strat->valuestring, "grid") == 0;
-    c->random = strcmp(strat->valuestring, "random") == 0;
-    c->presets = strcmp(strat->valuestring, "presets") == 0;
-    c->strategy = c->grid ? "grid" : c->random ? "random" : c->presets ? "presets" : learning_name(strat->valuestring);
+    c->budget = js.budget;
+    c->seed = (int64_t)js.seed;
+    c->fam = js.family ? fw_family_find(js.family) : NULL;
+    c->grid = strcmp(js.strategy, "grid") == 0;
+    c->random = strcmp(js.strategy, "random") == 0;
+    c->presets = strcmp(js.strategy, "presets") == 0;
+    c->strategy = c->grid ? "grid" : c->random ? "random" : c->presets ? "presets" : learning_name(js.strategy);
     if (!c->strategy)
         return fw_errf(err, errlen, -EINVAL, "unknown strategy '%s' (known: grid, presets, random, anneal, genetic, "
-                       "model, auto)", strat->valuestring);
-    int64_t ahead = FW_SEQ_ASK_AHEAD_DEFAULT;
-    const cJSON *ja = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(resolved, "options"),
-                                                       "ask_ahead");
-    if (ja && (!fw_variants_json_int(ja, &ahead) || ahead < 0 || ahead > FW_SEQ_ASK_AHEAD_MAX))
-        return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
-    c->ask_ahead = (size_t)ahead;
-    c->budget_ms = fw_spec_budget_s(resolved) * 1000.0;
+                       "model, auto)", js.strategy);
+    c->ask_ahead = js.has_ask_ahead ? (size_t)js.ask_ahead : FW_SEQ_ASK_AHEAD_DEFAULT;
+    c->budget_ms = js.budget_s * 1000.0;
 
     char serr[400];
-    int rc = fw_space_from_json(cJSON_GetObjectItemCaseSensitive(resolved, "space"), &c->space, serr, sizeof serr);
+    rc = fw_space_from_json(js.space, &c->space, serr, sizeof serr);
     if (rc < 0)
         return fw_errf(err, errlen, rc, "space: %s", serr);
     fw_env_clear(&c->denv);
@@ -197,7 +194,7 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
             goto fail;
         }
     }
-    if ((rc = ctx_presets(c, cJSON_GetObjectItemCaseSensitive(resolved, "presets"), err, errlen)) < 0)
+    if ((rc = ctx_presets(c, js.presets, err, errlen)) < 0)
         goto fail;
     return 0;
 fail:

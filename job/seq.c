@@ -456,6 +456,6 @@ int fw_seq_replay(fw_seq *q, int64_t seq, const char *variant_key, fw_outcome o,
 
 double fw_spec_budget_s(const cJSON *resolved)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(resolved, "budget_s");
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? v->valuedouble : 0;
+    fw_job_spec js;
+    return fw_job_spec_parse(resolved, &js, NULL, 0) == 0 ? js.budget_s : 0;
 }
