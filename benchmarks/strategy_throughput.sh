@@ -8,7 +8,7 @@
 # Prints one line per run: strategy, A, variants stored, wall seconds, variants/min, ratio to random.
 #
 # usage: benchmarks/strategy_throughput.sh [--build DIR] [--base DIR] [--backend cuda|opencl]
-#        [--aheads "4 16"]
+#        [--aheads "4 16"]   (a word "default": auto with the ask-ahead its budget resolves to)
 #   --base DIR   also run random with the binaries of another build (e.g. the tree before the
 #                sequencer), to compare the daemon's pool feeding before and after
 # env:   M (1024 on cuda, 128 elsewhere) BUDGET (200). OPTS=', "compile_threads": 9' adds options to
@@ -78,6 +78,11 @@ run "random" "$BUILD"
 REF=$(cat /tmp/stp_last)
 if [ -n "$BASE" ]; then run "random (base build)" "$BASE"; fi
 for a in $AHEADS; do
+    if [ "$a" = default ]; then   # the ask-ahead the spec resolves to from its budget
+        spec auto ""
+        run "auto (default ask-ahead)" "$BUILD"
+        continue
+    fi
     spec auto ", \"ask_ahead\": $a"
     run "auto ask_ahead $a" "$BUILD"
 done

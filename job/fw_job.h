@@ -184,6 +184,14 @@ void fw_plan_release(fw_plan *plan);
  * blind start) can be compiling. */
 #define FW_SEQ_ASK_AHEAD_DEFAULT 8
 #define FW_SEQ_ASK_AHEAD_MAX 64
+/* The ask-ahead a new spec that names none is given, from its evaluation budget: 8 up to 100
+ * evaluations per shape, then one more per 8 evaluations past 100, at most 20 (from 196 on; budget
+ * 0, every valid point, gets 20). Search quality wants a small A at small budgets (the results
+ * steer the next points) and compile throughput wants a large one; BENCHMARKS.md "The ask-ahead
+ * follows the budget" has the measurements that chose it. Written into the resolved spec, so a
+ * stored job keeps the A it was resolved with. */
+#define FW_SEQ_ASK_AHEAD_BIG 20
+size_t fw_seq_default_ask_ahead(int64_t budget);
 
 typedef struct fw_seq_item {
     int64_t seq;

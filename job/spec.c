@@ -216,11 +216,22 @@ static int strategy_known(const char *name)
     return 0;
 }
 
+size_t fw_seq_default_ask_ahead(int64_t budget)
+{
+    if (budget <= 0)
+        return FW_SEQ_ASK_AHEAD_BIG;
+    if (budget <= 100)
+        return FW_SEQ_ASK_AHEAD_DEFAULT;
+    int64_t a = FW_SEQ_ASK_AHEAD_DEFAULT + (budget - 100) / 8;
+    return a > FW_SEQ_ASK_AHEAD_BIG ? FW_SEQ_ASK_AHEAD_BIG : (size_t)a;
+}
+
 /* A learning strategy's options.ask_ahead (the interleaving of asks and tells, fw_job.h) is written
  * into the resolved spec, so a later default cannot change a stored job's sequence. Fixed orders
  * ignore results and get none (their stored specs, every job before the learning strategies, keep
  * their bytes and hashes), unless the spec has a time budget: where it ends a shape depends on A. */
-static int resolve_ask_ahead(cJSON *out, const char *strategy, int timed, char *err, size_t errlen)
+static int resolve_ask_ahead(cJSON *out, const char *strategy, int64_t budget, int timed, char *err,
+                             size_t errlen)
 {
     cJSON *op = cJSON_GetObjectItemCaseSensitive(out, "options");
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(op, "ask_ahead");
@@ -232,7 +243,7 @@ static int resolve_ask_ahead(cJSON *out, const char *strategy, int timed, char *
         return 0;
     if (!op && !(op = cJSON_AddObjectToObject(out, "options")))
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
-    if (!cJSON_AddNumberToObject(op, "ask_ahead", FW_SEQ_ASK_AHEAD_DEFAULT))
+    if (!cJSON_AddNumberToObject(op, "ask_ahead", (double)fw_seq_default_ask_ahead(budget)))
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     return 0;
 }
@@ -738,8 +749,8 @@ static int resolve_output(resolve_ctx *c, cJSON **resolved)
         ok &= add_dup(out, "source", c->source) == 0;
     if (c->options)
         ok &= add_dup(out, "options", c->options) == 0;
-    if ((ok && (rc = resolve_ask_ahead(out, c->strategy, cJSON_HasObjectItem(c->user, "budget_s"), err,
-                                       errlen)) < 0) ||
+    if ((ok && (rc = resolve_ask_ahead(out, c->strategy, c->budget, cJSON_HasObjectItem(c->user, "budget_s"),
+                                       err, errlen)) < 0) ||
         (ok && (rc = resolve_budget_s(c->user, out, err, errlen)) < 0)) {
         cJSON_Delete(out);
         return rc;

@@ -213,6 +213,34 @@ static void test_learning(const char *name)
 }
 
 /* Ask-ahead A: with A = 2, asking waits once 3 items are out without results. */
+/* A new spec's ask-ahead follows its budget (fw_seq_default_ask_ahead); one given is kept. */
+static void test_default_ask_ahead(void)
+{
+    static const struct { int budget; int ahead; } want[] = {
+        {1, 8}, {50, 8}, {100, 8}, {107, 8}, {108, 9}, {150, 14}, {196, 20}, {200, 20}, {5000, 20}, {0, 20},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        CHECK_INT(fw_seq_default_ask_ahead(want[i].budget), want[i].ahead);
+        cJSON *spec = spec_for("auto", want[i].budget, 1, "");
+        fw_seq *q = seq_new(spec);
+        CHECK_INT(fw_seq_ask_ahead(q), want[i].ahead);
+        CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "options"), "ask_ahead")) ==
+              want[i].ahead);
+        fw_seq_free(q);
+        cJSON_Delete(spec);
+    }
+    cJSON *spec = spec_for("model", 200, 1, ", \"options\": {\"ask_ahead\": 3}");
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "options"), "ask_ahead")) == 3);
+    cJSON_Delete(spec);
+    /* a fixed order gets one only with a time budget, from its budget too */
+    spec = spec_for("random", 300, 1, ", \"budget_s\": 5");
+    CHECK(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "options"), "ask_ahead")) == 20);
+    cJSON_Delete(spec);
+    spec = spec_for("random", 300, 1, "");
+    CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(spec, "options"), "ask_ahead"));
+    cJSON_Delete(spec);
+}
+
 static void test_ask_ahead(void)
 {
     cJSON *spec = spec_for("anneal", 20, 3, ", \"options\": {\"ask_ahead\": 2}");
@@ -654,6 +682,7 @@ int main(void)
     for (size_t i = 0; i < sizeof LEARNING / sizeof LEARNING[0]; i++)
         test_devices(LEARNING[i]);
     test_ask_ahead();
+    test_default_ask_ahead();
     test_blind();
     test_fixed();
     test_replay_mismatch();
