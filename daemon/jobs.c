@@ -363,11 +363,15 @@ cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job)
 {
     cJSON *p = cJSON_CreateObject();
     cJSON_AddNumberToObject(p, "job", (double)job->id);
-    cJSON_AddStringToObject(p, "state", job->running ? "running" : "queued");
+    /* A job cancelled while its variant is in flight is stored cancelled at once (fw_daemon_job_cancel),
+     * so status says so too, and why it is not over yet; "final" comes once that variant is stored. */
+    cJSON_AddStringToObject(p, "state", job->cancelled ? "cancelled" : job->running ? "running" : "queued");
     /* "measuring" the plan, then "finalists" while the top K per shape are re-timed */
     cJSON_AddStringToObject(p, "phase", job->fin_state == 1 ? "finalists" : "measuring");
     if (job->waiting)
         cJSON_AddStringToObject(p, "waiting", "the store's disk is full");
+    else if (job->cancelled)
+        cJSON_AddStringToObject(p, "waiting", "cancelled; it stops once the variant in flight is stored");
     else if (d->draining && !job->cancelled)   /* `fairway shutdown` (shutdown.c); a cancelled job does not resume */
         cJSON_AddStringToObject(p, "waiting", "fairwayd is shutting down; the job resumes when it starts again");
     cJSON_AddNumberToObject(p, "evaluated", (double)job->evaluated);

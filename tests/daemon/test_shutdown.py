@@ -110,6 +110,10 @@ with guarded(d):
     c.watch(job, until=lambda p: p["evaluated"] >= 2)   # seq 2 is now in flight, and hangs
     s = d.client()
     s.call("cancel", {"job": job})
+    st = s.call("status", {"job": job})
+    check(st["state"] == st["progress"]["state"] == "cancelled" and
+          "variant in flight" in st["progress"].get("waiting", ""),
+          "status says cancelled at once, and what it waits for: %s %s" % (st["state"], st["progress"]))
     res = s.call("shutdown", {"now": True})
     check(res["in_flight"] == [{"job": job, "seq": 2, "device": "opencl:0"}] and res["unfinished"] == [],
           "a cancelled job with a variant in flight is not 'unfinished': %s" % res)
