@@ -38,18 +38,15 @@ void fwh_wl_entry_release(fw_bench *b, wl_entry *e)
 }
 
 /* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
-int fwh_wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
-                  char *err, size_t errlen)
+int fwh_wl_new(const fw_family *fam, const fw_job_spec *spec, const cJSON *shape, uint64_t seed,
+               fw_workload **out, char *err, size_t errlen)
 {
     if (fam == &fw_family_declarative)
-        return fw_decl_workload_new(cJSON_GetObjectItemCaseSensitive(spec, "workload"), shape,
-                                    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "space"),
-                                                                     "knobs"),
-                                    seed, out, err, errlen);
+        return fw_decl_workload_new(spec->workload, shape, spec->space_knobs, seed, out, err, errlen);
     return fam->workload_new(shape, seed, out, err, errlen);
 }
 
-wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec, const cJSON *shape,
+wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const fw_job_spec *spec, const cJSON *shape,
                               uint64_t seed, char *err, size_t errlen, int *rc)
 {
     char *txt = cJSON_PrintUnformatted(shape);
@@ -62,8 +59,7 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
     key = fw_hash64_str(key, txt);
     key = fw_hash64(key, &seed, sizeof seed);
     free(txt);
-    const cJSON *dw = cJSON_GetObjectItemCaseSensitive(spec, "workload");
-    if (fam == &fw_family_declarative && (txt = cJSON_PrintUnformatted(dw)) != NULL) {
+    if (fam == &fw_family_declarative && (txt = cJSON_PrintUnformatted(spec->workload)) != NULL) {
         key = fw_hash64_str(key, txt);   /* another job's workload on the same shape is another workload */
         free(txt);
     }
@@ -106,14 +102,12 @@ wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec,
         }
     }
     if (fam == &fw_family_declarative) {
-        const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "compiler");
         char **rm = NULL;   /* the spec's fixed macros reach the reference too; the knobs' do not */
         size_t nrm = 0;
-        *rc = fwh_add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &rm, &nrm, err, errlen);
+        *rc = fwh_add_macro_object(spec->macros, &rm, &nrm, err, errlen);
         if (*rc == 0)
-            *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-                                          cJSON_GetObjectItemCaseSensitive(spec, "source"), "text")),
-                                          (const char *const *)rm, nrm, cJSON_GetStringValue(opt), err, errlen);
+            *rc = fw_bench_decl_reference(b->be, b->dev, wl, bufs, spec->source_text, (const char *const *)rm, nrm,
+                                          spec->compiler, err, errlen);
         fw_macros_free(rm, nrm);
         if (*rc < 0) {
             for (size_t j = 0; j < wl->nbuffers; j++)

@@ -76,12 +76,10 @@ static const char cmp_cuda[] =
  * this machine's own cores (PoCL): there the output is already in host memory, reading it back is a
  * memcpy and the host comparison (threaded, verify.c) measured faster than the kernel
  * (BENCHMARKS.md, per-variant overhead). */
-static int wanted(const fw_bench *b, const cJSON *spec)
+static int wanted(const fw_bench *b, const fw_job_spec *spec)
 {
-    const cJSON *o = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"),
-                                                      "verify_on_device");
-    if (cJSON_IsBool(o))
-        return cJSON_IsTrue(o);
+    if (spec->verify_on_device >= 0)
+        return spec->verify_on_device;
     return fw_bench_default_compile_threads(&b->info) != 0;   /* 0: a CPU device (fw_bench.h) */
 }
 
@@ -109,7 +107,7 @@ static int compile_compare(fw_bench *b)
     return 1;
 }
 
-int fwh_dev_compare_ready(fw_bench *b, const cJSON *spec, size_t nelem)
+int fwh_dev_compare_ready(fw_bench *b, const fw_job_spec *spec, size_t nelem)
 {
     if ((spec && !wanted(b, spec)) || nelem == 0 || nelem > CMP_MAX_ELEMS)
         return 0;

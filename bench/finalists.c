@@ -41,11 +41,11 @@ static double rec_median(const cJSON *rec)
 }
 
 /* Re-time one shape's finalists: programs and launches prepared first, then round-robin rounds. */
-static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec, const fw_plan *plan, int shape,
+static int finalists_shape(fw_bench *b, const fw_family *fam, const fw_job_spec *spec, const fw_plan *plan, int shape,
                            finalist *f, size_t nf, int rounds, int iters, int warmup, const run_opts *ro,
                            char *err, size_t errlen)
 {
-    const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), shape);
+    const cJSON *js = fw_job_spec_shape(spec, shape);
     int rc = 0;
     wl_entry *we = fwh_workload_get(b, fam, spec, js, fw_bench_workload_seed(fwh_spec_seed(spec), shape), err, errlen, &rc);
     if (!we)
@@ -111,7 +111,7 @@ static int finalists_shape(fw_bench *b, const fw_family *fam, const cJSON *spec,
     return 0;
 }
 
-int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+int fw_bench_finalists(fw_bench *b, const fw_job_spec *spec, const fw_plan *plan, const cJSON *records, int k,
                        int rounds, int iters, int warmup, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -120,12 +120,12 @@ int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, cons
     /* all of a shape's finalists stay in the program cache while they are timed */
     if (k > FW_BENCH_PROG_CACHE / 2)
         k = FW_BENCH_PROG_CACHE / 2;
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
+    const fw_family *fam = spec->family ? fw_family_find(spec->family) : NULL;
     if (!fam)
         return fw_errf(err, errlen, -EINVAL, "the spec names no known family");
     run_opts ro;
     fwh_parse_run_opts(spec, &ro);
-    int nshapes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "shapes"));
+    int nshapes = spec->nshapes;
     cJSON *arr = cJSON_CreateArray();
     int rc = 0;
     size_t nrec = (size_t)cJSON_GetArraySize(records);

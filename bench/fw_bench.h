@@ -68,7 +68,7 @@ typedef struct fw_bench fw_bench;
 int fw_bench_new(const fw_backend *be, fw_device *dev, const fw_device_info *info, fw_bench **out);
 void fw_bench_free(fw_bench *b);
 
-/* Measure plan item `item` (evaluation number seq) of a resolved spec:
+/* Measure plan item `item` (evaluation number seq) of a resolved spec (fw_job_spec_parse):
  *   source  = spec "source.text" when present, else family->source(dialect, shape);
  *   entry   = spec "source.entry", else "source.entries" (a name, or an object keyed by the
  *             device's dialect or by the workload's kernel name), else the workload's kernel;
@@ -88,12 +88,12 @@ void fw_bench_free(fw_bench *b);
  * Returns 0 with *record set for every variant outcome. Returns -EFAULT (record NULL) after a
  * sticky device error: the worker must exit 70 without writing more. Other negatives (unknown
  * family, bad shape, a workload the family cannot make, out of memory) carry a message in err. */
-int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, int64_t seq,
+int fw_bench_measure(fw_bench *b, const fw_job_spec *spec, const fw_plan_item *item, int64_t seq,
                      cJSON **record, char *err, size_t errlen);
 /* The same with the family given (NULL: looked up by the spec's "family"); tests use it to measure
  * a family that is not in the registry. */
 struct fw_family;
-int fw_bench_measure_family(fw_bench *b, const struct fw_family *fam, const cJSON *spec,
+int fw_bench_measure_family(fw_bench *b, const struct fw_family *fam, const fw_job_spec *spec,
                             const fw_plan_item *item, int64_t seq, cJSON **record, char *err, size_t errlen);
 
 /* Verification of a read-back output against a reference, exposed for tests. `poison` is the
@@ -216,7 +216,7 @@ uint64_t fw_bench_batch_launches(const fw_bench *b);
  * asks seq by seq, and a restarted job starts wherever it stopped). Records carry "compile_ms" (the
  * compile thread's time) and "load_ms" (program_load in the timing thread). Needs program_binary and
  * program_load: -ENOTSUP otherwise (the caller then runs without a pool). */
-int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int device_index,
+int fw_bench_pool_start(fw_bench *b, const fw_job_spec *spec, const fw_plan *plan, int device_index,
                         int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen);
 /* A plan that grows: an item whose origin is NULL is not known yet, and the pool waits for it (the
  * daemon sends items as its sequencer asks them). Write item seq of the pool's plan (the plan
@@ -245,7 +245,7 @@ int fw_bench_default_compile_threads(const fw_device_info *info);
  * "stats":{n,median_ns,...},"samples_ns":[...]} ranked per shape by the finalist median ("rank",
  * 1 = the winner) where "first_rank" is the rank of the first pass. Returns -EFAULT on a sticky
  * device error, like fw_bench_measure. */
-int fw_bench_finalists(fw_bench *b, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+int fw_bench_finalists(fw_bench *b, const fw_job_spec *spec, const fw_plan *plan, const cJSON *records, int k,
                        int rounds, int iters, int warmup, cJSON **out, char *err, size_t errlen);
 
 /* The finalists' two orders, one rule for the harness and the replay device: first pass by median

@@ -53,7 +53,7 @@ void fw_bench_free(fw_bench *b)
     free(b);
 }
 
-int fw_bench_measure(fw_bench *b, const cJSON *spec, const fw_plan_item *item, int64_t seq,
+int fw_bench_measure(fw_bench *b, const fw_job_spec *spec, const fw_plan_item *item, int64_t seq,
                      cJSON **record, char *err, size_t errlen)
 {
     return fw_bench_measure_family(b, NULL, spec, item, seq, record, err, errlen);
@@ -67,7 +67,8 @@ enum { STAGE_DONE = 1 };
 typedef struct measure {
     fw_bench *b;
     const fw_family *fam;
-    const cJSON *spec, *shape;
+    const fw_job_spec *spec;
+    const cJSON *shape;
     const fw_plan_item *item;
     int64_t seq;
     char shape_key[512];
@@ -99,20 +100,18 @@ typedef struct measure {
 /* The family (given, or the spec's), the shape, its workload and what the compiler will see. */
 static int m_resolve(measure *m)
 {
-    const cJSON *spec = m->spec;
+    const fw_job_spec *spec = m->spec;
     if (!m->fam) {
-        const cJSON *jfam = cJSON_GetObjectItemCaseSensitive(spec, "family");
-        if (!cJSON_IsString(jfam))
+        if (!spec->family)
             return fw_errf(m->err, m->errlen, -EINVAL, "the spec names no family");
-        m->fam = fw_family_find(jfam->valuestring);
+        m->fam = fw_family_find(spec->family);
         if (!m->fam)
-            return fw_errf(m->err, m->errlen, -EINVAL, "unknown kernel family '%s'", jfam->valuestring);
+            return fw_errf(m->err, m->errlen, -EINVAL, "unknown kernel family '%s'", spec->family);
     }
     const fw_family *fam = m->fam;
     if (!fam->workload_new || !fam->workload_free || !fam->geometry)
         return fw_errf(m->err, m->errlen, -EINVAL, "kernel family '%s' has no workload or geometry", fam->name);
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
-    m->shape = cJSON_GetArrayItem(shapes, m->item->shape);
+    m->shape = fw_job_spec_shape(spec, m->item->shape);
     if (!cJSON_IsObject(m->shape))
         return fw_errf(m->err, m->errlen, -EINVAL, "the spec has no shape %d", m->item->shape);
     if (fam->shape_key && fam->shape_key(m->shape, m->shape_key, sizeof m->shape_key) < 0)
@@ -126,8 +125,8 @@ static int m_resolve(measure *m)
     rc = fwh_compile_inputs(m->b->info.dialect, fam, spec, m->item, m->wl, &m->ci, m->err, m->errlen);
     if (rc < 0)
         return rc;
-    m->warmup = fwh_spec_int(spec, "warmup", 3);
-    m->iters = fwh_spec_int(spec, "iters", 10);
+    m->warmup = spec->has_warmup ? spec->warmup : 3;
+    m->iters = spec->has_iters ? spec->iters : 10;
     if (m->warmup < 0)
         m->warmup = 0;
     if (m->iters < 1)
@@ -165,7 +164,7 @@ static int m_record_head(measure *m)
     for (size_t i = 0; i < m->ci.nmacros; i++)
         cJSON_AddItemToArray(jm, cJSON_CreateString(m->ci.macros[i]));
     /* A variant with a structural transform switched on is "structural" (issue 13), whatever proposed it. */
-    cJSON_AddStringToObject(rec, "origin", fw_transform_structural(m->spec, &item->point) ? "structural"
+    cJSON_AddStringToObject(rec, "origin", fw_transform_structural(m->spec->json, &item->point) ? "structural"
                                            : item->origin ? item->origin : "");
     cJSON_AddStringToObject(rec, "status", "runtime_error");
     cJSON_AddNullToObject(rec, "error");
@@ -561,7 +560,7 @@ static int m_verify(measure *m)
     for (size_t k = 0; k < wl->nmore_outputs; k++)
         if ((rc = m_verify_more(m, k, jouts)) != 0)
             return rc;
-    if (fw_transform_applies(m->spec, &m->item->point)) {
+    if (fw_transform_applies(m->spec->json, &m->item->point)) {
         if (!m->out && !(m->out = malloc(ob->bytes ? ob->bytes : 1)))   /* the checks' read-back buffer */
             return fw_errf(m->err, m->errlen, -ENOMEM, "out of memory");
         int xr = fwh_xform_checks(m->b, m->fam, m->shape, m->wseed, wl, m->we->bufs, m->pe->prog, &m->l, m->out,
@@ -642,7 +641,7 @@ static int m_run(measure *m)
     return 0;
 }
 
-int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const cJSON *spec,
+int fw_bench_measure_family(fw_bench *b, const fw_family *fam, const fw_job_spec *spec,
                             const fw_plan_item *item, int64_t seq, cJSON **record, char *err, size_t errlen)
 {
     *record = NULL;

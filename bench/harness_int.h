@@ -119,8 +119,8 @@ void fwh_set_status(cJSON *rec, const char *status, const char *error);
 void fwh_add_stats(cJSON *o, const uint64_t *samples, size_t n, fw_bench_stats *st);
 /* A record's "samples_ns": every sample, in the order taken. */
 void fwh_add_samples(cJSON *o, const uint64_t *samples, size_t n);
-uint64_t fwh_spec_seed(const cJSON *spec);
-int fwh_spec_int(const cJSON *spec, const char *name, int dflt);
+/* The job seed of a spec (0 when it has none). */
+uint64_t fwh_spec_seed(const fw_job_spec *spec);
 /* Append "NAME=VALUE" for each entry of a {"NAME": int|string} object. */
 int fwh_add_macro_object(const cJSON *obj, char ***macros, size_t *n, char *err, size_t errlen);
 cJSON *fwh_geometry_json(const fw_geometry *g);
@@ -138,11 +138,11 @@ int fwh_xform_checks(fw_bench *b, const fw_family *fam, const cJSON *shape, uint
 /* buffers.c */
 void fwh_wl_entry_release(fw_bench *b, wl_entry *e);
 /* A shape's workload: the family's, or for the declarative family the spec's "workload" one. */
-int fwh_wl_new(const fw_family *fam, const cJSON *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
+int fwh_wl_new(const fw_family *fam, const fw_job_spec *spec, const cJSON *shape, uint64_t seed, fw_workload **out,
                char *err, size_t errlen);
 /* The cached workload of (family, shape, seed[, declarative workload]) with its device buffers;
  * NULL with *rc and err set when it cannot be made. */
-wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const cJSON *spec, const cJSON *shape,
+wl_entry *fwh_workload_get(fw_bench *b, const fw_family *fam, const fw_job_spec *spec, const cJSON *shape,
                            uint64_t seed, char *err, size_t errlen, int *rc);
 /* Seeded inputs written, outputs poisoned, accumulators and scratch zeroed: every launch that is
  * checked starts clean. On failure, *failed is the buffer's index. */
@@ -168,7 +168,7 @@ int fwh_prepare_variant(fw_bench *b, wl_entry *we, size_t *failed);
  * (compiling the compare kernel on first use), 0 when the host does (spec options.verify_on_device
  * false, or absent on a CPU device; no kernel for the dialect, no fp64, too many elements). spec
  * NULL: whenever the device can. */
-int fwh_dev_compare_ready(fw_bench *b, const cJSON *spec, size_t nelem);
+int fwh_dev_compare_ready(fw_bench *b, const fw_job_spec *spec, size_t nelem);
 /* The comparison of out (f32, nelem elements) with we's reference on the device: 0 with *v and
  * *max_abs (the largest |out - ref| over written finite elements, +inf when one is NaN); 1 when the
  * reference cannot be put on the device (compare on the host); < 0 a device error (-EFAULT sticky),
@@ -188,11 +188,11 @@ int fwh_cached_compile(const fw_backend *be, fw_device *dev, fw_ccache *cache, c
 prog_entry *fwh_program_get(fw_bench *b, const char *source, char **macros, size_t n,
                             const char *options, const char *entry, int64_t seq, int *cached);
 void fwh_compile_in_release(compile_in *c);
-int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *spec, const fw_plan_item *item,
+int fwh_compile_inputs(const char *dialect, const fw_family *fam, const fw_job_spec *spec, const fw_plan_item *item,
                        const fw_workload *wl, compile_in *c, char *err, size_t errlen);
 
 /* timing.c */
-void fwh_parse_run_opts(const cJSON *spec, run_opts *o);
+void fwh_parse_run_opts(const fw_job_spec *spec, run_opts *o);
 int fwh_timed_launches(fw_bench *b, fw_program *prog, const fw_launch *base, wl_entry *we, const run_opts *ro,
                        int warmup, size_t n, uint64_t *samples, const char *shape_key, size_t *taken,
                        double *best_out, double *med_out, const char **failed);

@@ -23,7 +23,7 @@ typedef struct pool_wl {
 
 struct fw_pool {
     fw_bench *b;
-    const cJSON *spec;
+    fw_job_spec spec;        /* a copy: it points into the caller's resolved spec, kept alive */
     const fw_plan *plan;
     const fw_family *fam;
     int nthreads, ndevs, depth, stop;
@@ -59,10 +59,10 @@ static fw_workload *pool_wl_get(fw_pool *p, int shape)
     pthread_mutex_lock(&p->wl_mu);
     pool_wl *w = &p->wls[shape];
     if (!w->wl) {
-        const cJSON *js = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(p->spec, "shapes"), shape);
+        const cJSON *js = fw_job_spec_shape(&p->spec, shape);
         char err[256];
-        uint64_t seed = fw_bench_workload_seed(fwh_spec_seed(p->spec), shape);
-        if (fwh_wl_new(p->fam, p->spec, js, seed, &w->wl, err, sizeof err) < 0)
+        uint64_t seed = fw_bench_workload_seed(fwh_spec_seed(&p->spec), shape);
+        if (fwh_wl_new(p->fam, &p->spec, js, seed, &w->wl, err, sizeof err) < 0)
             w->wl = NULL;
     }
     if (w->wl)
@@ -107,7 +107,7 @@ static int pool_compile(fw_pool *p, int idx, size_t seq, pool_result *r)
         goto out;
     compile_in ci;
     char err[512];
-    if (fwh_compile_inputs(b->info.dialect, p->fam, p->spec, item, wl, &ci, err, sizeof err) < 0)
+    if (fwh_compile_inputs(b->info.dialect, p->fam, &p->spec, item, wl, &ci, err, sizeof err) < 0)
         goto out;
     r->key = fwh_program_key(ci.source, ci.macros, ci.nmacros, ci.options, ci.entry);
     uint64_t t0 = fw_now_ns();
@@ -191,7 +191,7 @@ int fwh_pool_take(fw_pool *p, int64_t seq, uint64_t key, pool_result *out)
     return got;
 }
 
-int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int device_index,
+int fw_bench_pool_start(fw_bench *b, const fw_job_spec *spec, const fw_plan *plan, int device_index,
                         int threads, int depth, const int64_t *skip, size_t nskip, char *err, size_t errlen)
 {
     if (!b || !spec || !plan || threads < 1)
@@ -200,19 +200,19 @@ int fw_bench_pool_start(fw_bench *b, const cJSON *spec, const fw_plan *plan, int
     if (!b->be->program_binary || !b->be->program_load)
         return fw_errf(err, errlen, -ENOTSUP, "backend '%s' cannot hand compiled programs between threads "
                        "(no program_binary/program_load): compiling in the timing thread", b->be->name);
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
+    const fw_family *fam = spec->family ? fw_family_find(spec->family) : NULL;
     if (!fam || !fam->workload_new || !fam->workload_free || !fam->geometry)
         return fw_errf(err, errlen, -EINVAL, "the spec's family has no workload: no compile pool");
     fw_pool *p = calloc(1, sizeof *p);
     if (!p)
         return fw_errf(err, errlen, -ENOMEM, "out of memory");
     p->b = b;
-    p->spec = spec;
+    p->spec = *spec;
     p->plan = plan;
     p->fam = fam;
     p->n = plan->n;
     p->depth = depth > 0 ? depth : 2 * threads + 2;
-    p->nshapes = (size_t)cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "shapes"));
+    p->nshapes = (size_t)spec->nshapes;
     p->slots = calloc(p->n ? p->n : 1, sizeof *p->slots);
     p->wls = calloc(p->nshapes ? p->nshapes : 1, sizeof *p->wls);
     p->devs = calloc((size_t)threads, sizeof *p->devs);

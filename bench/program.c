@@ -188,20 +188,18 @@ void fwh_compile_in_release(compile_in *c)
     memset(c, 0, sizeof *c);
 }
 
-int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *spec, const fw_plan_item *item,
-                          const fw_workload *wl, compile_in *c, char *err, size_t errlen)
+int fwh_compile_inputs(const char *dialect, const fw_family *fam, const fw_job_spec *spec, const fw_plan_item *item,
+                       const fw_workload *wl, compile_in *c, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
-    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), item->shape);
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(spec, "source");
-    const cJSON *src_text = cJSON_GetObjectItemCaseSensitive(src, "text");
-    const cJSON *src_entry = cJSON_GetObjectItemCaseSensitive(src, "entry");
-    const char *entry = cJSON_IsString(src_entry) && *src_entry->valuestring ? src_entry->valuestring : wl->kernel;
+    const cJSON *shape = fw_job_spec_shape(spec, item->shape);
+    const char *src_entry = spec->source_entry;
+    const char *entry = src_entry && *src_entry ? src_entry : wl->kernel;
     /* docs/spec.md also allows "entries": one name, or {dialect or family kernel name: entry} */
-    const cJSON *src_entries = cJSON_GetObjectItemCaseSensitive(src, "entries");
-    if (!cJSON_IsString(src_entry) && cJSON_IsString(src_entries) && *src_entries->valuestring)
+    const cJSON *src_entries = spec->source_entries;
+    if (!src_entry && cJSON_IsString(src_entries) && *src_entries->valuestring)
         entry = src_entries->valuestring;
-    else if (!cJSON_IsString(src_entry) && cJSON_IsObject(src_entries)) {
+    else if (!src_entry && cJSON_IsObject(src_entries)) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(src_entries, dialect);
         if (!cJSON_IsString(e))
             e = cJSON_GetObjectItemCaseSensitive(src_entries, wl->kernel);
@@ -210,8 +208,8 @@ int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *s
     }
     c->entry = entry;
     int rc;
-    if (cJSON_IsString(src_text)) {
-        c->source = fw_strdup(src_text->valuestring);
+    if (spec->source_text) {
+        c->source = fw_strdup(spec->source_text);
         if (!c->source)
             return fw_errf(err, errlen, -ENOMEM, "out of memory");
     } else {
@@ -224,27 +222,24 @@ int fwh_compile_inputs(const char *dialect, const fw_family *fam, const cJSON *s
     /* Source transforms (spec "binds", variants/fw_transform.h) rewrite this in-memory copy, so the
      * hash below is the transformed text's; bound knobs are not passed as macros. */
     fw_point mpoint;
-    rc = fw_transform_render(spec, &item->point, &c->source, &mpoint, err, errlen);
+    rc = fw_transform_render(spec->json, &item->point, &c->source, &mpoint, err, errlen);
     if (rc < 0) {
         fwh_compile_in_release(c);
         return rc;
     }
     fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, c->source), c->source_hash);
-    rc = fw_point_macros_values(&mpoint, cJSON_GetObjectItemCaseSensitive(spec, "aliases"),
-                                cJSON_GetObjectItemCaseSensitive(spec, "knob_values"), &c->macros, &c->nmacros);
+    rc = fw_point_macros_values(&mpoint, spec->aliases, spec->knob_values, &c->macros, &c->nmacros);
     if (rc < 0) {
         fwh_compile_in_release(c);
         return fw_errf(err, errlen, rc, "cannot render the variant's macros");
     }
-    rc = fwh_add_macro_object(cJSON_GetObjectItemCaseSensitive(spec, "macros"), &c->macros, &c->nmacros, err, errlen);
+    rc = fwh_add_macro_object(spec->macros, &c->macros, &c->nmacros, err, errlen);
     if (rc == 0)
         rc = fwh_add_macro_object(wl->shape_macros, &c->macros, &c->nmacros, err, errlen);
     if (rc < 0) {
         fwh_compile_in_release(c);
         return rc;
     }
-    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(spec, "options");
-    const cJSON *copt = cJSON_GetObjectItemCaseSensitive(opts, "compiler");
-    c->options = cJSON_IsString(copt) ? copt->valuestring : NULL;
+    c->options = spec->compiler;
     return 0;
 }

@@ -39,20 +39,9 @@ void fwh_add_samples(cJSON *o, const uint64_t *samples, size_t n)
         cJSON_AddItemToArray(jsamp, cJSON_CreateNumber((double)samples[i]));
 }
 
-uint64_t fwh_spec_seed(const cJSON *spec)
+uint64_t fwh_spec_seed(const fw_job_spec *spec)
 {
-    const cJSON *s = cJSON_GetObjectItemCaseSensitive(spec, "seed");
-    if (cJSON_IsString(s))
-        return strtoull(s->valuestring, NULL, 0);
-    if (cJSON_IsNumber(s) && s->valuedouble >= 0)
-        return (uint64_t)s->valuedouble;
-    return 0;
-}
-
-int fwh_spec_int(const cJSON *spec, const char *name, int dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(spec, name);
-    return cJSON_IsNumber(v) ? v->valueint : dflt;
+    return spec->has_seed ? spec->seed : 0;
 }
 
 /* Append "NAME=VALUE" for each entry of a {"NAME": int|string} object. */

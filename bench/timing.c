@@ -9,33 +9,16 @@
 
 #include "fw_util.h"
 
-void fwh_parse_run_opts(const cJSON *spec, run_opts *o)
+void fwh_parse_run_opts(const fw_job_spec *spec, run_opts *o)
 {
-    const cJSON *opts = cJSON_GetObjectItemCaseSensitive(spec, "options");
-    const cJSON *es = cJSON_GetObjectItemCaseSensitive(opts, "early_stop");
-    o->es_on = !cJSON_IsFalse(es);
-    o->es_after = 5;
-    o->es_ratio = 2.0;
-    if (cJSON_IsObject(es)) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(es, "after");
-        if (cJSON_IsNumber(v) && v->valueint >= 1)
-            o->es_after = v->valueint;
-        v = cJSON_GetObjectItemCaseSensitive(es, "ratio");
-        if (cJSON_IsNumber(v) && v->valuedouble > 1.0)
-            o->es_ratio = v->valuedouble;
-        v = cJSON_GetObjectItemCaseSensitive(es, "enabled");
-        if (cJSON_IsFalse(v))
-            o->es_on = 0;
-    }
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(opts, "rotate_buffers");
-    o->nrot = cJSON_IsNumber(r) && r->valueint > 1 ? (r->valueint > 64 ? 64 : r->valueint) : 1;
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(opts, "flush_cache_mb");
-    o->flush_bytes = cJSON_IsNumber(f) && f->valuedouble > 0 ? (size_t)(f->valuedouble * 1048576.0) : 0;
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(opts, "launches_per_sample");
-    o->lps = cJSON_IsNumber(n) && n->valuedouble >= 1
-           ? (n->valuedouble > FW_BENCH_LPS_MAX ? FW_BENCH_LPS_MAX : (int)n->valuedouble) : 1;
-    const cJSON *rb = cJSON_GetObjectItemCaseSensitive(opts, "rotate_bytes");
-    o->rotate_bytes = cJSON_IsNumber(rb) && rb->valuedouble > 0 ? rb->valuedouble : 0;
+    o->es_on = !spec->early_stop_off;
+    o->es_after = spec->es_after.number && spec->es_after.ivalue >= 1 ? spec->es_after.ivalue : 5;
+    o->es_ratio = spec->es_ratio.number && spec->es_ratio.value > 1.0 ? spec->es_ratio.value : 2.0;
+    const fw_job_num *r = &spec->rotate_buffers, *f = &spec->flush_cache_mb, *n = &spec->launches_per_sample;
+    o->nrot = r->number && r->ivalue > 1 ? (r->ivalue > 64 ? 64 : r->ivalue) : 1;
+    o->flush_bytes = f->number && f->value > 0 ? (size_t)(f->value * 1048576.0) : 0;
+    o->lps = n->number && n->value >= 1 ? (n->value > FW_BENCH_LPS_MAX ? FW_BENCH_LPS_MAX : (int)n->value) : 1;
+    o->rotate_bytes = spec->rotate_bytes.number && spec->rotate_bytes.value > 0 ? spec->rotate_bytes.value : 0;
 }
 
 /* Copies of the inputs a timing needs: rotate_buffers, or enough that all copies together exceed

@@ -131,15 +131,16 @@ int main(int argc, char **argv)
     memset(&plan, 0, sizeof plan);
     cJSON *device = cJSON_CreateObject();
     cJSON_AddItemToObject(device, "limits", cJSON_Parse(limits));
+    fw_job_spec js;
     if (!user || fw_spec_resolve(user, &spec, err, sizeof err) < 0 ||
-        fw_plan_build(spec, device, &plan, err, sizeof err) < 0) {
+        fw_job_spec_parse(spec, &js, err, sizeof err) < 0 || fw_plan_build(spec, device, &plan, err, sizeof err) < 0) {
         fprintf(stderr, "nvrtc_pool: %s\n", user ? err : "--spec FILE with a JSON job spec is required");
         return 2;
     }
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")));
-    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), 0);
+    const fw_family *fam = fw_family_find(js.family);
+    const cJSON *shape = fw_job_spec_shape(&js, 0);
     fw_workload *wl = NULL;
-    if (!fam || fwh_wl_new(fam, spec, shape, 1, &wl, err, sizeof err) < 0) {
+    if (!fam || fwh_wl_new(fam, &js, shape, 1, &wl, err, sizeof err) < 0) {
         fprintf(stderr, "nvrtc_pool: no workload: %s\n", fam ? err : "no family");
         return 2;
     }
@@ -150,11 +151,11 @@ int main(int argc, char **argv)
         fw_geometry geo;
         if (plan.items[i].shape != 0 || fam->geometry(wl, &plan.items[i].point, &geo, err, sizeof err) < 0)
             continue;
-        if (fwh_compile_inputs("cuda", fam, spec, &plan.items[i], wl, &j.in[j.n], err, sizeof err) == 0)
+        if (fwh_compile_inputs("cuda", fam, &js, &plan.items[i], wl, &j.in[j.n], err, sizeof err) == 0)
             j.n++;
     }
     printf("nvrtc_pool: %zu variants of %s, arch %s, options '%s', NVRTC from this process's libnvrtc\n", j.n,
-           cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")), arch,
+           js.family, arch,
            options ? options : (j.n && j.in[0].options ? j.in[0].options : ""));
     if (!j.n)
         return 1;

@@ -81,10 +81,11 @@ int fw_job_family_source(const char *family, const char *dialect, const cJSON *s
  * Top-level fields are checked for type and range (the ranges fw_spec_resolve gives them): a
  * resolved spec always passes; a field absent is not an error (its has_ flag is 0, the consumer's
  * default applies), a field of the wrong type or out of range is, with a sentence naming it.
- * options.ask_ahead is checked as fw_spec_resolve checks it, options.replay_noise as the replay
- * device has always checked it (only for a spec with "replay"). The other options keep the meaning
+ * options.ask_ahead is checked as fw_spec_resolve checks it. The other options keep the meaning
  * they always had for their readers: a value that is not of the option's type is as if absent (a
- * stored job with such an option keeps resuming as before), so they are read into fw_job_num. */
+ * stored job with such an option keeps resuming as before), so they are read into fw_job_num, and
+ * the two that refuse a bad value still do so where they always did, with the same sentence
+ * (reference_max_ops: fw_job_fits at submit; replay_noise: the worker loading a replayed job). */
 typedef struct fw_job_num {
     int present;             /* the key is in options */
     int number;              /* ... and holds a number: value; ivalue is cJSON's valueint of it */
@@ -103,7 +104,10 @@ typedef struct fw_job_spec {
      * library), name -> value maps (aliases, macros, knob_values, binds), the user's source, the
      * declarative workload, the replay reference and the options object itself */
     const cJSON *space, *presets, *aliases, *macros, *knob_values, *binds, *source, *workload, *replay, *options;
-    const char *source_text; /* source.text when a string */
+    const cJSON *space_knobs;   /* space.knobs */
+    const char *source_text;    /* source.text when a string */
+    const char *source_entry;   /* source.entry when a string ("" included) */
+    const cJSON *source_entries;   /* source.entries: a name, or {dialect or kernel name: entry} */
     int has_budget, has_seed, has_warmup, has_iters, has_device;
     int64_t budget;          /* 0 .. FW_SPEC_MAX_BUDGET (0 = every valid point) */
     uint64_t seed;           /* 0 .. 2^53 - 1 */
@@ -117,12 +121,11 @@ typedef struct fw_job_spec {
     int ask_ahead;           /* 0 .. FW_SEQ_ASK_AHEAD_MAX */
     const char *compiler;    /* options.compiler when a string */
     const char *replay_hash; /* replay.hash when a string */
-    double replay_noise;     /* 0 .. 1; 0 when absent */
     int early_stop_off;      /* options.early_stop is false, or an object whose "enabled" is false */
     int finalists_false;     /* options.finalists is false */
     int verify_on_device;    /* options.verify_on_device: 1 true, 0 false, -1 absent or not a bool */
     fw_job_num compile_threads, finalists, finalist_rounds, finalist_iters, rotate_buffers, flush_cache_mb,
-        rotate_bytes, launches_per_sample, reference_max_ops;
+        rotate_bytes, launches_per_sample, reference_max_ops, replay_noise;
     fw_job_num es_after, es_ratio;   /* options.early_stop.after / .ratio when it is an object */
 } fw_job_spec;
 

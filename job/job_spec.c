@@ -101,6 +101,9 @@ static int parse_parts(const cJSON *r, fw_job_spec *s, char *err, size_t errlen)
     if (t && !cJSON_IsString(t))
         return fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
     s->source_text = cJSON_GetStringValue(t);
+    s->source_entry = cJSON_GetStringValue(field(s->source, "entry"));
+    s->source_entries = field(s->source, "entries");
+    s->space_knobs = field(s->space, "knobs");
     s->replay_hash = cJSON_GetStringValue(field(s->replay, "hash"));
     return 0;
 }
@@ -147,11 +150,6 @@ static int parse_options(fw_job_spec *s, char *err, size_t errlen)
         s->has_ask_ahead = 1;
         s->ask_ahead = (int)a;
     }
-    v = field(o, "replay_noise");
-    if (v && s->replay && (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1)))
-        return fw_errf(err, errlen, -EINVAL, "options.replay_noise must be a number from 0 to 1 (the relative "
-                       "standard deviation of each replayed sample, e.g. 0.02)");
-    s->replay_noise = cJSON_IsNumber(v) ? v->valuedouble : 0;
     s->compiler = cJSON_GetStringValue(field(o, "compiler"));
     const cJSON *es = field(o, "early_stop");
     s->early_stop_off = cJSON_IsFalse(es) || (cJSON_IsObject(es) && cJSON_IsFalse(field(es, "enabled")));
@@ -171,6 +169,7 @@ static int parse_options(fw_job_spec *s, char *err, size_t errlen)
     s->rotate_bytes = num_of(o, "rotate_bytes");
     s->launches_per_sample = num_of(o, "launches_per_sample");
     s->reference_max_ops = num_of(o, "reference_max_ops");
+    s->replay_noise = num_of(o, "replay_noise");
     return 0;
 }
 

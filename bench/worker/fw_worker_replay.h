@@ -21,12 +21,12 @@ extern const fw_backend fw_replay_backend;
 typedef struct fw_wreplay fw_wreplay;
 
 /* 0 (and *out NULL) when the spec is not replayed, 1 when loaded, < 0 with a sentence. */
-int fw_wreplay_load(const cJSON *spec, fw_wreplay **out, char *err, size_t errlen);
+int fw_wreplay_load(const fw_job_spec *spec, fw_wreplay **out, char *err, size_t errlen);
 void fw_wreplay_free(fw_wreplay *w);
-int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_item *it, int64_t seq, cJSON **out,
+int fw_wreplay_measure(const fw_wreplay *w, const fw_job_spec *spec, const fw_plan_item *it, int64_t seq, cJSON **out,
                        char *err, size_t errlen);
 /* Like fw_bench_finalists (warmup has no meaning here). */
-int fw_wreplay_finalists(const fw_wreplay *w, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+int fw_wreplay_finalists(const fw_wreplay *w, const fw_job_spec *spec, const fw_plan *plan, const cJSON *records, int k,
                          int rounds, int iters, cJSON **out, char *err, size_t errlen);
 
 #endif

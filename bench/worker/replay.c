@@ -117,22 +117,21 @@ static int cmp_pair(const void *a, const void *b)
     return x->entry < y->entry ? -1 : x->entry > y->entry;
 }
 
-int fw_wreplay_load(const cJSON *spec, fw_wreplay **out, char *err, size_t errlen)
+int fw_wreplay_load(const fw_job_spec *spec, fw_wreplay **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!cJSON_GetObjectItemCaseSensitive(spec, "replay"))
+    if (!spec->replay)
         return 0;
-    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"),
-                                                        "replay_noise");
-    if (opt && (!cJSON_IsNumber(opt) || !(opt->valuedouble >= 0 && opt->valuedouble <= 1)))
+    const fw_job_num *opt = &spec->replay_noise;
+    if (opt->present && (!opt->number || !(opt->value >= 0 && opt->value <= 1)))
         return fw_errf(err, errlen, -EINVAL, "options.replay_noise must be a number from 0 to 1 (the relative "
                        "standard deviation of each replayed sample, e.g. 0.02)");
-    const fw_replay_space *sp = fw_replay_of_spec(spec, err, errlen);
+    const fw_replay_space *sp = fw_replay_of_spec(spec->json, err, errlen);
     if (!sp)
         return -EINVAL;
     fw_space space;
     char serr[400];
-    int rc = fw_space_from_json(cJSON_GetObjectItemCaseSensitive(spec, "space"), &space, serr, sizeof serr);
+    int rc = fw_space_from_json(spec->space, &space, serr, sizeof serr);
     if (rc < 0)
         return fw_errf(err, errlen, rc, "space: %s", serr);
     fw_wreplay *w = calloc(1, sizeof *w);
@@ -151,14 +150,10 @@ int fw_wreplay_load(const cJSON *spec, fw_wreplay **out, char *err, size_t errle
     fw_space_release(&space);
     qsort(w->map, w->nmap, sizeof *w->map, cmp_pair);
     w->sp = sp;
-    w->noise = opt ? opt->valuedouble : 0;
-    const cJSON *js = cJSON_GetObjectItemCaseSensitive(spec, "seed");
-    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(spec, "iters");
-    w->seed = cJSON_IsNumber(js) && js->valuedouble >= 0 ? (uint64_t)js->valuedouble : 0;
-    w->iters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint : 10;
-    snprintf(w->hash, sizeof w->hash, "%s",
-             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "replay"),
-                                                                   "hash")));
+    w->noise = opt->present ? opt->value : 0;
+    w->seed = spec->has_seed ? spec->seed : 0;
+    w->iters = spec->has_iters ? spec->iters : 10;
+    snprintf(w->hash, sizeof w->hash, "%s", spec->replay_hash);
     *out = w;
     return 1;
 }
@@ -172,11 +167,11 @@ void fw_wreplay_free(fw_wreplay *w)
 }
 
 /* The recorded entry of a plan item (the first one recorded, when a configuration is there twice). */
-static int64_t entry_of(const fw_wreplay *w, const cJSON *spec, const fw_point *p)
+static int64_t entry_of(const fw_wreplay *w, const fw_job_spec *spec, const fw_point *p)
 {
     fw_space space;
     char serr[400];
-    if (fw_space_from_json(cJSON_GetObjectItemCaseSensitive(spec, "space"), &space, serr, sizeof serr) < 0)
+    if (fw_space_from_json(spec->space, &space, serr, sizeof serr) < 0)
         return -1;
     int64_t at = fw_space_index(&space, p);
     fw_space_release(&space);
@@ -225,9 +220,10 @@ static void add_stats(cJSON *o, const uint64_t *s, size_t n)
 
 static const char *const status_name[] = {"ok", "compile_error", "invalid", "crashed"};
 
-static void record_head(cJSON *rec, const fw_wreplay *w, const cJSON *spec, const fw_plan_item *it, int64_t seq)
+static void record_head(cJSON *rec, const fw_wreplay *w, const fw_job_spec *spec, const fw_plan_item *it,
+                        int64_t seq)
 {
-    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), it->shape);
+    const cJSON *shape = fw_job_spec_shape(spec, it->shape);
     const fw_family *fam = fw_family_find(FW_REPLAY_FAMILY);
     char sk[512] = "", key[FW_KEY_MAX] = "", vhash[17];
     if (fam && shape)
@@ -251,7 +247,7 @@ static void record_head(cJSON *rec, const fw_wreplay *w, const cJSON *spec, cons
     cJSON_AddStringToObject(rec, "origin", it->origin ? it->origin : "");
 }
 
-int fw_wreplay_measure(const fw_wreplay *w, const cJSON *spec, const fw_plan_item *it, int64_t seq, cJSON **out,
+int fw_wreplay_measure(const fw_wreplay *w, const fw_job_spec *spec, const fw_plan_item *it, int64_t seq, cJSON **out,
                        char *err, size_t errlen)
 {
     *out = NULL;
@@ -315,7 +311,7 @@ static double median_of(const uint64_t *s, size_t n)
 
 /* One shape's finalists, re-timed: `rounds` rounds of `iters` launches each, every round with its
  * own noise draws. Appends them to arr in their new order. */
-static int shape_finalists(const fw_wreplay *w, const cJSON *spec, fin *f, size_t nf, int k, int rounds, int iters,
+static int shape_finalists(const fw_wreplay *w, const fw_job_spec *spec, fin *f, size_t nf, int k, int rounds, int iters,
                            cJSON *arr)
 {
     qsort(f, nf, sizeof *f, fw_finalist_cmp_first);
@@ -355,12 +351,12 @@ static int shape_finalists(const fw_wreplay *w, const cJSON *spec, fin *f, size_
     return 0;
 }
 
-int fw_wreplay_finalists(const fw_wreplay *w, const cJSON *spec, const fw_plan *plan, const cJSON *records, int k,
+int fw_wreplay_finalists(const fw_wreplay *w, const fw_job_spec *spec, const fw_plan *plan, const cJSON *records, int k,
                          int rounds, int iters, cJSON **out, char *err, size_t errlen)
 {
     *out = NULL;
     size_t nrec = (size_t)cJSON_GetArraySize(records);
-    int nshapes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(spec, "shapes"));
+    int nshapes = spec->nshapes;
     fin *f = calloc(nrec ? nrec : 1, sizeof *f);
     cJSON *arr = cJSON_CreateArray();
     int rc = f && arr ? 0 : -ENOMEM;

@@ -65,6 +65,7 @@ typedef struct server {
     cJSON *devj;
     fw_bench *bench;
     cJSON *spec;
+    fw_job_spec js;          /* spec, parsed (fw_job_spec_parse) */
     fw_space space;
     int nshapes;
     fw_plan plan;
@@ -76,7 +77,7 @@ typedef struct server {
 /* A replayed job: its recorded space, and the device it names (the `device` method's answer). */
 static int serve_load_replay(server *s)
 {
-    int rc = fw_wreplay_load(s->spec, &s->rp, s->err, sizeof s->err);
+    int rc = fw_wreplay_load(&s->js, &s->rp, s->err, sizeof s->err);
     cJSON *dj = rc > 0 ? fw_replay_device_json(s->spec) : NULL;
     if (dj) {
         cJSON_Delete(s->devj);
@@ -106,8 +107,7 @@ static int serve_finalist_records(server *s, const cJSON *params, cJSON **out, i
         return fw_errf(s->err, sizeof s->err, -EINVAL, "finalists needs params.candidates, an array of items with "
                        "\"median_ns\"");
     *k = cJSON_IsNumber(jk) && jk->valuedouble >= 1 ? (int)jk->valuedouble : 5;
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(s->spec, "family")));
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(s->spec, "shapes");
+    const fw_family *fam = fw_family_find(s->js.family);
     cJSON *recs = cJSON_CreateArray();
     const cJSON *c;
     cJSON_ArrayForEach(c, jc) {
@@ -126,7 +126,7 @@ static int serve_finalist_records(server *s, const cJSON *params, cJSON **out, i
         cJSON_AddNumberToObject(r, "seq", (double)seq);
         cJSON_AddStringToObject(r, "status", "ok");
         cJSON_AddNumberToObject(r, "shape_index", it->shape);
-        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
+        const cJSON *shape = fw_job_spec_shape(&s->js, it->shape);
         if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof key) >= 0)
             cJSON_AddStringToObject(r, "shape_key", key);
         if (fw_point_key(&it->point, key, sizeof key) >= 0)
@@ -149,7 +149,7 @@ static int load_plan(server *s)
     size_t n = fw_seq_planned(q);
     fw_seq_free(q);
     char serr[400];
-    if ((rc = fw_space_from_json(cJSON_GetObjectItemCaseSensitive(s->spec, "space"), &s->space, serr, sizeof serr)) < 0)
+    if ((rc = fw_space_from_json(s->js.space, &s->space, serr, sizeof serr)) < 0)
         return fw_errf(s->err, sizeof s->err, rc, "space: %s", serr);
     s->plan.items = calloc(n ? n : 1, sizeof *s->plan.items);
     if (!s->plan.items) {
@@ -157,7 +157,7 @@ static int load_plan(server *s)
         return fw_errf(s->err, sizeof s->err, -ENOMEM, "out of memory");
     }
     s->plan.n = s->plan.planned = n;
-    s->nshapes = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s->spec, "shapes"));
+    s->nshapes = s->js.nshapes;
     s->have_plan = 1;
     return 0;
 }
@@ -170,6 +170,7 @@ static void unload(server *s)
         fw_space_release(&s->space);
     }
     s->have_plan = 0;
+    fw_job_spec_release(&s->js);
     cJSON_Delete(s->spec);
     s->spec = NULL;
     fw_wreplay_free(s->rp);
@@ -188,13 +189,14 @@ static void serve_load(server *s, const cJSON *id, const cJSON *params)
     fw_bench_reset_best(s->bench);  /* early stop compares within one job */
     s->spec = cJSON_Duplicate(js, 1);
     apply_early_stop(s->spec, o);
-    if (load_plan(s) < 0 || serve_load_replay(s) < 0) {
+    if (fw_job_spec_parse(s->spec, &s->js, s->err, sizeof s->err) < 0 || load_plan(s) < 0 ||
+        serve_load_replay(s) < 0) {
         rpc_error(id, -32602, s->err);
         return;
     }
     /* the compile threads compile the items the daemon sends ahead of the one measured */
-    int nthreads = s->rp ? 0 : compile_threads(o, s->spec, &s->info);
-    if (nthreads > 0 && fw_bench_pool_start(s->bench, s->spec, &s->plan, s->index, nthreads, 0, NULL, 0,
+    int nthreads = s->rp ? 0 : compile_threads(o, &s->js, &s->info);
+    if (nthreads > 0 && fw_bench_pool_start(s->bench, &s->js, &s->plan, s->index, nthreads, 0, NULL, 0,
                                             s->err, sizeof s->err) < 0)
         fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", s->err);
     cJSON *r = cJSON_CreateObject();
@@ -240,8 +242,8 @@ static void serve_measure(server *s, const cJSON *id, const cJSON *params)
     }
     fault_check((int64_t)seq);
     cJSON *rec = NULL;
-    int rc = s->rp ? fw_wreplay_measure(s->rp, s->spec, &s->plan.items[seq], (int64_t)seq, &rec, s->err, sizeof s->err)
-                   : fw_bench_measure(s->bench, s->spec, &s->plan.items[seq], (int64_t)seq, &rec, s->err,
+    int rc = s->rp ? fw_wreplay_measure(s->rp, &s->js, &s->plan.items[seq], (int64_t)seq, &rec, s->err, sizeof s->err)
+                   : fw_bench_measure(s->bench, &s->js, &s->plan.items[seq], (int64_t)seq, &rec, s->err,
                                       sizeof s->err);
     if (rc == -EFAULT) {
         fprintf(stderr, "fairway-worker: seq %zu: %s\n", seq, s->err);
@@ -267,12 +269,12 @@ static void serve_finalists(server *s, const cJSON *id, const cJSON *params)
             fault_check_at("finalists");
             fw_bench_pool_stop(s->bench);   /* nothing is left to compile ahead */
             int rounds, fiters, fwarm;
-            finalist_params(s->spec, &rounds, &fiters, &fwarm);
+            finalist_params(&s->js, &rounds, &fiters, &fwarm);
             cJSON *fin = NULL;
             int rc = cJSON_GetArraySize(recs) == 0 ? 0
-                   : s->rp ? fw_wreplay_finalists(s->rp, s->spec, &s->plan, recs, k, rounds, fiters, &fin, s->err,
+                   : s->rp ? fw_wreplay_finalists(s->rp, &s->js, &s->plan, recs, k, rounds, fiters, &fin, s->err,
                                                   sizeof s->err)
-                   : fw_bench_finalists(s->bench, s->spec, &s->plan, recs, k, rounds, fiters, fwarm, &fin, s->err,
+                   : fw_bench_finalists(s->bench, &s->js, &s->plan, recs, k, rounds, fiters, fwarm, &fin, s->err,
                                         sizeof s->err);
             cJSON_Delete(recs);
             if (rc == -EFAULT) {

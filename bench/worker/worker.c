@@ -141,25 +141,21 @@ int open_device(const char *bname, int index, const fw_backend **be, fw_device *
     return (*be)->open(index, dev, info, err, errlen);
 }
 
-static void choose_device(const opts *o, const cJSON *spec, const char **bname, int *index)
+static void choose_device(const opts *o, const fw_job_spec *spec, const char **bname, int *index)
 {
     *bname = o->backend;
     *index = o->have_device ? o->device : 0;
-    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(spec, "backend");
-    const cJSON *jd = cJSON_GetObjectItemCaseSensitive(spec, "device");
-    if (!*bname && cJSON_IsString(jb) && *jb->valuestring)
-        *bname = jb->valuestring;
-    if (!o->have_device) {
-        if (cJSON_IsNumber(jd))
-            *index = jd->valueint;
-        else if (cJSON_IsString(jd)) {   /* "opencl:1" or "1" */
-            const char *c = strrchr(jd->valuestring, ':');
-            *index = atoi(c ? c + 1 : jd->valuestring);
+    if (!*bname && spec->backend && *spec->backend)
+        *bname = spec->backend;
+    if (!o->have_device && spec->has_device) {
+        *index = spec->device;
+        if (spec->device_text) {   /* "opencl:1" or "1" */
+            const char *c = strrchr(spec->device_text, ':');
             if (c && !*bname) {
                 static char name[32];
-                size_t n = (size_t)(c - jd->valuestring);
+                size_t n = (size_t)(c - spec->device_text);
                 if (n < sizeof name) {
-                    memcpy(name, jd->valuestring, n);
+                    memcpy(name, spec->device_text, n);
                     name[n] = '\0';
                     *bname = name;
                 }
@@ -231,15 +227,14 @@ fw_ccache *open_cache(const opts *o)
 }
 
 /* Compile threads: --compile-threads, else spec options.compile_threads, else cores - 1. */
-int compile_threads(const opts *o, const cJSON *spec, const fw_device_info *info)
+int compile_threads(const opts *o, const fw_job_spec *spec, const fw_device_info *info)
 {
     long long n;
     if (o->compile_threads && parse_int(o->compile_threads, &n) == 0 && n >= 0)
         return (int)(n > 256 ? 256 : n);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"),
-                                                      "compile_threads");
-    if (cJSON_IsNumber(v) && v->valueint >= 0)
-        return v->valueint > 256 ? 256 : v->valueint;
+    const fw_job_num *v = &spec->compile_threads;
+    if (v->number && v->ivalue >= 0)
+        return v->ivalue > 256 ? 256 : v->ivalue;
     return fw_bench_default_compile_threads(info);
 }
 
@@ -266,29 +261,23 @@ int bench_pool_threads(int asked, fw_bench *b)
 
 /* Spec options.finalist_rounds (default 5), options.finalist_iters (default the spec's iters, else 10),
  * and the spec's warmup (default 3): the same for the standalone run and the daemon's finalists. */
-void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup)
+void finalist_params(const fw_job_spec *spec, int *rounds, int *iters, int *warmup)
 {
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
-    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
-    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(op, "finalist_iters");
-    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(spec, "warmup");
-    const cJSON *jit = cJSON_GetObjectItemCaseSensitive(spec, "iters");
-    *rounds = cJSON_IsNumber(jr) && jr->valueint > 0 ? jr->valueint : 5;
-    *iters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint
-           : (cJSON_IsNumber(jit) && jit->valueint > 0 ? jit->valueint : 10);
-    *warmup = cJSON_IsNumber(jw) && jw->valueint >= 0 ? jw->valueint : 3;
+    const fw_job_num *jr = &spec->finalist_rounds, *ji = &spec->finalist_iters;
+    *rounds = jr->number && jr->ivalue > 0 ? jr->ivalue : 5;
+    *iters = ji->number && ji->ivalue > 0 ? ji->ivalue : spec->has_iters ? spec->iters : 10;
+    *warmup = spec->has_warmup ? spec->warmup : 3;
 }
 
 /* --finalists, else spec options.finalists, else 5. */
-static int finalist_count(const opts *o, const cJSON *spec)
+static int finalist_count(const opts *o, const fw_job_spec *spec)
 {
     long long n;
     if (o->finalists && parse_int(o->finalists, &n) == 0 && n >= 0)
         return (int)n;
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "finalists");
-    if (cJSON_IsNumber(v) && v->valueint >= 0)
-        return v->valueint;
-    if (cJSON_IsFalse(v))
+    if (spec->finalists.number && spec->finalists.ivalue >= 0)
+        return spec->finalists.ivalue;
+    if (spec->finalists_false)
         return 0;
     return 5;
 }
@@ -391,15 +380,14 @@ static int apply_overrides(cJSON *user, const opts *o)
     return 0;
 }
 
-static cJSON *expand_item(const cJSON *spec, const fw_plan *plan, size_t seq)
+static cJSON *expand_item(const fw_job_spec *spec, const fw_plan *plan, size_t seq)
 {
     const fw_plan_item *it = &plan->items[seq];
     cJSON *o = cJSON_CreateObject();
     char key[FW_KEY_MAX] = "", sk[512] = "";
     fw_point_key(&it->point, key, sizeof key);
-    const cJSON *fam_name = cJSON_GetObjectItemCaseSensitive(spec, "family");
-    const fw_family *fam = fw_family_find(cJSON_GetStringValue(fam_name));
-    const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "shapes"), it->shape);
+    const fw_family *fam = fw_family_find(spec->family);
+    const cJSON *shape = fw_job_spec_shape(spec, it->shape);
     if (fam && fam->shape_key && shape)
         fam->shape_key(shape, sk, sizeof sk);
     cJSON_AddNumberToObject(o, "seq", (double)seq);
@@ -413,7 +401,7 @@ static cJSON *expand_item(const cJSON *spec, const fw_plan *plan, size_t seq)
 
 /* The standalone run drives the sequencer as the daemon does: ask (as far ahead as the compile
  * threads reach and the strategy's ask-ahead allows), measure in seq order, tell. */
-static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const cJSON *spec, fw_seq *q, fw_plan *plan,
+static int run_sequence(fw_bench *bench, const fw_wreplay *rp, const fw_job_spec *spec, fw_seq *q, fw_plan *plan,
                         int nthreads, summary *s, cJSON *oks, char *err, size_t errlen)
 {
     size_t ahead = nthreads > 0 ? (size_t)(2 * nthreads + 2) : 0;
@@ -534,10 +522,13 @@ static int standalone(const opts *o)
         return EXIT_USAGE;
     }
     cJSON *spec = NULL;
+    fw_job_spec js;
     int rc = fw_spec_resolve(user, &spec, err, sizeof err);
     cJSON_Delete(user);
     if (rc == 0)
         apply_early_stop(spec, o);
+    if (rc == 0 && (rc = fw_job_spec_parse(spec, &js, err, sizeof err)) < 0)
+        cJSON_Delete(spec);
     if (rc < 0) {
         fprintf(stderr, "fairway-worker: bad spec: %s\n", err);
         return EXIT_USAGE;
@@ -550,7 +541,7 @@ static int standalone(const opts *o)
 
     const char *bname;
     int index;
-    choose_device(o, spec, &bname, &index);
+    choose_device(o, &js, &bname, &index);
     const fw_backend *be = NULL;
     fw_device *dev = NULL;
     fw_device_info info;
@@ -582,7 +573,7 @@ static int standalone(const opts *o)
     int status = 0;
     if (o->expand) {
         for (size_t i = 0; i < plan.n; i++) {
-            cJSON *it = expand_item(spec, &plan, i);
+            cJSON *it = expand_item(&js, &plan, i);
             print_json(it);
             cJSON_Delete(it);
         }
@@ -596,7 +587,7 @@ static int standalone(const opts *o)
         goto out;
     }
     fw_wreplay *rp = NULL;   /* a recorded space: records from its file, no harness */
-    if (fw_wreplay_load(spec, &rp, err, sizeof err) < 0) {
+    if (fw_wreplay_load(&js, &rp, err, sizeof err) < 0) {
         fprintf(stderr, "fairway-worker: %s\n", err);
         fw_bench_free(bench);
         status = EXIT_USAGE;
@@ -605,8 +596,8 @@ static int standalone(const opts *o)
     fw_ccache *cache = rp ? NULL : open_cache(o);
     fw_bench_set_cache(bench, cache);
     double t0 = fw_wall_s();
-    int nthreads = rp ? 0 : compile_threads(o, spec, &info);
-    if (nthreads > 0 && fw_bench_pool_start(bench, spec, &plan, index, nthreads, 0, NULL, 0, err, sizeof err) < 0) {
+    int nthreads = rp ? 0 : compile_threads(o, &js, &info);
+    if (nthreads > 0 && fw_bench_pool_start(bench, &js, &plan, index, nthreads, 0, NULL, 0, err, sizeof err) < 0) {
         fprintf(stderr, "fairway-worker: compiling in the timing thread: %s\n", err);
         nthreads = 0;
     }
@@ -614,17 +605,17 @@ static int standalone(const opts *o)
     s.by_status = cJSON_CreateObject();
     s.best_by_shape = cJSON_CreateObject();
     cJSON *oks = cJSON_CreateArray();   /* ok records without samples: the finalists' candidates */
-    if (run_sequence(bench, rp, spec, q, &plan, nthreads, &s, oks, err, sizeof err) < 0)
+    if (run_sequence(bench, rp, &js, q, &plan, nthreads, &s, oks, err, sizeof err) < 0)
         status = 1;
     fw_bench_pool_stop(bench);
     double tuned_s = fw_wall_s() - t0;
     cJSON *fin = NULL;
-    int nfin = finalist_count(o, spec);
+    int nfin = finalist_count(o, &js);
     if (status == 0 && nfin > 0 && cJSON_GetArraySize(oks) > 0) {
         int rounds, fiters, fwarm;
-        finalist_params(spec, &rounds, &fiters, &fwarm);
-        rc = rp ? fw_wreplay_finalists(rp, spec, &plan, oks, nfin, rounds, fiters, &fin, err, sizeof err)
-                : fw_bench_finalists(bench, spec, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
+        finalist_params(&js, &rounds, &fiters, &fwarm);
+        rc = rp ? fw_wreplay_finalists(rp, &js, &plan, oks, nfin, rounds, fiters, &fin, err, sizeof err)
+                : fw_bench_finalists(bench, &js, &plan, oks, nfin, rounds, fiters, fwarm, &fin, err, sizeof err);
         if (rc == -EFAULT) {
             fprintf(stderr, "fairway-worker: finalists: %s\n", err);
             fflush(stdout);

@@ -30,10 +30,10 @@ void print_json(const cJSON *o);
 int open_device(const char *bname, int index, const fw_backend **be, fw_device **dev,
                 fw_device_info *info, char *err, size_t errlen);
 fw_ccache *open_cache(const opts *o);
-int compile_threads(const opts *o, const cJSON *spec, const fw_device_info *info);
+int compile_threads(const opts *o, const fw_job_spec *spec, const fw_device_info *info);
 void apply_early_stop(cJSON *spec, const opts *o);
 int bench_pool_threads(int asked, fw_bench *b);
-void finalist_params(const cJSON *spec, int *rounds, int *iters, int *warmup);
+void finalist_params(const fw_job_spec *spec, int *rounds, int *iters, int *warmup);
 
 /* backends.c */
 int fw_worker_backends_init(int argc, char **argv, int *exit_code);

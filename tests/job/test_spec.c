@@ -125,22 +125,22 @@ static void test_refused(void)
     refused("{\"device\": true}", "\"device\" must be an integer from 0 to 1023");
     refused("{\"options\": {\"ask_ahead\": 65}}", "options.ask_ahead must be an integer in 0..64");
     refused("{\"options\": {\"ask_ahead\": \"2\"}}", "options.ask_ahead must be an integer in 0..64");
-    refused("{\"replay\": {\"file\": \"x\"}, \"options\": {\"replay_noise\": 2}}",
-            "options.replay_noise must be a number from 0 to 1");
 }
 
 /* Options the harness has always read leniently keep that meaning: a value of another type is as if
- * absent, so a stored job with one resumes as before; replay_noise matters only to a replayed job. */
+ * absent, so a stored job with one resumes as before; a bad replay_noise is the replayed worker's to
+ * refuse, as it always was. */
 static void test_lenient(void)
 {
-    cJSON *r = cJSON_Parse("{\"options\": {\"rotate_buffers\": \"4\", \"flush_cache_mb\": -2, \"compiler\": 3, "
-                           "\"replay_noise\": 7, \"verify_on_device\": 1, \"early_stop\": {\"enabled\": false}}}");
+    cJSON *r = cJSON_Parse("{\"replay\": {\"hash\": \"ab\"}, \"options\": {\"rotate_buffers\": \"4\", \"flush_cache_mb\": -2, \"compiler\": 3, "
+                           "\"replay_noise\": \"x\", \"verify_on_device\": 1, \"early_stop\": {\"enabled\": false}}}");
     fw_job_spec s;
     char err[256];
     CHECK_INT(fw_job_spec_parse(r, &s, err, sizeof err), 0);
     CHECK(s.rotate_buffers.present && !s.rotate_buffers.number);
     CHECK(s.flush_cache_mb.number && s.flush_cache_mb.value == -2);
     CHECK(!s.compiler && s.verify_on_device == -1 && s.early_stop_off);
+    CHECK(s.replay_noise.present && !s.replay_noise.number && strcmp(s.replay_hash, "ab") == 0);
     cJSON_Delete(r);
 }
 

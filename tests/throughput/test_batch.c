@@ -29,6 +29,19 @@ static void *seen[4096];          /* argument 0's buffer of every launch, in ord
 static size_t nseen;
 static int batch_mode;            /* 0: launch_batch runs them, 1: answers -ENOTSUP */
 
+
+/* The typed spec the harness reads (fw_job_spec_parse); one at a time, valid until the next call. */
+static const fw_job_spec *typed(const cJSON *spec)
+{
+    static fw_job_spec s;
+    char perr[512];
+    if (fw_job_spec_parse(spec, &s, perr, sizeof perr) < 0) {
+        fprintf(stderr, "test bug: %s\n", perr);
+        exit(2);
+    }
+    return &s;
+}
+
 static void note(const fw_launch *l)
 {
     if (nseen < sizeof seen / sizeof seen[0])
@@ -161,7 +174,7 @@ static cJSON *measure(const char *options, fw_bench **bout)
     CHECK(fw_bench_new(&wrap, dev, &info, &b) == 0);
     cJSON *rec = NULL;
     char err[1024] = "";
-    int rc = fw_bench_measure_family(b, &fam, spec, &it, 0, &rec, err, sizeof err);
+    int rc = fw_bench_measure_family(b, &fam, typed(spec), &it, 0, &rec, err, sizeof err);
     CHECKF(rc == 0 && rec, "measure: %d %s", rc, err);
     CHECKF(strcmp(str(rec, "status"), "ok") == 0, "status %s: %s", str(rec, "status"), str(rec, "error"));
     CHECKF(num2(rec, "verify", "rel_err") <= 1e-6, "verifies");
