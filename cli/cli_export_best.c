@@ -13,10 +13,9 @@
  * spec's fixed macros. Bound knobs (spec binds) are left out of the macros and listed in "bound". */
 static cJSON *best_per_shape(const cJSON *status, const cJSON *rankings)
 {
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
-    const cJSON *aliases = cJSON_GetObjectItemCaseSensitive(spec, "aliases");
-    const cJSON *binds = cJSON_GetObjectItemCaseSensitive(spec, "binds");
-    const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(spec, "macros"), *r, *k;
+    fw_job_spec spec;
+    fw_cli_status_spec(status, &spec);
+    const cJSON *aliases = spec.aliases, *binds = spec.binds, *fixed = spec.macros, *r, *k;
     cJSON *out = cJSON_CreateArray();
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(rankings, "rankings")) {
         if (fw_cli_num(r, "rank", 0) != 1)

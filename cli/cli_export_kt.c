@@ -137,9 +137,9 @@ static cJSON *entry(const cJSON *m, const cJSON *keys, const cJSON *labels, cons
 }
 
 /* The job's device name (the identity's third field), or the file a replayed job was recorded on. */
-static void device_name(const cJSON *status, const cJSON *spec, char *out, size_t len)
+static void device_name(const cJSON *status, const fw_job_spec *spec, char *out, size_t len)
 {
-    const char *on = fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "replay"), "recorded_on", NULL);
+    const char *on = fw_cli_str(spec->replay, "recorded_on", NULL);
     const char *id = fw_cli_str(status, "device_identity", "");
     const char *a = strchr(id, '|'), *b = a ? strchr(a + 1, '|') : NULL, *c = b ? strchr(b + 1, '|') : NULL;
     if (on && *on)
@@ -157,19 +157,19 @@ int fw_cli_export_kt(FILE *f, long long job, const cJSON *status, const cJSON *m
     int rc = pick_shape(meas, want, &sk, err, errlen);
     if (rc < 0)
         return rc;
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
-    const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "space"), "knobs");
-    const cJSON *replay = cJSON_GetObjectItemCaseSensitive(spec, "replay");
+    fw_job_spec spec;
+    fw_cli_status_spec(status, &spec);
+    const cJSON *knobs = spec.space_knobs, *replay = spec.replay;
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(replay, "labels");
     cJSON *root = cJSON_CreateObject(), *keys = cJSON_CreateArray(), *params = cJSON_CreateObject(), *k;
     char dev[256], stamp[40];
     time_t now = time(NULL);
     strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    device_name(status, spec, dev, sizeof dev);
+    device_name(status, &spec, dev, sizeof dev);
     cJSON_AddStringToObject(root, "schema_version", "1.0.0");
     cJSON_AddStringToObject(root, "device_name", dev);
-    const char *kernel = fw_cli_str(replay, "kernel", fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "source"),
-                                                                "entry", fw_cli_str(status, "family", "")));
+    const char *kernel = fw_cli_str(replay, "kernel", spec.source_entry ? spec.source_entry
+                                                      : fw_cli_str(status, "family", ""));
     cJSON_AddStringToObject(root, "kernel_name", kernel);
     cJSON *shape = shape_of_key(sk), *ps = cJSON_AddArrayToObject(root, "problem_size");
     cJSON_ArrayForEach(k, shape)
@@ -227,9 +227,10 @@ int fw_cli_export_lines(FILE *f, long long job, const cJSON *status, const cJSON
     int rc = pick_shape(meas, want, &sk, err, errlen);
     if (rc < 0)
         return rc;
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
+    fw_job_spec spec;
+    fw_cli_status_spec(status, &spec);
     char dev[256];
-    device_name(status, spec, dev, sizeof dev);
+    device_name(status, &spec, dev, sizeof dev);
     cJSON *head = cJSON_CreateObject(), *fw = cJSON_AddObjectToObject(head, "fairway");
     cJSON *shape = shape_of_key(sk);
     cJSON_AddNumberToObject(fw, "job", (double)job);
@@ -237,8 +238,7 @@ int fw_cli_export_lines(FILE *f, long long job, const cJSON *status, const cJSON
     cJSON_AddStringToObject(fw, "shape_key", sk);
     if (shape)
         cJSON_AddItemToObject(fw, "shape", cJSON_Duplicate(shape, 1));
-    cJSON_AddStringToObject(fw, "kernel", fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "replay"), "kernel",
-                                                     fw_cli_str(status, "family", "")));
+    cJSON_AddStringToObject(fw, "kernel", fw_cli_str(spec.replay, "kernel", fw_cli_str(status, "family", "")));
     cJSON_AddStringToObject(fw, "device_name", dev);
     cJSON_AddStringToObject(fw, "device", fw_cli_str(status, "device_identity", ""));
     cJSON_AddStringToObject(fw, "seed", fw_cli_str(status, "seed_text", ""));

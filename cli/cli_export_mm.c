@@ -58,14 +58,14 @@ static void cand_kernel(const cJSON *c, char *out, size_t len)
 static int inventory(const char *file, const cJSON *status, cJSON **out, char **textp, char *err, size_t errlen)
 {
     char *text = NULL;
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(status, "spec");
-    const char *own = fw_cli_str(cJSON_GetObjectItemCaseSensitive(spec, "source"), "text", NULL);
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(spec, "shapes");
+    fw_job_spec spec;
+    fw_cli_status_spec(status, &spec);
+    const char *own = spec.source_text;
     if (file && fw_cli_source_load(file, &text, err, errlen) < 0)
         return -1;
     if (!file && own)
         text = strdup(own);
-    else if (!file && fw_job_family_source(fw_cli_str(status, "family", ""), "metal", cJSON_GetArrayItem(shapes, 0),
+    else if (!file && fw_job_family_source(fw_cli_str(status, "family", ""), "metal", fw_job_spec_shape(&spec, 0),
                                            &text, err, errlen) < 0)
         return -1;
     if (!text)

@@ -109,6 +109,12 @@ const char *fw_cli_str(const cJSON *o, const char *k, const char *dflt)
     return cJSON_IsString(v) ? v->valuestring : dflt;
 }
 
+void fw_cli_status_spec(const cJSON *status, fw_job_spec *out)
+{
+    if (fw_job_spec_parse(cJSON_GetObjectItemCaseSensitive(status, "spec"), out, NULL, 0) < 0)
+        memset(out, 0, sizeof *out);
+}
+
 static int term_width(FILE *out)
 {
     struct winsize ws;

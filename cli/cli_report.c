@@ -566,8 +566,9 @@ static void job_facts(FILE *f, const rjob *j)
 {
     const cJSON *st = j->status, *it;
     fprintf(f, "<h2>Job %lld</h2>\n", j->id);
-    const cJSON *wl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "spec"), "workload");
-    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(wl, "verify")))   /* issue 12 */
+    fw_job_spec js;
+    fw_cli_status_spec(st, &js);
+    if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(js.workload, "verify")))   /* issue 12 */
         fputs("<p class='unverified'><strong>UNVERIFIED</strong>: this job's workload has <code>\"verify\": false</code>, "
               "so nothing checked its kernels' output; a fast wrong variant ranks like a right one.</p>\n", f);
     fputs("<table class='facts'>\n", f);

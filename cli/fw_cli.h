@@ -25,6 +25,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fw_job.h"
 #include "fw_proto.h"
 
 enum {
@@ -154,6 +155,10 @@ int fw_cli_source_load(const char *path, char **text, char *err, size_t errlen);
  * the reads every view of a daemon reply makes. */
 double fw_cli_num(const cJSON *o, const char *k, double dflt);
 const char *fw_cli_str(const cJSON *o, const char *k, const char *dflt);
+/* The job's resolved spec in a status reply ("spec"), typed (fw_job_spec_parse; valid while status
+ * is): every field absent when the reply has no spec or one that does not parse, so a view shows
+ * what it shows for a spec without the field. */
+void fw_cli_status_spec(const cJSON *status, fw_job_spec *out);
 
 /* "812 ns", "81.23 us", "1.234 ms", "2.50 s". */
 void fw_cli_fmt_ns(double ns, char *out, size_t len);
