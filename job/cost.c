@@ -53,26 +53,25 @@ void fw_fit_limits_of_device(const cJSON *device, fw_fit_limits *lim)
 int fw_job_shape_cost(const cJSON *resolved, const cJSON *shape, fw_wl_cost *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    const char *family = cJSON_GetStringValue(field(resolved, "family"));
-    const fw_family *fam = family ? fw_family_find(family) : NULL;
-    int rc = 0;
+    fw_job_spec js;
+    int rc = fw_job_spec_parse(resolved, &js, err, errlen);
+    if (rc < 0)
+        return rc;
+    const fw_family *fam = js.family ? fw_family_find(js.family) : NULL;
     if (fam && strcmp(fam->name, FW_DECL_FAMILY) == 0)
-        rc = fw_decl_cost(field(resolved, "workload"), shape, field(field(resolved, "space"), "knobs"), out, err,
-                          errlen);
+        rc = fw_decl_cost(js.workload, shape, js.space_knobs, out, err, errlen);
     else if (fam && fam->cost)
         rc = fam->cost(shape, out, err, errlen);
     if (rc < 0)
         return rc;
     /* what the worker's timing adds on the device (bench/timing.c) */
-    const cJSON *opts = field(resolved, "options");
-    const cJSON *r = field(opts, "rotate_buffers"), *rb = field(opts, "rotate_bytes");
-    const cJSON *f = field(opts, "flush_cache_mb");
-    double nrot = cJSON_IsNumber(r) && r->valueint > 1 ? fmin(r->valueint, ROTATE_MAX) : 1;
-    if (cJSON_IsNumber(rb) && rb->valuedouble > 0 && out->input_bytes > 0)
-        nrot = fmax(nrot, fmin(floor(rb->valuedouble / out->input_bytes) + 1, ROTATE_BYTES_MAX));
+    const fw_job_num *r = &js.rotate_buffers, *rb = &js.rotate_bytes, *f = &js.flush_cache_mb;
+    double nrot = r->number && r->ivalue > 1 ? fmin(r->ivalue, ROTATE_MAX) : 1;
+    if (rb->number && rb->value > 0 && out->input_bytes > 0)
+        nrot = fmax(nrot, fmin(floor(rb->value / out->input_bytes) + 1, ROTATE_BYTES_MAX));
     out->device_bytes += (nrot - 1) * out->input_bytes;
-    if (cJSON_IsNumber(f) && f->valuedouble > 0) {
-        double fb = floor(f->valuedouble * 1048576.0);
+    if (f->number && f->value > 0) {
+        double fb = floor(f->value * 1048576.0);
         out->device_bytes += fb;
         if (fb > out->largest_bytes) {
             out->largest_bytes = fb;
@@ -84,14 +83,18 @@ int fw_job_shape_cost(const cJSON *resolved, const cJSON *shape, fw_wl_cost *out
 
 int fw_job_reference_max_ops(const cJSON *resolved, double *ops, char *err, size_t errlen)
 {
-    const cJSON *v = field(field(resolved, "options"), "reference_max_ops");
+    fw_job_spec js;
     *ops = FW_JOB_REFERENCE_MAX_OPS;
-    if (!v)
+    int rc = fw_job_spec_parse(resolved, &js, err, errlen);
+    if (rc < 0)
+        return rc;
+    const fw_job_num *v = &js.reference_max_ops;
+    if (!v->present)
         return 0;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0) || isinf(v->valuedouble))
+    if (!v->number || !(v->value >= 0) || isinf(v->value))
         return fw_errf(err, errlen, -EINVAL, "options.reference_max_ops must be a number of multiply-adds, 0 (no "
                        "bound) or more");
-    *ops = v->valuedouble;
+    *ops = v->value;
     return 0;
 }
 
@@ -237,11 +240,13 @@ int fw_job_fits(const cJSON *resolved, const fw_fit_limits *lim, char *err, size
     int rc = fw_job_reference_max_ops(resolved, &max_ops, err, errlen);
     if (rc < 0)
         return rc;
-    const char *family = cJSON_GetStringValue(field(resolved, "family"));
-    const fw_family *fam = family ? fw_family_find(family) : NULL;
+    fw_job_spec js;
+    if ((rc = fw_job_spec_parse(resolved, &js, err, errlen)) < 0)
+        return rc;
+    const fw_family *fam = js.family ? fw_family_find(js.family) : NULL;
     int si = 0;
     const cJSON *shape;
-    cJSON_ArrayForEach(shape, field(resolved, "shapes")) {
+    cJSON_ArrayForEach(shape, js.shapes) {
         char why[768], key[256] = "?", fits[512];
         if (fam && fam->shape_key && fam->shape_key(shape, key, sizeof key) < 0)
             snprintf(key, sizeof key, "?");
