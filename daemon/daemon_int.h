@@ -414,38 +414,6 @@ void fw_daemon_worker_died(fw_daemon_device *dev, const char *why);
 void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error);
 /* pump.c: the finalists could not be had: the job ends on its first-pass rankings. */
 void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
-/* faults.c (FAIRWAYD_TEST_FAULT, tests only): right after a seq was sent, after a worker was
- * started, where a job's plan is built. */
-void fw_daemon_fault_sent(fw_daemon_device *dev, fw_daemon_job *job, int64_t seq);
-void fw_daemon_fault_started(fw_daemon_device *dev);
-void fw_daemon_fault_plan(void);
-/* FAIRWAYD_TEST_FAULT=kill-device@SEL: every worker of device SEL is SIGKILLed as it is sent a job's
- * load (a broken card of a several-device job: it never stores a result). */
-void fw_daemon_fault_loading(fw_daemon_device *dev, const fw_daemon_job *job);
-/* FAIRWAYD_TEST_FAULT=open-fail@SEL / reopen-fail@SEL: the device index SEL's worker is started with
- * is one its backend does not have (always / once the device opened before), so the device cannot be
- * opened; reopen-fail also kills SEL's worker as its first seq is sent. Else dev->index. */
-int fw_daemon_fault_device_index(const fw_daemon_device *dev);
-/* FAIRWAYD_TEST_FAULT=spread: a device of a several-device job gets no second seq while another
- * device of the job has had none, so a test sees every device used without relying on timing. */
-int fw_daemon_fault_spread(void);
-/* hold-plan@FIFO: a request's planning thread (plan.c) writes "planning" to FIFO, then waits until the test
- * opens FIFO to write and closes it: a plan that runs as long as the test wants. */
-void fw_daemon_fault_hold_plan(void);
-/* spawn.c: a device that failed to open is not tried again for 30 s: 0, or -ENODEV with its last
- * error in err (worker_spawn answers with it, so parked requests and jobs get it at once). */
-int fw_daemon_device_recently_failed(const fw_daemon_device *dev, char *err, size_t errlen);
-/* Seconds to wait before the next worker start of a device whose workers died restarts >= 2 times
- * in a row (0.25 s doubling to 8 s after the last death; the first wait of each is logged), 0 to go. */
-double fw_daemon_device_backoff(fw_daemon_device *dev);
-/* 1 when 4 workers are starting already: a request for another device not started yet waits
- * (parked) until one of them is ready or failed, so a burst of distinct selectors starts 4 at a time. */
-int fw_daemon_starts_full(const fw_daemon *d);
-/* The live worker pids (at most 256 tracked), for fw_daemon_workers_kill_all. */
-void fw_daemon_worker_pid_add(int pid);
-void fw_daemon_worker_pid_remove(int pid);
-/* SIGKILL every live worker (from the stopper thread: reads only atomics). */
-void fw_daemon_workers_kill_all(void);
 
 /* multidev.c: a job over several devices of one identity (issue 17). devices_load: the job's
  * devices from its stored spec ("devices", else its one device). dev_of: dev's entry in the job, NULL
@@ -542,13 +510,6 @@ fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req);
 int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
                          size_t errlen);
 
-/* eta_job.c: a job's ETA. note: a verified measurement was stored; finalists_started: the re-timing
- * was sent; add: "eta_s" and "eta_basis" into a progress object; free with the job. */
-void fw_daemon_eta_note(fw_daemon_job *job, const char *shape_key, double median_ns);
-void fw_daemon_eta_finalists_started(fw_daemon_job *job);
-void fw_daemon_eta_add(fw_daemon *d, fw_daemon_job *job, cJSON *progress, double elapsed_s);
-void fw_daemon_eta_free(fw_daemon_job *job);
-
 /* best.c: the best of the nearest tuned shape (flagged "nearest", with "requested_shape_key",
  * "distance" and "distance_rule"; -ENOENT when none), and what best adds to the store's row (the
  * job's finalist winner, "macros", "source_transforms", "source_hash", "source_name"). */
@@ -571,13 +532,5 @@ void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req);
 void fw_daemon_drain_check(fw_daemon *d);
 int fw_daemon_drain_refuses(const fw_daemon *d, const fw_daemon_req *req);
 void fw_daemon_shutdown_close(fw_daemon *d);
-
-/* stopper.c: SIGTERM / SIGINT taken by a thread of their own, so a busy loop cannot ignore them.
- * block_signals first thing in main (every later thread inherits the mask); stopper_start once the
- * loop exists; stopper_close after the loop's first run; stopper_done just before main returns. */
-void fw_daemon_block_signals(void);
-int fw_daemon_stopper_start(fw_daemon *d, char *err, size_t errlen);
-void fw_daemon_stopper_close(fw_daemon *d);
-void fw_daemon_stopper_done(void);
 
 #endif

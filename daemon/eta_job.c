@@ -1,12 +1,14 @@
 /* eta_job.c - a job's finalist candidates so far, kept for its ETA (eta.c): the K fastest verified
  * first-pass medians of each shape, read from the store once (a resumed job) and then updated as
  * measurements are stored, so building a progress object asks the store nothing. */
-#include "daemon_int.h"
+#include "daemon_eta_job.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "fw_util.h"
+
+#include "fw_daemon.h"
 
 #define ETA_K_MAX 8
 

@@ -1,7 +1,7 @@
 /* faults.c - fault hooks for the tests (FAIRWAYD_TEST_FAULT), so a test of a crash, a hang or a
  * blocked loop waits on the daemon's own events instead of a clock. Inert unless the variable is set.
  */
-#include "daemon_int.h"
+#include "daemon_faults.h"
 
 #include <inttypes.h>
 #include <signal.h>

@@ -10,6 +10,8 @@
 #include "fw_assert.h"
 #include "fw_util.h"
 
+#include "daemon_eta_job.h"
+
 const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
     "ok", "compile_error", "invalid", "verify_failed", "runtime_error", "pruned", "crashed", "timeout",
 };

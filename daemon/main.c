@@ -17,6 +17,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_stopper.h"
+
 static const char usage_text[] =
     "Usage: fairwayd [OPTIONS]\n"
     "\n"

@@ -14,6 +14,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_faults.h"
+
 fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req)
 {
     fw_daemon_req *copy = calloc(1, sizeof(*copy));

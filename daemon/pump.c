@@ -15,6 +15,10 @@
 #include "fw_replay.h"
 #include "fw_util.h"
 
+#include "daemon_eta_job.h"
+#include "daemon_faults.h"
+#include "daemon_spawn.h"
+
 static fw_daemon_job *next_job(fw_daemon_device *dev)
 {
     if (dev->current)

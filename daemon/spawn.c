@@ -2,7 +2,7 @@
  * be opened is not tried again on every request, a worker that dies again and again is not
  * restarted in a tight loop, at most a few start at once - and the live worker pids the stopper
  * thread kills. The device supervision (worker.c) asks these before it starts a worker. */
-#include "daemon_int.h"
+#include "daemon_spawn.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -8,7 +8,7 @@
  * committed transaction (WAL), so it is a kill -9 as far as the store is concerned, and the variant
  * in flight is measured again on the next start, as after a clean stop.
  */
-#include "daemon_int.h"
+#include "daemon_stopper.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +19,8 @@
 #include <unistd.h>
 
 #include "fw_util.h"
+
+#include "daemon_spawn.h"
 
 #define STOP_ACK_S 2
 #define STOP_DONE_S 15

@@ -16,6 +16,9 @@
 
 #include "fw_util.h"
 
+#include "daemon_faults.h"
+#include "daemon_spawn.h"
+
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
 
 static void worker_release_handle(uv_handle_t *h)
