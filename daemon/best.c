@@ -1,7 +1,7 @@
 /* best.c - what the `best` method answers beyond the store's row: the nearest tuned shape when the
  * shape asked for was never tuned (issue 14; the distance is nearest.c's), the finalist winner of the
  * chosen job, the macros to build with, and which code was measured (issue 19 item 4). */
-#include "daemon_int.h"
+#include "daemon_best.h"
 
 #include <errno.h>
 #include <string.h>
@@ -9,7 +9,9 @@
 #include "fw_transform.h"
 #include "fw_variants.h"
 
-const char fw_daemon_nearest_rule[] =
+#include "fw_daemon.h"
+
+static const char fw_daemon_nearest_rule[] =
     "same shape fields, equal non-integer fields; distance = sum over the integer fields of |log2(asked / tuned)|";
 
 int fw_daemon_best_nearest(fw_daemon *d, const char *identity, const char *family, const char *kernel,

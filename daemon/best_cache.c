@@ -8,7 +8,7 @@
  * first request after any write computes its answer again. A slot is chosen by a hash of the
  * request; a request that lands on a slot another request holds replaces it. So the cache holds at
  * most BEST_SLOTS answers (a few MiB), and a hit is a hash, a compare and one write. */
-#include "daemon_int.h"
+#include "daemon_best_cache.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -378,15 +378,6 @@ int fw_daemon_spec_finalists(const cJSON *spec);
  * the first pass's), then the other verified variants in first-pass order ("timing": "first_pass");
  * ranks renumbered from 1 per shape; limit > 0 keeps that many per shape. */
 int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
-/* Why a job's variants failed (daemon/failures.c, issue 19 item 1). classes: one object per failure
- * status, in order of its first occurrence, {"status","count","first_seq","first_line"} (the first
- * line of the first such failure's text). failures: every failed measurement in seq order (status
- * NULL = any failure; limit <= 0 = all), {"seq","status","shape_key","variant_key","kernel","error"}
- * with the full stored text (a compile error's build log). -EIO on a store error. */
-int fw_daemon_failure_classes(fw_db *db, int64_t job, cJSON **out);
-int fw_daemon_failures(fw_db *db, int64_t job, const char *status, int limit, cJSON **out);
-/* The `measurements` method (daemon/report.c, issue 14). */
-void fw_daemon_m_measurements(fw_daemon *d, fw_daemon_req *req);
 /* Parse "backend:index" (or a bare backend = index 0). */
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
 /* The device selector a resolved spec asks for ("opencl:0" by default). */
@@ -509,21 +500,6 @@ fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req);
 /* sequence.c: replay stored records (fw_db_job_sequence) through a fresh sequence, in any thread. */
 int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
                          size_t errlen);
-
-/* best.c: the best of the nearest tuned shape (flagged "nearest", with "requested_shape_key",
- * "distance" and "distance_rule"; -ENOENT when none), and what best adds to the store's row (the
- * job's finalist winner, "macros", "source_transforms", "source_hash", "source_name"). */
-extern const char fw_daemon_nearest_rule[];
-int fw_daemon_best_nearest(fw_daemon *d, const char *identity, const char *family, const char *kernel,
-                           const char *key, cJSON **best);
-void fw_daemon_best_decorate(fw_daemon *d, cJSON *best);
-
-/* best_cache.c: best's answers, printed, kept until the store changes (fw_db_generation). key names
- * the request (NULL: not kept). cached: 1 when req was answered from it. answer: reply with member
- * ("result" or "error") = value (consumed) and keep it. cache_free at stop. */
-int fw_daemon_best_cached(fw_daemon *d, fw_daemon_req *req, const char *key);
-void fw_daemon_best_answer(fw_daemon *d, fw_daemon_req *req, const char *key, const char *member, cJSON *value);
-void fw_daemon_best_cache_free(fw_daemon *d);
 
 /* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
  * draining (schedules the stop once no device measures); drain_refuses: whether a request would start

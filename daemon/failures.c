@@ -3,7 +3,7 @@
  * wrong result, ...); these read it back for `status` (one line per failure class) and the
  * `failures` method (every failure with its full text), through the store's fw_db_failure_classes
  * and fw_db_failures (only db/ speaks SQL). */
-#include "daemon_int.h"
+#include "daemon_failures.h"
 
 #include <stdio.h>
 #include <string.h>

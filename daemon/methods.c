@@ -14,6 +14,11 @@
 #include "fw_transform.h"
 #include "fw_util.h"
 
+#include "daemon_best.h"
+#include "daemon_best_cache.h"
+#include "daemon_failures.h"
+#include "daemon_report.h"
+
 #define JOBS_LIMIT_MAX 10000
 #define EXPAND_LIMIT_MAX 100000
 

@@ -1,7 +1,7 @@
 /* report.c - the `measurements` method (issue 14): every stored measurement of a job in seq order,
  * optionally with its per-iteration samples, plus the job's finalists (with their samples), so a
  * client can draw a report of the run (`fairway report`) without opening the store itself. */
-#include "daemon_int.h"
+#include "daemon_report.h"
 
 #include <errno.h>
 #include <math.h>

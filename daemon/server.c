@@ -14,6 +14,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_best_cache.h"
+
 typedef struct write_req {
     uv_write_t req;
     uv_buf_t buf;
