@@ -297,26 +297,6 @@ void fw_daemon_req_free(fw_daemon_req *req);
 typedef void (*fw_daemon_method_fn)(fw_daemon *d, fw_daemon_req *req);
 /* {"field": field}: the data of an invalid-params error. */
 cJSON *fw_daemon_field_data(const char *field);
-
-/* submit.c: a job row created, registered with the scheduler and answered (spec: the stored spec;
- * fail_error: the job is stored failed with it; built: the submit's plan, whose sequence the job
- * takes if it starts at once on that device). */
-void fw_daemon_create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, const char *spec_hash, uint64_t seed,
-                          int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
-                          const char *fail_error, fw_daemon_plan *built);
-/* Past --max-jobs unfinished jobs a new one is refused: 1 when refused (answered). */
-int fw_daemon_too_many_jobs(fw_daemon *d, fw_daemon_req *req);
-/* The plan of a submitted (resolved, owned) spec, off the loop: the submit is answered once built. */
-void fw_daemon_submit_plan(fw_daemon *d, fw_daemon_req *req, cJSON *resolved, fw_daemon_device *dev,
-                           const char *hash, uint64_t seed, const char *source_hash);
-/* Does a submitted (resolved) spec fit dev and this host (fw_job_fits; issue 15 item 12)? 0 yes;
- * -1 when it was refused with the sentence (answered, nothing stored). The device's limits come
- * from its "ready" object, the host's from MemAvailable in /proc/meminfo; test hooks
- * FAIRWAY_TEST_DEVICE_MEM, FAIRWAY_TEST_DEVICE_ALLOC and FAIRWAY_TEST_HOST_MEM (bytes) replace them. */
-int fw_daemon_submit_fits(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const fw_daemon_device *dev);
-/* A submit's or an expand's finished plan: 1 when its caller answers with it, 0 when it was answered
- * already (an error, a draining daemon) or nobody waits for it any more (logged). */
-int fw_daemon_plan_usable(fw_daemon *d, fw_daemon_plan *p);
 fw_daemon_method_fn fw_daemon_method_find(const char *name);
 const char *fw_daemon_method_names(void);
 
@@ -405,39 +385,6 @@ void fw_daemon_worker_died(fw_daemon_device *dev, const char *why);
 void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error);
 /* pump.c: the finalists could not be had: the job ends on its first-pass rankings. */
 void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
-
-/* multidev.c: a job over several devices of one identity (issue 17). devices_load: the job's
- * devices from its stored spec ("devices", else its one device). dev_of: dev's entry in the job, NULL
- * when the job does not run on it. busy: seq (any seq when < 0) is in flight on a device of the job
- * other than except. peers: devices of the job other than dev that are on it now and not out.
- * unstarted_peer: dev has been sent a seq of the job and another device of it none yet (the spread
- * test fault). fin_device: the device that re-times the finalists (the first listed one on the job
- * now). device_out: take dev out of the job with a message (1), or 0 when it is the job's last
- * device (the caller fails the job as for one device). pump_devices: pump every device of job id
- * (it may end meanwhile). devices_progress: "devices" [{device, state, measured, error?}] into a
- * progress object of a several-device job. retry / retry_add: the retry entry of seq (NULL: none),
- * a new one. */
-int fw_daemon_job_devices_load(fw_daemon_job *job, char *err, size_t errlen);
-fw_daemon_job_dev *fw_daemon_job_dev_of(fw_daemon_job *job, const fw_daemon_device *dev);
-int fw_daemon_job_busy(fw_daemon *d, const fw_daemon_job *job, const fw_daemon_device *except, int64_t seq);
-int fw_daemon_job_peers(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
-int fw_daemon_job_unstarted_peer(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev);
-fw_daemon_device *fw_daemon_job_fin_device(fw_daemon *d, fw_daemon_job *job);
-int fw_daemon_job_device_out(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const char *why);
-void fw_daemon_job_pump_devices(fw_daemon *d, int64_t id);
-void fw_daemon_job_devices_progress(fw_daemon *d, fw_daemon_job *job, cJSON *progress);
-fw_daemon_retry *fw_daemon_job_retry(fw_daemon_job *job, int64_t seq);
-fw_daemon_retry *fw_daemon_job_retry_add(fw_daemon_job *job, int64_t seq);
-/* Submit: devices_take detaches a user spec's "devices" (a daemon field, like variant_timeout_s:
- * fw_spec_resolve never sees it) into *devices (NULL when absent or one device, which becomes the
- * spec's "device"; else a list of indices or "all"): 0, or -1 when it is malformed (answered).
- * devices_resolve: 1 with *sels, the job's selectors (the spec's device first; NULL when they come to
- * one device), once every device named has reported ready; 0 when req was parked on one; -ENODEV
- * (err) when a listed device cannot be opened; -EXDEV (err) when listed devices differ in identity
- * ("all" keeps the devices of the spec device's identity and leaves out the others). */
-int fw_daemon_devices_take(fw_daemon_req *req, cJSON *user, cJSON **devices);
-int fw_daemon_devices_resolve(fw_daemon *d, fw_daemon_req *req, const cJSON *resolved, const cJSON *devices,
-                              cJSON **sels, char *err, size_t errlen);
 /* plan.c: plans are built off the loop, in libuv's thread pool (issue 15 item 2: a spec of
  * expensive constraints planned on the loop stalled every other client for minutes). A plan runs
  * in a pool thread on copies of its inputs; its done callback runs on the loop once it finished
@@ -479,34 +426,8 @@ struct fw_daemon_plan {
     fw_daemon_plan_fn done;
     fw_daemon_plan *prev, *next;
 };
-
-/* A plan of kind for spec on device (both copied; device may be NULL), asked by req (copied; NULL
- * for a job's). NULL when out of memory. */
-fw_daemon_plan *fw_daemon_plan_new(fw_daemon *d, fw_daemon_plan_kind kind, const fw_daemon_req *req,
-                                   const cJSON *spec, const cJSON *device);
-/* Queue it; done is called on the loop once it finished and must free it (now or later). < 0 when
- * it cannot be queued (it is freed). */
-int fw_daemon_plan_start(fw_daemon_plan *p, fw_daemon_plan_fn done);
-void fw_daemon_plan_free(fw_daemon_plan *p);
-/* The JOB plan of a job (in flight or finished), NULL when none. */
-fw_daemon_plan *fw_daemon_plan_of_job(fw_daemon *d, int64_t job);
-/* Cancel the plans of a client that went away (their replies are dropped), of a job that ended,
- * and at stop every plan. */
-void fw_daemon_plans_client_gone(fw_daemon *d, fw_daemon_client *c);
-void fw_daemon_plans_job_gone(fw_daemon *d, int64_t job);
-void fw_daemon_plans_stop(fw_daemon *d);
-/* A copy of a request (the client pointer is shared, not owned); NULL when out of memory. */
-fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req);
 /* sequence.c: replay stored records (fw_db_job_sequence) through a fresh sequence, in any thread. */
 int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
                          size_t errlen);
-
-/* shutdown.c: the `shutdown` method. drain_check: called by a device with nothing in flight while
- * draining (schedules the stop once no device measures); drain_refuses: whether a request would start
- * work a draining daemon must not take; shutdown_close after the loop's first run. */
-void fw_daemon_m_shutdown(fw_daemon *d, fw_daemon_req *req);
-void fw_daemon_drain_check(fw_daemon *d);
-int fw_daemon_drain_refuses(const fw_daemon *d, const fw_daemon_req *req);
-void fw_daemon_shutdown_close(fw_daemon *d);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_multidev.h"
 
 /* Tests only: is want one of FAIRWAYD_TEST_FAULT's comma-separated items? */
 static int test_fault_has_text(const char *want)

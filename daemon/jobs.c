@@ -11,6 +11,8 @@
 #include "fw_util.h"
 
 #include "daemon_eta_job.h"
+#include "daemon_multidev.h"
+#include "daemon_plan.h"
 
 const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
     "ok", "compile_error", "invalid", "verify_failed", "runtime_error", "pruned", "crashed", "timeout",

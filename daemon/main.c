@@ -17,6 +17,7 @@
 
 #include "fw_util.h"
 
+#include "daemon_shutdown.h"
 #include "daemon_stopper.h"
 
 static const char usage_text[] =

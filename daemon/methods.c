@@ -17,7 +17,11 @@
 #include "daemon_best.h"
 #include "daemon_best_cache.h"
 #include "daemon_failures.h"
+#include "daemon_multidev.h"
+#include "daemon_plan.h"
 #include "daemon_report.h"
+#include "daemon_shutdown.h"
+#include "daemon_submit.h"
 
 #define JOBS_LIMIT_MAX 10000
 #define EXPAND_LIMIT_MAX 100000

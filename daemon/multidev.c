@@ -10,7 +10,7 @@
  * rebuilds the same state. A device whose workers keep dying is taken out of the job, which goes on
  * on the rest.
  */
-#include "daemon_int.h"
+#include "daemon_multidev.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -4,7 +4,7 @@
  * the sequence (and, for a job, replays its stored records through it) touching nothing else of the
  * daemon; the loop takes the results in the after-work callback. A plan's cancel flag is the only
  * thing both sides write: the loop sets it, the thread reads it between points. */
-#include "daemon_int.h"
+#include "daemon_plan.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -17,6 +17,8 @@
 
 #include "daemon_eta_job.h"
 #include "daemon_faults.h"
+#include "daemon_multidev.h"
+#include "daemon_shutdown.h"
 #include "daemon_spawn.h"
 
 static fw_daemon_job *next_job(fw_daemon_device *dev)

@@ -13,6 +13,9 @@
 #include "fw_family.h"
 #include "fw_util.h"
 
+#include "daemon_multidev.h"
+#include "daemon_plan.h"
+
 /* The plan's size and state 'running' into the store (again after a full disk). */
 static int job_start_stored(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)
 {

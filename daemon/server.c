@@ -15,6 +15,8 @@
 #include "fw_util.h"
 
 #include "daemon_best_cache.h"
+#include "daemon_plan.h"
+#include "daemon_shutdown.h"
 
 typedef struct write_req {
     uv_write_t req;

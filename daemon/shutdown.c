@@ -10,7 +10,7 @@
  * The stop itself runs from a timer callback, never inside the request handler or the worker's pump
  * (fw_daemon_stop frees the clients, devices and jobs their callers still hold).
  */
-#include "daemon_int.h"
+#include "daemon_shutdown.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -1,13 +1,15 @@
 /* submit.c - the submit method's second half: its plan is built off the event loop (plan.c), and
  * the job is created once it is (issue 15 item 2). Also the job creation that submit, rerun and a
  * failed device share, and what both submit and expand do with a finished plan. */
-#include "daemon_int.h"
+#include "daemon_submit.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "daemon_plan.h"
 
 /* Unfinished jobs are held in memory (spec, plan, watchers): past --max-jobs of them a new one is
  * refused with a sentence (issue 15 item 3). 1 when refused (answered). */

@@ -17,6 +17,8 @@
 #include "fw_util.h"
 
 #include "daemon_faults.h"
+#include "daemon_multidev.h"
+#include "daemon_plan.h"
 #include "daemon_spawn.h"
 
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
