@@ -293,13 +293,6 @@ void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char
 void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req);
 void fw_daemon_req_free(fw_daemon_req *req);
 
-/* methods.c */
-typedef void (*fw_daemon_method_fn)(fw_daemon *d, fw_daemon_req *req);
-/* {"field": field}: the data of an invalid-params error. */
-cJSON *fw_daemon_field_data(const char *field);
-fw_daemon_method_fn fw_daemon_method_find(const char *name);
-const char *fw_daemon_method_names(void);
-
 /* jobs.c: job table and scheduler */
 int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen);
 /* Resume a failed or cancelled job (`fairway resume`): queued again, it measures only the seqs not
@@ -325,28 +318,6 @@ void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
 /* Store the terminal state, send the final notification, drop the job from the table (freed).
  * On a full disk the job instead waits (not freed) and finishes once the state can be stored. */
 void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
-
-/* sequence.c: a job's evaluation sequence */
-/* Build the sequence for the device, replay the stored records through it, mark the job running. */
-int fw_daemon_job_prepare(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen);
-/* A record of seq was stored: its outcome goes to the sequencer. */
-void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJSON *m);
-/* The next seq for dev to measure (the lowest asked and not stored, else a new ask): 1 with *seq; 0
- * when the sequence is finished (its time budget, budget_s, ends shapes there: fw_job.h); < 0 with a message when
- * it cannot go on. On several devices, a seq in flight on another device of the job is not given, nor
- * a retry to the device its first attempt died on while another device is on the job; 2 when
- * nothing is for dev now because the others hold what is left (or the sequencer waits for their
- * results). */
-int fw_daemon_job_next(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t *seq, char *err,
-                       size_t errlen);
-/* measure's params for seq: {"seq", "item", "ahead": [items asked after seq, not stored]}, asking
- * up to `ahead` items past seq first (as far as the strategy's ask-ahead allows). */
-cJSON *fw_daemon_job_measure_params(fw_daemon *d, fw_daemon_job *job, const fw_daemon_device *dev, int64_t seq,
-                                    size_t ahead);
-/* An item on the wire: {"seq","shape_index","index","knobs","origin"}. */
-cJSON *fw_daemon_item_json(const fw_seq_item *it);
-/* A measurement record the daemon writes itself (status "crashed" / "timeout"). */
-cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char *status, const char *error);
 /* Commit one record and update progress (notifies watchers). < 0 when the store refused it; 1 when
  * the disk is full: the job waits with the record pending (nothing to do for the caller). */
 int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
@@ -362,29 +333,6 @@ int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit,
 int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
 /* The device selector a resolved spec asks for ("opencl:0" by default). */
 void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len);
-
-/* worker.c and pump.c: device / worker supervision */
-fw_daemon_device *fw_daemon_device_get(fw_daemon *d, const char *sel);
-/* 1: the device is ready (info set); 0: req was parked and will be dispatched again (copied: the
- * caller keeps ownership of req); < 0: cannot even try (message in err). */
-int fw_daemon_device_need(fw_daemon *d, const char *sel, fw_daemon_req *req, char *err, size_t errlen);
-/* Drive a device: start its worker, load its job, send the next seq. Idempotent. */
-void fw_daemon_device_pump(fw_daemon_device *dev);
-void fw_daemon_devices_stop(fw_daemon *d);
-/* Between worker.c (the worker processes), pump.c (what a device does next) and faults.c (test
- * hooks). A request to the device's worker (params consumed): 0, or < 0 when it cannot be written
- * (no worker: -EPIPE). arm_timer: the device's one timer (start-up, load, variant limit, back-off).
- * worker_spawn: start the device's worker (< 0 with a message when it cannot). worker_died: the
- * worker is gone (killed, crashed, unwritable): the seq in flight is retried or stored, the job
- * failed on a crash loop. dispatch_parked: answer the requests parked on the device. */
-#define FW_DAEMON_STARTUP_LIMIT_S 120.0    /* open the device + report ready; load a job (plan building) */
-int fw_daemon_worker_request(fw_daemon_device *dev, const char *method, cJSON *params);
-void fw_daemon_device_arm_timer(fw_daemon_device *dev, double seconds);
-int fw_daemon_worker_spawn(fw_daemon_device *dev, char *err, size_t errlen);
-void fw_daemon_worker_died(fw_daemon_device *dev, const char *why);
-void fw_daemon_dispatch_parked(fw_daemon_device *dev, const char *device_error);
-/* pump.c: the finalists could not be had: the job ends on its first-pass rankings. */
-void fw_daemon_finalists_failed(fw_daemon_device *dev, fw_daemon_job *job, const char *why);
 /* plan.c: plans are built off the loop, in libuv's thread pool (issue 15 item 2: a spec of
  * expensive constraints planned on the loop stalled every other client for minutes). A plan runs
  * in a pool thread on copies of its inputs; its done callback runs on the loop once it finished
@@ -426,8 +374,5 @@ struct fw_daemon_plan {
     fw_daemon_plan_fn done;
     fw_daemon_plan *prev, *next;
 };
-/* sequence.c: replay stored records (fw_db_job_sequence) through a fresh sequence, in any thread. */
-int fw_daemon_replay_run(fw_seq *q, const cJSON *stored, const atomic_int *cancel, fw_daemon_replay *r, char *err,
-                         size_t errlen);
 
 #endif

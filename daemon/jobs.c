@@ -13,6 +13,9 @@
 #include "daemon_eta_job.h"
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
+#include "daemon_pump.h"
+#include "daemon_sequence.h"
+#include "daemon_worker.h"
 
 const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
     "ok", "compile_error", "invalid", "verify_failed", "runtime_error", "pruned", "crashed", "timeout",

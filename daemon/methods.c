@@ -1,7 +1,7 @@
 /* methods.c - the client protocol's methods (docs/protocol.md). Each handler validates its params
  * first and answers with an error a person can act on; nothing a client sends can fail a job or stop
  * the daemon. */
-#include "daemon_int.h"
+#include "daemon_methods.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +22,8 @@
 #include "daemon_report.h"
 #include "daemon_shutdown.h"
 #include "daemon_submit.h"
+#include "daemon_worker.h"
+#include "fw_daemon.h"
 
 #define JOBS_LIMIT_MAX 10000
 #define EXPAND_LIMIT_MAX 100000

@@ -20,6 +20,9 @@
 
 #include "fw_util.h"
 
+#include "daemon_pump.h"
+#include "daemon_worker.h"
+
 /* ---- a job's devices -------------------------------------------------------------------------- */
 
 int fw_daemon_job_devices_load(fw_daemon_job *job, char *err, size_t errlen)

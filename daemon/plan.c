@@ -15,6 +15,7 @@
 #include "fw_util.h"
 
 #include "daemon_faults.h"
+#include "daemon_sequence.h"
 
 fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req)
 {

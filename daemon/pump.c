@@ -3,7 +3,7 @@
  * after every event of the device's worker (worker.c) and is idempotent: the device's state machine
  * (wstate) alone decides whether anything is sent.
  */
-#include "daemon_int.h"
+#include "daemon_pump.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -18,8 +18,10 @@
 #include "daemon_eta_job.h"
 #include "daemon_faults.h"
 #include "daemon_multidev.h"
+#include "daemon_sequence.h"
 #include "daemon_shutdown.h"
 #include "daemon_spawn.h"
+#include "daemon_worker.h"
 
 static fw_daemon_job *next_job(fw_daemon_device *dev)
 {

@@ -2,7 +2,7 @@
  * job starts on a device, rebuilt on a resume by replaying the stored records in seq order, told
  * every record as it is stored, asked for the next seq to measure and for the items the worker may
  * compile ahead (docs/worker-protocol.md, measure). */
-#include "daemon_int.h"
+#include "daemon_sequence.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -15,6 +15,7 @@
 
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
+#include "daemon_pump.h"
 
 /* The plan's size and state 'running' into the store (again after a full disk). */
 static int job_start_stored(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, char *err, size_t errlen)

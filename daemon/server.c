@@ -15,8 +15,10 @@
 #include "fw_util.h"
 
 #include "daemon_best_cache.h"
+#include "daemon_methods.h"
 #include "daemon_plan.h"
 #include "daemon_shutdown.h"
+#include "daemon_worker.h"
 
 typedef struct write_req {
     uv_write_t req;

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon_methods.h"
 #include "daemon_plan.h"
+#include "daemon_worker.h"
 
 /* Unfinished jobs are held in memory (spec, plan, watchers): past --max-jobs of them a new one is
  * refused with a sentence (issue 15 item 3). 1 when refused (answered). */

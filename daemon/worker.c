@@ -5,7 +5,7 @@
  * A worker that dies or is killed is detached from its device at once and frees itself once libuv
  * has closed its handles, so a late callback from an old worker can never touch a new one.
  */
-#include "daemon_int.h"
+#include "daemon_worker.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,6 +19,8 @@
 #include "daemon_faults.h"
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
+#include "daemon_pump.h"
+#include "daemon_sequence.h"
 #include "daemon_spawn.h"
 
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */
