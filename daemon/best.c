@@ -9,6 +9,7 @@
 #include "fw_transform.h"
 #include "fw_variants.h"
 
+#include "daemon_jobs.h"
 #include "fw_daemon.h"
 
 static const char fw_daemon_nearest_rule[] =

@@ -15,6 +15,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_server.h"
+
 #define BEST_SLOTS 4096   /* a power of two */
 
 typedef struct best_slot {

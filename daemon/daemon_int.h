@@ -1,6 +1,8 @@
 /* daemon_int.h - fairwayd internals, private to daemon/ (DESIGN.md sections 1 and 9; client
- * protocol in docs/protocol.md, worker protocol in docs/worker-protocol.md). Only the daemon/ .c files (and
- * the white-box fuzz target tests/fuzz/fuzz_methods.c) include it; the public part is fw_daemon.h.
+ * protocol in docs/protocol.md, worker protocol in docs/worker-protocol.md): the structs and constants
+ * the daemon's files share. Only the daemon/ .c files (and the white-box fuzz target
+ * tests/fuzz/fuzz_methods.c) include it, through the small header of each file, daemon_FILE.h, which
+ * declares the functions of FILE.c that other daemon files call; the public part is fw_daemon.h.
  *
  * One libuv loop owns everything: the listening Unix socket, the clients, the job table, one
  * fairway-worker child per device selector ("opencl:0") and the SQLite store. Nothing here blocks on
@@ -145,8 +147,6 @@ typedef struct fw_daemon_watch {
 } fw_daemon_watch;
 
 #define FW_DAEMON_NSTATUS 8
-extern const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS];
-int fw_daemon_status_index(const char *status);
 
 /* What the worker's records said about a shape's kernel, reused for the records the daemon writes
  * itself (crashed, timeout) so they name the same variant rows. */
@@ -266,73 +266,6 @@ struct fw_daemon {
     fw_daemon_best_cache *best_cache;   /* best's answers while the store is unchanged (best_cache.c) */
 };
 
-/* main.c */
-void fw_daemon_log(fw_daemon *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* server.c */
-int fw_daemon_listen(fw_daemon *d, char *err, size_t errlen);
-/* Stop: no new connections or variants, workers killed (the variant in flight is dropped), clients
- * closed; uv_run() then returns once every handle is closed, except the signal handlers, which
- * fw_daemon_close_signals() closes last. */
-void fw_daemon_stop(fw_daemon *d);
-void fw_daemon_close_signals(fw_daemon *d);
-/* The libuv read-buffer callback of the client sockets and the worker pipes: a fresh buffer of at
- * most 64 KiB (len 0 when out of memory); the read callback frees it. */
-void fw_daemon_read_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
-/* Send one JSON object as a line (takes no ownership). */
-void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg);
-/* Send a line already printed (valid UTF-8 JSON ending in '\n'; buf is taken and freed). */
-void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n);
-/* Reply with a result or error already printed: member "result" or "error", json its value's text
- * (fw_proto_print's, without the newline), wrapped as fw_proto_print would the whole reply. */
-void fw_daemon_reply_text(fw_daemon_req *req, const char *member, const char *json, size_t len);
-/* Reply helpers; no-ops when req->client is NULL or req->id is NULL. result is consumed. */
-void fw_daemon_reply(fw_daemon_req *req, cJSON *result);
-void fw_daemon_reply_error(fw_daemon_req *req, int code, cJSON *data, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void fw_daemon_dispatch(fw_daemon *d, fw_daemon_req *req);
-void fw_daemon_req_free(fw_daemon_req *req);
-
-/* jobs.c: job table and scheduler */
-int fw_daemon_jobs_resume(fw_daemon *d, char *err, size_t errlen);
-/* Resume a failed or cancelled job (`fairway resume`): queued again, it measures only the seqs not
- * stored yet. -EINVAL (message in err) for a job in any other state, -ENOENT for none. */
-int fw_daemon_job_resume(fw_daemon *d, int64_t id, char *err, size_t errlen);
-/* Register a freshly created (queued) job and start it when its device is free. */
-int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen);
-fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id);
-/* Cancel: 0 when done (or will stop before the next variant), -ENOENT when not unfinished. */
-int fw_daemon_job_cancel(fw_daemon *d, int64_t id);
-/* Progress object (docs/protocol.md) of an unfinished job, or from the store for a finished one. */
-cJSON *fw_daemon_job_progress(fw_daemon *d, fw_daemon_job *job);
-cJSON *fw_daemon_progress_from_db(fw_daemon *d, int64_t id);
-int fw_daemon_job_watch(fw_daemon_job *job, fw_daemon_client *c);
-void fw_daemon_jobs_free(fw_daemon *d);
-/* The store's disk is full: pause the job (its pending write, if any, is already set) until the
- * retry timer gets a write through. why goes to the log. */
-void fw_daemon_job_wait(fw_daemon *d, fw_daemon_job *job, const char *why);
-/* Close the retry timer (after the loop's first run at stop). */
-void fw_daemon_jobs_close(fw_daemon *d);
-/* Send a progress notification to the job's watchers. */
-void fw_daemon_job_notify(fw_daemon *d, fw_daemon_job *job);
-/* Store the terminal state, send the final notification, drop the job from the table (freed).
- * On a full disk the job instead waits (not freed) and finishes once the state can be stored. */
-void fw_daemon_job_finish(fw_daemon *d, fw_daemon_job *job, const char *state, const char *error);
-/* Commit one record and update progress (notifies watchers). < 0 when the store refused it; 1 when
- * the disk is full: the job waits with the record pending (nothing to do for the caller). */
-int fw_daemon_job_store(fw_daemon *d, fw_daemon_job *job, fw_daemon_device *dev, const cJSON *m);
-void fw_daemon_client_gone(fw_daemon *d, fw_daemon_client *c);
-/* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */
-int fw_daemon_spec_finalists(const cJSON *spec);
-/* Rankings of a job that use the finalists' medians where stored: per shape, the finalists first in
- * their re-timed order ("timing": "finalist", "median_ns" the finalist median, "first_pass_median_ns"
- * the first pass's), then the other verified variants in first-pass order ("timing": "first_pass");
- * ranks renumbered from 1 per shape; limit > 0 keeps that many per shape. */
-int fw_daemon_rankings(fw_db *db, int64_t job, const char *shape_key, int limit, cJSON **out);
-/* Parse "backend:index" (or a bare backend = index 0). */
-int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *index);
-/* The device selector a resolved spec asks for ("opencl:0" by default). */
-void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len);
 /* plan.c: plans are built off the loop, in libuv's thread pool (issue 15 item 2: a spec of
  * expensive constraints planned on the loop stalled every other client for minutes). A plan runs
  * in a pool thread on copies of its inputs; its done callback runs on the loop once it finished

@@ -10,8 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_main.h"
 #include "daemon_multidev.h"
 #include "daemon_worker.h"
+
 
 /* Tests only: is want one of FAIRWAYD_TEST_FAULT's comma-separated items? */
 static int test_fault_has_text(const char *want)

@@ -1,7 +1,8 @@
 /* fw_daemon.h - what fairwayd shows outside daemon/: the pure, unit-tested pieces (compare
  * statistics, ETA, the nearest tuned shape) and the entry check the spec fuzzer drives. The daemon's
- * structs and the functions its files call each other by are private to daemon/, in daemon_int.h
- * (tests/layers/check_includes.py keeps them so). */
+ * structs are private to daemon/, in daemon_int.h, and the functions its files call each other by
+ * too, each file's in its own daemon_FILE.h (tests/layers/check_includes.py and
+ * check_daemon_headers.py keep them so). */
 #ifndef FW_DAEMON_H
 #define FW_DAEMON_H
 

@@ -1,5 +1,5 @@
 /* jobs.c - the table of unfinished jobs, their progress, and what watchers are told. */
-#include "daemon_int.h"
+#include "daemon_jobs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -11,17 +11,19 @@
 #include "fw_util.h"
 
 #include "daemon_eta_job.h"
+#include "daemon_main.h"
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
 #include "daemon_pump.h"
 #include "daemon_sequence.h"
+#include "daemon_server.h"
 #include "daemon_worker.h"
 
-const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
+static const char *const fw_daemon_statuses[FW_DAEMON_NSTATUS] = {
     "ok", "compile_error", "invalid", "verify_failed", "runtime_error", "pruned", "crashed", "timeout",
 };
 
-int fw_daemon_status_index(const char *status)
+static int fw_daemon_status_index(const char *status)
 {
     for (int i = 0; status && i < FW_DAEMON_NSTATUS; i++)
         if (strcmp(status, fw_daemon_statuses[i]) == 0)
@@ -120,7 +122,8 @@ static const cJSON *fastest(const cJSON *rankings)
     return best;
 }
 
-int fw_daemon_spec_finalists(const cJSON *spec)
+/* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */
+static int fw_daemon_spec_finalists(const cJSON *spec)
 {
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "finalists");
     if (!cJSON_IsNumber(f))

@@ -1,5 +1,5 @@
 /* main.c - fairwayd: options, default paths, logging, start-up and clean exit. */
-#include "daemon_int.h"
+#include "daemon_main.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +17,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_jobs.h"
+#include "daemon_server.h"
 #include "daemon_shutdown.h"
 #include "daemon_stopper.h"
 

@@ -20,7 +20,10 @@
 
 #include "fw_util.h"
 
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_pump.h"
+#include "daemon_server.h"
 #include "daemon_worker.h"
 
 /* ---- a job's devices -------------------------------------------------------------------------- */

@@ -15,7 +15,9 @@
 #include "fw_util.h"
 
 #include "daemon_faults.h"
+#include "daemon_main.h"
 #include "daemon_sequence.h"
+#include "daemon_server.h"
 
 fw_daemon_req *fw_daemon_req_copy(const fw_daemon_req *req)
 {

@@ -17,6 +17,8 @@
 
 #include "daemon_eta_job.h"
 #include "daemon_faults.h"
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_multidev.h"
 #include "daemon_sequence.h"
 #include "daemon_shutdown.h"

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "daemon_server.h"
+
 static void add_samples(fw_db *db, int64_t job, cJSON *seqlist)
 {
     cJSON *m;

@@ -13,6 +13,8 @@
 #include "fw_family.h"
 #include "fw_util.h"
 
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
 #include "daemon_pump.h"

@@ -1,5 +1,5 @@
 /* server.c - the Unix socket, client connections, line framing and JSON-RPC dispatch. */
-#include "daemon_int.h"
+#include "daemon_server.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -15,6 +15,8 @@
 #include "fw_util.h"
 
 #include "daemon_best_cache.h"
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_methods.h"
 #include "daemon_plan.h"
 #include "daemon_shutdown.h"
@@ -120,6 +122,9 @@ static void bound_reply_queues(fw_daemon *d)
     }
 }
 
+/* Send a line already printed (valid UTF-8 JSON ending in '\n'; buf is taken and freed). */
+static void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n);
+
 void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
 {
     if (!c || c->closing)
@@ -133,7 +138,7 @@ void fw_daemon_client_send(fw_daemon_client *c, const cJSON *msg)
     fw_daemon_client_send_line(c, buf, n);
 }
 
-void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n)
+static void fw_daemon_client_send_line(fw_daemon_client *c, char *buf, size_t n)
 {
     if (!c || c->closing) {
         free(buf);

@@ -16,6 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "daemon_jobs.h"
+#include "daemon_main.h"
+#include "daemon_server.h"
+
 static uv_timer_t drain_timer;
 static int drain_timer_init;
 static int stop_now;

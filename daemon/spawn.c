@@ -10,6 +10,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_main.h"
+
 #define FAILED_RETRY_S 30.0      /* a device that could not be opened is not tried again sooner */
 #define BACKOFF_FIRST_S 0.25     /* respawn delay after the second death in a row, doubling ... */
 #define BACKOFF_MAX_S 8.0        /* ... up to this */

@@ -20,6 +20,8 @@
 
 #include "fw_util.h"
 
+#include "daemon_main.h"
+#include "daemon_server.h"
 #include "daemon_spawn.h"
 
 #define STOP_ACK_S 2

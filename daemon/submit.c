@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_methods.h"
 #include "daemon_plan.h"
+#include "daemon_server.h"
 #include "daemon_worker.h"
 
 /* Unfinished jobs are held in memory (spec, plan, watchers): past --max-jobs of them a new one is

@@ -17,10 +17,13 @@
 #include "fw_util.h"
 
 #include "daemon_faults.h"
+#include "daemon_jobs.h"
+#include "daemon_main.h"
 #include "daemon_multidev.h"
 #include "daemon_plan.h"
 #include "daemon_pump.h"
 #include "daemon_sequence.h"
+#include "daemon_server.h"
 #include "daemon_spawn.h"
 
 #define CRASH_LOOP_MAX 8         /* worker deaths in a row without one stored result */

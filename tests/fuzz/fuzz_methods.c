@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "daemon_int.h"
+#include "daemon_main.h"
+#include "daemon_server.h"
 #include "fw_job.h"
 #include "fw_util.h"
 
