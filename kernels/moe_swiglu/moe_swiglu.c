@@ -285,7 +285,8 @@ static int moe_source(const char *dialect, const cJSON *shape, char **text, char
                        dialect);
     char entry[64];
     snprintf(entry, sizeof entry, "moe_swiglu.%s.entry.h", dialect);
-    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", "moe_swiglu.v3.h", entry, NULL};
+    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", "moe_swiglu.v3.h", "moe_swiglu.v3t.h", entry,
+                           NULL};
     return fw_kernel_assemble(dialect, parts, text, err, errlen);
 }
 
@@ -733,6 +734,12 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     if (v3.v3 && s->mode == FW_MOE_DECODE)   /* SPLIT_K groups per chunk, a chunk more with P2_SPREAD */
         g->grid[0] = (uint32_t)((s->intermediate / tn + v3.p2_spread) * v3.split_k);
     g->grid[1] = (uint32_t)(s->mode == FW_MOE_DECODE ? s->top_k : s->experts);
+    if (v3.v3 == 2) {   /* the ticketed decode: GROUPS persistent groups, or one per work item */
+        if (s->mode != FW_MOE_DECODE)
+            return fw_errf(err, errlen, -EINVAL, "V3=2 is a decode structure (tokens 1)");
+        g->grid[0] = (uint32_t)fw_moe_v3t_groups(s->hidden, s->intermediate, s->top_k, tn, sgs, nbuf, &v3);
+        g->grid[1] = 1;
+    }
     g->grid[2] = 1;
     g->group[0] = (uint32_t)threads;
     g->group[1] = 1;

@@ -50,7 +50,7 @@ extern "C" __global__ void MOE3_LAUNCH_BOUNDS moe_trellis_swiglu_decode(MOE_CU_C
     __shared__ float hp[MOE3_HP];
     __shared__ float hs[2 * TILE_N];
     __shared__ int ctl[4];
-    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+    MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
                 out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, threadIdx.x, blockIdx.x, blockIdx.y);
 }
 #elif !defined(MOE_MODE) || MOE_MODE == 0

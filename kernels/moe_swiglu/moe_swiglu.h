@@ -1,5 +1,6 @@
 /* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4;
- * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES / P2_SPREAD / PAIR / OCC_WARPS below).
+ * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES / P2_SPREAD / PAIR / OCC_WARPS /
+ * DOWN_ROWS / GROUPS below).
  *
  * COMPUTATION
  *   For each token t and each of its top_k routed experts e with probability p:
@@ -41,8 +42,10 @@
  *   and weight offsets, so one launch serves every bit tuple of a layer. `side` (SIDE DATA below) and
  *   `scratch` (float [top_k][2][intermediate] partial sums, uint [top_k][intermediate/16] arrival
  *   counts, then for P2_SPREAD float [top_k][intermediate] h, uint [top_k][intermediate/16] ready
- *   flags, uint [top_k] tickets, uint [top_k] done counts; a SCRATCH buffer, zeroed before the checked launch, and left zeroed by every
- *   launch) come after it; only the v3 decode kernel reads them, metal-marlin's kernels ignore them.
+ *   flags, uint [top_k] tickets, uint [top_k] done counts; V3=2 uses the same h region, ready counts
+ *   [top_k][intermediate/16] (the first ceil(intermediate/DOWN_ROWS) of a slot), ticket and done word 0;
+ *   a SCRATCH buffer, zeroed before the checked launch, and left zeroed by every launch, except h, which
+ *   is always written before it is read) come after it; only the v3 decode kernel reads them, metal-marlin's kernels ignore them.
  *
  * SIDE DATA (v3, SIDE=1; written by the workload from the buffers above, every expert, so metal-
  * marlin's kernels and SIDE=0 keep reading their own layout from the same workload)
@@ -71,7 +74,8 @@
  * MODES AND ENTRY POINTS (one threadgroup = one expert x one chunk of TILE_N intermediate columns)
  *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
  *                                           (V3: (intermediate/TILE_N [+1 with P2_SPREAD]) * SPLIT_K
- *                                           groups per slot, moe_swiglu.v3.h)
+ *                                           groups per slot, moe_swiglu.v3.h; V3=2: grid (GROUPS or
+ *                                           the work items, 1), moe_swiglu.v3t.h)
  *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, experts)
  *   base    moe_trellis_swiglu              same grid
  *   large   moe_trellis_swiglu_large_batch  same grid
@@ -159,6 +163,24 @@
  *                      threads ptxas then takes 80 registers at decode, 32 caps it at 64, 40 at 48,
  *                      with spills the tuner sees as time). A multiple of SIMDGROUPS_PER_TG. OpenCL
  *                      and Metal compile it as a no-op.
+ *   V3=2               decode only (the batched modes' constraint keeps V3 at 0 or 1), moe_swiglu.v3t.h:
+ *                      the ticketed decode. Groups take tickets from one counter in `scratch`: first
+ *                      the A items (one TILE_N chunk of one slot: gate/up over all of hidden, SwiGLU, h
+ *                      stored in scratch, then the ready count of its DOWN_ROWS range bumped), then the
+ *                      B items (one DOWN_ROWS range of one slot x 2 * SIMDGROUPS_PER_TG * OT output
+ *                      tiles: wait for the range's ready count, stage its h rows, down, one atomic per
+ *                      output column), so an output element takes intermediate/DOWN_ROWS atomics per
+ *                      slot instead of intermediate/TILE_N, and down overlaps the last A items. A B
+ *                      item waits only on A items, whose tickets are all smaller (held by running
+ *                      groups, which wait on nothing): no deadlock. NUM_BUFFERS sets a B lane's loads in
+ *                      flight: min(4*NB, 8) K tiles x OT = max(4*NB/8, 1) output tiles. SIDE,
+ *                      GRID_COPIES, PAIR 2 (gate/up pair tables) and OCC_WARPS as at V3=1; needs SPLIT_K
+ *                      1, P2_SPREAD 0, PAIR 0 or 2.
+ *   DOWN_ROWS          V3=2: rows of h (K of down) per B item, a multiple of 128 up to 4096 (default
+ *                      384; a last range may be shorter). Not in the profile's space (the benchmark's
+ *                      GRID=v3b walks it).
+ *   GROUPS             V3=2: groups launched, each taking tickets until none are left (persistent);
+ *                      0 (default) = one per work item. Not in the profile's space either.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
@@ -166,7 +188,8 @@
  *   within the device limits. The geometry also rejects SIMDGROUPS_PER_TG and column-group counts
  *   that do not divide one another. v3: V3 == 1 || (SPLIT_K, SIDE, GRID_COPIES at 1, 0, 1); the
  *   batched modes likewise keep those three at their v2 values (they only use the parallel gather);
- *   hidden % (16 * SPLIT_K) == 0; PAIR only at decode under V3, OCC_WARPS only under V3; the v3
+ *   hidden % (16 * SPLIT_K) == 0; PAIR only at decode under V3, OCC_WARPS only under V3; V3=2 only at
+ *   decode with SPLIT_K 1 and PAIR != 1 (P2_SPREAD's constraint already asks V3 == 1); the v3
  *   decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES + 4*KP*TILE_N + 2*TILE_N + 4 + 160*(PAIR==2))
  *   bytes (KP: K parts per column group), bounded in the constraint by 4 * (4100 + 64*GRID_COPIES +
  *   64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N + 80*PAIR); the batched modes'
@@ -231,10 +254,16 @@ void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
  * OCC_WARPS 0), checked. */
 typedef struct fw_moe_v3 {
     int v3, split_k, side, grid_copies, p2_spread, pair, occ_warps;
+    int down_rows, groups;                      /* V3=2 only (defaults 384, 0) */
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */
 int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v);
+/* V3=2: the work items of a decode launch (A: intermediate/TILE_N chunks per slot; B: DOWN_ROWS
+ * ranges x slots x output groups of 2 * SIMDGROUPS_PER_TG * OT tiles), and the groups launched
+ * (GROUPS, or one per item); must equal moe3t_plan_of of moe_swiglu.v3t.h. */
+int64_t fw_moe_v3t_items(int H, int I, int top_k, int64_t tile_n, int64_t sgs, int64_t nbuf, const fw_moe_v3 *v);
+int64_t fw_moe_v3t_groups(int H, int I, int top_k, int64_t tile_n, int64_t sgs, int64_t nbuf, const fw_moe_v3 *v);
 
 /* The cost of a shape (fw_family.cost; moe_swiglu_cost.c). */
 int fw_moe_cost(const cJSON *shape, fw_wl_cost *out, char *err, size_t errlen);

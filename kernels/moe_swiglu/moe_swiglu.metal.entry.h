@@ -49,7 +49,7 @@ kernel void moe_trellis_swiglu_decode(MOE_MTL_COMMON_ARGS,
     threadgroup float hp[MOE3_HP];
     threadgroup float hs[2 * TILE_N];
     threadgroup int ctl[4];
-    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+    MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
                 out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, tid, tg.x, tg.y);
 }
 #elif !defined(MOE_MODE) || MOE_MODE == 0

@@ -42,7 +42,7 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void moe_trell
     local float hp[MOE3_HP];
     local float hs[2 * TILE_N];
     local int ctl[4];
-    moe3_decode(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
+    MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,
                 out, p, meta, side, scr, xsh, gridl, pairl, hp, hs, ctl, (uint)get_local_id(0), (uint)get_group_id(0),
                 (uint)get_group_id(1));
 }

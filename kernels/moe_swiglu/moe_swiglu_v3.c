@@ -59,6 +59,8 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     v->p2_spread = (int)fw_point_value(k, "P2_SPREAD", 0);
     v->pair = (int)fw_point_value(k, "PAIR", 0);
     v->occ_warps = (int)fw_point_value(k, "OCC_WARPS", 0);
+    v->down_rows = (int)fw_point_value(k, "DOWN_ROWS", 384);
+    v->groups = (int)fw_point_value(k, "GROUPS", 0);
     if (v->pair < 0 || v->pair > 2)
         return fw_errf(err, errlen, -EINVAL, "PAIR=%d must be 0, 1 or 2", v->pair);
     if (v->occ_warps < 0 || v->occ_warps > 64)
@@ -66,8 +68,13 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
                        "CUDA compiler)", v->occ_warps);
     if (v->p2_spread < 0 || v->p2_spread > 1 || (v->p2_spread && v->split_k < 2))
         return fw_errf(err, errlen, -EINVAL, "P2_SPREAD must be 0 or 1, and 1 needs SPLIT_K >= 2");
-    if (v->v3 < 0 || v->v3 > 1 || v->side < 0 || v->side > 1)
-        return fw_errf(err, errlen, -EINVAL, "V3 and SIDE must be 0 or 1");
+    if (v->v3 < 0 || v->v3 > 2 || v->side < 0 || v->side > 1)
+        return fw_errf(err, errlen, -EINVAL, "V3 must be 0, 1 or 2 and SIDE 0 or 1");
+    if (v->down_rows < 128 || v->down_rows > 4096 || v->down_rows % 128 || v->groups < 0 || v->groups > 65535)
+        return fw_errf(err, errlen, -EINVAL, "DOWN_ROWS=%d must be a multiple of 128 up to 4096 and GROUPS=%d 0..65535",
+                       v->down_rows, v->groups);
+    if (v->v3 == 2 && (v->split_k != 1 || v->p2_spread || v->pair == 1))
+        return fw_errf(err, errlen, -EINVAL, "V3=2 needs SPLIT_K 1, P2_SPREAD 0 and PAIR 0 or 2");
     if (v->split_k != 1 && v->split_k != 2 && v->split_k != 4 && v->split_k != 8 && v->split_k != 16)
         return fw_errf(err, errlen, -EINVAL, "SPLIT_K=%d must be 1, 2, 4, 8 or 16", v->split_k);
     if (v->grid_copies != 1 && v->grid_copies != 32)
@@ -81,4 +88,18 @@ int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 
      * + pairl[160] with PAIR 2 (PAIR 1's table lives in xsh) */
     return 4 * (2 * 2048 + 64 * (int64_t)v->grid_copies + 2 * kparts * 2 * tile_n + 2 * tile_n + 4 +
                 (v->pair >= 2 ? 160 : 0));
+}
+
+int64_t fw_moe_v3t_items(int H, int I, int top_k, int64_t tile_n, int64_t sgs, int64_t nbuf, const fw_moe_v3 *v)
+{
+    /* MOE3T_OT of moe_swiglu.v3t.h: output tiles per half-warp, 4 * NUM_BUFFERS / 8 (at least 1) */
+    const int64_t ot = 4 * nbuf / 8 > 0 ? 4 * nbuf / 8 : 1, otiles = 2 * sgs * ot;
+    const int64_t na = I / tile_n * top_k, nkr = (I + v->down_rows - 1) / v->down_rows;
+    const int64_t nog = (H / 16 + otiles - 1) / otiles;
+    return na + nkr * top_k * nog;
+}
+
+int64_t fw_moe_v3t_groups(int H, int I, int top_k, int64_t tile_n, int64_t sgs, int64_t nbuf, const fw_moe_v3 *v)
+{
+    return v->groups ? v->groups : fw_moe_v3t_items(H, I, top_k, tile_n, sgs, nbuf, v);
 }

@@ -258,6 +258,22 @@ static void test_workload(void)
     fw_point_set(&p, "SPLIT_K", 3);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "SPLIT_K 3 accepted");
     fw_point_set(&p, "SPLIT_K", 1);
+    /* V3=2 (ticketed): one group per work item, 256/64 chunks x 2 slots of A items and ranges x 2 slots
+     * x 16/4 output groups of B items (4 = 2 * SIMDGROUPS_PER_TG tiles at NUM_BUFFERS 3), or GROUPS */
+    fw_point_set(&p, "V3", 2);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 8 + 8 && g.grid[1] == 1,
+          "V3=2 grid %u x %u", g.grid[0], g.grid[1]);
+    fw_point_set(&p, "DOWN_ROWS", 128);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 8 + 16, "V3=2 grid %u", g.grid[0]);
+    fw_point_set(&p, "GROUPS", 5);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 5, "V3=2 GROUPS 5: grid %u", g.grid[0]);
+    fw_point_set(&p, "DOWN_ROWS", 200);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "DOWN_ROWS 200 accepted");
+    fw_point_set(&p, "DOWN_ROWS", 384);
+    fw_point_set(&p, "SPLIT_K", 2);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "V3=2 with SPLIT_K 2 accepted");
+    fw_point_set(&p, "SPLIT_K", 1);
+    fw_point_set(&p, "GROUPS", 0);
     fw_point_set(&p, "V3", 0);
     {
         const uint16_t *gs = w1->buffers[2].host, *us = w1->buffers[4].host, *ds = w1->buffers[6].host;
@@ -302,6 +318,9 @@ static void test_workload(void)
         CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 4 && g.grid[1] == 8,
               "large grid %u x %u", g.grid[0], g.grid[1]);
         CHECK(strcmp(w1->kernel, "moe_trellis_swiglu_large_batch") == 0, "kernel %s", w1->kernel);
+        fw_point_set(&p, "V3", 2);
+        CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "V3=2 accepted for a batched mode");
+        fw_point_set(&p, "V3", 0);
         fam->workload_free(w1);
     }
     cJSON_Delete(shape);

@@ -46,6 +46,16 @@ static nvrtcResult compile(const char *src, const char *macros, char **log, char
     return fw_test_nvrtc(src, "moe_swiglu.cu", opts, n, log, ptx);
 }
 
+/* a point that must not compile, with a log that names why */
+static void r_bad(const char *src, const char *macros, const char *word)
+{
+    char *log = NULL, *ptx = NULL;
+    nvrtcResult r = compile(src, macros, &log, &ptx);
+    CHECK(r != NVRTC_SUCCESS && log && strstr(log, word), "%s compiled or its log does not name %s", macros, word);
+    free(log);
+    free(ptx);
+}
+
 int main(void)
 {
     const fw_family *fam = fw_family_find("moe_swiglu");
@@ -74,6 +84,11 @@ int main(void)
         "TILE_N=128 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=2 NUM_BUFFERS=2 V3=1 SPLIT_K=2 P2_SPREAD=1 SIDE=1 "
         "GRID_COPIES=32 PAIR=2 OCC_WARPS=40",
         "TILE_N=32 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=1 PAIR=2",
+        /* V3=2, the ticketed decode (every entry builds: the batched ones keep the parallel gather) */
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 DOWN_ROWS=384 GROUPS=264",
+        "TILE_N=32 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=2 NUM_BUFFERS=4 V3=2 DOWN_ROWS=128 SIDE=1 GRID_COPIES=32 "
+        "PAIR=2 OCC_WARPS=32",
+        "TILE_N=128 SIMDGROUPS_PER_TG=16 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=1 V3=2 DOWN_ROWS=4096",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -118,6 +133,20 @@ int main(void)
               "%s: no 64-bit weight loads, scratch exchange or arrival count", pt);
         free(log);
         free(ptx);
+    }
+    /* V3=2 decode: no local memory, 64-bit weight loads, the ticket and ready counts */
+    {
+        char *log = NULL, *ptx = NULL;
+        const char *pt = "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 DOWN_ROWS=384 "
+                         "GROUPS=396 SIDE=1 MOE_MODE=0";
+        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+        CHECK(ptx && strstr(ptx, "ld.global.nc.u64") && strstr(ptx, "atom.global.add.u32") && strstr(ptx, "atom.global.or"),
+              "%s: no 64-bit weight loads, tickets or ready-count reads", pt);
+        free(log);
+        free(ptx);
+        r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 MOE_MODE=0", "V3=2");
+        r_bad(src, "TILE_N=16 V3=2 DOWN_ROWS=200 MOE_MODE=0", "DOWN_ROWS");
     }
     /* one mode only, as the workload's MOE_MODE macro asks */
     {

@@ -45,8 +45,9 @@ typedef struct v3pt {
     int tn, sg, sgm, sgn, nb, split, side, gc, spread, pair, occ;
 } v3pt;
 
-/* rel_err of one V3=1 variant on shape_text (-1 when it did not run); *tol gets the tolerance. */
-static double run_v3(const char *shape_text, v3pt v, const char *extra, double *tol)
+/* rel_err of one V3=1 variant on shape_text, or with drows > 0 of V3=2 with DOWN_ROWS drows and
+ * GROUPS groups (-1 when it did not run); *tol gets the tolerance. */
+static double run_v3t(const char *shape_text, v3pt v, int drows, int groups, const char *extra, double *tol)
 {
     cJSON *shape = cJSON_Parse(shape_text);
     fw_workload *wl = NULL;
@@ -64,7 +65,11 @@ static double run_v3(const char *shape_text, v3pt v, const char *extra, double *
     fw_point_set(&p, "SG_M_TILES", v.sgm);
     fw_point_set(&p, "SG_N_TILES", v.sgn);
     fw_point_set(&p, "NUM_BUFFERS", v.nb);
-    fw_point_set(&p, "V3", 1);
+    fw_point_set(&p, "V3", drows ? 2 : 1);
+    if (drows) {
+        fw_point_set(&p, "DOWN_ROWS", drows);
+        fw_point_set(&p, "GROUPS", groups);
+    }
     fw_point_set(&p, "SPLIT_K", v.split);
     fw_point_set(&p, "SIDE", v.side);
     fw_point_set(&p, "GRID_COPIES", v.gc);
@@ -88,16 +93,29 @@ static double run_v3(const char *shape_text, v3pt v, const char *extra, double *
     return rel;
 }
 
-static void expect_ok(const char *shape, v3pt v)
+static double run_v3(const char *shape_text, v3pt v, const char *extra, double *tol)
+{
+    return run_v3t(shape_text, v, 0, 0, extra, tol);
+}
+
+static void expect_okt(const char *shape, v3pt v, int drows, int groups)
 {
     double tol = 0;
-    double rel = run_v3(shape, v, NULL, &tol);
+    double rel = run_v3t(shape, v, drows, groups, NULL, &tol);
     CHECK(rel >= 0 && rel < tol, "%s TILE_N=%d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%d SIDE=%d GRID_COPIES=%d "
-          "P2_SPREAD=%d PAIR=%d OCC_WARPS=%d: rel_err %g", shape, v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc,
-          v.spread, v.pair, v.occ, rel);
+          "P2_SPREAD=%d PAIR=%d OCC_WARPS=%d V3=%d DOWN_ROWS=%d GROUPS=%d: rel_err %g", shape, v.tn, v.sg, v.sgm,
+          v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ, drows ? 2 : 1, drows, groups, rel);
     printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d SPREAD=%d PAIR=%d OCC=%d launches=%d "
-           "rel_err %.2e  %.60s\n", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ,
+           "rel_err %.2e  %.60s", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ,
            moe_cl_launches, rel, shape + 1);
+    if (drows)
+        printf("  V3=2 DOWN_ROWS=%d GROUPS=%d", drows, groups);
+    putchar('\n');
+}
+
+static void expect_ok(const char *shape, v3pt v)
+{
+    expect_okt(shape, v, 0, 0);
 }
 
 int main(void)
@@ -149,6 +167,31 @@ int main(void)
     moe_cl_launches = 3;
     expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 2, 0});
     moe_cl_launches = 1;
+    /* V3=2, the ticketed decode: A items (gate/up chunks) publish h, B items (DOWN_ROWS ranges x output
+     * groups) wait on their range's ready count. One and several ranges, a partial last range (640 =
+     * 256 + 256 + 128 rows), a partial output group (2176 / 16 = 136 tiles), one group doing every item,
+     * a few persistent groups, one group per item (GROUPS 0); every width, every TILE_N, SIDE, grid
+     * copies, PAIR 2, NUM_BUFFERS 1 (4 K tiles in flight) and 4 (2 output tiles per half-warp), the dense
+     * layout, and three launches in a row (tickets, ready and done counts reset by the last group out). */
+    const char *i640 = "{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 640, \"experts\": 5, \"top_k\": 5,"
+                       " \"bits\": " ALL_BITS "}";
+    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 384, 1);
+    expect_okt(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 1, 1, 1, 32, 0, 0, 0}, 256, 3);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 1, 32, 0, 2, 0}, 128, 7);
+    expect_okt(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 4, 1, 0, 32, 0, 2, 32}, 256, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 3, 1, 1, 1, 0, 0, 0}, 128, 2);   /* a warp walks 2 column groups */
+    expect_okt(SHAPE_ALL(""), (v3pt){32, 16, 1, 1, 1, 1, 0, 1, 0, 0, 0}, 4096, 0);
+    expect_okt(i640, (v3pt){16, 8, 1, 1, 2, 1, 1, 1, 0, 0, 0}, 256, 0);
+    expect_okt(i640, (v3pt){64, 4, 1, 2, 4, 1, 0, 32, 0, 2, 0}, 384, 4);
+    expect_okt(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 0}, 128, 0);
+    expect_okt(two_all, (v3pt){32, 4, 1, 2, 4, 1, 0, 1, 0, 0, 0}, 128, 3);
+    expect_okt(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 1, 1, 32, 0, 2, 0}, 128, 5);
+    moe_cl_launches = 3;
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 128, 0);
+    expect_okt(i640, (v3pt){32, 4, 1, 2, 2, 1, 1, 32, 0, 2, 0}, 256, 6);
+    moe_cl_launches = 1;
     /* batched modes, parallel gather */
     expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0, 0, 0});
     expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0, 0, 0});
@@ -163,6 +206,9 @@ int main(void)
     printf("v3 drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
     rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under PAIR 2: rel_err %g", rel);
+    rel = run_v3t(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 128, 3, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3=2: rel_err %g", rel);
+    printf("v3 (V3=2) drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
     moe_cl_close(&cl);
     return failures ? 1 : 0;
 }
