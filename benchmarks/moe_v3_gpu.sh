@@ -9,7 +9,9 @@
 #   2. the glm47 decode shape: presets + DECODE_N (120) random points of the profile's space, then a
 #      grid over the work-per-weight region (TILE_N 16/32 x SIMDGROUPS_PER_TG 4/8/16 x SG_N_TILES 1/4 x
 #      NUM_BUFFERS 1/2 x PAIR 0/1/2 x OCC_WARPS 0/32/40, SPLIT_K 1, SIDE 0, GRID_COPIES 1; GRID=splitk
-#      runs the earlier grid over the split-K region instead);
+#      runs the earlier grid over the split-K region instead; GRID=v3b the ticketed decode, V3=2:
+#      TILE_N 16/32 x SIMDGROUPS_PER_TG 4/8 x NUM_BUFFERS 1/2 x DOWN_ROWS 128/384/768 x GROUPS 0/396,
+#      SG_N_TILES 4, 48 points);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
@@ -57,6 +59,14 @@ if sys.argv[3] == "splitk":
     sp["knobs"].update({"TILE_N": [16, 32, 64], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [2, 4],
                         "NUM_BUFFERS": [2], "V3": [1], "SPLIT_K": [1, 2, 4, 8], "SIDE": [0], "GRID_COPIES": [1],
                         "P2_SPREAD": [0, 1], "PAIR": [0], "OCC_WARPS": [0]})
+elif sys.argv[3] == "v3b":
+    # V3=2: DOWN_ROWS (K rows of down per B item: I/DOWN_ROWS atomics per output element and slot) and
+    # GROUPS (persistent groups; 0 = one per work item; 396 = 3 per SM of 132, what 80 registers allow
+    # at 256 threads) are knobs of the kernel, not of the profile's space: added here
+    sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8], "SG_M_TILES": [1], "SG_N_TILES": [4],
+                        "NUM_BUFFERS": [1, 2], "V3": [2], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0], "PAIR": [0], "OCC_WARPS": [0], "DOWN_ROWS": [128, 384, 768],
+                        "GROUPS": [0, 396]})
 else:
     sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
@@ -92,18 +102,20 @@ by = collections.OrderedDict()
 for r in recs: by.setdefault(r["shape_key"], []).append(r)
 med = lambda r: r["stats"]["median_ns"]
 short = lambda k: k.replace("experts=64,hidden=2048,intermediate=1536,", "")
-print(f"{'shape':44} {'n':>4} {'ok':>4} {'v2 best us':>10} {'v3 best us':>10} {'GB/s':>6} {'%copy':>6}  best variant")
+print(f"{'shape':44} {'n':>4} {'ok':>4} {'v2 best us':>10} {'v3 best us':>10} {'V3=2 us':>10} {'GB/s':>6} {'%copy':>6}  best variant")
 best = {}
 for k, rs in by.items():
     ok = [r for r in rs if r["status"] == "ok"]
     if not ok:
         print(f"{short(k):44} {len(rs):4}    0  " + str(dict(collections.Counter(r['status'] for r in rs)))); continue
     v2 = [r for r in ok if r["knobs"].get("V3", 0) == 0]; v3 = [r for r in ok if r["knobs"].get("V3", 0) == 1]
+    vt = [r for r in ok if r["knobs"].get("V3", 0) == 2]
     b = min(ok, key=med); best[k] = b
     f2 = f"{med(min(v2, key=med))/1e3:10.1f}" if v2 else f"{'-':>10}"
     f3 = f"{med(min(v3, key=med))/1e3:10.1f}" if v3 else f"{'-':>10}"
+    ft = f"{med(min(vt, key=med))/1e3:10.1f}" if vt else f"{'-':>10}"
     g = b["bytes"] / med(b)
-    print(f"{short(k):44} {len(rs):4} {len(ok):4} {f2} {f3} {g:6.0f} {100*g/gb:5.1f}%  {b['variant_key']}")
+    print(f"{short(k):44} {len(rs):4} {len(ok):4} {f2} {f3} {ft} {g:6.0f} {100*g/gb:5.1f}%  {b['variant_key']}")
     bad = collections.Counter(r["status"] for r in rs if r["status"] != "ok")
     if bad: print(f"{'':44}   not ok: {dict(bad)}")
 # decode: best per value of each v3 knob (glm47 decode)
@@ -111,13 +123,17 @@ for k, rs in by.items():
     if "mode=decode" not in k or "bits=glm47" not in k: continue
     ok = [r for r in rs if r["status"] == "ok"]
     print(f"\nglm47 decode, best median per knob value ({len(ok)} verified):")
-    for knob in ("V3", "PAIR", "OCC_WARPS", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG",
-                 "SG_N_TILES", "NUM_BUFFERS"):
-        vals = collections.defaultdict(list)
-        for r in ok:
-            if knob != "V3" and r["knobs"].get("V3", 0) != 1: continue
-            vals[r["knobs"].get(knob)].append(med(r))
-        print(f"  {knob:18} " + "  ".join(f"{v}: {min(t)/1e3:.1f} us (n={len(t)})" for v, t in sorted(vals.items())))
+    for v3v in (1, 2):
+        print(f" V3={v3v}:" if v3v == 1 else " V3=2 (ticketed; DOWN_ROWS 384 and GROUPS 0 where the record has none):")
+        for knob in ("V3", "PAIR", "OCC_WARPS", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG",
+                     "SG_N_TILES", "NUM_BUFFERS", "DOWN_ROWS", "GROUPS"):
+            if (knob == "V3" and v3v == 2) or (v3v == 1 and knob in ("DOWN_ROWS", "GROUPS")): continue
+            vals = collections.defaultdict(list)
+            for r in ok:
+                if knob != "V3" and r["knobs"].get("V3", 0) != v3v: continue
+                vals[r["knobs"].get(knob, {"DOWN_ROWS": 384, "GROUPS": 0}.get(knob))].append(med(r))
+            if vals:
+                print(f"  {knob:18} " + "  ".join(f"{v}: {min(t)/1e3:.1f} us (n={len(t)})" for v, t in sorted(vals.items())))
 json.dump({k: {"knobs": b["knobs"], "shape": b["shape"], "median_ns": med(b)} for k, b in best.items()},
           open(os.path.join(O, "best.json"), "w"), indent=1)
 PY
