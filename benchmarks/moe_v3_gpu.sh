@@ -10,8 +10,8 @@
 #      grid over the work-per-weight region (TILE_N 16/32 x SIMDGROUPS_PER_TG 4/8/16 x SG_N_TILES 1/4 x
 #      NUM_BUFFERS 1/2 x PAIR 0/1/2 x OCC_WARPS 0/32/40, SPLIT_K 1, SIDE 0, GRID_COPIES 1; GRID=splitk
 #      runs the earlier grid over the split-K region instead; GRID=v3b the ticketed decode, V3=2:
-#      TILE_N 16/32 x SIMDGROUPS_PER_TG 4/8 x NUM_BUFFERS 1/2 x DOWN_ROWS 128/384/768 x GROUPS 0/396,
-#      SG_N_TILES 4, 48 points);
+#      SIMDGROUPS_PER_TG 4/8 x NUM_BUFFERS 1/2 x SPLIT_K 1/2/4 x DOWN_ROWS 128/384 x GROUPS 0/396,
+#      TILE_N 16, SG_N_TILES 4, 48 points);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
@@ -63,9 +63,10 @@ elif sys.argv[3] == "v3b":
     # V3=2: DOWN_ROWS (K rows of down per B item: I/DOWN_ROWS atomics per output element and slot) and
     # GROUPS (persistent groups; 0 = one per work item; 396 = 3 per SM of 132, what 80 registers allow
     # at 256 threads) are knobs of the kernel, not of the profile's space: added here
-    sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8], "SG_M_TILES": [1], "SG_N_TILES": [4],
-                        "NUM_BUFFERS": [1, 2], "V3": [2], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
-                        "P2_SPREAD": [0], "PAIR": [0], "OCC_WARPS": [0], "DOWN_ROWS": [128, 384, 768],
+    # SPLIT_K: A items of hidden/SPLIT_K rows (more, smaller items for the persistent groups)
+    sp["knobs"].update({"TILE_N": [16], "SIMDGROUPS_PER_TG": [4, 8], "SG_M_TILES": [1], "SG_N_TILES": [4],
+                        "NUM_BUFFERS": [1, 2], "V3": [2], "SPLIT_K": [1, 2, 4], "SIDE": [0], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0], "PAIR": [0], "OCC_WARPS": [0], "DOWN_ROWS": [128, 384],
                         "GROUPS": [0, 396]})
 else:
     sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],

@@ -165,8 +165,9 @@
  *                      and Metal compile it as a no-op.
  *   V3=2               decode only (the batched modes' constraint keeps V3 at 0 or 1), moe_swiglu.v3t.h:
  *                      the ticketed decode. Groups take tickets from one counter in `scratch`: first
- *                      the A items (one TILE_N chunk of one slot: gate/up over all of hidden, SwiGLU, h
- *                      stored in scratch, then the ready count of its DOWN_ROWS range bumped), then the
+ *                      the A items (one TILE_N chunk of one slot, hidden/SPLIT_K rows of gate/up; the
+ *                      chunk's last split to arrive runs SwiGLU, stores h in scratch and bumps the
+ *                      ready count of its DOWN_ROWS range), then the
  *                      B items (one DOWN_ROWS range of one slot x 2 * SIMDGROUPS_PER_TG * OT output
  *                      tiles: wait for the range's ready count, stage its h rows, down, one atomic per
  *                      output column), so an output element takes intermediate/DOWN_ROWS atomics per
@@ -174,8 +175,8 @@
  *                      item waits only on A items, whose tickets are all smaller (held by running
  *                      groups, which wait on nothing): no deadlock. NUM_BUFFERS sets a B lane's loads in
  *                      flight: min(4*NB, 8) K tiles x OT = max(4*NB/8, 1) output tiles. SIDE,
- *                      GRID_COPIES, PAIR 2 (gate/up pair tables) and OCC_WARPS as at V3=1; needs SPLIT_K
- *                      1, P2_SPREAD 0, PAIR 0 or 2.
+ *                      GRID_COPIES, PAIR 2 (gate/up pair tables) and OCC_WARPS as at V3=1; needs
+ *                      P2_SPREAD 0, PAIR 0 or 2.
  *   DOWN_ROWS          V3=2: rows of h (K of down) per B item, a multiple of 128 up to 4096 (default
  *                      384; a last range may be shorter). Not in the profile's space (the benchmark's
  *                      GRID=v3b walks it).
@@ -189,7 +190,7 @@
  *   that do not divide one another. v3: V3 == 1 || (SPLIT_K, SIDE, GRID_COPIES at 1, 0, 1); the
  *   batched modes likewise keep those three at their v2 values (they only use the parallel gather);
  *   hidden % (16 * SPLIT_K) == 0; PAIR only at decode under V3, OCC_WARPS only under V3; V3=2 only at
- *   decode with SPLIT_K 1 and PAIR != 1 (P2_SPREAD's constraint already asks V3 == 1); the v3
+ *   decode with PAIR != 1 (P2_SPREAD's constraint already asks V3 == 1); the v3
  *   decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES + 4*KP*TILE_N + 2*TILE_N + 4 + 160*(PAIR==2))
  *   bytes (KP: K parts per column group), bounded in the constraint by 4 * (4100 + 64*GRID_COPIES +
  *   64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N + 80*PAIR); the batched modes'

@@ -8,9 +8,11 @@
  *
  * What V3=2 does: persistent groups (GROUPS of them; 0 = one per work item) take tickets from one
  * global counter in `scratch`. Tickets 0 .. NA-1 are phase-A items, the rest phase-B items:
- *   - A item (chunk c, slot s), ordered chunk-major: gate and up of the TILE_N intermediate columns of
- *     chunk c over the whole hidden K (v3's phase 1), SwiGLU, h (down's su folded in) stored to
- *     scratch, then the ready count of (s, the DOWN_ROWS range holding c) is bumped.
+ *   - A item (chunk c, slot s, split k), ordered chunk-major: gate and up of the TILE_N intermediate
+ *     columns of chunk c over hidden rows k*H/SPLIT_K .. (k+1)*H/SPLIT_K (v3's phase 1; with SPLIT_K > 1
+ *     the partial sums meet in scratch as at V3=1 and the last of the chunk's splits to arrive goes on),
+ *     SwiGLU, h (down's su folded in) stored to scratch, then the ready count of (s, the DOWN_ROWS
+ *     range holding c) is bumped. SPLIT_K makes the items smaller, so persistent groups take more.
  *   - B item (K range r, slot s, output group o), ordered range-major: waits until range r of slot s
  *     has all its DOWN_ROWS / TILE_N chunks ready, stages those rows of h in threadgroup memory and
  *     runs down over them for 2 * SIMDGROUPS_PER_TG * OT output tiles (one half-warp per tile,
@@ -29,8 +31,8 @@
 #ifndef GROUPS
 #define GROUPS 0
 #endif
-#if V3 == 2 && (SPLIT_K != 1 || P2_SPREAD || PAIR == 1)
-#error "moe_swiglu: V3=2 needs SPLIT_K 1, P2_SPREAD 0 and PAIR 0 or 2"
+#if V3 == 2 && (P2_SPREAD || PAIR == 1)
+#error "moe_swiglu: V3=2 needs P2_SPREAD 0 and PAIR 0 or 2"
 #endif
 #if DOWN_ROWS % 128 != 0 || DOWN_ROWS < 128 || DOWN_ROWS > 2 * MOE3_SLAB
 #error "moe_swiglu: DOWN_ROWS must be a multiple of 128 up to 4096"
@@ -50,7 +52,7 @@ typedef struct moe3t_plan {
 MOE_FN moe3t_plan moe3t_plan_of(const MoEParams p)
 {
     moe3t_plan q;
-    q.na = p.intermediate / TILE_N * p.top_k;
+    q.na = p.intermediate / TILE_N * p.top_k * (moe_u32)SPLIT_K;
     q.nkr = (p.intermediate + DOWN_ROWS - 1u) / DOWN_ROWS;
     q.nog = (p.hidden / 16u + MOE3T_OTILES - 1u) / MOE3T_OTILES;
     q.nb = q.nkr * p.top_k * q.nog;
@@ -159,16 +161,18 @@ MOE_UNROLL
     }
 }
 
-/* A item: chunk `chunk` of slot `slot` (gate, up, SwiGLU), h published with its range's ready count.
- * Every barrier is reached by the whole group (ok only sets trip counts). */
+/* A item: split `split` of chunk `chunk` of slot `slot` (gate, up; the last split to arrive: SwiGLU,
+ * h published with its range's ready count). Every barrier is reached by the whole group (ok only
+ * sets trip counts). */
 MOE_FN void moe3t_item_a(MOE_G const moe_u16 *act, MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs,
     MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us, MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *gsv,
     MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv, MOE_G const moe_u16 *dsu, MOE_G const moe_u32 *ids,
     const MoEParams p, MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
     MOE_L float *xsh, MOE_L const float *gridl, MOE_L const float *pairl, MOE_L float *hp, MOE_L float *hs,
-    MOE_L int *ctl, const moe_u32 tid, const moe_u32 slot, const moe_u32 chunk)
+    MOE_L int *ctl, const moe_u32 tid, const moe_u32 slot, const moe_u32 chunk, const moe_u32 split)
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, n0 = chunk * TILE_N;
+    const moe_u32 kspan = H / (moe_u32)SPLIT_K;
     const int ok = moe3t_ok(ids, meta, p, slot);
     const moe_u32 e = ok ? ids[slot] : 0u;
     const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
@@ -188,8 +192,8 @@ MOE_UNROLL
         accu[t] = 0.0f;
     }
     moe3_phase1(act + (slot / TK) * H, gsu + e * H, usu + e * H, sb, gw + meta[e * 8u + 4u] / 4u,
-                uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I, 0u,
-                ok ? H : 0u, n0, cg0, nin, part, xsh, gridl, pairl, lg, accg, accu, tid);
+                uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I,
+                split * kspan, ok ? kspan : 0u, n0, cg0, nin, part, xsh, gridl, pairl, lg, accg, accu, tid);
     const int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, ok, tid);
     moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + H / 128u * I + I / 128u * H / 2u + H / 16u, last, tid);
     for (moe_u32 i = tid; i < (last ? (moe_u32)TILE_N : 0u); i += MOE_THREADS)
@@ -263,7 +267,7 @@ MOE_FN void moe3t_decode(MOE_G const moe_u16 *act,
     moe_u32 t = moe3t_take(scr, TK, I, ctl, tid);
     for (; t < q.na; t = moe3t_take(scr, TK, I, ctl, tid))
         moe3t_item_a(act, gw, gs, uw, us, gsu, gsv, usu, usv, dsu, ids, p, meta, side, scr, xsh, gridl, pairl, hp,
-                     hs, ctl, tid, t % TK, t / TK);
+                     hs, ctl, tid, t / (moe_u32)SPLIT_K % TK, t / (moe_u32)SPLIT_K / TK, t % (moe_u32)SPLIT_K);
     for (; t < q.total; t = moe3t_take(scr, TK, I, ctl, tid)) {
         const moe_u32 b = t - q.na, r = b % (TK * q.nog);
         moe3t_item_b(dw, ds, dsv, ids, probs, out, p, meta, side, scr, xsh, gridl, tid, r / q.nog, b / (TK * q.nog),

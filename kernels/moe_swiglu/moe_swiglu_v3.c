@@ -73,8 +73,8 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     if (v->down_rows < 128 || v->down_rows > 4096 || v->down_rows % 128 || v->groups < 0 || v->groups > 65535)
         return fw_errf(err, errlen, -EINVAL, "DOWN_ROWS=%d must be a multiple of 128 up to 4096 and GROUPS=%d 0..65535",
                        v->down_rows, v->groups);
-    if (v->v3 == 2 && (v->split_k != 1 || v->p2_spread || v->pair == 1))
-        return fw_errf(err, errlen, -EINVAL, "V3=2 needs SPLIT_K 1, P2_SPREAD 0 and PAIR 0 or 2");
+    if (v->v3 == 2 && (v->p2_spread || v->pair == 1))
+        return fw_errf(err, errlen, -EINVAL, "V3=2 needs P2_SPREAD 0 and PAIR 0 or 2");
     if (v->split_k != 1 && v->split_k != 2 && v->split_k != 4 && v->split_k != 8 && v->split_k != 16)
         return fw_errf(err, errlen, -EINVAL, "SPLIT_K=%d must be 1, 2, 4, 8 or 16", v->split_k);
     if (v->grid_copies != 1 && v->grid_copies != 32)
@@ -94,7 +94,7 @@ int64_t fw_moe_v3t_items(int H, int I, int top_k, int64_t tile_n, int64_t sgs, i
 {
     /* MOE3T_OT of moe_swiglu.v3t.h: output tiles per half-warp, 4 * NUM_BUFFERS / 8 (at least 1) */
     const int64_t ot = 4 * nbuf / 8 > 0 ? 4 * nbuf / 8 : 1, otiles = 2 * sgs * ot;
-    const int64_t na = I / tile_n * top_k, nkr = (I + v->down_rows - 1) / v->down_rows;
+    const int64_t na = I / tile_n * top_k * v->split_k, nkr = (I + v->down_rows - 1) / v->down_rows;
     const int64_t nog = (H / 16 + otiles - 1) / otiles;
     return na + nkr * top_k * nog;
 }

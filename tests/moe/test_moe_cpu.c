@@ -270,8 +270,15 @@ static void test_workload(void)
     fw_point_set(&p, "DOWN_ROWS", 200);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "DOWN_ROWS 200 accepted");
     fw_point_set(&p, "DOWN_ROWS", 384);
-    fw_point_set(&p, "SPLIT_K", 2);
-    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "V3=2 with SPLIT_K 2 accepted");
+    fw_point_set(&p, "SPLIT_K", 2);   /* SPLIT_K A items per chunk and slot */
+    fw_point_set(&p, "GROUPS", 0);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 16 + 8, "V3=2 SPLIT_K 2: grid %u", g.grid[0]);
+    fw_point_set(&p, "P2_SPREAD", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "V3=2 with P2_SPREAD accepted");
+    fw_point_set(&p, "P2_SPREAD", 0);
+    fw_point_set(&p, "PAIR", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "V3=2 with PAIR 1 accepted");
+    fw_point_set(&p, "PAIR", 0);
     fw_point_set(&p, "SPLIT_K", 1);
     fw_point_set(&p, "GROUPS", 0);
     fw_point_set(&p, "V3", 0);

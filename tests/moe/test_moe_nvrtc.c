@@ -89,6 +89,7 @@ int main(void)
         "TILE_N=32 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=2 NUM_BUFFERS=4 V3=2 DOWN_ROWS=128 SIDE=1 GRID_COPIES=32 "
         "PAIR=2 OCC_WARPS=32",
         "TILE_N=128 SIMDGROUPS_PER_TG=16 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=1 V3=2 DOWN_ROWS=4096",
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 SPLIT_K=4 GROUPS=396",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -145,7 +146,7 @@ int main(void)
               "%s: no 64-bit weight loads, tickets or ready-count reads", pt);
         free(log);
         free(ptx);
-        r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 MOE_MODE=0", "V3=2");
+        r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 P2_SPREAD=1 MOE_MODE=0", "V3=2");
         r_bad(src, "TILE_N=16 V3=2 DOWN_ROWS=200 MOE_MODE=0", "DOWN_ROWS");
     }
     /* one mode only, as the workload's MOE_MODE macro asks */

@@ -10,7 +10,10 @@
  *   - PAIR 1 and 2 (pair-sum table for down, pair tables for gate/up; widths 2 and 3) at every
  *     TILE_N, with the split, the spread, SIDE, 32 grid copies and repeated launches; OCC_WARPS (a
  *     CUDA register hint) compiles and changes nothing here;
- *   - MOE_TEST_DROP_LAST_K under V3 (with a split, and with PAIR 2) is far from the reference.
+ *   - V3=2, the ticketed decode: DOWN_ROWS ranges (one, several, a partial last one), output groups
+ *     (a partial last one), GROUPS 0 (one group per item) and 1..7 persistent groups, SPLIT_K 1..16,
+ *     every TILE_N, SIDE, grid copies, PAIR 2, NUM_BUFFERS 1..4, the dense layout, repeated launches;
+ *   - MOE_TEST_DROP_LAST_K under V3 (with a split, with PAIR 2, and under V3=2) is far from the reference.
  * Exits 77 (skip) without an OpenCL device. */
 #include <math.h>
 
@@ -188,8 +191,13 @@ int main(void)
     expect_okt(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 0}, 128, 0);
     expect_okt(two_all, (v3pt){32, 4, 1, 2, 4, 1, 0, 1, 0, 0, 0}, 128, 3);
     expect_okt(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 1, 1, 32, 0, 2, 0}, 128, 5);
+    /* with SPLIT_K: A items of hidden/SPLIT_K rows, partial sums through scratch, the last split goes on */
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 16, 1, 32, 0, 2, 0}, 256, 3);
+    expect_okt(two_all, (v3pt){16, 8, 1, 1, 1, 4, 0, 1, 0, 0, 0}, 128, 2);
     moe_cl_launches = 3;
     expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0}, 128, 0);
+    expect_okt(i640, (v3pt){16, 4, 1, 1, 2, 8, 0, 1, 0, 0, 0}, 128, 5);
     expect_okt(i640, (v3pt){32, 4, 1, 2, 2, 1, 1, 32, 0, 2, 0}, 256, 6);
     moe_cl_launches = 1;
     /* batched modes, parallel gather */
