@@ -125,7 +125,7 @@ for k, rs in by.items():
     ok = [r for r in rs if r["status"] == "ok"]
     print(f"\nglm47 decode, best median per knob value ({len(ok)} verified):")
     for v3v in (1, 2):
-        print(f" V3={v3v}:" if v3v == 1 else " V3=2 (ticketed; DOWN_ROWS 384 and GROUPS 0 where the record has none):")
+        print(" V3 over every record, then the V3=1 knobs:" if v3v == 1 else " V3=2 (ticketed; DOWN_ROWS 384 and GROUPS 0 where the record has none):")
         for knob in ("V3", "PAIR", "OCC_WARPS", "SPLIT_K", "P2_SPREAD", "SIDE", "GRID_COPIES", "TILE_N", "SIMDGROUPS_PER_TG",
                      "SG_N_TILES", "NUM_BUFFERS", "DOWN_ROWS", "GROUPS"):
             if (knob == "V3" and v3v == 2) or (v3v == 1 and knob in ("DOWN_ROWS", "GROUPS")): continue
