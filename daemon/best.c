@@ -46,7 +46,7 @@ static const char *str_of(const cJSON *o, const char *name)
 }
 
 /* The macros to build with, as the job spelled them (aliases; bound knobs are no macros). */
-static void add_macros(cJSON *best, const cJSON *spec)
+static void add_macros(cJSON *best, const fw_job_spec *spec)
 {
     const cJSON *knobs = cJSON_GetObjectItemCaseSensitive(best, "knobs");
     fw_point pt;
@@ -54,13 +54,12 @@ static void add_macros(cJSON *best, const cJSON *spec)
     if (!cJSON_IsObject(knobs) || fw_point_from_json(knobs, &pt, err, sizeof(err)) < 0)
         return;
     fw_point mp;
-    cJSON *src = fw_binds_describe(cJSON_GetObjectItemCaseSensitive(spec, "binds"), &pt, &mp);
+    cJSON *src = fw_binds_describe(spec->binds, &pt, &mp);
     if (src)
         cJSON_AddItemToObject(best, "source_transforms", src);
     char **macros = NULL;
     size_t n = 0;
-    if (fw_point_macros_values(&mp, cJSON_GetObjectItemCaseSensitive(spec, "aliases"),
-                               cJSON_GetObjectItemCaseSensitive(spec, "knob_values"), &macros, &n) == 0) {
+    if (fw_point_macros_values(&mp, spec->aliases, spec->knob_values, &macros, &n) == 0) {
         cJSON *arr = cJSON_AddArrayToObject(best, "macros");
         for (size_t i = 0; i < n; i++)
             cJSON_AddItemToArray(arr, cJSON_CreateString(macros[i]));
@@ -89,13 +88,14 @@ void fw_daemon_best_decorate(fw_daemon *d, cJSON *best)
     cJSON *row = NULL;
     if (job > 0)
         fw_db_job_get(d->db, job, &row);
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(row, "spec");
-    add_macros(best, spec);
+    fw_job_spec spec;
+    if (fw_job_spec_parse(cJSON_GetObjectItemCaseSensitive(row, "spec"), &spec, NULL, 0) < 0)
+        memset(&spec, 0, sizeof spec);   /* no job row (or no spec): no macros, no source */
+    add_macros(best, &spec);
     /* Which code this is: best spans jobs, and a user source edited under the same entry name is
      * other code; the job's source hash and file name say which ("" = the family's built-in kernel). */
     const char *sh = str_of(row, "source_hash");
-    const cJSON *ssrc = cJSON_GetObjectItemCaseSensitive(spec, "source");
     cJSON_AddStringToObject(best, "source_hash", sh ? sh : "");
-    cJSON_AddStringToObject(best, "source_name", str_of(ssrc, "name") ? str_of(ssrc, "name") : "");
+    cJSON_AddStringToObject(best, "source_name", spec.source_name ? spec.source_name : "");
     cJSON_Delete(row);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_job.h"
 #include "fw_util.h"
 
 typedef struct pair {
@@ -485,11 +486,11 @@ static int same_str_field(const cJSON *a, const cJSON *b, const char *name)
 /* The job's strategy and ask-ahead from its resolved spec; fixed orders ignore results. */
 static int job_order(const cJSON *job, const char **strategy, int64_t *ahead)
 {
-    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(job, "spec");
-    const char *s = str_field(spec, "strategy");
-    *strategy = s ? s : str_field(job, "strategy");
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "ask_ahead");
-    *ahead = cJSON_IsNumber(a) ? (int64_t)a->valuedouble : 0;
+    fw_job_spec js;
+    if (fw_job_spec_parse(cJSON_GetObjectItemCaseSensitive(job, "spec"), &js, NULL, 0) < 0)
+        memset(&js, 0, sizeof js);
+    *strategy = js.strategy ? js.strategy : str_field(job, "strategy");
+    *ahead = js.has_ask_ahead ? js.ask_ahead : 0;
     const char *t = *strategy;
     return !t || strcmp(t, "grid") == 0 || strcmp(t, "random") == 0 || strcmp(t, "presets") == 0;
 }

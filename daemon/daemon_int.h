@@ -187,10 +187,11 @@ struct fw_daemon_job {
     fw_daemon_job_dev devs[FW_DAEMON_JOB_DEVICES_MAX];
     int ndevs;                    /* 1 for a one-device job; spec "devices" (as stored) otherwise */
     cJSON *spec;                  /* resolved, as stored (may carry "variant_timeout_s") */
+    fw_job_spec js;               /* spec, typed (fw_job_spec_parse): what the daemon reads of it */
     cJSON *wspec;                 /* what the worker gets: spec without the daemon's own fields */
     fw_daemon_shape_info *shape_info;
     size_t nshapes;
-    const char *family;           /* inside spec */
+    const char *family;           /* js.family, "" when none */
     double variant_timeout_s;
     int budget_s_noted;           /* the log said which shapes the time budget ended */
 

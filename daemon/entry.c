@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fw_job.h"
 #include "fw_util.h"
 
 static int ident_char(char c)
@@ -59,12 +60,13 @@ static void list_kernels(const char *text, char *list, size_t len)
 
 int fw_daemon_check_entry(const cJSON *resolved, char *err, size_t errlen)
 {
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(resolved, "source");
-    const char *text = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(src, "text"));
-    const char *entry = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(src, "entry"));
+    fw_job_spec js;
+    if (fw_job_spec_parse(resolved, &js, NULL, 0) < 0)
+        return 0;   /* fw_spec_resolve says what is wrong with the spec */
+    const char *text = js.source_text, *entry = js.source_entry;
     if (!text || !entry || !*entry || has_word(text, entry))
         return 0;
-    const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(src, "name"));
+    const char *name = js.source_name;
     char list[1024] = "";
     list_kernels(text, list, sizeof list);
     return fw_errf(err, errlen, -EINVAL, "no function named '%s' in %s (the entry, --entry); %s%s", entry,

@@ -106,17 +106,12 @@ static void seed(fw_daemon *d, fw_daemon_job *job, fw_daemon_eta *e)
 }
 
 /* warmup + rounds x iters: the worker's defaults for the finalists (bench/worker/worker.c). */
-static double launches(const cJSON *spec)
+static double launches(const fw_job_spec *spec)
 {
-    const cJSON *op = cJSON_GetObjectItemCaseSensitive(spec, "options");
-    const cJSON *jr = cJSON_GetObjectItemCaseSensitive(op, "finalist_rounds");
-    const cJSON *ji = cJSON_GetObjectItemCaseSensitive(op, "finalist_iters");
-    const cJSON *jw = cJSON_GetObjectItemCaseSensitive(spec, "warmup");
-    const cJSON *jit = cJSON_GetObjectItemCaseSensitive(spec, "iters");
-    int rounds = cJSON_IsNumber(jr) && jr->valueint > 0 ? jr->valueint : 5;
-    int iters = cJSON_IsNumber(ji) && ji->valueint > 0 ? ji->valueint
-              : cJSON_IsNumber(jit) && jit->valueint > 0 ? jit->valueint : 10;
-    int warmup = cJSON_IsNumber(jw) && jw->valueint >= 0 ? jw->valueint : 3;
+    const fw_job_num *jr = &spec->finalist_rounds, *ji = &spec->finalist_iters;
+    int rounds = jr->number && jr->ivalue > 0 ? jr->ivalue : 5;
+    int iters = ji->number && ji->ivalue > 0 ? ji->ivalue : spec->has_iters ? spec->iters : 10;
+    int warmup = spec->has_warmup ? spec->warmup : 3;
     return (double)warmup + (double)rounds * (double)iters;
 }
 
@@ -138,7 +133,7 @@ void fw_daemon_eta_add(fw_daemon *d, fw_daemon_job *job, cJSON *p, double elapse
         .finalists_phase = job->fin_state == 1,
         .finalists_elapsed_s = e && e->fin_started_ns ? (double)(fw_now_ns() - e->fin_started_ns) / 1e9 : 0,
         .cand_sum_ns = sum,
-        .launches = launches(job->spec),
+        .launches = launches(&job->js),
     };
     fw_daemon_eta_est est;
     fw_daemon_eta_estimate(&in, &est);

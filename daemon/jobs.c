@@ -55,10 +55,11 @@ int fw_daemon_parse_selector(const char *sel, char *backend, size_t blen, int *i
 
 void fw_daemon_spec_selector(const cJSON *spec, char *out, size_t len)
 {
-    const cJSON *b = cJSON_GetObjectItemCaseSensitive(spec, "backend");
-    const cJSON *i = cJSON_GetObjectItemCaseSensitive(spec, "device");
-    snprintf(out, len, "%s:%d", cJSON_IsString(b) ? b->valuestring : fw_job_default_backend(),
-             cJSON_IsNumber(i) ? (int)i->valuedouble : 0);
+    fw_job_spec js;
+    if (fw_job_spec_parse(spec, &js, NULL, 0) < 0)
+        memset(&js, 0, sizeof js);
+    snprintf(out, len, "%s:%d", js.backend ? js.backend : fw_job_default_backend(),
+             js.has_device && !js.device_text ? js.device : 0);
 }
 
 fw_daemon_job *fw_daemon_job_find(fw_daemon *d, int64_t id)
@@ -123,12 +124,12 @@ static const cJSON *fastest(const cJSON *rankings)
 }
 
 /* Finalists of a job from the store: K per shape = spec options.finalists (default 5, 0 = off). */
-static int fw_daemon_spec_finalists(const cJSON *spec)
+static int fw_daemon_spec_finalists(const fw_job_spec *spec)
 {
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(spec, "options"), "finalists");
-    if (!cJSON_IsNumber(f))
+    const fw_job_num *f = &spec->finalists;
+    if (!f->number)
         return 5;
-    return f->valuedouble <= 0 ? 0 : f->valuedouble > 8 ? 8 : (int)f->valuedouble;
+    return f->value <= 0 ? 0 : f->value > 8 ? 8 : (int)f->value;
 }
 
 static int has_seq(const cJSON *list, double seq)
@@ -244,9 +245,14 @@ int fw_daemon_job_add(fw_daemon *d, int64_t id, char *err, size_t errlen)
     cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "variant_timeout_s");
     cJSON_DeleteItemFromObjectCaseSensitive(job->wspec, "devices");
     job->variant_timeout_s = num_field(spec, "variant_timeout_s", d->opt.variant_timeout_s);
-    const cJSON *fam = cJSON_GetObjectItemCaseSensitive(job->spec, "family");
-    job->family = cJSON_IsString(fam) ? fam->valuestring : "";
-    job->fin_k = fw_daemon_spec_finalists(spec);
+    char perr[512];
+    if (job->spec && fw_job_spec_parse(job->spec, &job->js, perr, sizeof(perr)) < 0) {
+        cJSON_Delete(row);
+        job_free(job);
+        return fw_errf(err, errlen, -EINVAL, "job %" PRId64 " has a stored spec that does not parse: %s", id, perr);
+    }
+    job->family = job->js.family ? job->js.family : "";
+    job->fin_k = fw_daemon_spec_finalists(&job->js);
     const cJSON *dev = cJSON_GetObjectItemCaseSensitive(row, "device");
     if (cJSON_IsString(dev) && *dev->valuestring)
         snprintf(job->device_sel, sizeof(job->device_sel), "%s", dev->valuestring);

@@ -255,7 +255,10 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
     }
     char hash[17];
     fw_spec_hash(resolved, hash);
-    uint64_t seed = (uint64_t)num_of(resolved, "seed", 0);
+    fw_job_spec js;   /* resolved just now: it parses */
+    if (fw_job_spec_parse(resolved, &js, NULL, 0) < 0)
+        memset(&js, 0, sizeof js);
+    uint64_t seed = js.seed;
     if (vt > 0)
         cJSON_AddNumberToObject(resolved, "variant_timeout_s", vt);
     if (sels)   /* like variant_timeout_s, outside the hash: the same search on one device or several */
@@ -265,8 +268,7 @@ static void m_submit(fw_daemon *d, fw_daemon_req *req)
         return;
     }
     char source_hash[17] = "";
-    const cJSON *src = cJSON_GetObjectItemCaseSensitive(resolved, "source");
-    const char *text = str_of(src, "text");
+    const char *text = js.source_text;
     if (text) {
         fw_hash64_hex(fw_hash64_str(FW_HASH64_INIT, text), source_hash);
         if (fw_db_source_put(d->db, source_hash, text) < 0) {
@@ -672,8 +674,10 @@ static void expand_planned(fw_daemon *d, fw_daemon_plan *p)
     }
     expand_ctx *ec = p->ctx;
     const fw_plan *plan = &p->plan;
-    const fw_family *fam = fw_family_find(str_of(ec->resolved, "family"));
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(ec->resolved, "shapes");
+    fw_job_spec js;
+    if (fw_job_spec_parse(ec->resolved, &js, NULL, 0) < 0)
+        memset(&js, 0, sizeof js);
+    const fw_family *fam = fw_family_find(js.family);
     cJSON *items = cJSON_CreateArray();
     for (size_t i = 0; i < plan->n && (int64_t)i < ec->limit; i++) {
         const fw_plan_item *it = &plan->items[i];
@@ -681,7 +685,7 @@ static void expand_planned(fw_daemon *d, fw_daemon_plan *p)
         char key[FW_KEY_MAX];
         cJSON_AddNumberToObject(o, "seq", (double)i);
         cJSON_AddNumberToObject(o, "shape_index", it->shape);
-        const cJSON *shape = cJSON_GetArrayItem(shapes, it->shape);
+        const cJSON *shape = fw_job_spec_shape(&js, it->shape);
         if (fam && fam->shape_key && shape && fam->shape_key(shape, key, sizeof(key)) >= 0)
             cJSON_AddStringToObject(o, "shape_key", key);
         if (fw_point_key(&it->point, key, sizeof(key)) >= 0)

@@ -111,8 +111,7 @@ static int job_adopt(fw_daemon *d, fw_daemon_job *job, fw_daemon_plan *p, char *
     job->done = r->done;
     r->done = NULL;
     job->evaluated = r->evaluated;
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(job->spec, "shapes");
-    job->nshapes = (size_t)cJSON_GetArraySize(shapes);
+    job->nshapes = (size_t)job->js.nshapes;
     job->shape_info = calloc(job->nshapes ? job->nshapes : 1, sizeof(*job->shape_info));
     if (!job->shape_info)
         return fw_errf(err, errlen, -ENOMEM, "out of memory planning job %" PRId64, job->id);
@@ -214,7 +213,7 @@ void fw_daemon_job_told(fw_daemon *d, fw_daemon_job *job, int64_t seq, const cJS
 /* The log says which shapes the time budget ended (once, when the sequence ends). */
 static void time_budget_note(fw_daemon *d, fw_daemon_job *job)
 {
-    double b = fw_spec_budget_s(job->spec);
+    double b = job->js.budget_s;
     if (!(b > 0) || job->budget_s_noted)
         return;
     job->budget_s_noted = 1;
@@ -307,7 +306,7 @@ cJSON *fw_daemon_job_failure_record(fw_daemon_job *job, int64_t seq, const char 
     cJSON_AddStringToObject(m, "family", job->family);
     const fw_seq_item *it = job->seq ? fw_seq_item_at(job->seq, seq) : NULL;
     if (it) {
-        const cJSON *shape = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(job->spec, "shapes"), it->shape);
+        const cJSON *shape = fw_job_spec_shape(&job->js, it->shape);
         const fw_family *fam = fw_family_find(job->family);
         char key[FW_KEY_MAX];
         cJSON_AddNumberToObject(m, "shape_index", it->shape);

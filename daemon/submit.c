@@ -35,15 +35,16 @@ void fw_daemon_create_job(fw_daemon *d, fw_daemon_req *req, const cJSON *spec, c
                           int64_t planned, int64_t parent, const char *device_sel, const char *source_hash,
                           const char *fail_error, fw_daemon_plan *built)
 {
-    const cJSON *jb = cJSON_GetObjectItemCaseSensitive(spec, "budget");
-    int64_t budget = cJSON_IsNumber(jb) ? (int64_t)jb->valuedouble : 0;
+    fw_job_spec js;   /* resolved (submit, rerun): it parses */
+    if (fw_job_spec_parse(spec, &js, NULL, 0) < 0)
+        memset(&js, 0, sizeof js);
     fw_db_job_new nj = {
         .spec = spec,
         .spec_hash = spec_hash,
         .seed = seed,
-        .family = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "family")),
-        .strategy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(spec, "strategy")),
-        .budget = budget,
+        .family = js.family,
+        .strategy = js.strategy,
+        .budget = js.has_budget ? js.budget : 0,
         .planned = planned,
         .parent = parent,
         .device = device_sel,

@@ -107,6 +107,7 @@ typedef struct fw_job_spec {
     const cJSON *space_knobs;   /* space.knobs */
     const char *source_text;    /* source.text when a string */
     const char *source_entry;   /* source.entry when a string ("" included) */
+    const char *source_name;    /* source.name (the file the CLI read it from) when a string */
     const cJSON *source_entries;   /* source.entries: a name, or {dialect or kernel name: entry} */
     int has_budget, has_seed, has_warmup, has_iters, has_device;
     int64_t budget;          /* 0 .. FW_SPEC_MAX_BUDGET (0 = every valid point) */

@@ -102,6 +102,7 @@ static int parse_parts(const cJSON *r, fw_job_spec *s, char *err, size_t errlen)
         return fw_errf(err, errlen, -EINVAL, "\"source\".\"text\" must be the kernel source as a string");
     s->source_text = cJSON_GetStringValue(t);
     s->source_entry = cJSON_GetStringValue(field(s->source, "entry"));
+    s->source_name = cJSON_GetStringValue(field(s->source, "name"));
     s->source_entries = field(s->source, "entries");
     s->space_knobs = field(s->space, "knobs");
     s->replay_hash = cJSON_GetStringValue(field(s->replay, "hash"));

@@ -62,7 +62,7 @@ static void test_fields(void)
     CHECK(s.has_device && s.device == 3 && !s.device_text);
     CHECK(s.budget_s == 2.5 && fw_spec_budget_s(r) == 2.5);
     CHECK(s.space == cJSON_GetObjectItem(r, "space") && s.aliases && s.macros && s.presets);
-    CHECK(!s.source && !s.source_text && !s.replay && !s.replay_hash && !s.workload && !s.binds);
+    CHECK(!s.source && !s.source_text && !s.source_entry && !s.source_name && !s.replay && !s.replay_hash && !s.workload && !s.binds);
     /* a learning strategy's resolved spec carries its ask-ahead */
     CHECK(s.has_ask_ahead && s.ask_ahead == FW_SEQ_ASK_AHEAD_DEFAULT);
     CHECK_STR(s.compiler, "-cl-fast-relaxed-math");
