@@ -13,6 +13,7 @@ struct fw_family;
 
 typedef struct job_ctx {
     const cJSON *resolved;         /* not owned; read only while the sequence is built */
+    const cJSON *shapes;           /* its "shapes" array (fw_job_spec.shapes), the same lifetime */
     fw_space space;
     fw_env denv;
     const struct fw_family *fam;

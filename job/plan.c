@@ -160,6 +160,7 @@ int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *e
         return rc;
     if (!cJSON_IsObject(resolved) || !js.shapes || !js.strategy || !js.has_budget || !js.has_seed)
         return fw_errf(err, errlen, -EINVAL, "the spec is not resolved (run it through fw_spec_resolve first)");
+    c->shapes = js.shapes;
     c->budget = js.budget;
     c->seed = (int64_t)js.seed;
     c->fam = js.family ? fw_family_find(js.family) : NULL;

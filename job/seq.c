@@ -147,7 +147,7 @@ int fw_seq_new_work(const cJSON *resolved, const cJSON *device, fw_work *work, f
         return rc;
     }
     q->c.work = work;
-    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(resolved, "shapes");
+    const cJSON *shapes = q->c.shapes;
     q->nshapes = (size_t)cJSON_GetArraySize(shapes);
     q->sh = calloc(q->nshapes ? q->nshapes : 1, sizeof *q->sh);
     if (!q->sh)
@@ -182,7 +182,7 @@ int fw_seq_new_work(const cJSON *resolved, const cJSON *device, fw_work *work, f
         fw_seq_free(q);
         return rc;
     }
-    q->c.resolved = NULL;   /* the sequence keeps nothing of it: it may be freed now */
+    q->c.resolved = q->c.shapes = NULL;   /* the sequence keeps nothing of it: it may be freed now */
     q->c.work = NULL;
     *out = q;
     return 0;
