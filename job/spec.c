@@ -854,7 +854,9 @@ int fw_spec_check_options(const cJSON *user, char *err, size_t errlen)
     static const char *const known[] = {"ask_ahead", "compiler", "compile_threads", "early_stop", "finalists",
                                         "finalist_rounds", "finalist_iters", "rotate_buffers",
                                         "flush_cache_mb", "rotate_bytes", "launches_per_sample", "replay_noise",
-                                        "verify_on_device", "reference_max_ops", NULL};
+                                        "verify_on_device", "reference_max_ops",
+                                        /* the profiles' own: read by `fairway policy` and the reports */
+                                        "policy", "preset_names", NULL};
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(user, "options"), *it;
     if (!cJSON_IsObject(o))
         return 0;   /* fw_spec_resolve says what is wrong with a non-object */

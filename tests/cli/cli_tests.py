@@ -730,6 +730,13 @@ def case_ux(e):
     with open(spec, 'w') as f:
         json.dump({'profile': 'gemm_small', 'options': {'finalists': 2, 'early_stop': False}}, f)
     e.fw('--no-start', 'expand', '--spec', spec, '--limit', '1', rc=0)
+    # a spec that carries a profile's own options (a copy of the profile, edited) is not refused
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'variants', 'profiles',
+                           'mixed_bpw_fairway_glm47.json')) as f:
+        prof_opts = json.load(f)['options']
+    with open(spec, 'w') as f:
+        json.dump({'profile': 'gemm_small', 'options': dict(prof_opts, finalists=2)}, f)
+    e.fw('--no-start', 'expand', '--spec', spec, '--limit', '1', rc=0)
     # item 5: no budget asked for plans at most 40 per shape and says how to ask for all; 0 is all
     p = e.fw('--no-start', '--json', 'expand', '--family', 'gemm', '--shape', 'M=64,N=64,K=64', '--limit', '1', rc=0)
     check(json.loads(p.stdout)['planned'] == 40, 'default budget is not 40 per shape', p.stdout)
