@@ -12,6 +12,7 @@
 #include "fw_opencl.h"
 #include "fw_util.h"
 #include "test_util.h"
+#include "fw_test_spec.h"
 
 /* VPT values per thread, GROUP threads per group; BUG = 1 skips the last element (never written);
  * EXTRA (a spec macro, default 0) adds a constant, so the result is wrong but fully written. */
@@ -36,17 +37,6 @@ static const char clobber_src[] =
     "}\n";
 
 
-/* The typed spec the harness reads (fw_job_spec_parse); one at a time, valid until the next call. */
-static const fw_job_spec *typed(const cJSON *spec)
-{
-    static fw_job_spec s;
-    char perr[512];
-    if (fw_job_spec_parse(spec, &s, perr, sizeof perr) < 0) {
-        fprintf(stderr, "test bug: %s\n", perr);
-        exit(2);
-    }
-    return &s;
-}
 
 static int vadd_n(const cJSON *shape, int64_t *n)
 {
@@ -177,7 +167,7 @@ static cJSON *measure(fw_bench *b, const cJSON *spec, fw_plan_item it, int64_t s
 {
     cJSON *rec = NULL;
     char err[1024] = "";
-    int rc = fw_bench_measure_family(b, &vadd_family, typed(spec), &it, seq, &rec, err, sizeof err);
+    int rc = fw_bench_measure_family(b, &vadd_family, fw_test_typed(spec), &it, seq, &rec, err, sizeof err);
     CHECKF(rc == 0 && rec, "measure: %d %s", rc, err);
     return rec;
 }
@@ -324,7 +314,7 @@ int main(void)
     cJSON *rec = NULL;
     cJSON *spec5 = cJSON_Parse("{\"family\":\"no_such_family\",\"shapes\":[{\"n\":4}]}");
     fw_plan_item it = item(0, 1, 1, 0);
-    CHECK(fw_bench_measure(b, typed(spec5), &it, 0, &rec, err, sizeof err) == -EINVAL && !rec);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec5), &it, 0, &rec, err, sizeof err) == -EINVAL && !rec);
     CHECK(strstr(err, "no_such_family"));
     cJSON_Delete(spec5);
 
@@ -383,7 +373,7 @@ int main(void)
     launch_mode = 2;
     rec = NULL;
     it = item(0, 1, 32, 0);
-    CHECK(fw_bench_measure_family(b, &vadd_family, typed(spec), &it, 1, &rec, err, sizeof err) == -EFAULT);
+    CHECK(fw_bench_measure_family(b, &vadd_family, fw_test_typed(spec), &it, 1, &rec, err, sizeof err) == -EFAULT);
     CHECK(rec == NULL);
     launch_mode = 0;
     r = measure(b, spec, item(0, 1, 32, 0), 2);

@@ -15,6 +15,7 @@
 #include "fw_job.h"
 #include "fw_util.h"
 #include "../bench/test_util.h"
+#include "fw_test_spec.h"
 
 #define N 2048
 
@@ -30,17 +31,6 @@ static size_t nseen;
 static int batch_mode;            /* 0: launch_batch runs them, 1: answers -ENOTSUP */
 
 
-/* The typed spec the harness reads (fw_job_spec_parse); one at a time, valid until the next call. */
-static const fw_job_spec *typed(const cJSON *spec)
-{
-    static fw_job_spec s;
-    char perr[512];
-    if (fw_job_spec_parse(spec, &s, perr, sizeof perr) < 0) {
-        fprintf(stderr, "test bug: %s\n", perr);
-        exit(2);
-    }
-    return &s;
-}
 
 static void note(const fw_launch *l)
 {
@@ -174,7 +164,7 @@ static cJSON *measure(const char *options, fw_bench **bout)
     CHECK(fw_bench_new(&wrap, dev, &info, &b) == 0);
     cJSON *rec = NULL;
     char err[1024] = "";
-    int rc = fw_bench_measure_family(b, &fam, typed(spec), &it, 0, &rec, err, sizeof err);
+    int rc = fw_bench_measure_family(b, &fam, fw_test_typed(spec), &it, 0, &rec, err, sizeof err);
     CHECKF(rc == 0 && rec, "measure: %d %s", rc, err);
     CHECKF(strcmp(str(rec, "status"), "ok") == 0, "status %s: %s", str(rec, "status"), str(rec, "error"));
     CHECKF(num2(rec, "verify", "rel_err") <= 1e-6, "verifies");

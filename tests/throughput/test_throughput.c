@@ -17,6 +17,7 @@
 #include "fw_job.h"
 #include "fw_util.h"
 #include "../bench/test_util.h"
+#include "fw_test_spec.h"
 
 static char tmpdir[] = "/tmp/fw-test-throughput-XXXXXX";
 static const fw_backend *be;
@@ -36,17 +37,6 @@ static const char slow_src[] =
     "}\n";
 
 
-/* The typed spec the harness reads (fw_job_spec_parse); one at a time, valid until the next call. */
-static const fw_job_spec *typed(const cJSON *spec)
-{
-    static fw_job_spec s;
-    char perr[512];
-    if (fw_job_spec_parse(spec, &s, perr, sizeof perr) < 0) {
-        fprintf(stderr, "test bug: %s\n", perr);
-        exit(2);
-    }
-    return &s;
-}
 
 static int slow_key(const cJSON *shape, char *buf, size_t len)
 {
@@ -148,7 +138,7 @@ static cJSON *slow_measure(fw_bench *b, const cJSON *spec, int slow, int group, 
     fw_plan_item it = slow_item(slow, group);
     cJSON *rec = NULL;
     char err[1024] = "";
-    int rc = fw_bench_measure_family(b, &slow_family, typed(spec), &it, seq, &rec, err, sizeof err);
+    int rc = fw_bench_measure_family(b, &slow_family, fw_test_typed(spec), &it, seq, &rec, err, sizeof err);
     CHECKF(rc == 0 && rec, "measure: %d %s", rc, err);
     const char *st = str(rec, "status");
     CHECKF(strcmp(st, "ok") == 0 || strcmp(st, "pruned") == 0, "SLOW=%d: %s: %s", slow, st, str(rec, "error"));
@@ -251,7 +241,7 @@ static cJSON *run_plan(fw_bench *b, const cJSON *spec, const fw_plan *plan)
     for (size_t s = 0; s < plan->n; s++) {
         cJSON *rec = NULL;
         char err[1024];
-        int rc = fw_bench_measure(b, typed(spec), &plan->items[s], (int64_t)s, &rec, err, sizeof err);
+        int rc = fw_bench_measure(b, fw_test_typed(spec), &plan->items[s], (int64_t)s, &rec, err, sizeof err);
         CHECKF(rc == 0, "seq %zu: %s", s, err);
         cJSON_AddItemToArray(arr, rec);
     }
@@ -271,7 +261,7 @@ static void test_pool_same_records(void)
 
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     char err[1024];
-    CHECKF(fw_bench_pool_start(b, typed(spec), &plan, 0, 2, 0, NULL, 0, err, sizeof err) == 0, "%s", err);
+    CHECKF(fw_bench_pool_start(b, fw_test_typed(spec), &plan, 0, 2, 0, NULL, 0, err, sizeof err) == 0, "%s", err);
     /* deterministic: seqs 0..3 compiled ahead before the timing thread asks for any */
     for (int s = 0; s < 4; s++)
         CHECK(fw_bench_pool_wait(b, s) == 1);
@@ -296,12 +286,12 @@ static void test_pool_same_records(void)
     /* skipped seqs (already measured) are never compiled ahead */
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     int64_t skip[] = { 0, 1, 2 };
-    CHECK(fw_bench_pool_start(b, typed(spec), &plan, 0, 1, 3, skip, 3, err, sizeof err) == 0);
+    CHECK(fw_bench_pool_start(b, fw_test_typed(spec), &plan, 0, 1, 3, skip, 3, err, sizeof err) == 0);
     CHECK(fw_bench_pool_wait(b, 0) == 0);
     CHECK(fw_bench_pool_wait(b, 3) == 1);
     /* the timing thread jumping ahead moves the pool with it */
     cJSON *rec = NULL;
-    CHECK(fw_bench_measure(b, typed(spec), &plan.items[7], 7, &rec, err, sizeof err) == 0);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec), &plan.items[7], 7, &rec, err, sizeof err) == 0);
     CHECK(strcmp(str(rec, "status"), "ok") == 0);
     cJSON_Delete(rec);
     CHECK(fw_bench_pool_wait(b, 8) == 1);
@@ -361,7 +351,7 @@ static void test_cache_and_finalists(void)
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     fw_bench_set_cache(b, c);
     cJSON *cold = NULL;
-    CHECK(fw_bench_measure(b, typed(spec), &plan.items[0], 0, &cold, err, sizeof err) == 0);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec), &plan.items[0], 0, &cold, err, sizeof err) == 0);
     CHECK(strcmp(str(cold, "status"), "ok") == 0 && cJSON_IsFalse(cJSON_GetObjectItem(cold, "cached")));
     fw_bench_free(b);
     fw_ccache_stats st;
@@ -375,7 +365,7 @@ static void test_cache_and_finalists(void)
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     fw_bench_set_cache(b, c);
     cJSON *warm = NULL;
-    CHECK(fw_bench_measure(b, typed(spec), &plan.items[0], 0, &warm, err, sizeof err) == 0);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec), &plan.items[0], 0, &warm, err, sizeof err) == 0);
     CHECKF(strcmp(str(warm, "status"), "ok") == 0, "%s: %s", str(warm, "status"), str(warm, "error"));
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(warm, "cached")));
     CHECK(num2(warm, "compile_ms", NULL) >= 0);
@@ -388,7 +378,7 @@ static void test_cache_and_finalists(void)
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     fw_bench_set_cache(b, c);
     cJSON *rebuilt = NULL;
-    CHECK(fw_bench_measure(b, typed(spec), &plan.items[0], 0, &rebuilt, err, sizeof err) == 0);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec), &plan.items[0], 0, &rebuilt, err, sizeof err) == 0);
     CHECK(strcmp(str(rebuilt, "status"), "ok") == 0 && cJSON_IsFalse(cJSON_GetObjectItem(rebuilt, "cached")));
     fw_bench_free(b);
     fw_ccache_get_stats(c, &st);
@@ -396,17 +386,17 @@ static void test_cache_and_finalists(void)
     CHECK(fw_bench_new(be, dev, &info, &b) == 0);
     fw_bench_set_cache(b, c);
     cJSON *again = NULL;
-    CHECK(fw_bench_measure(b, typed(spec), &plan.items[0], 0, &again, err, sizeof err) == 0);
+    CHECK(fw_bench_measure(b, fw_test_typed(spec), &plan.items[0], 0, &again, err, sizeof err) == 0);
     CHECK(cJSON_IsTrue(cJSON_GetObjectItem(again, "cached")));
 
     /* the whole plan with a pool and the cache: every record ok, the stored one a hit */
-    CHECK(fw_bench_pool_start(b, typed(spec), &plan, 0, 2, 0, NULL, 0, err, sizeof err) == 0);
+    CHECK(fw_bench_pool_start(b, fw_test_typed(spec), &plan, 0, 2, 0, NULL, 0, err, sizeof err) == 0);
     cJSON *recs = run_plan(b, spec, &plan);
     fw_bench_pool_stop(b);
 
     /* finalists: top 3 of each shape, 4 rounds of 2 launches, interleaved */
     cJSON *fin = NULL;
-    CHECKF(fw_bench_finalists(b, typed(spec), &plan, recs, 3, 4, 2, 1, &fin, err, sizeof err) == 0, "%s", err);
+    CHECKF(fw_bench_finalists(b, fw_test_typed(spec), &plan, recs, 3, 4, 2, 1, &fin, err, sizeof err) == 0, "%s", err);
     CHECK(cJSON_GetArraySize(fin) == 6);
     const char *shapes[2] = { "K=40,M=64,N=48", "K=16,M=32,N=32" };
     for (int sh = 0; sh < 2; sh++) {
