@@ -182,6 +182,16 @@
  *                      GRID=v3b walks it).
  *   GROUPS             V3=2: groups launched, each taking tickets until none are left (persistent);
  *                      0 (default) = one per work item. Not in the profile's space either.
+ *   PREFETCH           v3 decode (V3=1 and V3=2's A items): 0 = phase 1 loads a chunk (CH1 tile rows of
+ *                      gate and up) and then decodes it. 1 = software-pipelined: the next chunk's
+ *                      windows and scales go into a second register set before the current chunk
+ *                      is decoded, and a slab's first chunk before the slab's staging barriers, so
+ *                      loads stay in flight through decode and barriers (twice phase 1's load
+ *                      registers: NUM_BUFFERS 1 with PREFETCH 1 holds what NUM_BUFFERS 2 holds).
+ *                      2 = 1, and down's first chunk (CH2 output tiles) is loaded before the join,
+ *                      in flight through the join, SwiGLU and PAIR-table barriers; needs V3=1 and
+ *                      SPLIT_K 1 (the group that runs down is known up front). Not in the profile's
+ *                      space (the benchmark's GRID=inflight walks it).
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
@@ -256,6 +266,7 @@ void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
 typedef struct fw_moe_v3 {
     int v3, split_k, side, grid_copies, p2_spread, pair, occ_warps;
     int down_rows, groups;                      /* V3=2 only (defaults 384, 0) */
+    int prefetch;                               /* decode under V3 only (default 0) */
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */

@@ -21,6 +21,9 @@
  *   - PAIR (2- and 3-bit codes): down reads a pair-sum table of h (PAIR >= 1), gate/up static pair
  *     tables (PAIR 2), so two weights cost one extraction and one lookup; OCC_WARPS asks ptxas for
  *     more resident warps (CUDA's __launch_bounds__).
+ *   - PREFETCH 1 software-pipelines phase 1 (the next chunk's loads into a second register set before
+ *     the current chunk's decode; a slab's first chunk before its staging barriers); 2 also loads
+ *     down's first chunk before the join. The sums are the same, in the same order, as PREFETCH 0.
  */
 #ifndef V3
 #define V3 0
@@ -45,6 +48,15 @@
 #endif
 #if PAIR < 0 || PAIR > 2
 #error "moe_swiglu: PAIR must be 0, 1 or 2"
+#endif
+#ifndef PREFETCH
+#define PREFETCH 0
+#endif
+#if PREFETCH < 0 || PREFETCH > 2
+#error "moe_swiglu: PREFETCH must be 0, 1 or 2"
+#endif
+#if PREFETCH == 2 && (V3 != 1 || SPLIT_K != 1)
+#error "moe_swiglu: PREFETCH 2 needs V3=1 and SPLIT_K 1"
 #endif
 /* OCC_WARPS (CUDA): resident warps per SM asked of the register allocator through
  * __launch_bounds__'s second argument (groups per SM); 0 leaves it out (an explicit 1 is not the
@@ -236,6 +248,66 @@ MOE_UNROLL
 #endif
 }
 
+#if PREFETCH
+/* PREFETCH >= 1: phase 1 software-pipelined. One chunk's gate/up windows and scales in a register
+ * set; the next chunk's set is loaded before the current one is decoded, and a slab's first chunk
+ * before the slab's staging barriers, so loads stay in flight through the decode and the barriers. */
+typedef struct moe3_p1set {
+    moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT], ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
+    moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
+    float gs_[MOE_CH1][MOE_NCT], us_[MOE_CH1][MOE_NCT];
+} moe3_p1set;
+
+/* The loads of moe3_p1_chunk into r: nval (0..MOE_CH1) tile rows from global tile row kt0 (rows past
+ * nval load nothing and read as zero). */
+MOE_FN void moe3_p1_load(MOE_P moe3_p1set *r, MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe,
+                         const moe_u32 gb, const moe_u32 ub, MOE_G const moe_u16 *gsc, MOE_G const moe_u16 *usc,
+                         MOE_G const moe_u32 *gusc, const moe_u32 I, const moe_u32 kt0, const int nval,
+                         const moe_u32 n0, const moe_u32 cg0, const moe_u32 nin)
+{
+    const moe_u32 tiles_n = I / 16u;
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH1; i++) {
+        const int valid = i < nval;
+        const moe_u32 kt = kt0 + (moe_u32)i;
+MOE_UNROLL
+        for (int t = 0; t < MOE_NCT; t++) {
+            const moe_u32 ct = MOE3_CT(cg0, t);
+            const moe_u32 tile = kt * tiles_n + n0 / 16u + ct;
+            const moe_u32 si = (kt / 8u) * I + n0 + ct * 16u + nin;
+            MOE_WIN(r->glo[i][t], r->ghi[i][t], r->gsh[i][t], gwe + tile * 8u * gb, nin, gb, valid);
+            MOE_WIN(r->ulo[i][t], r->uhi[i][t], r->ush[i][t], uwe + tile * 8u * ub, nin, ub, valid);
+#if SIDE
+            const moe_u32 wsc = valid ? gusc[si] : 0u;
+            r->gs_[i][t] = moe_h2f(wsc & 0xffffu);
+            r->us_[i][t] = moe_h2f(wsc >> 16);
+            (void)gsc;
+            (void)usc;
+#else
+            r->gs_[i][t] = valid ? moe_h2f(gsc[si]) : 0.0f;
+            r->us_[i][t] = valid ? moe_h2f(usc[si]) : 0.0f;
+            (void)gusc;
+#endif
+        }
+    }
+}
+
+/* The decode of moe3_p1_chunk from r (loaded by moe3_p1_load with the same nval). */
+MOE_FN void moe3_p1_dec(MOE_P const moe3_p1set *r, const moe_u32 gb, const moe_u32 ub, const int nval,
+                        MOE_L const float *xl, MOE_L const float *gridl, MOE_L const float *pairl, const moe_u32 lg,
+                        MOE_P float *accg, MOE_P float *accu)
+{
+#if PAIR >= 2
+    MOE3_SWITCH_P(gb, MOE3_DOT1P, MOE3_DOT1, accg, r->glo, r->ghi, r->gsh, r->gs_, xl)
+    MOE3_SWITCH_P(ub, MOE3_DOT1P, MOE3_DOT1, accu, r->ulo, r->uhi, r->ush, r->us_, (xl + MOE3_SLAB))
+#else
+    MOE3_SWITCH(gb, MOE3_DOT1, accg, r->glo, r->ghi, r->gsh, r->gs_, xl)
+    MOE3_SWITCH(ub, MOE3_DOT1, accu, r->ulo, r->uhi, r->ush, r->us_, (xl + MOE3_SLAB))
+    (void)pairl;
+#endif
+}
+#endif
+
 /* Phase 2 decode of one chunk: CH2 output tiles x MOE_CT K tiles of down against h (shared). */
 #define MOE3_DOT2(B, ACC, LO, HI, SH) \
     do { \
@@ -331,6 +403,63 @@ MOE_UNROLL
             moe_atomic_add_f32(orow + tn * 16u + nin, prob * acc[i] * dsc[i]);
     }
 }
+
+#if PREFETCH == 2
+/* PREFETCH 2: phase 2's first chunk of down windows and scales in a register set, loaded before the
+ * join (down does not depend on h), so its loads are in flight through the join, SwiGLU and table
+ * barriers. moe3_p2_load / moe3_p2_dec are moe3_p2_chunk's two halves. */
+typedef struct moe3_p2set {
+    moe_u64 dlo[MOE_CH2][MOE_CT], dhi[MOE_CH2][MOE_CT];
+    moe_u32 dsh[MOE_CH2][MOE_CT];
+    float dsc[MOE_CH2];
+} moe3_p2set;
+
+MOE_FN void moe3_p2_load(MOE_P moe3_p2set *r, MOE_G const moe_u32 *dwe, const moe_u32 db, MOE_G const moe_u16 *dsr,
+                         MOE_G const moe_u16 *dsvp, const moe_u32 t0, const moe_u32 te, const moe_u32 np2,
+                         const moe_u32 H, const moe_u32 n0, const moe_u32 nin)
+{
+    const moe_u32 tiles_nd = H / 16u;
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH2; i++) {
+        const moe_u32 tn = t0 + (moe_u32)i * np2;
+        const int valid = tn < te;
+        const moe_u32 n = tn * 16u + nin;
+MOE_UNROLL
+        for (int kt = 0; kt < MOE_CT; kt++) {
+            const moe_u32 tile = (n0 / 16u + (moe_u32)kt) * tiles_nd + tn;
+            MOE_WIN(r->dlo[i][kt], r->dhi[i][kt], r->dsh[i][kt], dwe + tile * 8u * db, nin, db, valid);
+        }
+#if SIDE
+        r->dsc[i] = valid ? moe_h2f(dsr[n]) : 0.0f;
+        (void)dsvp;
+#else
+        r->dsc[i] = valid ? moe_h2f(dsr[n]) * moe_h2f(dsvp[n]) : 0.0f;
+#endif
+    }
+}
+
+MOE_FN void moe3_p2_dec(MOE_P const moe3_p2set *r, const moe_u32 db, const moe_u32 t0, const moe_u32 te,
+                        const moe_u32 np2, const moe_u32 nin, MOE_L const float *hl, MOE_L const float *gridl,
+                        MOE_L const float *lut, const moe_u32 lg, MOE_G float *orow, const float prob)
+{
+    float acc[MOE_CH2];
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH2; i++)
+        acc[i] = 0.0f;
+#if PAIR >= 1
+    MOE3_SWITCH_P(db, MOE3_DOT2L, MOE3_DOT2, acc, r->dlo, r->dhi, r->dsh)
+#else
+    MOE3_SWITCH(db, MOE3_DOT2, acc, r->dlo, r->dhi, r->dsh)
+    (void)lut;
+#endif
+MOE_UNROLL
+    for (int i = 0; i < MOE_CH2; i++) {
+        const moe_u32 tn = t0 + (moe_u32)i * np2;
+        if (tn < te)
+            moe_atomic_add_f32(orow + tn * 16u + nin, prob * acc[i] * r->dsc[i]);
+    }
+}
+#endif
 
 /* The K parts' sums into hs[0 .. 2*TILE_N) (gate, then up); with SPLIT_K > 1 through the scratch
  * buffer: returns 0 in every group but the last of the chunk to arrive (which must go on). A group
@@ -431,6 +560,31 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
 {
     for (moe_u32 ks = kbeg; ks < kbeg + kspan; ks += MOE3_SLAB) {
         const moe_u32 rows = kbeg + kspan - ks < MOE3_SLAB ? kbeg + kspan - ks : MOE3_SLAB;
+#if PREFETCH
+        /* the slab's tile rows of this part first: its first chunk's loads go out before the barriers */
+        moe_u32 nkt = rows / 16u;
+#ifdef MOE_TEST_DROP_LAST_K
+        if (ks + rows == H)
+            nkt -= 1u;   /* test only: a broken variant that skips the last K tile row */
+#endif
+        const moe_u32 R = (nkt + (moe_u32)MOE3_NP1 - 1u) / (moe_u32)MOE3_NP1;
+        const moe_u32 rb = part * R < nkt ? part * R : nkt, re = rb + R < nkt ? rb + R : nkt;
+        moe3_p1set cur;
+        moe3_p1_load(&cur, gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + rb,
+                     re - rb < (moe_u32)MOE_CH1 ? (int)(re - rb) : MOE_CH1, n0, cg0, nin);
+        MOE_BARRIER();   /* every lane is done with the previous slab */
+        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + H / 128u * I + I / 128u * H / 2u, xsh, tid);
+        MOE_BARRIER();
+        for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1) {
+            const moe_u32 r1 = r0 + (moe_u32)MOE_CH1;
+            moe3_p1set nxt;
+            moe3_p1_load(&nxt, gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + r1,
+                         r1 >= re ? 0 : re - r1 < (moe_u32)MOE_CH1 ? (int)(re - r1) : MOE_CH1, n0, cg0, nin);
+            moe3_p1_dec(&cur, gb, ub, re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, xsh + r0 * 16u, gridl,
+                        pairl, lg, accg, accu);
+            cur = nxt;
+        }
+#else
         MOE_BARRIER();   /* every lane is done with the previous slab */
         moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + H / 128u * I + I / 128u * H / 2u, xsh, tid);
         MOE_BARRIER();
@@ -446,6 +600,7 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
             moe3_p1_chunk(gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + r0,
                           re - r0 < (moe_u32)MOE_CH1 ? (int)(re - r0) : MOE_CH1, n0, cg0, nin, xsh + r0 * 16u,
                           gridl, pairl, lg, accg, accu);
+#endif
     }
 }
 
@@ -567,6 +722,16 @@ MOE_UNROLL
     moe3_phase1(act + tok * H, gsu + e * H, usu + e * H, sb, gw + meta[e * 8u + 4u] / 4u,
                 uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I,
                 split * kspan, kspan, n0, cg0, nin, part, xsh, gridl, pairl, lg, accg, accu, tid);
+#if PREFETCH == 2
+    /* SPLIT_K 1, no spread: this group runs down for its own chunk when active (last == active) */
+#if SIDE
+    MOE_G const moe_u16 *dsr0 = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (chunk * TILE_N / 128u) * H;
+#else
+    MOE_G const moe_u16 *dsr0 = ds + (e * (I / 128u) + chunk * TILE_N / 128u) * H;
+#endif
+    moe3_p2set d0;
+    moe3_p2_load(&d0, dwe, db, dsr0, dsv + e * H, w * 2u + hw, active ? H / 16u : 0u, np2, H, n0, nin);
+#endif
     int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, active, tid);
     moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + su_d, last, tid);
     moe_u32 c2 = chunk, tb = 0u, te = H / 16u;
@@ -588,7 +753,12 @@ MOE_UNROLL
 #else
         MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + c2 * TILE_N / 128u) * H;
 #endif
-        for (moe_u32 t0 = tb + w * 2u + hw; t0 < te; t0 += np2 * (moe_u32)MOE_CH2)
+        moe_u32 t0 = tb + w * 2u + hw;
+#if PREFETCH == 2
+        moe3_p2_dec(&d0, db, t0, te, np2, nin, hs, gridl, xsh, lg, out + tok * H, prob);
+        t0 += np2 * (moe_u32)MOE_CH2;
+#endif
+        for (; t0 < te; t0 += np2 * (moe_u32)MOE_CH2)
             moe3_p2_chunk(dwe, db, dsr, dsv + e * H, t0, te, np2, H, c2 * TILE_N, nin, hs, gridl, xsh, lg,
                           out + tok * H, prob);
     }

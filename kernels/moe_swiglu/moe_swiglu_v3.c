@@ -61,6 +61,11 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     v->occ_warps = (int)fw_point_value(k, "OCC_WARPS", 0);
     v->down_rows = (int)fw_point_value(k, "DOWN_ROWS", 384);
     v->groups = (int)fw_point_value(k, "GROUPS", 0);
+    v->prefetch = (int)fw_point_value(k, "PREFETCH", 0);
+    if (v->prefetch < 0 || v->prefetch > 2 || (v->prefetch && !v->v3) ||
+        (v->prefetch == 2 && (v->v3 != 1 || v->split_k != 1)))
+        return fw_errf(err, errlen, -EINVAL,
+                       "PREFETCH=%d must be 0, 1 or 2; 1 needs V3 1 or 2, 2 needs V3=1 and SPLIT_K 1", v->prefetch);
     if (v->pair < 0 || v->pair > 2)
         return fw_errf(err, errlen, -EINVAL, "PAIR=%d must be 0, 1 or 2", v->pair);
     if (v->occ_warps < 0 || v->occ_warps > 64)

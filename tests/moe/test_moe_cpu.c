@@ -281,7 +281,22 @@ static void test_workload(void)
     fw_point_set(&p, "PAIR", 0);
     fw_point_set(&p, "SPLIT_K", 1);
     fw_point_set(&p, "GROUPS", 0);
+    /* PREFETCH: 1 under V3 1 and 2 (the grid unchanged), 2 only under V3=1 with SPLIT_K 1 */
+    fw_point_set(&p, "PREFETCH", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 8 + 8, "V3=2 PREFETCH 1: %s", err);
+    fw_point_set(&p, "PREFETCH", 2);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0 && strstr(err, "PREFETCH"), "V3=2 with PREFETCH 2 accepted");
+    fw_point_set(&p, "V3", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 4, "V3=1 PREFETCH 2: %s", err);
+    fw_point_set(&p, "SPLIT_K", 2);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "PREFETCH 2 with SPLIT_K 2 accepted");
+    fw_point_set(&p, "SPLIT_K", 1);
+    fw_point_set(&p, "PREFETCH", 3);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "PREFETCH 3 accepted");
     fw_point_set(&p, "V3", 0);
+    fw_point_set(&p, "PREFETCH", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "PREFETCH 1 without V3 accepted");
+    fw_point_set(&p, "PREFETCH", 0);
     {
         const uint16_t *gs = w1->buffers[2].host, *us = w1->buffers[4].host, *ds = w1->buffers[6].host;
         const uint16_t *gsu = w1->buffers[7].host, *gsv = w1->buffers[8].host, *usv = w1->buffers[10].host;

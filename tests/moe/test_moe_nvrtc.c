@@ -90,6 +90,14 @@ int main(void)
         "PAIR=2 OCC_WARPS=32",
         "TILE_N=128 SIMDGROUPS_PER_TG=16 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=1 V3=2 DOWN_ROWS=4096",
         "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 SPLIT_K=4 GROUPS=396",
+        /* PREFETCH 1 (phase 1 pipelined) under V3=1 and V3=2, 2 (+ down's first chunk before the join) */
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 PREFETCH=1",
+        "TILE_N=32 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=2 NUM_BUFFERS=2 V3=1 SPLIT_K=4 SIDE=1 GRID_COPIES=32 "
+        "P2_SPREAD=1 PAIR=2 PREFETCH=1",
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=1 PAIR=2 OCC_WARPS=24 PREFETCH=2",
+        "TILE_N=128 SIMDGROUPS_PER_TG=2 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=4 V3=1 SIDE=1 PREFETCH=2",
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=2 DOWN_ROWS=128 SPLIT_K=2 PAIR=2 "
+        "PREFETCH=1",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -148,6 +156,28 @@ int main(void)
         free(ptx);
         r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 P2_SPREAD=1 MOE_MODE=0", "V3=2");
         r_bad(src, "TILE_N=16 V3=2 DOWN_ROWS=200 MOE_MODE=0", "DOWN_ROWS");
+    }
+    /* PREFETCH: no local memory (the second register set stays in registers), more 64-bit weight load
+     * sites than without (the prologue's and the loop's), and the constraints in the log */
+    {
+        int nld[3] = {0, 0, 0};
+        for (int pf = 0; pf < 3; pf++) {
+            char pt[160], *log = NULL, *ptx = NULL;
+            snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
+                     "PREFETCH=%d MOE_MODE=0", pf);
+            CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+            for (const char *q = ptx; q && (q = strstr(q, "ld.global.nc.u64")) != NULL; q++)
+                nld[pf]++;
+            CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+            free(log);
+            free(ptx);
+        }
+        CHECK(nld[1] > nld[0] && nld[2] > nld[1], "64-bit weight load sites: %d, %d, %d at PREFETCH 0, 1, 2", nld[0],
+              nld[1], nld[2]);
+        printf("decode (V3=1) ld.global.nc.u64 sites: %d, %d, %d at PREFETCH 0, 1, 2\n", nld[0], nld[1], nld[2]);
+        r_bad(src, "TILE_N=16 V3=1 SPLIT_K=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=1 PREFETCH=3 MOE_MODE=0", "PREFETCH");
     }
     /* one mode only, as the workload's MOE_MODE macro asks */
     {
