@@ -11,7 +11,8 @@
 #      NUM_BUFFERS 1/2 x PAIR 0/1/2 x OCC_WARPS 0/32/40, SPLIT_K 1, SIDE 0, GRID_COPIES 1; GRID=splitk
 #      runs the earlier grid over the split-K region instead; GRID=v3b the ticketed decode, V3=2:
 #      SIMDGROUPS_PER_TG 4/8 x NUM_BUFFERS 1/2 x SPLIT_K 1/2/4 x DOWN_ROWS 128/384 x GROUPS 0/396,
-#      TILE_N 16, SG_N_TILES 4, 48 points);
+#      TILE_N 16, SG_N_TILES 4, 48 points); GRID=inflight PREFETCH 0/1/2 x NUM_BUFFERS 1/2 x PAIR 0/1/2 x
+#      OCC_WARPS 0/24 at TILE_N 16, SIMDGROUPS_PER_TG 8, SG_N_TILES 4, V3=1 (36 points);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
@@ -68,6 +69,14 @@ elif sys.argv[3] == "v3b":
                         "NUM_BUFFERS": [1, 2], "V3": [2], "SPLIT_K": [1, 2, 4], "SIDE": [0], "GRID_COPIES": [1],
                         "P2_SPREAD": [0], "PAIR": [0], "OCC_WARPS": [0], "DOWN_ROWS": [128, 384],
                         "GROUPS": [0, 396]})
+elif sys.argv[3] == "inflight":
+    # PREFETCH (loads in flight through phase 1's decode and barriers; 2: down's first chunk through the
+    # join) around the V3=1 winner, crossed with NUM_BUFFERS, PAIR and OCC_WARPS 24 (3 groups of 256
+    # threads per SM asked of ptxas: NUM_BUFFERS 2 with PREFETCH takes ~127 registers, 2 groups/SM,
+    # without it); PREFETCH is a knob of the kernel, not of the profile's space: added here. 36 points
+    sp["knobs"].update({"TILE_N": [16], "SIMDGROUPS_PER_TG": [8], "SG_M_TILES": [1], "SG_N_TILES": [4],
+                        "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0], "PAIR": [0, 1, 2], "OCC_WARPS": [0, 24], "PREFETCH": [0, 1, 2]})
 else:
     sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
