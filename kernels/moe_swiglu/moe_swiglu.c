@@ -715,8 +715,8 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     if (v3.occ_warps % sgs)
         return fw_errf(err, errlen, -EINVAL, "OCC_WARPS=%d must be a multiple of SIMDGROUPS_PER_TG=%lld",
                        v3.occ_warps, (long long)sgs);
-    if (v3.prefetch && s->mode != FW_MOE_DECODE)
-        return fw_errf(err, errlen, -EINVAL, "PREFETCH is a decode knob (tokens 1)");
+    if ((v3.prefetch || v3.xvec) && s->mode != FW_MOE_DECODE)
+        return fw_errf(err, errlen, -EINVAL, "PREFETCH and XVEC are decode knobs (tokens 1)");
     if (s->hidden % (16 * v3.split_k))
         return fw_errf(err, errlen, -EINVAL, "SPLIT_K=%d must divide hidden %d into whole 16-row tiles",
                        v3.split_k, s->hidden);

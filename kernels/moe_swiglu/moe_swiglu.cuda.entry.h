@@ -40,7 +40,12 @@ extern "C" __global__ void MOE3_LAUNCH_BOUNDS moe_trellis_swiglu_decode(MOE_CU_C
     const moe_u32 *__restrict__ expert_ids, const moe_u16 *__restrict__ expert_probs, float *out,
     MoEParams p, const moe_u32 *__restrict__ meta, const moe_u32 *__restrict__ side, float *scr)
 {
+#if XVEC
+    __shared__ float4 xsh4[2 * MOE3_SLAB / 4];   /* 16-byte aligned for XVEC's float4 reads */
+    float *xsh = (float *)xsh4;
+#else
     __shared__ float xsh[2 * MOE3_SLAB];
+#endif
     __shared__ float gridl[64 * GRID_COPIES];
 #if PAIR >= 2
     __shared__ float pairl[MOE3_PAIRF];

@@ -192,6 +192,10 @@
  *                      in flight through the join, SwiGLU and PAIR-table barriers; needs V3=1 and
  *                      SPLIT_K 1 (the group that runs down is known up front). Not in the profile's
  *                      space (the benchmark's GRID=inflight walks it).
+ *   XVEC               v3 decode (V3=1, V3=2): 1 = phase 1 reads the staged x*su 16 bytes at a time (one
+ *                      threadgroup load per 4 weights of a lane instead of one per weight; the same
+ *                      values, the same sums); 0 (default) one float at a time. Not in the profile's
+ *                      space (GRID=inflight walks it).
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
@@ -266,7 +270,7 @@ void fw_moe_side_pack(int H, int I, const fw_moe_side_src *src, uint32_t *out);
 typedef struct fw_moe_v3 {
     int v3, split_k, side, grid_copies, p2_spread, pair, occ_warps;
     int down_rows, groups;                      /* V3=2 only (defaults 384, 0) */
-    int prefetch;                               /* decode under V3 only (default 0) */
+    int prefetch, xvec;                         /* decode under V3 only (defaults 0) */
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */

@@ -39,7 +39,12 @@ kernel void moe_trellis_swiglu_decode(MOE_MTL_COMMON_ARGS,
     device float *scr [[buffer(20)]],
     uint tid [[thread_index_in_threadgroup]], uint3 tg [[threadgroup_position_in_grid]])
 {
+#if XVEC
+    threadgroup float4 xsh4[2 * MOE3_SLAB / 4];   /* 16-byte aligned for XVEC's float4 reads */
+    threadgroup float *xsh = (threadgroup float *)xsh4;
+#else
     threadgroup float xsh[2 * MOE3_SLAB];
+#endif
     threadgroup float gridl[64 * GRID_COPIES];
 #if PAIR >= 2
     threadgroup float pairl[MOE3_PAIRF];

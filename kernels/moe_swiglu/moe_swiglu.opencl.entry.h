@@ -32,7 +32,12 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void moe_trell
     global const uint *expert_ids, global const ushort *expert_probs, global float *out,
     const MoEParams p, global const uint *meta, global const uint *side, global float *scr)
 {
+#if XVEC
+    local float4 xsh4[2 * MOE3_SLAB / 4];   /* 16-byte aligned for XVEC's float4 reads */
+    local float *xsh = (local float *)xsh4;
+#else
     local float xsh[2 * MOE3_SLAB];
+#endif
     local float gridl[64 * GRID_COPIES];
 #if PAIR >= 2
     local float pairl[MOE3_PAIRF];

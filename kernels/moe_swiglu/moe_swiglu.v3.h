@@ -24,6 +24,8 @@
  *   - PREFETCH 1 software-pipelines phase 1 (the next chunk's loads into a second register set before
  *     the current chunk's decode; a slab's first chunk before its staging barriers); 2 also loads
  *     down's first chunk before the join. The sums are the same, in the same order, as PREFETCH 0.
+ *   - XVEC 1 reads phase 1's staged x*su 16 bytes at a time (threadgroup load instructions are a
+ *     quarter of phase 1's x reads; the staging area is declared as float4 for the alignment).
  */
 #ifndef V3
 #define V3 0
@@ -57,6 +59,22 @@
 #endif
 #if PREFETCH == 2 && (V3 != 1 || SPLIT_K != 1)
 #error "moe_swiglu: PREFETCH 2 needs V3=1 and SPLIT_K 1"
+#endif
+#ifndef XVEC
+#define XVEC 0
+#endif
+#if XVEC < 0 || XVEC > 1
+#error "moe_swiglu: XVEC must be 0 or 1"
+#endif
+/* x*su element K (compile-time once unrolled) of a chunk's staged rows at XL (16-byte aligned). XVEC 1:
+ * from one 16-byte threadgroup load per 4 elements (the compiler merges the repeated loads of one
+ * float4), instead of one 4-byte load per element: a quarter of phase 1's x loads. */
+#if XVEC
+#define MOE3_XK(XL, K) \
+    (((K) & 3) == 0 ? ((MOE_L const float4 *)(XL))[(K) >> 2].x : ((K) & 3) == 1 ? ((MOE_L const float4 *)(XL))[(K) >> 2].y : \
+     ((K) & 3) == 2 ? ((MOE_L const float4 *)(XL))[(K) >> 2].z : ((MOE_L const float4 *)(XL))[(K) >> 2].w)
+#else
+#define MOE3_XK(XL, K) (XL)[K]
 #endif
 /* OCC_WARPS (CUDA): resident warps per SM asked of the register allocator through
  * __launch_bounds__'s second argument (groups per SM); 0 leaves it out (an explicit 1 is not the
@@ -126,7 +144,7 @@ MOE_UNROLL \
             } \
 MOE_UNROLL \
             for (int j_ = 0; j_ < 16; j_++) { \
-                const float xk_ = XL[i_ * 16 + j_]; \
+                const float xk_ = MOE3_XK(XL, i_ * 16 + j_); \
 MOE_UNROLL \
                 for (int t_ = 0; t_ < MOE_NCT; t_++) \
                     s_[t_] = fw_fma(MOE3_GRID(MOE3_CODE(v0_[t_], v1_[t_], j_, B)), xk_, s_[t_]); \
@@ -154,7 +172,7 @@ MOE_UNROLL \
             } \
 MOE_UNROLL \
             for (int j_ = 0; j_ < 8; j_++) { \
-                const float x0_ = XL[i_ * 16 + 2 * j_], x1_ = XL[i_ * 16 + 2 * j_ + 1]; \
+                const float x0_ = MOE3_XK(XL, i_ * 16 + 2 * j_), x1_ = MOE3_XK(XL, i_ * 16 + 2 * j_ + 1); \
 MOE_UNROLL \
                 for (int t_ = 0; t_ < MOE_NCT; t_++) { \
                     const moe_u32 c_ = MOE3_PAIRB(B) + 2u * MOE3_CODE(v0_[t_], v1_[t_], j_, 2 * (B)); \

@@ -66,6 +66,9 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
         (v->prefetch == 2 && (v->v3 != 1 || v->split_k != 1)))
         return fw_errf(err, errlen, -EINVAL,
                        "PREFETCH=%d must be 0, 1 or 2; 1 needs V3 1 or 2, 2 needs V3=1 and SPLIT_K 1", v->prefetch);
+    v->xvec = (int)fw_point_value(k, "XVEC", 0);
+    if (v->xvec < 0 || v->xvec > 1 || (v->xvec && !v->v3))
+        return fw_errf(err, errlen, -EINVAL, "XVEC=%d must be 0 or 1, and 1 needs V3 1 or 2", v->xvec);
     if (v->pair < 0 || v->pair > 2)
         return fw_errf(err, errlen, -EINVAL, "PAIR=%d must be 0, 1 or 2", v->pair);
     if (v->occ_warps < 0 || v->occ_warps > 64)

@@ -297,6 +297,14 @@ static void test_workload(void)
     fw_point_set(&p, "PREFETCH", 1);
     CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "PREFETCH 1 without V3 accepted");
     fw_point_set(&p, "PREFETCH", 0);
+    fw_point_set(&p, "XVEC", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0 && strstr(err, "XVEC"), "XVEC 1 without V3 accepted");
+    fw_point_set(&p, "V3", 1);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) == 0 && g.grid[0] == 4, "V3=1 XVEC 1: %s", err);
+    fw_point_set(&p, "XVEC", 2);
+    CHECK(fam->geometry(w1, &p, &g, err, sizeof err) < 0, "XVEC 2 accepted");
+    fw_point_set(&p, "V3", 0);
+    fw_point_set(&p, "XVEC", 0);
     {
         const uint16_t *gs = w1->buffers[2].host, *us = w1->buffers[4].host, *ds = w1->buffers[6].host;
         const uint16_t *gsu = w1->buffers[7].host, *gsv = w1->buffers[8].host, *usv = w1->buffers[10].host;

@@ -98,6 +98,9 @@ int main(void)
         "TILE_N=128 SIMDGROUPS_PER_TG=2 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=4 V3=1 SIDE=1 PREFETCH=2",
         "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=2 DOWN_ROWS=128 SPLIT_K=2 PAIR=2 "
         "PREFETCH=1",
+        /* XVEC 1 (float4 x reads in phase 1) */
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=2 PREFETCH=2 OCC_WARPS=24 XVEC=1",
+        "TILE_N=64 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 SIDE=1 XVEC=1",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -178,6 +181,19 @@ int main(void)
         r_bad(src, "TILE_N=16 V3=1 SPLIT_K=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
         r_bad(src, "TILE_N=16 V3=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
         r_bad(src, "TILE_N=16 V3=1 PREFETCH=3 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=1 XVEC=2 MOE_MODE=0", "XVEC");
+    }
+    /* XVEC: phase 1's x reads become 16-byte shared loads (none without it), still no local memory */
+    for (int xv = 0; xv < 2; xv++) {
+        char pt[160], *log = NULL, *ptx = NULL;
+        snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
+                 "PREFETCH=1 XVEC=%d MOE_MODE=0", xv);
+        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+        CHECK(ptx && (strstr(ptx, "ld.shared.v4.f32") != NULL) == xv, "%s: ld.shared.v4.f32 %s", pt,
+              xv ? "missing" : "present");
+        free(log);
+        free(ptx);
     }
     /* one mode only, as the workload's MOE_MODE macro asks */
     {

@@ -13,6 +13,7 @@
  *   - V3=2, the ticketed decode: DOWN_ROWS ranges (one, several, a partial last one), output groups
  *     (a partial last one), GROUPS 0 (one group per item) and 1..7 persistent groups, SPLIT_K 1..16,
  *     every TILE_N, SIDE, grid copies, PAIR 2, NUM_BUFFERS 1..4, the dense layout, repeated launches;
+ *   - PREFETCH 1 and 2, XVEC 1 (loads in flight, float4 x reads) across the same corners;
  *   - MOE_TEST_DROP_LAST_K under V3 (with a split, with PAIR 2, and under V3=2) is far from the reference.
  * Exits 77 (skip) without an OpenCL device. */
 #include <math.h>
@@ -45,7 +46,7 @@ static const fw_family *fam;
     "\"bits\": " ALL_BITS extra "}"
 
 typedef struct v3pt {
-    int tn, sg, sgm, sgn, nb, split, side, gc, spread, pair, occ, pf;
+    int tn, sg, sgm, sgn, nb, split, side, gc, spread, pair, occ, pf, xv;
 } v3pt;
 
 /* rel_err of one V3=1 variant on shape_text, or with drows > 0 of V3=2 with DOWN_ROWS drows and
@@ -81,6 +82,8 @@ static double run_v3t(const char *shape_text, v3pt v, int drows, int groups, con
     fw_point_set(&p, "OCC_WARPS", v.occ);
     if (v.pf)
         fw_point_set(&p, "PREFETCH", v.pf);
+    if (v.xv)
+        fw_point_set(&p, "XVEC", v.xv);
     float *out = NULL;
     if (moe_cl_run(&cl, fam, shape, wl, &p, extra, &out) == 0) {
         rel = moe_rel_err(out, wl->reference, wl->nreference);
@@ -117,6 +120,8 @@ static void expect_okt(const char *shape, v3pt v, int drows, int groups)
         printf("  V3=2 DOWN_ROWS=%d GROUPS=%d", drows, groups);
     if (v.pf)
         printf("  PREFETCH=%d", v.pf);
+    if (v.xv)
+        printf("  XVEC=%d", v.xv);
     putchar('\n');
 }
 
@@ -137,42 +142,42 @@ int main(void)
         return 1;
     }
     /* decode */
-    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32, 0, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32, 0, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 0, 0, 0});   /* a warp walks 2 column groups */
-    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 4, 1, 4, 2, 2, 1, 32, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 2, 1, 2, 3, 4, 0, 32, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 0, 0, 0, 0});   /* a warp walks 2 column groups */
+    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 0, 0, 0, 0, 0});
     /* two slabs, the second partial (2176 = 2048 + 128 rows), with and without a split */
     const char *two = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 2,"
                       " \"bits\": " ALL_BITS "}";
     const char *two_all = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 5,"
                           " \"bits\": " ALL_BITS "}";
-    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 0, 0, 0});
-    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 0, 0, 0, 0});
+    expect_ok(two, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 0, 0, 0, 0});
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 0, 0, 0, 0, 0});
     /* P2_SPREAD: down spread over the split's groups by tickets and ready flags */
-    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 1, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 3, 16, 1, 32, 1, 0, 0, 0});   /* more pieces than a warp has tiles */
-    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 1, 1, 1, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 1, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 3, 16, 1, 32, 1, 0, 0, 0, 0});   /* more pieces than a warp has tiles */
+    expect_ok(two, (v3pt){32, 4, 1, 2, 2, 8, 1, 1, 1, 0, 0, 0, 0});
     /* the split-K scratch (sums, counts, tickets, flags) is clean after every launch */
     moe_cl_launches = 3;
-    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 0, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){64, 2, 1, 4, 2, 16, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 0, 0, 0, 0});
     moe_cl_launches = 1;
     /* PAIR 1 (down's pair-sum table over h for widths 2, 3) and 2 (+ gate/up pair tables for widths 2, 3):
      * every TILE_N (the table fills xsh at 128), with the split, the spread, the side buffer, 32 grid
      * copies (the table is built from copy 0), two slabs, and three launches in a row */
-    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 1, 0, 0});
-    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0, 0});
-    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 3, 4, 1, 32, 0, 2, 0, 0});
-    expect_ok(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 2, 2, 0, 32, 1, 1, 0, 0});
-    expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 2, 0, 0});
-    expect_ok(SHAPE_ALL(""), (v3pt){128, 4, 1, 2, 1, 1, 0, 1, 0, 1, 32, 0});
-    expect_ok(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 1, 2, 32, 0});
-    expect_ok(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 40, 0});
-    expect_ok(two_all, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 1, 1, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 1, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 3, 4, 1, 32, 0, 2, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 2, 2, 0, 32, 1, 1, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 16, 1, 1, 0, 2, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 4, 1, 2, 1, 1, 0, 1, 0, 1, 32, 0, 0});
+    expect_ok(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 8, 1, 32, 1, 2, 32, 0, 0});
+    expect_ok(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 40, 0, 0});
+    expect_ok(two_all, (v3pt){32, 4, 1, 2, 2, 8, 0, 1, 1, 1, 0, 0, 0});
     moe_cl_launches = 3;
-    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 2, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 4, 0, 32, 1, 2, 0, 0, 0});
     moe_cl_launches = 1;
     /* V3=2, the ticketed decode: A items (gate/up chunks) publish h, B items (DOWN_ROWS ranges x output
      * groups) wait on their range's ready count. One and several ranges, a partial last range (640 =
@@ -182,27 +187,27 @@ int main(void)
      * layout, and three launches in a row (tickets, ready and done counts reset by the last group out). */
     const char *i640 = "{\"tokens\": 1, \"hidden\": 256, \"intermediate\": 640, \"experts\": 5, \"top_k\": 5,"
                        " \"bits\": " ALL_BITS "}";
-    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0}, 128, 0);
-    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0}, 384, 1);
-    expect_okt(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 1, 1, 1, 32, 0, 0, 0, 0}, 256, 3);
-    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0}, 128, 0);
-    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 1, 32, 0, 2, 0, 0}, 128, 7);
-    expect_okt(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 4, 1, 0, 32, 0, 2, 32, 0}, 256, 0);
-    expect_okt(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 3, 1, 1, 1, 0, 0, 0, 0}, 128, 2);   /* a warp walks 2 column groups */
-    expect_okt(SHAPE_ALL(""), (v3pt){32, 16, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0}, 4096, 0);
-    expect_okt(i640, (v3pt){16, 8, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0}, 256, 0);
-    expect_okt(i640, (v3pt){64, 4, 1, 2, 4, 1, 0, 32, 0, 2, 0, 0}, 384, 4);
-    expect_okt(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 0, 0}, 128, 0);
-    expect_okt(two_all, (v3pt){32, 4, 1, 2, 4, 1, 0, 1, 0, 0, 0, 0}, 128, 3);
-    expect_okt(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 1, 1, 32, 0, 2, 0, 0}, 128, 5);
+    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE(1, ""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, 384, 1);
+    expect_okt(SHAPE(1, ""), (v3pt){32, 4, 1, 2, 1, 1, 1, 32, 0, 0, 0, 0, 0}, 256, 3);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 1, 32, 0, 2, 0, 0, 0}, 128, 7);
+    expect_okt(SHAPE_ALL(""), (v3pt){64, 2, 1, 4, 4, 1, 0, 32, 0, 2, 32, 0, 0}, 256, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 3, 1, 1, 1, 0, 0, 0, 0, 0}, 128, 2);   /* a warp walks 2 column groups */
+    expect_okt(SHAPE_ALL(""), (v3pt){32, 16, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0}, 4096, 0);
+    expect_okt(i640, (v3pt){16, 8, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0}, 256, 0);
+    expect_okt(i640, (v3pt){64, 4, 1, 2, 4, 1, 0, 32, 0, 2, 0, 0, 0}, 384, 4);
+    expect_okt(two_all, (v3pt){16, 8, 1, 1, 2, 1, 1, 32, 0, 2, 0, 0, 0}, 128, 0);
+    expect_okt(two_all, (v3pt){32, 4, 1, 2, 4, 1, 0, 1, 0, 0, 0, 0, 0}, 128, 3);
+    expect_okt(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 4, 1, 1, 1, 1, 1, 32, 0, 2, 0, 0, 0}, 128, 5);
     /* with SPLIT_K: A items of hidden/SPLIT_K rows, partial sums through scratch, the last split goes on */
-    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 0, 0, 0, 0}, 128, 0);
-    expect_okt(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 16, 1, 32, 0, 2, 0, 0}, 256, 3);
-    expect_okt(two_all, (v3pt){16, 8, 1, 1, 1, 4, 0, 1, 0, 0, 0, 0}, 128, 2);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 2, 0, 1, 0, 0, 0, 0, 0}, 128, 0);
+    expect_okt(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 2, 16, 1, 32, 0, 2, 0, 0, 0}, 256, 3);
+    expect_okt(two_all, (v3pt){16, 8, 1, 1, 1, 4, 0, 1, 0, 0, 0, 0, 0}, 128, 2);
     moe_cl_launches = 3;
-    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0}, 128, 0);
-    expect_okt(i640, (v3pt){16, 4, 1, 1, 2, 8, 0, 1, 0, 0, 0, 0}, 128, 5);
-    expect_okt(i640, (v3pt){32, 4, 1, 2, 2, 1, 1, 32, 0, 2, 0, 0}, 256, 6);
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, 128, 0);
+    expect_okt(i640, (v3pt){16, 4, 1, 1, 2, 8, 0, 1, 0, 0, 0, 0, 0}, 128, 5);
+    expect_okt(i640, (v3pt){32, 4, 1, 2, 2, 1, 1, 32, 0, 2, 0, 0, 0}, 256, 6);
     moe_cl_launches = 1;
     /* PREFETCH 1 (phase 1 pipelined: the next chunk's loads before the current decode, a slab's first
      * chunk before its barriers) and 2 (+ down's first chunk before the join): every width, one chunk
@@ -213,48 +218,58 @@ int main(void)
     const char *h128 = "{\"tokens\": 1, \"hidden\": 128, \"intermediate\": 256, \"experts\": 5, \"top_k\": 5,"
                        " \"bits\": " ALL_BITS "}";
     for (int pf = 1; pf <= 2; pf++) {
-        expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 0, 0, pf});
-        expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 0, 32, 0, 1, 0, pf});
-        expect_ok(SHAPE_ALL(""), (v3pt){16, 4, 1, 4, 1, 1, 1, 1, 0, 2, 0, pf});
-        expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 3, 1, 0, 32, 0, 0, 32, pf});
-        expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 1, 1, 1, 0, 2, 0, pf});   /* a warp walks 2 column groups */
-        expect_ok(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 8, 1, 4, 1, 1, 1, 32, 0, 1, 0, pf});
-        expect_ok(h128, (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, pf});
-        expect_ok(two_all, (v3pt){16, 8, 1, 4, 1, 1, 1, 32, 0, 1, 0, pf});
-        expect_ok(two_all, (v3pt){64, 2, 1, 4, 2, 1, 0, 1, 0, 2, 0, pf});
-        expect_ok(i640, (v3pt){16, 8, 1, 4, 2, 1, 0, 1, 0, 0, 0, pf});
+        expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 0, 0, pf, 0});
+        expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 0, 32, 0, 1, 0, pf, 0});
+        expect_ok(SHAPE_ALL(""), (v3pt){16, 4, 1, 4, 1, 1, 1, 1, 0, 2, 0, pf, 0});
+        expect_ok(SHAPE_ALL(""), (v3pt){32, 4, 1, 2, 3, 1, 0, 32, 0, 0, 32, pf, 0});
+        expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 1, 1, 1, 0, 2, 0, pf, 0});   /* a warp walks 2 column groups */
+        expect_ok(SHAPE_ALL(", \"layout\": \"dense\""), (v3pt){16, 8, 1, 4, 1, 1, 1, 32, 0, 1, 0, pf, 0});
+        expect_ok(h128, (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, pf, 0});
+        expect_ok(two_all, (v3pt){16, 8, 1, 4, 1, 1, 1, 32, 0, 1, 0, pf, 0});
+        expect_ok(two_all, (v3pt){64, 2, 1, 4, 2, 1, 0, 1, 0, 2, 0, pf, 0});
+        expect_ok(i640, (v3pt){16, 8, 1, 4, 2, 1, 0, 1, 0, 0, 0, pf, 0});
     }
-    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 4, 0, 1, 0, 2, 0, 1});
-    expect_ok(two_all, (v3pt){32, 4, 1, 2, 2, 8, 1, 32, 1, 1, 0, 1});   /* with the spread */
-    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, 1}, 128, 0);
-    expect_okt(two_all, (v3pt){16, 8, 1, 4, 2, 4, 1, 32, 0, 0, 0, 1}, 128, 3);
-    expect_okt(i640, (v3pt){32, 4, 1, 2, 1, 1, 0, 1, 0, 2, 0, 1}, 256, 0);
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 4, 0, 1, 0, 2, 0, 1, 0});
+    expect_ok(two_all, (v3pt){32, 4, 1, 2, 2, 8, 1, 32, 1, 1, 0, 1, 0});   /* with the spread */
+    expect_okt(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, 1, 0}, 128, 0);
+    expect_okt(two_all, (v3pt){16, 8, 1, 4, 2, 4, 1, 32, 0, 0, 0, 1, 0}, 128, 3);
+    expect_okt(i640, (v3pt){32, 4, 1, 2, 1, 1, 0, 1, 0, 2, 0, 1, 0}, 256, 0);
     moe_cl_launches = 3;
-    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 1, 0, 2});
-    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 2, 0, 1, 0, 1, 0, 1});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 1, 0, 2, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 2, 0, 1, 0, 1, 0, 1, 0});
     moe_cl_launches = 1;
+    /* XVEC 1 (phase 1's x*su read as float4): every width, PAIR 0/1/2, with PREFETCH 0/1/2, two slabs (the
+     * second partial), parts without rows, a warp walking column groups, the split, SIDE, V3=2 */
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 2, 1, 0, 1, 0, 1, 0, 0, 1});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 1, 32, 0, 2, 0, 1, 1});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 4, 4, 1, 0, 1, 0, 0, 0, 2, 1});
+    expect_ok(two_all, (v3pt){16, 8, 1, 4, 1, 1, 0, 32, 0, 2, 24, 2, 1});
+    expect_ok(h128, (v3pt){32, 4, 1, 2, 2, 4, 1, 1, 1, 1, 0, 1, 1});
+    expect_okt(i640, (v3pt){16, 8, 1, 4, 1, 2, 0, 1, 0, 2, 0, 1, 1}, 128, 3);
     /* batched modes, parallel gather */
-    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0});   /* 32 threads, ~25 tokens per expert */
-    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0});
-    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1, 0, 0, 0, 0});
+    expect_ok(SHAPE(3, ""), (v3pt){64, 4, 1, 2, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(21, ""), (v3pt){32, 2, 2, 1, 3, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(37, ""), (v3pt){128, 4, 4, 2, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(100, ""), (v3pt){64, 1, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});   /* 32 threads, ~25 tokens per expert */
+    expect_ok(SHAPE(13, ", \"mode\": \"grouped\""), (v3pt){64, 4, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(37, ", \"mode\": \"grouped\""), (v3pt){32, 1, 4, 4, 3, 1, 0, 1, 0, 0, 0, 0, 0});
     /* the broken variant still shows under V3 */
     double tol = 0;
-    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 1, 0, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    double rel = run_v3(SHAPE(1, ""), (v3pt){16, 4, 1, 1, 2, 4, 1, 32, 1, 0, 0, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3: rel_err %g", rel);
     printf("v3 drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
-    rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 2, 0, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under PAIR 2: rel_err %g", rel);
-    rel = run_v3t(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0}, 128, 3, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    rel = run_v3t(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, 128, 3, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3=2: rel_err %g", rel);
     printf("v3 (V3=2) drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
     for (int pf = 1; pf <= 2; pf++) {
-        rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 1, 0, pf}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+        rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 1, 0, pf, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
         CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under PREFETCH %d: rel_err %g", pf, rel);
         printf("v3 PREFETCH=%d drop-last-K: rel_err %.3f (tolerance %g)\n", pf, rel, tol);
     }
+    rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, 1, 1}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under XVEC 1: rel_err %g", rel);
     moe_cl_close(&cl);
     return failures ? 1 : 0;
 }
