@@ -11,8 +11,8 @@
 #      NUM_BUFFERS 1/2 x PAIR 0/1/2 x OCC_WARPS 0/32/40, SPLIT_K 1, SIDE 0, GRID_COPIES 1; GRID=splitk
 #      runs the earlier grid over the split-K region instead; GRID=v3b the ticketed decode, V3=2:
 #      SIMDGROUPS_PER_TG 4/8 x NUM_BUFFERS 1/2 x SPLIT_K 1/2/4 x DOWN_ROWS 128/384 x GROUPS 0/396,
-#      TILE_N 16, SG_N_TILES 4, 48 points); GRID=inflight PREFETCH 0/1/2 x NUM_BUFFERS 1/2 x PAIR 0/1/2 x
-#      OCC_WARPS 0/24 at TILE_N 16, SIMDGROUPS_PER_TG 8, SG_N_TILES 4, V3=1 (36 points);
+#      TILE_N 16, SG_N_TILES 4, 48 points); GRID=inflight PREFETCH 0/1/2 x XVEC 0/1 x NUM_BUFFERS 1/2 x
+#      PAIR 1/2 x OCC_WARPS 0/24 at TILE_N 16, SIMDGROUPS_PER_TG 8, SG_N_TILES 4, V3=1 (48 points);
 #   3. the three single-tuple decode shapes: presets + 24 random;
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
@@ -71,12 +71,14 @@ elif sys.argv[3] == "v3b":
                         "GROUPS": [0, 396]})
 elif sys.argv[3] == "inflight":
     # PREFETCH (loads in flight through phase 1's decode and barriers; 2: down's first chunk through the
-    # join) around the V3=1 winner, crossed with NUM_BUFFERS, PAIR and OCC_WARPS 24 (3 groups of 256
-    # threads per SM asked of ptxas: NUM_BUFFERS 2 with PREFETCH takes ~127 registers, 2 groups/SM,
-    # without it); PREFETCH is a knob of the kernel, not of the profile's space: added here. 36 points
+    # join) and XVEC (phase 1's x reads 16 bytes at a time) around the V3=1 winner, crossed with
+    # NUM_BUFFERS, PAIR 1/2 and OCC_WARPS 24 (3 groups of 256 threads per SM asked of ptxas: NUM_BUFFERS 2
+    # with PREFETCH takes ~128 registers, 2 groups/SM, without it; NUM_BUFFERS 1 + PREFETCH 2 93 -> 80
+    # without spills); both are knobs of the kernel, not of the profile's space: added here. 48 points
     sp["knobs"].update({"TILE_N": [16], "SIMDGROUPS_PER_TG": [8], "SG_M_TILES": [1], "SG_N_TILES": [4],
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
-                        "P2_SPREAD": [0], "PAIR": [0, 1, 2], "OCC_WARPS": [0, 24], "PREFETCH": [0, 1, 2]})
+                        "P2_SPREAD": [0], "PAIR": [1, 2], "OCC_WARPS": [0, 24], "PREFETCH": [0, 1, 2],
+                        "XVEC": [0, 1]})
 else:
     sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
