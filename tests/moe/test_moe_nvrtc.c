@@ -56,6 +56,46 @@ static void r_bad(const char *src, const char *macros, const char *word)
     free(ptx);
 }
 
+/* PREFETCH and XVEC (v3 decode, loads in flight): compile, keep to registers, change the loads */
+static void check_inflight(const char *src)
+{
+    /* PREFETCH: no local memory (the second register set stays in registers), more 64-bit weight load
+     * sites than without (the prologue's and the loop's), and the constraints in the log */
+    {
+        int nld[3] = {0, 0, 0};
+        for (int pf = 0; pf < 3; pf++) {
+            char pt[160], *log = NULL, *ptx = NULL;
+            snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
+                     "PREFETCH=%d MOE_MODE=0", pf);
+            CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+            for (const char *q = ptx; q && (q = strstr(q, "ld.global.nc.u64")) != NULL; q++)
+                nld[pf]++;
+            CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+            free(log);
+            free(ptx);
+        }
+        CHECK(nld[1] > nld[0] && nld[2] > nld[1], "64-bit weight load sites: %d, %d, %d at PREFETCH 0, 1, 2", nld[0],
+              nld[1], nld[2]);
+        printf("decode (V3=1) ld.global.nc.u64 sites: %d, %d, %d at PREFETCH 0, 1, 2\n", nld[0], nld[1], nld[2]);
+        r_bad(src, "TILE_N=16 V3=1 SPLIT_K=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=1 PREFETCH=3 MOE_MODE=0", "PREFETCH");
+        r_bad(src, "TILE_N=16 V3=1 XVEC=2 MOE_MODE=0", "XVEC");
+    }
+    /* XVEC: phase 1's x reads become 16-byte shared loads (none without it), still no local memory */
+    for (int xv = 0; xv < 2; xv++) {
+        char pt[160], *log = NULL, *ptx = NULL;
+        snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
+                 "PREFETCH=1 XVEC=%d MOE_MODE=0", xv);
+        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+        CHECK(ptx && (strstr(ptx, "ld.shared.v4.f32") != NULL) == xv, "%s: ld.shared.v4.f32 %s", pt,
+              xv ? "missing" : "present");
+        free(log);
+        free(ptx);
+    }
+}
+
 int main(void)
 {
     const fw_family *fam = fw_family_find("moe_swiglu");
@@ -160,41 +200,7 @@ int main(void)
         r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 P2_SPREAD=1 MOE_MODE=0", "V3=2");
         r_bad(src, "TILE_N=16 V3=2 DOWN_ROWS=200 MOE_MODE=0", "DOWN_ROWS");
     }
-    /* PREFETCH: no local memory (the second register set stays in registers), more 64-bit weight load
-     * sites than without (the prologue's and the loop's), and the constraints in the log */
-    {
-        int nld[3] = {0, 0, 0};
-        for (int pf = 0; pf < 3; pf++) {
-            char pt[160], *log = NULL, *ptx = NULL;
-            snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
-                     "PREFETCH=%d MOE_MODE=0", pf);
-            CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
-            for (const char *q = ptx; q && (q = strstr(q, "ld.global.nc.u64")) != NULL; q++)
-                nld[pf]++;
-            CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
-            free(log);
-            free(ptx);
-        }
-        CHECK(nld[1] > nld[0] && nld[2] > nld[1], "64-bit weight load sites: %d, %d, %d at PREFETCH 0, 1, 2", nld[0],
-              nld[1], nld[2]);
-        printf("decode (V3=1) ld.global.nc.u64 sites: %d, %d, %d at PREFETCH 0, 1, 2\n", nld[0], nld[1], nld[2]);
-        r_bad(src, "TILE_N=16 V3=1 SPLIT_K=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
-        r_bad(src, "TILE_N=16 V3=2 PREFETCH=2 MOE_MODE=0", "PREFETCH");
-        r_bad(src, "TILE_N=16 V3=1 PREFETCH=3 MOE_MODE=0", "PREFETCH");
-        r_bad(src, "TILE_N=16 V3=1 XVEC=2 MOE_MODE=0", "XVEC");
-    }
-    /* XVEC: phase 1's x reads become 16-byte shared loads (none without it), still no local memory */
-    for (int xv = 0; xv < 2; xv++) {
-        char pt[160], *log = NULL, *ptx = NULL;
-        snprintf(pt, sizeof pt, "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=1 "
-                 "PREFETCH=1 XVEC=%d MOE_MODE=0", xv);
-        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
-        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
-        CHECK(ptx && (strstr(ptx, "ld.shared.v4.f32") != NULL) == xv, "%s: ld.shared.v4.f32 %s", pt,
-              xv ? "missing" : "present");
-        free(log);
-        free(ptx);
-    }
+    check_inflight(src);
     /* one mode only, as the workload's MOE_MODE macro asks */
     {
         char *log = NULL, *ptx = NULL;
