@@ -170,7 +170,10 @@ python3 - "$O/best.json" <<'PY' > /tmp/moe3_decode_best.txt
 import json, sys
 for k, b in json.load(open(sys.argv[1])).items():
     if "mode=decode" in k and "bits=glm47" in k:
-        print(json.dumps({"family": "moe_swiglu", "backend": "cuda", "shapes": [b["shape"]], "presets": [b["knobs"]],
+        # a space of the winner's own values: a grid's winner may set knobs the profile's space has
+        # not (PREFETCH, XVEC, DOWN_ROWS, ...), which a preset of the profile could not name
+        print(json.dumps({"family": "moe_swiglu", "backend": "cuda", "shapes": [b["shape"]],
+                          "space": {"knobs": {k: [v] for k, v in b["knobs"].items()}}, "presets": [b["knobs"]],
                           "strategy": "presets", "warmup": 0, "iters": 1}))
 PY
 if [ -s /tmp/moe3_decode_best.txt ] && [ "$(left)" -gt 60 ]; then
