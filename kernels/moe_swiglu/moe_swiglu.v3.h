@@ -326,24 +326,29 @@ MOE_FN void moe3_p1_dec(MOE_P const moe3_p1set *r, const moe_u32 gb, const moe_u
 }
 #endif
 
-/* Phase 2 decode of one chunk: CH2 output tiles x MOE_CT K tiles of down against h (shared). */
-#define MOE3_DOT2(B, ACC, LO, HI, SH) \
+/* Down's decode of NKT K tiles x NO output tiles of width B against h (HL, shared): ACC[o] +=
+ * grid[code] * h over the tiles' 16 rows. Phase 2 of V3=1 (MOE3_DOT2) and V3=2's down items
+ * (MOE3T_DOTB, moe_swiglu.v3t.h) are this with their own tile counts. */
+#define MOE3_DOTH(B, ACC, LO, HI, SH, HL, NKT, NO) \
     do { \
 MOE_UNROLL \
-        for (int kt_ = 0; kt_ < MOE_CT; kt_++) { \
-            moe_u64 v0_[MOE_CH2], v1_[MOE_CH2]; \
+        for (int kt_ = 0; kt_ < (NKT); kt_++) { \
+            moe_u64 v0_[NO], v1_[NO]; \
 MOE_UNROLL \
-            for (int i_ = 0; i_ < MOE_CH2; i_++) \
+            for (int i_ = 0; i_ < (NO); i_++) \
                 MOE_ALIGN(v0_[i_], v1_[i_], LO[i_][kt_], HI[i_][kt_], SH[i_][kt_]); \
 MOE_UNROLL \
             for (int j_ = 0; j_ < 16; j_++) { \
-                const float hv_ = hl[kt_ * 16 + j_]; \
+                const float hv_ = (HL)[kt_ * 16 + j_]; \
 MOE_UNROLL \
-                for (int i_ = 0; i_ < MOE_CH2; i_++) \
+                for (int i_ = 0; i_ < (NO); i_++) \
                     ACC[i_] = fw_fma(MOE3_GRID(MOE3_CODE(v0_[i_], v1_[i_], j_, B)), hv_, ACC[i_]); \
             } \
         } \
     } while (0)
+
+/* Phase 2 decode of one chunk: CH2 output tiles x MOE_CT K tiles of down against h (shared). */
+#define MOE3_DOT2(B, ACC, LO, HI, SH) MOE3_DOTH(B, ACC, LO, HI, SH, hl, MOE_CT, MOE_CH2)
 
 /* PAIR >= 1, down widths 2 and 3: lut[kp][c0 | c1 << b] = grid[c0] * h[2kp] + grid[c1] * h[2kp+1]
  * (moe3_build_lut), so a pair of weights costs one extraction of 2b bits, one lookup and one add. */

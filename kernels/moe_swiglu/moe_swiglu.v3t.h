@@ -89,23 +89,7 @@ MOE_FN int moe3t_ok(MOE_G const moe_u32 *ids, MOE_G const moe_u32 *meta, const M
 }
 
 /* Phase B decode of one block: MOE3T_KT K tiles x MOE3T_OT output tiles of width B against h. */
-#define MOE3T_DOTB(B, ACC, LO, HI, SH, HL) \
-    do { \
-MOE_UNROLL \
-        for (int kt_ = 0; kt_ < MOE3T_KT; kt_++) { \
-            moe_u64 v0_[MOE3T_OT], v1_[MOE3T_OT]; \
-MOE_UNROLL \
-            for (int o_ = 0; o_ < MOE3T_OT; o_++) \
-                MOE_ALIGN(v0_[o_], v1_[o_], LO[o_][kt_], HI[o_][kt_], SH[o_][kt_]); \
-MOE_UNROLL \
-            for (int j_ = 0; j_ < 16; j_++) { \
-                const float hv_ = HL[kt_ * 16 + j_]; \
-MOE_UNROLL \
-                for (int o_ = 0; o_ < MOE3T_OT; o_++) \
-                    ACC[o_] = fw_fma(MOE3_GRID(MOE3_CODE(v0_[o_], v1_[o_], j_, B)), hv_, ACC[o_]); \
-            } \
-        } \
-    } while (0)
+#define MOE3T_DOTB(B, ACC, LO, HI, SH, HL) MOE3_DOTH(B, ACC, LO, HI, SH, HL, MOE3T_KT, MOE3T_OT)
 
 /* Phase B of a lane: down rows k0 .. k0+rows (h staged at hl) for output tiles tn0 + o * tstep;
  * dsc: the expert's down scale rows [I/128][H] (sv folded in when SIDE), dsvp: down sv (SIDE 0).
