@@ -218,58 +218,10 @@ MOE_FN void moe3_stage(MOE_G const moe_u16 *xa, const moe_u32 ks, const moe_u32 
     }
 }
 
-/* Phase 1, one chunk of a part: nval (<= MOE_CH1) tile rows from global tile row kt0, gate and up,
- * every load first, then the width-specialised decode. gsc/usc (SIDE 0) or gusc (SIDE 1): the
- * expert's scale rows [H/128][I]. xl: x*su of the chunk's first row (gate; up MOE3_SLAB later). */
-MOE_FN void moe3_p1_chunk(MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe, const moe_u32 gb, const moe_u32 ub,
-                          MOE_G const moe_u16 *gsc, MOE_G const moe_u16 *usc, MOE_G const moe_u32 *gusc,
-                          const moe_u32 I, const moe_u32 kt0, const int nval, const moe_u32 n0,
-                          const moe_u32 cg0, const moe_u32 nin, MOE_L const float *xl,
-                          MOE_L const float *gridl, MOE_L const float *pairl, const moe_u32 lg, MOE_P float *accg,
-                          MOE_P float *accu)
-{
-    moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT], ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
-    moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
-    float gs_[MOE_CH1][MOE_NCT], us_[MOE_CH1][MOE_NCT];
-    const moe_u32 tiles_n = I / 16u;
-MOE_UNROLL
-    for (int i = 0; i < MOE_CH1; i++) {
-        const int valid = i < nval;
-        const moe_u32 kt = kt0 + (moe_u32)i;
-MOE_UNROLL
-        for (int t = 0; t < MOE_NCT; t++) {
-            const moe_u32 ct = MOE3_CT(cg0, t);
-            const moe_u32 tile = kt * tiles_n + n0 / 16u + ct;
-            const moe_u32 si = (kt / 8u) * I + n0 + ct * 16u + nin;
-            MOE_WIN(glo[i][t], ghi[i][t], gsh[i][t], gwe + tile * 8u * gb, nin, gb, valid);
-            MOE_WIN(ulo[i][t], uhi[i][t], ush[i][t], uwe + tile * 8u * ub, nin, ub, valid);
-#if SIDE
-            const moe_u32 wsc = valid ? gusc[si] : 0u;
-            gs_[i][t] = moe_h2f(wsc & 0xffffu);
-            us_[i][t] = moe_h2f(wsc >> 16);
-            (void)gsc;
-            (void)usc;
-#else
-            gs_[i][t] = valid ? moe_h2f(gsc[si]) : 0.0f;
-            us_[i][t] = valid ? moe_h2f(usc[si]) : 0.0f;
-            (void)gusc;
-#endif
-        }
-    }
-#if PAIR >= 2
-    MOE3_SWITCH_P(gb, MOE3_DOT1P, MOE3_DOT1, accg, glo, ghi, gsh, gs_, xl)
-    MOE3_SWITCH_P(ub, MOE3_DOT1P, MOE3_DOT1, accu, ulo, uhi, ush, us_, (xl + MOE3_SLAB))
-#else
-    MOE3_SWITCH(gb, MOE3_DOT1, accg, glo, ghi, gsh, gs_, xl)
-    MOE3_SWITCH(ub, MOE3_DOT1, accu, ulo, uhi, ush, us_, (xl + MOE3_SLAB))
-    (void)pairl;
-#endif
-}
-
-#if PREFETCH
-/* PREFETCH >= 1: phase 1 software-pipelined. One chunk's gate/up windows and scales in a register
- * set; the next chunk's set is loaded before the current one is decoded, and a slab's first chunk
- * before the slab's staging barriers, so loads stay in flight through the decode and the barriers. */
+/* Phase 1's register set: one chunk's gate/up windows and scales. moe3_p1_chunk loads one and decodes
+ * it; PREFETCH >= 1 (phase 1 software-pipelined) loads the next chunk's set before the current one is
+ * decoded, and a slab's first chunk before the slab's staging barriers, so loads stay in flight
+ * through the decode and the barriers. */
 typedef struct moe3_p1set {
     moe_u64 glo[MOE_CH1][MOE_NCT], ghi[MOE_CH1][MOE_NCT], ulo[MOE_CH1][MOE_NCT], uhi[MOE_CH1][MOE_NCT];
     moe_u32 gsh[MOE_CH1][MOE_NCT], ush[MOE_CH1][MOE_NCT];
@@ -324,7 +276,21 @@ MOE_FN void moe3_p1_dec(MOE_P const moe3_p1set *r, const moe_u32 gb, const moe_u
     (void)pairl;
 #endif
 }
-#endif
+
+/* Phase 1, one chunk of a part: nval (<= MOE_CH1) tile rows from global tile row kt0, gate and up,
+ * every load first, then the width-specialised decode. gsc/usc (SIDE 0) or gusc (SIDE 1): the
+ * expert's scale rows [H/128][I]. xl: x*su of the chunk's first row (gate; up MOE3_SLAB later). */
+MOE_FN void moe3_p1_chunk(MOE_G const moe_u32 *gwe, MOE_G const moe_u32 *uwe, const moe_u32 gb, const moe_u32 ub,
+                          MOE_G const moe_u16 *gsc, MOE_G const moe_u16 *usc, MOE_G const moe_u32 *gusc,
+                          const moe_u32 I, const moe_u32 kt0, const int nval, const moe_u32 n0,
+                          const moe_u32 cg0, const moe_u32 nin, MOE_L const float *xl,
+                          MOE_L const float *gridl, MOE_L const float *pairl, const moe_u32 lg, MOE_P float *accg,
+                          MOE_P float *accu)
+{
+    moe3_p1set r;
+    moe3_p1_load(&r, gwe, uwe, gb, ub, gsc, usc, gusc, I, kt0, nval, n0, cg0, nin);
+    moe3_p1_dec(&r, gb, ub, nval, xl, gridl, pairl, lg, accg, accu);
+}
 
 /* Down's decode of NKT K tiles x NO output tiles of width B against h (HL, shared): ACC[o] +=
  * grid[code] * h over the tiles' 16 rows. Phase 2 of V3=1 (MOE3_DOT2) and V3=2's down items
