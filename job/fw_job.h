@@ -30,6 +30,12 @@
 #include "fw_variants.h"
 
 #define FW_SPEC_MAX_BUDGET 100000   /* evaluations per shape */
+/* The ranges of a resolved spec's run fields: fw_spec_resolve refuses what is outside them and
+ * fw_job_spec_parse reads them back with the same bounds. */
+#define FW_SPEC_SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
+#define FW_SPEC_WARMUP_MAX 10000
+#define FW_SPEC_ITERS_MAX 100000
+#define FW_SPEC_DEVICE_MAX 1023
 /* The budget of a spec that names none (nor its profile, nor num_random), strategies random and
  * grid: a first run that ends in minutes, not every valid point (issue 19 item 5). "budget": 0 asks
  * for every valid point; a stored (resolved) spec always carries its budget, so it is unchanged. */

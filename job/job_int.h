@@ -1,4 +1,4 @@
-/* job_int.h - what plan.c and seq.c share inside job/ (not an interface for other parts).
+/* job_int.h - what the files of job/ share inside it (not an interface for other parts).
  *
  * A job's search context: the space, the device's limits, the presets (each with its odometer index,
  * -1 when not a point of the space), the strategy, budget and seed of a resolved spec. Each shape's
@@ -34,6 +34,10 @@ typedef struct job_ctx {
  * spec's own "knob_values" (resolved again), checked against the indexed space and kept. */
 int fw_spec_knob_values(const cJSON *space, const cJSON *given, cJSON **indexed, cJSON **values, char *err,
                         size_t errlen);
+
+/* job_spec.c: an options.ask_ahead value, checked (0 .. FW_SEQ_ASK_AHEAD_MAX) with the one sentence
+ * resolve and the typed reader both give. */
+int fw_job_ask_ahead_value(const cJSON *v, int64_t *a, char *err, size_t errlen);
 
 int job_ctx_open(const cJSON *resolved, const cJSON *device, job_ctx *c, char *err, size_t errlen);
 void job_ctx_close(job_ctx *c);

@@ -2,6 +2,7 @@
  * are fw_spec_resolve's (job/spec.c), so a resolved spec always parses; what is absent keeps a has_
  * flag of 0 and each consumer's own default. */
 #include "fw_job.h"
+#include "job_int.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -9,8 +10,6 @@
 #include <string.h>
 
 #include "fw_util.h"
-
-#define SEED_MAX 9007199254740991LL   /* 2^53 - 1, as job/spec.c */
 
 static const cJSON *field(const cJSON *o, const char *name)
 {
@@ -49,6 +48,13 @@ static int obj_field(const cJSON *spec, const char *name, const cJSON **out, cha
     *out = v;
     if (v && !cJSON_IsObject(v))
         return fw_errf(err, errlen, -EINVAL, "\"%s\" must be an object", name);
+    return 0;
+}
+
+int fw_job_ask_ahead_value(const cJSON *v, int64_t *a, char *err, size_t errlen)
+{
+    if (!fw_variants_json_int(v, a) || *a < 0 || *a > FW_SEQ_ASK_AHEAD_MAX)
+        return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
     return 0;
 }
 
@@ -116,13 +122,13 @@ static int parse_run(const cJSON *r, fw_job_spec *s, char *err, size_t errlen)
     int rc;
     if ((rc = s->has_budget = int_field(r, "budget", 0, FW_SPEC_MAX_BUDGET, &s->budget, err, errlen)) < 0)
         return rc;
-    if ((rc = s->has_seed = int_field(r, "seed", 0, SEED_MAX, &v, err, errlen)) < 0)
+    if ((rc = s->has_seed = int_field(r, "seed", 0, FW_SPEC_SEED_MAX, &v, err, errlen)) < 0)
         return rc;
     s->seed = (uint64_t)v;
-    if ((rc = s->has_warmup = int_field(r, "warmup", 0, 10000, &v, err, errlen)) < 0)
+    if ((rc = s->has_warmup = int_field(r, "warmup", 0, FW_SPEC_WARMUP_MAX, &v, err, errlen)) < 0)
         return rc;
     s->warmup = (int)v;
-    if ((rc = s->has_iters = int_field(r, "iters", 1, 100000, &v, err, errlen)) < 0)
+    if ((rc = s->has_iters = int_field(r, "iters", 1, FW_SPEC_ITERS_MAX, &v, err, errlen)) < 0)
         return rc;
     s->iters = (int)v;
     const cJSON *d = field(r, "device");
@@ -131,7 +137,7 @@ static int parse_run(const cJSON *r, fw_job_spec *s, char *err, size_t errlen)
         s->device_text = d->valuestring;
         s->device = atoi(c ? c + 1 : d->valuestring);
         s->has_device = 1;
-    } else if ((rc = s->has_device = int_field(r, "device", 0, 1023, &v, err, errlen)) < 0) {
+    } else if ((rc = s->has_device = int_field(r, "device", 0, FW_SPEC_DEVICE_MAX, &v, err, errlen)) < 0) {
         return rc;
     } else {
         s->device = (int)v;
@@ -146,8 +152,9 @@ static int parse_options(fw_job_spec *s, char *err, size_t errlen)
     const cJSON *o = s->options, *v;
     int64_t a;
     if ((v = field(o, "ask_ahead"))) {
-        if (!fw_variants_json_int(v, &a) || a < 0 || a > FW_SEQ_ASK_AHEAD_MAX)
-            return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
+        int rc = fw_job_ask_ahead_value(v, &a, err, errlen);
+        if (rc < 0)
+            return rc;
         s->has_ask_ahead = 1;
         s->ask_ahead = (int)a;
     }

@@ -36,9 +36,6 @@ const char *fw_job_default_backend(void)
 #endif
 }
 
-#define SEED_MAX 9007199254740991LL   /* 2^53 - 1: seeds travel as JSON numbers */
-#define WARMUP_MAX 10000
-#define ITERS_MAX 100000
 
 static const char *const user_fields[] = {
     "profile", "family", "shapes", "space", "presets", "strategy", "budget", "seed", "warmup",
@@ -117,12 +114,12 @@ static uint64_t draw_seed(void)
         ssize_t r = read(fd, &s, sizeof s);
         close(fd);
         if (r == (ssize_t)sizeof s)
-            return s & (uint64_t)SEED_MAX;
+            return s & (uint64_t)FW_SPEC_SEED_MAX;
     }
     /* No urandom (a chroot?): still a fresh seed, and it is stored either way. */
     char buf[64];
     snprintf(buf, sizeof buf, "%" PRIu64 ":%ld", fw_now_ns(), (long)getpid());
-    return fw_hash64_str(FW_HASH64_INIT, buf) & (uint64_t)SEED_MAX;
+    return fw_hash64_str(FW_HASH64_INIT, buf) & (uint64_t)FW_SPEC_SEED_MAX;
 }
 
 typedef struct names_check {
@@ -236,8 +233,9 @@ static int resolve_ask_ahead(cJSON *out, const char *strategy, int64_t budget, i
     cJSON *op = cJSON_GetObjectItemCaseSensitive(out, "options");
     const cJSON *ja = cJSON_GetObjectItemCaseSensitive(op, "ask_ahead");
     int64_t v;
-    if (ja && (!fw_variants_json_int(ja, &v) || v < 0 || v > FW_SEQ_ASK_AHEAD_MAX))
-        return fw_errf(err, errlen, -EINVAL, "options.ask_ahead must be an integer in 0..%d", FW_SEQ_ASK_AHEAD_MAX);
+    int rc;
+    if (ja && (rc = fw_job_ask_ahead_value(ja, &v, err, errlen)) < 0)
+        return rc;
     if (ja || (!timed && (strcmp(strategy, "grid") == 0 || strcmp(strategy, "presets") == 0 ||
                           strcmp(strategy, "random") == 0)))
         return 0;
@@ -575,18 +573,19 @@ static int resolve_run(resolve_ctx *c)
     c->device = 0;
     v = cJSON_GetObjectItemCaseSensitive(user, "seed");
     if (v) {
-        if ((rc = get_int(v, "seed", 0, SEED_MAX, &c->seed, c->err, c->errlen)) < 0)
+        if ((rc = get_int(v, "seed", 0, FW_SPEC_SEED_MAX, &c->seed, c->err, c->errlen)) < 0)
             return rc;
     } else {
         c->seed = (int64_t)draw_seed();
     }
     if ((v = pick(user, c->prof, "warmup")) &&
-        (rc = get_int(v, "warmup", 0, WARMUP_MAX, &c->warmup, c->err, c->errlen)) < 0)
+        (rc = get_int(v, "warmup", 0, FW_SPEC_WARMUP_MAX, &c->warmup, c->err, c->errlen)) < 0)
         return rc;
-    if ((v = pick(user, c->prof, "iters")) && (rc = get_int(v, "iters", 1, ITERS_MAX, &c->iters, c->err, c->errlen)) < 0)
+    if ((v = pick(user, c->prof, "iters")) &&
+        (rc = get_int(v, "iters", 1, FW_SPEC_ITERS_MAX, &c->iters, c->err, c->errlen)) < 0)
         return rc;
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "device")) &&
-        (rc = get_int(v, "device", 0, 1023, &c->device, c->err, c->errlen)) < 0)
+        (rc = get_int(v, "device", 0, FW_SPEC_DEVICE_MAX, &c->device, c->err, c->errlen)) < 0)
         return rc;
     c->backend = fw_job_default_backend();
     if ((v = cJSON_GetObjectItemCaseSensitive(user, "backend"))) {
