@@ -285,8 +285,8 @@ static int moe_source(const char *dialect, const cJSON *shape, char **text, char
                        dialect);
     char entry[64];
     snprintf(entry, sizeof entry, "moe_swiglu.%s.entry.h", dialect);
-    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", "moe_swiglu.v3.h", "moe_swiglu.v3t.h", entry,
-                           NULL};
+    const char *parts[] = {"moe_swiglu.names.h", "moe_swiglu.body.h", "moe_swiglu.v3.h", "moe_swiglu.v3t.h",
+                           "moe_swiglu.v3m.h", entry, NULL};
     return fw_kernel_assemble(dialect, parts, text, err, errlen);
 }
 
@@ -715,6 +715,8 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     if (v3.occ_warps % sgs)
         return fw_errf(err, errlen, -EINVAL, "OCC_WARPS=%d must be a multiple of SIMDGROUPS_PER_TG=%lld",
                        v3.occ_warps, (long long)sgs);
+    if (v3.v3 == 3 && s->mode != FW_MOE_DECODE)
+        return fw_errf(err, errlen, -EINVAL, "V3=3 is a decode structure (tokens 1)");
     if ((v3.prefetch || v3.xvec) && s->mode != FW_MOE_DECODE)
         return fw_errf(err, errlen, -EINVAL, "PREFETCH and XVEC are decode knobs (tokens 1)");
     if (s->hidden % (16 * v3.split_k))
@@ -730,7 +732,7 @@ static int moe_geometry(const fw_workload *wl, const fw_point *k, fw_geometry *g
     g->shared_bytes = 4 * (2 * M * tn + (M + 2) * slab + 64 + 2 * (M + v3.v3 * threads) + 4);
     int64_t kp = sgs >= cg ? sgs / cg : 1;
     if (v3.v3 && s->mode == FW_MOE_DECODE)
-        g->shared_bytes = fw_moe_v3_decode_shared(tn, kp, &v3);
+        g->shared_bytes = fw_moe_v3_decode_shared(tn, kp, sgs, &v3);
     g->dynamic_shared_bytes = 0;
     g->grid[0] = (uint32_t)(s->intermediate / tn);
     if (v3.v3 && s->mode == FW_MOE_DECODE)   /* SPLIT_K groups per chunk, a chunk more with P2_SPREAD */

@@ -47,12 +47,12 @@ extern "C" __global__ void MOE3_LAUNCH_BOUNDS moe_trellis_swiglu_decode(MOE_CU_C
     __shared__ float xsh[2 * MOE3_SLAB];
 #endif
     __shared__ float gridl[64 * GRID_COPIES];
-#if PAIR >= 2
-    __shared__ float pairl[MOE3_PAIRF];
+#if PAIR >= 2 || V3 == 3
+    __shared__ float pairl[MOE3M_PAIRW];   /* PAIR 2's pair tables, V3=3's half2 pair tables */
 #else
     float *pairl = gridl;   /* unused */
 #endif
-    __shared__ float hp[MOE3_HP];
+    __shared__ float hp[MOE3_HPW];
     __shared__ float hs[2 * TILE_N];
     __shared__ int ctl[4];
     MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,

@@ -1,5 +1,5 @@
 /* moe_swiglu.h - the moe_swiglu kernel family: mixed-bit trellis-quantized MoE SwiGLU (issue 4;
- * v3 structure: issue 16, knobs V3 / SPLIT_K / SIDE / GRID_COPIES / P2_SPREAD / PAIR / OCC_WARPS /
+ * v3 structure: issue 16, knobs V3 (0..3) / SPLIT_K / SIDE / GRID_COPIES / P2_SPREAD / PAIR / OCC_WARPS /
  * DOWN_ROWS / GROUPS below).
  *
  * COMPUTATION
@@ -75,7 +75,8 @@
  *   decode  moe_trellis_swiglu_decode       grid (intermediate/TILE_N, top_k): one slot per group, 1 row
  *                                           (V3: (intermediate/TILE_N [+1 with P2_SPREAD]) * SPLIT_K
  *                                           groups per slot, moe_swiglu.v3.h; V3=2: grid (GROUPS or
- *                                           the work items, 1), moe_swiglu.v3t.h)
+ *                                           the work items, 1), moe_swiglu.v3t.h; V3=3: grid
+ *                                           (intermediate/TILE_N, top_k), moe_swiglu.v3m.h)
  *   small   moe_trellis_swiglu_prefill4     grid (intermediate/TILE_N, experts)
  *   base    moe_trellis_swiglu              same grid
  *   large   moe_trellis_swiglu_large_batch  same grid
@@ -196,6 +197,17 @@
  *                      threadgroup load per 4 weights of a lane instead of one per weight; the same
  *                      values, the same sums); 0 (default) one float at a time. Not in the profile's
  *                      space (GRID=inflight walks it).
+ *   V3=3               decode only, moe_swiglu.v3m.h: the tensor-core decode. V3=1's group (one TILE_N
+ *                      chunk, one slot, SPLIT_K 1), but each 16x16 weight tile is one m16n8k16 product
+ *                      (half inputs, float sums) on CUDA: a lane's A registers come from half2 pair tables
+ *                      (4^bits words per width, built per group in threadgroup memory) indexed by two
+ *                      adjacent codes, B is x*su (down: h) split into half(v) and half(v - half(v)) in
+ *                      B's columns 0 and 1, so the sums keep float precision. Reads metal-marlin's
+ *                      trellis tiles unchanged (SIDE 0 or 1). NUM_BUFFERS 1: 4 tiles in flight a lane,
+ *                      else 8; PREFETCH 0 or 1 (1 pipelines them: twice the registers). OpenCL and
+ *                      Metal compute the same sums without tensor cores (slowly). Needs SPLIT_K 1,
+ *                      P2_SPREAD 0, PAIR 0, XVEC 0, GRID_COPIES 1. Threadgroup memory 4 * (4096 + 5520 +
+ *                      2*SIMDGROUPS_PER_TG*TILE_N + 2*TILE_N + 68) bytes.
  *   MOE_TEST_DROP_LAST_K (tests only): skips the last K tile row, a deliberately broken variant.
  *   Constraints (defaults_json): intermediate % TILE_N == 0; decode -> SG_M_TILES == 1; per-lane
  *   accumulators bounded (TILE_N * SG_M_TILES <= 128 * SIMDGROUPS_PER_TG, SG_N_TILES * SG_M_TILES
@@ -204,7 +216,8 @@
  *   that do not divide one another. v3: V3 == 1 || (SPLIT_K, SIDE, GRID_COPIES at 1, 0, 1); the
  *   batched modes likewise keep those three at their v2 values (they only use the parallel gather);
  *   hidden % (16 * SPLIT_K) == 0; PAIR only at decode under V3, OCC_WARPS only under V3; V3=2 only at
- *   decode with PAIR != 1 (P2_SPREAD's constraint already asks V3 == 1); the v3
+ *   decode with PAIR != 1 (P2_SPREAD's constraint already asks V3 == 1); V3=3 only at decode with its
+ *   knobs at SPLIT_K 1, P2_SPREAD 0, PAIR 0, GRID_COPIES 1 and its threadgroup memory bounded; the v3
  *   decode threadgroup memory, 4 * (4096 + 64*GRID_COPIES + 4*KP*TILE_N + 2*TILE_N + 4 + 160*(PAIR==2))
  *   bytes (KP: K parts per column group), bounded in the constraint by 4 * (4100 + 64*GRID_COPIES +
  *   64*SIMDGROUPS_PER_TG*SG_N_TILES + 6*TILE_N + 80*PAIR); the batched modes'
@@ -274,7 +287,7 @@ typedef struct fw_moe_v3 {
 } fw_moe_v3;
 int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen);
 /* Threadgroup bytes of the v3 decode kernel for TILE_N and its K parts per column group (MOE_KP). */
-int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v);
+int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, int64_t sgs, const fw_moe_v3 *v);
 /* V3=2: the work items of a decode launch (A: intermediate/TILE_N chunks per slot; B: DOWN_ROWS
  * ranges x slots x output groups of 2 * SIMDGROUPS_PER_TG * OT tiles), and the groups launched
  * (GROUPS, or one per item); must equal moe3t_plan_of of moe_swiglu.v3t.h. */

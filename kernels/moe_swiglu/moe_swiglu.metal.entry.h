@@ -46,12 +46,12 @@ kernel void moe_trellis_swiglu_decode(MOE_MTL_COMMON_ARGS,
     threadgroup float xsh[2 * MOE3_SLAB];
 #endif
     threadgroup float gridl[64 * GRID_COPIES];
-#if PAIR >= 2
-    threadgroup float pairl[MOE3_PAIRF];
+#if PAIR >= 2 || V3 == 3
+    threadgroup float pairl[MOE3M_PAIRW];   /* PAIR 2's pair tables, V3=3's half2 pair tables */
 #else
     threadgroup float *pairl = gridl;   /* unused */
 #endif
-    threadgroup float hp[MOE3_HP];
+    threadgroup float hp[MOE3_HPW];
     threadgroup float hs[2 * TILE_N];
     threadgroup int ctl[4];
     MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,

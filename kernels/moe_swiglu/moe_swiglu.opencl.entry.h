@@ -39,12 +39,12 @@ __kernel __attribute__((reqd_work_group_size(MOE_THREADS, 1, 1))) void moe_trell
     local float xsh[2 * MOE3_SLAB];
 #endif
     local float gridl[64 * GRID_COPIES];
-#if PAIR >= 2
-    local float pairl[MOE3_PAIRF];
+#if PAIR >= 2 || V3 == 3
+    local float pairl[MOE3M_PAIRW];   /* PAIR 2's pair tables, V3=3's half2 pair tables */
 #else
     local float *pairl = gridl;   /* unused */
 #endif
-    local float hp[MOE3_HP];
+    local float hp[MOE3_HPW];
     local float hs[2 * TILE_N];
     local int ctl[4];
     MOE3_DECODE(act, gw, gs, uw, us, dw, ds, gsu, gsv, usu, usv, dsu, dsv, grid, expert_ids, expert_probs,

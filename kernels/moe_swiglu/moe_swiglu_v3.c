@@ -76,8 +76,11 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
                        "CUDA compiler)", v->occ_warps);
     if (v->p2_spread < 0 || v->p2_spread > 1 || (v->p2_spread && v->split_k < 2))
         return fw_errf(err, errlen, -EINVAL, "P2_SPREAD must be 0 or 1, and 1 needs SPLIT_K >= 2");
-    if (v->v3 < 0 || v->v3 > 2 || v->side < 0 || v->side > 1)
-        return fw_errf(err, errlen, -EINVAL, "V3 must be 0, 1 or 2 and SIDE 0 or 1");
+    if (v->v3 < 0 || v->v3 > 3 || v->side < 0 || v->side > 1)
+        return fw_errf(err, errlen, -EINVAL, "V3 must be 0, 1, 2 or 3 and SIDE 0 or 1");
+    if (v->v3 == 3 && (v->split_k != 1 || v->p2_spread || v->pair || v->prefetch > 1 || v->xvec || v->grid_copies != 1))
+        return fw_errf(err, errlen, -EINVAL, "V3=3 (the tensor-core decode) needs SPLIT_K 1, P2_SPREAD 0, PAIR 0, "
+                       "PREFETCH 0 or 1, XVEC 0 and GRID_COPIES 1");
     if (v->down_rows < 128 || v->down_rows > 4096 || v->down_rows % 128 || v->groups < 0 || v->groups > 65535)
         return fw_errf(err, errlen, -EINVAL, "DOWN_ROWS=%d must be a multiple of 128 up to 4096 and GROUPS=%d 0..65535",
                        v->down_rows, v->groups);
@@ -90,8 +93,12 @@ int fw_moe_v3_knobs(const fw_point *k, fw_moe_v3 *v, char *err, size_t errlen)
     return 0;
 }
 
-int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, const fw_moe_v3 *v)
+int64_t fw_moe_v3_decode_shared(int64_t tile_n, int64_t kparts, int64_t sgs, const fw_moe_v3 *v)
 {
+    /* V3=3 (moe_swiglu.v3m.h): xsh, the pair tables and the grid's copy (MOE3M_TABW), hp (MOE3_HPW: each warp's sums), hs,
+     * gridl and ctl */
+    if (v->v3 == 3)
+        return 4 * (2 * 2048 + 5456 + 64 + 2 * sgs * tile_n + 2 * tile_n + 64 + 4);
     /* xsh[2 * 2048] + gridl[64 * GRID_COPIES] + hp[2 * kparts * 2 * TILE_N] + hs[2 * TILE_N] + ctl[4],
      * + pairl[160] with PAIR 2 (PAIR 1's table lives in xsh) */
     return 4 * (2 * 2048 + 64 * (int64_t)v->grid_copies + 2 * kparts * 2 * tile_n + 2 * tile_n + 4 +

@@ -141,10 +141,13 @@ int main(int argc, char **argv)
             "-DTILE_N=16 -DSIMDGROUPS_PER_TG=8 -DSG_M_TILES=2 -DNUM_BUFFERS=3 -DV3=1",
             "-DTILE_N=64 -DSIMDGROUPS_PER_TG=4 -DSG_N_TILES=4 -DV3=1 -DSPLIT_K=4 -DSIDE=1 -DGRID_COPIES=32",
             "-DTILE_N=32 -DSIMDGROUPS_PER_TG=8 -DSG_N_TILES=4 -DV3=1 -DSPLIT_K=8 -DP2_SPREAD=1 -DMOE_MODE=0",
+            "-DTILE_N=32 -DSIMDGROUPS_PER_TG=16 -DV3=3 -DSIDE=1 -DPREFETCH=1 -DMOE_MODE=0",   /* the tensor-core decode */
+            "-DTILE_N=16 -DSIMDGROUPS_PER_TG=8 -DNUM_BUFFERS=1 -DV3=3 -DMOE_MODE=0",
         };
         for (size_t i = 0; i < sizeof moe_ok / sizeof *moe_ok; i++)
             CHECK(check_syntax(src, moe_ok[i]) == 0, "the Metal moe_swiglu source does not parse with '%s'", moe_ok[i]);
         CHECK(check_syntax(src, "-DV3=1 -DGRID_COPIES=7") != 0, "GRID_COPIES=7 parsed");
+        CHECK(check_syntax(src, "-DV3=3 -DPAIR=2 -DMOE_MODE=0") != 0, "V3=3 with PAIR=2 parsed");
         free(src);
     }
     /* The prelude self-test body with a Metal entry point. */

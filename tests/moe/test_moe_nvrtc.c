@@ -141,6 +141,10 @@ int main(void)
         /* XVEC 1 (float4 x reads in phase 1) */
         "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=1 V3=1 PAIR=2 PREFETCH=2 OCC_WARPS=24 XVEC=1",
         "TILE_N=64 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=4 NUM_BUFFERS=2 V3=2 SIDE=1 XVEC=1",
+        /* V3=3, the tensor-core decode (the batched entries keep the parallel gather) */
+        "TILE_N=16 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=1 V3=3",
+        "TILE_N=32 SIMDGROUPS_PER_TG=16 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=2 V3=3 SIDE=1 OCC_WARPS=32",
+        "TILE_N=128 SIMDGROUPS_PER_TG=4 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=2 V3=3",
     };
     for (size_t i = 0; i < sizeof points / sizeof *points; i++) {
         char *log = NULL, *ptx = NULL;
@@ -199,6 +203,19 @@ int main(void)
         free(ptx);
         r_bad(src, "TILE_N=16 V3=2 SPLIT_K=2 P2_SPREAD=1 MOE_MODE=0", "V3=2");
         r_bad(src, "TILE_N=16 V3=2 DOWN_ROWS=200 MOE_MODE=0", "DOWN_ROWS");
+    }
+    /* V3=3 decode: tensor-core products, 32-bit weight loads, no local memory; the knobs it cannot take */
+    {
+        char *log = NULL, *ptx = NULL;
+        const char *pt = "TILE_N=32 SIMDGROUPS_PER_TG=8 SG_M_TILES=1 SG_N_TILES=1 NUM_BUFFERS=2 V3=3 MOE_MODE=0";
+        CHECK(compile(src, pt, &log, &ptx) == NVRTC_SUCCESS, "%s: %s", pt, log ? log : "");
+        CHECK(ptx && !strstr(ptx, "ld.local") && !strstr(ptx, "st.local"), "%s uses local memory", pt);
+        CHECK(ptx && strstr(ptx, "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32") && strstr(ptx, "ld.global.nc.u32"),
+              "%s: no m16n8k16 products or 32-bit weight loads", pt);
+        free(log);
+        free(ptx);
+        r_bad(src, "TILE_N=16 V3=3 PAIR=2 MOE_MODE=0", "V3=3");
+        r_bad(src, "TILE_N=16 V3=3 SPLIT_K=2 MOE_MODE=0", "V3=3");
     }
     check_inflight(src);
     /* one mode only, as the workload's MOE_MODE macro asks */

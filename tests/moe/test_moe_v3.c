@@ -14,7 +14,9 @@
  *     (a partial last one), GROUPS 0 (one group per item) and 1..7 persistent groups, SPLIT_K 1..16,
  *     every TILE_N, SIDE, grid copies, PAIR 2, NUM_BUFFERS 1..4, the dense layout, repeated launches;
  *   - PREFETCH 1 and 2, XVEC 1 (loads in flight, float4 x reads) across the same corners;
- *   - MOE_TEST_DROP_LAST_K under V3 (with a split, with PAIR 2, and under V3=2) is far from the reference.
+ *   - V3=3, the tensor-core decode (its portable product here), across TILE_N, warps, NUM_BUFFERS, SIDE,
+ *     two slabs, the dense layout and repeated launches (v3m_cases);
+ *   - MOE_TEST_DROP_LAST_K under V3 (with a split, with PAIR 2, under V3=2 and V3=3) is far from the reference.
  * Exits 77 (skip) without an OpenCL device. */
 #include <math.h>
 
@@ -34,6 +36,7 @@ static int failures;
 
 static moe_cl cl;
 static const fw_family *fam;
+static int v3_mode = 1;   /* V3 of the V3=1-style cases: 1, or 3 (the tensor-core decode) */
 
 #define ALL_BITS "[[6,2,3],[2,3,4],[5,6,2],[4,5,6],[3,4,5]]"
 #define SHAPE(tokens, extra) \
@@ -69,7 +72,7 @@ static double run_v3t(const char *shape_text, v3pt v, int drows, int groups, con
     fw_point_set(&p, "SG_M_TILES", v.sgm);
     fw_point_set(&p, "SG_N_TILES", v.sgn);
     fw_point_set(&p, "NUM_BUFFERS", v.nb);
-    fw_point_set(&p, "V3", drows ? 2 : 1);
+    fw_point_set(&p, "V3", drows ? 2 : v3_mode);
     if (drows) {
         fw_point_set(&p, "DOWN_ROWS", drows);
         fw_point_set(&p, "GROUPS", groups);
@@ -112,12 +115,15 @@ static void expect_okt(const char *shape, v3pt v, int drows, int groups)
     double rel = run_v3t(shape, v, drows, groups, NULL, &tol);
     CHECK(rel >= 0 && rel < tol, "%s TILE_N=%d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%d SIDE=%d GRID_COPIES=%d "
           "P2_SPREAD=%d PAIR=%d OCC_WARPS=%d PREFETCH=%d V3=%d DOWN_ROWS=%d GROUPS=%d: rel_err %g", shape, v.tn, v.sg,
-          v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ, v.pf, drows ? 2 : 1, drows, groups, rel);
+          v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ, v.pf, drows ? 2 : v3_mode, drows, groups,
+          rel);
     printf("v3 TILE_N=%-3d SG=%d SG_M=%d SG_N=%d NB=%d SPLIT_K=%-2d SIDE=%d GC=%-2d SPREAD=%d PAIR=%d OCC=%d launches=%d "
            "rel_err %.2e  %.60s", v.tn, v.sg, v.sgm, v.sgn, v.nb, v.split, v.side, v.gc, v.spread, v.pair, v.occ,
            moe_cl_launches, rel, shape + 1);
     if (drows)
         printf("  V3=2 DOWN_ROWS=%d GROUPS=%d", drows, groups);
+    else if (v3_mode != 1)
+        printf("  V3=%d", v3_mode);
     if (v.pf)
         printf("  PREFETCH=%d", v.pf);
     if (v.xv)
@@ -128,6 +134,38 @@ static void expect_okt(const char *shape, v3pt v, int drows, int groups)
 static void expect_ok(const char *shape, v3pt v)
 {
     expect_okt(shape, v, 0, 0);
+}
+
+/* V3=3, the tensor-core decode (its portable product here): every width in one layer, TILE_N 16..128
+ * (down over 1..8 K tiles), 1..16 warps (items left over: warps with nothing in a round), NUM_BUFFERS 1
+ * (4 tiles in flight) and 2, PREFETCH 0 and 1, SIDE 0 and 1, two slabs (the second partial), the dense
+ * layout, empty experts, three launches in a row, and the broken drop-last-K variant. */
+static void v3m_cases(void)
+{
+    const char *two_all = "{\"tokens\": 1, \"hidden\": 2176, \"intermediate\": 128, \"experts\": 5, \"top_k\": 5,"
+                          " \"bits\": " ALL_BITS "}";
+    v3_mode = 3;
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 4, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 8, 1, 1, 2, 1, 1, 1, 0, 0, 24, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){64, 2, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){128, 1, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 16, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ""), (v3pt){32, 4, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    expect_ok(SHAPE(1, ", \"layout\": \"dense\""), (v3pt){16, 8, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0});
+    expect_ok(two_all, (v3pt){16, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0});
+    expect_ok(two_all, (v3pt){32, 2, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0});
+    /* PREFETCH 1 (the software pipeline: a slab's first chunk before its barriers, down's before the join) */
+    expect_ok(SHAPE_ALL(""), (v3pt){32, 8, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0});
+    expect_ok(two_all, (v3pt){16, 4, 1, 1, 2, 1, 0, 1, 0, 0, 0, 1, 0});
+    moe_cl_launches = 3;
+    expect_ok(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 1, 1, 0, 0, 0, 0, 0});
+    moe_cl_launches = 1;
+    double tol = 0;
+    double rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 1, 2, 1, 0, 1, 0, 0, 0, 0, 0}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
+    CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under V3=3: rel_err %g", rel);
+    printf("v3 (V3=3) drop-last-K: rel_err %.3f (tolerance %g)\n", rel, tol);
+    v3_mode = 1;
 }
 
 int main(void)
@@ -270,6 +308,7 @@ int main(void)
     }
     rel = run_v3(SHAPE_ALL(""), (v3pt){16, 8, 1, 4, 1, 1, 0, 1, 0, 2, 0, 1, 1}, "-DMOE_TEST_DROP_LAST_K=1", &tol);
     CHECK(rel > 10 * tol, "dropping the last K tile row went unnoticed under XVEC 1: rel_err %g", rel);
+    v3m_cases();
     moe_cl_close(&cl);
     return failures ? 1 : 0;
 }
