@@ -17,6 +17,7 @@
 #   4. the 9 batched shapes: presets + 10 random (v2 points and V3=1, the parallel gather);
 #   5. ncu on the best decode variant (DRAM throughput, warps active, stalls);
 #   6. compute-sanitizer memcheck of every preset on the glm47 decode, grouped 24 and large 128 shapes.
+#   NCU_V3=N: step 5 profiles the best record with V3=N (default: the overall best).
 # Output: OUT_DIR/{copy_bw.txt, decode.jsonl, grid.jsonl, tuples.jsonl, batched.jsonl, summary.txt, ncu.txt,
 # memcheck.txt}; the summary table is printed last. Libraries the GPU machine lacks: .device/lib.
 set -u
@@ -79,6 +80,13 @@ elif sys.argv[3] == "inflight":
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
                         "P2_SPREAD": [0], "PAIR": [1, 2], "OCC_WARPS": [0, 24], "PREFETCH": [0, 1, 2],
                         "XVEC": [0, 1]})
+elif sys.argv[3] == "v3m":
+    # V3=3, the tensor-core decode (moe_swiglu.v3m.h): TILE_N 16/32/64 x SIMDGROUPS_PER_TG 8/16 x
+    # NUM_BUFFERS 1/2 (4 or 8 tiles in flight) x PREFETCH 0/1 (the software pipeline) x OCC_WARPS 0/32,
+    # SIDE 1; 48 points
+    sp["knobs"].update({"TILE_N": [16, 32, 64], "SIMDGROUPS_PER_TG": [8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1],
+                        "NUM_BUFFERS": [1, 2], "V3": [3], "SPLIT_K": [1], "SIDE": [1], "GRID_COPIES": [1],
+                        "P2_SPREAD": [0], "PAIR": [0], "OCC_WARPS": [0, 32], "PREFETCH": [0, 1]})
 else:
     sp["knobs"].update({"TILE_N": [16, 32], "SIMDGROUPS_PER_TG": [4, 8, 16], "SG_M_TILES": [1], "SG_N_TILES": [1, 4],
                         "NUM_BUFFERS": [1, 2], "V3": [1], "SPLIT_K": [1], "SIDE": [0], "GRID_COPIES": [1],
@@ -114,7 +122,7 @@ by = collections.OrderedDict()
 for r in recs: by.setdefault(r["shape_key"], []).append(r)
 med = lambda r: r["stats"]["median_ns"]
 short = lambda k: k.replace("experts=64,hidden=2048,intermediate=1536,", "")
-print(f"{'shape':44} {'n':>4} {'ok':>4} {'v2 best us':>10} {'v3 best us':>10} {'V3=2 us':>10} {'GB/s':>6} {'%copy':>6}  best variant")
+print(f"{'shape':44} {'n':>4} {'ok':>4} {'v2 best us':>10} {'v3 best us':>10} {'V3=2 us':>10} {'V3=3 us':>10} {'GB/s':>6} {'%copy':>6}  best variant")
 best = {}
 for k, rs in by.items():
     ok = [r for r in rs if r["status"] == "ok"]
@@ -122,12 +130,14 @@ for k, rs in by.items():
         print(f"{short(k):44} {len(rs):4}    0  " + str(dict(collections.Counter(r['status'] for r in rs)))); continue
     v2 = [r for r in ok if r["knobs"].get("V3", 0) == 0]; v3 = [r for r in ok if r["knobs"].get("V3", 0) == 1]
     vt = [r for r in ok if r["knobs"].get("V3", 0) == 2]
+    vm = [r for r in ok if r["knobs"].get("V3", 0) == 3]
     b = min(ok, key=med); best[k] = b
     f2 = f"{med(min(v2, key=med))/1e3:10.1f}" if v2 else f"{'-':>10}"
     f3 = f"{med(min(v3, key=med))/1e3:10.1f}" if v3 else f"{'-':>10}"
     ft = f"{med(min(vt, key=med))/1e3:10.1f}" if vt else f"{'-':>10}"
+    fm = f"{med(min(vm, key=med))/1e3:10.1f}" if vm else f"{'-':>10}"
     g = b["bytes"] / med(b)
-    print(f"{short(k):44} {len(rs):4} {len(ok):4} {f2} {f3} {ft} {g:6.0f} {100*g/gb:5.1f}%  {b['variant_key']}")
+    print(f"{short(k):44} {len(rs):4} {len(ok):4} {f2} {f3} {ft} {fm} {g:6.0f} {100*g/gb:5.1f}%  {b['variant_key']}")
     bad = collections.Counter(r["status"] for r in rs if r["status"] != "ok")
     if bad: print(f"{'':44}   not ok: {dict(bad)}")
 # decode: best per value of each v3 knob (glm47 decode)
@@ -166,9 +176,22 @@ for f in ("decode", "grid"):
             print("best decode variant resources:", json.dumps({k: o[k] for k in ("resources", "variant_key") if k in o}))
             break
 PY
-python3 - "$O/best.json" <<'PY' > /tmp/moe3_decode_best.txt
-import json, sys
-for k, b in json.load(open(sys.argv[1])).items():
+python3 - "$O/best.json" "$O" "${NCU_V3:-}" <<'PY' > /tmp/moe3_decode_best.txt
+import json, os, sys
+best = json.load(open(sys.argv[1]))
+if sys.argv[3]:   # NCU_V3=N: ncu on the best glm47 decode record with V3=N instead of the overall best
+    rs = []
+    for f in ("decode", "grid"):
+        p = os.path.join(sys.argv[2], f + ".jsonl")
+        for line in open(p) if os.path.exists(p) else []:
+            try: o = json.loads(line)
+            except ValueError: continue
+            k = o.get("shape_key", "")
+            if o.get("status") == "ok" and "bits=glm47" in k and "mode=decode" in k and \
+               o["knobs"].get("V3", 0) == int(sys.argv[3]):
+                rs.append(o)
+    best = {r["shape_key"]: r for r in sorted(rs, key=lambda r: -r["stats"]["median_ns"])}
+for k, b in best.items():
     if "mode=decode" in k and "bits=glm47" in k:
         # a space of the winner's own values: a grid's winner may set knobs the profile's space has
         # not (PREFETCH, XVEC, DOWN_ROWS, ...), which a preset of the profile could not name
