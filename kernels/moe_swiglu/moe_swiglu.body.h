@@ -112,6 +112,24 @@ typedef struct MoEParams {
     moe_u32 down_n_levels;
 } MoEParams;
 
+/* Whether expert e's widths (meta) fit a kernel specialised to GATE_BITS / UP_BITS / DOWN_BITS (always
+ * when none is set). A tuple-specialised kernel cannot walk another width's blocks: it leaves an
+ * expert whose bits differ (the output then fails verification) instead of reading past its block. */
+MOE_FN int moe_widths_fit(MOE_G const moe_u32 *meta, const moe_u32 e)
+{
+#if GATE_BITS || UP_BITS || DOWN_BITS
+    return !((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) || (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
+             (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS));
+#else
+    (void)meta;
+    (void)e;
+    return 1;
+#endif
+}
+
+/* Projection K's (0 gate, 1 up, 2 down) width of expert E: the compile-time BITS when set, else meta's. */
+#define MOE_WIDTH(META, E, K, BITS) ((BITS) ? (moe_u32)(BITS) : (META)[(E) * 8u + (K)])
+
 /* Column c (0..15) of a b-bit tile is bits [c*16*b, c*16*b + 16*b) of the tile's stream. Those
  * bits lie inside the two 64-bit words from bit (c*16*b) & ~63: c*16*b mod 64 is 0 or 32 for even
  * b and a multiple of 16 for odd b, and (pos mod 64) + 16*b <= 128 for every b in 2..6. The second
@@ -279,17 +297,10 @@ MOE_FN void moe_swiglu_run(const int mode, const int M,
     }
     if (e >= p.num_experts)
         return;
-#if GATE_BITS || UP_BITS || DOWN_BITS
-    /* A tuple-specialised kernel cannot walk another width's blocks: leave an expert whose bits
-     * differ (the output then fails verification) instead of reading past the end of its block. */
-    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) ||
-        (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
-        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
+    if (!moe_widths_fit(meta, e))
         return;
-#endif
-    const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
-    const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
-    const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
+    const moe_u32 gb = MOE_WIDTH(meta, e, 0u, GATE_BITS), ub = MOE_WIDTH(meta, e, 1u, UP_BITS);
+    const moe_u32 db = MOE_WIDTH(meta, e, 2u, DOWN_BITS);
     MOE_G const moe_u32 *gwe = gw + meta[e * 8u + 4u] / 4u;
     MOE_G const moe_u32 *uwe = uw + meta[e * 8u + 5u] / 4u;
     MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;

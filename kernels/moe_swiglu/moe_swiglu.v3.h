@@ -638,34 +638,40 @@ MOE_FN void moe3_finish(MOE_G float *scr, const moe_u32 TK, const moe_u32 I, con
 }
 #endif
 
+/* Whether a decode slot's group runs: a slot of the batch, routed to an expert in range whose widths
+ * fit the kernel (moe_widths_fit). Uniform over the group, so its early return passes no barrier. */
+MOE_FN int moe3_slot_runs(MOE_G const moe_u32 *ids, MOE_G const moe_u32 *meta, const MoEParams p, const moe_u32 slot)
+{
+    if (slot >= p.batch * p.top_k)
+        return 0;
+    const moe_u32 e = ids[slot];
+    return e < p.num_experts && moe_widths_fit(meta, e);
+}
+
+/* The parameters of the decode groups (V3=1 moe3_decode, V3=2 moe3t_decode, V3=3 moe3m_decode): the
+ * entry's buffers, params and threadgroup arrays, the thread, the group's x and the grid's second
+ * index (LAST: its name). MOE3_DECODE names the one the entry calls. */
+#define MOE3_DECODE_PARAMS(LAST) \
+    MOE_G const moe_u16 *act, MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, \
+    MOE_G const moe_u16 *us, MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds, MOE_G const moe_u16 *gsu, \
+    MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv, MOE_G const moe_u16 *dsu, \
+    MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid, MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, \
+    MOE_G float *out, const MoEParams p, MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr, \
+    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *pairl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl, \
+    const moe_u32 tid, const moe_u32 bx, const moe_u32 LAST
+
 /* The v3 decode group (chunk, split, slot): see the top of this file. With P2_SPREAD the group
  * takes a ticket t (start order) instead of its index: phase 1 of chunk t / SPLIT_K, split
  * t % SPLIT_K, then down for output tiles piece t % SPLIT_K of the chunk before (grid: one more
  * chunk than the layer has, whose groups only do that). */
-MOE_FN void moe3_decode(MOE_G const moe_u16 *act,
-    MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us,
-    MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds,
-    MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv,
-    MOE_G const moe_u16 *dsu, MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid,
-    MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, MOE_G float *out, const MoEParams p,
-    MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
-    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *pairl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
-    const moe_u32 tid, const moe_u32 bx, const moe_u32 slot)
+MOE_FN void moe3_decode(MOE3_DECODE_PARAMS(slot))
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, nchunks = I / TILE_N;
-    if (slot >= p.batch * p.top_k)
+    if (!moe3_slot_runs(ids, meta, p, slot))
         return;
     const moe_u32 e = ids[slot];
-    if (e >= p.num_experts)
-        return;
-#if GATE_BITS || UP_BITS || DOWN_BITS
-    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) || (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
-        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
-        return;
-#endif
-    const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
-    const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
-    const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
+    const moe_u32 gb = MOE_WIDTH(meta, e, 0u, GATE_BITS), ub = MOE_WIDTH(meta, e, 1u, UP_BITS);
+    const moe_u32 db = MOE_WIDTH(meta, e, 2u, DOWN_BITS);
     MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;
     MOE_G const moe_u32 *sb = side + e * MOE3_SIDE_WORDS(H, I);
     const moe_u32 tok = slot / p.top_k;

@@ -480,33 +480,17 @@ MOE_FN void moe3m_join(MOE_L const float *acc, MOE_L float *hs, MOE_L moe_u32 *h
 
 /* The V3=3 decode group (chunk, slot): see the top of this file. Threadgroup memory: xsh (the staged
  * x, 2 * MOE3_SLAB words), pairl (the pair tables, MOE3M_TABW words), hp (MOE3_HPW floats), hs. */
-MOE_FN void moe3m_decode(MOE_G const moe_u16 *act,
-    MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us,
-    MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds,
-    MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv,
-    MOE_G const moe_u16 *dsu, MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid,
-    MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, MOE_G float *out, const MoEParams p,
-    MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
-    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *pairl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
-    const moe_u32 tid, const moe_u32 bx, const moe_u32 slot)
+MOE_FN void moe3m_decode(MOE3_DECODE_PARAMS(slot))
 {
     const moe_u32 H = p.hidden, I = p.intermediate;
     (void)scr;
     (void)gridl;
     (void)ctl;
-    if (slot >= p.batch * p.top_k)
+    if (!moe3_slot_runs(ids, meta, p, slot))
         return;
     const moe_u32 e = ids[slot];
-    if (e >= p.num_experts)
-        return;
-#if GATE_BITS || UP_BITS || DOWN_BITS
-    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) || (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
-        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
-        return;
-#endif
-    const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
-    const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
-    const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
+    const moe_u32 gb = MOE_WIDTH(meta, e, 0u, GATE_BITS), ub = MOE_WIDTH(meta, e, 1u, UP_BITS);
+    const moe_u32 db = MOE_WIDTH(meta, e, 2u, DOWN_BITS);
     MOE_G const moe_u32 *gwe = gw + meta[e * 8u + 4u] / 4u, *uwe = uw + meta[e * 8u + 5u] / 4u;
     MOE_G const moe_u32 *dwe = dw + meta[e * 8u + 6u] / 4u;
     MOE_G const moe_u32 *sb = side + e * MOE3_SIDE_WORDS(H, I);

@@ -72,22 +72,6 @@ MOE_FN moe_u32 moe3t_take(MOE_G float *scr, const moe_u32 TK, const moe_u32 I, M
     return (moe_u32)ctl[1];
 }
 
-/* Whether slot's expert runs (a routed id in range, and the compile-time widths when set). */
-MOE_FN int moe3t_ok(MOE_G const moe_u32 *ids, MOE_G const moe_u32 *meta, const MoEParams p, const moe_u32 slot)
-{
-    const moe_u32 e = ids[slot];
-    if (slot >= p.batch * p.top_k || e >= p.num_experts)
-        return 0;
-#if GATE_BITS || UP_BITS || DOWN_BITS
-    if ((GATE_BITS && meta[e * 8u + 0u] != (moe_u32)GATE_BITS) || (UP_BITS && meta[e * 8u + 1u] != (moe_u32)UP_BITS) ||
-        (DOWN_BITS && meta[e * 8u + 2u] != (moe_u32)DOWN_BITS))
-        return 0;
-#else
-    (void)meta;
-#endif
-    return 1;
-}
-
 /* Phase B decode of one block: MOE3T_KT K tiles x MOE3T_OT output tiles of width B against h. */
 #define MOE3T_DOTB(B, ACC, LO, HI, SH, HL) MOE3_DOTH(B, ACC, LO, HI, SH, HL, MOE3T_KT, MOE3T_OT)
 
@@ -157,10 +141,9 @@ MOE_FN void moe3t_item_a(MOE_G const moe_u16 *act, MOE_G const moe_u32 *gw, MOE_
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, n0 = chunk * TILE_N;
     const moe_u32 kspan = H / (moe_u32)SPLIT_K;
-    const int ok = moe3t_ok(ids, meta, p, slot);
+    const int ok = moe3_slot_runs(ids, meta, p, slot);
     const moe_u32 e = ok ? ids[slot] : 0u;
-    const moe_u32 gb = GATE_BITS ? (moe_u32)GATE_BITS : meta[e * 8u + 0u];
-    const moe_u32 ub = UP_BITS ? (moe_u32)UP_BITS : meta[e * 8u + 1u];
+    const moe_u32 gb = MOE_WIDTH(meta, e, 0u, GATE_BITS), ub = MOE_WIDTH(meta, e, 1u, UP_BITS);
     MOE_G const moe_u32 *sb = side + e * MOE3_SIDE_WORDS(H, I);
     const moe_u32 lane = tid & 31u, w = tid >> 5, hw = lane >> 4, nin = lane & 15u;
     const moe_u32 lg = lane & (GRID_COPIES - 1u);
@@ -196,7 +179,7 @@ MOE_FN void moe3t_item_b(MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds, MOE_G
     MOE_L const float *gridl, const moe_u32 tid, const moe_u32 slot, const moe_u32 kr, const moe_u32 og)
 {
     const moe_u32 H = p.hidden, I = p.intermediate, TK = p.top_k, k0 = kr * DOWN_ROWS;
-    const int ok = moe3t_ok(ids, meta, p, slot);
+    const int ok = moe3_slot_runs(ids, meta, p, slot);
     const moe_u32 e = ok ? ids[slot] : 0u;
     const moe_u32 rows = !ok ? 0u : I - k0 < (moe_u32)DOWN_ROWS ? I - k0 : (moe_u32)DOWN_ROWS;
     MOE_G moe_u32 *w32 = (MOE_G moe_u32 *)scr;
@@ -210,7 +193,7 @@ MOE_FN void moe3t_item_b(MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds, MOE_G
     MOE_BARRIER();
     const moe_u32 lane = tid & 31u, w = tid >> 5, hw = lane >> 4, nin = lane & 15u;
     const moe_u32 lg = lane & (GRID_COPIES - 1u);
-    const moe_u32 db = DOWN_BITS ? (moe_u32)DOWN_BITS : meta[e * 8u + 2u];
+    const moe_u32 db = MOE_WIDTH(meta, e, 2u, DOWN_BITS);
 #if SIDE
     MOE_G const moe_u16 *dsc = (MOE_G const moe_u16 *)(side + e * MOE3_SIDE_WORDS(H, I) + H / 128u * I);
     (void)ds;
@@ -225,15 +208,7 @@ MOE_FN void moe3t_item_b(MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds, MOE_G
 
 /* The ticketed decode group: grid and pair tables once, then A items, then B items, then the last
  * group out resets the ticket, ready and done counts. */
-MOE_FN void moe3t_decode(MOE_G const moe_u16 *act,
-    MOE_G const moe_u32 *gw, MOE_G const moe_u16 *gs, MOE_G const moe_u32 *uw, MOE_G const moe_u16 *us,
-    MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds,
-    MOE_G const moe_u16 *gsu, MOE_G const moe_u16 *gsv, MOE_G const moe_u16 *usu, MOE_G const moe_u16 *usv,
-    MOE_G const moe_u16 *dsu, MOE_G const moe_u16 *dsv, MOE_G const moe_u16 *grid,
-    MOE_G const moe_u32 *ids, MOE_G const moe_u16 *probs, MOE_G float *out, const MoEParams p,
-    MOE_G const moe_u32 *meta, MOE_G const moe_u32 *side, MOE_G float *scr,
-    MOE_L float *xsh, MOE_L float *gridl, MOE_L float *pairl, MOE_L float *hp, MOE_L float *hs, MOE_L int *ctl,
-    const moe_u32 tid, const moe_u32 bx, const moe_u32 by)
+MOE_FN void moe3t_decode(MOE3_DECODE_PARAMS(by))
 {
     const moe_u32 I = p.intermediate, TK = p.top_k;
     const moe3t_plan q = moe3t_plan_of(p);
