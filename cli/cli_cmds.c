@@ -91,7 +91,8 @@ static const fw_cli_command commands[] = {
     {"watch", "follow a job's progress until it ends", fw_cli_cmd_watch,
      "Usage: fairway watch JOB [--top N]\n"
      "Follow a queued or running job (progress bar on a terminal, plain lines otherwise) and print its\n"
-     "rankings when it ends; for a finished job, print them at once.\n"
+     "rankings when it ends; for a finished job, print them at once. A job cancelled while a variant\n"
+     "is measured is followed until that variant is stored.\n"
      "  --top N                rows per shape in the table (default 10)\n\n"
      "Examples:\n"
      "  fairway watch 12\n"},

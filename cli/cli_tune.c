@@ -76,10 +76,14 @@ int fw_cli_follow(fw_cli_global *g, fw_cli_conn *c, long long job, int top, cJSO
     if (ec)
         return ec;
     snprintf(f.state, sizeof f.state, "%s", fw_cli_str(st, "state", "?"));
+    /* A job cancelled while a variant is in flight is stored cancelled at once, but it is over only when
+     * that variant is stored: its progress says final then (docs/protocol.md), so follow it until so. */
+    const cJSON *pfinal = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "progress"), "final");
+    const int over = pfinal ? cJSON_IsTrue(pfinal) : fw_cli_terminal_state(f.state);
     cJSON_Delete(st);
     st = NULL;
 
-    if (!fw_cli_terminal_state(f.state)) {
+    if (!over) {
         char err[2048];
         cJSON *res = NULL;
         int rc = fw_cli_call(c, "watch", fw_cli_job_params(job), &res, on_progress, &f, err, sizeof err);

@@ -4,6 +4,8 @@ resumes the job. now: the daemon exits at once while a variant hangs (the worker
 seq K in flight for good), that variant is not stored and is measured on the next start. No sleeps:
 the test acts on progress notifications and on the reply's in_flight list."""
 import json
+import os
+import subprocess
 
 from fwtest import SMALL_GEMM, Daemon, check, finish, guarded
 
@@ -114,6 +116,13 @@ with guarded(d):
     check(st["state"] == st["progress"]["state"] == "cancelled" and
           "variant in flight" in st["progress"].get("waiting", ""),
           "status says cancelled at once, and what it waits for: %s %s" % (st["state"], st["progress"]))
+    # `fairway watch` follows it (its first plain progress line says it is watching) instead of
+    # printing the stored `cancelled` as the end while seq 2 is still measured
+    cli = subprocess.Popen([os.environ["FAIRWAY"], "--socket", d.socket, "--no-start", "watch", str(job)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=d.env)
+    first = cli.stdout.readline()
+    check(first.startswith("progress: job %d cancelled" % job),
+          "fairway watch follows a cancelled job whose variant is in flight: %r" % first)
     res = s.call("shutdown", {"now": True})
     check(res["in_flight"] == [{"job": job, "seq": 2, "device": "opencl:0"}] and res["unfinished"] == [],
           "a cancelled job with a variant in flight is not 'unfinished': %s" % res)
@@ -125,6 +134,10 @@ with guarded(d):
         told.append(m.get("params", {}).get("waiting"))
     check(not any(w and "resumes" in w for w in told), "its watcher is not told it resumes: %s" % told)
     check(d.proc.wait(timeout=120) == 0, "shutdown now: exit status 0")
+    out, err = cli.communicate(timeout=120)
+    check(cli.returncode != 0 and "rank" not in out,
+          "the watch ends with the daemon, not with a report of a job still measuring: rc %d %r %r" %
+          (cli.returncode, out[-300:], err[-300:]))
     c.close()
     s.close()
     d.env.pop("FAIRWAY_TEST_FAULT")
