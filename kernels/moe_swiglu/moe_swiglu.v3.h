@@ -112,9 +112,13 @@
                (((V0) >> ((moe_u32)((J) * (B)) & 63u)) | ((V1) << ((moe_u32)(64 - (J) * (B)) & 63u)))) & \
      ((1u << (B)) - 1u))
 #define MOE3_GRID(C) gridl[((C) << MOE3_GCL) | lg]
-/* Side buffer of one expert (32-bit words): gu scales [H/128][I], down scales (halves) [I/128][H],
- * su bits of gate and up [H/32][2], su bits of down [I/32]. */
-#define MOE3_SIDE_WORDS(H, I) ((H) / 128u * (I) + (I) / 128u * (H) / 2u + (H) / 16u + (I) / 32u)
+/* Side buffer of one expert (32-bit words): gu scales [H/128][I], down scales (halves) [I/128][H] at
+ * MOE3_SIDE_DSC, su bits of gate and up [H/32][2] at MOE3_SIDE_GUSU, su bits of down [I/32] at
+ * MOE3_SIDE_DSU. */
+#define MOE3_SIDE_DSC(H, I) ((H) / 128u * (I))
+#define MOE3_SIDE_GUSU(H, I) (MOE3_SIDE_DSC(H, I) + (I) / 128u * (H) / 2u)
+#define MOE3_SIDE_DSU(H, I) (MOE3_SIDE_GUSU(H, I) + (H) / 16u)
+#define MOE3_SIDE_WORDS(H, I) (MOE3_SIDE_DSU(H, I) + (I) / 32u)
 
 /* Dispatch a width-specialised macro on run-time bits (2..6; uniform over the group). */
 #define MOE3_SWITCH(BITS, MAC, ...) \
@@ -196,25 +200,40 @@ MOE_UNROLL \
     default: break; \
     }
 
+/* x*su of hidden row kk (x: the token's activation there) for gate and up: SIDE 1 flips x's sign by
+ * the side buffer's su bits (gate and up words interleaved, 32 rows a word), SIDE 0 multiplies by
+ * metal-marlin's su halves. V3=1's and V3=3's staging both read x*su through it. */
+typedef struct moe3_xsu {
+    float g, u;
+} moe3_xsu;
+
+MOE_FN moe3_xsu moe3_xsu_of(const float x, const moe_u32 kk, MOE_G const moe_u16 *gsu_e, MOE_G const moe_u16 *usu_e,
+                            MOE_G const moe_u32 *subits)
+{
+    moe3_xsu r;
+#if SIDE
+    const moe_u32 wg = subits[(kk / 32u) * 2u], wu = subits[(kk / 32u) * 2u + 1u];
+    r.g = fw_as_float(fw_as_uint(x) ^ (((wg >> (kk & 31u)) & 1u) << 31));
+    r.u = fw_as_float(fw_as_uint(x) ^ (((wu >> (kk & 31u)) & 1u) << 31));
+    (void)gsu_e;
+    (void)usu_e;
+#else
+    r.g = x * moe_h2f(gsu_e[kk]);
+    r.u = x * moe_h2f(usu_e[kk]);
+    (void)subits;
+#endif
+    return r;
+}
+
 /* Stage x*su of rows ks .. ks+rows of the token (gate at xsh[0..], up at xsh[MOE3_SLAB..]). */
 MOE_FN void moe3_stage(MOE_G const moe_u16 *xa, const moe_u32 ks, const moe_u32 rows,
                        MOE_G const moe_u16 *gsu_e, MOE_G const moe_u16 *usu_e, MOE_G const moe_u32 *subits,
                        MOE_L float *xsh, const moe_u32 tid)
 {
     for (moe_u32 k = tid; k < rows; k += MOE_THREADS) {
-        const float x = moe_h2f(xa[ks + k]);
-#if SIDE
-        const moe_u32 kk = ks + k;
-        const moe_u32 wg = subits[(kk / 32u) * 2u], wu = subits[(kk / 32u) * 2u + 1u];
-        xsh[k] = fw_as_float(fw_as_uint(x) ^ (((wg >> (kk & 31u)) & 1u) << 31));
-        xsh[MOE3_SLAB + k] = fw_as_float(fw_as_uint(x) ^ (((wu >> (kk & 31u)) & 1u) << 31));
-        (void)gsu_e;
-        (void)usu_e;
-#else
-        xsh[k] = x * moe_h2f(gsu_e[ks + k]);
-        xsh[MOE3_SLAB + k] = x * moe_h2f(usu_e[ks + k]);
-        (void)subits;
-#endif
+        const moe3_xsu v = moe3_xsu_of(moe_h2f(xa[ks + k]), ks + k, gsu_e, usu_e, subits);
+        xsh[k] = v.g;
+        xsh[MOE3_SLAB + k] = v.u;
     }
 }
 
@@ -562,7 +581,7 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
         moe3_p1_load(&cur, gwe, uwe, gb, ub, gs_e, us_e, sb, I, ks / 16u + rb,
                      re - rb < (moe_u32)MOE_CH1 ? (int)(re - rb) : MOE_CH1, n0, cg0, nin);
         MOE_BARRIER();   /* every lane is done with the previous slab */
-        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + H / 128u * I + I / 128u * H / 2u, xsh, tid);
+        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + MOE3_SIDE_GUSU(H, I), xsh, tid);
         MOE_BARRIER();
         for (moe_u32 r0 = rb; r0 < re; r0 += (moe_u32)MOE_CH1) {
             const moe_u32 r1 = r0 + (moe_u32)MOE_CH1;
@@ -575,7 +594,7 @@ MOE_FN void moe3_phase1(MOE_G const moe_u16 *xa, MOE_G const moe_u16 *gsu_e, MOE
         }
 #else
         MOE_BARRIER();   /* every lane is done with the previous slab */
-        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + H / 128u * I + I / 128u * H / 2u, xsh, tid);
+        moe3_stage(xa, ks, rows, gsu_e, usu_e, sb + MOE3_SIDE_GUSU(H, I), xsh, tid);
         MOE_BARRIER();
         moe_u32 nkt = rows / 16u;
 #ifdef MOE_TEST_DROP_LAST_K
@@ -704,7 +723,7 @@ MOE_FN void moe3_decode(MOE3_DECODE_PARAMS(slot))
 #else
     const moe_u32 cg0 = w, part = hw;
 #endif
-    const moe_u32 np2 = 2u * MOE_NW, su_d = H / 128u * I + I / 128u * H / 2u + H / 16u;
+    const moe_u32 np2 = 2u * MOE_NW;
     const float prob = moe_h2f(probs[slot]);
     const int active = chunk < nchunks;
     float accg[MOE_NCT], accu[MOE_NCT];
@@ -720,7 +739,7 @@ MOE_UNROLL
 #if PREFETCH == 2
     /* SPLIT_K 1, no spread: this group runs down for its own chunk when active (last == active) */
 #if SIDE
-    MOE_G const moe_u16 *dsr0 = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (chunk * TILE_N / 128u) * H;
+    MOE_G const moe_u16 *dsr0 = (MOE_G const moe_u16 *)(sb + MOE3_SIDE_DSC(H, I)) + (chunk * TILE_N / 128u) * H;
 #else
     MOE_G const moe_u16 *dsr0 = ds + (e * (I / 128u) + chunk * TILE_N / 128u) * H;
 #endif
@@ -728,7 +747,7 @@ MOE_UNROLL
     moe3_p2_load(&d0, dwe, db, dsr0, dsv + e * H, w * 2u + hw, active ? H / 16u : 0u, np2, H, n0, nin);
 #endif
     int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, active, tid);
-    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + su_d, last, tid);
+    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + MOE3_SIDE_DSU(H, I), last, tid);
     moe_u32 c2 = chunk, tb = 0u, te = H / 16u;
 #if P2_SPREAD
     moe3_publish_h(scr, TK, I, slot, chunk, last, hs, tid);
@@ -744,7 +763,7 @@ MOE_UNROLL
 #endif
     if (last) {
 #if SIDE
-        MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (c2 * TILE_N / 128u) * H;
+        MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + MOE3_SIDE_DSC(H, I)) + (c2 * TILE_N / 128u) * H;
 #else
         MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + c2 * TILE_N / 128u) * H;
 #endif

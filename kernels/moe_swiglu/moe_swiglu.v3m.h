@@ -173,15 +173,19 @@ MOE_FN void moe3m_tables(MOE_L moe_u32 *tab, const moe_u32 need, const moe_u32 t
     }
 }
 
-/* Split v into two halves, hi = half(v) and lo = half(v - hi), as bit patterns. */
-MOE_FN moe_u32 moe3m_hi(const float v)
-{
-    return (moe_u32)fw_f32_to_f16bits(v);
-}
+/* Two rows' values a and b as B-operand words: hi = half(a) | half(b) << 16, lo the same of
+ * v - half(v), each value converted once. */
+typedef struct moe3m_pair {
+    moe_u32 hi, lo;
+} moe3m_pair;
 
-MOE_FN moe_u32 moe3m_lo(const float v)
+MOE_FN moe3m_pair moe3m_split(const float a, const float b)
 {
-    return (moe_u32)fw_f32_to_f16bits(v - moe_h2f((moe_u16)fw_f32_to_f16bits(v)));
+    const moe_u16 ha = fw_f32_to_f16bits(a), hb = fw_f32_to_f16bits(b);
+    moe3m_pair r;
+    r.hi = (moe_u32)ha | (moe_u32)hb << 16;
+    r.lo = (moe_u32)fw_f32_to_f16bits(a - moe_h2f(ha)) | (moe_u32)fw_f32_to_f16bits(b - moe_h2f(hb)) << 16;
+    return r;
 }
 
 /* x*su of rows ks .. ks+rows as B operands, two rows a word: gate hi at xw[0..], gate lo at
@@ -190,29 +194,14 @@ MOE_FN void moe3m_stage(MOE_G const moe_u16 *xa, const moe_u32 ks, const moe_u32
                         MOE_G const moe_u16 *usu_e, MOE_G const moe_u32 *subits, MOE_L moe_u32 *xw, const moe_u32 tid)
 {
     for (moe_u32 k2 = tid; k2 < rows / 2u; k2 += MOE_THREADS) {
-        float xg[2], xu[2];
-        for (moe_u32 i = 0; i < 2u; i++) {
-            const moe_u32 kk = ks + 2u * k2 + i;
-            const float x = moe_h2f(xa[kk]);
-#if SIDE
-            const moe_u32 wg = subits[(kk / 32u) * 2u], wu = subits[(kk / 32u) * 2u + 1u];
-            xg[i] = fw_as_float(fw_as_uint(x) ^ (((wg >> (kk & 31u)) & 1u) << 31));
-            xu[i] = fw_as_float(fw_as_uint(x) ^ (((wu >> (kk & 31u)) & 1u) << 31));
-#else
-            xg[i] = x * moe_h2f(gsu_e[kk]);
-            xu[i] = x * moe_h2f(usu_e[kk]);
-#endif
-        }
-#if SIDE
-        (void)gsu_e;
-        (void)usu_e;
-#else
-        (void)subits;
-#endif
-        xw[k2] = moe3m_hi(xg[0]) | moe3m_hi(xg[1]) << 16;
-        xw[MOE3_SLAB / 2u + k2] = moe3m_lo(xg[0]) | moe3m_lo(xg[1]) << 16;
-        xw[MOE3_SLAB + k2] = moe3m_hi(xu[0]) | moe3m_hi(xu[1]) << 16;
-        xw[3u * MOE3_SLAB / 2u + k2] = moe3m_lo(xu[0]) | moe3m_lo(xu[1]) << 16;
+        const moe_u32 kk = ks + 2u * k2;
+        const moe3_xsu v0 = moe3_xsu_of(moe_h2f(xa[kk]), kk, gsu_e, usu_e, subits);
+        const moe3_xsu v1 = moe3_xsu_of(moe_h2f(xa[kk + 1u]), kk + 1u, gsu_e, usu_e, subits);
+        const moe3m_pair g = moe3m_split(v0.g, v1.g), u = moe3m_split(v0.u, v1.u);
+        xw[k2] = g.hi;
+        xw[MOE3_SLAB / 2u + k2] = g.lo;
+        xw[MOE3_SLAB + k2] = u.hi;
+        xw[3u * MOE3_SLAB / 2u + k2] = u.lo;
     }
 }
 
@@ -472,8 +461,9 @@ MOE_FN void moe3m_join(MOE_L const float *acc, MOE_L float *hs, MOE_L moe_u32 *h
     }
     moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, dsubits, 1, tid);
     for (moe_u32 i = tid; i < (moe_u32)TILE_N / 2u; i += MOE_THREADS) {
-        hw[i] = moe3m_hi(hs[2u * i]) | moe3m_hi(hs[2u * i + 1u]) << 16;
-        hw[TILE_N / 2u + i] = moe3m_lo(hs[2u * i]) | moe3m_lo(hs[2u * i + 1u]) << 16;
+        const moe3m_pair h = moe3m_split(hs[2u * i], hs[2u * i + 1u]);
+        hw[i] = h.hi;
+        hw[TILE_N / 2u + i] = h.lo;
     }
     MOE_BARRIER();
 }
@@ -509,7 +499,7 @@ MOE_FN void moe3m_decode(MOE3_DECODE_PARAMS(slot))
                       rows / 128u * (moe_u32)MOE_CT, w);
 #endif
         MOE_BARRIER();   /* the sums and the grid's copy are set, and every lane is done with the previous slab */
-        moe3m_stage(act + tok * H, ks, rows, gsu + e * H, usu + e * H, sb + H / 128u * I + I / 128u * H / 2u, xw, tid);
+        moe3m_stage(act + tok * H, ks, rows, gsu + e * H, usu + e * H, sb + MOE3_SIDE_GUSU(H, I), xw, tid);
         if (ks == 0u)
             moe3m_tables(tab, (1u << gb) | (1u << ub) | (1u << db), tid);
         MOE_BARRIER();
@@ -520,9 +510,9 @@ MOE_FN void moe3m_decode(MOE3_DECODE_PARAMS(slot))
 #if PREFETCH
     moe3m_p2_load(&d0, dwe, db, moe3m_geom_of(db, lane), H, n0, 0u, w);
 #endif
-    moe3m_join(hp, hs, xw, e, I, n0, gsv, usv, dsu, sb + H / 128u * I + I / 128u * H / 2u + H / 16u, tid);
+    moe3m_join(hp, hs, xw, e, I, n0, gsv, usv, dsu, sb + MOE3_SIDE_DSU(H, I), tid);
 #if SIDE
-    MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + H / 128u * I) + (n0 / 128u) * H;
+    MOE_G const moe_u16 *dsr = (MOE_G const moe_u16 *)(sb + MOE3_SIDE_DSC(H, I)) + (n0 / 128u) * H;
 #else
     MOE_G const moe_u16 *dsr = ds + (e * (I / 128u) + n0 / 128u) * H;
 #endif

@@ -162,7 +162,7 @@ MOE_UNROLL
                 uw + meta[e * 8u + 5u] / 4u, gb, ub, gs + e * (H / 128u) * I, us + e * (H / 128u) * I, H, I,
                 split * kspan, ok ? kspan : 0u, n0, cg0, nin, part, xsh, gridl, pairl, lg, accg, accu, tid);
     const int last = moe3_join(accg, accu, hp, hs, scr, ctl, TK, I, slot, chunk, n0, part, cg0, nin, ok, tid);
-    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + H / 128u * I + I / 128u * H / 2u + H / 16u, last, tid);
+    moe3_swiglu(hs, e, I, n0, gsv, usv, dsu, sb + MOE3_SIDE_DSU(H, I), last, tid);
     for (moe_u32 i = tid; i < (last ? (moe_u32)TILE_N : 0u); i += MOE_THREADS)
         scr[MOE3_SCR_H(TK, I) + slot * I + n0 + i] = hs[i];
     MOE_GLOBAL_FENCE();
@@ -195,7 +195,7 @@ MOE_FN void moe3t_item_b(MOE_G const moe_u32 *dw, MOE_G const moe_u16 *ds, MOE_G
     const moe_u32 lg = lane & (GRID_COPIES - 1u);
     const moe_u32 db = MOE_WIDTH(meta, e, 2u, DOWN_BITS);
 #if SIDE
-    MOE_G const moe_u16 *dsc = (MOE_G const moe_u16 *)(side + e * MOE3_SIDE_WORDS(H, I) + H / 128u * I);
+    MOE_G const moe_u16 *dsc = (MOE_G const moe_u16 *)(side + e * MOE3_SIDE_WORDS(H, I) + MOE3_SIDE_DSC(H, I));
     (void)ds;
 #else
     MOE_G const moe_u16 *dsc = ds + e * (I / 128u) * H;
